@@ -1,0 +1,112 @@
+# vcdc - build, test, install.
+#
+#   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc
+#   make test            everything CI runs: unit tests, then integration
+#                        tests against a real local stack
+#   make test-unit       cmocka unit tests
+#   make test-integration  integration tests (starts and stops the stack)
+#   make sanitize        the unit tests under ASan+UBSan
+#   make valgrind        the unit tests under valgrind (fails on leaks)
+#   make demo            the migration demo on local defaults
+#   make install PREFIX=/usr/local
+#   make clean
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+PKGS    := rdkafka avro-c jansson libcurl libpq
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
+           -Icommon -Iproducer -Iconsumer $(PKG_CFLAGS) -MMD -MP
+LDLIBS  += $(PKG_LIBS) -lm
+
+# Everything but the programs' main.c goes into one library.
+LIB_SRC := $(wildcard common/*.c) \
+           $(filter-out producer/main.c,$(wildcard producer/*.c)) \
+           $(filter-out consumer/main.c,$(wildcard consumer/*.c)) \
+           $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB     := $(BUILD)/libvcdc.a
+
+PROGS   := $(if $(wildcard producer/main.c),bin/vcdc-producer) \
+           $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
+           $(if $(wildcard cli/main.c),bin/vcdc)
+
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# Integration tests in C (tests/it_*.c) need the stack's env; they are run
+# by tests/run-integration.sh, which also runs the scripted ones.
+IT_SRC    := $(wildcard tests/it_*.c)
+IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
+
+# Build the C integration tests without running them.
+.PHONY: it all test test-unit test-integration sanitize valgrind demo install \
+        clean deps stack-up stack-down bench bench-smoke
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+bin/vcdc-producer: $(BUILD)/producer/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc-consumer: $(BUILD)/consumer/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc: $(BUILD)/cli/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+it: $(IT_BINS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+test-unit: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; \
+	  (cd tests && $(TEST_WRAPPER) ../$$t); done
+
+test-integration: all $(IT_BINS)
+	bash scripts/with-stack.sh bash tests/run-integration.sh
+
+test: test-unit test-integration
+
+# The unit tests again, built with AddressSanitizer and UBSan.
+sanitize:
+	$(MAKE) BUILD=build/sanitize \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" test-unit
+
+valgrind:
+	$(MAKE) BUILD=build/valgrind CFLAGS="-O0 -g" \
+	  TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	  test-unit
+
+deps:
+	bash scripts/install-deps.sh
+
+demo:
+	bash scripts/install-deps.sh
+	$(MAKE) all
+	bash scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vcdc/schemas
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 schemas/*.avsc $(DESTDIR)$(PREFIX)/share/vcdc/schemas/
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d)

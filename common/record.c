@@ -1,0 +1,69 @@
+/*
+ * vcdc - the change record.
+ */
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void vcdc_record_init(vcdc_record_t *rec) {
+        memset(rec, 0, sizeof(*rec));
+        rec->source_ts_ms = -1;
+}
+
+void vcdc_record_clear(vcdc_record_t *rec) {
+        if (!rec)
+                return;
+        free(rec->collection);
+        free(rec->id);
+        free(rec->vector);
+        free(rec->sparse_indices);
+        free(rec->sparse_values);
+        free(rec->metadata);
+        free(rec->document);
+        vcdc_record_init(rec);
+}
+
+static int dup_str(char **dst, const char *src) {
+        *dst = NULL;
+        if (!src)
+                return 0;
+        return (*dst = strdup(src)) ? 0 : -1;
+}
+
+static int dup_mem(void **dst, const void *src, size_t size) {
+        *dst = NULL;
+        if (!src || !size)
+                return 0;
+        if (!(*dst = malloc(size)))
+                return -1;
+        memcpy(*dst, src, size);
+        return 0;
+}
+
+int vcdc_record_copy(vcdc_record_t *dst, const vcdc_record_t *src) {
+        vcdc_record_init(dst);
+        dst->op = src->op;
+        dst->dim = src->dim;
+        dst->sparse_nnz = src->sparse_nnz;
+        dst->has_sparse = src->has_sparse;
+        dst->source_ts_ms = src->source_ts_ms;
+        if (dup_str(&dst->collection, src->collection) ||
+            dup_str(&dst->id, src->id) ||
+            dup_mem((void **)&dst->vector, src->vector,
+                    src->dim * sizeof(float)) ||
+            dup_mem((void **)&dst->sparse_indices, src->sparse_indices,
+                    src->sparse_nnz * sizeof(uint32_t)) ||
+            dup_mem((void **)&dst->sparse_values, src->sparse_values,
+                    src->sparse_nnz * sizeof(float)) ||
+            dup_str(&dst->metadata, src->metadata) ||
+            dup_str(&dst->document, src->document)) {
+                vcdc_record_clear(dst);
+                return -1;
+        }
+        return 0;
+}
+
+const char *vcdc_op_name(vcdc_op_t op) {
+        return op == VCDC_OP_DELETE ? "DELETE" : "UPSERT";
+}

@@ -1,0 +1,211 @@
+/*
+ * vcdc - the sink wrappers: choose the implementation by URL scheme and
+ * guard the optional slots. Callers never touch the ops table.
+ */
+#include "sink_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct vcdc_sink_ops *const sink_impls[] = {
+        &vcdc_sink_chroma_ops,
+        &vcdc_sink_pgvector_ops,
+};
+
+const char *vcdc_sink_status_name(vcdc_sink_status_t status) {
+        switch (status) {
+        case VCDC_SINK_OK:
+                return "ok";
+        case VCDC_SINK_RETRIABLE:
+                return "retriable";
+        case VCDC_SINK_INVALID:
+                return "invalid";
+        case VCDC_SINK_FATAL:
+                return "fatal";
+        }
+        return "unknown";
+}
+
+const char *vcdc_metric_name(vcdc_metric_t metric) {
+        switch (metric) {
+        case VCDC_METRIC_COSINE:
+                return "cosine";
+        case VCDC_METRIC_L2:
+                return "l2";
+        case VCDC_METRIC_IP:
+                return "ip";
+        case VCDC_METRIC_UNSET:
+                break;
+        }
+        return "unset";
+}
+
+vcdc_metric_t vcdc_metric_parse(const char *name) {
+        if (!strcmp(name, "cosine"))
+                return VCDC_METRIC_COSINE;
+        if (!strcmp(name, "l2"))
+                return VCDC_METRIC_L2;
+        if (!strcmp(name, "ip") || !strcmp(name, "inner_product"))
+                return VCDC_METRIC_IP;
+        return VCDC_METRIC_UNSET;
+}
+
+char *vcdc_sink_secret(const char *name, int *failedp, char *errstr,
+                       size_t errstr_size) {
+        char fname[128];
+        const char *v, *path;
+        char buf[4096];
+        size_t n;
+        FILE *fp;
+
+        *failedp = 0;
+        if ((v = getenv(name)) && *v)
+                return strdup(v);
+        snprintf(fname, sizeof(fname), "%s_FILE", name);
+        if (!(path = getenv(fname)) || !*path)
+                return NULL;
+        if (!(fp = fopen(path, "r"))) {
+                snprintf(errstr, errstr_size, "%s=%s: cannot open: %s", fname,
+                         path, strerror(errno));
+                *failedp = 1;
+                return NULL;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = '\0';
+        return strdup(buf);
+}
+
+vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
+                           char *errstr, size_t errstr_size) {
+        vcdc_sink_t *sink;
+        const char *metric;
+        size_t i;
+
+        if (!(sink = calloc(1, sizeof(*sink)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        if (!(sink->url = vcdc_url_parse(url, errstr, errstr_size)))
+                goto err;
+        for (i = 0; i < sizeof(sink_impls) / sizeof(*sink_impls); i++)
+                if (!strcmp(sink_impls[i]->scheme, sink->url->scheme))
+                        sink->ops = sink_impls[i];
+        if (!sink->ops) {
+                snprintf(errstr, errstr_size,
+                         "%s: unknown sink scheme \"%s\" (known: chroma, "
+                         "pgvector)",
+                         url, sink->url->scheme);
+                goto err;
+        }
+        if (conf)
+                sink->conf = *conf;
+        if (sink->conf.metric == VCDC_METRIC_UNSET) {
+                metric = vcdc_url_param(sink->url, "metric");
+                sink->conf.metric =
+                        metric ? vcdc_metric_parse(metric) : VCDC_METRIC_COSINE;
+                if (sink->conf.metric == VCDC_METRIC_UNSET) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: metric \"%s\" is not cosine, l2 or ip",
+                                 url, metric);
+                        goto err;
+                }
+        }
+        if (sink->conf.timeout_ms <= 0)
+                sink->conf.timeout_ms = 30000;
+        snprintf(sink->name, sizeof(sink->name), "%s://%s:%d/%s",
+                 sink->url->scheme, sink->url->host, sink->url->port,
+                 sink->url->path);
+        if (sink->ops->open(sink, errstr, errstr_size) == -1)
+                goto err;
+        return sink;
+
+err:
+        vcdc_url_destroy(sink->url);
+        free(sink);
+        return NULL;
+}
+
+void vcdc_sink_destroy(vcdc_sink_t *sink) {
+        if (!sink)
+                return;
+        sink->ops->close(sink);
+        vcdc_url_destroy(sink->url);
+        free(sink);
+}
+
+const char *vcdc_sink_name(const vcdc_sink_t *sink) {
+        return sink->name;
+}
+
+size_t vcdc_sink_max_batch(const vcdc_sink_t *sink) {
+        return sink->ops->max_batch ? sink->ops->max_batch((vcdc_sink_t *)sink)
+                                    : 1000;
+}
+
+size_t vcdc_sink_dim(const vcdc_sink_t *sink) {
+        return sink->ops->dim((vcdc_sink_t *)sink);
+}
+
+vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
+                                   char *errstr, size_t errstr_size) {
+        size_t dim;
+
+        if (rec->op != VCDC_OP_UPSERT)
+                return VCDC_SINK_OK;
+        dim = vcdc_sink_dim(sink);
+        if (dim && rec->dim != dim) {
+                snprintf(errstr, errstr_size,
+                         "%s: vector of dimension %zu, the target has %zu",
+                         sink->name, rec->dim, dim);
+                return VCDC_SINK_INVALID;
+        }
+        return sink->ops->check ? sink->ops->check(sink, rec, errstr,
+                                                   errstr_size)
+                                : VCDC_SINK_OK;
+}
+
+vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
+                                   const vcdc_sink_batch_t *batch,
+                                   char *errstr, size_t errstr_size) {
+        return sink->ops->apply(sink, batch, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
+                                          vcdc_sink_offset_t **offsetsp,
+                                          size_t *cntp, char *errstr,
+                                          size_t errstr_size) {
+        return sink->ops->read_offsets(sink, topic, offsetsp, cntp, errstr,
+                                       errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_count(vcdc_sink_t *sink, uint64_t *countp,
+                                   char *errstr, size_t errstr_size) {
+        return sink->ops->count(sink, countp, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_get(vcdc_sink_t *sink, const char *const *ids,
+                                 size_t cnt, vcdc_record_t *out, char *errstr,
+                                 size_t errstr_size) {
+        return sink->ops->get(sink, ids, cnt, out, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
+                                  size_t max, int with_vectors,
+                                  vcdc_record_t *out, size_t *cntp,
+                                  char *errstr, size_t errstr_size) {
+        return sink->ops->scan(sink, cursorp, max, with_vectors, out, cntp,
+                               errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,
+                                   size_t dim, size_t k, vcdc_hit_t *hits,
+                                   size_t *cntp, char *errstr,
+                                   size_t errstr_size) {
+        return sink->ops->query(sink, vector, dim, k, hits, cntp, errstr,
+                                errstr_size);
+}

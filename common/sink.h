@@ -1,0 +1,174 @@
+/*
+ * vcdc - the sink interface: one target database (DESIGN.md, Sinks).
+ *
+ * A sink is chosen by URL scheme (chroma://, pgvector://) and used only
+ * through the wrappers below. Everything above it (batching, retries,
+ * offsets, verification, shadow reads) is written once, against this API.
+ *
+ * Every call that talks to the database returns a vcdc_sink_status_t, which
+ * carries the retry decision:
+ *   VCDC_SINK_OK         done;
+ *   VCDC_SINK_RETRIABLE  transient (connection refused, timeout, HTTP 5xx,
+ *                        serialization failure, deadlock): the same call
+ *                        may succeed later, nothing was half-applied that
+ *                        a retry would not fix;
+ *   VCDC_SINK_INVALID    the database refused the data as invalid: the same
+ *                        call will fail again (the caller isolates the bad
+ *                        record and dead-letters it);
+ *   VCDC_SINK_FATAL      the target cannot be used as configured
+ *                        (incompatible dimension or metric, auth refused).
+ * errstr then holds the root cause with context (HTTP status and a body
+ * excerpt, or the SQL error).
+ */
+#ifndef VCDC_SINK_H
+#define VCDC_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+typedef struct vcdc_sink_s vcdc_sink_t;
+
+typedef enum vcdc_sink_status_e {
+        VCDC_SINK_OK = 0,
+        VCDC_SINK_RETRIABLE = -1,
+        VCDC_SINK_INVALID = -2,
+        VCDC_SINK_FATAL = -3,
+} vcdc_sink_status_t;
+
+const char *vcdc_sink_status_name(vcdc_sink_status_t status);
+
+typedef enum vcdc_metric_e {
+        VCDC_METRIC_UNSET = 0, /* take it from the URL (?metric=), else cosine */
+        VCDC_METRIC_COSINE,
+        VCDC_METRIC_L2,
+        VCDC_METRIC_IP, /* inner product */
+} vcdc_metric_t;
+
+/** "cosine", "l2", "ip" */
+const char *vcdc_metric_name(vcdc_metric_t metric);
+/** Parses "cosine", "l2", "ip" (also "inner_product"). Returns UNSET if unknown. */
+vcdc_metric_t vcdc_metric_parse(const char *name);
+
+typedef struct vcdc_sink_conf_s {
+        vcdc_metric_t metric; /* the metric for a new target, and the one an
+                               * existing target must have */
+        size_t dim;           /* the dimension an existing target must have;
+                               * 0: take the target's, or the first vector's */
+        int timeout_ms;       /* per request; 0: 30000 */
+} vcdc_sink_conf_t;
+
+/* The last offset applied in one partition (resume at offset + 1). */
+typedef struct vcdc_sink_offset_s {
+        int32_t partition;
+        int64_t offset;
+} vcdc_sink_offset_t;
+
+/*
+ * One batch, already coalesced: every id appears at most once, either among
+ * the upserts or among the deletes, so their order does not matter. The
+ * offsets are recorded in the target atomically with the batch where the
+ * database allows it (pgvector: same transaction), and after it otherwise
+ * (Chroma), so a recorded offset never claims more than was applied.
+ */
+typedef struct vcdc_sink_batch_s {
+        const vcdc_record_t *const *upserts;
+        size_t upsert_cnt;
+        const char *const *delete_ids;
+        size_t delete_cnt;
+        const char *topic;                 /* for the offsets */
+        const vcdc_sink_offset_t *offsets; /* may be NULL */
+        size_t offset_cnt;
+} vcdc_sink_batch_t;
+
+/* One query result. */
+typedef struct vcdc_hit_s {
+        char *id;
+        double distance; /* as the database reports it, smaller is nearer */
+} vcdc_hit_t;
+
+/**
+ * Opens the sink named by url (chroma://HOST:PORT/COLLECTION?tenant=..&
+ * database=..&metric=.., pgvector://USER@HOST:PORT/DB?table=..&metric=..).
+ * Connects, reads the target's dimension and metric when it exists, and
+ * refuses (NULL) when they differ from conf. Does not create the target:
+ * that happens on the first upsert, with that vector's dimension.
+ * conf may be NULL. Secrets come from the environment or a file, never
+ * the URL: VCDC_CHROMA_TOKEN (or VCDC_CHROMA_TOKEN_FILE), VCDC_PG_PASSWORD
+ * (or VCDC_PG_PASSWORD_FILE; libpq's PGPASSWORD works too).
+ * Returns NULL with errstr filled on failure.
+ */
+vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
+                           char *errstr, size_t errstr_size);
+
+/** Closes connections and frees. Accepts NULL. */
+void vcdc_sink_destroy(vcdc_sink_t *sink);
+
+/** A short description for logs: "chroma://127.0.0.1:8000/docs". */
+const char *vcdc_sink_name(const vcdc_sink_t *sink);
+
+/** The most records one apply call should carry (Chroma: pre-flight-checks
+ *  max_batch_size). */
+size_t vcdc_sink_max_batch(const vcdc_sink_t *sink);
+
+/** The target's dimension, 0 while unknown (no target and no upsert yet). */
+size_t vcdc_sink_dim(const vcdc_sink_t *sink);
+
+/**
+ * Checks, without talking to the database, that rec can ever apply to this
+ * target: dimension, what the target can hold (nested metadata in Chroma).
+ * Returns OK or INVALID with errstr saying why.
+ */
+vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
+                                   char *errstr, size_t errstr_size);
+
+/** Applies a batch and records its offsets. */
+vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
+                                   const vcdc_sink_batch_t *batch,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * Reads the offsets recorded for topic: *offsetsp is a new array of *cntp
+ * entries (free() it), empty when none were recorded.
+ */
+vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
+                                          vcdc_sink_offset_t **offsetsp,
+                                          size_t *cntp, char *errstr,
+                                          size_t errstr_size);
+
+/** Number of records in the target (0 when it does not exist yet). */
+vcdc_sink_status_t vcdc_sink_count(vcdc_sink_t *sink, uint64_t *countp,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * Fetches ids[0..cnt). out[i] is filled for each id found (with vector,
+ * metadata, document) and left with out[i].id == NULL for a missing one.
+ * out must hold cnt initialised records; the caller clears them.
+ */
+vcdc_sink_status_t vcdc_sink_get(vcdc_sink_t *sink, const char *const *ids,
+                                 size_t cnt, vcdc_record_t *out, char *errstr,
+                                 size_t errstr_size);
+
+/**
+ * Pages through every record. *cursorp is NULL on the first call and is
+ * replaced (free()d and re-allocated) by each call; it is NULL again when
+ * the scan is over. Fills out[0..*cntp) with at most max records.
+ * with_vectors: 0 fetches ids, metadata and documents only.
+ */
+vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
+                                  size_t max, int with_vectors,
+                                  vcdc_record_t *out, size_t *cntp,
+                                  char *errstr, size_t errstr_size);
+
+/**
+ * The k nearest neighbours of vector (dim floats), nearest first.
+ * hits must hold k entries; *cntp is set to how many were filled.
+ * The caller frees each hits[i].id.
+ */
+vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,
+                                   size_t dim, size_t k, vcdc_hit_t *hits,
+                                   size_t *cntp, char *errstr,
+                                   size_t errstr_size);
+
+#endif
