@@ -1,0 +1,295 @@
+/*
+ * vcdc - configuration table and librdkafka pass-through.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_INT, T_DOUBLE, T_STR, T_ENUM } prop_type_t;
+
+typedef struct prop_s {
+        const char *name;
+        prop_type_t type;
+        const char *def;
+        double min, max;     /* T_INT, T_DOUBLE */
+        const char *choices; /* T_ENUM: "a|b|c" */
+        const char *desc;
+} prop_t;
+
+/* Every key vcdc itself reads. */
+static const prop_t props[] = {
+        /* producer */
+        {"vcdc.on.error", T_ENUM, "stop", 0, 0, "stop|skip",
+         "producer: a bad input line stops the run, or is skipped and "
+         "reported"},
+        {"vcdc.max.dim", T_INT, "65536", 1, 1048576, NULL,
+         "largest vector dimension accepted"},
+        {"vcdc.schema.id", T_INT, "-1", -1, 2147483647, NULL,
+         "Confluent schema id: frame messages in the Confluent wire format; "
+         "-1 uses Avro single-object encoding"},
+        {"vcdc.progress.ms", T_INT, "2000", 0, 3600000, NULL,
+         "interval of the progress line on stderr, 0 for none"},
+        {"vcdc.flush.timeout.ms", T_INT, "60000", 1, 86400000, NULL,
+         "how long the final flush waits for delivery reports"},
+        {"vcdc.topic.partitions", T_INT, "6", 1, 100000, NULL,
+         "partitions of a topic created with --create-topic"},
+        {"vcdc.topic.replication", T_INT, "-1", -1, 100, NULL,
+         "replication factor of a created topic, -1 for the broker's "
+         "default"},
+        /* consumer */
+        {"vcdc.batch.records", T_INT, "1000", 1, 1000000, NULL,
+         "consumer: most records in one batch applied to the sink"},
+        {"vcdc.batch.bytes", T_INT, "16777216", 1024, 1073741824, NULL,
+         "consumer: most message bytes in one batch"},
+        {"vcdc.batch.ms", T_INT, "200", 0, 600000, NULL,
+         "consumer: longest wait to fill a batch"},
+        {"vcdc.retry.backoff.ms", T_INT, "200", 1, 600000, NULL,
+         "consumer: first wait before retrying a failed apply"},
+        {"vcdc.retry.backoff.max.ms", T_INT, "10000", 1, 3600000, NULL,
+         "consumer: longest wait between retries"},
+        {"vcdc.dlq.topic", T_STR, "", 0, 0, NULL,
+         "consumer: dead-letter topic (default: TOPIC.dlq)"},
+        {"vcdc.sink.metric", T_ENUM, "cosine", 0, 0, "cosine|l2|ip",
+         "distance metric of a target the sink creates"},
+        {"vcdc.sink.timeout.ms", T_INT, "30000", 100, 3600000, NULL,
+         "timeout of one database request"},
+        {"vcdc.metrics.bind", T_STR, "127.0.0.1", 0, 0, NULL,
+         "address the metrics endpoint listens on"},
+};
+
+#define PROP_CNT (sizeof(props) / sizeof(*props))
+
+struct vcdc_conf_s {
+        char *values[PROP_CNT];
+        rd_kafka_conf_t *rk_conf;
+};
+
+static int prop_index(const char *name) {
+        size_t i;
+
+        for (i = 0; i < PROP_CNT; i++)
+                if (!strcmp(props[i].name, name))
+                        return (int)i;
+        return -1;
+}
+
+vcdc_conf_t *vcdc_conf_new(void) {
+        vcdc_conf_t *conf = calloc(1, sizeof(*conf));
+        size_t i;
+
+        if (!conf)
+                return NULL;
+        for (i = 0; i < PROP_CNT; i++)
+                if (!(conf->values[i] = strdup(props[i].def)))
+                        goto err;
+        if (!(conf->rk_conf = rd_kafka_conf_new()))
+                goto err;
+        return conf;
+err:
+        vcdc_conf_destroy(conf);
+        return NULL;
+}
+
+void vcdc_conf_destroy(vcdc_conf_t *conf) {
+        size_t i;
+
+        if (!conf)
+                return;
+        for (i = 0; i < PROP_CNT; i++)
+                free(conf->values[i]);
+        if (conf->rk_conf)
+                rd_kafka_conf_destroy(conf->rk_conf);
+        free(conf);
+}
+
+static int validate(const prop_t *p, const char *value, char *errstr,
+                    size_t errstr_size) {
+        char *end;
+
+        switch (p->type) {
+        case T_INT: {
+                long long v;
+                errno = 0;
+                v = strtoll(value, &end, 10);
+                if (end == value || *end || errno || v < (long long)p->min ||
+                    v > (long long)p->max) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: \"%s\" is not an integer in %.0f..%.0f",
+                                 p->name, value, p->min, p->max);
+                        return -1;
+                }
+                return 0;
+        }
+        case T_DOUBLE: {
+                double v;
+                errno = 0;
+                v = strtod(value, &end);
+                if (end == value || *end || errno || !isfinite(v) ||
+                    v < p->min || v > p->max) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: \"%s\" is not a number in %g..%g",
+                                 p->name, value, p->min, p->max);
+                        return -1;
+                }
+                return 0;
+        }
+        case T_ENUM: {
+                const char *c = p->choices;
+                size_t len = strlen(value);
+                while (c && *c) {
+                        size_t n = strcspn(c, "|");
+                        if (n == len && !strncmp(c, value, n))
+                                return 0;
+                        c += n + (c[n] == '|');
+                }
+                snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s",
+                         p->name, value, p->choices);
+                return -1;
+        }
+        case T_STR:
+                return 0;
+        }
+        return -1;
+}
+
+int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
+                  char *errstr, size_t errstr_size) {
+        char rkerr[512];
+        int idx;
+        char *v;
+
+        if (!strncmp(name, "vcdc.", 5)) {
+                if ((idx = prop_index(name)) == -1) {
+                        snprintf(errstr, errstr_size,
+                                 "unknown configuration key \"%s\" "
+                                 "(vcdc keys: see --help-conf)",
+                                 name);
+                        return -1;
+                }
+                if (validate(&props[idx], value, errstr, errstr_size) == -1)
+                        return -1;
+                if (!(v = strdup(value))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                free(conf->values[idx]);
+                conf->values[idx] = v;
+                return 0;
+        }
+        if (rd_kafka_conf_set(conf->rk_conf, name, value, rkerr,
+                              sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "%s", rkerr);
+                return -1;
+        }
+        return 0;
+}
+
+int vcdc_conf_set_kv(vcdc_conf_t *conf, const char *kv, char *errstr,
+                     size_t errstr_size) {
+        const char *eq = strchr(kv, '=');
+        char name[256];
+
+        if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(name)) {
+                snprintf(errstr, errstr_size,
+                         "\"%s\": expected key=value", kv);
+                return -1;
+        }
+        memcpy(name, kv, (size_t)(eq - kv));
+        name[eq - kv] = '\0';
+        return vcdc_conf_set(conf, name, eq + 1, errstr, errstr_size);
+}
+
+static char *trim(char *s) {
+        char *e;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+                         e[-1] == '\r'))
+                *--e = '\0';
+        return s;
+}
+
+int vcdc_conf_load_file(vcdc_conf_t *conf, const char *path, char *errstr,
+                        size_t errstr_size) {
+        char *line = NULL, *s, *eq, err[512];
+        size_t cap = 0, lineno = 0;
+        int r = 0;
+        FILE *fp;
+
+        if (!(fp = fopen(path, "r"))) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                return -1;
+        }
+        while (getline(&line, &cap, fp) != -1) {
+                lineno++;
+                s = trim(line);
+                if (!*s || *s == '#' || *s == '!')
+                        continue;
+                if (!(eq = strchr(s, '=')) || eq == s) {
+                        snprintf(errstr, errstr_size,
+                                 "%s:%zu: expected key=value", path, lineno);
+                        r = -1;
+                        break;
+                }
+                *eq = '\0';
+                if (vcdc_conf_set(conf, trim(s), trim(eq + 1), err,
+                                  sizeof(err)) == -1) {
+                        snprintf(errstr, errstr_size, "%s:%zu: %s", path,
+                                 lineno, err);
+                        r = -1;
+                        break;
+                }
+        }
+        if (!r && ferror(fp)) {
+                snprintf(errstr, errstr_size, "%s: read error", path);
+                r = -1;
+        }
+        free(line);
+        fclose(fp);
+        return r;
+}
+
+static const char *value_of(const vcdc_conf_t *conf, const char *name) {
+        int idx = prop_index(name);
+
+        if (idx == -1) {
+                fprintf(stderr, "vcdc: BUG: unknown configuration key %s\n",
+                        name);
+                abort();
+        }
+        return conf->values[idx];
+}
+
+int64_t vcdc_conf_int(const vcdc_conf_t *conf, const char *name) {
+        return strtoll(value_of(conf, name), NULL, 10);
+}
+
+double vcdc_conf_double(const vcdc_conf_t *conf, const char *name) {
+        return strtod(value_of(conf, name), NULL);
+}
+
+const char *vcdc_conf_str(const vcdc_conf_t *conf, const char *name) {
+        return value_of(conf, name);
+}
+
+rd_kafka_conf_t *vcdc_conf_kafka(vcdc_conf_t *conf) {
+        return conf->rk_conf;
+}
+
+rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf) {
+        return rd_kafka_conf_dup(conf->rk_conf);
+}
+
+void vcdc_conf_print_help(FILE *fp) {
+        size_t i;
+
+        for (i = 0; i < PROP_CNT; i++)
+                fprintf(fp, "  %-26s %s (default: %s)\n", props[i].name,
+                        props[i].desc, *props[i].def ? props[i].def : "\"\"");
+}

@@ -1,0 +1,59 @@
+/*
+ * vcdc - configuration: vcdc's own keys (prefix "vcdc.") with names,
+ * defaults and validation in one table (conf.c), and every other key passed
+ * straight to librdkafka. -X key=value and -F properties files go through
+ * here for every program.
+ */
+#ifndef VCDC_CONF_H
+#define VCDC_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct vcdc_conf_s vcdc_conf_t;
+
+/** A new configuration holding every vcdc key at its default and an empty
+ *  librdkafka configuration. NULL on allocation failure. */
+vcdc_conf_t *vcdc_conf_new(void);
+
+void vcdc_conf_destroy(vcdc_conf_t *conf);
+
+/**
+ * Sets name to value: a vcdc key is validated against the table, any other
+ * key goes to rd_kafka_conf_set(). Returns 0, or -1 with errstr naming the
+ * key and what is wrong.
+ */
+int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
+                  char *errstr, size_t errstr_size);
+
+/** Parses "key=value" (as given to -X) and sets it. */
+int vcdc_conf_set_kv(vcdc_conf_t *conf, const char *kv, char *errstr,
+                     size_t errstr_size);
+
+/**
+ * Loads a properties file: key=value lines, '#' and '!' comments, blank
+ * lines. Errors read "path:line: what".
+ */
+int vcdc_conf_load_file(vcdc_conf_t *conf, const char *path, char *errstr,
+                        size_t errstr_size);
+
+/* Typed getters for vcdc keys; an unknown name is a programming error and
+ * aborts. */
+int64_t vcdc_conf_int(const vcdc_conf_t *conf, const char *name);
+double vcdc_conf_double(const vcdc_conf_t *conf, const char *name);
+const char *vcdc_conf_str(const vcdc_conf_t *conf, const char *name);
+
+/** The librdkafka configuration gathered so far (still owned by conf). */
+rd_kafka_conf_t *vcdc_conf_kafka(vcdc_conf_t *conf);
+
+/** A copy of the librdkafka configuration for a new client: the caller
+ *  owns it (rd_kafka_new() takes it on success). */
+rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf);
+
+/** Prints the vcdc keys, their defaults and what they do. */
+void vcdc_conf_print_help(FILE *fp);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * vcdc - the producer library.
+ */
+#include "producer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "codec.h"
+#include "log.h"
+
+/* Tells the delivery report which kind of message it reports on. */
+#define MSG_RECORD ((void *)1)  /* an upsert, or a delete's DELETE record */
+#define MSG_DELETE ((void *)2)  /* a DELETE record a tombstone follows */
+#define MSG_TOMBSTONE ((void *)3)
+
+struct vcdc_producer_s {
+        rd_kafka_t *rk;
+        rd_kafka_topic_t *rkt;
+        vcdc_codec_t *codec;
+        char *topic;
+        int partitions, replication;
+        vcdc_producer_stats_t stats;
+        uint64_t failed_msgs; /* failed messages of any kind */
+        int fatal;
+        char fatal_err[512];
+};
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                      void *opaque) {
+        vcdc_producer_t *p = opaque;
+
+        (void)rk;
+        if (rkm->err) {
+                /* A delete's tombstone failing leaves the delete applied by
+                 * consumers but the key uncompacted: counted as a failed
+                 * message, never as acked. */
+                p->failed_msgs++;
+                if (rkm->_private != MSG_TOMBSTONE)
+                        p->stats.failed++;
+                VCDC_ERR("producer", "delivery failed for key %.*s (%s [%d]): %s",
+                         (int)(rkm->key_len > 200 ? 200 : rkm->key_len),
+                         (const char *)rkm->key, p->topic, rkm->partition,
+                         rd_kafka_err2str(rkm->err));
+                return;
+        }
+        /* A delete is acked when its tombstone is; the DELETE record before
+         * it is in the same partition, so it was acked first. */
+        if (rkm->_private == MSG_RECORD || rkm->_private == MSG_TOMBSTONE)
+                p->stats.acked++;
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+        vcdc_producer_t *p = opaque;
+        char fatal[400];
+
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+                snprintf(p->fatal_err, sizeof(p->fatal_err),
+                         "fatal producer error: %s", fatal);
+                p->fatal = 1;
+                VCDC_ERR("producer", "%s", p->fatal_err);
+                return;
+        }
+        /* Informational: librdkafka retries by itself. */
+        VCDC_WARN("producer", "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+        (void)rk;
+        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
+                 "%s: %s", fac, buf);
+}
+
+static int set(rd_kafka_conf_t *rkc, const char *name, const char *value,
+               char *errstr, size_t errstr_size) {
+        char err[512];
+
+        if (rd_kafka_conf_set(rkc, name, value, err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, err);
+                return -1;
+        }
+        return 0;
+}
+
+vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
+                                   char *errstr, size_t errstr_size) {
+        vcdc_producer_t *p;
+        rd_kafka_conf_t *rkc;
+        char value[64];
+        size_t size = sizeof(value);
+
+        if (!(p = calloc(1, sizeof(*p))) || !(p->topic = strdup(topic))) {
+                free(p);
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        p->partitions = (int)vcdc_conf_int(conf, "vcdc.topic.partitions");
+        p->replication = (int)vcdc_conf_int(conf, "vcdc.topic.replication");
+        if (!(p->codec = vcdc_codec_new(errstr, errstr_size)))
+                goto err;
+        vcdc_codec_set_schema_id(p->codec,
+                                 (int32_t)vcdc_conf_int(conf, "vcdc.schema.id"));
+
+        rkc = vcdc_conf_kafka_dup(conf);
+        /* Always on: no duplicates or reordering from retries. */
+        if (set(rkc, "enable.idempotence", "true", errstr, errstr_size) ||
+            set(rkc, "acks", "all", errstr, errstr_size) ||
+            /* A missing topic is refused, never auto-created with a
+             * retention policy that would lose history. */
+            set(rkc, "allow.auto.create.topics", "false", errstr,
+                errstr_size)) {
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        /* Partition like the Java client unless told otherwise. */
+        if (rd_kafka_conf_get(rkc, "partitioner", value, &size) ==
+                    RD_KAFKA_CONF_OK &&
+            !strcmp(value, "consistent_random") &&
+            set(rkc, "partitioner", "murmur2_random", errstr, errstr_size)) {
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        rd_kafka_conf_set_opaque(rkc, p);
+        rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
+        rd_kafka_conf_set_error_cb(rkc, error_cb);
+        rd_kafka_conf_set_log_cb(rkc, log_cb);
+        if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, errstr,
+                                   errstr_size))) {
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        if (!(p->rkt = rd_kafka_topic_new(p->rk, topic, NULL))) {
+                snprintf(errstr, errstr_size, "topic %s: %s", topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                goto err;
+        }
+        return p;
+err:
+        vcdc_producer_destroy(p);
+        return NULL;
+}
+
+int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
+                               int allow_retention, char *errstr,
+                               size_t errstr_size) {
+        static const char *const compacted[] = {"cleanup.policy", "compact",
+                                                NULL};
+        char policy[128];
+        int cnt;
+
+        if (vcdc_admin_partition_count(p->rk, p->topic, &cnt, 10000, errstr,
+                                       errstr_size) == -1)
+                return -1;
+        if (!cnt) {
+                if (!create) {
+                        snprintf(errstr, errstr_size,
+                                 "topic %s does not exist: create it with "
+                                 "--create-topic (compacted, "
+                                 "--partitions N)",
+                                 p->topic);
+                        return -1;
+                }
+                if (vcdc_admin_create_topic(p->rk, p->topic, p->partitions,
+                                            p->replication, compacted, 30000,
+                                            errstr, errstr_size) == -1)
+                        return -1;
+                VCDC_NOTICE("producer",
+                            "created topic %s: %d partitions, "
+                            "cleanup.policy=compact",
+                            p->topic, p->partitions);
+                return 0;
+        }
+        if (vcdc_admin_topic_config(p->rk, p->topic, "cleanup.policy", policy,
+                                    sizeof(policy), 10000, errstr,
+                                    errstr_size) == -1)
+                return -1;
+        if (!vcdc_admin_policy_keeps_history(policy)) {
+                if (!allow_retention) {
+                        snprintf(errstr, errstr_size,
+                                 "topic %s has cleanup.policy=%s: records "
+                                 "older than its retention are deleted, so a "
+                                 "replay from offset zero could not rebuild a "
+                                 "database. Use a compacted topic "
+                                 "(cleanup.policy=compact), or pass "
+                                 "--allow-retention to write anyway",
+                                 p->topic, policy);
+                        return -1;
+                }
+                VCDC_WARN("producer",
+                          "topic %s has cleanup.policy=%s: history older "
+                          "than its retention will be lost (allowed by "
+                          "--allow-retention)",
+                          p->topic, policy);
+        }
+        return 0;
+}
+
+/* Produces one message, waiting while the queue is full. Takes ownership of
+ * value (freed by librdkafka, or here on failure). */
+static int produce(vcdc_producer_t *p, void *value, size_t len,
+                   const char *key, size_t key_len, void *kind, char *errstr,
+                   size_t errstr_size) {
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                if (p->fatal) {
+                        snprintf(errstr, errstr_size, "%s", p->fatal_err);
+                        free(value);
+                        return -1;
+                }
+                err = rd_kafka_producev(
+                        p->rk, RD_KAFKA_V_RKT(p->rkt),
+                        RD_KAFKA_V_KEY(key, key_len),
+                        RD_KAFKA_V_VALUE(value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
+                if (!err)
+                        break;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        snprintf(errstr, errstr_size, "produce %.*s: %s",
+                                 (int)key_len, key, rd_kafka_err2str(err));
+                        free(value);
+                        return -1;
+                }
+                /* Let delivery reports make room. */
+                rd_kafka_poll(p->rk, 100 /*ms*/);
+        }
+        p->stats.messages++;
+        p->stats.bytes += len;
+        return 0;
+}
+
+int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
+                       char *errstr, size_t errstr_size) {
+        void *value;
+        size_t len, key_len;
+        char *key;
+        int r = -1;
+
+        if (vcdc_key_encode(rec->collection, rec->id, &key, &key_len) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (vcdc_codec_encode(p->codec, rec, &value, &len, errstr,
+                              errstr_size) == -1)
+                goto done;
+        if (produce(p, value, len, key, key_len,
+                    rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
+                    errstr, errstr_size) == -1)
+                goto done;
+        p->stats.sent++;
+        if (rec->op == VCDC_OP_DELETE &&
+            produce(p, NULL, 0, key, key_len, MSG_TOMBSTONE, errstr,
+                    errstr_size) == -1) {
+                /* The DELETE record went out, its tombstone did not: the
+                 * record is never counted as acked, so flush reports it. */
+                goto done;
+        }
+        r = 0;
+        rd_kafka_poll(p->rk, 0 /*non-blocking*/);
+done:
+        free(key);
+        return r;
+}
+
+void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms) {
+        rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int vcdc_producer_flush(vcdc_producer_t *p, int timeout_ms, char *errstr,
+                        size_t errstr_size) {
+        int left;
+
+        rd_kafka_flush(p->rk, timeout_ms);
+        left = rd_kafka_outq_len(p->rk);
+        if (left > 0 || p->failed_msgs > 0 ||
+            p->stats.acked != p->stats.sent) {
+                snprintf(errstr, errstr_size,
+                         "%llu of %llu records not acknowledged by Kafka "
+                         "(%llu failed, %d messages still queued after %d ms)",
+                         (unsigned long long)(p->stats.sent - p->stats.acked),
+                         (unsigned long long)p->stats.sent,
+                         (unsigned long long)p->stats.failed, left,
+                         timeout_ms);
+                return -1;
+        }
+        return 0;
+}
+
+void vcdc_producer_stats(const vcdc_producer_t *p,
+                         vcdc_producer_stats_t *stats) {
+        *stats = p->stats;
+}
+
+rd_kafka_t *vcdc_producer_handle(vcdc_producer_t *p) {
+        return p->rk;
+}
+
+void vcdc_producer_destroy(vcdc_producer_t *p) {
+        if (!p)
+                return;
+        if (p->rkt)
+                rd_kafka_topic_destroy(p->rkt);
+        if (p->rk)
+                rd_kafka_destroy(p->rk);
+        vcdc_codec_destroy(p->codec);
+        free(p->topic);
+        free(p);
+}
