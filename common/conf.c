@@ -182,7 +182,7 @@ int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
         }
         if (rd_kafka_conf_set(conf->rk_conf, name, value, rkerr,
                               sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "%s", rkerr);
+                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, rkerr);
                 return -1;
         }
         return 0;

@@ -142,7 +142,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
 
         auth = p + 3;
         auth_end = auth + strcspn(auth, "/?#");
-        if (*auth_end == '#') {
+        if (strchr(auth, '#')) {
                 snprintf(errstr, errstr_size, "\"%s\": fragments are not used",
                          s);
                 goto err;
