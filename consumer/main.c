@@ -1,0 +1,206 @@
+/*
+ * vcdc-consumer - apply a vcdc topic to one target database.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "consumer.h"
+#include "log.h"
+
+static volatile sig_atomic_t run = 1;
+
+static void on_signal(int sig) {
+        (void)sig;
+        run = 0;
+}
+
+static void usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: vcdc-consumer -b BROKERS -t TOPIC -G GROUP --sink URL "
+                "[options]\n"
+                "Applies the topic to one database, at least once and "
+                "idempotently.\n\n"
+                "  -b BROKERS          bootstrap servers (default: "
+                "$VCDC_BROKERS)\n"
+                "  -t TOPIC            topic to apply\n"
+                "  -G GROUP            consumer group (one per target "
+                "database)\n"
+                "  --sink URL          chroma://HOST:PORT/COLLECTION"
+                "[?tenant=&database=]\n"
+                "                      pgvector://USER@HOST:PORT/DB?table="
+                "NAME\n"
+                "  --from-beginning    a new group starts at offset zero "
+                "(replay/backfill)\n"
+                "  --exit-at-end       stop once the log end seen at start "
+                "is applied\n"
+                "  --collection NAME   apply only this collection's records\n"
+                "  --metric cosine|l2|ip  metric of a target created here\n"
+                "  --dlq-topic TOPIC   dead-letter topic (default: "
+                "TOPIC.dlq)\n"
+                "  --metrics-port N    serve Prometheus metrics on "
+                "127.0.0.1:N\n"
+                "  -X key=value        librdkafka or vcdc.* setting\n"
+                "  -F FILE             properties file of such settings\n"
+                "  -v, -q              more, less logging\n"
+                "  --help-conf         list the vcdc.* settings\n\n"
+                "Secrets: VCDC_CHROMA_TOKEN[_FILE], VCDC_PG_PASSWORD[_FILE].\n"
+                "Exit status: 0 on a clean stop (SIGTERM, SIGINT, "
+                "--exit-at-end),\n1 on a fatal error, 64 on a usage or "
+                "configuration error.\n");
+}
+
+int main(int argc, char **argv) {
+        enum { O_SINK = 256, O_FROM_BEGINNING, O_EXIT_AT_END, O_COLLECTION,
+               O_METRIC, O_DLQ, O_METRICS_PORT, O_HELP_CONF };
+        static const struct option longopts[] = {
+                {"sink", required_argument, NULL, O_SINK},
+                {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
+                {"exit-at-end", no_argument, NULL, O_EXIT_AT_END},
+                {"collection", required_argument, NULL, O_COLLECTION},
+                {"metric", required_argument, NULL, O_METRIC},
+                {"dlq-topic", required_argument, NULL, O_DLQ},
+                {"metrics-port", required_argument, NULL, O_METRICS_PORT},
+                {"help-conf", no_argument, NULL, O_HELP_CONF},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        vcdc_consumer_opts_t opts = {.metrics_port = -1};
+        const char *brokers = getenv("VCDC_BROKERS"), *key;
+        vcdc_consumer_t *c;
+        vcdc_conf_t *conf;
+        struct sigaction sa;
+        char errstr[1024], *end;
+        int opt, r;
+
+        if (!(conf = vcdc_conf_new())) {
+                fprintf(stderr, "vcdc-consumer: out of memory\n");
+                return 1;
+        }
+        while ((opt = getopt_long(argc, argv, "b:t:G:X:F:vqh", longopts,
+                                  NULL)) != -1) {
+                key = NULL;
+                switch (opt) {
+                case 'b':
+                        brokers = optarg;
+                        break;
+                case 't':
+                        opts.topic = optarg;
+                        break;
+                case 'G':
+                        opts.group = optarg;
+                        break;
+                case O_SINK:
+                        opts.sink_url = optarg;
+                        break;
+                case O_FROM_BEGINNING:
+                        opts.from_beginning = 1;
+                        break;
+                case O_EXIT_AT_END:
+                        opts.exit_at_end = 1;
+                        break;
+                case O_COLLECTION:
+                        opts.collection = optarg;
+                        break;
+                case O_METRIC:
+                        key = "vcdc.sink.metric";
+                        break;
+                case O_DLQ:
+                        key = "vcdc.dlq.topic";
+                        break;
+                case O_METRICS_PORT: {
+                        long v;
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (end == optarg || *end || errno || v < 0 ||
+                            v > 65535) {
+                                fprintf(stderr,
+                                        "vcdc-consumer: --metrics-port %s: "
+                                        "expected 0..65535\n",
+                                        optarg);
+                                goto usage_err;
+                        }
+                        opts.metrics_port = (int)v;
+                        break;
+                }
+                case 'X':
+                        if (vcdc_conf_set_kv(conf, optarg, errstr,
+                                             sizeof(errstr)) == -1) {
+                                fprintf(stderr, "vcdc-consumer: -X %s\n",
+                                        errstr);
+                                goto usage_err;
+                        }
+                        break;
+                case 'F':
+                        if (vcdc_conf_load_file(conf, optarg, errstr,
+                                                sizeof(errstr)) == -1) {
+                                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                                goto usage_err;
+                        }
+                        break;
+                case 'v':
+                        vcdc_log_level++;
+                        break;
+                case 'q':
+                        vcdc_log_level = VCDC_LOG_ERR;
+                        break;
+                case O_HELP_CONF:
+                        vcdc_conf_print_help(stdout);
+                        vcdc_conf_destroy(conf);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        vcdc_conf_destroy(conf);
+                        return 0;
+                default:
+                        usage(stderr);
+                        goto usage_err;
+                }
+                if (key && vcdc_conf_set(conf, key, optarg, errstr,
+                                         sizeof(errstr)) == -1) {
+                        fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                        goto usage_err;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "vcdc-consumer: unexpected argument \"%s\"\n",
+                        argv[optind]);
+                goto usage_err;
+        }
+        if (!brokers || !*brokers || !opts.topic || !opts.group ||
+            !opts.sink_url) {
+                fprintf(stderr,
+                        "vcdc-consumer: -b (or VCDC_BROKERS), -t, -G and "
+                        "--sink are required (--help)\n");
+                goto usage_err;
+        }
+        if (vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
+                          sizeof(errstr)) == -1) {
+                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                goto usage_err;
+        }
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+
+        if (!(c = vcdc_consumer_new(conf, &opts, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                vcdc_conf_destroy(conf);
+                return 64;
+        }
+        r = vcdc_consumer_run(c, &run);
+        vcdc_consumer_destroy(c);
+        vcdc_conf_destroy(conf);
+        VCDC_NOTICE("consumer", "stopped%s", r ? " on a fatal error" : "");
+        return r ? 1 : 0;
+
+usage_err:
+        vcdc_conf_destroy(conf);
+        return 64;
+}
