@@ -31,7 +31,8 @@ LIB_SRC := $(wildcard common/*.c) \
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libvcdc.a
 
-PROGS   := $(if $(wildcard producer/main.c),bin/vcdc-producer) \
+PROGS   := bin/vcdc-gen \
+           $(if $(wildcard producer/main.c),bin/vcdc-producer) \
            $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
            $(if $(wildcard cli/main.c),bin/vcdc)
 
@@ -63,6 +64,10 @@ bin/vcdc-producer: $(BUILD)/producer/main.o $(LIB)
 bin/vcdc-consumer: $(BUILD)/consumer/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc-gen: $(BUILD)/tools/gen.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 bin/vcdc: $(BUILD)/cli/main.o $(LIB)
 	@mkdir -p bin
