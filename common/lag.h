@@ -10,6 +10,15 @@
  *   STALLED  lag above zero and the committed offsets did not move
  *   REWOUND  a committed offset went backwards within the window
  *   STOPPED  the group has no member
+ * When several hold, the first in this order wins: REWOUND, STOPPED,
+ * STALLED, LAGGING (a reset needs an empty group, so a rewound group
+ * usually has no member either; the rewind is what the operator must see).
+ *
+ * Time lag: how long the oldest record the group has not applied has been
+ * waiting, i.e. now minus the Kafka timestamp of the record at the committed
+ * offset (or of the next one compaction left), 0 when the group is caught
+ * up. A sample reads that record, and the one before it (the last applied),
+ * with a short-lived consumer (no group) made from rk's configuration.
  */
 #ifndef VCDC_LAG_H
 #define VCDC_LAG_H
@@ -35,8 +44,14 @@ typedef struct vcdc_part_lag_s {
         int32_t partition;
         int64_t committed; /* next offset the group reads; -1: none */
         int64_t end;       /* log-end offset (high watermark) */
-        int64_t lag;       /* end - committed (end when nothing committed) */
+        int64_t lag;       /* end - committed, 0 at least (end - log start
+                            * when nothing committed) */
         int64_t recorded;  /* last offset applied per the target; -1 */
+        int64_t start;     /* log-start offset (low watermark) */
+        int64_t applied_ts_ms; /* Kafka timestamp of the record before the
+                                * committed offset; -1: none or unknown */
+        int64_t pending_ts_ms; /* Kafka timestamp of the oldest record not
+                                * applied; -1: none or unknown */
 } vcdc_part_lag_t;
 
 typedef struct vcdc_lag_sample_s {
@@ -47,6 +62,10 @@ typedef struct vcdc_lag_sample_s {
                                      * at or before the committed offsets,
                                      * -1 when unknown: time lag is
                                      * now - this */
+        int64_t time_lag_ms; /* the largest partition time lag: 0 when caught
+                              * up, -1 when unknown */
+        char group_state[32]; /* as the coordinator says: "Stable", "Empty",
+                               * "Dead" (no such group), ... */
         vcdc_part_lag_t *parts;
         size_t part_cnt;
 } vcdc_lag_sample_t;
@@ -62,12 +81,25 @@ int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
 
 void vcdc_lag_sample_clear(vcdc_lag_sample_t *s);
 
+/**
+ * Takes n samples interval_ms apart (from the start of one to the start of
+ * the next) into samples[0..n), oldest first. On failure the samples taken
+ * are cleared and -1 is returned with errstr.
+ */
+int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
+                    vcdc_sink_t *sink, size_t n, int interval_ms,
+                    vcdc_lag_sample_t *samples, char *errstr,
+                    size_t errstr_size);
+
 typedef struct vcdc_readiness_s {
         vcdc_group_state_t state;
         int64_t lag;         /* now */
         int reached_zero;    /* lag was 0 in some sample of the window */
         double rate;         /* committed messages per second in the window */
-        double eta_s;        /* lag / rate, -1 when not catching up */
+        double eta_s;        /* lag / the rate at which lag shrank over the
+                              * window; 0 when caught up, -1 when not
+                              * catching up */
+        int64_t time_lag_ms; /* of the newest sample */
         char reason[256];    /* why this state, in words */
 } vcdc_readiness_t;
 
