@@ -251,6 +251,21 @@ static void progress(vcdc_producer_t *p, double start, int final) {
                     (double)st.bytes / 1e6, el);
 }
 
+/* A line or record that can never be published (errstr: path:line: what):
+ * stops the run (returns -1) or, with --on-error skip, is reported now and
+ * again at the end (returns 0). */
+static int bad_input(cli_t *cli, const char *errstr) {
+        if (!cli->skip) {
+                VCDC_ERR("producer", "%s (stopping: --on-error stop)", errstr);
+                return -1;
+        }
+        VCDC_WARN("producer", "skipped %s", errstr);
+        if (cli->skipped_cnt < SKIPPED_KEPT)
+                cli->skipped[cli->skipped_cnt] = strdup(errstr);
+        cli->skipped_cnt++;
+        return 0;
+}
+
 /* Publishes one input file. Returns 0 to go on, -1 to stop the run. */
 static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                         vcdc_producer_t *p, const char *path, size_t *dimp,
@@ -283,24 +298,23 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                         break;
                 }
                 if (r == VCDC_INPUT_BAD) {
-                        if (!cli->skip) {
-                                VCDC_ERR("producer",
-                                         "%s (stopping: --on-error stop)",
-                                         errstr);
-                                ret = -1;
+                        if ((ret = bad_input(cli, errstr)) == -1)
                                 break;
-                        }
-                        VCDC_WARN("producer", "skipped %s", errstr);
-                        if (cli->skipped_cnt < SKIPPED_KEPT)
-                                cli->skipped[cli->skipped_cnt] = strdup(errstr);
-                        cli->skipped_cnt++;
                         continue;
                 }
-                if (vcdc_producer_send(p, &rec, errstr, sizeof(errstr)) ==
-                    -1) {
-                        VCDC_ERR("producer", "%s:%zu: %s",
+                r = vcdc_producer_send(p, &rec, errstr, sizeof(errstr));
+                if (r) {
+                        char where[sizeof(errstr) + 64];
+
+                        snprintf(where, sizeof(where), "%s:%zu: %s",
                                  strcmp(path, "-") ? path : "<stdin>",
                                  vcdc_input_line(in), errstr);
+                        if (r == VCDC_PRODUCER_ERR_RECORD) {
+                                if ((ret = bad_input(cli, where)) == -1)
+                                        break;
+                                continue;
+                        }
+                        VCDC_ERR("producer", "%s", where);
                         ret = -1;
                         break;
                 }

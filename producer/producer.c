@@ -202,17 +202,21 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
 }
 
 /* Produces one message, waiting while the queue is full. Takes ownership of
- * value (freed by librdkafka, or here on failure). */
+ * value (freed by librdkafka, or here on failure). Returns 0,
+ * VCDC_PRODUCER_ERR_RECORD when the message is too large to ever be sent,
+ * or VCDC_PRODUCER_ERR_FATAL. */
 static int produce(vcdc_producer_t *p, void *value, size_t len,
                    const char *key, size_t key_len, void *kind, char *errstr,
                    size_t errstr_size) {
         rd_kafka_resp_err_t err;
+        char max[32] = "?";
+        size_t max_size = sizeof(max);
 
         for (;;) {
                 if (p->fatal) {
                         snprintf(errstr, errstr_size, "%s", p->fatal_err);
                         free(value);
-                        return -1;
+                        return VCDC_PRODUCER_ERR_FATAL;
                 }
                 err = rd_kafka_producev(
                         p->rk, RD_KAFKA_V_RKT(p->rkt),
@@ -222,11 +226,26 @@ static int produce(vcdc_producer_t *p, void *value, size_t len,
                         RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
                 if (!err)
                         break;
+                if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                        /* librdkafka's own check, before anything is sent:
+                         * this record can never go, the next one may. */
+                        rd_kafka_conf_get(rd_kafka_conf(p->rk),
+                                          "message.max.bytes", max,
+                                          &max_size);
+                        snprintf(errstr, errstr_size,
+                                 "record %.*s is %zu bytes, more than "
+                                 "message.max.bytes (%s): make it smaller, "
+                                 "or raise -X message.max.bytes and the "
+                                 "topic's max.message.bytes",
+                                 (int)key_len, key, len + key_len, max);
+                        free(value);
+                        return VCDC_PRODUCER_ERR_RECORD;
+                }
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         snprintf(errstr, errstr_size, "produce %.*s: %s",
                                  (int)key_len, key, rd_kafka_err2str(err));
                         free(value);
-                        return -1;
+                        return VCDC_PRODUCER_ERR_FATAL;
                 }
                 /* Let delivery reports make room. */
                 rd_kafka_poll(p->rk, 100 /*ms*/);
@@ -241,25 +260,26 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
         void *value;
         size_t len, key_len;
         char *key;
-        int r = -1;
+        int r = VCDC_PRODUCER_ERR_FATAL;
 
         if (vcdc_key_encode(rec->collection, rec->id, &key, &key_len) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");
-                return -1;
+                return VCDC_PRODUCER_ERR_FATAL;
         }
         if (vcdc_codec_encode(p->codec, rec, &value, &len, errstr,
                               errstr_size) == -1)
                 goto done;
-        if (produce(p, value, len, key, key_len,
-                    rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
-                    errstr, errstr_size) == -1)
+        if ((r = produce(p, value, len, key, key_len,
+                         rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
+                         errstr, errstr_size)))
                 goto done;
         p->stats.sent++;
         if (rec->op == VCDC_OP_DELETE &&
             produce(p, NULL, 0, key, key_len, MSG_TOMBSTONE, errstr,
-                    errstr_size) == -1) {
+                    errstr_size)) {
                 /* The DELETE record went out, its tombstone did not: the
                  * record is never counted as acked, so flush reports it. */
+                r = VCDC_PRODUCER_ERR_FATAL;
                 goto done;
         }
         r = 0;

@@ -52,11 +52,18 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
                                int allow_retention, char *errstr,
                                size_t errstr_size);
 
+/* Errors of vcdc_producer_send(). */
+#define VCDC_PRODUCER_ERR_FATAL -1  /* the producer cannot go on */
+#define VCDC_PRODUCER_ERR_RECORD -2 /* this record can never be sent (larger
+                                     * than message.max.bytes); nothing of it
+                                     * was sent and the producer goes on */
+
 /**
  * Encodes and enqueues one record (upsert, or delete plus tombstone).
  * Blocks while librdkafka's queue is full, serving delivery reports.
- * Returns 0, or -1 with errstr (record not encodable, fatal producer
- * error). Never drops a record silently.
+ * Returns 0, or VCDC_PRODUCER_ERR_RECORD or VCDC_PRODUCER_ERR_FATAL (record
+ * not encodable, fatal producer error) with errstr. Never drops a record
+ * silently.
  */
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size);
