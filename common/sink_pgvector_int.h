@@ -1,0 +1,97 @@
+/*
+ * vcdc - pgvector sink internals: the pure helpers of sink_pgvector.c (text
+ * formats, SQL building, error mapping), exposed for its unit tests. Only
+ * sink_pgvector.c and tests/test_sink_pgvector.c include this.
+ */
+#ifndef VCDC_SINK_PGVECTOR_INT_H
+#define VCDC_SINK_PGVECTOR_INT_H
+
+#include <stddef.h>
+
+#include "sink.h"
+
+/* Rows per multi-row INSERT: 4 parameters a row keeps a statement at 2,000
+ * parameters (PostgreSQL allows 65,535) and about 1 MB at 128 dimensions. */
+#define VCDC_PGVECTOR_CHUNK_ROWS 500
+/* Parameters per upserted row: id, embedding, metadata, document. */
+#define VCDC_PGVECTOR_UPSERT_PARAMS 4
+/* What max_batch() answers: one transaction of 10 chunks. */
+#define VCDC_PGVECTOR_MAX_BATCH 5000
+/* pgvector's vector type holds at most this many dimensions. */
+#define VCDC_PGVECTOR_DIM_MAX 16000
+/* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
+#define VCDC_PGVECTOR_IDENT_MAX 63
+/* The table used when the URL has no ?table=. */
+#define VCDC_PGVECTOR_DEFAULT_TABLE "vectors"
+
+/**
+ * 1 when name can be a table name: 1..63 bytes of ASCII letters, digits and
+ * '_', not starting with a digit, and not one of vcdc's bookkeeping tables.
+ * The name is always double-quoted in SQL, so case is kept as given.
+ */
+int vcdc_pgvector_ident_valid(const char *name);
+
+/** name in double quotes, inner quotes doubled. Returns a new string
+ *  (free() it), NULL on allocation failure. */
+char *vcdc_pgvector_quote_ident(const char *name);
+
+/** The most bytes vcdc_pgvector_vector_format() writes for dim floats,
+ *  terminating NUL included. */
+size_t vcdc_pgvector_vector_text_max(size_t dim);
+
+/**
+ * Writes v[0..dim) as pgvector text, "[1,-0.5,3.25e-07]", each float with
+ * 9 significant digits ("%.9g") so that strtof() gives back the same float.
+ * Needs the C locale for LC_NUMERIC (vcdc never calls setlocale()).
+ * Returns the length written (without the NUL), or 0 when a value is NaN
+ * or infinite (pgvector refuses both) or out_size is too small.
+ */
+size_t vcdc_pgvector_vector_format(const float *v, size_t dim, char *out,
+                                   size_t out_size);
+
+/**
+ * Parses pgvector text ("[1,2.5,-3]", blanks allowed around numbers) into
+ * *vecp, a new array of *dimp floats (free() it). Returns 0, or -1 when the
+ * text is malformed, empty, or holds a value that is not a finite float.
+ */
+int vcdc_pgvector_vector_parse(const char *text, float **vecp, size_t *dimp);
+
+/**
+ * A PostgreSQL text[] literal of items[0..cnt): {"a","b\"c"}. Returns a new
+ * string (free() it), NULL on allocation failure.
+ */
+char *vcdc_pgvector_text_array(const char *const *items, size_t cnt);
+
+/**
+ * The multi-row upsert of rows rows into qtable (already quoted), with
+ * VCDC_PGVECTOR_UPSERT_PARAMS parameters a row ($1..$rows*4: id, embedding
+ * as pgvector text, metadata as JSON text, document). Returns a new string
+ * (free() it), NULL on allocation failure or rows == 0.
+ */
+char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows);
+
+/**
+ * The multi-row upsert of rows vcdc_offsets rows: $1 table name, $2 topic,
+ * then partition and offset for each row ($3, $4, $5, $6, ...). Returns a
+ * new string (free() it), NULL on allocation failure or rows == 0.
+ */
+char *vcdc_pgvector_offsets_sql(size_t rows);
+
+/**
+ * The retry decision for a PostgreSQL error code (SQLSTATE, 5 characters):
+ * connection trouble, serialization failure, deadlock, shutdown, too many
+ * connections, read-only standby: RETRIABLE; data exceptions (class 22),
+ * integrity violations (23), program limits (54): INVALID; the rest (auth
+ * 28, syntax and undefined objects 42, ...): FATAL. NULL or "" (an error
+ * raised by libpq itself, no SQLSTATE): RETRIABLE.
+ */
+vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate);
+
+/**
+ * Copies JSON text as PostgreSQL prints jsonb ({"a": 1, "b": [1, 2]}) into
+ * a new string without the blanks between tokens ({"a":1,"b":[1,2]}).
+ * Strings are kept byte for byte. Returns NULL on allocation failure.
+ */
+char *vcdc_pgvector_json_compact(const char *json);
+
+#endif

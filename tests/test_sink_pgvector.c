@@ -1,0 +1,462 @@
+/*
+ * vcdc - unit tests: the pgvector sink's pure parts (no server): vector
+ * text, SQL building, identifiers, SQLSTATE mapping, record checks, and
+ * the URL refusals that happen before connecting.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "sink_int.h"
+#include "sink_pgvector_int.h"
+
+static void test_ident(void **state) {
+        static const struct {
+                const char *name;
+                int valid;
+        } cases[] = {
+                {"vectors", 1},
+                {"Docs", 1},
+                {"_x", 1},
+                {"a1", 1},
+                {"t_2024_v2", 1},
+                {"abcdefghijklmnopqrstuvwxyz_abcdefghijklmnopqrstuvwxyz_"
+                 "abcdefghi",
+                 1}, /* 63 bytes */
+                {"abcdefghijklmnopqrstuvwxyz_abcdefghijklmnopqrstuvwxyz_"
+                 "abcdefghij",
+                 0}, /* 64 bytes: PostgreSQL would truncate it */
+                {"", 0},
+                {"1abc", 0},
+                {"a-b", 0},
+                {"a b", 0},
+                {"a.b", 0},
+                {"a\"b", 0},
+                {"x;DROP TABLE y", 0},
+                {"caf\xc3\xa9", 0},
+                {"vcdc_targets", 0},
+                {"vcdc_offsets", 0},
+                {"vcdc_offsets2", 1},
+        };
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                if (vcdc_pgvector_ident_valid(cases[i].name) != cases[i].valid)
+                        fail_msg("\"%s\": expected %s", cases[i].name,
+                                 cases[i].valid ? "valid" : "invalid");
+        }
+        assert_false(vcdc_pgvector_ident_valid(NULL));
+}
+
+static void test_quote_ident(void **state) {
+        char *q;
+
+        (void)state;
+        q = vcdc_pgvector_quote_ident("Docs");
+        assert_string_equal(q, "\"Docs\"");
+        free(q);
+        q = vcdc_pgvector_quote_ident("a\"b");
+        assert_string_equal(q, "\"a\"\"b\"");
+        free(q);
+}
+
+static void test_vector_format(void **state) {
+        static const struct {
+                float v[3];
+                size_t dim;
+                const char *text;
+        } cases[] = {
+                {{1, -0.5f, 0.25f}, 3, "[1,-0.5,0.25]"},
+                {{0.1f}, 1, "[0.100000001]"},
+                {{-0.0f, 1e-45f}, 2, "[-0,1.40129846e-45]"},
+                {{3.40282347e38f, -1.17549435e-38f}, 2,
+                 "[3.40282347e+38,-1.17549435e-38]"},
+                {{0}, 0, "[]"},
+        };
+        char buf[128];
+        size_t i, len;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                len = vcdc_pgvector_vector_format(cases[i].v, cases[i].dim, buf,
+                                                  sizeof(buf));
+                assert_string_equal(buf, cases[i].text);
+                assert_int_equal(len, strlen(cases[i].text));
+        }
+}
+
+static void test_vector_format_invalid(void **state) {
+        const float nan_v[2] = {1, NAN}, inf_v[1] = {-INFINITY};
+        const float worst[2] = {-3.40282347e38f, -1.17549435e-38f};
+        char buf[64];
+
+        (void)state;
+        assert_int_equal(vcdc_pgvector_vector_format(nan_v, 2, buf,
+                                                     sizeof(buf)),
+                         0);
+        assert_int_equal(vcdc_pgvector_vector_format(inf_v, 1, buf,
+                                                     sizeof(buf)),
+                         0);
+        /* The bound holds for the longest texts, and nothing less does. */
+        assert_int_not_equal(vcdc_pgvector_vector_format(
+                                     worst, 2, buf,
+                                     vcdc_pgvector_vector_text_max(2)),
+                             0);
+        assert_int_equal(vcdc_pgvector_vector_format(worst, 2, buf, 20), 0);
+        assert_int_equal(vcdc_pgvector_vector_format(worst, 0, buf, 2), 0);
+}
+
+/* Every float32 written as text reads back bit for bit. */
+static void test_vector_roundtrip(void **state) {
+        enum { DIM = 256, ROUNDS = 400 };
+        float v[DIM], *back;
+        char *text;
+        size_t size = vcdc_pgvector_vector_text_max(DIM), i, dim;
+        uint32_t x = 2463534242u;
+        int round;
+
+        (void)state;
+        assert_non_null(text = malloc(size));
+        for (round = 0; round < ROUNDS; round++) {
+                for (i = 0; i < DIM; i++) {
+                        uint32_t bits;
+                        do { /* xorshift32 over all bit patterns */
+                                x ^= x << 13;
+                                x ^= x >> 17;
+                                x ^= x << 5;
+                                bits = x;
+                                if (round % 4 == 1) /* denormals */
+                                        bits &= 0x807fffffu;
+                                else if (round % 4 == 2) /* near 1 */
+                                        bits = (bits & 0x807fffffu) |
+                                               0x3f000000u;
+                                memcpy(&v[i], &bits, sizeof(float));
+                        } while (!isfinite(v[i]));
+                }
+                assert_int_not_equal(vcdc_pgvector_vector_format(v, DIM, text,
+                                                                 size),
+                                     0);
+                assert_int_equal(vcdc_pgvector_vector_parse(text, &back, &dim),
+                                 0);
+                assert_int_equal(dim, DIM);
+                if (memcmp(back, v, sizeof(v)))
+                        fail_msg("round %d: %s did not round-trip", round,
+                                 text);
+                free(back);
+        }
+        free(text);
+}
+
+static void test_vector_parse(void **state) {
+        static const struct {
+                const char *text;
+                size_t dim;
+                float v[3];
+        } valid[] = {
+                {"[1,2,3]", 3, {1, 2, 3}},
+                {" [ 1 , 2.5 ,-3 ] ", 3, {1, 2.5f, -3}},
+                {"[1e-45]", 1, {1e-45f}},
+                {"[3.4028235e+38]", 1, {3.4028235e38f}},
+                {"[-0]", 1, {-0.0f}},
+        };
+        static const char *const invalid[] = {
+                "", "[", "[]", "[ ]", "[1,]", "[,1]", "1,2", "[1 2]",
+                "[1,2]x", "[1,,2]", "[1]]", "[abc]", "[nan]", "[1,inf]",
+                "[1e39]", "(1,2)", "[1;2]",
+        };
+        float *vec;
+        size_t i, dim;
+
+        (void)state;
+        for (i = 0; i < sizeof(valid) / sizeof(*valid); i++) {
+                if (vcdc_pgvector_vector_parse(valid[i].text, &vec, &dim))
+                        fail_msg("\"%s\" refused", valid[i].text);
+                assert_int_equal(dim, valid[i].dim);
+                assert_memory_equal(vec, valid[i].v, dim * sizeof(float));
+                free(vec);
+        }
+        for (i = 0; i < sizeof(invalid) / sizeof(*invalid); i++) {
+                if (!vcdc_pgvector_vector_parse(invalid[i], &vec, &dim))
+                        fail_msg("\"%s\" accepted", invalid[i]);
+                assert_null(vec);
+                assert_int_equal(dim, 0);
+        }
+}
+
+static void test_text_array(void **state) {
+        const char *items[] = {"a", "b\"c", "d\\e", "", "{x,y}"};
+        char *s;
+
+        (void)state;
+        s = vcdc_pgvector_text_array(items, 5);
+        assert_string_equal(s, "{\"a\",\"b\\\"c\",\"d\\\\e\",\"\",\"{x,y}\"}");
+        free(s);
+        s = vcdc_pgvector_text_array(items, 0);
+        assert_string_equal(s, "{}");
+        free(s);
+}
+
+/* The number of distinct $n in sql, checking they are exactly 1..n. */
+static size_t count_params(const char *sql) {
+        char seen[70000] = {0};
+        size_t n = 0, i;
+        const char *p;
+
+        for (p = sql; (p = strchr(p, '$')); p++) {
+                long v = strtol(p + 1, NULL, 10);
+                assert_true(v >= 1 && v < (long)sizeof(seen));
+                if (!seen[v])
+                        n++;
+                seen[v] = 1;
+        }
+        for (i = 1; i <= n; i++)
+                assert_true(seen[i]);
+        return n;
+}
+
+static void test_upsert_sql(void **state) {
+        char *sql;
+
+        (void)state;
+        sql = vcdc_pgvector_upsert_sql("\"t\"", 1);
+        assert_string_equal(
+                sql,
+                "INSERT INTO \"t\" (id, embedding, metadata, document) VALUES "
+                "($1::text,$2::vector,$3::jsonb,$4::text) ON CONFLICT (id) DO "
+                "UPDATE SET embedding = EXCLUDED.embedding, metadata = "
+                "EXCLUDED.metadata, document = EXCLUDED.document");
+        free(sql);
+
+        sql = vcdc_pgvector_upsert_sql("\"t\"", VCDC_PGVECTOR_CHUNK_ROWS);
+        assert_int_equal(count_params(sql),
+                         VCDC_PGVECTOR_CHUNK_ROWS *
+                                 VCDC_PGVECTOR_UPSERT_PARAMS);
+        /* PostgreSQL's limit on parameters per statement. */
+        assert_true(VCDC_PGVECTOR_CHUNK_ROWS * VCDC_PGVECTOR_UPSERT_PARAMS <=
+                    65535);
+        assert_non_null(strstr(sql, ",($1997::text,$1998::vector,"
+                                    "$1999::jsonb,$2000::text) ON CONFLICT"));
+        free(sql);
+
+        assert_null(vcdc_pgvector_upsert_sql("\"t\"", 0));
+}
+
+static void test_offsets_sql(void **state) {
+        char *sql;
+
+        (void)state;
+        sql = vcdc_pgvector_offsets_sql(3);
+        assert_int_equal(count_params(sql), 2 + 2 * 3);
+        assert_non_null(strstr(sql, "($1::text,$2::text,$7::int,$8::bigint,"
+                                    "now())"));
+        assert_non_null(strstr(sql, "ON CONFLICT (table_name, topic, "
+                                    "partition) DO UPDATE"));
+        free(sql);
+        assert_null(vcdc_pgvector_offsets_sql(0));
+}
+
+static void test_sqlstate(void **state) {
+        static const struct {
+                const char *sqlstate;
+                vcdc_sink_status_t status;
+        } cases[] = {
+                {"08000", VCDC_SINK_RETRIABLE}, /* connection exception */
+                {"08006", VCDC_SINK_RETRIABLE}, /* connection failure */
+                {"08001", VCDC_SINK_RETRIABLE}, /* cannot establish */
+                {"40001", VCDC_SINK_RETRIABLE}, /* serialization failure */
+                {"40P01", VCDC_SINK_RETRIABLE}, /* deadlock */
+                {"57P01", VCDC_SINK_RETRIABLE}, /* admin shutdown */
+                {"57P03", VCDC_SINK_RETRIABLE}, /* cannot connect now */
+                {"57014", VCDC_SINK_RETRIABLE}, /* statement timeout */
+                {"53300", VCDC_SINK_RETRIABLE}, /* too many connections */
+                {"53100", VCDC_SINK_RETRIABLE}, /* disk full */
+                {"55P03", VCDC_SINK_RETRIABLE}, /* lock not available */
+                {"25006", VCDC_SINK_RETRIABLE}, /* read-only (standby) */
+                {"58030", VCDC_SINK_RETRIABLE}, /* I/O error */
+                {NULL, VCDC_SINK_RETRIABLE},    /* libpq's own error */
+                {"", VCDC_SINK_RETRIABLE},
+                {"22P02", VCDC_SINK_INVALID}, /* invalid text (bad JSON) */
+                {"22000", VCDC_SINK_INVALID}, /* "expected 3 dimensions" */
+                {"22003", VCDC_SINK_INVALID}, /* out of range for vector */
+                {"22021", VCDC_SINK_INVALID}, /* bad UTF-8 */
+                {"23505", VCDC_SINK_INVALID}, /* unique violation */
+                {"23502", VCDC_SINK_INVALID}, /* not null violation */
+                {"21000", VCDC_SINK_INVALID}, /* row updated twice */
+                {"54000", VCDC_SINK_INVALID}, /* more than 16000 dims */
+                {"40002", VCDC_SINK_INVALID}, /* integrity at commit */
+                {"28P01", VCDC_SINK_FATAL},   /* bad password */
+                {"28000", VCDC_SINK_FATAL},   /* authorization */
+                {"42P01", VCDC_SINK_FATAL},   /* undefined table */
+                {"42501", VCDC_SINK_FATAL},   /* insufficient privilege */
+                {"42601", VCDC_SINK_FATAL},   /* syntax error */
+                {"3D000", VCDC_SINK_FATAL},   /* no such database */
+                {"0A000", VCDC_SINK_FATAL},   /* feature not supported */
+                {"57P04", VCDC_SINK_FATAL},   /* database dropped */
+                {"53400", VCDC_SINK_FATAL},   /* configuration limit */
+                {"XX000", VCDC_SINK_FATAL},   /* internal error */
+        };
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_sink_status_t got =
+                        vcdc_pgvector_sqlstate_status(cases[i].sqlstate);
+                if (got != cases[i].status)
+                        fail_msg("SQLSTATE %s: %s, expected %s",
+                                 cases[i].sqlstate ? cases[i].sqlstate
+                                                   : "NULL",
+                                 vcdc_sink_status_name(got),
+                                 vcdc_sink_status_name(cases[i].status));
+        }
+}
+
+static void test_json_compact(void **state) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                {"{\"a\": 1, \"b\": [1, 2]}", "{\"a\":1,\"b\":[1,2]}"},
+                {"{\"k y\": \"v \\\" x\", \"z\": \"\\\\\"}",
+                 "{\"k y\":\"v \\\" x\",\"z\":\"\\\\\"}"},
+                {"{\"n\": {\"m\": null, \"t\": true}}",
+                 "{\"n\":{\"m\":null,\"t\":true}}"},
+                {"{}", "{}"},
+        };
+        size_t i;
+        char *s;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                s = vcdc_pgvector_json_compact(cases[i].in);
+                assert_string_equal(s, cases[i].out);
+                free(s);
+        }
+}
+
+/* check() needs no connection: call it on a handle that has none. */
+static void test_check(void **state) {
+        static const struct {
+                float v0;
+                size_t dim;
+                const char *metadata, *document;
+                vcdc_sink_status_t status;
+                const char *why;
+        } cases[] = {
+                {1, 3, NULL, NULL, VCDC_SINK_OK, NULL},
+                {1, 3, "{\"a\":[1,{\"b\":null}]}", "any text", VCDC_SINK_OK,
+                 NULL},
+                {NAN, 3, NULL, NULL, VCDC_SINK_INVALID, "NaN"},
+                {INFINITY, 3, NULL, NULL, VCDC_SINK_INVALID, "infinite"},
+                {1, 0, NULL, NULL, VCDC_SINK_INVALID, "without a vector"},
+                {1, 16001, NULL, NULL, VCDC_SINK_INVALID, "at most 16000"},
+                {1, 3, "[1,2]", NULL, VCDC_SINK_INVALID, "JSON object"},
+                {1, 3, "\"s\"", NULL, VCDC_SINK_INVALID, "JSON object"},
+                {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID, "not JSON"},
+                {1, 3, "{\"a\":\"\\u0000\"}", NULL, VCDC_SINK_INVALID,
+                 "not JSON"},
+                {1, 3, NULL, "bad \xc3\x28 utf-8", VCDC_SINK_INVALID,
+                 "document is not valid UTF-8"},
+                {1, 3, NULL, "surrogate \xed\xa0\x80", VCDC_SINK_INVALID,
+                 "UTF-8"},
+                {1, 3, NULL, "caf\xc3\xa9 \xf0\x9f\x98\x80", VCDC_SINK_OK,
+                 NULL},
+        };
+        vcdc_sink_t sink;
+        vcdc_record_t rec;
+        char errstr[512];
+        size_t i;
+
+        (void)state;
+        memset(&sink, 0, sizeof(sink));
+        sink.ops = &vcdc_sink_pgvector_ops;
+        snprintf(sink.name, sizeof(sink.name), "pgvector://test");
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_sink_status_t got;
+                vcdc_record_init(&rec);
+                rec.id = strdup("id1");
+                rec.dim = cases[i].dim;
+                if (rec.dim) {
+                        rec.vector = calloc(rec.dim, sizeof(float));
+                        rec.vector[0] = cases[i].v0;
+                }
+                rec.metadata = cases[i].metadata ? strdup(cases[i].metadata)
+                                                 : NULL;
+                rec.document = cases[i].document ? strdup(cases[i].document)
+                                                 : NULL;
+                errstr[0] = '\0';
+                got = sink.ops->check(&sink, &rec, errstr, sizeof(errstr));
+                if (got != cases[i].status)
+                        fail_msg("case %zu: %s (%s), expected %s", i,
+                                 vcdc_sink_status_name(got), errstr,
+                                 vcdc_sink_status_name(cases[i].status));
+                if (cases[i].why && !strstr(errstr, cases[i].why))
+                        fail_msg("case %zu: \"%s\" does not say \"%s\"", i,
+                                 errstr, cases[i].why);
+                vcdc_record_clear(&rec);
+        }
+}
+
+/* What vcdc_sink_new() refuses before connecting, and a refused
+ * connection. */
+static void test_open_refused(void **state) {
+        static const struct {
+                const char *url, *why;
+        } cases[] = {
+                {"pgvector://u@127.0.0.1:1/db?table=a-b", "not a valid table"},
+                {"pgvector://u@127.0.0.1:1/db?table=vcdc_offsets",
+                 "not a valid table"},
+                {"pgvector://u@127.0.0.1:1/db?table=", "not a valid table"},
+                {"pgvector://u@127.0.0.1:1/db?tabel=x", "unknown pgvector:// "
+                                                        "parameter \"tabel\""},
+                {"pgvector://u@127.0.0.1:1/db?metric=hamming",
+                 "is not cosine, l2 or ip"},
+                /* Nothing listens on port 1. */
+                {"pgvector://u@127.0.0.1:1/db?table=t&sslmode=disable",
+                 "cannot connect"},
+        };
+        vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_L2, .timeout_ms = 2000};
+        char errstr[512];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                errstr[0] = '\0';
+                assert_null(vcdc_sink_new(cases[i].url, NULL, errstr,
+                                          sizeof(errstr)));
+                if (!strstr(errstr, cases[i].why))
+                        fail_msg("%s: \"%s\" does not say \"%s\"",
+                                 cases[i].url, errstr, cases[i].why);
+        }
+        /* ?metric= must agree with conf.metric. */
+        assert_null(vcdc_sink_new("pgvector://u@127.0.0.1:1/db?metric=ip",
+                                  &conf, errstr, sizeof(errstr)));
+        assert_non_null(strstr(errstr, "disagrees"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ident),
+                cmocka_unit_test(test_quote_ident),
+                cmocka_unit_test(test_vector_format),
+                cmocka_unit_test(test_vector_format_invalid),
+                cmocka_unit_test(test_vector_roundtrip),
+                cmocka_unit_test(test_vector_parse),
+                cmocka_unit_test(test_text_array),
+                cmocka_unit_test(test_upsert_sql),
+                cmocka_unit_test(test_offsets_sql),
+                cmocka_unit_test(test_sqlstate),
+                cmocka_unit_test(test_json_compact),
+                cmocka_unit_test(test_check),
+                cmocka_unit_test(test_open_refused),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
