@@ -220,6 +220,14 @@ static int parse_args(cli_t *cli, vcdc_conf_t *conf, int argc, char **argv) {
                         errstr);
                 return -1;
         }
+        if (cli->dim > (size_t)vcdc_conf_int(conf, "vcdc.max.dim")) {
+                fprintf(stderr,
+                        "vcdc-producer: --dim %zu is more than vcdc.max.dim "
+                        "(%lld)\n",
+                        cli->dim,
+                        (long long)vcdc_conf_int(conf, "vcdc.max.dim"));
+                return -1;
+        }
         cli->skip = !strcmp(vcdc_conf_str(conf, "vcdc.on.error"), "skip");
         cli->files = argv + optind;
         cli->file_cnt = argc - optind;
