@@ -110,6 +110,13 @@ static int64_t mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Sleeps until the monotonic deadline, or until interrupted. */
 static void sleep_until(int64_t deadline) {
         int64_t left;
@@ -146,9 +153,10 @@ static int parse_seconds(const char *s, double min, double max, double *vp) {
         return 0;
 }
 
-/* Takes one sample of every group and slides its window. Returns the
- * number of groups whose sample failed. */
-static int sample_round(status_t *st) {
+/* Takes one sample of every group, each at least interval_ms after the
+ * group's previous one, and slides the windows. Returns the number of
+ * groups whose sample failed. */
+static int sample_round(status_t *st, int interval_ms) {
         int failed = 0;
         size_t i;
 
@@ -156,6 +164,11 @@ static int sample_round(status_t *st) {
                 group_t *g = &st->groups[i];
                 vcdc_lag_sample_t s;
 
+                if (g->cnt)
+                        sleep_until(mono_ms() + g->samples[g->cnt - 1].t_ms +
+                                    interval_ms - wall_ms());
+                if (!run)
+                        break;
                 if (vcdc_lag_sample(st->rk, st->topic, g->name, g->sink, &s,
                                     g->error, sizeof(g->error)) == -1) {
                         VCDC_ERR("status", "group %s: %s", g->name, g->error);
@@ -425,7 +438,7 @@ int vcdc_cmd_status(int argc, char **argv) {
         struct sigaction sa;
         char errstr[1024], *eq;
         int opt, r = EXIT_ERROR;
-        int64_t v, next;
+        int64_t v;
         double secs;
         size_t i;
 
@@ -598,27 +611,20 @@ int vcdc_cmd_status(int argc, char **argv) {
         sigaction(SIGTERM, &sa, NULL);
         run = 1;
 
-        /* The first window. */
-        next = mono_ms();
-        for (i = 0; i < st.window && run; i++) {
-                if (i > 0)
-                        sleep_until(next);
-                next += st.interval_ms;
-                if (sample_round(&st) && !st.watch_s) {
+        /* The first window: samples of a group --interval apart. */
+        for (i = 0; i < st.window && run; i++)
+                if (sample_round(&st, st.interval_ms) && !st.watch_s) {
                         r = EXIT_ERROR;
                         goto done;
                 }
-        }
         if (!run)
                 goto done;
         r = report(&st);
-        /* Then one sample a round, the window sliding. */
+        /* Then one sample a round, --watch apart, the window sliding. */
         while (st.watch_s && run) {
-                next = mono_ms() + (int64_t)st.watch_s * 1000;
-                sleep_until(next);
+                sample_round(&st, st.watch_s * 1000);
                 if (!run)
                         break;
-                sample_round(&st);
                 if (!st.json)
                         printf("\n");
                 r = report(&st);

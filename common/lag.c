@@ -489,13 +489,13 @@ int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, size_t n, int interval_ms,
                     vcdc_lag_sample_t *samples, char *errstr,
                     size_t errstr_size) {
-        int64_t next = mono_ms();
         size_t i, j;
 
         for (i = 0; i < n; i++) {
+                /* From the moment the previous sample was taken (t_ms), not
+                 * from when the call began: connecting takes time too. */
                 if (i > 0)
-                        sleep_ms(next - mono_ms());
-                next += interval_ms;
+                        sleep_ms(samples[i - 1].t_ms + interval_ms - wall_ms());
                 if (vcdc_lag_sample(rk, topic, group, sink, &samples[i],
                                     errstr, errstr_size) == -1) {
                         for (j = 0; j < i; j++)
