@@ -598,9 +598,46 @@ static void test_stopped(void **state) {
         json_decref(report);
 }
 
+/* One line of a running command's stdout (without the newline), waiting
+ * up to 60 s; NULL at its end. The returned line is valid until the next
+ * call. */
+typedef struct lines_s {
+        char buf[1 << 16];
+        size_t len, consumed;
+} lines_t;
+
+static char *read_line(proc_t *p, lines_t *l) {
+        int64_t deadline = mono_ms() + 60000;
+        char *nl;
+        ssize_t n;
+
+        if (l->consumed) {
+                memmove(l->buf, l->buf + l->consumed, l->len - l->consumed);
+                l->len -= l->consumed;
+                l->consumed = 0;
+        }
+        for (;;) {
+                l->buf[l->len] = '\0';
+                if ((nl = strchr(l->buf, '\n'))) {
+                        *nl = '\0';
+                        l->consumed = (size_t)(nl - l->buf) + 1;
+                        return l->buf;
+                }
+                if (mono_ms() > deadline || l->len + 1 >= sizeof(l->buf))
+                        return NULL;
+                n = read(p->fd, l->buf + l->len, sizeof(l->buf) - l->len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return NULL;
+                l->len += (size_t)n;
+        }
+}
+
 static void test_rewound(void **state) {
-        char group[160], *out;
-        char *argv[16];
+        static lines_t lines;
+        char group[160], *out, *line;
+        char *argv[20];
         json_t *report, *g, *p;
         member_t *m;
         proc_t proc;
@@ -614,7 +651,9 @@ static void test_rewound(void **state) {
         wait_committed(m, 30);
         member_stop(m);
 
-        /* Five samples a second apart; the reset lands in the middle. */
+        /* A first report over 3 samples, then the offsets are reset (what
+         * kafka-consumer-groups --reset-offsets --to-offset 0 does), then
+         * the sliding window holds samples from before and after. */
         argv[argc++] = "vcdc";
         argv[argc++] = "status";
         argv[argc++] = "--json";
@@ -624,15 +663,37 @@ static void test_rewound(void **state) {
         argv[argc++] = "--group";
         argv[argc++] = group;
         argv[argc++] = "--window";
-        argv[argc++] = "5";
+        argv[argc++] = "3";
+        argv[argc++] = "--interval";
+        argv[argc++] = "0.2";
+        argv[argc++] = "--watch";
+        argv[argc++] = "1";
         argv[argc] = NULL;
+        memset(&lines, 0, sizeof(lines));
         proc_start(&proc, argv);
-        sleep_ms(2000);
+        assert_non_null(line = read_line(&proc, &lines));
+        report = last_report(line);
+        g = group_of(report, group);
+        expect_state(g, "STOPPED");
+        assert_int_equal(int_of(g, "committed"), 30);
+        json_decref(report);
+
         reset_offsets(group, topic, 0);
+        /* The next report shows it, unless its sample was taken while the
+         * reset was on its way: then the one after. */
+        for (i = 0, report = NULL; i < 3; i++) {
+                json_decref(report);
+                assert_non_null(line = read_line(&proc, &lines));
+                report = last_report(line);
+                if (strcmp(state_of(group_of(report, group)), "STOPPED"))
+                        break;
+        }
+        kill(proc.pid, SIGTERM);
         rc = proc_finish(&proc, &out);
-        report = last_report(out);
+        free(out);
         g = group_of(report, group);
         expect_state(g, "REWOUND");
+        /* the exit status is the last report's */
         assert_int_equal(rc, 1);
         assert_non_null(strstr(json_string_value(json_object_get(g, "reason")),
                                "went back from 10 to 0"));
@@ -640,7 +701,6 @@ static void test_rewound(void **state) {
         json_array_foreach(json_object_get(g, "partitions"), i, p)
                 assert_int_equal(int_of(p, "committed"), 0);
         json_decref(report);
-        free(out);
 }
 
 /* The offset recorded in the target comes from the group's sink. */
@@ -704,12 +764,15 @@ static void test_recorded(void **state) {
 
 /* --watch reports again over a sliding window until SIGTERM. */
 static void test_watch(void **state) {
-        char group[160], *out, *line, *cur;
+        char group[160], *out, *line, *cur, buf[4096];
+        static char head[1 << 16];
         char *argv[20];
         json_t *report;
         member_t *m;
         proc_t proc;
-        int rc, argc = 0, reports = 0;
+        int64_t deadline;
+        size_t i, head_len = 0;
+        int rc, argc = 0, reports = 0, lines = 0;
 
         (void)state;
         NEED_BROKER();
@@ -730,9 +793,24 @@ static void test_watch(void **state) {
         argv[argc++] = "1";
         argv[argc] = NULL;
         proc_start(&proc, argv);
-        sleep_ms(3800);
+        /* Two reports (the first window, then one a second), then stop. */
+        for (deadline = mono_ms() + 60000; lines < 2 && mono_ms() < deadline;) {
+                ssize_t n = read(proc.fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                for (i = 0; i < (size_t)n; i++)
+                        lines += buf[i] == '\n';
+                assert_true(head_len + (size_t)n < sizeof(head));
+                memcpy(head + head_len, buf, (size_t)n);
+                head_len += (size_t)n;
+        }
+        head[head_len] = '\0';
         kill(proc.pid, SIGTERM);
         rc = proc_finish(&proc, &out);
+        assert_true(head_len + strlen(out) < sizeof(head));
+        memcpy(head + head_len, out, strlen(out) + 1);
+        free(out);
+        out = strdup(head);
         assert_int_equal(rc, 0);
         for (cur = out; (line = next_line(&cur));) {
                 report = json_loads(line, 0, NULL);
