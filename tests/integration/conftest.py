@@ -1,0 +1,218 @@
+"""Fixtures for vcdc's integration tests against the real local stack.
+
+The stack's env (scripts/stack.sh up DIR writes DIR/env; with-stack.sh
+exports it) names the broker in VCDC_BROKERS. Tests that need Kafka take the
+`brokers` fixture and are skipped, with the reason, when it is unset.
+"""
+
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PRODUCER = REPO / "bin" / "vcdc-producer"
+
+NO_BROKER_REASON = (
+    "VCDC_BROKERS is unset: no Kafka broker to test against "
+    "(run `make test-integration`, or `scripts/stack.sh up DIR` and "
+    "`. DIR/env`)")
+
+
+def kafka_available():
+    return bool(os.environ.get("VCDC_BROKERS"))
+
+
+@pytest.fixture(scope="session")
+def brokers():
+    if not kafka_available():
+        pytest.skip(NO_BROKER_REASON)
+    return os.environ["VCDC_BROKERS"]
+
+
+@pytest.fixture
+def topic(request):
+    """A topic name of this test's own, so tests never share data."""
+    name = request.node.name
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return f"it-{safe[:80]}-{uuid.uuid4().hex[:12]}"
+
+
+class Admin:
+    """confluent-kafka's AdminClient with the few calls the tests need."""
+
+    def __init__(self, brokers):
+        from confluent_kafka.admin import AdminClient
+
+        # A metadata request must never create the topic it asks about.
+        self.client = AdminClient({"bootstrap.servers": brokers,
+                                   "allow.auto.create.topics": False})
+
+    def partitions(self, topic):
+        """The partition count of topic, or None when it does not exist."""
+        md = self.client.list_topics(topic, timeout=10)
+        tmd = md.topics.get(topic)
+        if tmd is None or tmd.error is not None:
+            return None
+        return len(tmd.partitions)
+
+    def config(self, topic, name):
+        from confluent_kafka.admin import ConfigResource
+
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        configs = self.client.describe_configs([res])[res].result(timeout=10)
+        return configs[name].value
+
+    def create(self, topic, partitions=1, config=None):
+        from confluent_kafka.admin import NewTopic
+
+        new = NewTopic(topic, partitions, 1, config=config or {})
+        self.client.create_topics([new])[topic].result(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def admin(brokers):
+    return Admin(brokers)
+
+
+@pytest.fixture
+def compacted_topic(admin, topic):
+    """compacted_topic(partitions=1) creates this test's topic, compacted,
+    through the admin API and returns its name: for tests about something
+    other than --create-topic. (A producer that creates the topic itself
+    first sees it about a second later, when librdkafka next refreshes
+    metadata for a topic it found missing.)"""
+
+    def create(partitions=1):
+        admin.create(topic, partitions, {"cleanup.policy": "compact"})
+        return topic
+
+    return create
+
+
+# ------------------------------------------------------------- the producer
+
+
+@dataclass
+class Run:
+    args: list
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def __str__(self):
+        return (f"$ {' '.join(map(str, self.args))}\n"
+                f"exit {self.returncode} after {self.seconds:.1f}s\n"
+                f"--- stderr ---\n{self.stderr[-6000:]}")
+
+
+@pytest.fixture(scope="session")
+def producer_bin():
+    if not os.access(PRODUCER, os.X_OK):
+        pytest.fail(f"{PRODUCER} is not built: run `make bin/vcdc-producer`")
+    return PRODUCER
+
+
+@pytest.fixture
+def run_producer(producer_bin):
+    """run_producer(*args, timeout=120, stdin=None) runs bin/vcdc-producer
+    and returns a Run (args, returncode, stdout, stderr, seconds). A run
+    that outlives timeout fails the test (subprocess kills it)."""
+
+    def run(*args, timeout=120, stdin=None):
+        argv = [str(producer_bin)] + [str(a) for a in args]
+        t0 = time.monotonic()
+        try:
+            cp = subprocess.run(argv, input=stdin, capture_output=True,
+                                timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"vcdc-producer did not exit within {timeout}s: "
+                        f"{' '.join(argv)}\nstderr so far:\n"
+                        f"{(e.stderr or b'').decode(errors='replace')}")
+        return Run(argv, cp.returncode,
+                   cp.stdout.decode("utf-8", errors="replace"),
+                   cp.stderr.decode("utf-8", errors="replace"),
+                   time.monotonic() - t0)
+
+    return run
+
+
+# ------------------------------------------------------------- consuming
+
+
+@dataclass
+class Message:
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes  # None for a tombstone
+
+
+def read_topic(brokers, topic, timeout=60):
+    """The whole topic from offset 0 to its end, read with confluent-kafka (a
+    fresh group, every partition assigned, until each partition reported EOF
+    at its high watermark): Messages ordered by partition and offset."""
+    from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError,
+                                 TopicPartition)
+
+    consumer = Consumer({
+        "bootstrap.servers": brokers,
+        "group.id": f"it-{uuid.uuid4().hex}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 100,
+        "auto.offset.reset": "earliest",
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 16 * 1024 * 1024,
+    })
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        tmd = md.topics[topic]
+        if tmd.error is not None:
+            raise AssertionError(f"topic {topic}: {tmd.error}")
+        parts = sorted(tmd.partitions)
+        high = {p: consumer.get_watermark_offsets(
+            TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
+                         for p in parts])
+        pending = set(parts)
+        out = []
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"topic {topic}: partitions {sorted(pending)} not "
+                    f"read to the end within {timeout}s "
+                    f"({len(out)} messages read)")
+            # consume() waits its whole timeout unless the batch fills: keep
+            # it short so small topics are read in a few milliseconds.
+            for msg in consumer.consume(num_messages=10000, timeout=0.05):
+                err = msg.error()
+                if err is None:
+                    out.append(Message(msg.partition(), msg.offset(),
+                                       msg.key(), msg.value()))
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    if msg.offset() >= high[msg.partition()]:
+                        pending.discard(msg.partition())
+                else:
+                    raise AssertionError(f"consume {topic}: {err}")
+        out.sort(key=lambda m: (m.partition, m.offset))
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def consume_topic(brokers):
+    """consume_topic(topic, timeout=60): read_topic on this stack's broker."""
+
+    def consume(topic, timeout=60):
+        return read_topic(brokers, topic, timeout)
+
+    return consume
+
