@@ -643,7 +643,8 @@ int vcdc_route_read(const vcdc_conf_t *conf, const char *control_topic,
                 vcdc_route_record_init(&f->current);
                 state->has_current = 1;
         }
-        qsort(f->history, f->history_cnt, sizeof(*f->history), by_ts);
+        if (f->history_cnt > 1)
+                qsort(f->history, f->history_cnt, sizeof(*f->history), by_ts);
         state->history = f->history;
         state->history_cnt = f->history_cnt;
         f->history = NULL;
