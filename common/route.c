@@ -692,6 +692,10 @@ int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
                 "enable.idempotence", "true",
                 "acks", "all",
                 "linger.ms", "0",
+                /* A producer's metadata request would otherwise have the
+                 * broker create a missing topic with its defaults (not
+                 * compacted) before ensure_topic() creates it right. */
+                "allow.auto.create.topics", "false",
                 NULL,
         };
         delivery_t d = {.pending = 0,
