@@ -362,9 +362,9 @@ static ssize_t reader_fill(reader_t *rd) {
                 rd->buf = buf;
                 rd->cap = cap;
         }
-        do
-                r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
-        while (r < 0 && errno == EINTR);
+        /* EINTR is not retried: a signal (SIGTERM, SIGINT) must be able to
+         * stop a reader blocked on a pipe that stays open. */
+        r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
         if (r < 0) {
                 rd->err = errno;
                 return -1;

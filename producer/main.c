@@ -301,6 +301,8 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                 if (r == VCDC_INPUT_EOF)
                         break;
                 if (r == VCDC_INPUT_IOERR) {
+                        if (!run)
+                                break; /* a signal interrupted the read */
                         VCDC_ERR("producer", "%s", errstr);
                         ret = -1;
                         break;

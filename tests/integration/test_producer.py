@@ -774,10 +774,6 @@ def test_sigterm_flushes_what_was_read(tmp_path, topic, compacted_topic,
             part
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (producer/input.c): read() is retried on EINTR, so SIGTERM/SIGINT "
-    "cannot stop a producer waiting on a pipe that stays open; it exits "
-    "only when the writer closes it"))
 def test_sigterm_while_waiting_on_stdin(topic, compacted_topic, brokers,
                                         producer_bin, consume_topic):
     proc, _, lines, reader = start_producer(
