@@ -765,13 +765,13 @@ static void check_verify(const args_t *a, vcdc_sink_t *target,
         else if (res.extra_ex[0][0])
                 snprintf(ex, sizeof(ex), "; extra e.g. %s", res.extra_ex[0]);
         snprintf(c->summary, sizeof(c->summary),
-                 "%s: %" PRIu64 " records, %s: %" PRIu64 " (%s), %" PRIu64
-                 " compared: %" PRIu64 " missing, %" PRIu64 " extra, %" PRIu64
-                 " vector, %" PRIu64 " metadata, %" PRIu64
+                 "%s comparison, %s %" PRIu64 " records, %s %" PRIu64
+                 ": %" PRIu64 " compared, %" PRIu64 " missing in %s, %" PRIu64
+                 " extra, %" PRIu64 " vector, %" PRIu64 " metadata, %" PRIu64
                  " document differences%s",
-                 rname, res.old_count, tname, res.new_count,
-                 a->verify_sample ? "sampled" : "full", res.compared,
-                 res.missing, res.extra, res.vector_diff, res.metadata_diff,
+                 a->verify_sample ? "sampled" : "full", rname, res.old_count,
+                 tname, res.new_count, res.compared, res.missing, tname,
+                 res.extra, res.vector_diff, res.metadata_diff,
                  res.document_diff, ex);
         c->figures = json_pack(
                 "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
@@ -787,7 +787,8 @@ static void check_verify(const args_t *a, vcdc_sink_t *target,
 }
 
 static void check_shadow(const args_t *a, vcdc_sink_t *target,
-                         vcdc_sink_t *reference, check_t *c) {
+                         vcdc_sink_t *reference, const char *tname,
+                         const char *rname, check_t *c) {
         vcdc_shadow_opts_t opts = {0};
         vcdc_shadow_result_t res;
         char errstr[1024];
@@ -807,12 +808,11 @@ static void check_shadow(const args_t *a, vcdc_sink_t *target,
                                                        : CHECK_FAIL;
         snprintf(c->summary, sizeof(c->summary),
                  "%zu queries, overlap@%zu mean %.3f min %.3f (at least "
-                 "%.3f), rank agreement %.3f, p50/p99 %.1f/%.1f ms "
-                 "(%s) vs %.1f/%.1f ms (%s)",
+                 "%.3f), rank agreement %.3f, p50/p99 %s %.1f/%.1f ms, %s "
+                 "%.1f/%.1f ms",
                  res.queries, a->k, res.overlap_mean, res.overlap_min,
-                 a->min_overlap, res.rank_agreement, res.new_p50_ms,
-                 res.new_p99_ms, "target", res.old_p50_ms, res.old_p99_ms,
-                 "reference");
+                 a->min_overlap, res.rank_agreement, tname, res.new_p50_ms,
+                 res.new_p99_ms, rname, res.old_p50_ms, res.old_p99_ms);
         c->figures = json_pack(
                 "{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
                 "queries", (json_int_t)res.queries, "k", (json_int_t)a->k,
@@ -891,7 +891,7 @@ static int cutover(args_t *a) {
         check_readiness(a, group, target, &checks[0]);
         check_offsets(a, target, reference, tname, rname, &checks[1]);
         check_verify(a, target, reference, tname, rname, &checks[2]);
-        check_shadow(a, target, reference, &checks[3]);
+        check_shadow(a, target, reference, tname, rname, &checks[3]);
 
         if (!(gate = json_object()) || !(jchecks = json_array())) {
                 fprintf(stderr, "vcdc cutover: out of memory\n");

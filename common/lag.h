@@ -71,9 +71,12 @@ typedef struct vcdc_lag_sample_s {
 } vcdc_lag_sample_t;
 
 /**
- * Takes one sample of group on topic through rk (any client handle).
- * sink may be NULL (no recorded offsets: recorded = -1). Returns 0, or -1
- * with errstr. Clear the sample with vcdc_lag_sample_clear().
+ * Takes one sample of group on topic through rk (any client handle; a
+ * producer should have allow.auto.create.topics=false, or the broker
+ * creates a missing topic when asked for its metadata). sink may be NULL
+ * (no recorded offsets: recorded = -1). Returns 0, or -1 with errstr
+ * ("topic ... does not exist" among others). Clear the sample with
+ * vcdc_lag_sample_clear().
  */
 int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, vcdc_lag_sample_t *out, char *errstr,
