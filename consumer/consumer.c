@@ -648,14 +648,15 @@ static void progress(vcdc_consumer_t *c, int64_t lag) {
                                         (double)(now - c->last_progress)
                               : 0;
 
+        char eta[48] = "";
+
+        if (lag > 0 && rate > 0)
+                snprintf(eta, sizeof(eta), ", ETA %.0f s", (double)lag / rate);
         if (applied != c->progress_applied || lag > 0)
                 VCDC_NOTICE("consumer",
                             "%s: %" PRIu64 " messages applied (%.0f/s), lag "
-                            "%" PRId64 "%s%.0f s, %" PRIu64
-                            " dead letters",
-                            vcdc_sink_name(c->sink), applied, rate, lag,
-                            lag > 0 && rate > 0 ? ", ETA " : ", ETA -",
-                            lag > 0 && rate > 0 ? (double)lag / rate : 0.0,
+                            "%" PRId64 "%s, %" PRIu64 " dead letters",
+                            vcdc_sink_name(c->sink), applied, rate, lag, eta,
                             (uint64_t)atomic_load(&c->dead_letters));
         c->last_progress = now;
         c->progress_applied = applied;
