@@ -104,7 +104,7 @@ deps:
 demo:
 	bash scripts/install-deps.sh
 	$(MAKE) all
-	bash scripts/demo.sh
+	bash scripts/with-stack.sh bash scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vcdc/schemas

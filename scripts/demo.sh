@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# demo.sh - the migration, end to end, on the local stack: OLD is Chroma,
+# NEW is pgvector. Run through `make demo`, which starts the stack
+# (scripts/with-stack.sh) and exports its env; everything started here is
+# stopped here.
+#
+#   1. a producer streams VCDC_DEMO_RECORDS generated vectors (clustered,
+#      so queries have meaningful neighbours) into a compacted topic, and a
+#      live writer keeps writing upserts and deletes for the rest of the demo
+#   2. a consumer (group vcdc.old) keeps OLD current
+#   3. a fresh group (vcdc.new) backfills NEW from offset zero
+#   4. vcdc status shows NEW's lag falling to zero
+#   5. verify and shadow compare NEW with OLD
+#   6. cutover switches reads to NEW behind its gate; a reader following the
+#      route switches
+#   7. rollback switches back
+#   8. a summary table
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${VCDC_BROKERS:?run through make demo (scripts/with-stack.sh)}"
+RECORDS=${VCDC_DEMO_RECORDS:-200000}
+DIM=${VCDC_DEMO_DIM:-128}
+RATE=${VCDC_DEMO_RATE:-200}
+TOPIC=vcdc.demo.changes
+COLL=docs
+OLD="chroma://$VCDC_CHROMA_HOST:$VCDC_CHROMA_PORT/$COLL"
+NEW="${VCDC_PGVECTOR_URL}?table=$COLL"
+WORK=$(mktemp -d /tmp/vcdc-demo.XXXXXX)
+PIDS=()
+
+t0=$SECONDS
+declare -A took
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '   %s\n' "$*"; }
+
+cleanup() {
+	local rc=$?
+	# The writer first (its producer flushes on end of input), then the
+	# consumers (SIGTERM: commit and leave the group).
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+# ready GROUP URL: waits until the group's state is OK (lag reached zero).
+ready() {
+	local group=$1 url=$2 i
+	for ((i = 0; i < 600; i++)); do
+		if bin/vcdc status -q -t "$TOPIC" --group "$group=$url" \
+			--window 2 --interval 1 >"$WORK/status.$group" 2>&1; then
+			return 0
+		fi
+	done
+	cat "$WORK/status.$group" >&2
+	return 1
+}
+
+step "1. Produce $RECORDS vectors ($DIM dimensions, 64 clusters) into $TOPIC"
+s=$SECONDS
+bin/vcdc-gen -n "$RECORDS" -d "$DIM" -k 64 -c "$COLL" -s 1 |
+	bin/vcdc-producer -t "$TOPIC" --create-topic --partitions 4 -c "$COLL"
+took[produce]=$((SECONDS - s))
+say "a live writer keeps writing $RATE changes/s (upserts, updates, deletes)"
+# Its own process group, so one signal pauses or stops generator and producer.
+setsid bash -c "bin/vcdc-gen -n 0 -r $RATE -d $DIM -k 64 -c $COLL -s 2 \
+	--start $RECORDS --updates 0.3 --deletes 0.05 |
+	bin/vcdc-producer -q -t $TOPIC -c $COLL" &
+WRITER=$!
+PIDS+=("$WRITER")
+
+step "2. OLD: a consumer (group vcdc.old) keeps Chroma current"
+s=$SECONDS
+bin/vcdc-consumer -t "$TOPIC" -G vcdc.old --sink "$OLD" --from-beginning \
+	2>"$WORK/old.log" &
+PIDS+=($!)
+ready vcdc.old "$OLD"
+took[old]=$((SECONDS - s))
+say "OLD caught up in ${took[old]} s"
+
+step "3. NEW: a fresh group (vcdc.new) backfills pgvector from offset zero"
+s=$SECONDS
+bin/vcdc-consumer -t "$TOPIC" -G vcdc.new --sink "$NEW" --from-beginning \
+	-X vcdc.progress.ms=3000 2> >(grep --line-buffered 'lag' >&2) &
+PIDS+=($!)
+
+step "4. vcdc status: NEW's lag falls to zero"
+until bin/vcdc status -t "$TOPIC" --group "vcdc.new=$NEW" --window 2 \
+	--interval 1 2>/dev/null | tee "$WORK/status.new" | head -1 | grep -q ' OK '; do
+	head -1 "$WORK/status.new" | sed 's/^/   /'
+	sleep 2
+done
+head -1 "$WORK/status.new" | sed 's/^/   /'
+took[backfill]=$((SECONDS - s))
+say "NEW caught up in ${took[backfill]} s, with live writes flowing"
+
+step "5. Verify and shadow reads (the writer paused so both sides hold one offset)"
+kill -STOP -- "-$WRITER"
+ready vcdc.old "$OLD"
+ready vcdc.new "$NEW"
+s=$SECONDS
+bin/vcdc verify --old "$OLD" --new "$NEW" | tee "$WORK/verify"
+took[verify]=$((SECONDS - s))
+s=$SECONDS
+bin/vcdc shadow --old "$OLD" --new "$NEW" --sample 200 -k 10 | tee "$WORK/shadow"
+took[shadow]=$((SECONDS - s))
+
+step "6. Cut over reads to NEW (the gate: readiness, offsets, verify, shadow)"
+bin/vcdc route --collection "$COLL" --follow >"$WORK/reader" 2>/dev/null &
+READER=$!
+PIDS+=("$READER")
+s=$SECONDS
+bin/vcdc cutover -t "$TOPIC" --collection "$COLL" --to new \
+	--old "$OLD" --new "$NEW" --old-group vcdc.old --new-group vcdc.new \
+	--verify-sample 2000 --min-overlap 0.9
+took[cutover]=$((SECONDS - s))
+kill -CONT -- "-$WRITER"
+for ((i = 0; i < 50; i++)); do grep -q new "$WORK/reader" && break; sleep 0.1; done
+say "the reader following the route now reads from: $(tail -1 "$WORK/reader")"
+
+step "7. Roll back to OLD (instant: OLD never stopped being current)"
+bin/vcdc rollback --collection "$COLL"
+for ((i = 0; i < 50; i++)); do [[ $(tail -1 "$WORK/reader") == *old* ]] && break; sleep 0.1; done
+say "the reader now reads from: $(tail -1 "$WORK/reader")"
+
+step "8. Summary"
+kill -TERM -- "-$WRITER"
+wait "$WRITER" 2>/dev/null || true
+ready vcdc.old "$OLD"
+ready vcdc.new "$NEW"
+bin/vcdc status -t "$TOPIC" --group "vcdc.old=$OLD" --group "vcdc.new=$NEW" \
+	--window 2 --interval 1 | grep -E '^(vcdc|group)' || true
+printf '\n   %-34s %8s\n' "step" "seconds"
+for k in produce old backfill verify shadow cutover; do
+	printf '   %-34s %8s\n' "$k" "${took[$k]}"
+done
+printf '   %-34s %8s\n' "total" "$((SECONDS - t0))"
+grep -iE 'overlap|missing|extra|match' "$WORK/verify" "$WORK/shadow" | sed 's/^/   /' || true
