@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ typedef struct args_s {
         double min_overlap, tolerance;
         size_t verify_sample, shadow_sample, k;
         uint32_t seed;
-        int seed_set, force, json, history;
+        int seed_set, force, json, history, follow;
         vcdc_metric_t metric;
         vcdc_conf_t *conf;
 } args_t;
@@ -150,14 +151,18 @@ static void usage_rollback(FILE *fp) {
 
 static void usage_route(FILE *fp) {
         fprintf(fp,
-                "Usage: vcdc route --collection C [--history] [--json] "
-                "[options]\n"
+                "Usage: vcdc route --collection C [--history | --follow] "
+                "[--json] [options]\n"
                 "Shows where C's reads go (old until a first cut-over) and, "
                 "with --history,\nevery switch.\n\n"
                 "  -b BROKERS          bootstrap servers (default: "
                 "$VCDC_BROKERS)\n"
                 "  --collection C      the collection\n"
                 "  --history           every switch, oldest first\n"
+                "  --follow            print the side, then a line at each "
+                "switch, until\n"
+                "                      interrupted (what a reader following "
+                "the route sees)\n"
                 "  --control-topic T   default " VCDC_ROUTE_CONTROL_TOPIC "\n"
                 "  --json              one JSON object\n"
                 "  -X key=value, -F FILE  librdkafka settings\n"
@@ -213,7 +218,7 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
         enum { O_COLLECTION = 256, O_TO, O_OLD, O_NEW, O_OLD_GROUP,
                O_NEW_GROUP, O_MAX_LAG, O_WINDOW, O_INTERVAL, O_MIN_OVERLAP,
                O_VERIFY_SAMPLE, O_TOLERANCE, O_SHADOW_SAMPLE, O_SEED,
-               O_FORCE, O_CONTROL, O_METRIC, O_JSON, O_HISTORY };
+               O_FORCE, O_CONTROL, O_METRIC, O_JSON, O_HISTORY, O_FOLLOW };
         static const struct option longopts[] = {
                 {"collection", required_argument, NULL, O_COLLECTION},
                 {"to", required_argument, NULL, O_TO},
@@ -234,6 +239,7 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 {"metric", required_argument, NULL, O_METRIC},
                 {"json", no_argument, NULL, O_JSON},
                 {"history", no_argument, NULL, O_HISTORY},
+                {"follow", no_argument, NULL, O_FOLLOW},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -257,7 +263,8 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                                   (opt >= O_TO && opt <= O_FORCE) ||
                                   opt == O_METRIC;
                 if ((is_gate_opt && !gate) ||
-                    (opt == O_HISTORY && !(allowed & A_HISTORY))) {
+                    ((opt == O_HISTORY || opt == O_FOLLOW) &&
+                     !(allowed & A_HISTORY))) {
                         fprintf(stderr, "vcdc %s: %s takes no such option "
                                         "(--help)\n",
                                 a->cmd, a->cmd);
@@ -399,6 +406,9 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                         break;
                 case O_HISTORY:
                         a->history = 1;
+                        break;
+                case O_FOLLOW:
+                        a->follow = 1;
                         break;
                 case 'X':
                         if (vcdc_conf_set_kv(a->conf, optarg, errstr,
@@ -1070,12 +1080,72 @@ static void print_record_line(const vcdc_route_record_t *rec) {
                rec->forced ? "  FORCED" : "");
 }
 
+static volatile sig_atomic_t following = 1;
+
+static void on_signal(int sig) {
+        (void)sig;
+        following = 0;
+}
+
+/* One line: the side, and the switch that set it. */
+static void print_side(const args_t *a, vcdc_route_side_t side,
+                       const vcdc_route_record_t *rec) {
+        char when[64];
+
+        if (a->json) {
+                print_json(json_pack("{s:s, s:s, s:o}", "collection",
+                                     a->collection, "route",
+                                     vcdc_route_side_name(side), "record",
+                                     rec ? record_json(rec) : json_null()));
+                return;
+        }
+        if (rec) {
+                fmt_time(when, sizeof(when), rec->ts_ms);
+                printf("%s (%s by %s@%s at %s%s)\n", vcdc_route_side_name(side),
+                       rec->action ? rec->action : "switch",
+                       rec->user ? rec->user : "?",
+                       rec->host ? rec->host : "?", when,
+                       rec->forced ? ", FORCED" : "");
+        } else
+                printf("%s (never switched)\n", vcdc_route_side_name(side));
+        fflush(stdout);
+}
+
+/* --follow: the route follower of common/route.h, on the command line. */
+static int follow(args_t *a) {
+        vcdc_route_follower_t *f;
+        struct sigaction sa;
+        char errstr[1024];
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        following = 1;
+        if (!(f = vcdc_route_follower_new(a->conf, a->control_topic,
+                                          a->collection, errstr,
+                                          sizeof(errstr)))) {
+                fprintf(stderr, "vcdc route: %s\n", errstr);
+                return EXIT_ERROR;
+        }
+        print_side(a, vcdc_route_follower_side(f),
+                   vcdc_route_follower_record(f));
+        while (following)
+                if (vcdc_route_follower_poll(f, 100 /*ms*/) == 1)
+                        print_side(a, vcdc_route_follower_side(f),
+                                   vcdc_route_follower_record(f));
+        vcdc_route_follower_destroy(f);
+        return EXIT_OK;
+}
+
 static int route(args_t *a) {
         vcdc_route_state_t state;
         char errstr[1024], when[64];
         json_t *out, *hist;
         size_t i;
 
+        if (a->follow)
+                return follow(a);
         if (vcdc_route_read(a->conf, a->control_topic, a->collection, &state,
                             errstr, sizeof(errstr)) == -1) {
                 fprintf(stderr, "vcdc route: %s\n", errstr);

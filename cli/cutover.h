@@ -25,9 +25,10 @@ int vcdc_cmd_cutover(int argc, char **argv);
 int vcdc_cmd_rollback(int argc, char **argv);
 
 /**
- * Runs `vcdc route --collection C [--history] [--json] [options]`; argv[0]
- * is "route". Prints the current route and, with --history, every switch.
- * Returns 0, 2 on errors, 64 on bad usage.
+ * Runs `vcdc route --collection C [--history | --follow] [--json]
+ * [options]`; argv[0] is "route". Prints the current route and, with
+ * --history, every switch; with --follow, the side and then one line per
+ * switch until SIGINT or SIGTERM. Returns 0, 2 on errors, 64 on bad usage.
  */
 int vcdc_cmd_route(int argc, char **argv);
 

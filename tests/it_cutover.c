@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ static struct {
         vcdc_route_follower_t *follower;
         vcdc_sink_offset_t recorded[PARTS]; /* what both targets recorded */
         struct member_s *old_member, *new_member;
+        struct proc_s *reader; /* `vcdc route --follow` */
         int ready;
 } it;
 
@@ -351,13 +353,15 @@ static void record_offsets(const char *url, const vcdc_sink_offset_t *offs) {
  * Running bin/vcdc.
  */
 
-static int run_vcdc(char **outp, const char *const *args) {
-        posix_spawn_file_actions_t fa;
-        char *argv[64], *out;
-        size_t len = 0, cap = 65536;
-        int pipefd[2], argc = 0, status;
+typedef struct proc_s {
         pid_t pid;
-        ssize_t n;
+        int fd; /* its stdout */
+} proc_t;
+
+static void proc_start(proc_t *p, const char *const *args) {
+        posix_spawn_file_actions_t fa;
+        char *argv[64];
+        int pipefd[2], argc = 0;
 
         argv[argc++] = "vcdc";
         for (; *args; args++)
@@ -368,11 +372,21 @@ static int run_vcdc(char **outp, const char *const *args) {
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
         posix_spawn_file_actions_addclose(&fa, pipefd[0]);
         posix_spawn_file_actions_addclose(&fa, pipefd[1]);
-        if (posix_spawn(&pid, it.vcdc_bin, &fa, NULL, argv, environ))
+        if (posix_spawn(&p->pid, it.vcdc_bin, &fa, NULL, argv, environ))
                 fail_msg("cannot run %s: %s", it.vcdc_bin, strerror(errno));
         posix_spawn_file_actions_destroy(&fa);
         close(pipefd[1]);
-        out = malloc(cap);
+        p->fd = pipefd[0];
+}
+
+/* Reads all it writes, waits for it: its exit status, its stdout in *outp
+ * (free() it). */
+static int proc_finish(proc_t *p, char **outp) {
+        size_t len = 0, cap = 65536;
+        char *out = malloc(cap);
+        ssize_t n;
+        int status;
+
         assert_non_null(out);
         for (;;) {
                 if (len + 1 >= cap) {
@@ -380,7 +394,7 @@ static int run_vcdc(char **outp, const char *const *args) {
                         out = realloc(out, cap);
                         assert_non_null(out);
                 }
-                n = read(pipefd[0], out + len, cap - len - 1);
+                n = read(p->fd, out + len, cap - len - 1);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
@@ -388,11 +402,18 @@ static int run_vcdc(char **outp, const char *const *args) {
                 len += (size_t)n;
         }
         out[len] = '\0';
-        close(pipefd[0]);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(p->fd);
+        assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
         assert_true(WIFEXITED(status));
         *outp = out;
         return WEXITSTATUS(status);
+}
+
+static int run_vcdc(char **outp, const char *const *args) {
+        proc_t p;
+
+        proc_start(&p, args);
+        return proc_finish(&p, outp);
 }
 
 /* `vcdc cutover --to new --json` with the test's targets and groups plus
@@ -782,6 +803,36 @@ static void test_history(void **state) {
         free(out);
 }
 
+/* `vcdc route --follow`, started before any switch, printed each. */
+static void test_follow_cli(void **state) {
+        static const char *const want[] = {"old (never switched)",
+                                           "new (cutover by ",
+                                           "old (rollback by ",
+                                           "new (cutover by "};
+        char *out, *line, *nl, *last = NULL;
+        size_t i;
+
+        (void)state;
+        NEED_STACK();
+        kill(it.reader->pid, SIGTERM);
+        assert_int_equal(proc_finish(it.reader, &out), 0);
+        it.reader = NULL;
+        line = out;
+        for (i = 0; i < 4; i++) {
+                if (!(nl = strchr(line, '\n')))
+                        fail_msg("line %zu missing; output: %s", i, out);
+                *nl = '\0';
+                if (strncmp(line, want[i], strlen(want[i])))
+                        fail_msg("line %zu: \"%s\", want \"%s...\"", i,
+                                 line, want[i]);
+                last = line;
+                line = nl + 1;
+        }
+        assert_string_equal(line, "");
+        assert_non_null(strstr(last, ", FORCED)"));
+        free(out);
+}
+
 /*
  * Set-up and clean-up.
  */
@@ -877,6 +928,15 @@ static int setup(void **state) {
         }
         if (vcdc_route_follower_side(it.follower) != VCDC_ROUTE_OLD)
                 return -1;
+        /* And a reader on the command line. */
+        {
+                static proc_t reader;
+                const char *args[] = {"route", "-q", "--collection",
+                                      it.collection, "--control-topic",
+                                      it.control, "--follow", NULL};
+                proc_start(&reader, args);
+                it.reader = &reader;
+        }
         it.ready = 1;
         return 0;
 }
@@ -932,6 +992,12 @@ static int teardown(void **state) {
 
         (void)state;
         vcdc_route_follower_destroy(it.follower);
+        if (it.reader) {
+                char *out;
+                kill(it.reader->pid, SIGTERM);
+                proc_finish(it.reader, &out);
+                free(out);
+        }
         member_stop(it.old_member);
         member_stop(it.new_member);
         if (it.ready) {
@@ -954,6 +1020,7 @@ int main(void) {
                 cmocka_unit_test(test_rollback),
                 cmocka_unit_test(test_force),
                 cmocka_unit_test(test_history),
+                cmocka_unit_test(test_follow_cli),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
