@@ -53,8 +53,9 @@ static const prop_t props[] = {
          "consumer: longest wait between retries"},
         {"vcdc.dlq.topic", T_STR, "", 0, 0, NULL,
          "consumer: dead-letter topic (default: TOPIC.dlq)"},
-        {"vcdc.sink.metric", T_ENUM, "cosine", 0, 0, "cosine|l2|ip",
-         "distance metric of a target the sink creates"},
+        {"vcdc.sink.metric", T_ENUM, "", 0, 0, "|cosine|l2|ip",
+         "distance metric: a new target gets it, an existing one must have "
+         "it (default: an existing target's own, else cosine)"},
         {"vcdc.sink.timeout.ms", T_INT, "30000", 100, 3600000, NULL,
          "timeout of one database request"},
         {"vcdc.metrics.bind", T_STR, "127.0.0.1", 0, 0, NULL,

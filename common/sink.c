@@ -104,8 +104,10 @@ vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
         }
         if (conf)
                 sink->conf = *conf;
+        metric = vcdc_url_param(sink->url, "metric");
+        sink->metric_explicit = sink->conf.metric != VCDC_METRIC_UNSET ||
+                                metric != NULL;
         if (sink->conf.metric == VCDC_METRIC_UNSET) {
-                metric = vcdc_url_param(sink->url, "metric");
                 sink->conf.metric =
                         metric ? vcdc_metric_parse(metric) : VCDC_METRIC_COSINE;
                 if (sink->conf.metric == VCDC_METRIC_UNSET) {

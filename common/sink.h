@@ -53,7 +53,9 @@ vcdc_metric_t vcdc_metric_parse(const char *name);
 
 typedef struct vcdc_sink_conf_s {
         vcdc_metric_t metric; /* the metric for a new target, and the one an
-                               * existing target must have */
+                               * existing target must have; UNSET: the URL's
+                               * ?metric=, else an existing target's own,
+                               * else cosine */
         size_t dim;           /* the dimension an existing target must have;
                                * 0: take the target's, or the first vector's */
         int timeout_ms;       /* per request; 0: 30000 */

@@ -1284,11 +1284,13 @@ static vcdc_sink_status_t check_existing(vcdc_sink_t *sink, size_t dim,
                 return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                             "collection %s has dimension %zu, configured %zu",
                             sink->url->path, dim, sink->conf.dim);
-        if (metric != sink->conf.metric)
+        if (sink->metric_explicit && metric != sink->conf.metric)
                 return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                             "collection %s has space %s, configured %s",
                             sink->url->path, vcdc_metric_name(metric),
                             vcdc_metric_name(sink->conf.metric));
+        /* Not configured: the collection's own metric is the one. */
+        sink->conf.metric = metric;
         return VCDC_SINK_OK;
 }
 

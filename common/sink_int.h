@@ -45,6 +45,9 @@ struct vcdc_sink_s {
         const struct vcdc_sink_ops *ops;
         vcdc_url_t *url;
         vcdc_sink_conf_t conf; /* metric resolved (never UNSET), timeout set */
+        int metric_explicit;   /* the metric came from conf or the URL: an
+                                * existing target must have it; otherwise
+                                * the sink adopts the target's */
         char name[256];
         void *state; /* the implementation's own */
 };

@@ -839,6 +839,8 @@ static vcdc_sink_status_t adopt_target(vcdc_sink_t *sink, const target_t *t,
                          sink->name, pg->qtable, t->dim, sink->conf.dim);
                 return VCDC_SINK_FATAL;
         }
+        if (t->metric != VCDC_METRIC_UNSET && !sink->metric_explicit)
+                sink->conf.metric = t->metric; /* the table's own */
         if (t->metric != VCDC_METRIC_UNSET && t->metric != sink->conf.metric) {
                 snprintf(errstr, errstr_size,
                          "%s: table %s was created for metric %s, this sink "

@@ -866,8 +866,9 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         if (!c->rng)
                 c->rng = 1;
 
-        sink_conf.metric = vcdc_metric_parse(
-                vcdc_conf_str(conf, "vcdc.sink.metric"));
+        if (*vcdc_conf_str(conf, "vcdc.sink.metric"))
+                sink_conf.metric = vcdc_metric_parse(
+                        vcdc_conf_str(conf, "vcdc.sink.metric"));
         sink_conf.timeout_ms = (int)vcdc_conf_int(conf, "vcdc.sink.timeout.ms");
         if (!(c->sink = vcdc_sink_new(opts->sink_url, &sink_conf, errstr,
                                       errstr_size)))
