@@ -7,8 +7,8 @@
  * N ids drawn from OLD and compares them on both sides (it finds missing
  * and different records, not extra ones, and compares the two counts).
  * Vectors are equal within a tolerance; metadata compares as JSON values
- * (key order ignored, 1 equals 1.0, no metadata equals {}); documents
- * exactly.
+ * (key order ignored, 1 equals 1.0, reals within 4 ulps, no metadata
+ * equals {}); documents exactly.
  */
 #ifndef VCDC_VERIFY_H
 #define VCDC_VERIFY_H
@@ -75,10 +75,11 @@ int vcdc_verify_ok(const vcdc_verify_result_t *res);
 
 /**
  * A 64-bit digest of rec's vector (exact float bits), metadata (as a JSON
- * value: key order ignored, numbers by value, none the same as {}) and
- * document. Equal records have equal digests; records whose vectors differ
- * only within a tolerance usually do not, so a digest mismatch is a
- * candidate for vcdc_verify_compare(), not a verdict.
+ * value: key order ignored, numbers by exact value, none the same as {})
+ * and document. Records with equal digests are equal; records that differ
+ * only within the tolerances (vector components, metadata reals) usually
+ * have different digests, so a digest mismatch is a candidate for
+ * vcdc_verify_compare(), not a verdict.
  */
 uint64_t vcdc_verify_digest(const vcdc_record_t *rec);
 

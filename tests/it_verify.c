@@ -91,10 +91,11 @@ static void rec_id(char *buf, size_t size, int i) {
 /*
  * Record i as one side holds it: the same vector, metadata and document
  * on both, but the metadata's keys in another order on each side. Every
- * 10th record has no document, every 13th no metadata.
+ * 10th record has no document, every 13th no metadata. "r" is i * 0.1,
+ * which Chroma stores an ulp away for some i (sink_chroma_int.h).
  */
 static void make_rec(vcdc_record_t *rec, int i, side_t side) {
-        char id[32], meta[160], doc[64];
+        char id[32], meta[200], doc[64];
         uint64_t x = (uint64_t)i * 7919 + 1;
         size_t k;
 
@@ -110,12 +111,14 @@ static void make_rec(vcdc_record_t *rec, int i, side_t side) {
         if (i % 13) {
                 if (side == CHROMA)
                         snprintf(meta, sizeof(meta),
-                                 "{\"i\":%d,\"tag\":\"t%d\",\"score\":%d.5}",
-                                 i, i % 7, i);
+                                 "{\"i\":%d,\"tag\":\"t%d\",\"score\":%d.5,"
+                                 "\"r\":%.17g}",
+                                 i, i % 7, i, i * 0.1);
                 else
                         snprintf(meta, sizeof(meta),
-                                 "{\"score\":%d.5,\"tag\":\"t%d\",\"i\":%d}",
-                                 i, i % 7, i);
+                                 "{\"r\":%.17g,\"score\":%d.5,\"tag\":\"t%d\","
+                                 "\"i\":%d}",
+                                 i * 0.1, i, i % 7, i);
                 rec->metadata = strdup(meta);
         }
         if (i % 10) {
@@ -429,7 +432,7 @@ static void test_planted(void **state) {
                 make_rec(&rec, 200, (side_t)new_side);
                 free(rec.metadata);
                 rec.metadata = strdup("{\"i\":200,\"tag\":\"changed\","
-                                      "\"score\":200.5}");
+                                      "\"score\":200.5,\"r\":7.5}");
                 upsert_one(sink, &rec);
                 verify(old_side, 0, 0, &res);
                 expect(&res, "metadata", 0, 0, 0, 1, 0);
