@@ -41,6 +41,8 @@
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_ERROR = 2, EXIT_USAGE = 64 };
 
 #define K_MAX 1000 /* neighbours per shadow query */
+#define VCDC_XSTR(x) #x
+#define VCDC_STR(x) VCDC_XSTR(x)
 
 /* Which options a command takes. */
 enum {
@@ -103,7 +105,8 @@ static void usage_cutover(FILE *fp) {
                 "pgvector://)\n"
                 "  --old-group G, --new-group G  their consumer groups\n"
                 "  --max-lag N           the most lag the target's group may "
-                "have (default 0)\n"
+                "have now (default\n"
+                "                        " VCDC_STR(VCDC_LAG_MAX_DEFAULT) ")\n"
                 "  --window N            readiness samples (default 3)\n"
                 "  --interval SECONDS    between them (default 1)\n"
                 "  --verify-sample N     verify N sampled ids (default 0: "
@@ -251,6 +254,7 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
         a->brokers = getenv("VCDC_BROKERS");
         a->control_topic = VCDC_ROUTE_CONTROL_TOPIC;
         a->window = 3;
+        a->max_lag = VCDC_LAG_MAX_DEFAULT;
         a->interval_ms = 1000;
         a->min_overlap = 0.95;
         a->shadow_sample = 100;

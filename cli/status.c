@@ -77,8 +77,10 @@ static void usage(FILE *fp) {
                 "  --window N          samples per window (default 3)\n"
                 "  --interval SECONDS  between the window's samples "
                 "(default 1)\n"
-                "  --max-lag N         the most lag a ready group may have "
-                "now (default 0)\n"
+                "  --max-lag N         the most lag (records) a ready group "
+                "may have now\n"
+                "                      (default %d: written a moment ago, "
+                "not applied yet)\n"
                 "  --watch SECONDS     report again every SECONDS over a "
                 "sliding window of\n"
                 "                      the last N samples, until "
@@ -92,15 +94,21 @@ static void usage(FILE *fp) {
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n\n"
                 "A group is OK when it has a member, its lag reached zero "
-                "within the window\nand is within --max-lag now; STALLED "
-                "when it has a member, lag in every\nsample and no committed "
-                "offset moved; REWOUND when a committed offset went\n"
-                "backwards; STOPPED when it has no member; LAGGING "
-                "otherwise.\n"
+                "within the window\n"
+                "(in each partition: 0 in a sample, or a later sample's "
+                "committed offset\n"
+                "reached an earlier sample's log end) and is within "
+                "--max-lag now;\n"
+                "STALLED when it has a member, lag in every sample and no "
+                "committed offset\n"
+                "moved; REWOUND when a committed offset went backwards; "
+                "STOPPED when it has\n"
+                "no member; LAGGING otherwise.\n"
                 "Time lag: how long the oldest record not applied has "
                 "waited (its Kafka\ntimestamp to now), 0 when caught up.\n"
                 "Exit status: 0 every group OK, 1 otherwise, 2 error, 64 "
-                "bad usage.\n");
+                "bad usage.\n",
+                VCDC_LAG_MAX_DEFAULT);
 }
 
 static int64_t mono_ms(void) {
@@ -431,7 +439,9 @@ int vcdc_cmd_status(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        status_t st = {.window = 3, .interval_ms = 1000};
+        status_t st = {.window = 3,
+                       .interval_ms = 1000,
+                       .max_lag = VCDC_LAG_MAX_DEFAULT};
         const char *brokers = getenv("VCDC_BROKERS");
         vcdc_sink_conf_t sink_conf = {0};
         vcdc_conf_t *conf;

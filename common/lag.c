@@ -520,6 +520,31 @@ static const vcdc_part_lag_t *part_of(const vcdc_lag_sample_t *s,
         return NULL;
 }
 
+/*
+ * A partition caught up within the window: its lag was 0 in some sample,
+ * or a later sample's committed offset reached the log end an earlier
+ * sample saw. With writes flowing, lag is seldom exactly 0 at the moment a
+ * sample is taken; a consumer that keeps up still passes, within a sample
+ * interval, every end it was shown.
+ */
+static int caught_up(const vcdc_lag_sample_t *samples, size_t n,
+                     int32_t partition) {
+        const vcdc_part_lag_t *pi, *pj;
+        size_t i, j;
+
+        for (i = 0; i < n; i++) {
+                if (!(pi = part_of(&samples[i], partition)))
+                        continue;
+                if (pi->lag == 0)
+                        return 1;
+                for (j = i + 1; j < n; j++)
+                        if ((pj = part_of(&samples[j], partition)) &&
+                            pj->committed >= 0 && pj->committed >= pi->end)
+                                return 1;
+        }
+        return 0;
+}
+
 /* Where the group reads next: the committed offset, else the log start. */
 static int64_t position(const vcdc_part_lag_t *p) {
         return p->committed >= 0 ? p->committed : p->end - p->lag;
@@ -538,12 +563,13 @@ vcdc_group_state_t vcdc_lag_evaluate(const vcdc_lag_sample_t *samples,
         memset(out, 0, sizeof(*out));
         out->lag = cur->total_lag;
         out->time_lag_ms = cur->time_lag_ms;
-        for (i = 0; i < n; i++) {
-                if (samples[i].total_lag == 0)
-                        out->reached_zero = 1;
+        for (i = 0; i < n; i++)
                 if (samples[i].total_lag <= 0)
                         always_lagging = 0;
-        }
+        out->reached_zero = 1;
+        for (k = 0; k < cur->part_cnt; k++)
+                if (!caught_up(samples, n, cur->parts[k].partition))
+                        out->reached_zero = 0;
         /* Offsets between consecutive samples: back is a rewind, any
          * forward step is movement. */
         for (i = 1; i < n; i++) {
@@ -613,8 +639,8 @@ vcdc_group_state_t vcdc_lag_evaluate(const vcdc_lag_sample_t *samples,
         } else if (out->reached_zero && cur->total_lag <= max_lag) {
                 out->state = VCDC_STATE_OK;
                 snprintf(out->reason, sizeof(out->reason),
-                         "lag %" PRId64 " (limit %" PRId64 "), zero within "
-                         "the window",
+                         "lag %" PRId64 " (limit %" PRId64 "), caught up "
+                         "within the window",
                          cur->total_lag, max_lag);
         } else {
                 out->state = VCDC_STATE_LAGGING;
@@ -624,13 +650,14 @@ vcdc_group_state_t vcdc_lag_evaluate(const vcdc_lag_sample_t *samples,
                                  "%s",
                                  cur->total_lag, max_lag,
                                  out->reached_zero
-                                         ? " now (it was zero earlier in the "
-                                           "window)"
+                                         ? " now (it caught up earlier in "
+                                           "the window)"
                                          : "");
                 else
                         snprintf(out->reason, sizeof(out->reason),
                                  "lag %" PRId64 " is within the limit %" PRId64
-                                 " but never reached zero in the window",
+                                 " but the group never caught up with the "
+                                 "log end in the window",
                                  cur->total_lag, max_lag);
         }
         return out->state;

@@ -10,6 +10,12 @@
  *   STALLED  lag above zero and the committed offsets did not move
  *   REWOUND  a committed offset went backwards within the window
  *   STOPPED  the group has no member
+ * "Reached zero" is judged per partition: its lag was 0 in a sample, or a
+ * later sample's committed offset reached the log end an earlier sample saw
+ * (with writes flowing, lag is seldom exactly 0 when a sample is taken, but
+ * a consumer that keeps up passes every end it was shown). The limit is
+ * the lag a ready group may have now: records written a moment ago and
+ * not applied yet (VCDC_LAG_MAX_DEFAULT unless the caller says otherwise).
  * When several hold, the first in this order wins: REWOUND, STOPPED,
  * STALLED, LAGGING (a reset needs an empty group, so a rewound group
  * usually has no member either; the rewind is what the operator must see).
@@ -29,6 +35,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sink.h"
+
+/* The default limit of the lag a ready group may have now, in records
+ * (vcdc status --max-lag, vcdc cutover --max-lag). */
+#define VCDC_LAG_MAX_DEFAULT 1000
 
 typedef enum vcdc_group_state_e {
         VCDC_STATE_OK = 0,
@@ -97,7 +107,8 @@ int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
 typedef struct vcdc_readiness_s {
         vcdc_group_state_t state;
         int64_t lag;         /* now */
-        int reached_zero;    /* lag was 0 in some sample of the window */
+        int reached_zero;    /* every partition caught up within the
+                              * window (see above) */
         double rate;         /* committed messages per second in the window */
         double eta_s;        /* lag / the rate at which lag shrank over the
                               * window; 0 when caught up, -1 when not

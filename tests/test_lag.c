@@ -77,7 +77,7 @@ static const case_t cases[] = {
          {{0, 1, {10, 5}, {10, 5}},
           {1000, 1, {10, 5}, {10, 5}},
           {2000, 1, {10, 5}, {10, 5}}},
-         VCDC_STATE_OK, 0, 1, 0, 0, "zero within the window"},
+         VCDC_STATE_OK, 0, 1, 0, 0, "caught up within the window"},
         {"catching up to zero", 0, 1, 3,
          {{0, 1, {0}, {100}}, {1000, 1, {50}, {100}}, {2000, 1, {100}, {100}}},
          VCDC_STATE_OK, 0, 1, 50, 0, NULL},
@@ -91,13 +91,26 @@ static const case_t cases[] = {
          VCDC_STATE_LAGGING, 60, 0, 20, 3, "above the limit 0"},
         {"zero earlier, over the limit now", 10, 1, 3,
          {{0, 1, {50}, {50}}, {1000, 1, {50}, {50}}, {2000, 1, {52}, {80}}},
-         VCDC_STATE_LAGGING, 28, 1, 1, -1, "zero earlier in the window"},
-        {"within the limit but never zero", 5, 1, 3,
+         VCDC_STATE_LAGGING, 28, 1, 1, -1, "caught up earlier in the window"},
+        {"live writes: never 0 at a sample, but keeps up", 5, 1, 3,
          {{0, 1, {10}, {13}}, {1000, 1, {12}, {15}}, {2000, 1, {14}, {17}}},
-         VCDC_STATE_LAGGING, 3, 0, 2, -1, "never reached zero"},
+         VCDC_STATE_OK, 3, 1, 2, -1, "caught up within the window"},
+        {"live writes, keeps up, per partition at other samples", 10, 2, 3,
+         {{0, 1, {10, 20}, {13, 22}},
+          {1000, 1, {13, 21}, {16, 24}},
+          {2000, 1, {15, 24}, {18, 26}}},
+         VCDC_STATE_OK, 5, 1, 4.5, -2, NULL},
+        {"within the limit but never caught up", 100, 1, 3,
+         {{0, 1, {10}, {20}}, {1000, 1, {12}, {22}}, {2000, 1, {14}, {24}}},
+         VCDC_STATE_LAGGING, 10, 0, 2, -1, "never caught up"},
+        {"one partition never caught up", 100, 2, 3,
+         {{0, 1, {10, 5}, {10, 50}},
+          {1000, 1, {10, 6}, {10, 51}},
+          {2000, 1, {10, 7}, {10, 52}}},
+         VCDC_STATE_LAGGING, 45, 0, 1, -1, "never caught up"},
         {"falling behind: no ETA", 0, 1, 3,
          {{0, 1, {0}, {10}}, {1000, 1, {5}, {30}}, {2000, 1, {10}, {50}}},
-         VCDC_STATE_LAGGING, 40, 0, 5, -1, NULL},
+         VCDC_STATE_LAGGING, 40, 1, 5, -1, "above the limit"},
         {"stalled: lag and nothing moves", 0, 2, 3,
          {{0, 1, {5, 7}, {10, 7}},
           {1000, 1, {5, 7}, {12, 7}},
@@ -201,9 +214,11 @@ static void test_partition_added(void **state) {
         s[1].parts = p1;
         s[1].part_cnt = 2;
         s[1].total_lag = 4;
-        assert_int_equal(vcdc_lag_evaluate(s, 2, 0, &r), VCDC_STATE_LAGGING);
+        assert_int_equal(vcdc_lag_evaluate(s, 2, 100, &r),
+                         VCDC_STATE_LAGGING);
         assert_int_equal(r.lag, 4);
-        assert_true(r.reached_zero);
+        /* the new partition has not caught up yet */
+        assert_false(r.reached_zero);
         assert_true(r.eta_s == -1);
 }
 
