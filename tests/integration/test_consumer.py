@@ -323,8 +323,10 @@ def test_sigkill_three_times_still_exact(kind, stack, chroma, pg, procs,
     tgt = target(kind, stack, chroma, pg, "it_kill")
     group = topic + "_g"
     # Static membership: the restarted process takes the killed one's
-    # place at once instead of waiting out its session.
-    conf = ["group.instance.id=" + group + "_i"]
+    # place at once instead of waiting out its session. Small batches:
+    # more of them, so a kill lands mid-batch more often, and a fast sink
+    # cannot finish between two looks at the count.
+    conf = ["group.instance.id=" + group + "_i", "vcdc.batch.records=250"]
     c = consumer(procs, stack, topic, group, tgt, tmp_path,
                  exit_at_end=True, conf=conf)
     killed_at = []
