@@ -56,6 +56,9 @@ static const prop_t props[] = {
         {"vcdc.sink.metric", T_ENUM, "", 0, 0, "|cosine|l2|ip",
          "distance metric: a new target gets it, an existing one must have "
          "it (default: an existing target's own, else cosine)"},
+        {"vcdc.sink.dim", T_INT, "0", 0, 1048576, NULL,
+         "dimension the target must have (0: an existing target's, else "
+         "the first batch's most common)"},
         {"vcdc.sink.timeout.ms", T_INT, "30000", 100, 3600000, NULL,
          "timeout of one database request"},
         {"vcdc.metrics.bind", T_STR, "127.0.0.1", 0, 0, NULL,

@@ -150,7 +150,10 @@ size_t vcdc_sink_max_batch(const vcdc_sink_t *sink) {
 }
 
 size_t vcdc_sink_dim(const vcdc_sink_t *sink) {
-        return sink->ops->dim((vcdc_sink_t *)sink);
+        size_t dim = sink->ops->dim((vcdc_sink_t *)sink);
+
+        /* A configured dimension holds before the target exists. */
+        return dim ? dim : sink->conf.dim;
 }
 
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,

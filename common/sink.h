@@ -114,7 +114,8 @@ const char *vcdc_sink_name(const vcdc_sink_t *sink);
  *  max_batch_size). */
 size_t vcdc_sink_max_batch(const vcdc_sink_t *sink);
 
-/** The target's dimension, 0 while unknown (no target and no upsert yet). */
+/** The target's dimension (the configured one before the target exists),
+ *  0 while unknown. */
 size_t vcdc_sink_dim(const vcdc_sink_t *sink);
 
 /**

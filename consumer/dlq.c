@@ -47,8 +47,11 @@ vcdc_dlq_t *vcdc_dlq_new(const vcdc_conf_t *conf, const char *topic,
                 goto err;
         }
         rkc = vcdc_conf_kafka_dup(conf);
-        /* The consumer's settings are not a producer's: drop the group. */
+        /* A missing dead-letter topic is created below, never auto-created
+         * by a metadata request with whatever the broker defaults to. */
         if (rd_kafka_conf_set(rkc, "enable.idempotence", "true", err,
+                              sizeof(err)) ||
+            rd_kafka_conf_set(rkc, "allow.auto.create.topics", "false", err,
                               sizeof(err)) ||
             rd_kafka_conf_set(rkc, "acks", "all", err, sizeof(err)) ||
             rd_kafka_conf_set(rkc, "linger.ms", "5", err, sizeof(err))) {

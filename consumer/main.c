@@ -39,7 +39,11 @@ static void usage(FILE *fp) {
                 "  --exit-at-end       stop once the log end seen at start "
                 "is applied\n"
                 "  --collection NAME   apply only this collection's records\n"
-                "  --metric cosine|l2|ip  metric of a target created here\n"
+                "  --metric cosine|l2|ip  metric of a new target; an existing "
+                "one must have it\n"
+                "  --dim N             dimension the target must have "
+                "(default: the target's,\n"
+                "                      else the first batch's most common)\n"
                 "  --dlq-topic TOPIC   dead-letter topic (default: "
                 "TOPIC.dlq)\n"
                 "  --metrics-port N    serve Prometheus metrics on "
@@ -56,13 +60,14 @@ static void usage(FILE *fp) {
 
 int main(int argc, char **argv) {
         enum { O_SINK = 256, O_FROM_BEGINNING, O_EXIT_AT_END, O_COLLECTION,
-               O_METRIC, O_DLQ, O_METRICS_PORT, O_HELP_CONF };
+               O_METRIC, O_DIM, O_DLQ, O_METRICS_PORT, O_HELP_CONF };
         static const struct option longopts[] = {
                 {"sink", required_argument, NULL, O_SINK},
                 {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
                 {"exit-at-end", no_argument, NULL, O_EXIT_AT_END},
                 {"collection", required_argument, NULL, O_COLLECTION},
                 {"metric", required_argument, NULL, O_METRIC},
+                {"dim", required_argument, NULL, O_DIM},
                 {"dlq-topic", required_argument, NULL, O_DLQ},
                 {"metrics-port", required_argument, NULL, O_METRICS_PORT},
                 {"help-conf", no_argument, NULL, O_HELP_CONF},
@@ -108,6 +113,9 @@ int main(int argc, char **argv) {
                         break;
                 case O_METRIC:
                         key = "vcdc.sink.metric";
+                        break;
+                case O_DIM:
+                        key = "vcdc.sink.dim";
                         break;
                 case O_DLQ:
                         key = "vcdc.dlq.topic";

@@ -39,7 +39,9 @@ cleanup() {
 	local rc=$?
 	# The writer first (its producer flushes on end of input), then the
 	# consumers (SIGTERM: commit and leave the group).
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	# Each background job leads its own process group (setsid or job
+	# control): signal the whole group, so no pipeline member leaks.
+	for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	rm -rf "$WORK"
 	exit "$rc"
