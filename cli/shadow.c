@@ -86,8 +86,7 @@ static int take(int argc, char **argv, int *ip, const char *name,
         return 1;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max,
-                     uint64_t *vp) {
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *vp) {
         unsigned long long v;
         char *end;
 
@@ -226,9 +225,9 @@ static void print_json(const args_t *a, const vcdc_shadow_result_t *res,
 
         json_object_set_new(obj, "old", json_string(a->old_url));
         json_object_set_new(obj, "new", json_string(a->new_url));
-        json_object_set_new(obj, "source",
-                            json_string(a->opts.queries_path ? "file"
-                                                             : "sample"));
+        json_object_set_new(
+                obj, "source",
+                json_string(a->opts.queries_path ? "file" : "sample"));
         if (a->opts.queries_path)
                 json_object_set_new(obj, "queries_file",
                                     json_string(a->opts.queries_path));

@@ -84,8 +84,7 @@ static int take(int argc, char **argv, int *ip, const char *name,
         return 1;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max,
-                     uint64_t *vp) {
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *vp) {
         unsigned long long v;
         char *end;
 
@@ -185,8 +184,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
                         /* The library reads 0 as "default"; exact is < 0. */
                         a->opts.tolerance = d == 0 ? -1 : d;
                 } else if (take(argc, argv, &i, "--memory", &v)) {
-                        if (parse_bytes(v, &n) ||
-                            n < VCDC_VERIFY_MEMORY_MIN)
+                        if (parse_bytes(v, &n) || n < VCDC_VERIFY_MEMORY_MIN)
                                 return usage_error("--memory \"%s\" is not a "
                                                    "size of at least 64K",
                                                    v ? v : "");
@@ -257,8 +255,8 @@ static void print_table(const args_t *a, const vcdc_verify_result_t *res,
         if (res->sampled)
                 printf("  mode        sample of %llu ids (seed %u), "
                        "tolerance %g\n",
-                       (unsigned long long)res->sampled,
-                       (unsigned)a->opts.seed, tolerance_of(a));
+                       (unsigned long long)res->sampled, (unsigned)a->opts.seed,
+                       tolerance_of(a));
         else
                 printf("  mode        full, %u pass%s, tolerance %g\n",
                        res->passes, res->passes == 1 ? "" : "es",
@@ -275,8 +273,7 @@ static void print_table(const args_t *a, const vcdc_verify_result_t *res,
         for (i = 0; i < 5; i++) {
                 printf("  %-10s %10llu ", kinds[i].name,
                        (unsigned long long)kinds[i].count);
-                for (j = 0; j < kinds[i].count && j < VCDC_VERIFY_EXAMPLES;
-                     j++)
+                for (j = 0; j < kinds[i].count && j < VCDC_VERIFY_EXAMPLES; j++)
                         printf("%s%s", j ? ", " : " ", kinds[i].examples[j]);
                 if (kinds[i].count > VCDC_VERIFY_EXAMPLES)
                         printf(", ...");
@@ -323,8 +320,7 @@ static void print_json(const args_t *a, const vcdc_verify_result_t *res,
                 ex = json_array();
                 json_object_set_new(kind, "count",
                                     json_integer((json_int_t)kinds[i].count));
-                for (j = 0; j < kinds[i].count && j < VCDC_VERIFY_EXAMPLES;
-                     j++)
+                for (j = 0; j < kinds[i].count && j < VCDC_VERIFY_EXAMPLES; j++)
                         json_array_append_new(
                                 ex, json_string(kinds[i].examples[j]));
                 json_object_set_new(kind, "examples", ex);

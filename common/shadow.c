@@ -34,8 +34,7 @@ static int is_blank(const char *s, size_t len) {
         size_t i;
 
         for (i = 0; i < len; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-                    s[i] != '\n')
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
                         return 0;
         return 1;
 }
@@ -80,8 +79,8 @@ int vcdc_shadow_parse_query(const char *line, size_t len, size_t dim,
         }
         if (dim && n != dim) {
                 snprintf(errstr, errstr_size,
-                         "vector of dimension %zu, earlier queries have %zu",
-                         n, dim);
+                         "vector of dimension %zu, earlier queries have %zu", n,
+                         dim);
                 goto done;
         }
         if (!(vec = malloc(n * sizeof(*vec)))) {
@@ -142,8 +141,7 @@ int vcdc_shadow_read_queries(FILE *fp, const char *name, float **vecsp,
                         if (!nv) {
                                 free(vec);
                                 snprintf(errstr, errstr_size,
-                                         "%s:%zu: out of memory", name,
-                                         lineno);
+                                         "%s:%zu: out of memory", name, lineno);
                                 goto done;
                         }
                         vecs = nv;
@@ -279,8 +277,8 @@ static int retry(vcdc_sink_status_t status, int *attemptp, const char *role,
         if (status != VCDC_SINK_RETRIABLE || *attemptp >= RETRIES)
                 return 0;
         ms = (long)RETRY_BASE_MS << *attemptp;
-        VCDC_WARN(LOG_COMP, "%s: %s failed, retrying in %ld ms: %s", role,
-                  what, ms, err);
+        VCDC_WARN(LOG_COMP, "%s: %s failed, retrying in %ld ms: %s", role, what,
+                  ms, err);
         ts.tv_sec = ms / 1000;
         ts.tv_nsec = (ms % 1000) * 1000000L;
         while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
@@ -315,10 +313,9 @@ static int sample_queries(vcdc_sink_t *sink, size_t n, uint32_t seed,
         for (i = 0; i < cnt; i += m) {
                 m = cnt - i < GET_PAGE ? cnt - i : GET_PAGE;
                 attempt = 0;
-                while ((status = vcdc_sink_get(sink,
-                                               (const char *const *)ids + i,
-                                               m, recs, err, sizeof(err))) !=
-                       VCDC_SINK_OK) {
+                while ((status = vcdc_sink_get(
+                                sink, (const char *const *)ids + i, m, recs,
+                                err, sizeof(err))) != VCDC_SINK_OK) {
                         for (j = 0; j < m; j++)
                                 vcdc_record_clear(&recs[j]);
                         if (!retry(status, &attempt, "OLD", "get", err)) {
@@ -376,8 +373,8 @@ done:
 }
 
 static int load_queries(vcdc_sink_t *old_sink, const vcdc_shadow_opts_t *opts,
-                        float **vecsp, size_t *cntp, size_t *dimp,
-                        char *errstr, size_t errstr_size) {
+                        float **vecsp, size_t *cntp, size_t *dimp, char *errstr,
+                        size_t errstr_size) {
         FILE *fp;
         int rc;
 
@@ -388,16 +385,16 @@ static int load_queries(vcdc_sink_t *old_sink, const vcdc_shadow_opts_t *opts,
                                  "sample size");
                         return -1;
                 }
-                return sample_queries(old_sink, opts->sample, opts->seed,
-                                      vecsp, cntp, dimp, errstr, errstr_size);
+                return sample_queries(old_sink, opts->sample, opts->seed, vecsp,
+                                      cntp, dimp, errstr, errstr_size);
         }
         if (!(fp = fopen(opts->queries_path, "r"))) {
                 snprintf(errstr, errstr_size, "%s: cannot open: %s",
                          opts->queries_path, strerror(errno));
                 return -1;
         }
-        rc = vcdc_shadow_read_queries(fp, opts->queries_path, vecsp, cntp,
-                                      dimp, errstr, errstr_size);
+        rc = vcdc_shadow_read_queries(fp, opts->queries_path, vecsp, cntp, dimp,
+                                      errstr, errstr_size);
         fclose(fp);
         return rc;
 }
@@ -481,8 +478,8 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto done;
         }
-        VCDC_NOTICE(LOG_COMP, "%zu queries of dimension %zu, k = %zu", cnt,
-                    dim, k);
+        VCDC_NOTICE(LOG_COMP, "%zu queries of dimension %zu, k = %zu", cnt, dim,
+                    k);
         res->overlap_min = 1.0;
         last = start;
         for (q = 0; q < cnt; q++) {
@@ -511,13 +508,13 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                         old_ids[i] = old_hits[i].id;
                 for (i = 0; i < new_n; i++)
                         new_ids[i] = new_hits[i].id;
-                overlap = vcdc_shadow_overlap(old_ids, old_n, new_ids, new_n,
-                                              k);
+                overlap =
+                        vcdc_shadow_overlap(old_ids, old_n, new_ids, new_n, k);
                 overlap_sum += overlap;
                 if (overlap < res->overlap_min)
                         res->overlap_min = overlap;
-                same += vcdc_shadow_rank_matches(old_ids, old_n, new_ids,
-                                                 new_n, k, &d);
+                same += vcdc_shadow_rank_matches(old_ids, old_n, new_ids, new_n,
+                                                 k, &d);
                 slots += d;
                 hits_free(old_hits, old_n);
                 hits_free(new_hits, new_n);

@@ -13,16 +13,16 @@
 #define VCDC_SHADOW_K_MAX 1000
 
 typedef struct vcdc_shadow_opts_s {
-        size_t k;                /* neighbours per query; 0: 10 */
+        size_t k;                 /* neighbours per query; 0: 10 */
         const char *queries_path; /* JSONL of {"vector": [...]}; or NULL: */
-        size_t sample;           /* N query vectors sampled from OLD */
+        size_t sample;            /* N query vectors sampled from OLD */
         uint32_t seed;
 } vcdc_shadow_opts_t;
 
 typedef struct vcdc_shadow_result_s {
         size_t queries;
         double overlap_mean, overlap_min; /* |top-k OLD ∩ top-k NEW| / k */
-        double rank_agreement;  /* share of positions holding the same id */
+        double rank_agreement; /* share of positions holding the same id */
         double old_p50_ms, old_p99_ms, new_p50_ms, new_p99_ms;
         size_t k;
         size_t dim;

@@ -62,10 +62,10 @@
 #define LOG_COMP          "verify"
 #define PAGE_DEFAULT      1000
 #define TOLERANCE_DEFAULT 1e-6
-#define RETRIES           5    /* attempts after the first, on RETRIABLE */
+#define RETRIES           5 /* attempts after the first, on RETRIABLE */
 #define RETRY_BASE_MS     250
 #define PROGRESS_EVERY_S  5.0
-#define ID_LEN_ASSUMED    16   /* for planning when OLD is empty */
+#define ID_LEN_ASSUMED    16 /* for planning when OLD is empty */
 #define PARTITIONS_MAX    ((uint64_t)1 << 40)
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -410,8 +410,7 @@ int vcdc_verify_compare(const vcdc_record_t *old_rec,
         if (!vcdc_verify_metadata_equal(old_rec->metadata, new_rec->metadata))
                 mask |= VCDC_VERIFY_METADATA;
         if ((old_rec->document == NULL) != (new_rec->document == NULL) ||
-            (old_rec->document &&
-             strcmp(old_rec->document, new_rec->document)))
+            (old_rec->document && strcmp(old_rec->document, new_rec->document)))
                 mask |= VCDC_VERIFY_DOCUMENT;
         return mask;
 }
@@ -537,8 +536,8 @@ static size_t home(const idmap_t *map, uint64_t hash) {
 static size_t map_probe(const idmap_t *map, uint64_t hash, const char *id) {
         size_t i = home(map, hash);
 
-        while (map->slots[i].id && (map->slots[i].hash != hash ||
-                                    strcmp(map->slots[i].id, id))) {
+        while (map->slots[i].id &&
+               (map->slots[i].hash != hash || strcmp(map->slots[i].id, id))) {
                 if (++i == map->cap)
                         i = 0;
         }
@@ -585,8 +584,8 @@ static int arena_dup(idmap_t *map, const char *id, size_t len, char **outp) {
         chunk_t *c = map->chunks;
 
         if (!c || c->size - c->used < len + 1) {
-                size_t size = len + 1 > map->chunk_size ? len + 1
-                                                        : map->chunk_size;
+                size_t size =
+                        len + 1 > map->chunk_size ? len + 1 : map->chunk_size;
                 if (map_bytes(map) + sizeof(*c) + size > map->budget)
                         return MAP_FULL;
                 if (!(c = malloc(sizeof(*c) + size)))
@@ -666,8 +665,8 @@ static int retry(vcdc_sink_status_t status, int *attemptp, const char *role,
         if (status != VCDC_SINK_RETRIABLE || *attemptp >= RETRIES)
                 return 0;
         ms = (long)RETRY_BASE_MS << *attemptp;
-        VCDC_WARN(LOG_COMP, "%s: %s failed, retrying in %ld ms: %s", role,
-                  what, ms, err);
+        VCDC_WARN(LOG_COMP, "%s: %s failed, retrying in %ld ms: %s", role, what,
+                  ms, err);
         ts.tv_sec = ms / 1000;
         ts.tv_nsec = (ms % 1000) * 1000000L;
         while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
@@ -692,9 +691,9 @@ static int count_side(vcdc_sink_t *sink, const char *role, uint64_t *countp,
         return 0;
 }
 
-static int get_side(vcdc_sink_t *sink, const char *role,
-                    const char *const *ids, size_t cnt, vcdc_record_t *out,
-                    char *errstr, size_t errstr_size) {
+static int get_side(vcdc_sink_t *sink, const char *role, const char *const *ids,
+                    size_t cnt, vcdc_record_t *out, char *errstr,
+                    size_t errstr_size) {
         vcdc_sink_status_t status;
         int attempt = 0;
         char err[512];
@@ -720,8 +719,7 @@ typedef struct progress_s {
         double start, last;
 } progress_t;
 
-static void progress_start(progress_t *prog, const char *what,
-                           uint64_t total) {
+static void progress_start(progress_t *prog, const char *what, uint64_t total) {
         prog->what = what;
         prog->done = 0;
         prog->total = total;
@@ -772,8 +770,7 @@ static int scan_side(vcdc_sink_t *sink, const char *role, size_t page,
                 attempt = 0;
                 while ((status = vcdc_sink_scan(sink, &cursor, page,
                                                 with_vectors, recs, &n, err,
-                                                sizeof(err))) !=
-                       VCDC_SINK_OK) {
+                                                sizeof(err))) != VCDC_SINK_OK) {
                         if (!retry(status, &attempt, role, "scan", err)) {
                                 snprintf(errstr, errstr_size,
                                          "%s: scanning: %s", role, err);
@@ -896,8 +893,8 @@ static int judge_flush(judge_t *jg, char *errstr, size_t errstr_size) {
 
         if (!jg->cnt)
                 return 0;
-        if (get_side(jg->old_sink, "OLD", (const char *const *)jg->ids,
-                     jg->cnt, jg->old_recs, errstr, errstr_size) == -1)
+        if (get_side(jg->old_sink, "OLD", (const char *const *)jg->ids, jg->cnt,
+                     jg->old_recs, errstr, errstr_size) == -1)
                 goto done;
         if (judge_read_new(jg, errstr, errstr_size) == -1)
                 goto done;
@@ -989,8 +986,7 @@ static int new_record(void *ctx, vcdc_record_t *rec, char *errstr,
         i = map_probe(&f->map, hash, rec->id);
         if (!f->map.slots[i].id) {
                 f->new_seen++;
-                return judge_add(&f->judge, rec->id, rec, errstr,
-                                 errstr_size);
+                return judge_add(&f->judge, rec->id, rec, errstr, errstr_size);
         }
         if (map_seen(&f->map, i)) {
                 f->dups++;
@@ -1119,8 +1115,8 @@ static int verify_full(const run_t *run, vcdc_verify_result_t *res,
                     "%llu partition(s) for %zu bytes of ids (%zu bytes "
                     "long on average) and digests",
                     (unsigned long long)old_count,
-                    (unsigned long long)new_count,
-                    (unsigned long long)planned, memory, id_len);
+                    (unsigned long long)new_count, (unsigned long long)planned,
+                    memory, id_len);
         while (cnt > 0) {
                 int r;
 
@@ -1137,8 +1133,9 @@ static int verify_full(const run_t *run, vcdc_verify_result_t *res,
                          (unsigned long long)f.part.r,
                          (unsigned long long)f.part.m);
                 progress_start(&prog, what, old_count);
-                r = scan_side(run->old_sink, "OLD", run->page, 1 /*with vectors*/, &prog,
-                              old_record, &f, errstr, errstr_size);
+                r = scan_side(run->old_sink, "OLD", run->page,
+                              1 /*with vectors*/, &prog, old_record, &f, errstr,
+                              errstr_size);
                 if (r == -1)
                         goto done;
                 if (r == 1) {
@@ -1152,13 +1149,14 @@ static int verify_full(const run_t *run, vcdc_verify_result_t *res,
                          (unsigned long long)f.part.r,
                          (unsigned long long)f.part.m);
                 progress_start(&prog, what, new_count);
-                if (scan_side(run->new_sink, "NEW", run->page, 1 /*with vectors*/, &prog,
-                              new_record, &f, errstr, errstr_size))
+                if (scan_side(run->new_sink, "NEW", run->page,
+                              1 /*with vectors*/, &prog, new_record, &f, errstr,
+                              errstr_size))
                         goto done;
                 for (i = 0; i < f.map.cap; i++)
                         if (f.map.slots[i].id && !map_seen(&f.map, i) &&
-                            judge_add(&f.judge, f.map.slots[i].id, NULL,
-                                      errstr, errstr_size) == -1)
+                            judge_add(&f.judge, f.map.slots[i].id, NULL, errstr,
+                                      errstr_size) == -1)
                                 goto done;
                 if (judge_flush(&f.judge, errstr, errstr_size) == -1)
                         goto done;
@@ -1203,8 +1201,8 @@ typedef struct reservoir_s {
         uint64_t seen, rng;
 } reservoir_t;
 
-static int reservoir_record(void *ctx, vcdc_record_t *rec,
-                            char *errstr, size_t errstr_size) {
+static int reservoir_record(void *ctx, vcdc_record_t *rec, char *errstr,
+                            size_t errstr_size) {
         reservoir_t *rs = ctx;
         uint64_t j;
         char *id;
@@ -1284,9 +1282,8 @@ static int verify_sample(const run_t *run, size_t sample, uint32_t seed,
         }
         res->old_count = run->old_count;
         res->new_count = run->new_count;
-        if (vcdc_verify_sample_ids(run->old_sink, sample, seed, run->page,
-                                   &ids, &cnt, &scanned, errstr,
-                                   errstr_size) == -1)
+        if (vcdc_verify_sample_ids(run->old_sink, sample, seed, run->page, &ids,
+                                   &cnt, &scanned, errstr, errstr_size) == -1)
                 goto done;
         VCDC_NOTICE(LOG_COMP, "sampled %zu of %llu ids of OLD (seed %u)", cnt,
                     (unsigned long long)scanned, (unsigned)seed);

@@ -50,8 +50,8 @@ static struct {
         const char *chroma_host, *pg_url;
         int chroma_port;
         char prefix[64];
-        char url[2][2][512];      /* [big/small][side] */
-        vcdc_sink_t *sink[2][2];  /* [big/small][side] */
+        char url[2][2][512];     /* [big/small][side] */
+        vcdc_sink_t *sink[2][2]; /* [big/small][side] */
 } it;
 
 /* The collections' and tables' names: big, small; a pgvector table of
@@ -213,8 +213,7 @@ static int setup(void **state) {
         snprintf(it.prefix, sizeof(it.prefix), "vit_%d_%ld", (int)getpid(),
                  (long)(time(NULL) % 100000000));
         snprintf(names[BIG], sizeof(names[BIG]), "%s_big", it.prefix);
-        snprintf(names[SMALL], sizeof(names[SMALL]), "%s_small",
-                 it.prefix);
+        snprintf(names[SMALL], sizeof(names[SMALL]), "%s_small", it.prefix);
         snprintf(split_name, sizeof(split_name), "%s_split", it.prefix);
         for (w = BIG; w <= SMALL; w++) {
                 build_urls(w, names[w]);
@@ -255,8 +254,8 @@ static void drop_chroma(const char *name) {
 }
 
 static void drop_tables(void) {
-        const char *keys[] = {"host", "port", "user", "dbname", "password",
-                              NULL};
+        const char *keys[] = {"host",   "port",     "user",
+                              "dbname", "password", NULL};
         const char *tables[] = {names[BIG], names[SMALL], split_name};
         const char *values[6];
         char port[16], errstr[256], sql[256];
@@ -283,8 +282,7 @@ static void drop_tables(void) {
                         PQclear(PQexec(conn, sql));
                 }
         } else {
-                fprintf(stderr, "it_verify: cleanup: %s",
-                        PQerrorMessage(conn));
+                fprintf(stderr, "it_verify: cleanup: %s", PQerrorMessage(conn));
         }
         PQfinish(conn);
         vcdc_url_destroy(u);
@@ -309,13 +307,12 @@ static int teardown(void **state) {
 
 static void verify(side_t old_side, size_t sample, size_t memory,
                    vcdc_verify_result_t *res) {
-        vcdc_verify_opts_t opts = {.sample = sample,
-                                   .memory = memory,
-                                   .seed = 7};
+        vcdc_verify_opts_t opts = {
+                .sample = sample, .memory = memory, .seed = 7};
         char errstr[1024];
 
-        if (vcdc_verify(it.sink[BIG][old_side], it.sink[BIG][!old_side],
-                        &opts, res, errstr, sizeof(errstr)) == -1)
+        if (vcdc_verify(it.sink[BIG][old_side], it.sink[BIG][!old_side], &opts,
+                        res, errstr, sizeof(errstr)) == -1)
                 fail_msg("verify: %s", errstr);
 }
 
@@ -334,8 +331,7 @@ static void expect(const vcdc_verify_result_t *res, const char *what,
                          (unsigned long long)res->vector_diff,
                          (unsigned long long)res->metadata_diff,
                          (unsigned long long)res->document_diff,
-                         (unsigned long long)missing,
-                         (unsigned long long)extra,
+                         (unsigned long long)missing, (unsigned long long)extra,
                          (unsigned long long)vector,
                          (unsigned long long)metadata,
                          (unsigned long long)document);
@@ -520,12 +516,20 @@ static int run_json(int (*cmd)(int, char **), const char *const *args,
 }
 
 static void test_cli(void **state) {
-        const char *v[] = {"verify", "--old", it.url[BIG][CHROMA], "--new",
-                           it.url[BIG][PG], "--json", NULL};
-        const char *vs[] = {"verify",          "--old",    it.url[BIG][PG],
-                            "--new",           it.url[BIG][CHROMA],
-                            "--sample",        "500",      "--seed",
-                            "3",               "--json",   NULL};
+        const char *v[] = {"verify", "--old",         it.url[BIG][CHROMA],
+                           "--new",  it.url[BIG][PG], "--json",
+                           NULL};
+        const char *vs[] = {"verify",
+                            "--old",
+                            it.url[BIG][PG],
+                            "--new",
+                            it.url[BIG][CHROMA],
+                            "--sample",
+                            "500",
+                            "--seed",
+                            "3",
+                            "--json",
+                            NULL};
         json_t *out;
         char id[32];
 
@@ -603,8 +607,7 @@ static void test_split(void **state) {
         for (i = 0; i < SHORT + LONG; i++)
                 vcdc_record_clear(&recs[i]);
         free(recs);
-        if (vcdc_verify(sink, sink, &opts, &res, errstr, sizeof(errstr)) ==
-            -1)
+        if (vcdc_verify(sink, sink, &opts, &res, errstr, sizeof(errstr)) == -1)
                 fail_msg("verify: %s", errstr);
         expect(&res, "split", 0, 0, 0, 0, 0);
         assert_int_equal(res.old_count, SHORT + LONG);
@@ -621,10 +624,8 @@ static void test_split(void **state) {
 
 static void shadow(side_t old_side, side_t new_side, size_t sample,
                    const char *queries, vcdc_shadow_result_t *res) {
-        vcdc_shadow_opts_t opts = {.k = 10,
-                                   .sample = sample,
-                                   .queries_path = queries,
-                                   .seed = 11};
+        vcdc_shadow_opts_t opts = {
+                .k = 10, .sample = sample, .queries_path = queries, .seed = 11};
         char errstr[1024];
 
         if (vcdc_shadow(it.sink[SMALL][old_side], it.sink[SMALL][new_side],

@@ -49,12 +49,12 @@ enum { DIGEST_ANY = -1, DIGEST_DIFF = 0, DIGEST_SAME = 1 };
 /* How the NEW record of a case departs from OLD's. */
 enum {
         NONE,
-        NUDGE_ULP,    /* one component one float32 ulp up */
-        NUDGE_SMALL,  /* one component + 5e-7 */
-        NUDGE_BIG,    /* one component + 1e-3 */
-        SHORTER,      /* one dimension less */
-        NO_VECTOR,    /* no vector at all */
-        NEG_ZERO,     /* OLD has +0.0, NEW -0.0 in one component */
+        NUDGE_ULP,   /* one component one float32 ulp up */
+        NUDGE_SMALL, /* one component + 5e-7 */
+        NUDGE_BIG,   /* one component + 1e-3 */
+        SHORTER,     /* one dimension less */
+        NO_VECTOR,   /* no vector at all */
+        NEG_ZERO,    /* OLD has +0.0, NEW -0.0 in one component */
 };
 
 static void test_compare_table(void **state) {
@@ -69,14 +69,14 @@ static void test_compare_table(void **state) {
         } cases[] = {
                 {"equal", "{\"a\":1,\"b\":\"x\"}", "{\"a\":1,\"b\":\"x\"}",
                  "doc", "doc", NONE, 1e-6, 0, DIGEST_SAME},
-                {"equal, no metadata or document", NULL, NULL, NULL, NULL,
-                 NONE, 1e-6, 0, DIGEST_SAME},
+                {"equal, no metadata or document", NULL, NULL, NULL, NULL, NONE,
+                 1e-6, 0, DIGEST_SAME},
                 {"vector within tolerance (1 ulp)", NULL, NULL, NULL, NULL,
                  NUDGE_ULP, 1e-6, 0, DIGEST_DIFF},
                 {"vector within tolerance (5e-7)", NULL, NULL, NULL, NULL,
                  NUDGE_SMALL, 1e-6, 0, DIGEST_DIFF},
-                {"vector beyond tolerance", NULL, NULL, NULL, NULL,
-                 NUDGE_BIG, 1e-6, VCDC_VERIFY_VECTOR, DIGEST_DIFF},
+                {"vector beyond tolerance", NULL, NULL, NULL, NULL, NUDGE_BIG,
+                 1e-6, VCDC_VERIFY_VECTOR, DIGEST_DIFF},
                 {"vector 5e-7 off, tolerance 1e-7", NULL, NULL, NULL, NULL,
                  NUDGE_SMALL, 1e-7, VCDC_VERIFY_VECTOR, DIGEST_DIFF},
                 {"1 ulp off, exact comparison", NULL, NULL, NULL, NULL,
@@ -88,11 +88,11 @@ static void test_compare_table(void **state) {
                 {"-0.0 and 0.0", NULL, NULL, NULL, NULL, NEG_ZERO, -1, 0,
                  DIGEST_SAME},
                 {"metadata key order", "{\"a\":1,\"b\":\"x\",\"c\":[1,2]}",
-                 "{\"c\":[1,2],\"b\":\"x\",\"a\":1}", NULL, NULL, NONE, 1e-6,
-                 0, DIGEST_SAME},
+                 "{\"c\":[1,2],\"b\":\"x\",\"a\":1}", NULL, NULL, NONE, 1e-6, 0,
+                 DIGEST_SAME},
                 {"nested key order", "{\"o\":{\"x\":1,\"y\":{\"p\":true}}}",
-                 "{\"o\":{\"y\":{\"p\":true},\"x\":1}}", NULL, NULL, NONE,
-                 1e-6, 0, DIGEST_SAME},
+                 "{\"o\":{\"y\":{\"p\":true},\"x\":1}}", NULL, NULL, NONE, 1e-6,
+                 0, DIGEST_SAME},
                 {"blanks in metadata text", "{\"a\": 1, \"b\": null}",
                  "{\"b\":null,\"a\":1}", NULL, NULL, NONE, 1e-6, 0,
                  DIGEST_SAME},
@@ -122,8 +122,8 @@ static void test_compare_table(void **state) {
                  NULL, NONE, 1e-6, VCDC_VERIFY_METADATA, DIGEST_DIFF},
                 {"metadata key renamed", "{\"a\":1}", "{\"b\":1}", NULL, NULL,
                  NONE, 1e-6, VCDC_VERIFY_METADATA, DIGEST_DIFF},
-                {"array order matters", "{\"t\":[1,2]}", "{\"t\":[2,1]}",
-                 NULL, NULL, NONE, 1e-6, VCDC_VERIFY_METADATA, DIGEST_DIFF},
+                {"array order matters", "{\"t\":[1,2]}", "{\"t\":[2,1]}", NULL,
+                 NULL, NONE, 1e-6, VCDC_VERIFY_METADATA, DIGEST_DIFF},
                 {"true and 1 differ", "{\"t\":true}", "{\"t\":1}", NULL, NULL,
                  NONE, 1e-6, VCDC_VERIFY_METADATA, DIGEST_DIFF},
                 {"not JSON, same text", "{oops", "{oops", NULL, NULL, NONE,
@@ -232,8 +232,7 @@ static void test_metadata_equal(void **state) {
         assert_true(vcdc_verify_metadata_equal("null", NULL));
         assert_true(vcdc_verify_metadata_equal("{\"a\":[1,{\"b\":2.0}]}",
                                                "{\"a\":[1.0,{\"b\":2}]}"));
-        assert_false(vcdc_verify_metadata_equal("{\"a\":1e300}",
-                                                "{\"a\":1}"));
+        assert_false(vcdc_verify_metadata_equal("{\"a\":1e300}", "{\"a\":1}"));
         assert_false(vcdc_verify_metadata_equal("{\"a\":0.1}",
                                                 "{\"a\":0.10000001}"));
         assert_false(vcdc_verify_metadata_equal("{\"a\":{}}", "{}"));
@@ -390,9 +389,9 @@ static void test_overlap_rank(void **state) {
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 double o = vcdc_shadow_overlap(a, cases[i].na, cases[i].b,
                                                cases[i].nb, cases[i].k);
-                size_t m = vcdc_shadow_rank_matches(a, cases[i].na,
-                                                    cases[i].b, cases[i].nb,
-                                                    cases[i].k, &positions);
+                size_t m = vcdc_shadow_rank_matches(a, cases[i].na, cases[i].b,
+                                                    cases[i].nb, cases[i].k,
+                                                    &positions);
                 if (fabs(o - cases[i].overlap) > 1e-12)
                         fail_msg("case %zu: overlap %g, expected %g", i, o,
                                  cases[i].overlap);
@@ -480,10 +479,12 @@ static void test_parse_query_invalid(void **state) {
                 {"{\"vector\":[]}", 0, "has 0 numbers"},
                 {"{\"vector\":[1,\"2\"]}", 0, "vector[1] is not a number"},
                 {"{\"vector\":[1,null]}", 0, "vector[1] is not a number"},
-                {"{\"vector\":[1e39]}", 0, "vector[0] = 1e+39 is out of "
-                                           "float32 range"},
-                {"{\"vector\":[1,2]}", 3, "vector of dimension 2, earlier "
-                                          "queries have 3"},
+                {"{\"vector\":[1e39]}", 0,
+                 "vector[0] = 1e+39 is out of "
+                 "float32 range"},
+                {"{\"vector\":[1,2]}", 3,
+                 "vector of dimension 2, earlier "
+                 "queries have 3"},
                 {"{\"vector\":[1],\"vector\":[2]}", 0, "not JSON"},
                 {"{\"vector\":[1]} {\"vector\":[2]}", 0, "not JSON"},
         };
@@ -538,8 +539,8 @@ static void test_read_queries(void **state) {
                 fputs(cases[i].text, fp);
                 rewind(fp);
                 err[0] = '\0';
-                rc = vcdc_shadow_read_queries(fp, "q.jsonl", &vecs, &cnt,
-                                              &dim, err, sizeof(err));
+                rc = vcdc_shadow_read_queries(fp, "q.jsonl", &vecs, &cnt, &dim,
+                                              err, sizeof(err));
                 fclose(fp);
                 if (rc != cases[i].rc)
                         fail_msg("case %zu: %d (%s)", i, rc, err);
@@ -579,38 +580,38 @@ static void test_cli_usage(void **state) {
                 "verify", "--old", "chroma://h/c", "--new", "chroma://h/d",
                 "--fast", NULL};
         static const char *const v_sample[] = {
-                "verify", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "many", NULL};
-        static const char *const v_sample0[] = {
-                "verify", "--old=chroma://h/c", "--new=chroma://h/d",
-                "--sample=0", NULL};
+                "verify",       "--old",    "chroma://h/c", "--new",
+                "chroma://h/d", "--sample", "many",         NULL};
+        static const char *const v_sample0[] = {"verify", "--old=chroma://h/c",
+                                                "--new=chroma://h/d",
+                                                "--sample=0", NULL};
         static const char *const v_tol[] = {
-                "verify", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--tolerance", "-1", NULL};
+                "verify",       "--old",       "chroma://h/c", "--new",
+                "chroma://h/d", "--tolerance", "-1",           NULL};
         static const char *const v_mem[] = {
-                "verify", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--memory", "1K", NULL};
+                "verify",       "--old",    "chroma://h/c", "--new",
+                "chroma://h/d", "--memory", "1K",           NULL};
         static const char *const v_mem2[] = {
-                "verify", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--memory", "64Q", NULL};
-        static const char *const v_missing[] = {
-                "verify", "--old", "chroma://h/c", "--new", NULL};
+                "verify",       "--old",    "chroma://h/c", "--new",
+                "chroma://h/d", "--memory", "64Q",          NULL};
+        static const char *const v_missing[] = {"verify", "--old",
+                                                "chroma://h/c", "--new", NULL};
         static const char *const v_help[] = {"verify", "--help", NULL};
         static const char *const s_both[] = {
-                "shadow", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--queries", "q.jsonl", "--sample", "5", NULL};
-        static const char *const s_neither[] = {
-                "shadow", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                NULL};
+                "shadow",    "--old",   "chroma://h/c", "--new", "chroma://h/d",
+                "--queries", "q.jsonl", "--sample",     "5",     NULL};
+        static const char *const s_neither[] = {"shadow",       "--old",
+                                                "chroma://h/c", "--new",
+                                                "chroma://h/d", NULL};
         static const char *const s_k0[] = {
-                "shadow", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "5", "-k", "0", NULL};
+                "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
+                "--sample", "5",     "-k",           "0",     NULL};
         static const char *const s_kbig[] = {
-                "shadow", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "5", "-k", "1001", NULL};
+                "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
+                "--sample", "5",     "-k",           "1001",  NULL};
         static const char *const s_min[] = {
-                "shadow", "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "5", "--min-overlap", "1.5", NULL};
+                "shadow",   "--old", "chroma://h/c",  "--new", "chroma://h/d",
+                "--sample", "5",     "--min-overlap", "1.5",   NULL};
         static const char *const s_help[] = {"shadow", "-h", NULL};
         int saved_out, saved_err, null_fd;
 
@@ -651,15 +652,28 @@ static void test_cli_usage(void **state) {
 
 /* Nothing listens on 127.0.0.1 port 1: opening fails at once, exit 2. */
 static void test_cli_unreachable(void **state) {
-        static const char *const v[] = {
-                "verify", "--old", "chroma://127.0.0.1:1/coll_a", "--new",
-                "chroma://127.0.0.1:1/coll_b", "--timeout-ms", "2000", NULL};
-        static const char *const v_scheme[] = {
-                "verify", "--old", "mongo://127.0.0.1:1/coll_a", "--new",
-                "chroma://127.0.0.1:1/coll_b", NULL};
-        static const char *const s[] = {
-                "shadow", "--old", "pgvector://postgres@127.0.0.1:1/db",
-                "--new", "chroma://127.0.0.1:1/coll_b", "--sample", "3", NULL};
+        static const char *const v[] = {"verify",
+                                        "--old",
+                                        "chroma://127.0.0.1:1/coll_a",
+                                        "--new",
+                                        "chroma://127.0.0.1:1/coll_b",
+                                        "--timeout-ms",
+                                        "2000",
+                                        NULL};
+        static const char *const v_scheme[] = {"verify",
+                                               "--old",
+                                               "mongo://127.0.0.1:1/coll_a",
+                                               "--new",
+                                               "chroma://127.0.0.1:1/coll_b",
+                                               NULL};
+        static const char *const s[] = {"shadow",
+                                        "--old",
+                                        "pgvector://postgres@127.0.0.1:1/db",
+                                        "--new",
+                                        "chroma://127.0.0.1:1/coll_b",
+                                        "--sample",
+                                        "3",
+                                        NULL};
 
         (void)state;
         assert_int_equal(run(vcdc_cmd_verify, v), 2);
