@@ -112,7 +112,7 @@ static void usage_cutover(FILE *fp) {
                 "  --verify-sample N     verify N sampled ids (default 0: "
                 "every record)\n"
                 "  --tolerance X         per vector component (default: "
-                "verify's, 1e-6)\n"
+                "verify's, 1e-6; 0: exact)\n"
                 "  --min-overlap X       least mean overlap@k (default "
                 "0.95)\n"
                 "  --shadow-sample N     shadow queries sampled from the "
@@ -360,6 +360,10 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                                         a->cmd, optarg);
                                 return -1;
                         }
+                        /* As vcdc verify: 0 means exact (the library reads
+                         * 0 as its default and a negative as exact). */
+                        if (a->tolerance == 0)
+                                a->tolerance = -1;
                         break;
                 case O_SHADOW_SAMPLE:
                         if (parse_int(optarg, 1, 1000000, &v) == -1) {
