@@ -206,13 +206,6 @@ static int parse_double(const char *s, double min, double max, double *vp) {
         return 0;
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        (void)rk;
-        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
-                 "%s: %s", fac, buf);
-}
-
 /*
  * Parses argv for command a->cmd taking the option groups in allowed.
  * Returns 0, 1 when --help was printed, -1 on bad usage (said on stderr).
@@ -473,7 +466,7 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 fprintf(stderr, "vcdc %s: %s\n", a->cmd, errstr);
                 return -1;
         }
-        rd_kafka_conf_set_log_cb(vcdc_conf_kafka(a->conf), log_cb);
+        rd_kafka_conf_set_log_cb(vcdc_conf_kafka(a->conf), vcdc_log_rdkafka_cb);
         if (!a->seed_set)
                 a->seed = (uint32_t)time(NULL) ^ (uint32_t)getpid();
         return 0;

@@ -418,13 +418,6 @@ static rd_kafka_t *client_new(vcdc_conf_t *conf, char *errstr,
         return rk;
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        (void)rk;
-        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
-                 "%s: %s", fac, buf);
-}
-
 int vcdc_cmd_status(int argc, char **argv) {
         enum { O_GROUP = 256, O_JSON, O_WATCH, O_WINDOW, O_INTERVAL,
                O_MAX_LAG, O_METRIC };
@@ -593,7 +586,7 @@ int vcdc_cmd_status(int argc, char **argv) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
                 goto usage_err;
         }
-        rd_kafka_conf_set_log_cb(vcdc_conf_kafka(conf), log_cb);
+        rd_kafka_conf_set_log_cb(vcdc_conf_kafka(conf), vcdc_log_rdkafka_cb);
 
         sink_conf.timeout_ms = (int)vcdc_conf_int(conf, "vcdc.sink.timeout.ms");
         for (i = 0; i < st.group_cnt; i++) {

@@ -192,6 +192,18 @@ int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
         return 0;
 }
 
+int vcdc_conf_kafka_set(rd_kafka_conf_t *rkc, const char *name,
+                        const char *value, char *errstr, size_t errstr_size) {
+        char err[512];
+
+        if (rd_kafka_conf_set(rkc, name, value, err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK) {
+                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, err);
+                return -1;
+        }
+        return 0;
+}
+
 int vcdc_conf_set_kv(vcdc_conf_t *conf, const char *kv, char *errstr,
                      size_t errstr_size) {
         const char *eq = strchr(kv, '=');

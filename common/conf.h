@@ -53,6 +53,11 @@ rd_kafka_conf_t *vcdc_conf_kafka(vcdc_conf_t *conf);
  *  owns it (rd_kafka_new() takes it on success). */
 rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf);
 
+/** rd_kafka_conf_set() on a client's own configuration, with an errstr
+ *  that names the key and value. Returns 0 or -1. */
+int vcdc_conf_kafka_set(rd_kafka_conf_t *rkc, const char *name,
+                        const char *value, char *errstr, size_t errstr_size);
+
 /** Prints the vcdc keys, their defaults and what they do. */
 void vcdc_conf_print_help(FILE *fp);
 

@@ -32,6 +32,13 @@ int vcdc_log_level_parse(const char *name) {
         return -1;
 }
 
+void vcdc_log_rdkafka_cb(const struct rd_kafka_s *rk, int level,
+                         const char *fac, const char *buf) {
+        (void)rk;
+        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
+                 "%s: %s", fac, buf);
+}
+
 void vcdc_log_write(int level, const char *component, const char *fmt, ...) {
         char line[2048];
         struct timespec ts;

@@ -24,6 +24,13 @@ int vcdc_log_level_parse(const char *name);
 void vcdc_log_write(int level, const char *component, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+struct rd_kafka_s;
+
+/** librdkafka's log callback (rd_kafka_conf_set_log_cb): its lines go
+ *  through vcdc's log, at their own syslog level. */
+void vcdc_log_rdkafka_cb(const struct rd_kafka_s *rk, int level,
+                         const char *fac, const char *buf);
+
 #define vcdc_log(level, component, ...)                                        \
         do {                                                                   \
                 if ((level) <= vcdc_log_level)                                 \

@@ -257,13 +257,6 @@ int vcdc_route_history_key(const vcdc_route_record_t *rec, char *buf,
  * Kafka plumbing shared by the reader, the writer and the follower.
  */
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        (void)rk;
-        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "route",
-                 "%s: %s", fac, buf);
-}
-
 /* A client configuration from conf without group settings: readers of the
  * control topic never join a group. */
 static rd_kafka_conf_t *client_conf(const vcdc_conf_t *conf,
@@ -285,7 +278,7 @@ static rd_kafka_conf_t *client_conf(const vcdc_conf_t *conf,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        rd_kafka_conf_set_log_cb(rkc, log_cb);
+        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
         for (; props && props[0]; props += 2)
                 if (rd_kafka_conf_set(rkc, props[0], props[1], err,
                                       sizeof(err)) != RD_KAFKA_CONF_OK) {

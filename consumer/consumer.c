@@ -253,13 +253,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
         VCDC_WARN("consumer", "%s: %s", rd_kafka_err2name(err), reason);
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        (void)rk;
-        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
-                 "%s: %s", fac, buf);
-}
-
 /*
  * Dead letters.
  */
@@ -918,18 +911,6 @@ static int check_replay(vcdc_consumer_t *c, int partition_cnt, char *errstr,
         return 0;
 }
 
-static int set(rd_kafka_conf_t *rkc, const char *name, const char *value,
-               char *errstr, size_t errstr_size) {
-        char err[512];
-
-        if (rd_kafka_conf_set(rkc, name, value, err, sizeof(err)) !=
-            RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, err);
-                return -1;
-        }
-        return 0;
-}
-
 vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                                    const vcdc_consumer_opts_t *opts,
                                    char *errstr, size_t errstr_size) {
@@ -972,18 +953,20 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 goto err;
 
         rkc = vcdc_conf_kafka_dup(conf);
-        if (set(rkc, "group.id", opts->group, errstr, errstr_size) ||
-            set(rkc, "enable.auto.commit", "false", errstr, errstr_size) ||
-            set(rkc, "enable.auto.offset.store", "false", errstr,
-                errstr_size) ||
-            set(rkc, "auto.offset.reset",
-                opts->from_beginning ? "earliest" : "latest", errstr,
-                errstr_size))
+        if (vcdc_conf_kafka_set(rkc, "group.id", opts->group,
+                                errstr, errstr_size) ||
+            vcdc_conf_kafka_set(rkc, "enable.auto.commit", "false",
+                                errstr, errstr_size) ||
+            vcdc_conf_kafka_set(rkc, "enable.auto.offset.store", "false",
+                                errstr, errstr_size) ||
+            vcdc_conf_kafka_set(rkc, "auto.offset.reset",
+                                opts->from_beginning ? "earliest" : "latest",
+                                errstr, errstr_size))
                 goto err;
         rd_kafka_conf_set_opaque(rkc, c);
         rd_kafka_conf_set_rebalance_cb(rkc, rebalance_cb);
         rd_kafka_conf_set_error_cb(rkc, error_cb);
-        rd_kafka_conf_set_log_cb(rkc, log_cb);
+        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
         if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr,
                                    errstr_size)))
                 goto err;

@@ -69,25 +69,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
         VCDC_WARN("producer", "%s: %s", rd_kafka_err2name(err), reason);
 }
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
-        (void)rk;
-        vcdc_log(level < VCDC_LOG_ERR ? VCDC_LOG_ERR : level, "rdkafka",
-                 "%s: %s", fac, buf);
-}
-
-static int set(rd_kafka_conf_t *rkc, const char *name, const char *value,
-               char *errstr, size_t errstr_size) {
-        char err[512];
-
-        if (rd_kafka_conf_set(rkc, name, value, err, sizeof(err)) !=
-            RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, err);
-                return -1;
-        }
-        return 0;
-}
-
 vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
                                    char *errstr, size_t errstr_size) {
         vcdc_producer_t *p;
@@ -109,12 +90,13 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
 
         rkc = vcdc_conf_kafka_dup(conf);
         /* Always on: no duplicates or reordering from retries. */
-        if (set(rkc, "enable.idempotence", "true", errstr, errstr_size) ||
-            set(rkc, "acks", "all", errstr, errstr_size) ||
+        if (vcdc_conf_kafka_set(rkc, "enable.idempotence", "true",
+                                errstr, errstr_size) ||
+            vcdc_conf_kafka_set(rkc, "acks", "all", errstr, errstr_size) ||
             /* A missing topic is refused, never auto-created with a
              * retention policy that would lose history. */
-            set(rkc, "allow.auto.create.topics", "false", errstr,
-                errstr_size)) {
+            vcdc_conf_kafka_set(rkc, "allow.auto.create.topics", "false",
+                                errstr, errstr_size)) {
                 rd_kafka_conf_destroy(rkc);
                 goto err;
         }
@@ -122,14 +104,15 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
         if (rd_kafka_conf_get(rkc, "partitioner", value, &size) ==
                     RD_KAFKA_CONF_OK &&
             !strcmp(value, "consistent_random") &&
-            set(rkc, "partitioner", "murmur2_random", errstr, errstr_size)) {
+            vcdc_conf_kafka_set(rkc, "partitioner", "murmur2_random",
+                                errstr, errstr_size)) {
                 rd_kafka_conf_destroy(rkc);
                 goto err;
         }
         rd_kafka_conf_set_opaque(rkc, p);
         rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
         rd_kafka_conf_set_error_cb(rkc, error_cb);
-        rd_kafka_conf_set_log_cb(rkc, log_cb);
+        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
         if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, errstr,
                                    errstr_size))) {
                 rd_kafka_conf_destroy(rkc);
