@@ -20,7 +20,7 @@
  *    "previous": "old",          where they went before
  *    "action": "cutover",        "cutover" or "rollback"
  *    "ts_ms": 1767225600000,     when, ms since the epoch
- *    "user": "alice", "host": "ops1",   who, from where
+ *    "user": "ops", "host": "ops1",   who, from where
  *    "forced": false,            true: switched by --force despite the gate
  *    "gate": {...}}              the gate's checks with their figures
  *                                (vcdc cutover); {} for a rollback

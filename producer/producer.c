@@ -40,7 +40,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 p->failed_msgs++;
                 if (rkm->_private != MSG_TOMBSTONE)
                         p->stats.failed++;
-                VCDC_ERR("producer", "delivery failed for key %.*s (%s [%d]): %s",
+                VCDC_ERR("producer",
+                         "delivery failed for key %.*s (%s [%d]): %s",
                          (int)(rkm->key_len > 200 ? 200 : rkm->key_len),
                          (const char *)rkm->key, p->topic, rkm->partition,
                          rd_kafka_err2str(rkm->err));
@@ -85,8 +86,8 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
         p->replication = (int)vcdc_conf_int(conf, "vcdc.topic.replication");
         if (!(p->codec = vcdc_codec_new(errstr, errstr_size)))
                 goto err;
-        vcdc_codec_set_schema_id(p->codec,
-                                 (int32_t)vcdc_conf_int(conf, "vcdc.schema.id"));
+        vcdc_codec_set_schema_id(
+                p->codec, (int32_t)vcdc_conf_int(conf, "vcdc.schema.id"));
 
         rkc = vcdc_conf_kafka_dup(conf);
         /* Always on: no duplicates or reordering from retries. */

@@ -25,7 +25,7 @@ static void test_roundtrip(void **state) {
         rec.previous = VCDC_ROUTE_OLD;
         rec.action = strdup("cutover");
         rec.ts_ms = 1767225600123;
-        rec.user = strdup("alice");
+        rec.user = strdup("ops");
         rec.host = strdup("ops1");
         rec.forced = 1;
         rec.gate = strdup("{\"readiness\": {\"pass\": true, \"lag\": 0}, "
@@ -36,7 +36,7 @@ static void test_roundtrip(void **state) {
         assert_non_null(strstr(text, "{\"collection\":\"docs "));
         assert_non_null(strstr(text, "\"route\":\"new\",\"previous\":\"old\","
                                      "\"action\":\"cutover\",\"ts_ms\":"
-                                     "1767225600123,\"user\":\"alice\","
+                                     "1767225600123,\"user\":\"ops\","
                                      "\"host\":\"ops1\",\"forced\":true,"
                                      "\"gate\":{\"readiness\":"));
         assert_int_equal(vcdc_route_record_decode(text, strlen(text), &back,
@@ -47,7 +47,7 @@ static void test_roundtrip(void **state) {
         assert_int_equal(back.previous, VCDC_ROUTE_OLD);
         assert_string_equal(back.action, "cutover");
         assert_int_equal(back.ts_ms, 1767225600123);
-        assert_string_equal(back.user, "alice");
+        assert_string_equal(back.user, "ops");
         assert_string_equal(back.host, "ops1");
         assert_int_equal(back.forced, 1);
         assert_string_equal(back.gate,
@@ -132,9 +132,9 @@ static void test_decode_valid(void **state) {
                  "c", VCDC_ROUTE_NEW, VCDC_ROUTE_OLD, 9007199254740993LL, 1,
                  NULL, NULL},
                 {"{\"collection\":\"\\u00e9\",\"route\":\"new\","
-                 "\"previous\":\"new\",\"ts_ms\":5,\"user\":\"bob\","
+                 "\"previous\":\"new\",\"ts_ms\":5,\"user\":\"deployer\","
                  "\"gate\":{\"k\":[1,2]}}",
-                 "\xc3\xa9", VCDC_ROUTE_NEW, VCDC_ROUTE_NEW, 5, 0, "bob",
+                 "\xc3\xa9", VCDC_ROUTE_NEW, VCDC_ROUTE_NEW, 5, 0, "deployer",
                  "{\"k\":[1,2]}"},
         };
         vcdc_route_record_t rec;
