@@ -7,6 +7,8 @@
 #   make test-integration  integration tests (starts and stops the stack)
 #   make sanitize        the unit tests under ASan+UBSan
 #   make valgrind        the unit tests under valgrind (fails on leaks)
+#   make bench           benchmarks on a local stack (bench/README.md)
+#   make bench-smoke     every benchmark once at tiny sizes (CI)
 #   make demo            the migration demo on local defaults
 #   make install PREFIX=/usr/local
 #   make clean
@@ -97,6 +99,19 @@ valgrind:
 	$(MAKE) BUILD=build/valgrind CFLAGS="-O0 -g" \
 	  TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	  test-unit
+
+# Benchmarks (bench/README.md): bench/*.c are helper programs; the driver
+# runs on a local stack. bench-smoke: tiny sizes, one round, no targets.
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(BENCH_BINS)
+	bash scripts/with-stack.sh bash bench/run.sh
+
+bench-smoke: all $(BENCH_BINS)
+	bash scripts/with-stack.sh bash bench/run.sh --smoke
 
 deps:
 	bash scripts/install-deps.sh

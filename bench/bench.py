@@ -1,0 +1,350 @@
+"""vcdc benchmarks: each one runs vcdc and its baseline alternately on the
+same generated data, several rounds, and prints the median of each side,
+their ratio and the min-max spread (bench/README.md says what each figure
+compares). Runs against the stack scripts/with-stack.sh exported.
+
+usage: bench.py [--smoke] [--only NAME,...]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(REPO, "bin")
+BB = os.path.join(REPO, os.environ.get("BUILD", "build"), "bench")
+PY = os.environ.get("VCDC_PYTHON", sys.executable)
+BROKERS = os.environ["VCDC_BROKERS"]
+CHROMA = (os.environ["VCDC_CHROMA_HOST"], os.environ["VCDC_CHROMA_PORT"])
+PG_URL = os.environ["VCDC_PGVECTOR_URL"]
+PG_CONNINFO = os.environ["VCDC_PG_CONNINFO"]
+
+# Producer settings both sides share (vcdc-producer adds idempotence and
+# acks=all itself; raw_producer sets the same two).
+PRODUCER_X = ["linger.ms=5", "batch.size=1000000", "compression.type=none"]
+BATCH = 1000  # vcdc.batch.records' default; the direct loader's batch
+PARTITIONS = 4
+
+SIZES = {
+    "full": dict(rounds=3, codec={128: 200000, 768: 40000},
+                 producer={128: 100000, 768: 20000},
+                 consumer={"pgvector": 20000, "chroma": 6000},
+                 memory=(10000, 100000)),
+    "smoke": dict(rounds=1, codec={128: 2000, 768: 500},
+                  producer={128: 300, 768: 300},
+                  consumer={"pgvector": 300, "chroma": 300},
+                  memory=(200, 2000)),
+}
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    """Runs cmd, returns (seconds, stdout); fails loudly."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, **kw)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr[-3000:])
+        raise SystemExit(f"bench: {cmd[0]} exited {p.returncode}")
+    return dt, p.stdout
+
+
+def run_rss(cmd):
+    """Runs cmd; returns (seconds, peak RSS in KiB) from wait4's rusage."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        sys.stderr.write(err[-3000:])
+        raise SystemExit(f"bench: {cmd[0]} exited {p.returncode}")
+    return dt, ru.ru_maxrss
+
+
+def spread(xs):
+    return f"{min(xs):,.0f}-{max(xs):,.0f}" if max(xs) >= 100 else \
+        f"{min(xs):.3g}-{max(xs):.3g}"
+
+
+def fmt(x):
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+class Table:
+    def __init__(self, title, unit, a, b, ratio_name):
+        self.title, self.unit, self.a, self.b = title, unit, a, b
+        self.ratio_name = ratio_name
+        self.rows = []
+
+    def add(self, case, xs, ys):
+        self.rows.append((case, xs, ys))
+
+    def render(self):
+        head = ["case", f"{self.a} ({self.unit})", "spread",
+                f"{self.b} ({self.unit})", "spread", self.ratio_name]
+        body = []
+        for case, xs, ys in self.rows:
+            ma, mb = statistics.median(xs), statistics.median(ys)
+            body.append([case, fmt(ma), spread(xs), fmt(mb), spread(ys),
+                         f"{ma / mb:.2f}" if mb else "-"])
+        out = [f"### {self.title}", "",
+               "| " + " | ".join(head) + " |",
+               "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(out) + "\n"
+
+
+def alternate(rounds, a, b):
+    """Runs a() and b() alternately (the first side alternates too);
+    returns their lists of results."""
+    xs, ys = [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            xs.append(a(r))
+            ys.append(b(r))
+        else:
+            ys.append(b(r))
+            xs.append(a(r))
+    return xs, ys
+
+
+def gen(work, n, dim, fvecs=False):
+    path = os.path.join(work, f"gen-{n}-{dim}.{'fvecs' if fvecs else 'jsonl'}")
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            subprocess.run([os.path.join(BIN, "vcdc-gen"), "-n", str(n), "-d",
+                            str(dim)] + (["--fvecs"] if fvecs else []),
+                           stdout=f, check=True)
+    return path
+
+
+def create_topic(name):
+    admin = AdminClient({"bootstrap.servers": BROKERS})
+    fut = admin.create_topics([NewTopic(
+        name, num_partitions=PARTITIONS, replication_factor=1,
+        config={"cleanup.policy": "compact"})])
+    fut[name].result(30)
+    return name
+
+
+def fresh(prefix):
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+# ---- 1. codec -------------------------------------------------------------
+def bench_codec(sz):
+    rounds = max(sz["rounds"], 3) if sz is SIZES["full"] else 1
+    t = Table("Codec: ns per record (lower is better)", "ns",
+              "vcdc", "memcpy floor", "vcdc/floor")
+    for dim, n in sz["codec"].items():
+        _, out = run([os.path.join(BB, "codec_bench"), str(dim), str(n),
+                      str(rounds)])
+        rows = [list(map(float, line.split())) for line in out.splitlines()]
+        t.add(f"encode {dim}-d ({int(rows[0][4])} B)",
+              [r[1] for r in rows], [r[3] for r in rows])
+        t.add(f"decode {dim}-d", [r[2] for r in rows], [r[3] for r in rows])
+    return [t]
+
+
+# ---- 2. producer ----------------------------------------------------------
+def bench_producer(sz, work):
+    xopts = [a for x in PRODUCER_X for a in ("-X", x)]
+    recs = Table("Producer vs. the broker's limit: records/s", "rec/s",
+                 "vcdc-producer", "raw librdkafka", "vcdc/raw")
+    mbs = Table("Producer vs. the broker's limit: MB/s of messages (key + "
+                "value)", "MB/s", "vcdc-producer", "raw librdkafka",
+                "vcdc/raw")
+    for dim, n in sz["producer"].items():
+        fv = gen(work, n, dim, fvecs=True)
+        jl = gen(work, n, dim)
+        size = {}
+
+        def raw(_r):
+            topic = create_topic(fresh("bench_raw"))
+            _, out = run([os.path.join(BB, "raw_producer"), "-b", BROKERS,
+                          "-t", topic, "-c", "docs"] + xopts + [fv])
+            cnt, nbytes, secs = out.split()
+            size["bytes"] = int(nbytes)
+            return n / float(secs)
+
+        def vcdc(fmt_, path):
+            def side(_r):
+                topic = create_topic(fresh("bench_vp"))
+                dt, _ = run([os.path.join(BIN, "vcdc-producer"), "-b",
+                             BROKERS, "-t", topic, "-c", "docs", "-f", fmt_]
+                            + xopts + [path])
+                return n / dt
+            return side
+
+        xs, ys = alternate(sz["rounds"], vcdc("fvecs", fv), raw)
+        recs.add(f"fvecs {dim}-d, {n:,} rec", xs, ys)
+        per = size["bytes"] / n / 1e6
+        mbs.add(f"fvecs {dim}-d", [x * per for x in xs], [y * per for y in ys])
+        xs, ys = alternate(sz["rounds"], vcdc("jsonl", jl), raw)
+        recs.add(f"JSONL {dim}-d, {n:,} rec (raw: fvecs payloads)", xs, ys)
+    return [recs, mbs]
+
+
+# ---- 3, 4. consumer -------------------------------------------------------
+def pg_count(table):
+    import psycopg2
+    with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return cur.fetchone()[0]
+
+
+def chroma_count(name):
+    base = (f"http://{CHROMA[0]}:{CHROMA[1]}/api/v2/tenants/default_tenant/"
+            f"databases/default_database/collections")
+    with urllib.request.urlopen(f"{base}/{name}", timeout=30) as r:
+        cid = json.load(r)["id"]
+    with urllib.request.urlopen(f"{base}/{cid}/count", timeout=30) as r:
+        return int(r.read())
+
+
+def sink_url(target, name):
+    if target == "pgvector":
+        sep = "&" if "?" in PG_URL else "?"
+        return f"{PG_URL}{sep}table={name}"
+    return f"chroma://{CHROMA[0]}:{CHROMA[1]}/{name}"
+
+
+def count(target, name):
+    return pg_count(name) if target == "pgvector" else chroma_count(name)
+
+
+def vcdc_consume(target, topic, n, rss=False):
+    name = fresh("bench_vc")
+    cmd = [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
+           "-G", fresh("bench-g"), "--sink", sink_url(target, name),
+           "--from-beginning", "--exit-at-end"]
+    if rss:
+        dt, kib = run_rss(cmd)
+    else:
+        dt, _ = run(cmd)
+        kib = 0
+    got = count(target, name)
+    if got != n:
+        raise SystemExit(f"bench: vcdc-consumer applied {got} of {n}")
+    return (n / dt, kib) if rss else n / dt
+
+
+def prepared_topic(work, n, dim):
+    jl = gen(work, n, dim)
+    topic = create_topic(fresh("bench_replay"))
+    run([os.path.join(BIN, "vcdc-producer"), "-b", BROKERS, "-t", topic, jl])
+    return topic, jl
+
+
+def bench_consumer(sz, work):
+    direct = Table("Consumer vs. the database's limit: records/s (128-d)",
+                   "rec/s", "vcdc-consumer", "direct loader", "vcdc/direct")
+    python = Table("Consumer vs. the hand-written Python pipeline: records/s "
+                   "(128-d)", "rec/s", "vcdc-consumer", "Python",
+                   "vcdc/Python")
+    for target, n in sz["consumer"].items():
+        topic, jl = prepared_topic(work, n, 128)
+
+        def v(_r):
+            return vcdc_consume(target, topic, n)
+
+        def d(_r):
+            name = fresh("bench_dl")
+            if target == "pgvector":
+                args = ["pgvector", PG_CONNINFO, name]
+            else:
+                args = ["chroma", CHROMA[0], CHROMA[1], name]
+            _, out = run([os.path.join(BB, "direct_loader")] + args +
+                         [str(BATCH), jl])
+            got = count(target, name)
+            if got != n:
+                raise SystemExit(f"bench: direct loader wrote {got} of {n}")
+            return n / float(out.split()[1])
+
+        def p(_r):
+            name = fresh("bench_py")
+            tgt = (f"{PG_CONNINFO}|{name}" if target == "pgvector"
+                   else f"{CHROMA[0]}:{CHROMA[1]}|{name}")
+            dt, _ = run([PY, os.path.join(REPO, "bench", "py_consumer.py"),
+                         target, BROKERS, topic, fresh("bench-pg"), tgt,
+                         str(BATCH)])
+            got = count(target, name)
+            if got != n:
+                raise SystemExit(f"bench: Python consumer wrote {got} of {n}")
+            return n / dt
+
+        log(f"consumer vs direct loader: {target}, {n} records")
+        xs, ys = alternate(sz["rounds"], v, d)
+        direct.add(f"{target}, {n:,} rec", xs, ys)
+        log(f"consumer vs Python: {target}, {n} records")
+        xs, ys = alternate(sz["rounds"], v, p)
+        python.add(f"{target}, {n:,} rec", xs, ys)
+    return [direct, python]
+
+
+# ---- 5. memory ------------------------------------------------------------
+def bench_memory(sz, work):
+    small, big = sz["memory"]
+    res = {}
+    for n in (small, big):
+        topic, _ = prepared_topic(work, n, 128)
+        rate, kib = vcdc_consume("pgvector", topic, n, rss=True)
+        res[n] = (rate, kib)
+    lines = ["### Memory: peak RSS of vcdc-consumer replaying into pgvector "
+             "(128-d)", "",
+             "| records | peak RSS (MB) | rec/s |", "|---|---|---|"]
+    for n, (rate, kib) in res.items():
+        lines.append(f"| {n:,} | {kib / 1024:.1f} | {rate:,.0f} |")
+    ratio = res[big][1] / res[small][1]
+    lines += ["", f"RSS ratio {big:,} / {small:,} records: {ratio:.2f}"]
+    return ["\n".join(lines) + "\n"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", default="codec,producer,consumer,memory")
+    args = ap.parse_args()
+    sz = SIZES["smoke" if args.smoke else "full"]
+    only = args.only.split(",")
+    work = tempfile.mkdtemp(prefix="vcdc-bench.")
+    t0 = time.monotonic()
+    try:
+        print(f"# vcdc benchmarks ({'smoke' if args.smoke else 'full'}, "
+              f"{sz['rounds']} round(s); medians, min-max spread)\n",
+              flush=True)
+        steps = [("codec", lambda: bench_codec(sz)),
+                 ("producer", lambda: bench_producer(sz, work)),
+                 ("consumer", lambda: bench_consumer(sz, work)),
+                 ("memory", lambda: bench_memory(sz, work))]
+        for name, fn in steps:
+            if name not in only:
+                continue
+            log(f"{name} ...")
+            t1 = time.monotonic()
+            for t in fn():
+                print(t if isinstance(t, str) else t.render(), flush=True)
+            log(f"{name}: {time.monotonic() - t1:.0f}s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"total: {time.monotonic() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+/*
+ * direct_loader - the database's limit for bench/bench.py: the same
+ * batches of the same vectors sent straight to the database, with no
+ * Kafka, no Avro and no vcdc code.
+ *
+ * Usage: direct_loader pgvector CONNINFO TABLE BATCH FILE.jsonl
+ *        direct_loader chroma HOST PORT COLLECTION BATCH FILE.jsonl
+ *
+ * Reads the JSON Lines (as vcdc-gen writes them: id, vector, metadata,
+ * document) into memory first. Timed: create the target, then one request
+ * per BATCH records: for pgvector one multi-row INSERT ... ON CONFLICT (id)
+ * DO UPDATE with text parameters (the vector as "[x,y,...]", "%.9g"); for
+ * Chroma one POST .../upsert with base64 embeddings when the server takes
+ * them (pre-flight-checks), as the vcdc sink does. Prints "records seconds".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+typedef struct row_s {
+        char *id;
+        char *vec_text; /* "[x,y,...]" */
+        char *vec_b64;  /* little-endian float32, base64 */
+        char *meta;     /* JSON object text */
+        char *doc;      /* or NULL */
+} row_t;
+
+typedef struct buf_s {
+        char *p;
+        size_t len, size;
+} buf_t;
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void buf_put(buf_t *b, const char *s, size_t n) {
+        if (b->len + n + 1 > b->size) {
+                size_t size = b->size ? b->size : 4096;
+                while (size < b->len + n + 1)
+                        size *= 2;
+                if (!(b->p = realloc(b->p, size))) {
+                        fprintf(stderr, "direct_loader: out of memory\n");
+                        exit(1);
+                }
+                b->size = size;
+        }
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+static void buf_puts(buf_t *b, const char *s) {
+        buf_put(b, s, strlen(s));
+}
+
+static char *base64_floats(const float *v, size_t dim) {
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *in = (const unsigned char *)v; /* x86: LE */
+        size_t n = dim * 4, i, o = 0;
+        char *out = malloc((n + 2) / 3 * 4 + 1);
+
+        if (!out)
+                return NULL;
+        for (i = 0; i + 2 < n; i += 3) {
+                unsigned x = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+                             in[i + 2];
+                out[o++] = tbl[x >> 18];
+                out[o++] = tbl[(x >> 12) & 63];
+                out[o++] = tbl[(x >> 6) & 63];
+                out[o++] = tbl[x & 63];
+        }
+        if (i < n) {
+                unsigned x = (unsigned)in[i] << 16;
+                if (i + 1 < n)
+                        x |= (unsigned)in[i + 1] << 8;
+                out[o++] = tbl[x >> 18];
+                out[o++] = tbl[(x >> 12) & 63];
+                out[o++] = i + 1 < n ? tbl[(x >> 6) & 63] : '=';
+                out[o++] = '=';
+        }
+        out[o] = '\0';
+        return out;
+}
+
+/* Reads every line. Returns the count, or -1. */
+static long read_rows(const char *path, row_t **rowsp, size_t *dimp) {
+        char line[1 << 16];
+        row_t *rows = NULL;
+        long cnt = 0, cap = 0;
+        FILE *fp = fopen(path, "r");
+
+        if (!fp) {
+                perror(path);
+                return -1;
+        }
+        while (fgets(line, sizeof(line), fp)) {
+                json_error_t jerr;
+                json_t *obj = json_loads(line, 0, &jerr), *vec, *x;
+                buf_t t = {0};
+                float *f;
+                size_t i;
+                row_t *r;
+
+                if (!obj || !(vec = json_object_get(obj, "vector")) ||
+                    !json_array_size(vec)) {
+                        fprintf(stderr, "%s:%ld: bad line\n", path, cnt + 1);
+                        exit(1);
+                }
+                if (cnt == cap) {
+                        cap = cap ? cap * 2 : 1024;
+                        if (!(rows = realloc(rows, sizeof(*rows) *
+                                                           (size_t)cap)))
+                                exit(1);
+                }
+                r = &rows[cnt++];
+                memset(r, 0, sizeof(*r));
+                *dimp = json_array_size(vec);
+                f = malloc(sizeof(float) * *dimp);
+                buf_puts(&t, "[");
+                json_array_foreach(vec, i, x) {
+                        char num[32];
+                        f[i] = (float)json_number_value(x);
+                        snprintf(num, sizeof(num), "%s%.9g", i ? "," : "",
+                                 (double)f[i]);
+                        buf_puts(&t, num);
+                }
+                buf_puts(&t, "]");
+                r->vec_text = t.p;
+                r->vec_b64 = base64_floats(f, *dimp);
+                free(f);
+                r->id = strdup(json_string_value(json_object_get(obj, "id")));
+                r->meta = json_dumps(json_object_get(obj, "metadata"),
+                                     JSON_COMPACT);
+                if (json_is_string(json_object_get(obj, "document")))
+                        r->doc = strdup(json_string_value(
+                                json_object_get(obj, "document")));
+                json_decref(obj);
+        }
+        fclose(fp);
+        *rowsp = rows;
+        return cnt;
+}
+
+static int pg_exec(PGconn *conn, const char *sql) {
+        PGresult *res = PQexec(conn, sql);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+                 PQresultStatus(res) == PGRES_TUPLES_OK;
+
+        if (!ok)
+                fprintf(stderr, "direct_loader: %s: %s", sql,
+                        PQerrorMessage(conn));
+        PQclear(res);
+        return ok ? 0 : -1;
+}
+
+static int load_pg(const char *conninfo, const char *table, row_t *rows,
+                   long cnt, size_t dim, long batch) {
+        PGconn *conn = PQconnectdb(conninfo);
+        const char **params = calloc((size_t)batch * 4, sizeof(*params));
+        char sql[512];
+        long i, j, n;
+        int rc = -1;
+
+        if (PQstatus(conn) != CONNECTION_OK) {
+                fprintf(stderr, "direct_loader: %s", PQerrorMessage(conn));
+                goto done;
+        }
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE %s (id text PRIMARY KEY, embedding "
+                 "vector(%zu) NOT NULL, metadata jsonb, document text)",
+                 table, dim);
+        if (pg_exec(conn, sql))
+                goto done;
+        for (i = 0; i < cnt; i += n) {
+                buf_t q = {0};
+                PGresult *res;
+
+                n = cnt - i < batch ? cnt - i : batch;
+                snprintf(sql, sizeof(sql), "INSERT INTO %s (id, embedding, "
+                                           "metadata, document) VALUES ",
+                         table);
+                buf_puts(&q, sql);
+                for (j = 0; j < n; j++) {
+                        long p = j * 4;
+                        snprintf(sql, sizeof(sql),
+                                 "%s($%ld::text,$%ld::vector,$%ld::jsonb,"
+                                 "$%ld::text)",
+                                 j ? "," : "", p + 1, p + 2, p + 3, p + 4);
+                        buf_puts(&q, sql);
+                        params[p] = rows[i + j].id;
+                        params[p + 1] = rows[i + j].vec_text;
+                        params[p + 2] = rows[i + j].meta;
+                        params[p + 3] = rows[i + j].doc;
+                }
+                buf_puts(&q, " ON CONFLICT (id) DO UPDATE SET embedding = "
+                             "EXCLUDED.embedding, metadata = "
+                             "EXCLUDED.metadata, document = "
+                             "EXCLUDED.document");
+                res = PQexecParams(conn, q.p, (int)(n * 4), NULL, params,
+                                   NULL, NULL, 0 /*text results*/);
+                free(q.p);
+                if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                        fprintf(stderr, "direct_loader: insert: %s",
+                                PQerrorMessage(conn));
+                        PQclear(res);
+                        goto done;
+                }
+                PQclear(res);
+        }
+        rc = 0;
+done:
+        free(params);
+        PQfinish(conn);
+        return rc;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *opaque) {
+        buf_t *b = opaque;
+
+        if (b->len < 65536)
+                buf_put(b, p, size * n);
+        return size * n;
+}
+
+/* POST (body) or GET (body NULL); the answer in *resp. Returns the HTTP
+ * status, or -1. */
+static long http(CURL *curl, const char *url, const char *body, buf_t *resp) {
+        long status = -1;
+        CURLcode res;
+
+        resp->len = 0;
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        if (body)
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+        if ((res = curl_easy_perform(curl)) != CURLE_OK) {
+                fprintf(stderr, "direct_loader: %s: %s\n", url,
+                        curl_easy_strerror(res));
+                return -1;
+        }
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 && status != 201)
+                fprintf(stderr, "direct_loader: %s: HTTP %ld: %.300s\n", url,
+                        status, resp->p ? resp->p : "");
+        return status;
+}
+
+static int load_chroma(const char *host, const char *port, const char *name,
+                       row_t *rows, long cnt, long batch) {
+        static const char base[] =
+                "/api/v2/tenants/default_tenant/databases/default_database";
+        CURL *curl = curl_easy_init();
+        struct curl_slist *hdrs = NULL;
+        buf_t resp = {0}, body = {0};
+        char url[1024];
+        json_t *obj = NULL;
+        const char *cid;
+        int b64, rc = -1;
+        long i, j, n;
+
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+        snprintf(url, sizeof(url), "http://%s:%s/api/v2/pre-flight-checks",
+                 host, port);
+        if (http(curl, url, NULL, &resp) != 200 ||
+            !(obj = json_loads(resp.p, 0, NULL)))
+                goto done;
+        b64 = json_is_true(json_object_get(obj, "supports_base64_encoding"));
+        json_decref(obj);
+        snprintf(url, sizeof(url), "http://%s:%s%s/collections", host, port,
+                 base);
+        buf_puts(&body, "{\"name\":\"");
+        buf_puts(&body, name);
+        buf_puts(&body, "\",\"configuration\":{\"hnsw\":{\"space\":"
+                        "\"cosine\"}},\"get_or_create\":true}");
+        if (http(curl, url, body.p, &resp) != 200 ||
+            !(obj = json_loads(resp.p, 0, NULL)) ||
+            !(cid = json_string_value(json_object_get(obj, "id"))))
+                goto done;
+        snprintf(url, sizeof(url), "http://%s:%s%s/collections/%s/upsert",
+                 host, port, base, cid);
+        for (i = 0; i < cnt; i += n) {
+                n = cnt - i < batch ? cnt - i : batch;
+                body.len = 0;
+                buf_puts(&body, "{\"ids\":[");
+                for (j = 0; j < n; j++) {
+                        char *s = json_dumps(json_string(rows[i + j].id),
+                                             JSON_ENCODE_ANY);
+                        if (j)
+                                buf_puts(&body, ",");
+                        buf_puts(&body, s);
+                        free(s);
+                }
+                buf_puts(&body, "],\"embeddings\":[");
+                for (j = 0; j < n; j++) {
+                        if (j)
+                                buf_puts(&body, ",");
+                        if (b64) {
+                                buf_puts(&body, "\"");
+                                buf_puts(&body, rows[i + j].vec_b64);
+                                buf_puts(&body, "\"");
+                        } else {
+                                buf_puts(&body, rows[i + j].vec_text);
+                        }
+                }
+                buf_puts(&body, "],\"metadatas\":[");
+                for (j = 0; j < n; j++) {
+                        if (j)
+                                buf_puts(&body, ",");
+                        buf_puts(&body, rows[i + j].meta);
+                }
+                buf_puts(&body, "],\"documents\":[");
+                for (j = 0; j < n; j++) {
+                        char *s = rows[i + j].doc
+                                          ? json_dumps(json_string(
+                                                               rows[i + j].doc),
+                                                       JSON_ENCODE_ANY)
+                                          : strdup("null");
+                        if (j)
+                                buf_puts(&body, ",");
+                        buf_puts(&body, s);
+                        free(s);
+                }
+                buf_puts(&body, "]}");
+                if (http(curl, url, body.p, &resp) != 200)
+                        goto done;
+        }
+        rc = 0;
+done:
+        json_decref(obj);
+        free(resp.p);
+        free(body.p);
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(curl);
+        return rc;
+}
+
+static long parse_pos(const char *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+
+        return (end == s || *end || v <= 0) ? -1 : v;
+}
+
+int main(int argc, char **argv) {
+        row_t *rows = NULL;
+        size_t dim = 0;
+        long cnt, batch;
+        double t0;
+        int rc;
+
+        if (argc == 6 && !strcmp(argv[1], "pgvector") &&
+            (batch = parse_pos(argv[4])) > 0) {
+                if ((cnt = read_rows(argv[5], &rows, &dim)) < 0)
+                        return 1;
+                t0 = now_s();
+                rc = load_pg(argv[2], argv[3], rows, cnt, dim, batch);
+        } else if (argc == 7 && !strcmp(argv[1], "chroma") &&
+                   (batch = parse_pos(argv[5])) > 0) {
+                if ((cnt = read_rows(argv[6], &rows, &dim)) < 0)
+                        return 1;
+                curl_global_init(CURL_GLOBAL_DEFAULT);
+                t0 = now_s();
+                rc = load_chroma(argv[2], argv[3], argv[4], rows, cnt, batch);
+        } else {
+                fprintf(stderr,
+                        "usage: direct_loader pgvector CONNINFO TABLE BATCH "
+                        "FILE.jsonl\n"
+                        "       direct_loader chroma HOST PORT COLLECTION "
+                        "BATCH FILE.jsonl\n");
+                return 64;
+        }
+        if (rc)
+                return 1;
+        printf("%ld %.6f\n", cnt, now_s() - t0);
+        return 0;
+}
