@@ -7,6 +7,8 @@
 #   make test-integration  integration tests (starts and stops the stack)
 #   make sanitize        the unit tests under ASan+UBSan
 #   make valgrind        the unit tests under valgrind (fails on leaks)
+#   make fuzz            each libFuzzer target (fuzz/) for FUZZ_SECONDS
+#   make fuzz-smoke      each target briefly on its committed corpus
 #   make bench           benchmarks on a local stack (bench/README.md)
 #   make bench-smoke     every benchmark once at tiny sizes (CI)
 #   make demo            the migration demo on local defaults
@@ -47,7 +49,8 @@ IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 # Build the C integration tests without running them.
 .PHONY: it all test test-unit test-integration sanitize valgrind demo install \
-        clean deps stack-up stack-down bench bench-smoke
+        clean deps stack-up stack-down bench bench-smoke fuzz fuzz-smoke \
+        fuzz-bins
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -100,6 +103,43 @@ valgrind:
 	  TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	  test-unit
 
+# libFuzzer targets (fuzz/fuzz_*.c) with ASan+UBSan, against the project's
+# sources built with clang in build/fuzz. Each runs on a scratch copy of its
+# corpus (fuzz/corpus/NAME); crashes land in build/fuzz/artifacts. A crash,
+# leak or sanitizer report fails the run.
+FUZZ_TARGETS  := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS  ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_CC       ?= clang
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link \
+                 $(FUZZ_SAN)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# run_fuzz SECONDS: each target for SECONDS, new inputs kept in
+# build/fuzz/corpus (the committed corpus is only read).
+define run_fuzz
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" \
+	  LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+	@set -e; mkdir -p build/fuzz/artifacts; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz_$$t for $(1)s"; mkdir -p build/fuzz/corpus/$$t; \
+	  build/fuzz/fuzz/fuzz_$$t -max_total_time=$(1) -timeout=25 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/artifacts/$$t- \
+	    build/fuzz/corpus/$$t fuzz/corpus/$$t; done
+endef
+
+fuzz:
+	$(call run_fuzz,$(FUZZ_SECONDS))
+
+fuzz-smoke:
+	$(call run_fuzz,$(FUZZ_SMOKE_SECONDS))
+
 # Benchmarks (bench/README.md): bench/*.c are helper programs; the driver
 # runs on a local stack. bench-smoke: tiny sizes, one round, no targets.
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
@@ -129,4 +169,4 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) $(FUZZ_BINS:=.d)
