@@ -50,6 +50,27 @@ bad:
         return NULL;
 }
 
+/* s as error messages show it: a password ("user:secret@host") replaced
+ * by "***", so that no message echoes it. Truncated to out_size. */
+static const char *redact(const char *s, char *out, size_t out_size) {
+        const char *auth = strstr(s, "://"), *first_at = strchr(s, '@');
+        const char *end, *at = NULL, *colon, *p;
+
+        /* The user part starts after "://", or at s when an '@' comes
+         * first ("u:secret@h/x://" has no scheme of ours). */
+        auth = auth && (!first_at || auth < first_at) ? auth + 3 : s;
+        end = auth + strcspn(auth, "?#");
+        for (p = auth; p < end; p++)
+                if (*p == '@')
+                        at = p;
+        if (!at || !(colon = memchr(auth, ':', (size_t)(at - auth)))) {
+                snprintf(out, out_size, "%s", s);
+                return out;
+        }
+        snprintf(out, out_size, "%.*s***%s", (int)(colon + 1 - s), s, at);
+        return out;
+}
+
 void vcdc_url_destroy(vcdc_url_t *url) {
         size_t i;
 
@@ -109,13 +130,15 @@ static int parse_params(vcdc_url_t *url, const char *q, char *errstr,
 
 vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         vcdc_url_t *url;
-        const char *p, *auth, *auth_end, *at, *hostp, *colon;
+        const char *p, *auth, *auth_end, *at, *hostp, *colon, *shown;
+        char shown_buf[1024];
         size_t i;
 
         if (!s || !*s) {
                 snprintf(errstr, errstr_size, "empty URL");
                 return NULL;
         }
+        shown = redact(s, shown_buf, sizeof(shown_buf));
         if (!(url = calloc(1, sizeof(*url)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -124,7 +147,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         p = strstr(s, "://");
         if (!p || p == s) {
                 snprintf(errstr, errstr_size,
-                         "\"%s\": expected scheme://host[:port]/...", s);
+                         "\"%s\": expected scheme://host[:port]/...", shown);
                 goto err;
         }
         if (!(url->scheme = strndup(s, (size_t)(p - s))))
@@ -133,8 +156,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                 unsigned char c = (unsigned char)url->scheme[i];
                 if (!isalnum(c) && c != '+' && c != '-' && c != '.') {
                         snprintf(errstr, errstr_size,
-                                 "\"%s\": invalid scheme \"%s\"", s,
-                                 url->scheme);
+                                 "\"%s\": invalid scheme", shown);
                         goto err;
                 }
                 url->scheme[i] = (char)tolower(c);
@@ -144,7 +166,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         auth_end = auth + strcspn(auth, "/?#");
         if (strchr(auth, '#')) {
                 snprintf(errstr, errstr_size, "\"%s\": fragments are not used",
-                         s);
+                         shown);
                 goto err;
         }
         at = NULL;
@@ -157,13 +179,13 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                         snprintf(errstr, errstr_size,
                                  "\"%s\": a password in the URL is refused: "
                                  "pass it through the environment or a file",
-                                 s);
+                                 shown);
                         goto err;
                 }
                 if (!(url->user = pct_decode(auth, (size_t)(at - auth), 0)) ||
                     !*url->user) {
                         snprintf(errstr, errstr_size, "\"%s\": bad user name",
-                                 s);
+                                 shown);
                         goto err;
                 }
                 hostp = at + 1;
@@ -173,7 +195,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                                                   hostp))))
                 goto oom;
         if (!*url->host) {
-                snprintf(errstr, errstr_size, "\"%s\": missing host", s);
+                snprintf(errstr, errstr_size, "\"%s\": missing host", shown);
                 goto err;
         }
         if (colon) {
@@ -184,7 +206,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                 if (end == colon + 1 || end != auth_end || errno || port < 1 ||
                     port > 65535) {
                         snprintf(errstr, errstr_size,
-                                 "\"%s\": port \"%.*s\" is not 1..65535", s,
+                                 "\"%s\": port \"%.*s\" is not 1..65535", shown,
                                  (int)(auth_end - colon - 1), colon + 1);
                         goto err;
                 }
@@ -198,7 +220,8 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                 size_t plen = strcspn(p, "?");
                 if (!(url->path = pct_decode(p, plen, 0))) {
                         snprintf(errstr, errstr_size,
-                                 "\"%s\": bad percent-escape in path", s);
+                                 "\"%s\": bad percent-escape in path",
+                                 shown);
                         goto err;
                 }
                 p += plen;
@@ -206,7 +229,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         if (*p == '?') {
                 char perr[256];
                 if (parse_params(url, p + 1, perr, sizeof(perr)) == -1) {
-                        snprintf(errstr, errstr_size, "\"%s\": %s", s, perr);
+                        snprintf(errstr, errstr_size, "\"%s\": %s", shown, perr);
                         goto err;
                 }
         }

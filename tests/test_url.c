@@ -70,6 +70,12 @@ static void test_invalid(void **state) {
                 {"chroma://h:80x/c", "port \"80x\""},
                 {"chroma://h:/c", "port \"\""},
                 {"pgvector://u:secret@h/db", "password in the URL is refused"},
+                /* No message echoes a password ("secret" below). */
+                {"pgvector://u:secret@h:99999/db", "password in the URL"},
+                {"pgvector://u:secret@h/db#f", "\"pgvector://u:***@h/db#f\""},
+                {"u:secret@h/db", "\"u:***@h/db\": expected scheme://"},
+                {"u:secret@h/x://h/c", "\"u:***@h/x://h/c\": invalid scheme"},
+                {"pgvector://u:secret@h/db?k", "\"pgvector://u:***@h/db?k\""},
                 {"chroma://h/c%zz", "bad percent-escape in path"},
                 {"chroma://h/c%2", "bad percent-escape in path"},
                 {"chroma://h/c%00", "bad percent-escape in path"},
@@ -94,6 +100,9 @@ static void test_invalid(void **state) {
                 if (!strstr(errstr, cases[i].expect))
                         fail_msg("%s: got \"%s\", want \"%s\"", cases[i].url,
                                  errstr, cases[i].expect);
+                if (strstr(errstr, "secret"))
+                        fail_msg("%s: \"%s\" shows the password",
+                                 cases[i].url, errstr);
         }
 }
 
