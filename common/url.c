@@ -155,8 +155,8 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         for (i = 0; url->scheme[i]; i++) {
                 unsigned char c = (unsigned char)url->scheme[i];
                 if (!isalnum(c) && c != '+' && c != '-' && c != '.') {
-                        snprintf(errstr, errstr_size,
-                                 "\"%s\": invalid scheme", shown);
+                        snprintf(errstr, errstr_size, "\"%s\": invalid scheme",
+                                 shown);
                         goto err;
                 }
                 url->scheme[i] = (char)tolower(c);
@@ -220,8 +220,7 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
                 size_t plen = strcspn(p, "?");
                 if (!(url->path = pct_decode(p, plen, 0))) {
                         snprintf(errstr, errstr_size,
-                                 "\"%s\": bad percent-escape in path",
-                                 shown);
+                                 "\"%s\": bad percent-escape in path", shown);
                         goto err;
                 }
                 p += plen;
@@ -229,7 +228,8 @@ vcdc_url_t *vcdc_url_parse(const char *s, char *errstr, size_t errstr_size) {
         if (*p == '?') {
                 char perr[256];
                 if (parse_params(url, p + 1, perr, sizeof(perr)) == -1) {
-                        snprintf(errstr, errstr_size, "\"%s\": %s", shown, perr);
+                        snprintf(errstr, errstr_size, "\"%s\": %s", shown,
+                                 perr);
                         goto err;
                 }
         }

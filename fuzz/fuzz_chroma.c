@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!resp)
                 return 0;
 
-        (void)vcdc_chroma_parse_collection(resp, id, sizeof(id), &dim,
-                                           &metric, errstr, sizeof(errstr));
+        (void)vcdc_chroma_parse_collection(resp, id, sizeof(id), &dim, &metric,
+                                           errstr, sizeof(errstr));
 
         for (i = 0; i < OUT_CNT; i++)
                 vcdc_record_init(&out[i]);

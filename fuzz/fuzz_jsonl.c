@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t dim = 0 /*any*/;
 
         vcdc_record_init(&rec);
-        (void)vcdc_input_parse_json((const char *)data, size, &opts, &dim,
-                                    &rec, errstr, sizeof(errstr));
+        (void)vcdc_input_parse_json((const char *)data, size, &opts, &dim, &rec,
+                                    errstr, sizeof(errstr));
         vcdc_record_clear(&rec);
         return 0;
 }

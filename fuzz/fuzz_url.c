@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void)vcdc_url_param(url, "table");
                 (void)vcdc_url_check_params(url, allowed, errstr,
                                             sizeof(errstr));
-                (void)vcdc_url_check_params(url, none, errstr,
-                                            sizeof(errstr));
+                (void)vcdc_url_check_params(url, none, errstr, sizeof(errstr));
                 /* A short error buffer must truncate, not overflow. */
                 (void)vcdc_url_check_params(url, allowed, tiny, sizeof(tiny));
                 vcdc_url_destroy(url);
