@@ -354,10 +354,21 @@ static long parse_pos(const char *s) {
         return (end == s || *end || v <= 0) ? -1 : v;
 }
 
+static void free_rows(row_t *rows, long cnt) {
+        while (cnt-- > 0) {
+                free(rows[cnt].id);
+                free(rows[cnt].vec_text);
+                free(rows[cnt].vec_b64);
+                free(rows[cnt].meta);
+                free(rows[cnt].doc);
+        }
+        free(rows);
+}
+
 int main(int argc, char **argv) {
         row_t *rows = NULL;
         size_t dim = 0;
-        long cnt, batch;
+        long cnt = 0, batch;
         double t0;
         int rc;
 
@@ -382,8 +393,9 @@ int main(int argc, char **argv) {
                         "BATCH FILE.jsonl\n");
                 return 64;
         }
-        if (rc)
-                return 1;
-        printf("%ld %.6f\n", cnt, now_s() - t0);
-        return 0;
+        if (!rc)
+                printf("%ld %.6f\n", cnt, now_s() - t0);
+        free_rows(rows, cnt);
+        curl_global_cleanup();
+        return rc ? 1 : 0;
 }
