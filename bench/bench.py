@@ -42,11 +42,11 @@ SIZES = {
     "full": dict(rounds=3, codec={128: 200000, 768: 40000},
                  producer={128: 200000, 768: 40000},
                  consumer={"pgvector": 50000, "chroma": 15000},
-                 memory=(20000, 200000)),
+                 memory=(20000, 200000), latency=(1000, 60)),
     "smoke": dict(rounds=1, codec={128: 2000, 768: 500},
                   producer={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
-                  memory=(200, 2000)),
+                  memory=(200, 2000), latency=(200, 3)),
 }
 
 
@@ -326,10 +326,92 @@ def bench_memory(sz, work):
     return ["\n".join(lines) + "\n"]
 
 
+# ---- 6. end-to-end latency ------------------------------------------------
+def bench_latency(sz, work):
+    """Produce at a fixed rate through vcdc-producer's stdin into a topic a
+    running vcdc-consumer applies to pgvector; each record carries its
+    send time (metadata t_ms) and the table stamps its insert time
+    (applied_at DEFAULT clock_timestamp(), a column the sink leaves alone).
+    Same machine, same clock."""
+    import psycopg2
+    rate, secs = sz["latency"]
+    total = rate * secs
+    topic = create_topic(fresh("bench_lat"))
+    table = fresh("bench_lat")
+    with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, embedding "
+                    f"vector(128) NOT NULL, metadata jsonb, document text, "
+                    f"applied_at timestamptz NOT NULL DEFAULT "
+                    f"clock_timestamp())")
+    cons = subprocess.Popen(
+        [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
+         "-G", fresh("bench-g"), "--sink", sink_url("pgvector", table),
+         "--from-beginning"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    prod = subprocess.Popen(
+        [os.path.join(BIN, "vcdc-producer"), "-b", BROKERS, "-t", topic,
+         "-X", "linger.ms=5"], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        with open(gen(work, 1000, 128)) as f:
+            pool = [json.loads(line) for line in f]
+
+        def send(rid):
+            rec = dict(pool[hash(rid) % len(pool)])
+            rec["id"] = rid if isinstance(rid, str) else f"lat-{rid}"
+            rec["metadata"] = {"t_ms": time.time() * 1000}
+            prod.stdin.write(json.dumps(rec) + "\n")
+            prod.stdin.flush()
+
+        # Warm up: wait until the consumer applies a first record.
+        send("warmup")
+        deadline = time.monotonic() + 60
+        while pg_count(table) < 1:
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: latency: the consumer applies nothing")
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        for i in range(total):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            send(i)
+        sent_secs = time.monotonic() - t0
+        prod.stdin.close()
+        prod.wait(60)
+        deadline = time.monotonic() + 120
+        while pg_count(table) < total + 1:
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: latency: records missing")
+            time.sleep(0.2)
+    finally:
+        for p in (prod, cons):
+            if p.poll() is None:
+                p.terminate()
+                p.wait(30)
+    with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT extract(epoch FROM applied_at) * 1000 - "
+                    f"(metadata->>'t_ms')::float8 FROM {table} "
+                    f"WHERE id LIKE 'lat-%'")
+        lat = sorted(r[0] for r in cur.fetchall())
+
+    def pct(q):
+        return lat[min(len(lat) - 1, int(q * len(lat)))]
+
+    lines = ["### End-to-end latency into pgvector: send to applied (ms), "
+             f"{rate:,} rec/s for {secs} s (achieved "
+             f"{total / sent_secs:,.0f} rec/s)", "",
+             "| records | min | p50 | p99 | max |", "|---|---|---|---|---|",
+             f"| {len(lat):,} | {lat[0]:.0f} | {pct(0.5):.0f} | "
+             f"{pct(0.99):.0f} | {lat[-1]:.0f} |"]
+    return ["\n".join(lines) + "\n"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--only", default="codec,producer,consumer,memory")
+    ap.add_argument("--only",
+                    default="codec,producer,consumer,memory,latency")
     args = ap.parse_args()
     sz = SIZES["smoke" if args.smoke else "full"]
     only = args.only.split(",")
@@ -342,7 +424,8 @@ def main():
         steps = [("codec", lambda: bench_codec(sz)),
                  ("producer", lambda: bench_producer(sz, work)),
                  ("consumer", lambda: bench_consumer(sz, work)),
-                 ("memory", lambda: bench_memory(sz, work))]
+                 ("memory", lambda: bench_memory(sz, work)),
+                 ("latency", lambda: bench_latency(sz, work))]
         for name, fn in steps:
             if name not in only:
                 continue
