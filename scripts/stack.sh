@@ -249,7 +249,25 @@ launch() {
 	shift
 	logf="$(log_file "$name")"
 	printf '=== %s: starting %s\n' "$(date -Is)" "$*" >>"$logf"
-	(cd "$RUN_DIR" && exec setsid "$@" >>"$logf" 2>&1 </dev/null 9>&-) &
+	# A small shell stays as the session leader and writes how the
+	# component ended (exit status, or the signal that killed it) to its
+	# log: a server that dies without a word is otherwise a mystery. The
+	# shell ignores SIGTERM/SIGINT/SIGHUP itself: stop signals go to the
+	# whole group (signal_group), so the component gets exactly one.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	(cd "$RUN_DIR" && exec setsid bash -c '
+		"$@" &
+		child=$!
+		trap "" TERM INT HUP
+		wait "$child"
+		rc=$?
+		if ((rc > 128)); then
+			how="killed by signal $((rc - 128)) ($(kill -l "$rc"))"
+		else
+			how="exit status $rc"
+		fi
+		printf "=== %s: pid %s ended: %s\n" "$(date -Is)" "$child" "$how"
+		exit "$rc"' vcdc-stack-"$name" "$@" >>"$logf" 2>&1 </dev/null 9>&-) &
 	pid=$!
 	printf '%s\n' "$pid" >"$(pid_file "$name")"
 	STARTED+=("$name")

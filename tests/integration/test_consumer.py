@@ -23,8 +23,9 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from consumer_helpers import (
     ODD_IDS, REPO, Chroma, ConsumerProc, Expected, Pg, Stack, caught_up,
     committed, create_topic, diff_state, free_port, group_members, log_ends, make_delete,
-    make_upsert, plain_ids, produce, produce_raw, read_all, scrape_metrics,
-    start_producer, unique, wait_for)
+    make_upsert, plain_ids, produce, produce_raw, read_all, refused,
+    scrape_metrics, start_producer, unique, wait_for)
+from proxy import TcpProxy
 
 DIM = 128
 PARTS = 4
@@ -71,12 +72,39 @@ class Target:
     def __init__(self, kind, stack, chroma, pg, name):
         self.kind, self.name = kind, name
         self.stack, self.chroma, self.pg = stack, chroma, pg
+        self.proxy = None  # a TcpProxy the consumer reaches Chroma through
 
     @property
     def url(self):
         if self.kind == "chroma":
-            return self.stack.chroma_url(self.name)
+            url = self.stack.chroma_url(self.name)
+            if self.proxy is not None:
+                url = url.replace(":%d/" % self.stack.chroma_port,
+                                  ":%d/" % self.proxy.port)
+            return url
         return self.stack.pgvector_url(self.name)
+
+    @property
+    def address(self):
+        """(host, port) the consumer connects to."""
+        if self.kind == "chroma":
+            return ("127.0.0.1", self.proxy.port) if self.proxy else (
+                self.stack.chroma_host, self.stack.chroma_port)
+        return (self.stack.pg_host, self.stack.pg_port)
+
+    def go_down(self):
+        """The outage: pgvector is stopped for real; Chroma is cut off at
+        its proxy (tests/integration/proxy.py says why)."""
+        if self.proxy is not None:
+            self.proxy.cut()
+        else:
+            self.stack.stop_one(self.kind)
+
+    def come_back(self):
+        if self.proxy is not None:
+            self.proxy.restore()
+        else:
+            self.stack.start_one(self.kind)
 
     def count_or_none(self):
         db = self.chroma if self.kind == "chroma" else self.pg
@@ -369,6 +397,8 @@ def test_target_outage_retried_without_leaving_the_group(
     expected.apply_all(history)
 
     tgt = target(kind, stack, chroma, pg, "it_outage")
+    if kind == "chroma":
+        tgt.proxy = TcpProxy(stack.chroma_host, stack.chroma_port)
     group = topic + "_g"
     port = free_port()
     c = consumer(procs, stack, topic, group, tgt, tmp_path,
@@ -386,7 +416,7 @@ def test_target_outage_retried_without_leaving_the_group(
             *group_members(stack, group)), 30, "one member in the group")
     member = members[0]
 
-    stack.stop_one(kind)
+    tgt.go_down()
     stopped = time.monotonic()
     try:
         metrics = wait_for(
@@ -395,7 +425,7 @@ def test_target_outage_retried_without_leaving_the_group(
                     scrape_metrics(port)), 14,
             "vcdc_consumer_retries_total > 0 while %s is down" % kind,
             interval=0.2)
-        assert tgt.count_or_none() is None, "%s still answers" % kind
+        assert refused(*tgt.address), "%s still answers" % kind
         while time.monotonic() - stopped < 15:
             assert c.alive(), "consumer exited during the outage: %s\n%s" % (
                 c.proc.poll(), c.tail())
@@ -405,9 +435,11 @@ def test_target_outage_retried_without_leaving_the_group(
             "after 15 s of outage the group has %s (%s), not the member "
             "%s it had" % (members, state, member))
     finally:
-        stack.start_one(kind)
+        tgt.come_back()
 
     assert c.wait(RUN_TIMEOUT) == 0, c.tail()
+    if tgt.proxy is not None:
+        tgt.proxy.close()
     log = c.log()
     assert "retry" in log, log[-3000:]
     assert metrics["vcdc_consumer_retries_total"] > 0
