@@ -46,7 +46,11 @@ static const prop_t props[] = {
         {"vcdc.batch.bytes", T_INT, "16777216", 1024, 1073741824, NULL,
          "consumer: most message bytes in one batch"},
         {"vcdc.batch.ms", T_INT, "200", 0, 600000, NULL,
-         "consumer: longest wait to fill a batch"},
+         "consumer: longest wait to fill a batch (a batch is applied at "
+         "once when nothing more is waiting)"},
+        {"vcdc.commit.interval.ms", T_INT, "1000", 0, 3600000, NULL,
+         "consumer: least time between offset commits (the target records "
+         "its own offsets with every batch)"},
         {"vcdc.retry.backoff.ms", T_INT, "200", 1, 600000, NULL,
          "consumer: first wait before retrying a failed apply"},
         {"vcdc.retry.backoff.max.ms", T_INT, "10000", 1, 3600000, NULL,
