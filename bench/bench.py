@@ -33,16 +33,16 @@ PG_CONNINFO = os.environ["VCDC_PG_CONNINFO"]
 PRODUCER_X = ["linger.ms=5", "batch.size=1000000", "compression.type=none"]
 BATCH = 1000  # vcdc.batch.records' default; the direct loader's batch
 PG_CHUNK = 500  # rows per INSERT of the pgvector sink (VCDC_PGVECTOR_CHUNK_ROWS)
-# The librdkafka knob that bounds the consumer's prefetch queue (default
-# 65536 KiB): the memory benchmark also replays 10N with it lowered.
-QUEUE_KB = 8192
 PARTITIONS = 4
+# The memory and scale-out benchmarks share their topics: 8 partitions, so
+# two consumers of one group get four each.
+SCALE_PARTITIONS = 8
 
 SIZES = {
     "full": dict(rounds=3, codec={128: 200000, 768: 40000},
                  producer={128: 200000, 768: 40000},
                  consumer={"pgvector": 50000, "chroma": 15000},
-                 memory=(20000, 200000), latency=(1000, 60)),
+                 memory=(100000, 1000000), latency=(1000, 60)),
     "smoke": dict(rounds=1, codec={128: 2000, 768: 500},
                   producer={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
@@ -138,10 +138,10 @@ def gen(work, n, dim, fvecs=False):
     return path
 
 
-def create_topic(name):
+def create_topic(name, partitions=PARTITIONS):
     admin = AdminClient({"bootstrap.servers": BROKERS, "log_level": 4})
     fut = admin.create_topics([NewTopic(
-        name, num_partitions=PARTITIONS, replication_factor=1,
+        name, num_partitions=partitions, replication_factor=1,
         config={"cleanup.policy": "compact"})])
     fut[name].result(30)
     return name
@@ -249,9 +249,9 @@ def vcdc_consume(target, topic, n, rss=False, extra=()):
     return (n / dt, kib) if rss else n / dt
 
 
-def prepared_topic(work, n, dim):
+def prepared_topic(work, n, dim, partitions=PARTITIONS):
     jl = gen(work, n, dim)
-    topic = create_topic(fresh("bench_replay"))
+    topic = create_topic(fresh("bench_replay"), partitions)
     run([os.path.join(BIN, "vcdc-producer"), "-b", BROKERS, "-t", topic, jl])
     return topic, jl
 
@@ -303,62 +303,167 @@ def bench_consumer(sz, work):
     return [direct, python]
 
 
-# ---- 5. memory ------------------------------------------------------------
-def bench_memory(sz, work):
+# ---- 5. memory, 6. scale out ---------------------------------------------
+def bench_memory_scale(sz, work):
+    """Peak RSS of one consumer replaying each size into pgvector; then the
+    larger replay again by two consumers of one group, each measured."""
     small, big = sz["memory"]
-    res = []
+    mem = []
     for n in (small, big):
-        topic, _ = prepared_topic(work, n, 128)
+        topic, jl = prepared_topic(work, n, 128, SCALE_PARTITIONS)
         rate, kib = vcdc_consume("pgvector", topic, n, rss=True)
-        res.append((n, "defaults", rate, kib))
-    qmax = f"queued.max.messages.kbytes={QUEUE_KB}"
-    rate, kib = vcdc_consume("pgvector", topic, big, rss=True,
-                             extra=("-X", qmax))
-    res.append((big, f"-X {qmax}", rate, kib))
+        mem.append((n, rate, kib))
+        os.unlink(jl)  # the 1M-record file is 0.9 GB
+    one_secs = big / mem[1][1]
+    two_secs, two_kib = vcdc_consume_group("pgvector", topic, big, 2)
     lines = ["### Memory: peak RSS of vcdc-consumer replaying into pgvector "
-             "(128-d)", "",
-             "| records | settings | peak RSS (MB) | rec/s |",
-             "|---|---|---|---|"]
-    for n, how, rate, kib in res:
-        lines.append(f"| {n:,} | {how} | {kib / 1024:.1f} | {rate:,.0f} |")
-    lines += ["", f"RSS ratio {big:,} / {small:,} records (defaults): "
-              f"{res[1][3] / res[0][3]:.2f}"]
+             "(128-d, defaults)", "",
+             "| records | peak RSS (MB) | rec/s |", "|---|---|---|"]
+    for n, rate, kib in mem:
+        lines.append(f"| {n:,} | {kib / 1024:.1f} | {rate:,.0f} |")
+    lines += ["", f"RSS ratio {big:,} / {small:,} records: "
+              f"{mem[1][2] / mem[0][2]:.2f}", "",
+              f"### Scale out: {big:,} records (128-d, "
+              f"{SCALE_PARTITIONS} partitions) replayed into pgvector", "",
+              "| consumers in the group | replay (s) | rec/s | "
+              "peak RSS per process (MB) |", "|---|---|---|---|",
+              f"| 1 | {one_secs:.0f} | {big / one_secs:,.0f} | "
+              f"{mem[1][2] / 1024:.1f} |",
+              f"| 2 | {two_secs:.0f} | {big / two_secs:,.0f} | "
+              f"{max(two_kib) / 1024:.1f} |", "",
+              f"Speed-up with two: {one_secs / two_secs:.2f}x"]
     return ["\n".join(lines) + "\n"]
+
+
+def vcdc_consume_group(target, topic, n, procs):
+    """procs consumers in one group replay topic into one fresh table;
+    returns (seconds until the last exits, [peak RSS KiB of each])."""
+    name = fresh("bench_vc")
+    group = fresh("bench-g")
+    cmd = [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
+           "-G", group, "--sink", sink_url(target, name), "--from-beginning",
+           "--exit-at-end"]
+    t0 = time.monotonic()
+    ps = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+          for _ in range(procs)]
+    kib = []
+    for p in ps:
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.stderr.write(err[-3000:])
+            raise SystemExit("bench: a consumer of the group failed")
+        kib.append(ru.ru_maxrss)
+    dt = time.monotonic() - t0
+    got = count(target, name)
+    if got != n:
+        raise SystemExit(f"bench: {procs} consumers applied {got} of {n}")
+    return dt, kib
 
 
 # ---- 6. end-to-end latency ------------------------------------------------
 def bench_latency(sz, work):
-    rows = [latency_run(sz, work, ()),
-            latency_run(sz, work, ("-X", "vcdc.batch.ms=50"))]
     rate, secs = sz["latency"]
-    lines = ["### End-to-end latency into pgvector: send to applied (ms), "
-             f"{rate:,} rec/s for {secs} s", "",
-             "| consumer settings | records | achieved rec/s | min | p50 | "
-             "p99 | max |", "|---|---|---|---|---|---|---|"] + rows
+    lines = ["### End-to-end latency: send to applied (ms), "
+             f"{rate:,} rec/s for {secs} s, consumer defaults", "",
+             "| database | how applied is seen | records | achieved rec/s | "
+             "min | p50 | p99 | max |", "|---|---|---|---|---|---|---|---|"]
+    lines += [latency_run(sz, work, "pgvector"),
+              latency_run(sz, work, "chroma")]
     return ["\n".join(lines) + "\n"]
 
 
-def latency_run(sz, work, extra):
+class ChromaWatcher:
+    """Polls Chroma every 20 ms for one record in ten of those sent and not
+    yet seen (the oldest 100 such); a record's latency is the time the
+    answer that had it arrived minus its send time, so it overstates by up
+    to one poll. Light enough not to slow Chroma down itself."""
+
+    def __init__(self, name):
+        import threading
+        self.base = (f"http://{CHROMA[0]}:{CHROMA[1]}/api/v2/tenants/"
+                     f"default_tenant/databases/default_database/collections")
+        self.name, self.cid = name, None
+        self.pending, self.lat = {}, []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def sent(self, rid, t):
+        with self.lock:
+            self.pending[rid] = t
+
+    def post(self, path, body):
+        req = urllib.request.Request(
+            f"{self.base}/{self.cid}/{path}", json.dumps(body).encode(),
+            {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def loop(self):
+        while not self.stop.is_set():
+            if self.cid is None:
+                try:
+                    with urllib.request.urlopen(f"{self.base}/{self.name}",
+                                                timeout=30) as r:
+                        self.cid = json.load(r)["id"]
+                except OSError:
+                    time.sleep(0.05)
+                continue
+            with self.lock:
+                ids = list(self.pending)[:100]
+            if not ids:
+                time.sleep(0.02)
+                continue
+            got = self.post("get", {"ids": ids, "include": []})["ids"]
+            now = time.time() * 1000
+            with self.lock:
+                for rid in got:
+                    self.lat.append(now - self.pending.pop(rid))
+            time.sleep(0.02)
+
+    def wait_all(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if not self.pending:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: latency: records missing in Chroma")
+            time.sleep(0.1)
+        self.stop.set()
+        self.thread.join()
+        return sorted(self.lat)
+
+
+def latency_run(sz, work, target):
     """Produce at a fixed rate through vcdc-producer's stdin into a topic a
-    running vcdc-consumer applies to pgvector; each record carries its
-    send time (metadata t_ms) and the table stamps its insert time
-    (applied_at DEFAULT clock_timestamp(), a column the sink leaves alone).
-    Same machine, same clock."""
+    running vcdc-consumer applies. pgvector: each record carries its send
+    time (metadata t_ms) and the table stamps its insert time (applied_at
+    DEFAULT clock_timestamp(), a column the sink leaves alone). Chroma: a
+    watcher polls for the ids sent (ChromaWatcher). Same machine, same
+    clock."""
     import psycopg2
     rate, secs = sz["latency"]
     total = rate * secs
     topic = create_topic(fresh("bench_lat"))
     table = fresh("bench_lat")
-    with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, embedding "
-                    f"vector(128) NOT NULL, metadata jsonb, document text, "
-                    f"applied_at timestamptz NOT NULL DEFAULT "
-                    f"clock_timestamp())")
+    watcher = None
+    if target == "pgvector":
+        with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, "
+                        f"embedding vector(128) NOT NULL, metadata jsonb, "
+                        f"document text, applied_at timestamptz NOT NULL "
+                        f"DEFAULT clock_timestamp())")
+    else:
+        watcher = ChromaWatcher(table)
+    cons_log = open(os.path.join(work, table + ".log"), "w+")
     cons = subprocess.Popen(
         [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
-         "-G", fresh("bench-g"), "--sink", sink_url("pgvector", table),
-         "--from-beginning"] + list(extra), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+         "-G", fresh("bench-g"), "--sink", sink_url(target, table),
+         "--from-beginning"], stdout=subprocess.DEVNULL, stderr=cons_log)
     prod = subprocess.Popen(
         [os.path.join(BIN, "vcdc-producer"), "-b", BROKERS, "-t", topic,
          "-X", "linger.ms=5"], stdin=subprocess.PIPE,
@@ -370,14 +475,18 @@ def latency_run(sz, work, extra):
         def send(rid):
             rec = dict(pool[hash(rid) % len(pool)])
             rec["id"] = rid if isinstance(rid, str) else f"lat-{rid}"
-            rec["metadata"] = {"t_ms": time.time() * 1000}
+            now = time.time() * 1000
+            rec["metadata"] = {"t_ms": now}
+            if watcher and isinstance(rid, int) and rid % 10 == 0:
+                watcher.sent(rec["id"], now)
             prod.stdin.write(json.dumps(rec) + "\n")
             prod.stdin.flush()
 
         # Warm up: wait until the consumer applies a first record.
         send("warmup")
         deadline = time.monotonic() + 60
-        while pg_count(table) < 1:
+        while (count(target, table) if target == "pgvector" or
+               watcher.cid else 0) < 1:
             if time.monotonic() > deadline:
                 raise SystemExit("bench: latency: the consumer applies nothing")
             time.sleep(0.2)
@@ -390,27 +499,40 @@ def latency_run(sz, work, extra):
         sent_secs = time.monotonic() - t0
         prod.stdin.close()
         prod.wait(60)
-        deadline = time.monotonic() + 120
-        while pg_count(table) < total + 1:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: latency: records missing")
-            time.sleep(0.2)
+        if watcher:
+            lat = watcher.wait_all(120)
+        else:
+            deadline = time.monotonic() + 120
+            while pg_count(table) < total + 1:
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: latency: records missing")
+                time.sleep(0.2)
     finally:
         for p in (prod, cons):
             if p.poll() is None:
                 p.terminate()
-                p.wait(30)
-    with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT extract(epoch FROM applied_at) * 1000 - "
-                    f"(metadata->>'t_ms')::float8 FROM {table} "
-                    f"WHERE id LIKE 'lat-%'")
-        lat = sorted(r[0] for r in cur.fetchall())
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    cons_log.seek(0)
+                    sys.stderr.write(cons_log.read()[-3000:])
+                    raise SystemExit(f"bench: {p.args[0]} did not stop "
+                                     "within 30 s of SIGTERM")
+        cons_log.close()
+    if not watcher:
+        with psycopg2.connect(PG_CONNINFO) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT extract(epoch FROM applied_at) * 1000 - "
+                        f"(metadata->>'t_ms')::float8 FROM {table} "
+                        f"WHERE id LIKE 'lat-%'")
+            lat = sorted(r[0] for r in cur.fetchall())
 
     def pct(q):
         return lat[min(len(lat) - 1, int(q * len(lat)))]
 
-    how = " ".join(extra) or "defaults (vcdc.batch.ms=200)"
-    return (f"| {how} | {len(lat):,} | {total / sent_secs:,.0f} | "
+    how = ("insert time (clock_timestamp())" if target == "pgvector"
+           else "one in ten polled by id every 20 ms")
+    return (f"| {target} | {how} | {len(lat):,} | {total / sent_secs:,.0f} | "
             f"{lat[0]:.0f} | {pct(0.5):.0f} | {pct(0.99):.0f} | "
             f"{lat[-1]:.0f} |")
 
@@ -432,7 +554,7 @@ def main():
         steps = [("codec", lambda: bench_codec(sz)),
                  ("producer", lambda: bench_producer(sz, work)),
                  ("consumer", lambda: bench_consumer(sz, work)),
-                 ("memory", lambda: bench_memory(sz, work)),
+                 ("memory", lambda: bench_memory_scale(sz, work)),
                  ("latency", lambda: bench_latency(sz, work))]
         for name, fn in steps:
             if name not in only:
