@@ -33,6 +33,29 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         }
 }
 
+/*
+ * The user's librdkafka settings (brokers, security, timeouts) without the
+ * consumer-only ones, which a producer would warn about and ignore.
+ * rd_kafka_conf_dup_filter() drops every property a filter is a prefix of.
+ */
+static rd_kafka_conf_t *producer_conf(const vcdc_conf_t *conf) {
+        static const char *consumer_only[] = {
+                "group.", "session.timeout.ms", "heartbeat.interval.ms",
+                "max.poll.interval.ms", "partition.assignment.strategy",
+                "coordinator.query.interval.ms", "enable.auto.",
+                "auto.commit.", "auto.offset.reset", "queued.",
+                "fetch.", "isolation.level", "enable.partition.eof",
+                "check.crcs", "consume.callback.max.messages",
+                "offset.store."};
+        rd_kafka_conf_t *all = vcdc_conf_kafka_dup(conf), *rkc;
+
+        rkc = rd_kafka_conf_dup_filter(
+                all, sizeof(consumer_only) / sizeof(*consumer_only),
+                consumer_only);
+        rd_kafka_conf_destroy(all);
+        return rkc;
+}
+
 vcdc_dlq_t *vcdc_dlq_new(const vcdc_conf_t *conf, const char *topic,
                          const char *sink_name, char *errstr,
                          size_t errstr_size) {
@@ -46,7 +69,7 @@ vcdc_dlq_t *vcdc_dlq_new(const vcdc_conf_t *conf, const char *topic,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
-        rkc = vcdc_conf_kafka_dup(conf);
+        rkc = producer_conf(conf);
         /* A missing dead-letter topic is created below, never auto-created
          * by a metadata request with whatever the broker defaults to. */
         if (rd_kafka_conf_set(rkc, "enable.idempotence", "true", err,
