@@ -24,10 +24,21 @@ int vcdc_admin_partition_count(rd_kafka_t *rk, const char *topic, int *cntp,
                                 timeout_ms);
         rd_kafka_topic_destroy(rkt);
         if (err) {
+                char brokers[256] = "?", proto[32] = "?";
+                size_t size = sizeof(brokers);
+                const rd_kafka_conf_t *rkc = rd_kafka_conf(rk);
+
+                rd_kafka_conf_get(rkc, "bootstrap.servers", brokers, &size);
+                size = sizeof(proto);
+                rd_kafka_conf_get(rkc, "security.protocol", proto, &size);
                 snprintf(errstr, errstr_size,
-                         "metadata for topic %s: %s (is the broker "
-                         "reachable?)",
-                         topic, rd_kafka_err2str(err));
+                         "no answer from the Kafka broker(s) %s "
+                         "(security.protocol=%s) within %d ms: metadata for "
+                         "topic %s: %s (broker down or unreachable, or a "
+                         "TLS or SASL authentication failure: the broker "
+                         "errors above say which)",
+                         brokers, proto, timeout_ms, topic,
+                         rd_kafka_err2str(err));
                 return -1;
         }
         if (md->topic_cnt == 1) {

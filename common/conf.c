@@ -164,8 +164,52 @@ static int validate(const prop_t *p, const char *value, char *errstr,
         return -1;
 }
 
+/* A key whose value is a secret, or carries one (a JAAS line, a private
+ * key): an error about it never repeats the value. */
+static int is_sensitive(const char *name) {
+        static const char *const words[] = {"password", "secret", "jaas",
+                                            "token", "oauthbearer.config",
+                                            "key.pem", "ssl_key"};
+        size_t i;
+
+        for (i = 0; i < sizeof(words) / sizeof(*words); i++)
+                if (strstr(name, words[i]))
+                        return 1;
+        return 0;
+}
+
+/* librdkafka's messages may end in a newline. */
+static void chomp(char *s) {
+        size_t len = strlen(s);
+
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
+                           s[len - 1] == ' '))
+                s[--len] = '\0';
+}
+
+/* "name=value: why", or "name: why" when the value must not be shown (a
+ * secret) or does not matter (the key is unknown). */
+static void rk_conf_error(const char *name, const char *value,
+                          rd_kafka_conf_res_t res, char *rkerr, char *errstr,
+                          size_t errstr_size) {
+        chomp(rkerr);
+        if (res == RD_KAFKA_CONF_UNKNOWN)
+                snprintf(errstr, errstr_size,
+                         "unknown configuration key \"%s\" (neither a "
+                         "librdkafka property nor a vcdc.* key)",
+                         name);
+        else if (is_sensitive(name))
+                snprintf(errstr, errstr_size, "%s=(hidden): %s", name,
+                         *value && strstr(rkerr, value) ? "invalid value"
+                                                        : rkerr);
+        else
+                snprintf(errstr, errstr_size, "%s=%s: %s", name, value,
+                         rkerr);
+}
+
 int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
                   char *errstr, size_t errstr_size) {
+        rd_kafka_conf_res_t res;
         char rkerr[512];
         int idx;
         char *v;
@@ -188,9 +232,10 @@ int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
                 conf->values[idx] = v;
                 return 0;
         }
-        if (rd_kafka_conf_set(conf->rk_conf, name, value, rkerr,
-                              sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, rkerr);
+        res = rd_kafka_conf_set(conf->rk_conf, name, value, rkerr,
+                                sizeof(rkerr));
+        if (res != RD_KAFKA_CONF_OK) {
+                rk_conf_error(name, value, res, rkerr, errstr, errstr_size);
                 return -1;
         }
         return 0;
@@ -198,11 +243,12 @@ int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,
 
 int vcdc_conf_kafka_set(rd_kafka_conf_t *rkc, const char *name,
                         const char *value, char *errstr, size_t errstr_size) {
+        rd_kafka_conf_res_t res;
         char err[512];
 
-        if (rd_kafka_conf_set(rkc, name, value, err, sizeof(err)) !=
-            RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, err);
+        res = rd_kafka_conf_set(rkc, name, value, err, sizeof(err));
+        if (res != RD_KAFKA_CONF_OK) {
+                rk_conf_error(name, value, res, err, errstr, errstr_size);
                 return -1;
         }
         return 0;

@@ -54,8 +54,21 @@ static void test_invalid(void **state) {
                 {"vcdc.batch.records=99999999999999999999", "not an integer"},
                 {"vcdc.no.such.key=1", "unknown configuration key "
                                        "\"vcdc.no.such.key\""},
-                {"no.such.kafka.key=1", "No such configuration property"},
-                {"linger.ms=abc", "linger.ms"},
+                {"no.such.kafka.key=1", "unknown configuration key "
+                                        "\"no.such.kafka.key\""},
+                {"linger.ms=abc", "linger.ms=abc: "},
+                {"linger.ms=-1", "linger.ms=-1: "},
+                {"socket.timeout.ms=-5", "socket.timeout.ms=-5: "},
+                {"message.timeout.ms=x", "message.timeout.ms=x: "},
+                {"security.protocol=bogus", "security.protocol=bogus: "},
+                {"vcdc.on.error=", "vcdc.on.error: \"\" is not one of"},
+                {"vcdc.flush.timeout.ms=-5", "vcdc.flush.timeout.ms: \"-5\" "
+                                             "is not an integer in "
+                                             "1..86400000"},
+                {"vcdc.sink.timeout.ms=99", "vcdc.sink.timeout.ms: \"99\""},
+                {"vcdc.batch.ms=1e3", "vcdc.batch.ms: \"1e3\""},
+                {"vcdc.sink.metric=dot", "vcdc.sink.metric: \"dot\" is not "
+                                         "one of"},
                 {"=x", "expected key=value"},
                 {"novalue", "expected key=value"},
         };
@@ -73,8 +86,91 @@ static void test_invalid(void **state) {
                         fail_msg("%s: got \"%s\", want \"%s\"", cases[i].kv,
                                  errstr, cases[i].expect);
         }
+        /* No message ends in librdkafka's newline. */
+        errstr[0] = '\0';
+        assert_int_equal(vcdc_conf_set_kv(conf, "linger.ms=-1", errstr,
+                                          sizeof(errstr)),
+                         -1);
+        assert_true(*errstr && errstr[strlen(errstr) - 1] != '\n');
         /* Failed sets leave the defaults. */
         assert_string_equal(vcdc_conf_str(conf, "vcdc.on.error"), "stop");
+        vcdc_conf_destroy(conf);
+}
+
+/* A secret never appears in an error: not when its key is misspelt (the
+ * value of an unknown key is never shown) and not when librdkafka refuses
+ * the value of a key that holds one. */
+static void test_secret_not_echoed(void **state) {
+        static const char *const cases[] = {
+                "sasl.pasword=S3CRET-value",     /* typo: unknown key */
+                "ssl.keystore.pasword=S3CRET-value",
+                "sasl.oauthbearer.config=S3CRET-value",
+        };
+        vcdc_conf_t *conf = vcdc_conf_new();
+        char errstr[512], v[64];
+        size_t i, vsize = sizeof(v);
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                errstr[0] = '\0';
+                if (vcdc_conf_set_kv(conf, cases[i], errstr,
+                                     sizeof(errstr)) == 0)
+                        continue; /* accepted: nothing was printed */
+                assert_non_null(strstr(errstr, "configuration"));
+                if (strstr(errstr, "S3CRET"))
+                        fail_msg("%s: the error shows the secret: %s",
+                                 cases[i], errstr);
+        }
+        /* The real keys are accepted and go to librdkafka as given. */
+        assert_int_equal(vcdc_conf_set_kv(conf, "sasl.password=S3CRET-value",
+                                          errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(vcdc_conf_set_kv(conf, "sasl.username=vcdc", errstr,
+                                          sizeof(errstr)),
+                         0);
+        assert_int_equal(rd_kafka_conf_get(vcdc_conf_kafka(conf),
+                                           "sasl.username", v, &vsize),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(v, "vcdc");
+        vcdc_conf_destroy(conf);
+}
+
+/* SASL and TLS settings pass through -F to librdkafka untouched. */
+static void test_file_security(void **state) {
+        char path[] = "/tmp/vcdc-test-conf-XXXXXX", errstr[512], v[256];
+        vcdc_conf_t *conf = vcdc_conf_new();
+        size_t vsize;
+        FILE *fp;
+        int fd;
+
+        (void)state;
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        fp = fdopen(fd, "w");
+        fputs("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n"
+              "sasl.username = vcdc\nsasl.password=pw with = sign\n"
+              "ssl.ca.location=/nonexistent/ca.pem\n",
+              fp);
+        fclose(fp);
+        assert_int_equal(vcdc_conf_load_file(conf, path, errstr,
+                                             sizeof(errstr)),
+                         0);
+        vsize = sizeof(v);
+        assert_int_equal(rd_kafka_conf_get(vcdc_conf_kafka(conf),
+                                           "security.protocol", v, &vsize),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(v, "sasl_ssl");
+        vsize = sizeof(v);
+        assert_int_equal(rd_kafka_conf_get(vcdc_conf_kafka(conf),
+                                           "sasl.mechanisms", v, &vsize),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(v, "PLAIN");
+        vsize = sizeof(v);
+        assert_int_equal(rd_kafka_conf_get(vcdc_conf_kafka(conf),
+                                           "ssl.ca.location", v, &vsize),
+                         RD_KAFKA_CONF_OK);
+        assert_string_equal(v, "/nonexistent/ca.pem");
+        unlink(path);
         vcdc_conf_destroy(conf);
 }
 
@@ -112,6 +208,8 @@ int main(void) {
                 cmocka_unit_test(test_defaults_and_set),
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_file),
+                cmocka_unit_test(test_secret_not_echoed),
+                cmocka_unit_test(test_file_security),
         };
         return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
