@@ -167,9 +167,9 @@ static int validate(const prop_t *p, const char *value, char *errstr,
 /* A key whose value is a secret, or carries one (a JAAS line, a private
  * key): an error about it never repeats the value. */
 static int is_sensitive(const char *name) {
-        static const char *const words[] = {"password", "secret", "jaas",
-                                            "token", "oauthbearer.config",
-                                            "key.pem", "ssl_key"};
+        static const char *const words[] = {
+                "password",           "secret",  "jaas",   "token",
+                "oauthbearer.config", "key.pem", "ssl_key"};
         size_t i;
 
         for (i = 0; i < sizeof(words) / sizeof(*words); i++)
@@ -182,8 +182,8 @@ static int is_sensitive(const char *name) {
 static void chomp(char *s) {
         size_t len = strlen(s);
 
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
-                           s[len - 1] == ' '))
+        while (len > 0 &&
+               (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
                 s[--len] = '\0';
 }
 
@@ -203,8 +203,7 @@ static void rk_conf_error(const char *name, const char *value,
                          *value && strstr(rkerr, value) ? "invalid value"
                                                         : rkerr);
         else
-                snprintf(errstr, errstr_size, "%s=%s: %s", name, value,
-                         rkerr);
+                snprintf(errstr, errstr_size, "%s=%s: %s", name, value, rkerr);
 }
 
 int vcdc_conf_set(vcdc_conf_t *conf, const char *name, const char *value,

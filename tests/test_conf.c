@@ -88,9 +88,9 @@ static void test_invalid(void **state) {
         }
         /* No message ends in librdkafka's newline. */
         errstr[0] = '\0';
-        assert_int_equal(vcdc_conf_set_kv(conf, "linger.ms=-1", errstr,
-                                          sizeof(errstr)),
-                         -1);
+        assert_int_equal(
+                vcdc_conf_set_kv(conf, "linger.ms=-1", errstr, sizeof(errstr)),
+                -1);
         assert_true(*errstr && errstr[strlen(errstr) - 1] != '\n');
         /* Failed sets leave the defaults. */
         assert_string_equal(vcdc_conf_str(conf, "vcdc.on.error"), "stop");
@@ -102,9 +102,9 @@ static void test_invalid(void **state) {
  * the value of a key that holds one. */
 static void test_secret_not_echoed(void **state) {
         static const char *const cases[] = {
-                "sasl.pasword=S3CRET-value",     /* typo: unknown key */
+                "sasl.pasword=S3CRET-value", /* typo: unknown key */
                 "ssl.keystore.pasword=S3CRET-value",
-                "sasl.oauthbearer.config=S3CRET-value",
+                "ssl_key=S3CRET-value", /* known, refused by librdkafka */
         };
         vcdc_conf_t *conf = vcdc_conf_new();
         char errstr[512], v[64];
@@ -113,13 +113,18 @@ static void test_secret_not_echoed(void **state) {
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 errstr[0] = '\0';
-                if (vcdc_conf_set_kv(conf, cases[i], errstr,
-                                     sizeof(errstr)) == 0)
-                        continue; /* accepted: nothing was printed */
-                assert_non_null(strstr(errstr, "configuration"));
-                if (strstr(errstr, "S3CRET"))
-                        fail_msg("%s: the error shows the secret: %s",
+                assert_int_equal(vcdc_conf_set_kv(conf, cases[i], errstr,
+                                                  sizeof(errstr)),
+                                 -1);
+                /* The error still names the key. */
+                snprintf(v, sizeof(v), "%.*s",
+                         (int)strcspn(cases[i], "="), cases[i]);
+                if (!strstr(errstr, v))
+                        fail_msg("%s: the error does not name the key: %s",
                                  cases[i], errstr);
+                if (strstr(errstr, "S3CRET"))
+                        fail_msg("%s: the error shows the secret: %s", cases[i],
+                                 errstr);
         }
         /* The real keys are accepted and go to librdkafka as given. */
         assert_int_equal(vcdc_conf_set_kv(conf, "sasl.password=S3CRET-value",
@@ -152,9 +157,8 @@ static void test_file_security(void **state) {
               "ssl.ca.location=/nonexistent/ca.pem\n",
               fp);
         fclose(fp);
-        assert_int_equal(vcdc_conf_load_file(conf, path, errstr,
-                                             sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_conf_load_file(conf, path, errstr, sizeof(errstr)), 0);
         vsize = sizeof(v);
         assert_int_equal(rd_kafka_conf_get(vcdc_conf_kafka(conf),
                                            "security.protocol", v, &vsize),
