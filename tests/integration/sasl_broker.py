@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_CP = str(REPO / "scripts" / "kafka" / "target" / "dependency" / "*")
 READY_TIMEOUT = float(os.environ.get("VCDC_STACK_TIMEOUT", "120"))
@@ -154,14 +156,17 @@ class SaslBroker:
         return (self.sasl_ssl if protocol == "SASL_SSL"
                 else self.sasl_plaintext)
 
-    def _answers(self):
-        from confluent_kafka.admin import AdminClient
-
-        conf = dict(self.client_conf("SASL_PLAINTEXT"),
-                    **{"bootstrap.servers": self.sasl_plaintext,
-                       "socket.connection.setup.timeout.ms": 2000})
+    def _port_open(self):
+        host, port = self.sasl_plaintext.rsplit(":", 1)
         try:
-            md = AdminClient(conf).list_topics(timeout=2)
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def _answers(self, admin):
+        try:
+            md = admin.list_topics(timeout=2)
         except Exception:  # KafkaException while it starts
             return False
         return bool(md.brokers)
@@ -184,7 +189,14 @@ class SaslBroker:
             stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT
-        while not self._answers():
+        admin = None
+        while admin is None or not self._answers(admin):
+            if admin is None and self._port_open():
+                # One client, quiet while the broker starts.
+                admin = AdminClient(dict(
+                    self.client_conf("SASL_PLAINTEXT"),
+                    **{"bootstrap.servers": self.sasl_plaintext,
+                       "log_level": 0}))
             if self.proc.poll() is not None:
                 raise RuntimeError("the SASL broker exited (%d): %s" % (
                     self.proc.returncode, self.tail()))

@@ -20,7 +20,8 @@ import subprocess
 import pytest
 
 from consumer_helpers import (CONSUMER_BIN, PRODUCER_BIN, Expected, Pg,
-                              Stack, diff_state, f32, unique, write_jsonl)
+                              Stack, diff_state, f32, unique, wait_for,
+                              write_jsonl)
 from sasl_broker import SaslBroker, make_ca
 
 VCDC_BIN = PRODUCER_BIN.parent / "vcdc"
@@ -203,3 +204,59 @@ def test_tls_listener_refuses_plaintext_sasl(stack, sasl, tmp_path):
     assert "no answer from the Kafka broker(s) %s" % sasl.sasl_ssl in out, (
         out[-3000:])
     assert_no_password(out, sasl.password)
+
+
+def test_cutover_route_rollback_over_sasl_ssl(stack, sasl, tmp_path):
+    """The control topic over SASL_SSL: a gated cut-over (both sides
+    applied, NEW's consumer running), the route a reader sees, a
+    rollback."""
+    conf = write_conf(tmp_path / "client.properties",
+                      sasl.client_conf("SASL_SSL"))
+    addr = sasl.sasl_ssl
+    topic, control = unique("it_sec_cut"), unique("it_sec_control")
+    old_url = stack.chroma_url(unique("secold"))
+    new_url = stack.pgvector_url(unique("secnew"))
+    old_group, new_group = unique("g_old"), unique("g_new")
+    write_jsonl(tmp_path / "in.jsonl", changes_for(20))
+    rc, _, out = run([PRODUCER_BIN, "-b", addr, "-t", topic,
+                      "--create-topic", "--partitions", 2, "-F", conf, "-q",
+                      tmp_path / "in.jsonl"])
+    assert rc == 0, out[-3000:]
+    rc, _, out = run([CONSUMER_BIN, "-b", addr, "-t", topic, "-G", old_group,
+                      "--sink", old_url, "--from-beginning", "--exit-at-end",
+                      "-F", conf, "-q"])
+    assert rc == 0, out[-3000:]
+    log = open(tmp_path / "new-consumer.log", "wb")
+    new = subprocess.Popen([str(CONSUMER_BIN), "-b", addr, "-t", topic,
+                            "-G", new_group, "--sink", new_url,
+                            "--from-beginning", "-F", str(conf)],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
+    try:
+        status = [VCDC_BIN, "status", "-b", addr, "-t", topic, "--group",
+                  new_group, "--window", 2, "--interval", 0.2, "-F", conf,
+                  "-q"]
+        wait_for(lambda: run(status)[0] == 0, 90,
+                 "the NEW group to be OK over SASL_SSL")
+        common = ["-b", addr, "--collection", "docs", "--control-topic",
+                  control, "-F", conf]
+        rc, _, out = run([VCDC_BIN, "cutover", "-t", topic, "--to", "new",
+                          "--old", old_url, "--new", new_url,
+                          "--old-group", old_group, "--new-group",
+                          new_group, "--window", 2, "--interval", 0.2,
+                          "--shadow-sample", 5, "-k", 3] + common)
+        assert rc == 0, out[-3000:]
+        assert "docs now routes to new" in out, out[-3000:]
+        rc, stdout, out = run([VCDC_BIN, "route", "--json"] + common)
+        assert rc == 0, out[-3000:]
+        assert json.loads(stdout)["route"] == "new", stdout
+        rc, _, out = run([VCDC_BIN, "rollback"] + common)
+        assert rc == 0, out[-3000:]
+        rc, stdout, out = run([VCDC_BIN, "route", "--json"] + common)
+        assert json.loads(stdout)["route"] == "old", stdout
+        assert_no_password(out, sasl.password)
+    finally:
+        new.terminate()
+        new.wait(60)
+    assert new.returncode == 0, (tmp_path / "new-consumer.log").read_text()
