@@ -154,8 +154,10 @@ static int validate(const prop_t *p, const char *value, char *errstr,
                                 return 0;
                         c += n + (c[n] == '|');
                 }
-                snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s",
-                         p->name, value, p->choices);
+                /* A leading '|' allows the empty value: say so. */
+                snprintf(errstr, errstr_size, "%s: \"%s\" is not one of %s%s",
+                         p->name, value, p->choices + (*p->choices == '|'),
+                         *p->choices == '|' ? " (or empty)" : "");
                 return -1;
         }
         case T_STR:

@@ -68,7 +68,7 @@ static void test_invalid(void **state) {
                 {"vcdc.sink.timeout.ms=99", "vcdc.sink.timeout.ms: \"99\""},
                 {"vcdc.batch.ms=1e3", "vcdc.batch.ms: \"1e3\""},
                 {"vcdc.sink.metric=dot", "vcdc.sink.metric: \"dot\" is not "
-                                         "one of"},
+                                         "one of cosine|l2|ip (or empty)"},
                 {"=x", "expected key=value"},
                 {"novalue", "expected key=value"},
         };
