@@ -29,8 +29,9 @@ static const prop_t props[] = {
         {"vcdc.max.dim", T_INT, "65536", 1, 1048576, NULL,
          "largest vector dimension accepted"},
         {"vcdc.schema.id", T_INT, "-1", -1, 2147483647, NULL,
-         "Confluent schema id: frame messages in the Confluent wire format; "
-         "-1 uses Avro single-object encoding"},
+         "Confluent schema id of the current schema: the producer frames "
+         "messages in the Confluent wire format with it, the consumer "
+         "decodes messages of that id (-1: single-object encoding only)"},
         {"vcdc.progress.ms", T_INT, "2000", 0, 3600000, NULL,
          "interval of the progress line on stderr, 0 for none"},
         {"vcdc.flush.timeout.ms", T_INT, "60000", 1, 86400000, NULL,

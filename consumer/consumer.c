@@ -972,6 +972,11 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 c->batch_records = vcdc_sink_max_batch(c->sink);
         if (!(c->codec = vcdc_codec_new(errstr, errstr_size)))
                 goto err;
+        /* Without a registry client, vcdc.schema.id is the one Confluent
+         * schema id known: the current schema's, as the producer's
+         * --schema-id wrote it. Other ids are dead-lettered as unknown. */
+        vcdc_codec_set_schema_id(
+                c->codec, (int32_t)vcdc_conf_int(conf, "vcdc.schema.id"));
 
         rkc = vcdc_conf_kafka_dup(conf);
         if (vcdc_conf_kafka_set(rkc, "group.id", opts->group,
