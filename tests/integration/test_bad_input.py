@@ -17,6 +17,7 @@ consumer keeps running.
 
 import io
 import json
+import random
 import re
 from collections import defaultdict
 
@@ -174,7 +175,6 @@ def test_stop_names_the_line_of_every_class(tmp_path, topic,
     class's reason; the topic holds the first three lines of every run
     and nothing else."""
     compacted_topic(1)
-    import random
     rng = random.Random(SEED)
     kept, failures = [], []
     for k, cls in enumerate(sorted(gen.CLASSES)):
@@ -197,3 +197,261 @@ def test_stop_names_the_line_of_every_class(tmp_path, topic,
         kept += recs[:3]
     assert not failures, "\n".join(map(str, failures))
     check_topic(consume_topic(topic), kept)
+
+
+# ---------------------------------------------------------------- consumer
+
+# Imported here, not at the top: they need confluent-kafka, which the
+# producer tests above do not.
+from consumer_helpers import (  # noqa: E402
+    Chroma, ConsumerProc, Expected, Pg, Stack, caught_up, diff_state,
+    make_delete, make_upsert, plain_ids, produce, read_all, unique,
+    wait_for)
+
+C_DIM = 16
+C_PARTS = 2
+C_COLLECTION = "docs"
+SCHEMA_ID = 7  # the consumer runs with -X vcdc.schema.id=7
+CHROMA_METADATA_ULPS = 4  # as in test_consumer.py: Chroma's float parsing
+
+
+@pytest.fixture(scope="module")
+def stack(brokers):
+    return Stack()
+
+
+@pytest.fixture
+def procs():
+    started = []
+    yield started
+    for c in started:
+        c.cleanup()
+
+
+def avro_body(change, metadata_text=None, document_raw=None):
+    """The Avro body of change (a make_upsert/make_delete dict), written by
+    fastavro. metadata_text: the metadata field as this exact text.
+    document_raw: the document field as these exact bytes (a placeholder
+    of the same length is written, then replaced: an Avro string's bytes
+    follow its length, so the length stays right)."""
+    doc = change.get("document")
+    if document_raw is not None:
+        doc = "\x01" * len(document_raw)
+    md = metadata_text
+    if md is None and change.get("metadata") is not None:
+        md = json.dumps(change["metadata"])
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, wire.PARSED_V1, {
+        "collection": change["collection"], "id": change["id"],
+        "op": change["op"].upper(), "vector": change.get("vector", []),
+        "sparse": None, "metadata": md, "document": doc,
+        "source_ts_ms": None})
+    body = buf.getvalue()
+    if document_raw is not None:
+        body = body.replace(doc.encode(), document_raw, 1)
+    return body
+
+
+def single_object(body, fp=wire.FINGERPRINT_V1):
+    return wire.SINGLE_OBJECT_MAGIC + fp + body
+
+
+def confluent(body, schema_id):
+    return wire.CONFLUENT_MAGIC + schema_id.to_bytes(4, "big") + body
+
+
+def produce_many(stack, topic, messages):
+    """Writes [(key, value)] in order, each to the partition the Java
+    client's murmur2 picks for its key; returns [(partition, offset)]."""
+    from confluent_kafka import Producer
+
+    got = [None] * len(messages)
+
+    def dr(i):
+        def cb(err, msg):
+            got[i] = (err, msg.partition(), msg.offset())
+        return cb
+
+    p = Producer({"bootstrap.servers": stack.brokers,
+                  "enable.idempotence": True, "linger.ms": 5})
+    for i, (key, value) in enumerate(messages):
+        p.produce(topic, value=value, key=key,
+                  partition=wire.java_partition(key, C_PARTS),
+                  on_delivery=dr(i))
+    assert p.flush(60) == 0, "messages not delivered"
+    assert all(g is not None and g[0] is None for g in got), got
+    return [(g[1], g[2]) for g in got]
+
+
+def bad_cases(rng):
+    """The messages that can never apply (on one sink or both), with what
+    each sink must do: ("dlq", error class, text in vcdc.error) or
+    ("apply", the change as the target must hold it)."""
+    def up(name, **kw):
+        return make_upsert(rng, C_COLLECTION, "bad-" + name, C_DIM, 0, 1)
+
+    cases = []
+    both = lambda v: {"chroma": v, "pgvector": v}  # noqa: E731
+
+    ch = up("fingerprint")
+    cases.append(("unknown-fingerprint", b"docs/bad-fingerprint",
+                  single_object(avro_body(ch), bytes(rng.getrandbits(8)
+                                                     for _ in range(8))),
+                  both(("dlq", "decode", "unknown schema fingerprint"))))
+    ch = up("schema-id")
+    cases.append(("unknown-schema-id", b"docs/bad-schema-id",
+                  confluent(avro_body(ch), 42),
+                  both(("dlq", "decode", "unknown schema id 42"))))
+    ch = up("nul-document")
+    cases.append(("nul-in-document", b"docs/bad-nul-document",
+                  single_object(avro_body(ch, document_raw=b"ab\x00cd")),
+                  both(("dlq", "decode", 'invalid field "document"'))))
+    ch = up("utf8-document")
+    cases.append(("invalid-utf8-document", b"docs/bad-utf8-document",
+                  single_object(avro_body(ch, document_raw=b"ab\xff\xfecd")),
+                  both(("dlq", "invalid", "UTF-8"))))
+    ch = up("nul-metadata")
+    cases.append(("nul-escape-in-metadata", b"docs/bad-nul-metadata",
+                  single_object(avro_body(ch, metadata_text=
+                                          '{"k":"a\\u0000b"}')),
+                  both(("dlq", "invalid", "JSON"))))
+    # jansson reads 1e-20000 as 0.0; PostgreSQL's jsonb refuses it (its
+    # numeric holds at most 16383 decimal places): a record only the
+    # database refuses. Chroma's sink writes the 0.0 jansson read.
+    ch = up("tiny-number")
+    held = dict(ch, metadata={"tiny": 0.0, "k": 1})
+    cases.append(("metadata-number-jsonb-refuses", b"docs/bad-tiny-number",
+                  single_object(avro_body(ch, metadata_text=
+                                          '{"tiny":1e-20000,"k":1}')),
+                  {"pgvector": ("dlq", "rejected", "numeric"),
+                   "chroma": ("apply", held)}))
+    # Chroma holds flat metadata only (its server answers 422 to these);
+    # pgvector's jsonb holds them.
+    ch = up("nested")
+    ch["metadata"] = {"k": {"a": [1, 2]}, "n": 1}
+    cases.append(("nested-metadata", b"docs/bad-nested",
+                  single_object(avro_body(ch)),
+                  {"chroma": ("dlq", "invalid", "nested object"),
+                   "pgvector": ("apply", ch)}))
+    ch = up("null-value")
+    ch["metadata"] = {"k": None, "n": 1}
+    cases.append(("null-metadata-value", b"docs/bad-null-value",
+                  single_object(avro_body(ch)),
+                  {"chroma": ("dlq", "invalid", "null"),
+                   "pgvector": ("apply", ch)}))
+    cases.append(("tombstone-malformed-key", b"no-slash-in-this-key", None,
+                  both(("dlq", "decode", "malformed key"))))
+    # A delete of an id that is not UTF-8: PostgreSQL refuses the text
+    # (22021), Chroma's sink refuses the batch; either way the batch is
+    # split until the one change is found and dead-lettered.
+    cases.append(("tombstone-invalid-utf8-id", b"docs/bad-\xff\xfe-id", None,
+                  {"pgvector": ("dlq", "rejected", "UTF8"),
+                   "chroma": ("dlq", "rejected", "UTF-8")}))
+    # A delete of the empty id: a no-op for pgvector, refused by Chroma.
+    cases.append(("tombstone-empty-id", b"docs/", None,
+                  {"pgvector": ("apply", None),
+                   "chroma": ("dlq", "rejected", "empty")}))
+    return cases
+
+
+@pytest.mark.parametrize("kind", ["pgvector", "chroma"])
+def test_consumer_dead_letters_each_bad_class(kind, stack, procs, topic,
+                                              tmp_path):
+    """Bad messages amid valid ones, all in the batches of a running
+    consumer: each bad one lands in TOPIC.dlq once, with headers naming
+    its error class and origin; every valid record (single-object, and
+    Confluent-framed with the configured schema id) is applied; the
+    consumer keeps running and exits 0."""
+    rng = random.Random(11)
+    chroma, pg = Chroma(stack), Pg(stack)
+    name = unique("it_bad")
+    url = (stack.chroma_url(name) if kind == "chroma"
+           else stack.pgvector_url(name))
+    db = chroma if kind == "chroma" else pg
+
+    first = [make_upsert(rng, C_COLLECTION, id_, C_DIM, 0, i)
+             for i, id_ in enumerate(plain_ids(400, "first"))]
+    produce(stack, topic, first, tmp_path / "first.jsonl", "--create-topic",
+            "--partitions", str(C_PARTS))
+    expected = Expected()
+    expected.apply_all(first)
+
+    group = topic + "_" + kind
+    c = ConsumerProc(stack, topic, group, url, tmp_path / "consumer.log",
+                     conf=("vcdc.schema.id=%d" % SCHEMA_ID,
+                           "vcdc.batch.ms=1000"))
+    procs.append(c)
+    c.start()
+    wait_for(lambda: db.count(name) == len(expected) or not c.alive(), 120,
+             "the first records in " + kind)
+    assert c.alive(), c.tail()
+
+    # Valid records written by another client, in both framings, with the
+    # bad ones at random places among them: they share batches.
+    messages, valid = [], []
+    for i, id_ in enumerate(plain_ids(300, "raw")):
+        ch = make_upsert(rng, C_COLLECTION, id_, C_DIM, 0, i)
+        body = avro_body(ch)
+        value = (confluent(body, SCHEMA_ID) if i % 2
+                 else single_object(body))
+        messages.append((wire.kafka_key(C_COLLECTION, id_), value))
+        valid.append(ch)
+    cases = bad_cases(rng)
+    for case in cases:
+        messages.insert(rng.randrange(len(messages) + 1), case[1:3])
+    where = produce_many(stack, topic, messages)
+    expected.apply_all(valid)
+    bad = {}  # (partition, offset) -> (case, key, value, expectation)
+    for (key, value), at in zip(messages, where):
+        for case in cases:
+            if case[1] == key:
+                bad[at] = (case[0], key, value, case[3][kind])
+    assert len(bad) == len(cases)
+    for nm, key, value, outcome in bad.values():
+        if outcome[0] == "apply" and outcome[1] is not None:
+            expected.apply(outcome[1])
+
+    last = [make_upsert(rng, C_COLLECTION, id_, C_DIM, 1, i)
+            for i, id_ in enumerate(plain_ids(100, "first"))]
+    last += [make_delete(C_COLLECTION, id_)
+             for id_ in plain_ids(400, "first")[300:350]]
+    produce(stack, topic, last, tmp_path / "last.jsonl")
+    expected.apply_all(last)
+
+    wait_for(lambda: caught_up(stack, group, topic, range(C_PARTS))
+             or not c.alive(), 240, "the group to reach the log end",
+             interval=0.5)
+    assert c.alive(), c.tail()
+    assert c.terminate() == 0, c.tail()
+
+    report = diff_state(expected, db.get_all(name),
+                        metadata_ulps=(CHROMA_METADATA_ULPS
+                                       if kind == "chroma" else 0))
+    assert not report, "%s differs: %s\n%s" % (kind, report, c.tail())
+
+    letters = {}
+    for m in read_all(stack, topic + ".dlq"):
+        h = {k: v.decode("utf-8", "replace") for k, v in (m.headers() or [])}
+        if h.get("vcdc.topic") != topic:
+            continue
+        assert h.get("vcdc.sink", "").startswith(kind + "://"), h
+        at = (int(h["vcdc.partition"]), int(h["vcdc.offset"]))
+        assert at not in letters, "dead-lettered twice: %s" % (at,)
+        letters[at] = (h, m.key(), m.value())
+    want = {at for at, b in bad.items() if b[3][0] == "dlq"}
+    assert set(letters) == want, (
+        "dead letters at %s, expected at %s (%s)" % (
+            sorted(letters), sorted(want),
+            {at: bad[at][0] for at in bad}))
+    rows = []
+    for at in sorted(want):
+        nm, key, value, (_, err_class, text) = bad[at]
+        h, dkey, dvalue = letters[at]
+        rows.append((nm, h["vcdc.error.class"], h["vcdc.error"]))
+        assert dkey == key, (nm, dkey, key)
+        assert h["vcdc.error.class"] == err_class, (nm, h)
+        assert text in h["vcdc.error"], (nm, text, h["vcdc.error"])
+        if err_class != "rejected":
+            assert dvalue == value, (nm, dvalue[:40] if dvalue else dvalue)
+    print("\n%s dead letters:\n%s" % (kind, "\n".join(
+        "  %-32s %-8s %s" % r for r in rows)))
