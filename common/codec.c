@@ -597,8 +597,10 @@ static schema_entry_t *find_entry(vcdc_codec_t *codec, const unsigned char *p,
         return NULL;
 }
 
-/* The string of an optional field (NULL for null or a missing field). */
-static int get_opt_string(avro_value_t *val, const char *name, char **outp) {
+/* The string of an optional field (NULL for null or a missing field).
+ * On failure *whyp may say what is wrong beyond "invalid". */
+static int get_opt_string(avro_value_t *val, const char *name, char **outp,
+                          const char **whyp) {
         avro_value_t field, branch;
         const char *s;
         size_t size;
@@ -616,8 +618,14 @@ static int get_opt_string(avro_value_t *val, const char *name, char **outp) {
         if (avro_value_get_type(&field) != AVRO_STRING ||
             avro_value_get_string(&field, &s, &size))
                 return -1;
-        if (size == 0 || memchr(s, '\0', size - 1))
-                return -1; /* an embedded NUL cannot be a C string */
+        if (size == 0)
+                return -1;
+        if (memchr(s, '\0', size - 1)) {
+                /* an embedded NUL cannot be a C string, nor PostgreSQL
+                 * text */
+                *whyp = "holds a NUL byte";
+                return -1;
+        }
         return (*outp = strdup(s)) ? 0 : -1;
 }
 
@@ -650,16 +658,16 @@ static int get_floats(avro_value_t *arr, float **outp, size_t *cntp) {
 static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
                    size_t errstr_size) {
         avro_value_t field, branch, sub;
-        const char *what;
+        const char *what, *why = NULL;
         int sym;
         size_t i, n;
 
         what = "collection";
-        if (get_opt_string(val, "collection", &rec->collection) ||
+        if (get_opt_string(val, "collection", &rec->collection, &why) ||
             !rec->collection || !*rec->collection)
                 goto bad;
         what = "id";
-        if (get_opt_string(val, "id", &rec->id) || !rec->id || !*rec->id)
+        if (get_opt_string(val, "id", &rec->id, &why) || !rec->id || !*rec->id)
                 goto bad;
         what = "op";
         if (avro_value_get_by_name(val, "op", &field, NULL) ||
@@ -711,10 +719,10 @@ static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
                 }
         }
         what = "metadata";
-        if (get_opt_string(val, "metadata", &rec->metadata))
+        if (get_opt_string(val, "metadata", &rec->metadata, &why))
                 goto bad;
         what = "document";
-        if (get_opt_string(val, "document", &rec->document))
+        if (get_opt_string(val, "document", &rec->document, &why))
                 goto bad;
         what = "source_ts_ms";
         if (!avro_value_get_by_name(val, "source_ts_ms", &field, NULL)) {
@@ -726,9 +734,11 @@ static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
         }
         return 0;
 bad:
-        snprintf(errstr, errstr_size, "record %s%s%s: invalid field \"%s\"",
+        snprintf(errstr, errstr_size,
+                 "record %s%s%s: invalid field \"%s\"%s%s",
                  rec->collection ? rec->collection : "?",
-                 rec->id ? "/" : "", rec->id ? rec->id : "", what);
+                 rec->id ? "/" : "", rec->id ? rec->id : "", what,
+                 why ? ": it " : "", why ? why : "");
         return -1;
 }
 

@@ -164,6 +164,28 @@ static int buf_jstr(buf_t *b, const char *s) {
         return 0;
 }
 
+/* s for a message: at most 100 bytes, printable ASCII as it is, any
+ * other byte as \xNN. */
+static const char *escaped(char *buf, size_t size, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = 0, i;
+
+        for (i = 0; s[i] && i < 100 && n + 5 < size; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+                        buf[n++] = (char)c;
+                } else {
+                        buf[n++] = '\\';
+                        buf[n++] = 'x';
+                        buf[n++] = hex[c >> 4];
+                        buf[n++] = hex[c & 15];
+                }
+        }
+        buf[n] = '\0';
+        return buf;
+}
+
 static int is_utf8(const char *s) {
         json_t *j = json_string(s);
 
@@ -1616,12 +1638,20 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                              sizeof(err)) == -1)
                         return fail(sink, VCDC_SINK_INVALID, errstr,
                                     errstr_size, "%s", err);
-        for (i = 0; i < batch->delete_cnt; i++)
-                if (!batch->delete_ids[i] || !*batch->delete_ids[i] ||
-                    !is_utf8(batch->delete_ids[i]))
+        for (i = 0; i < batch->delete_cnt; i++) {
+                const char *id = batch->delete_ids[i];
+
+                if (!id || !*id)
                         return fail(sink, VCDC_SINK_INVALID, errstr,
                                     errstr_size,
-                                    "delete %zu: empty or non-UTF-8 id", i);
+                                    "delete of an empty id (Chroma needs "
+                                    "one)");
+                if (!is_utf8(id))
+                        return fail(sink, VCDC_SINK_INVALID, errstr,
+                                    errstr_size,
+                                    "delete of id \"%s\": not UTF-8",
+                                    escaped(err, sizeof(err), id));
+        }
 
         /* Offsets always describe an existing collection, so a missing one
          * with recorded offsets can only mean it was deleted. */

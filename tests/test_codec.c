@@ -277,6 +277,7 @@ static void test_decode_bad_values(void **state) {
         vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
         vcdc_record_t rec, out;
         void *buf;
+        char *nul;
         size_t len;
 
         (void)state;
@@ -303,6 +304,25 @@ static void test_decode_bad_values(void **state) {
                                            sizeof(errstr)),
                          -1);
         assert_non_null(strstr(errstr, "upsert without a vector"));
+        free(buf);
+        vcdc_record_clear(&rec);
+
+        /* A NUL byte inside a string (Avro allows it, C strings and
+         * PostgreSQL text do not): refused, saying so. */
+        fill_full(&rec, 4);
+        assert_int_equal(vcdc_codec_encode(codec, &rec, &buf, &len, errstr,
+                                           sizeof(errstr)),
+                         0);
+        for (nul = buf; nul + 5 <= (char *)buf + len && memcmp(nul, "hello", 5);
+             nul++)
+                ;
+        assert_true(nul + 5 <= (char *)buf + len);
+        nul[2] = '\0';
+        assert_int_equal(vcdc_codec_decode(codec, buf, len, &out, errstr,
+                                           sizeof(errstr)),
+                         -1);
+        assert_non_null(strstr(errstr, "invalid field \"document\": it "
+                                       "holds a NUL byte"));
         free(buf);
         vcdc_record_clear(&rec);
         vcdc_codec_destroy(codec);
