@@ -1298,6 +1298,34 @@ static void check_parse(const char *line, size_t len, size_t *okp) {
         vcdc_record_clear(&rec);
 }
 
+/* The committed sample of tests/integration/bad_input_gen.py (--sample):
+ * odd lines valid, even lines one malformed line of each of its 43 small
+ * classes (truncated, wrong types, bad UTF-8, NaN, 1e999, duplicate keys,
+ * metadata too deep, ...). No default collection; max_dim 64. */
+static void test_bad_sample(void **state) {
+        static const char *path = "data/input/bad-sample.jsonl";
+        vcdc_input_opts_t opts = {.format = VCDC_INPUT_JSONL, .max_dim = 64};
+        vcdc_input_t *in;
+        vcdc_record_t rec;
+        char id[32];
+        size_t line;
+
+        (void)state;
+        if (!(in = vcdc_input_open(path, &opts, errstr, sizeof(errstr))))
+                fail_msg("open %s: %s", path, errstr);
+        vcdc_record_init(&rec);
+        for (line = 1; line <= 2 * 43 + 1; line++) {
+                if (line % 2) {
+                        snprintf(id, sizeof(id), "ok-%zu", line);
+                        expect_record(in, &rec, line, id);
+                } else {
+                        expect_bad(in, &rec, path, line, ": ");
+                }
+        }
+        expect_eof(in, &rec);
+        vcdc_input_close(in);
+}
+
 static void test_malformed_sweep(void **state) {
         const size_t mutations = 20000;
         size_t i, k, ok = 0, bad = 0, cap = 0, len_all = 0;
@@ -1410,6 +1438,7 @@ int main(void) {
                 cmocka_unit_test(test_fvecs_errors),
                 cmocka_unit_test(test_fvecs_ids),
                 cmocka_unit_test(test_data_files),
+                cmocka_unit_test(test_bad_sample),
                 cmocka_unit_test(test_malformed_sweep),
         };
 

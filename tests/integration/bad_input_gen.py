@@ -13,6 +13,8 @@ field that is wrong, where a cut falls, which bad byte, how deep).
 
 Run as a script to write a corpus by hand:
     python bad_input_gen.py OUT.jsonl [--valid N] [--bad N] [--seed S]
+or the small committed sample:
+    python bad_input_gen.py --sample tests/data/input/bad-sample.jsonl
 """
 
 import argparse
@@ -20,6 +22,7 @@ import json
 import random
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 COLLECTION = "bad"
 DIM = 8
@@ -30,6 +33,9 @@ DOCUMENT_MAX = 1024 * 1024
 METADATA_MAX = 256 * 1024
 DEPTH_MAX = 16
 MESSAGE_MAX = 1_000_000  # librdkafka's message.max.bytes default
+SAMPLE_SEED = 46
+REPO_SAMPLE = (Path(__file__).resolve().parents[1] / "data" / "input" /
+               "bad-sample.jsonl")
 
 
 @dataclass
@@ -620,13 +626,39 @@ def generate(path, seed, n_valid=3000, n_bad=1200, n_blank=40):
     return valid, bad, blank_at
 
 
+def sample(path, seed=SAMPLE_SEED):
+    """The small committed sample (tests/data/input/bad-sample.jsonl, read
+    by tests/test_input.c): odd lines valid ("ok-LINE"), even lines one bad
+    line of each class but the large ones, in class order. Returns the
+    classes in line order."""
+    rng = random.Random(seed)
+    classes = [c for c in sorted(CLASSES) if c not in LARGE]
+    out = []
+    for k, cls in enumerate(classes + [None]):
+        lineno = len(out) + 1
+        vec = ",".join(repr(round(rng.uniform(-1, 1), 4))
+                       for _ in range(DIM))
+        out.append(b'{"collection":"bad","id":"ok-%d","vector":[%s]}'
+                   % (lineno, vec.encode()))
+        if cls:
+            out.append(bad_line(cls, rng, len(out) + 1))
+    with open(path, "wb") as f:
+        f.write(b"\n".join(out) + b"\n")
+    return classes
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
     ap.add_argument("--valid", type=int, default=3000)
     ap.add_argument("--bad", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=20261126)
+    ap.add_argument("--sample", action="store_true",
+                    help="write the small committed sample instead")
     a = ap.parse_args()
+    if a.sample:
+        print("%s: %d bad lines" % (a.out, len(sample(a.out))))
+        return
     valid, bad, blank = generate(a.out, a.seed, a.valid, a.bad)
     print("%s: %d valid, %d bad (%d classes), %d blank lines"
           % (a.out, len(valid), len(bad), len({b.cls for b in bad.values()}),

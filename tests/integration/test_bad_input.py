@@ -109,6 +109,17 @@ def test_generator_is_deterministic_and_covers_every_class(tmp_path):
     assert a.read_bytes() != b.read_bytes()
 
 
+def test_committed_sample_is_the_generators(tmp_path):
+    """tests/data/input/bad-sample.jsonl (read by tests/test_input.c) is
+    what bad_input_gen.sample() writes: regenerate it with
+    `python bad_input_gen.py --sample FILE` after changing a class."""
+    classes = gen.sample(tmp_path / "s.jsonl")
+    committed = gen.REPO_SAMPLE.read_bytes()
+    assert committed == (tmp_path / "s.jsonl").read_bytes()
+    assert len(classes) == 43  # tests/test_input.c counts on it
+    assert committed.count(b"\n") == 2 * len(classes) + 1
+
+
 def test_skip_reports_every_bad_line_and_publishes_every_valid_one(
         tmp_path, topic, compacted_topic, brokers, run_producer,
         consume_topic):
