@@ -298,11 +298,13 @@ def bad_cases(rng):
     """The messages that can never apply (on one sink or both), with what
     each sink must do: ("dlq", error class, text in vcdc.error) or
     ("apply", the change as the target must hold it)."""
-    def up(name, **kw):
+    def up(name):
         return make_upsert(rng, C_COLLECTION, "bad-" + name, C_DIM, 0, 1)
 
+    def both(outcome):
+        return {"chroma": outcome, "pgvector": outcome}
+
     cases = []
-    both = lambda v: {"chroma": v, "pgvector": v}  # noqa: E731
 
     ch = up("fingerprint")
     cases.append(("unknown-fingerprint", b"docs/bad-fingerprint",
