@@ -162,6 +162,8 @@ def bench_codec(sz):
         rows = [list(map(float, line.split())) for line in out.splitlines()]
         t.add(f"encode {dim}-d ({int(rows[0][4])} B)",
               [r[1] for r in rows], [r[3] for r in rows])
+        t.add(f"encode {dim}-d, avro-c generic (the old encoder)",
+              [r[5] for r in rows], [r[3] for r in rows])
         t.add(f"decode {dim}-d", [r[2] for r in rows], [r[3] for r in rows])
     return [t]
 

@@ -1,9 +1,12 @@
 /*
  * codec_bench - time vcdc_codec_encode and vcdc_codec_decode per record,
- * against memcpy of the same float bytes (the floor any encoding pays).
+ * against memcpy of the same float bytes (the floor any encoding pays), and
+ * the reference encoder through avro-c's generic values
+ * (vcdc_codec_encode_generic) for comparison.
  *
  * Usage: codec_bench DIM RECORDS ROUNDS
- * Prints one line per round: "dim encode_ns decode_ns memcpy_ns bytes",
+ * Prints one line per round:
+ *   "dim encode_ns decode_ns memcpy_ns bytes generic_encode_ns",
  * nanoseconds per record. The driver (bench/bench.py) takes medians.
  */
 #include <stdio.h>
@@ -65,7 +68,7 @@ int main(int argc, char **argv) {
                 rec.vector[i] = (float)((double)(i * 7919 % 1000) / 1000.0);
 
         for (r = 0; r < rounds; r++) {
-                double t0, t_enc, t_dec, t_cpy;
+                double t0, t_enc, t_dec, t_cpy, t_gen;
 
                 t0 = now_ns();
                 for (k = 0; k < n; k++) {
@@ -78,6 +81,20 @@ int main(int argc, char **argv) {
                         }
                 }
                 t_enc = now_ns() - t0;
+
+                t0 = now_ns();
+                for (k = 0; k < n; k++) {
+                        free(buf);
+                        buf = NULL;
+                        if (vcdc_codec_encode_generic(codec, &rec, &buf, &len,
+                                                      errstr,
+                                                      sizeof(errstr))) {
+                                fprintf(stderr, "encode_generic: %s\n",
+                                        errstr);
+                                goto done;
+                        }
+                }
+                t_gen = now_ns() - t0;
 
                 t0 = now_ns();
                 for (k = 0; k < n; k++) {
@@ -100,8 +117,9 @@ int main(int argc, char **argv) {
                 }
                 t_cpy = now_ns() - t0;
 
-                printf("%ld %.1f %.1f %.1f %zu\n", dim, t_enc / (double)n,
-                       t_dec / (double)n, t_cpy / (double)n, len);
+                printf("%ld %.1f %.1f %.1f %zu %.1f\n", dim,
+                       t_enc / (double)n, t_dec / (double)n,
+                       t_cpy / (double)n, len, t_gen / (double)n);
         }
         rc = 0;
 done:

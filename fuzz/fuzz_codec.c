@@ -2,12 +2,14 @@
  * vcdc - libFuzzer target: the change-record decoder and the Kafka key
  * decoder on arbitrary bytes. The codec knows the current schema both by
  * fingerprint (single-object framing) and as Confluent schema id 1, so
- * both framings reach avro-c's reader.
+ * both framings reach avro-c's reader. Whatever decodes is encoded again
+ * by both encoders (direct and avro-c's generic), which must agree.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 
@@ -46,12 +48,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         vcdc_record_init(&rec);
         if (vcdc_codec_decode(codec, data, size, &rec, errstr,
                               sizeof(errstr)) == 0) {
-                void *buf = NULL;
-                size_t len = 0;
-                /* What decodes must encode again. */
+                void *buf = NULL, *ref = NULL;
+                size_t len = 0, ref_len = 0;
+                /* What decodes must encode again, and the direct encoder
+                 * must write what avro-c's generic one writes. */
                 if (vcdc_codec_encode(codec, &rec, &buf, &len, errstr,
-                                      sizeof(errstr)) == 0)
-                        free(buf);
+                                      sizeof(errstr)) ||
+                    vcdc_codec_encode_generic(codec, &rec, &ref, &ref_len,
+                                              errstr, sizeof(errstr))) {
+                        fprintf(stderr, "fuzz_codec: re-encode: %s\n",
+                                errstr);
+                        abort();
+                }
+                if (len != ref_len || memcmp(buf, ref, len)) {
+                        fprintf(stderr,
+                                "fuzz_codec: direct encoder wrote %zu bytes, "
+                                "avro-c %zu, not the same\n",
+                                len, ref_len);
+                        abort();
+                }
+                free(buf);
+                free(ref);
         }
         vcdc_record_clear(&rec);
 
