@@ -1101,27 +1101,40 @@ int vcdc_codec_decode(vcdc_codec_t *codec, const void *buf, size_t len,
 /*
  * Keys.
  */
-int vcdc_key_encode(const char *collection, const char *id, char **keyp,
-                    size_t *lenp) {
+size_t vcdc_key_write(const char *collection, const char *id, char *buf,
+                      size_t size) {
         size_t clen = strlen(collection), ilen = strlen(id), n = 0, i;
-        char *key = malloc(clen * 3 + 1 + ilen + 1);
 
-        if (!key)
-                return -1;
+        for (i = 0; i < clen; i++)
+                if (collection[i] == '%' || collection[i] == '/')
+                        n += 2;
+        n += clen + 1 + ilen;
+        if (n >= size)
+                return n;
         for (i = 0; i < clen; i++) {
                 char c = collection[i];
                 if (c == '%' || c == '/') {
-                        key[n++] = '%';
-                        key[n++] = '2';
-                        key[n++] = c == '%' ? '5' : 'F';
+                        *buf++ = '%';
+                        *buf++ = '2';
+                        *buf++ = c == '%' ? '5' : 'F';
                 } else {
-                        key[n++] = c;
+                        *buf++ = c;
                 }
         }
-        key[n++] = '/';
-        memcpy(key + n, id, ilen);
-        n += ilen;
-        key[n] = '\0';
+        *buf++ = '/';
+        memcpy(buf, id, ilen);
+        buf[ilen] = '\0';
+        return n;
+}
+
+int vcdc_key_encode(const char *collection, const char *id, char **keyp,
+                    size_t *lenp) {
+        size_t n = vcdc_key_write(collection, id, NULL, 0);
+        char *key = malloc(n + 1);
+
+        if (!key)
+                return -1;
+        vcdc_key_write(collection, id, key, n + 1);
         *keyp = key;
         *lenp = n;
         return 0;

@@ -93,6 +93,13 @@ uint64_t vcdc_crc64_avro(const void *buf, size_t len);
  * readable in kcat.
  */
 
+/**
+ * Writes the key and a NUL into buf when it has room for both (like
+ * snprintf); returns the key's length without the NUL either way.
+ */
+size_t vcdc_key_write(const char *collection, const char *id, char *buf,
+                      size_t size);
+
 /** A new key (*keyp, *lenp; free() it). Returns 0, or -1 (no memory). */
 int vcdc_key_encode(const char *collection, const char *id, char **keyp,
                     size_t *lenp);

@@ -1363,10 +1363,17 @@ static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 if (r == VCDC_INPUT_BAD)
                         goto bad;
         } else {
-                char num[32];
+                /* The row number, 0-based: snprintf is too slow for
+                 * once per row. */
+                char num[24], *digits = num + sizeof(num) - 1;
+                size_t row = rec_no - 1;
 
-                snprintf(num, sizeof(num), "%zu", rec_no - 1);
-                if (!(rec->id = strdup(num)))
+                *digits = '\0';
+                do {
+                        *--digits = (char)('0' + row % 10);
+                        row /= 10;
+                } while (row);
+                if (!(rec->id = strdup(digits)))
                         goto oom;
         }
 

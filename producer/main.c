@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "conf.h"
 #include "input.h"
@@ -351,6 +354,17 @@ int main(int argc, char **argv) {
         size_t dim, i;
         int f, stopped = 0, exit_code = 1;
 
+#ifdef __GLIBC__
+        /* Every message is allocated here and freed once Kafka acks it, up
+         * to librdkafka's queue of them in flight. By default glibc gives
+         * the freed top of the heap back to the kernel as soon as 128 KiB
+         * are free, then faults it in again, zeroed page by page, for the
+         * next messages. Keep what was freed (setting the trim threshold
+         * fixes the mmap threshold too: keep librdkafka's large request
+         * buffers on the heap as well). */
+        mallopt(M_TRIM_THRESHOLD, 256 << 20);
+        mallopt(M_MMAP_THRESHOLD, 16 << 20);
+#endif
         if (!(conf = vcdc_conf_new())) {
                 fprintf(stderr, "vcdc-producer: out of memory\n");
                 return 1;

@@ -20,6 +20,8 @@ struct vcdc_producer_s {
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt;
         vcdc_codec_t *codec;
+        char *key; /* the last record's key: librdkafka copies keys */
+        size_t key_size;
         char *topic;
         int partitions, replication;
         vcdc_producer_stats_t stats;
@@ -243,34 +245,44 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size) {
         void *value;
         size_t len, key_len;
-        char *key;
-        int r = VCDC_PRODUCER_ERR_FATAL;
+        int r;
 
-        if (vcdc_key_encode(rec->collection, rec->id, &key, &key_len) == -1) {
-                snprintf(errstr, errstr_size, "out of memory");
+        if (!rec->collection || !rec->id) {
+                snprintf(errstr, errstr_size,
+                         "record without collection or id");
                 return VCDC_PRODUCER_ERR_FATAL;
+        }
+        key_len = vcdc_key_write(rec->collection, rec->id, p->key,
+                                 p->key_size);
+        if (key_len >= p->key_size) {
+                size_t size = key_len + 1 > 256 ? key_len + 1 : 256;
+                char *key = realloc(p->key, size);
+
+                if (!key) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return VCDC_PRODUCER_ERR_FATAL;
+                }
+                p->key = key;
+                p->key_size = size;
+                vcdc_key_write(rec->collection, rec->id, p->key, p->key_size);
         }
         if (vcdc_codec_encode(p->codec, rec, &value, &len, errstr,
                               errstr_size) == -1)
-                goto done;
-        if ((r = produce(p, value, len, key, key_len,
+                return VCDC_PRODUCER_ERR_FATAL;
+        if ((r = produce(p, value, len, p->key, key_len,
                          rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
                          errstr, errstr_size)))
-                goto done;
+                return r;
         p->stats.sent++;
         if (rec->op == VCDC_OP_DELETE &&
-            produce(p, NULL, 0, key, key_len, MSG_TOMBSTONE, errstr,
+            produce(p, NULL, 0, p->key, key_len, MSG_TOMBSTONE, errstr,
                     errstr_size)) {
                 /* The DELETE record went out, its tombstone did not: the
                  * record is never counted as acked, so flush reports it. */
-                r = VCDC_PRODUCER_ERR_FATAL;
-                goto done;
+                return VCDC_PRODUCER_ERR_FATAL;
         }
-        r = 0;
         rd_kafka_poll(p->rk, 0 /*non-blocking*/);
-done:
-        free(key);
-        return r;
+        return 0;
 }
 
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms) {
@@ -314,6 +326,7 @@ void vcdc_producer_destroy(vcdc_producer_t *p) {
         if (p->rk)
                 rd_kafka_destroy(p->rk);
         vcdc_codec_destroy(p->codec);
+        free(p->key);
         free(p->topic);
         free(p);
 }

@@ -3,6 +3,7 @@
  * the bytes of avro-c's generic encoder (vcdc_codec_encode_generic), for
  * random records covering every field kind, every union branch and the
  * varint boundaries, in both framings; and what it writes decodes back.
+ * Also vcdc_key_write, the allocation-free key builder the producer uses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,12 +349,46 @@ static void test_refused(void **state) {
         vcdc_codec_destroy(codec);
 }
 
+/* vcdc_key_write writes what vcdc_key_encode returns, and nothing when the
+ * buffer is too small for the key and its NUL. */
+static void test_key_write(void **state) {
+        static const char *const pairs[][2] = {
+                {"docs", "a1"}, {"a/b%c", "x/y"}, {"%", ""}, {"", "id"},
+                {"\xc3\xa9t\xc3\xa9", "\xe2\x9c\x93"}};
+        size_t i, n, len;
+        char buf[64], *key;
+
+        (void)state;
+        for (i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+                assert_int_equal(vcdc_key_encode(pairs[i][0], pairs[i][1],
+                                                 &key, &len),
+                                 0);
+                memset(buf, 'Z', sizeof(buf));
+                n = vcdc_key_write(pairs[i][0], pairs[i][1], buf, len);
+                assert_int_equal(n, len);
+                assert_int_equal(buf[0], 'Z'); /* no room for the NUL */
+                assert_int_equal(vcdc_key_write(pairs[i][0], pairs[i][1],
+                                                NULL, 0),
+                                 len);
+                n = vcdc_key_write(pairs[i][0], pairs[i][1], buf, len + 1);
+                assert_int_equal(n, len);
+                assert_memory_equal(buf, key, len);
+                assert_int_equal(buf[len], '\0');
+                assert_int_equal(buf[len + 1], 'Z');
+                free(key);
+        }
+        n = vcdc_key_write("a/b", "c", buf, sizeof(buf));
+        assert_string_equal(buf, "a%2Fb/c");
+        assert_int_equal(n, 7);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_known_bytes),
                 cmocka_unit_test(test_random_valid),
                 cmocka_unit_test(test_random_any),
                 cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_key_write),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
