@@ -14,6 +14,29 @@ static const struct vcdc_sink_ops *const sink_impls[] = {
         &vcdc_sink_pgvector_ops,
 };
 
+/* Sinks registered at run time (tests' in-memory sinks). Set before any
+ * sink is opened, read-only after. */
+#define EXTRA_MAX 4
+static const struct vcdc_sink_ops *extra_impls[EXTRA_MAX];
+
+int vcdc_sink_register(const struct vcdc_sink_ops *ops) {
+        size_t i;
+
+        if (!ops || !ops->scheme || !ops->open || !ops->close || !ops->dim ||
+            !ops->apply || !ops->read_offsets)
+                return -1;
+        for (i = 0; i < EXTRA_MAX; i++) {
+                if (extra_impls[i] && !strcmp(extra_impls[i]->scheme,
+                                              ops->scheme))
+                        return -1;
+                if (!extra_impls[i]) {
+                        extra_impls[i] = ops;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
 const char *vcdc_sink_status_name(vcdc_sink_status_t status) {
         switch (status) {
         case VCDC_SINK_OK:
@@ -95,6 +118,9 @@ vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
         for (i = 0; i < sizeof(sink_impls) / sizeof(*sink_impls); i++)
                 if (!strcmp(sink_impls[i]->scheme, sink->url->scheme))
                         sink->ops = sink_impls[i];
+        for (i = 0; i < EXTRA_MAX && extra_impls[i] && !sink->ops; i++)
+                if (!strcmp(extra_impls[i]->scheme, sink->url->scheme))
+                        sink->ops = extra_impls[i];
         if (!sink->ops) {
                 snprintf(errstr, errstr_size,
                          "%s: unknown sink scheme \"%s\" (known: chroma, "
@@ -188,14 +214,26 @@ vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
                                        errstr_size);
 }
 
+/* An optional slot the sink left NULL. */
+static vcdc_sink_status_t unsupported(const vcdc_sink_t *sink, const char *op,
+                                      char *errstr, size_t errstr_size) {
+        snprintf(errstr, errstr_size, "%s: the %s sink cannot %s", sink->name,
+                 sink->ops->scheme, op);
+        return VCDC_SINK_FATAL;
+}
+
 vcdc_sink_status_t vcdc_sink_count(vcdc_sink_t *sink, uint64_t *countp,
                                    char *errstr, size_t errstr_size) {
+        if (!sink->ops->count)
+                return unsupported(sink, "count", errstr, errstr_size);
         return sink->ops->count(sink, countp, errstr, errstr_size);
 }
 
 vcdc_sink_status_t vcdc_sink_get(vcdc_sink_t *sink, const char *const *ids,
                                  size_t cnt, vcdc_record_t *out, char *errstr,
                                  size_t errstr_size) {
+        if (!sink->ops->get)
+                return unsupported(sink, "get", errstr, errstr_size);
         return sink->ops->get(sink, ids, cnt, out, errstr, errstr_size);
 }
 
@@ -203,6 +241,8 @@ vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   size_t max, int with_vectors,
                                   vcdc_record_t *out, size_t *cntp,
                                   char *errstr, size_t errstr_size) {
+        if (!sink->ops->scan)
+                return unsupported(sink, "scan", errstr, errstr_size);
         return sink->ops->scan(sink, cursorp, max, with_vectors, out, cntp,
                                errstr, errstr_size);
 }
@@ -211,6 +251,8 @@ vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,
                                    size_t dim, size_t k, vcdc_hit_t *hits,
                                    size_t *cntp, char *errstr,
                                    size_t errstr_size) {
+        if (!sink->ops->query)
+                return unsupported(sink, "query", errstr, errstr_size);
         return sink->ops->query(sink, vector, dim, k, hits, cntp, errstr,
                                 errstr_size);
 }

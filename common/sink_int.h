@@ -9,6 +9,11 @@
 #include "sink.h"
 #include "url.h"
 
+/*
+ * Required slots: scheme, open, close, dim, apply, read_offsets (what the
+ * consumer uses). The others are optional: NULL means the sink cannot do
+ * it, and the wrapper says so (VCDC_SINK_FATAL).
+ */
 struct vcdc_sink_ops {
         const char *scheme;
         /* Fills sink->state; on failure returns -1 with errstr, after freeing
@@ -54,6 +59,15 @@ struct vcdc_sink_s {
 
 extern const struct vcdc_sink_ops vcdc_sink_chroma_ops;
 extern const struct vcdc_sink_ops vcdc_sink_pgvector_ops;
+
+/**
+ * Makes a sink implementation known by its scheme, in addition to chroma
+ * and pgvector: for tests (an in-memory sink lets the Kafka side be tested
+ * without a database). Call before any vcdc_sink_new(); ops must outlive
+ * every sink. Returns 0, or -1 when a required slot is NULL, the scheme is
+ * taken or the table is full (4).
+ */
+int vcdc_sink_register(const struct vcdc_sink_ops *ops);
 
 /** Reads a secret from env var name, or from the file named by name_FILE
  *  (trailing newline stripped). Returns a new string, or NULL when neither

@@ -83,6 +83,7 @@ vcdc_dlq_t *vcdc_dlq_new(const vcdc_conf_t *conf, const char *topic,
         }
         rd_kafka_conf_set_opaque(rkc, dlq);
         rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
+        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
         if (!(dlq->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err,
                                      sizeof(err)))) {
                 snprintf(errstr, errstr_size, "dead-letter producer: %s", err);
