@@ -98,8 +98,10 @@ sanitize:
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test-unit
 
+# VCDC_TEST_SMALL: tests that move much data (test_mock_faults) use a
+# tenth of it under valgrind.
 valgrind:
-	$(MAKE) BUILD=build/valgrind CFLAGS="-O0 -g" \
+	VCDC_TEST_SMALL=1 $(MAKE) BUILD=build/valgrind CFLAGS="-O0 -g" \
 	  TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	  test-unit
 

@@ -75,7 +75,8 @@ static int upd_cnt = 10;
 typedef struct counts_s {
         uint64_t faults;      /* injected and consumed by a request */
         uint64_t written;     /* records acknowledged by the producer */
-        uint64_t verified;    /* records found where and as expected */
+        uint64_t verified;    /* records found where and as expected (the
+                               * consumer: keys whose state is right) */
         uint64_t differences; /* missing, duplicate, reordered, wrong */
 } counts_t;
 
@@ -86,11 +87,11 @@ static int64_t now_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void report(const char *name, const counts_t *n) {
+static void report(const char *name, const counts_t *n, const char *unit) {
         print_message("[ mock     ] %s: %" PRIu64 " faults injected, %" PRIu64
-                      " records written, %" PRIu64 " verified, %" PRIu64
+                      " records written, %" PRIu64 " %s verified, %" PRIu64
                       " differences\n",
-                      name, n->faults, n->written, n->verified,
+                      name, n->faults, n->written, n->verified, unit,
                       n->differences);
 }
 
@@ -291,6 +292,9 @@ static vcdc_conf_t *client_conf(const mock_t *m, const char *const *kv) {
             vcdc_conf_set(conf, "reconnect.backoff.ms", "20", errstr,
                           sizeof(errstr)) ||
             vcdc_conf_set(conf, "reconnect.backoff.max.ms", "200", errstr,
+                          sizeof(errstr)) ||
+            /* Retry soon: the faults are many, the data small. */
+            vcdc_conf_set(conf, "retry.backoff.ms", "20", errstr,
                           sizeof(errstr)))
                 fail_msg("%s", errstr);
         if (getenv("VCDC_TEST_DEBUG") &&
@@ -528,7 +532,7 @@ static void check_log_complete(const mock_t *m, const char *name,
                                       (int)i / upd_cnt, (int)i % upd_cnt);
         c.verified = lc.complete;
         c.differences = missing + lc.dups + lc.reorders + lc.bad + lc.lone;
-        report(name, &c);
+        report(name, &c, "records");
         assert_int_equal(acked, n);
         assert_int_equal(lc.messages, n + delete_cnt());
         assert_int_equal(missing, 0);
@@ -597,7 +601,7 @@ static void test_produce_retriable(void **state) {
         assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 2), 0);
 
         /* High RTT, and errors that arrive late. */
-        set_rtt(&m, 200);
+        set_rtt(&m, 100);
         for (b = 1; b <= BROKERS; b++)
                 push(&m, b, API_PRODUCE, retriable_produce_errs, 2);
         send_range(p, ch, 3 * q, n);
@@ -641,7 +645,7 @@ static void test_produce_leaders_outage_rtt(void **state) {
         p = producer_new(&m, kv);
 
         /* High RTT on every broker: five requests in flight each. */
-        set_rtt(&m, 300);
+        set_rtt(&m, 200);
         send_range(p, ch, 0, q);
         flush_ok(p);
         set_rtt(&m, 0);
@@ -726,7 +730,7 @@ static void test_produce_non_retriable(void **state) {
         c.differences = (lc.complete > st.acked ? lc.complete - st.acked
                                                 : st.acked - lc.complete) +
                         lc.dups + lc.reorders + lc.bad;
-        report("produce, non-retriable error", &c);
+        report("produce, non-retriable error", &c, "records");
         assert_int_equal(lc.complete, st.acked);
         assert_int_equal(lc.dups, 0);
         assert_int_equal(lc.reorders, 0);
@@ -1056,7 +1060,7 @@ static const rd_kafka_resp_err_t heartbeat_errs[] = {
  */
 static void test_consume_faults(void **state) {
         static const char *const ckv[] = {
-                "heartbeat.interval.ms", "100", "session.timeout.ms", "6000",
+                "heartbeat.interval.ms", "100", "session.timeout.ms", "3000",
                 "fetch.wait.max.ms", "50", "vcdc.batch.records", "100",
                 "vcdc.batch.ms", "20", "vcdc.retry.backoff.ms", "10",
                 "vcdc.progress.ms", "0", NULL};
@@ -1168,7 +1172,7 @@ static void test_consume_faults(void **state) {
         c.written = pst.acked;
         c.verified = (uint64_t)key_cnt - wrong;
         c.differences = wrong + memdb.reorders + memdb.regressions + memdb.bad;
-        report("consume", &c);
+        report("consume", &c, "keys");
         print_message("[ mock     ] consume: %" PRIu64 " messages in %" PRIu64
                       " batches, %" PRIu64 " upserts and %" PRIu64
                       " deletes applied, %" PRIu64 " re-applied, %" PRIu64
