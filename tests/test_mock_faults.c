@@ -66,7 +66,7 @@
 #define BROKERS 3
 #define GROUP "vcdc.mock"
 #define DIM 4
-#define WAIT_MS 30000 /* a hang guard, never a timing assertion */
+#define WAIT_MS 60000 /* a hang guard, never a timing assertion */
 
 static int key_cnt = 2000; /* 2000 keys x 10 changes: 20,000 records */
 static int upd_cnt = 10;
