@@ -23,13 +23,16 @@
  *
  * Limits of the mock (librdkafka 2.0.2), which shape the scenarios: the
  * mock broker checks idempotent sequence numbers only for transactional
- * producers, so it neither drops a retried duplicate nor refuses an
- * out-of-order request, where a real broker does both. So request errors
- * are injected with one request in flight (with five, the request after a
- * failed one is appended ahead of its retry; librdkafka notices and raises
- * a fatal error), and a broker is taken down only when the producer has
- * nothing in flight (a response lost with the connection would make the
- * mock append the retry a second time).
+ * producers, so it neither drops a retried duplicate nor refuses a request
+ * that arrives after a gap, where a real broker does both. With several
+ * requests in flight, a request after a refused one can therefore be
+ * appended ahead of the refused one's retry, and librdkafka, trusting the
+ * broker's sequence check, counts the refused records as delivered: seen
+ * here as 200 records lost when leaders moved under 300 ms RTT. So request
+ * errors are injected with one request in flight, leaders move under five
+ * in flight only between bursts, and a broker is taken down only when the
+ * producer has nothing in flight (a response lost with the connection
+ * would make the mock append the retry a second time).
  */
 #include <setjmp.h>
 #include <stdarg.h>
