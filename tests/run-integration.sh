@@ -82,6 +82,14 @@ done
 
 # ---------------------------------------------------------------- pytest
 
+# Soak tests (marker `soak`) only when asked for: without a -m of the
+# caller's, `-m "not soak"`.
+marks=(-m "not soak")
+for arg in "$@"; do
+	[[ "$arg" == -m || "$arg" == -m* || "$arg" == --markexpr* ]] && marks=()
+done
+set -- "${marks[@]}" "$@"
+
 printf '\n==== pytest tests/integration %s\n' "$*"
 t0=$SECONDS
 rc=0

@@ -23,6 +23,12 @@ NO_BROKER_REASON = (
     "`. DIR/env`)")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "soak: long fault runs (test_faults.py), deselected "
+        "unless -m selects them: `make soak`")
+
+
 def kafka_available():
     return bool(os.environ.get("VCDC_BROKERS"))
 

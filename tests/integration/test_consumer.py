@@ -198,11 +198,11 @@ def phased_history(rng, n_upserts, n_deletes, n_reupserts, overlap=100):
     return phase1, phase2
 
 
-def mixed_history(rng, n, n_deletes, n_reupserts, prefix="doc"):
+def mixed_history(rng, n, n_deletes, n_reupserts, prefix="doc", dim=DIM):
     """n upserts of new ids with deletes and re-upserts of earlier ids
     interleaved among them, so any stretch of the log mixes all three."""
     ids = plain_ids(n, prefix)
-    events = [(float(i), make_upsert(rng, COLLECTION, id_, DIM, 0, i))
+    events = [(float(i), make_upsert(rng, COLLECTION, id_, dim, 0, i))
               for i, id_ in enumerate(ids)]
     pool = list(range(n))
     rng.shuffle(pool)
@@ -211,7 +211,7 @@ def mixed_history(rng, n, n_deletes, n_reupserts, prefix="doc"):
         if k < n_deletes:
             events.append((at, make_delete(COLLECTION, ids[j])))
         else:
-            events.append((at, make_upsert(rng, COLLECTION, ids[j], DIM, 1,
+            events.append((at, make_upsert(rng, COLLECTION, ids[j], dim, 1,
                                            j)))
     events.sort(key=lambda e: e[0])
     return [e[1] for e in events]
