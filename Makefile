@@ -5,6 +5,7 @@
 #                        tests against a real local stack
 #   make test-unit       cmocka unit tests
 #   make test-integration  integration tests (starts and stops the stack)
+#   make soak            the long fault tests (pytest marker soak), on a stack
 #   make sanitize        the unit tests under ASan+UBSan
 #   make valgrind        the unit tests under valgrind (fails on leaks)
 #   make fuzz            each libFuzzer target (fuzz/) for FUZZ_SECONDS
@@ -48,7 +49,7 @@ IT_SRC    := $(wildcard tests/it_*.c)
 IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 # Build the C integration tests without running them.
-.PHONY: it all test test-unit test-integration sanitize valgrind demo install \
+.PHONY: it all test test-unit test-integration soak sanitize valgrind demo install \
         clean deps stack-up stack-down bench bench-smoke fuzz fuzz-smoke \
         fuzz-bins
 all: $(PROGS)
@@ -89,6 +90,11 @@ test-unit: $(TEST_BINS)
 
 test-integration: all $(IT_BINS)
 	bash scripts/with-stack.sh bash tests/run-integration.sh
+
+# The long fault tests (tests/integration/test_faults.py, marker soak),
+# which test-integration leaves out.
+soak: all $(IT_BINS)
+	bash scripts/with-stack.sh bash tests/run-integration.sh -m soak
 
 test: test-unit test-integration
 

@@ -191,7 +191,9 @@ def one_member(stack, group):
 
 @pytest.mark.parametrize("kind,size,kills", [
     ("pgvector", 30000, 6),
-    ("chroma", 30000, 6),
+    # Chroma applies about a third as fast as pgvector here: fewer
+    # records keep `make test` short; the soak variant has 200,000.
+    ("chroma", 20000, 6),
     pytest.param("pgvector", 200000, 20, marks=soak),
     pytest.param("chroma", 200000, 20, marks=soak),
 ])
