@@ -141,7 +141,7 @@ static void on_assign(vcdc_consumer_t *c,
         size_t recorded_cnt = 0, i, j;
         rd_kafka_resp_err_t err;
         char errstr[512];
-        int attempt;
+        int attempt, catch_up = 0;
 
         for (attempt = 0;; attempt++) {
                 vcdc_sink_status_t st = vcdc_sink_read_offsets(
@@ -193,7 +193,12 @@ static void on_assign(vcdc_consumer_t *c,
                 tp->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
                 p->partition = tp->partition;
                 p->start = start;
-                p->next = -1;
+                /* The target holds more than the group committed (a
+                 * process died between applying and committing): commit
+                 * that too, even if nothing more comes to this partition,
+                 * or the committed offset would stay behind for good. */
+                p->next = start >= 0 && start > committed ? start : -1;
+                catch_up |= p->next >= 0;
                 p->end = tp->partition < c->end_cnt ? c->ends[tp->partition]
                                                     : -1;
                 VCDC_INFO("consumer",
@@ -208,6 +213,8 @@ static void on_assign(vcdc_consumer_t *c,
                 c->fatal = 1;
         }
         c->assigned_once = 1;
+        if (catch_up && !c->fatal)
+                commit(c, 1 /*async*/);
 }
 
 static void on_revoke(vcdc_consumer_t *c) {
