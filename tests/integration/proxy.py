@@ -3,8 +3,10 @@
 cut() takes the server off the network as a crash would look from the
 client: every open connection is reset and new ones are refused, while the
 server itself keeps running with its data intact. restore() puts it back
-on the same port. `delay` pauses before each chunk the server sends, which
-makes the server slow without touching it.
+on the same port. slow(lo, hi) holds each chunk the server sends for a
+random lo..hi seconds (a connection's chunks stay in order), which makes
+the server slow without touching it; fast() ends that. Counters:
+connections accepted, chunks delayed.
 
 Why not stop the server: Chroma 1.0's local server (the npm `chroma run`
 of chromadb 3.0.6) has no SIGTERM handler, and a kill while it writes can
@@ -15,6 +17,7 @@ consumer, so Chroma's outages go through this proxy; pgvector (PGlite
 shuts down cleanly on SIGTERM) is stopped for real.
 """
 
+import random
 import socket
 import struct
 import threading
@@ -22,10 +25,12 @@ import time
 
 
 class TcpProxy:
-    def __init__(self, host, port):
+    def __init__(self, host, port, seed=0):
         self.target = (host, port)
-        self.delay = 0.0
-        self.accepted = 0
+        self.rng = random.Random(seed)
+        self.connections = 0
+        self.delayed = 0
+        self._delay = None  # (lo, hi) seconds while slow
         self._lock = threading.Lock()
         self._conns = set()
         self._listener = None
@@ -51,6 +56,13 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._accept_loop, args=(s,),
                                         daemon=True)
         self._thread.start()
+
+    def slow(self, lo, hi):
+        """From now on, hold each server->client chunk lo..hi seconds."""
+        self._delay = (lo, hi)
+
+    def fast(self):
+        self._delay = None
 
     def cut(self):
         """Refuse new connections and reset the open ones."""
@@ -95,7 +107,7 @@ class TcpProxy:
                     _reset(server)
                     return
                 self._conns.update((client, server))
-                self.accepted += 1
+                self.connections += 1
             for src, dst, slow in ((client, server, False),
                                    (server, client, True)):
                 threading.Thread(target=self._pump, args=(src, dst, slow),
@@ -107,8 +119,12 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if slow and self.delay > 0:
-                    time.sleep(self.delay)
+                delay = self._delay if slow else None
+                if delay:
+                    with self._lock:
+                        self.delayed += 1
+                        held = self.rng.uniform(*delay)
+                    time.sleep(held)
                 dst.sendall(data)
         except OSError:
             pass

@@ -39,7 +39,7 @@ from consumer_helpers import (
     create_topic, diff_state, free_port, group_members, log_ends,
     pg_connect, produce, read_all, scrape_metrics, unique, wait_for,
     write_jsonl)
-from slow_proxy import SlowProxy
+from proxy import TcpProxy
 from test_consumer import CHROMA_METADATA_ULPS, Target, mixed_history
 
 VCDC_BIN = REPO / "bin" / "vcdc"
@@ -426,14 +426,17 @@ OUTAGE_CONF = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
 @soak
 @pytest.mark.parametrize("kind", ["pgvector", "chroma"])
 def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
-    """The target is stopped for 30 s mid-run (test_consumer.py does 15 s
-    on a smaller run): the consumer retries, stays in its group with the
-    same member id, and ends with the exact state."""
+    """The target is down for 30 s mid-run (test_consumer.py does 15 s
+    on a smaller run): pgvector is stopped, Chroma cut off at a proxy
+    (proxy.py says why). The consumer retries, stays in its group with
+    the same member id, and ends with the exact state."""
     changes = history(12, 60000)
     produce(stack, topic, changes, tmp_path / "h.jsonl", "--create-topic",
             "--partitions", "4", timeout=300)
     expected = expected_of(changes)
     tgt = new_target(kind, stack, chroma, pg, "it_fdown")
+    if kind == "chroma":
+        tgt.proxy = TcpProxy(stack.chroma_host, stack.chroma_port)
     group = topic + "_g"
     port = free_port()
     c = consumer(procs, stack, topic, group, tgt.url, tmp_path,
@@ -444,7 +447,7 @@ def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
     assert c.alive(), c.tail()
     member = wait_for(lambda: one_member(stack, group), 30,
                       "one member in " + group)
-    stack.stop_one(kind)
+    tgt.go_down()
     stopped = time.monotonic()
     try:
         wait_for(lambda: (scrape_metrics(port) or {}).get(
@@ -456,8 +459,10 @@ def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
             time.sleep(0.5)  # the outage itself: 30 s, watched
         assert group_members(stack, group)[1] == member
     finally:
-        stack.start_one(kind)
+        tgt.come_back()
     assert c.wait(RUN_TIMEOUT) == 0, c.tail()
+    if tgt.proxy is not None:
+        tgt.proxy.close()
     verify_exact(stack, tgt, expected, 1, len(changes), c)
 
 
@@ -481,10 +486,10 @@ def test_slow_target(kind, size, slow_records, stack, chroma, pg, procs,
     final = len(expected)
     name = unique("it_fslow")
     if kind == "chroma":
-        proxy = SlowProxy(stack.chroma_host, stack.chroma_port, seed=size)
+        proxy = TcpProxy(stack.chroma_host, stack.chroma_port, seed=size)
         url = "chroma://127.0.0.1:%d/%s" % (proxy.port, name)
     else:
-        proxy = SlowProxy(stack.pg_host, stack.pg_port, seed=size)
+        proxy = TcpProxy(stack.pg_host, stack.pg_port, seed=size)
         url = "pgvector://postgres@127.0.0.1:%d/postgres?table=%s" % (
             proxy.port, name)
     tgt = Target(kind, stack, chroma, pg, name)
