@@ -41,7 +41,7 @@ SCALE_PARTITIONS = 8
 SIZES = {
     "full": dict(rounds=3, codec={128: 200000, 768: 40000},
                  producer={128: 200000, 768: 40000},
-                 consumer={"pgvector": 50000, "chroma": 15000},
+                 consumer={"pgvector": 50000, "chroma": 50000},
                  memory=(100000, 1000000), latency=(1000, 60)),
     "smoke": dict(rounds=1, codec={128: 2000, 768: 500},
                   producer={128: 300, 768: 300},

@@ -9,10 +9,13 @@
  * Reads the JSON Lines (as vcdc-gen writes them: id, vector, metadata,
  * document) into memory first. Timed: create the target, then one request
  * per BATCH records: for pgvector one multi-row INSERT ... ON CONFLICT (id)
- * DO UPDATE with text parameters (the vector as "[x,y,...]", "%.9g"); for
+ * DO UPDATE, the vector in pgvector's binary input format and the rest as
+ * text, as the vcdc sink sends them; for
  * Chroma one POST .../upsert with base64 embeddings when the server takes
  * them (pre-flight-checks), as the vcdc sink does. Prints "records seconds".
  */
+#include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,8 @@
 
 typedef struct row_s {
         char *id;
-        char *vec_text; /* "[x,y,...]" */
+        char *vec_text; /* "[x,y,...]": Chroma without base64 */
+        char *vec_bin;  /* pgvector binary input: dim, 0, big-endian floats */
         char *vec_b64;  /* little-endian float32, base64 */
         char *meta;     /* JSON object text */
         char *doc;      /* or NULL */
@@ -126,13 +130,22 @@ static long read_rows(const char *path, row_t **rowsp, size_t *dimp) {
                 memset(r, 0, sizeof(*r));
                 *dimp = json_array_size(vec);
                 f = malloc(sizeof(float) * *dimp);
+                r->vec_bin = malloc(4 + 4 * *dimp);
+                {
+                        uint16_t head[2] = {htons((uint16_t)*dimp), 0};
+                        memcpy(r->vec_bin, head, sizeof(head));
+                }
                 buf_puts(&t, "[");
                 json_array_foreach(vec, i, x) {
                         char num[32];
+                        uint32_t u;
                         f[i] = (float)json_number_value(x);
                         snprintf(num, sizeof(num), "%s%.9g", i ? "," : "",
                                  (double)f[i]);
                         buf_puts(&t, num);
+                        memcpy(&u, &f[i], sizeof(u));
+                        u = htonl(u);
+                        memcpy(r->vec_bin + 4 + 4 * i, &u, sizeof(u));
                 }
                 buf_puts(&t, "]");
                 r->vec_text = t.p;
@@ -167,6 +180,8 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                    long cnt, size_t dim, long batch) {
         PGconn *conn = PQconnectdb(conninfo);
         const char **params = calloc((size_t)batch * 4, sizeof(*params));
+        int *lengths = calloc((size_t)batch * 4, sizeof(*lengths));
+        int *formats = calloc((size_t)batch * 4, sizeof(*formats));
         char sql[512];
         long i, j, n;
         int rc = -1;
@@ -198,7 +213,9 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                                  j ? "," : "", p + 1, p + 2, p + 3, p + 4);
                         buf_puts(&q, sql);
                         params[p] = rows[i + j].id;
-                        params[p + 1] = rows[i + j].vec_text;
+                        params[p + 1] = rows[i + j].vec_bin;
+                        lengths[p + 1] = (int)(4 + 4 * dim);
+                        formats[p + 1] = 1;
                         params[p + 2] = rows[i + j].meta;
                         params[p + 3] = rows[i + j].doc;
                 }
@@ -207,7 +224,7 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                              "EXCLUDED.metadata, document = "
                              "EXCLUDED.document");
                 res = PQexecParams(conn, q.p, (int)(n * 4), NULL, params,
-                                   NULL, NULL, 0 /*text results*/);
+                                   lengths, formats, 0 /*text results*/);
                 free(q.p);
                 if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                         fprintf(stderr, "direct_loader: insert: %s",
@@ -219,6 +236,8 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
         }
         rc = 0;
 done:
+        free(formats);
+        free(lengths);
         free(params);
         PQfinish(conn);
         return rc;
@@ -358,6 +377,7 @@ static void free_rows(row_t *rows, long cnt) {
         while (cnt-- > 0) {
                 free(rows[cnt].id);
                 free(rows[cnt].vec_text);
+                free(rows[cnt].vec_bin);
                 free(rows[cnt].vec_b64);
                 free(rows[cnt].meta);
                 free(rows[cnt].doc);

@@ -52,6 +52,7 @@
  */
 #include "sink_pgvector_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -170,6 +171,24 @@ size_t vcdc_pgvector_vector_format(const float *v, size_t dim, char *out,
         out[n++] = ']';
         out[n] = '\0';
         return n;
+}
+
+size_t vcdc_pgvector_vector_binary_size(size_t dim) {
+        return 4 + 4 * dim;
+}
+
+size_t vcdc_pgvector_vector_binary(const float *v, size_t dim, char *out) {
+        uint16_t head[2] = {htons((uint16_t)dim), 0};
+        size_t i;
+
+        memcpy(out, head, sizeof(head));
+        for (i = 0; i < dim; i++) {
+                uint32_t u;
+                memcpy(&u, &v[i], sizeof(u));
+                u = htonl(u);
+                memcpy(out + 4 + 4 * i, &u, sizeof(u));
+        }
+        return 4 + 4 * dim;
 }
 
 static const char *skip_blanks(const char *p) {
@@ -347,6 +366,12 @@ static const struct {
 } sqlstate_map[] = {
         {"25006", VCDC_SINK_RETRIABLE}, /* read-only transaction: a standby
                                          * after a failover */
+        {"26000", VCDC_SINK_RETRIABLE}, /* invalid statement name: the
+                                         * unnamed statement was lost
+                                         * between Parse and Bind (a
+                                         * transaction pooler; PGlite's
+                                         * socket server with two clients);
+                                         * parsed again on retry */
         {"40002", VCDC_SINK_INVALID},   /* integrity violation at commit */
         {"53400", VCDC_SINK_FATAL},     /* configuration limit exceeded */
         {"55006", VCDC_SINK_RETRIABLE}, /* object in use */
@@ -518,16 +543,18 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline,
 }
 
 /*
- * Runs one statement with text parameters (a NULL value is SQL NULL) and
- * waits at most conf.timeout_ms for its answer. Returns the result (the
- * caller PQclear()s it), or NULL with *statusp and errstr set: the SQL error
- * mapped by its SQLSTATE, or RETRIABLE for a lost or silent connection,
- * which is then closed so that the next call reconnects.
+ * Runs one statement and waits at most conf.timeout_ms for its answer.
+ * Parameters are text (a NULL value is SQL NULL) unless formats[i] is 1:
+ * then params[i] is lengths[i] bytes of the type's binary input. Returns
+ * the result (the caller PQclear()s it), or NULL with *statusp and errstr
+ * set: the SQL error mapped by its SQLSTATE, or RETRIABLE for a lost or
+ * silent connection, which is then closed so that the next call reconnects.
  */
-static PGresult *run(vcdc_sink_t *sink, const char *what, const char *sql,
-                     int nparams, const char *const *params,
-                     vcdc_sink_status_t *statusp, char *errstr,
-                     size_t errstr_size) {
+static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
+                         const char *sql, int nparams,
+                         const char *const *params, const int *lengths,
+                         const int *formats, vcdc_sink_status_t *statusp,
+                         char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
         int64_t deadline = now_ms() + sink->conf.timeout_ms;
         PGresult *res, *result = NULL;
@@ -542,8 +569,8 @@ static PGresult *run(vcdc_sink_t *sink, const char *what, const char *sql,
                          sink->name, what);
                 return NULL;
         }
-        if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, NULL,
-                               NULL, 0 /*text results*/))
+        if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, lengths,
+                               formats, 0 /*text results*/))
                 goto lost;
         while ((r = PQflush(pg->conn)) == 1) {
                 r = wait_socket(pg->conn, POLLIN | POLLOUT, deadline, &revents);
@@ -622,6 +649,15 @@ timeout:
         PQclear(result);
         drop_conn(pg);
         return NULL;
+}
+
+/* run_bin() with text parameters only. */
+static PGresult *run(vcdc_sink_t *sink, const char *what, const char *sql,
+                     int nparams, const char *const *params,
+                     vcdc_sink_status_t *statusp, char *errstr,
+                     size_t errstr_size) {
+        return run_bin(sink, what, sql, nparams, params, NULL, NULL, statusp,
+                       errstr, errstr_size);
 }
 
 /* run() for statements whose rows we do not read. */
@@ -1187,23 +1223,29 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
  * apply
  */
 
-/* Upserts recs[0..cnt) (cnt <= VCDC_PGVECTOR_CHUNK_ROWS) in one statement. */
+/* Upserts recs[0..cnt) (cnt <= VCDC_PGVECTOR_CHUNK_ROWS, each checked by
+ * sink_check: at most VCDC_PGVECTOR_DIM_MAX dimensions) in one statement.
+ * Vectors go in pgvector's binary input format: no float formatting, and
+ * 4 bytes a float on the wire instead of up to 16. */
 static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                                        const vcdc_record_t *const *recs,
                                        size_t cnt, char *errstr,
                                        size_t errstr_size) {
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status = VCDC_SINK_OK;
+        size_t nparams = cnt * VCDC_PGVECTOR_UPSERT_PARAMS, size = 0, used = 0,
+               i, j;
         const char **params = NULL;
-        char *text = NULL, *sql = NULL, what[64];
-        size_t *text_off = NULL, size = 0, used = 0, i, len;
+        int *lengths = NULL, *formats = NULL;
+        char *bin = NULL, *sql = NULL, what[64];
+        PGresult *res;
 
         for (i = 0; i < cnt; i++)
-                size += vcdc_pgvector_vector_text_max(recs[i]->dim);
-        if (!(params = calloc(cnt * VCDC_PGVECTOR_UPSERT_PARAMS,
-                              sizeof(*params))) ||
-            !(text_off = calloc(cnt, sizeof(*text_off))) ||
-            !(text = malloc(size)) ||
+                size += vcdc_pgvector_vector_binary_size(recs[i]->dim);
+        if (!(params = calloc(nparams, sizeof(*params))) ||
+            !(lengths = calloc(nparams, sizeof(*lengths))) ||
+            !(formats = calloc(nparams, sizeof(*formats))) ||
+            !(bin = malloc(size)) ||
             (cnt < VCDC_PGVECTOR_CHUNK_ROWS &&
              !(sql = vcdc_pgvector_upsert_sql(pg->qtable, cnt)))) {
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
@@ -1211,34 +1253,37 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                 goto done;
         }
         for (i = 0; i < cnt; i++) {
-                text_off[i] = used;
-                len = vcdc_pgvector_vector_format(recs[i]->vector, recs[i]->dim,
-                                                  text + used, size - used);
-                if (!len) {
-                        snprintf(errstr, errstr_size,
-                                 "%s: record \"%.100s\": vector holds NaN or "
-                                 "infinity",
-                                 sink->name, recs[i]->id);
-                        status = VCDC_SINK_INVALID;
-                        goto done;
+                const vcdc_record_t *r = recs[i];
+                j = i * VCDC_PGVECTOR_UPSERT_PARAMS;
+                for (size_t k = 0; k < r->dim; k++) {
+                        if (!isfinite(r->vector[k])) {
+                                snprintf(errstr, errstr_size,
+                                         "%s: record \"%.100s\": vector holds "
+                                         "NaN or infinity",
+                                         sink->name, r->id);
+                                status = VCDC_SINK_INVALID;
+                                goto done;
+                        }
                 }
-                used += len + 1;
-        }
-        for (i = 0; i < cnt; i++) {
-                const char **p = params + i * VCDC_PGVECTOR_UPSERT_PARAMS;
-                p[0] = recs[i]->id;
-                p[1] = text + text_off[i];
-                p[2] = recs[i]->metadata; /* NULL: SQL NULL */
-                p[3] = recs[i]->document;
+                params[j] = r->id;
+                params[j + 1] = bin + used;
+                lengths[j + 1] = (int)vcdc_pgvector_vector_binary(
+                        r->vector, r->dim, bin + used);
+                formats[j + 1] = 1;
+                used += (size_t)lengths[j + 1];
+                params[j + 2] = r->metadata; /* NULL: SQL NULL */
+                params[j + 3] = r->document;
         }
         snprintf(what, sizeof(what), "upserting %zu rows", cnt);
-        status = run_cmd(sink, what, sql ? sql : pg->upsert_sql,
-                         (int)(cnt * VCDC_PGVECTOR_UPSERT_PARAMS), params,
-                         errstr, errstr_size);
+        if ((res = run_bin(sink, what, sql ? sql : pg->upsert_sql,
+                           (int)nparams, params, lengths, formats, &status,
+                           errstr, errstr_size)))
+                PQclear(res);
 done:
         free(sql);
-        free(text);
-        free(text_off);
+        free(bin);
+        free(formats);
+        free(lengths);
         free(params);
         return status;
 }

@@ -49,6 +49,17 @@ size_t vcdc_pgvector_vector_text_max(size_t dim);
 size_t vcdc_pgvector_vector_format(const float *v, size_t dim, char *out,
                                    size_t out_size);
 
+/** Bytes vcdc_pgvector_vector_binary() writes for dim floats. */
+size_t vcdc_pgvector_vector_binary_size(size_t dim);
+
+/**
+ * Writes v[0..dim) in pgvector's binary input format (vector_recv): the
+ * dimension and an unused 16-bit word, then each float, all in network
+ * byte order. dim must be at most pgvector's 16,000; values are not
+ * checked (pgvector refuses NaN and infinity). Returns the bytes written.
+ */
+size_t vcdc_pgvector_vector_binary(const float *v, size_t dim, char *out);
+
 /**
  * Parses pgvector text ("[1,2.5,-3]", blanks allowed around numbers) into
  * *vecp, a new array of *dimp floats (free() it). Returns 0, or -1 when the

@@ -156,6 +156,22 @@ static void test_vector_roundtrip(void **state) {
         free(text);
 }
 
+static void test_vector_binary(void **state) {
+        /* vector_recv's input: int16 dim, int16 unused, float4s, all
+         * big-endian. */
+        static const float v[] = {1.0f, -2.5f, 0.0f};
+        static const unsigned char want[] = {
+                0x00, 0x03, 0x00, 0x00, 0x3f, 0x80, 0x00, 0x00,
+                0xc0, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+        char out[sizeof(want)];
+
+        (void)state;
+        assert_int_equal(vcdc_pgvector_vector_binary_size(3), sizeof(want));
+        assert_int_equal(vcdc_pgvector_vector_binary(v, 3, out),
+                         sizeof(want));
+        assert_memory_equal(out, want, sizeof(want));
+}
+
 static void test_vector_parse(void **state) {
         static const struct {
                 const char *text;
@@ -292,6 +308,7 @@ static void test_sqlstate(void **state) {
                 {"23502", VCDC_SINK_INVALID}, /* not null violation */
                 {"21000", VCDC_SINK_INVALID}, /* row updated twice */
                 {"54000", VCDC_SINK_INVALID}, /* more than 16000 dims */
+                {"26000", VCDC_SINK_RETRIABLE}, /* statement lost */
                 {"40002", VCDC_SINK_INVALID}, /* integrity at commit */
                 {"28P01", VCDC_SINK_FATAL},   /* bad password */
                 {"28000", VCDC_SINK_FATAL},   /* authorization */
@@ -448,6 +465,7 @@ int main(void) {
                 cmocka_unit_test(test_vector_format),
                 cmocka_unit_test(test_vector_format_invalid),
                 cmocka_unit_test(test_vector_roundtrip),
+                cmocka_unit_test(test_vector_binary),
                 cmocka_unit_test(test_vector_parse),
                 cmocka_unit_test(test_text_array),
                 cmocka_unit_test(test_upsert_sql),
