@@ -1223,8 +1223,9 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
  * apply
  */
 
-/* Upserts recs[0..cnt) (cnt <= VCDC_PGVECTOR_CHUNK_ROWS, each checked by
- * sink_check: at most VCDC_PGVECTOR_DIM_MAX dimensions) in one statement.
+/* Upserts recs[0..cnt) (cnt <= VCDC_PGVECTOR_CHUNK_ROWS, each passed by
+ * check_vector: finite, at most VCDC_PGVECTOR_DIM_MAX dimensions) in one
+ * statement.
  * Vectors go in pgvector's binary input format: no float formatting, and
  * 4 bytes a float on the wire instead of up to 16. */
 static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
@@ -1255,16 +1256,6 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
         for (i = 0; i < cnt; i++) {
                 const vcdc_record_t *r = recs[i];
                 j = i * VCDC_PGVECTOR_UPSERT_PARAMS;
-                for (size_t k = 0; k < r->dim; k++) {
-                        if (!isfinite(r->vector[k])) {
-                                snprintf(errstr, errstr_size,
-                                         "%s: record \"%.100s\": vector holds "
-                                         "NaN or infinity",
-                                         sink->name, r->id);
-                                status = VCDC_SINK_INVALID;
-                                goto done;
-                        }
-                }
                 params[j] = r->id;
                 params[j + 1] = bin + used;
                 lengths[j + 1] = (int)vcdc_pgvector_vector_binary(
