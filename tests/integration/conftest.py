@@ -40,6 +40,37 @@ def brokers():
     return os.environ["VCDC_BROKERS"]
 
 
+@pytest.fixture(scope="module")
+def stack(brokers):
+    """The whole stack's env (consumer_helpers.Stack); skipped, like
+    brokers, without one."""
+    from consumer_helpers import Stack
+    return Stack()
+
+
+@pytest.fixture(scope="module")
+def chroma(stack):
+    """An independent Chroma client (plain HTTP)."""
+    from consumer_helpers import Chroma
+    return Chroma(stack)
+
+
+@pytest.fixture(scope="module")
+def pg(stack):
+    """An independent pgvector client (psycopg2)."""
+    from consumer_helpers import Pg
+    return Pg(stack)
+
+
+@pytest.fixture
+def procs():
+    """Consumers a test starts; any still running at its end is killed."""
+    started = []
+    yield started
+    for c in started:
+        c.cleanup()
+
+
 @pytest.fixture
 def topic(request):
     """A topic name of this test's own, so tests never share data."""

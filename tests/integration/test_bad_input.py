@@ -215,28 +215,14 @@ def test_stop_names_the_line_of_every_class(tmp_path, topic,
 # Imported here, not at the top: they need confluent-kafka, which the
 # producer tests above do not.
 from consumer_helpers import (  # noqa: E402
-    Chroma, ConsumerProc, Expected, Pg, Stack, caught_up, diff_state,
-    make_delete, make_upsert, plain_ids, produce, read_all, unique,
-    wait_for)
+    Chroma, ConsumerProc, Expected, Pg, caught_up, diff_state, make_delete,
+    make_upsert, plain_ids, produce, read_all, unique, wait_for)
 
 C_DIM = 16
 C_PARTS = 2
 C_COLLECTION = "docs"
 SCHEMA_ID = 7  # the consumer runs with -X vcdc.schema.id=7
 CHROMA_METADATA_ULPS = 4  # as in test_consumer.py: Chroma's float parsing
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    return Stack()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for c in started:
-        c.cleanup()
 
 
 def avro_body(change, metadata_text=None, document_raw=None):

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from consumer_helpers import (CONSUMER_BIN, PRODUCER_BIN, Stack, unique)
+from consumer_helpers import CONSUMER_BIN, PRODUCER_BIN, unique
 
 VCDC_BIN = PRODUCER_BIN.parent / "vcdc"
 # Usage errors exit at once; an unreachable broker after the programs'
@@ -22,11 +22,6 @@ RUN_TIMEOUT = 90
 DEAD_BROKER = "127.0.0.1:1"
 DEAD_PG = "pgvector://postgres@127.0.0.1:1/postgres?table=cfg_dead"
 DEAD_CHROMA = "chroma://127.0.0.1:1/cfg_dead"
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    return Stack()
 
 
 def run(args, timeout=RUN_TIMEOUT):

@@ -21,10 +21,10 @@ import pytest
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from consumer_helpers import (
-    ODD_IDS, REPO, Chroma, ConsumerProc, Expected, Pg, Stack, caught_up,
-    committed, create_topic, diff_state, free_port, group_members, log_ends, make_delete,
-    make_upsert, plain_ids, produce, produce_raw, read_all, refused,
-    scrape_metrics, start_producer, unique, wait_for)
+    ODD_IDS, REPO, ConsumerProc, Expected, caught_up, committed, create_topic,
+    diff_state, free_port, group_members, log_ends, make_delete, make_upsert,
+    plain_ids, produce, produce_raw, read_all, refused, scrape_metrics,
+    start_producer, unique, wait_for)
 from proxy import TcpProxy
 
 DIM = 128
@@ -39,31 +39,6 @@ FAULT_SIZE = (6000, 600, 800)
 
 # Generous ceilings: only a hang or a bug comes near them.
 RUN_TIMEOUT = 240
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    """The stack's env; conftest's brokers fixture skips without one."""
-    return Stack()
-
-
-@pytest.fixture(scope="module")
-def chroma(stack):
-    return Chroma(stack)
-
-
-@pytest.fixture(scope="module")
-def pg(stack):
-    return Pg(stack)
-
-
-@pytest.fixture
-def procs():
-    """Consumers a test starts; any still running at its end is killed."""
-    started = []
-    yield started
-    for c in started:
-        c.cleanup()
 
 
 class Target:

@@ -35,10 +35,9 @@ import fastavro
 import pytest
 
 from consumer_helpers import (
-    REPO, Chroma, ConsumerProc, Expected, Pg, Stack, caught_up, committed,
-    create_topic, diff_state, free_port, group_members, log_ends,
-    pg_connect, produce, read_all, scrape_metrics, unique, wait_for,
-    write_jsonl)
+    REPO, ConsumerProc, Expected, caught_up, committed, create_topic,
+    diff_state, free_port, group_members, log_ends, pg_connect, produce,
+    read_all, scrape_metrics, unique, wait_for, write_jsonl)
 from proxy import TcpProxy
 from test_consumer import CHROMA_METADATA_ULPS, Target, mixed_history
 
@@ -50,30 +49,6 @@ DIM = 32
 RUN_TIMEOUT = 300
 
 soak = pytest.mark.soak
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    return Stack()
-
-
-@pytest.fixture(scope="module")
-def chroma(stack):
-    return Chroma(stack)
-
-
-@pytest.fixture(scope="module")
-def pg(stack):
-    return Pg(stack)
-
-
-@pytest.fixture
-def procs():
-    """Consumers a test starts; any still running at its end is killed."""
-    started = []
-    yield started
-    for c in started:
-        c.cleanup()
 
 
 # ------------------------------------------------------------ helpers

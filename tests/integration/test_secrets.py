@@ -17,18 +17,12 @@ import uuid
 
 import pytest
 
-from consumer_helpers import (CONSUMER_BIN, Stack, free_port, f32, produce,
-                              unique)
+from consumer_helpers import CONSUMER_BIN, free_port, f32, produce, unique
 
 RUN_TIMEOUT = 120
 # How long a consumer facing a dead sink runs before it is stopped: long
 # enough for a few failed connections and their retries to be logged.
 DEAD_SINK_SECONDS = 8
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    return Stack()
 
 
 @pytest.fixture(scope="module")

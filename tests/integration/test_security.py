@@ -19,9 +19,9 @@ import subprocess
 
 import pytest
 
-from consumer_helpers import (CONSUMER_BIN, PRODUCER_BIN, Expected, Pg,
-                              Stack, diff_state, f32, unique, wait_for,
-                              write_jsonl)
+from consumer_helpers import (
+    CONSUMER_BIN, PRODUCER_BIN, Expected, Pg, diff_state, f32, unique,
+    wait_for, write_jsonl)
 from sasl_broker import SaslBroker, make_ca
 
 VCDC_BIN = PRODUCER_BIN.parent / "vcdc"
@@ -29,11 +29,6 @@ RUN_TIMEOUT = 120
 # librdkafka's debug contexts that log the handshake and the configuration
 # (librdkafka itself prints sasl.password as [redacted]).
 DEBUG = ["-X", "debug=security,conf,broker", "-v", "-v"]
-
-
-@pytest.fixture(scope="module")
-def stack(brokers):
-    return Stack()
 
 
 @pytest.fixture(scope="module")
