@@ -5,6 +5,7 @@
  * base name: the library's is included by its path.
  */
 #include "shadow.h"
+#include "pair.h"
 
 #include <errno.h>
 #include <math.h>
@@ -258,25 +259,10 @@ static void print_json(const args_t *a, const vcdc_shadow_result_t *res,
         json_decref(obj);
 }
 
-static void print_error(const args_t *a, const char *errstr) {
-        json_t *obj;
-
-        fprintf(stderr, "vcdc shadow: %s\n", errstr);
-        if (!a->json)
-                return;
-        obj = json_pack("{s:s, s:b}", "error", errstr, "ok", 0);
-        if (obj) {
-                json_dumpf(obj, stdout, JSON_COMPACT);
-                printf("\n");
-                json_decref(obj);
-        }
-}
-
 int vcdc_cmd_shadow(int argc, char **argv) {
         vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
-        vcdc_sink_conf_t conf = {0};
         vcdc_shadow_result_t res;
-        char errstr[640], err[512];
+        char errstr[640];
         int rc, ok;
         args_t a;
 
@@ -286,22 +272,12 @@ int vcdc_cmd_shadow(int argc, char **argv) {
                 fputs(usage_text, stdout);
                 return EXIT_RAN;
         }
-        conf.timeout_ms = a.timeout_ms;
-        if (!(old_sink = vcdc_sink_new(a.old_url, &conf, err, sizeof(err)))) {
-                snprintf(errstr, sizeof(errstr), "OLD: %s", err);
-                print_error(&a, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
-        if (!(new_sink = vcdc_sink_new(a.new_url, &conf, err, sizeof(err)))) {
-                snprintf(errstr, sizeof(errstr), "NEW: %s", err);
-                print_error(&a, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
+        if (vcdc_cli_open_pair("shadow", a.json, a.old_url, a.new_url,
+                               a.timeout_ms, &old_sink, &new_sink) == -1)
+                return EXIT_FAILED;
         if (vcdc_shadow(old_sink, new_sink, &a.opts, &res, errstr,
                         sizeof(errstr)) == -1) {
-                print_error(&a, errstr);
+                vcdc_cli_error("shadow", a.json, errstr);
                 rc = EXIT_FAILED;
                 goto done;
         }
