@@ -547,6 +547,21 @@ static void check_log_complete(const mock_t *m, const char *name,
         logcheck_free(&lc);
 }
 
+/* The end of a producer test without failures: everything sent was
+ * acknowledged, and the log holds it all, once, in order per key. */
+static void end_produce(mock_t *m, vcdc_producer_t *p, change_t *ch,
+                        size_t n, const char *name) {
+        vcdc_producer_stats_t st;
+
+        vcdc_producer_stats(p, &st);
+        assert_int_equal(st.sent, n);
+        assert_int_equal(st.failed, 0);
+        vcdc_producer_destroy(p);
+        check_log_complete(m, name, n, st.acked);
+        free(ch);
+        mock_stop(m);
+}
+
 static const rd_kafka_resp_err_t retriable_produce_errs[] = {
         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, /* NOT_LEADER_OR_FOLLOWER */
         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
@@ -566,7 +581,6 @@ static void test_produce_retriable(void **state) {
         static const char *const kv[] = {
                 "max.in.flight.requests.per.connection", "1",
                 "batch.num.messages", "200", NULL};
-        vcdc_producer_stats_t st;
         vcdc_producer_t *p;
         change_t *ch;
         size_t n, q;
@@ -612,13 +626,7 @@ static void test_produce_retriable(void **state) {
         flush_ok(p);
         set_rtt(&m, 0);
 
-        vcdc_producer_stats(p, &st);
-        assert_int_equal(st.sent, n);
-        assert_int_equal(st.failed, 0);
-        vcdc_producer_destroy(p);
-        check_log_complete(&m, "produce, retriable errors", n, st.acked);
-        free(ch);
-        mock_stop(&m);
+        end_produce(&m, p, ch, n, "produce, retriable errors");
 }
 
 /*
@@ -635,7 +643,6 @@ static void test_produce_retriable(void **state) {
  */
 static void test_produce_leaders_outage_rtt(void **state) {
         static const char *const kv[] = {"batch.num.messages", "200", NULL};
-        vcdc_producer_stats_t st;
         vcdc_producer_t *p;
         change_t *ch;
         size_t n, q, i;
@@ -671,13 +678,7 @@ static void test_produce_leaders_outage_rtt(void **state) {
         send_range(p, ch, 3 * q + q / 2, n);
         flush_ok(p);
 
-        vcdc_producer_stats(p, &st);
-        assert_int_equal(st.sent, n);
-        assert_int_equal(st.failed, 0);
-        vcdc_producer_destroy(p);
-        check_log_complete(&m, "produce, leaders/outage/rtt", n, st.acked);
-        free(ch);
-        mock_stop(&m);
+        end_produce(&m, p, ch, n, "produce, leaders/outage/rtt");
 }
 
 /*
