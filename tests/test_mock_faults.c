@@ -1002,14 +1002,11 @@ static void wait_applied(mock_t *m, vcdc_producer_t *p, const runner_t *rn) {
         }
 }
 
-/* An existing group at offset 0 (without DescribeConfigs, which the mock
- * lacks, the consumer cannot check a replay from the beginning). */
-static void group_at_zero(const mock_t *m) {
-        rd_kafka_topic_partition_list_t *offsets;
+/* A plain consumer of GROUP, to read or set its committed offsets. */
+static rd_kafka_t *group_client(const mock_t *m) {
         rd_kafka_conf_t *rkc = rd_kafka_conf_new();
         char errstr[512];
         rd_kafka_t *rk;
-        int32_t p;
 
         rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
         assert_int_equal(rd_kafka_conf_set(rkc, "bootstrap.servers",
@@ -1021,6 +1018,16 @@ static void group_at_zero(const mock_t *m) {
                          RD_KAFKA_CONF_OK);
         assert_non_null(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr,
                                           sizeof(errstr)));
+        return rk;
+}
+
+/* An existing group at offset 0 (without DescribeConfigs, which the mock
+ * lacks, the consumer cannot check a replay from the beginning). */
+static void group_at_zero(const mock_t *m) {
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_t *rk = group_client(m);
+        int32_t p;
+
         offsets = rd_kafka_topic_partition_list_new(PARTS);
         for (p = 0; p < PARTS; p++)
                 rd_kafka_topic_partition_list_add(offsets, TOPIC, p)->offset =
@@ -1034,21 +1041,9 @@ static void group_at_zero(const mock_t *m) {
 /* The group's committed offsets, as a new member would read them. */
 static void group_committed(const mock_t *m, int64_t *committed) {
         rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
-        char errstr[512];
-        rd_kafka_t *rk;
+        rd_kafka_t *rk = group_client(m);
         int32_t p;
 
-        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
-        assert_int_equal(rd_kafka_conf_set(rkc, "bootstrap.servers",
-                                           m->bootstraps, errstr,
-                                           sizeof(errstr)),
-                         RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(rkc, "group.id", GROUP, errstr,
-                                           sizeof(errstr)),
-                         RD_KAFKA_CONF_OK);
-        assert_non_null(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr,
-                                          sizeof(errstr)));
         offsets = rd_kafka_topic_partition_list_new(PARTS);
         for (p = 0; p < PARTS; p++)
                 rd_kafka_topic_partition_list_add(offsets, TOPIC, p);
