@@ -94,6 +94,21 @@ def wait_for(cond, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+def run_bounded(args, timeout):
+    """Runs args (no stdin, output captured) and returns the
+    CompletedProcess; a run that outlives timeout fails the test: the
+    program hung."""
+    import pytest
+    args = [str(a) for a in args]
+    try:
+        return subprocess.run(args, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail("did not exit within %d s (hung): %s\n%s" % (
+            timeout, " ".join(args),
+            (e.stderr or b"").decode(errors="replace")[-3000:]))
+
+
 def refused(host, port):
     """True when a TCP connection to host:port is refused (nothing
     listens there)."""

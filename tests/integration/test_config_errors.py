@@ -9,11 +9,10 @@ each run must end by itself (the subprocess timeout fails a hang). The
 broker and the databases are the stack's; nothing is written to them.
 """
 
-import subprocess
 
 import pytest
 
-from consumer_helpers import CONSUMER_BIN, PRODUCER_BIN, unique
+from consumer_helpers import CONSUMER_BIN, PRODUCER_BIN, run_bounded, unique
 
 VCDC_BIN = PRODUCER_BIN.parent / "vcdc"
 # Usage errors exit at once; an unreachable broker after the programs'
@@ -25,14 +24,7 @@ DEAD_CHROMA = "chroma://127.0.0.1:1/cfg_dead"
 
 
 def run(args, timeout=RUN_TIMEOUT):
-    args = [str(a) for a in args]
-    try:
-        cp = subprocess.run(args, stdin=subprocess.DEVNULL,
-                            capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail("did not exit within %d s (hung): %s\n%s" % (
-            timeout, " ".join(args),
-            (e.stderr or b"").decode(errors="replace")[-3000:]))
+    cp = run_bounded(args, timeout)
     return cp.returncode, cp.stderr.decode(errors="replace")
 
 

@@ -20,8 +20,8 @@ import subprocess
 import pytest
 
 from consumer_helpers import (
-    CONSUMER_BIN, PRODUCER_BIN, Expected, Pg, diff_state, f32, unique,
-    wait_for, write_jsonl)
+    CONSUMER_BIN, PRODUCER_BIN, Expected, Pg, diff_state, f32, run_bounded,
+    unique, wait_for, write_jsonl)
 from sasl_broker import SaslBroker, make_ca
 
 VCDC_BIN = PRODUCER_BIN.parent / "vcdc"
@@ -54,14 +54,7 @@ def write_conf(path, conf):
 def run(args, timeout=RUN_TIMEOUT):
     """(exit status, stdout, stdout + stderr); a run that outlives timeout
     fails the test: the program hung."""
-    args = [str(a) for a in args]
-    try:
-        cp = subprocess.run(args, stdin=subprocess.DEVNULL,
-                            capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail("did not exit within %d s: %s\n%s" % (
-            timeout, " ".join(args),
-            (e.stderr or b"").decode(errors="replace")[-3000:]))
+    cp = run_bounded(args, timeout)
     out = cp.stdout.decode(errors="replace")
     return cp.returncode, out, out + cp.stderr.decode(errors="replace")
 
