@@ -102,33 +102,7 @@ KAFKA_PORT="" KAFKA_CONTROLLER_PORT="" CHROMA_PORT="" PG_PORT=""
 # pick_ports N: print N distinct ports that can be bound on 127.0.0.1 now,
 # chosen at random below the ephemeral range.
 pick_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1])
-with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-    eph_lo = int(f.read().split()[0])
-hi = eph_lo - 1
-lo = max(10000, hi - 12000)
-chosen = []
-for _ in range(1000):
-    if len(chosen) == n:
-        break
-    p = random.randint(lo, hi)
-    if p in chosen:
-        continue
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", p))
-        chosen.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-if len(chosen) != n:
-    sys.exit("no free ports found")
-print(" ".join(map(str, chosen)))
-EOF
+	python3 "$REPO/scripts/free_ports.py" "$1"
 }
 
 # port_bindable PORT: true if a server could listen on 127.0.0.1:PORT now.

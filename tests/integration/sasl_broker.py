@@ -14,10 +14,10 @@ SASL_PLAINTEXT with confluent-kafka.
 """
 
 import os
-import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,32 +25,10 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from free_ports import free_ports  # noqa: E402
 KAFKA_CP = str(REPO / "scripts" / "kafka" / "target" / "dependency" / "*")
 READY_TIMEOUT = float(os.environ.get("VCDC_STACK_TIMEOUT", "120"))
-
-
-def _free_ports(n):
-    """n distinct ports that can be bound on 127.0.0.1 now, below the
-    ephemeral range (outgoing connections never hold them)."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        eph_lo = int(f.read().split()[0])
-    hi = eph_lo - 1
-    lo = max(10000, hi - 12000)
-    chosen = []
-    for _ in range(1000):
-        if len(chosen) == n:
-            return chosen
-        p = random.randint(lo, hi)
-        if p in chosen:
-            continue
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-        chosen.append(p)
-    raise RuntimeError("no free ports found")
 
 
 def _run(args, cwd):
@@ -100,7 +78,7 @@ class SaslBroker:
         self.keystore.write_text(key.read_text() + cert.read_text())
 
     def _properties(self):
-        p_plain, p_ssl, p_ctl = _free_ports(3)
+        p_plain, p_ssl, p_ctl = free_ports(3)
         self.sasl_plaintext = "127.0.0.1:%d" % p_plain
         self.sasl_ssl = "127.0.0.1:%d" % p_ssl
         inter_pw = uuid.uuid4().hex
