@@ -140,23 +140,28 @@ static void test_secret_not_echoed(void **state) {
         vcdc_conf_destroy(conf);
 }
 
+/* Writes text into a new temporary file; its name replaces path's
+ * XXXXXX. */
+static void write_temp(char *path, const char *text) {
+        int fd = mkstemp(path);
+        FILE *fp;
+
+        assert_true(fd >= 0);
+        assert_non_null(fp = fdopen(fd, "w"));
+        fputs(text, fp);
+        assert_int_equal(fclose(fp), 0);
+}
+
 /* SASL and TLS settings pass through -F to librdkafka untouched. */
 static void test_file_security(void **state) {
         char path[] = "/tmp/vcdc-test-conf-XXXXXX", errstr[512], v[256];
         vcdc_conf_t *conf = vcdc_conf_new();
         size_t vsize;
-        FILE *fp;
-        int fd;
 
         (void)state;
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        fp = fdopen(fd, "w");
-        fputs("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n"
-              "sasl.username = vcdc\nsasl.password=pw with = sign\n"
-              "ssl.ca.location=/nonexistent/ca.pem\n",
-              fp);
-        fclose(fp);
+        write_temp(path, "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n"
+                         "sasl.username = vcdc\nsasl.password=pw with = sign\n"
+                         "ssl.ca.location=/nonexistent/ca.pem\n");
         assert_int_equal(
                 vcdc_conf_load_file(conf, path, errstr, sizeof(errstr)), 0);
         vsize = sizeof(v);
@@ -181,17 +186,10 @@ static void test_file_security(void **state) {
 static void test_file(void **state) {
         char path[] = "/tmp/vcdc-test-conf-XXXXXX", errstr[512];
         vcdc_conf_t *conf = vcdc_conf_new();
-        FILE *fp;
-        int fd;
 
         (void)state;
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        fp = fdopen(fd, "w");
-        fputs("# comment\n! also a comment\n\n  vcdc.batch.ms = 25 \r\n"
-              "client.id=t\nvcdc.batch.records=-5\n",
-              fp);
-        fclose(fp);
+        write_temp(path, "# comment\n! also a comment\n\n  vcdc.batch.ms = 25 \r\n"
+                         "client.id=t\nvcdc.batch.records=-5\n");
         assert_int_equal(vcdc_conf_load_file(conf, path, errstr,
                                              sizeof(errstr)),
                          -1);
