@@ -98,13 +98,14 @@ static part_t *part_find(vcdc_consumer_t *c, int32_t partition) {
 }
 
 /*
- * Commits the offsets applied so far (async after each batch, sync before
- * revocation and at shutdown).
+ * Commits the offsets applied so far (async after batches, at most once per
+ * vcdc.commit.interval.ms; sync before revocation and at shutdown).
  */
 static void commit(vcdc_consumer_t *c, int async) {
         rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_resp_err_t err;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
         size_t i;
+        int attempt;
 
         offsets = rd_kafka_topic_partition_list_new((int)c->part_cnt);
         for (i = 0; i < c->part_cnt; i++)
@@ -114,8 +115,25 @@ static void commit(vcdc_consumer_t *c, int async) {
                                 ->offset = c->parts[i].next;
         c->last_commit = now_ms();
         c->uncommitted = 0;
-        if (offsets->cnt > 0 &&
-            (err = rd_kafka_commit(c->rk, offsets, async)) && !async)
+        /* A synchronous commit (rebalance, shutdown) is the last word on
+         * these offsets: retry a transient coordinator error a few times. */
+        for (attempt = 0; offsets->cnt > 0 && !async && attempt < 4;
+             attempt++) {
+                err = rd_kafka_commit(c->rk, offsets, 0);
+                if (err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
+                    err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+                    err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+                    err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT &&
+                    err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+                        break;
+                {
+                        struct timespec ts = {0, (100L << attempt) * 1000000L};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        if (offsets->cnt > 0 && async)
+                err = rd_kafka_commit(c->rk, offsets, 1);
+        if (offsets->cnt > 0 && err && !async)
                 VCDC_WARN("consumer",
                           "commit failed: %s (the sink's recorded offsets "
                           "still hold; at most the last batch is re-applied)",
