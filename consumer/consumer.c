@@ -51,6 +51,8 @@ struct vcdc_consumer_s {
         int64_t batch_max_ts; /* newest message timestamp in the batch */
         int64_t commit_ms, last_commit; /* vcdc.commit.interval.ms */
         int uncommitted; /* applied since the last commit */
+        rd_kafka_queue_t *commitq; /* results of asynchronous commits */
+        int commits_inflight;
 
         part_t *parts;
         size_t part_cnt, part_cap;
@@ -98,12 +100,52 @@ static part_t *part_find(vcdc_consumer_t *c, int32_t partition) {
 }
 
 /*
- * Commits the offsets applied so far (async after batches, at most once per
- * vcdc.commit.interval.ms; sync before revocation and at shutdown).
+ * Serves the results of asynchronous commits, waiting up to timeout_ms for
+ * the first. A failed one is retried by the next commit.
+ */
+static void commit_results(vcdc_consumer_t *c, int timeout_ms) {
+        rd_kafka_event_t *ev;
+
+        while (c->commits_inflight > 0 &&
+               (ev = rd_kafka_queue_poll(c->commitq, timeout_ms))) {
+                rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                        c->commits_inflight--;
+                        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                                VCDC_WARN("consumer",
+                                          "commit failed: %s (retried with "
+                                          "the next commit)",
+                                          rd_kafka_err2str(err));
+                                c->uncommitted = 1;
+                        }
+                }
+                rd_kafka_event_destroy(ev);
+                timeout_ms = 0;
+        }
+}
+
+static int transient_commit_error(rd_kafka_resp_err_t err) {
+        return err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+               err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
+/*
+ * Commits the offsets applied so far: async after batches, at most once per
+ * vcdc.commit.interval.ms; sync before revocation and at shutdown.
+ *
+ * librdkafka retries a failed commit request by itself, so an older async
+ * commit can land after a newer one. The sync commit is the last word on
+ * these offsets: it first waits (a bounded time) for the async ones in
+ * flight, so none of them lands after it and moves the group back.
  */
 static void commit(vcdc_consumer_t *c, int async) {
         rd_kafka_topic_partition_list_t *offsets;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int64_t deadline;
         size_t i;
         int attempt;
 
@@ -115,25 +157,39 @@ static void commit(vcdc_consumer_t *c, int async) {
                                 ->offset = c->parts[i].next;
         c->last_commit = now_ms();
         c->uncommitted = 0;
-        /* A synchronous commit (rebalance, shutdown) is the last word on
-         * these offsets: retry a transient coordinator error a few times. */
-        for (attempt = 0; offsets->cnt > 0 && !async && attempt < 4;
-             attempt++) {
-                err = rd_kafka_commit(c->rk, offsets, 0);
-                if (err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
-                    err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
-                    err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
-                    err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT &&
-                    err != RD_KAFKA_RESP_ERR__TIMED_OUT)
-                        break;
-                {
-                        struct timespec ts = {0, (100L << attempt) * 1000000L};
-                        nanosleep(&ts, NULL);
-                }
+        if (offsets->cnt == 0) {
+                rd_kafka_topic_partition_list_destroy(offsets);
+                return;
         }
-        if (offsets->cnt > 0 && async)
-                err = rd_kafka_commit(c->rk, offsets, 1);
-        if (offsets->cnt > 0 && err && !async)
+        if (async) {
+                err = rd_kafka_commit_queue(c->rk, offsets, c->commitq, NULL,
+                                            NULL);
+                if (!err)
+                        c->commits_inflight++;
+                else
+                        c->uncommitted = 1;
+                rd_kafka_topic_partition_list_destroy(offsets);
+                return;
+        }
+        deadline = now_ms() + 5000;
+        while (c->commits_inflight > 0 && now_ms() < deadline)
+                commit_results(c, 100);
+        if (c->commits_inflight > 0)
+                VCDC_WARN("consumer",
+                          "%d asynchronous commit(s) still in flight after "
+                          "5 s; committing over them",
+                          c->commits_inflight);
+        /* Retry a transient coordinator error a few times. */
+        for (attempt = 0; attempt < 4; attempt++) {
+                err = rd_kafka_commit(c->rk, offsets, 0);
+                if (!transient_commit_error(err))
+                        break;
+                nanosleep(&(struct timespec){.tv_nsec =
+                                                     (100L << attempt) *
+                                                     1000000L},
+                          NULL);
+        }
+        if (err)
                 VCDC_WARN("consumer",
                           "commit failed: %s (the sink's recorded offsets "
                           "still hold; at most the last batch is re-applied)",
@@ -827,6 +883,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                 if ((batch_due(c) || (open_batch && !rkm)) &&
                     flush_batch(c) == -1)
                         break;
+                commit_results(c, 0);
                 if (c->uncommitted &&
                     now_ms() - c->last_commit >= c->commit_ms)
                         commit(c, 1 /*async*/);
@@ -1036,6 +1093,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 goto err;
         rkc = NULL;
         rd_kafka_poll_set_consumer(c->rk);
+        c->commitq = rd_kafka_queue_new(c->rk);
 
         if (vcdc_admin_partition_count(c->rk, c->topic, &partition_cnt, 10000,
                                        errstr, errstr_size) == -1)
@@ -1118,6 +1176,8 @@ void vcdc_consumer_destroy(vcdc_consumer_t *c) {
         vcdc_metrics_stop(c->metrics);
         if (c->rk) {
                 rd_kafka_consumer_close(c->rk);
+                if (c->commitq)
+                        rd_kafka_queue_destroy(c->commitq);
                 rd_kafka_destroy(c->rk);
         }
         drop_held(c);
