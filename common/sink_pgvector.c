@@ -33,8 +33,9 @@
  * apply() is one transaction: [CREATE TABLE and its vcdc_targets row], the
  * upserts in multi-row INSERT ... ON CONFLICT (id) DO UPDATE statements of
  * VCDC_PGVECTOR_CHUNK_ROWS rows, one DELETE ... WHERE id = ANY($1::text[]),
- * the vcdc_offsets rows (the value given wins, even if lower), COMMIT. Any
- * failure rolls it all back. Errors map by SQLSTATE
+ * the vcdc_offsets rows (the value given wins, even if lower), COMMIT, sent
+ * in one pipeline (one round trip) once the table exists. Any failure rolls
+ * it all back. Errors map by SQLSTATE
  * (vcdc_pgvector_sqlstate_status()); a lost or silent connection is
  * RETRIABLE and the next call reconnects.
  *
@@ -89,6 +90,11 @@ typedef struct pgvector_s {
         char connect_timeout[16];
         char tcp_user_timeout[16];
         char sqlstate[6]; /* of the last failed statement, "" if none */
+        /* apply() sends its statements in one pipeline: what each one is,
+         * for the error message, until pipeline_finish() reads them. */
+        int pipeline;
+        int pending_cnt;
+        char pending[VCDC_PGVECTOR_PIPELINE_MAX][64];
         int exists;     /* the table exists */
         size_t dim;     /* its dimension, 0 while unknown */
         int connected_once;
@@ -542,57 +548,46 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline,
         }
 }
 
-/*
- * Runs one statement and waits at most conf.timeout_ms for its answer.
- * Parameters are text (a NULL value is SQL NULL) unless formats[i] is 1:
- * then params[i] is lengths[i] bytes of the type's binary input. Returns
- * the result (the caller PQclear()s it), or NULL with *statusp and errstr
- * set: the SQL error mapped by its SQLSTATE, or RETRIABLE for a lost or
- * silent connection, which is then closed so that the next call reconnects.
- */
-static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
-                         const char *sql, int nparams,
-                         const char *const *params, const int *lengths,
-                         const int *formats, vcdc_sink_status_t *statusp,
-                         char *errstr, size_t errstr_size) {
-        pgvector_t *pg = sink->state;
-        int64_t deadline = now_ms() + sink->conf.timeout_ms;
-        PGresult *res, *result = NULL;
-        const char *sqlstate, *msg;
+/* Sends what libpq holds. Returns 1 done, 0 timed out, -1 connection lost. */
+static int flush_out(PGconn *conn, int64_t deadline) {
         short revents;
         int r;
 
-        pg->sqlstate[0] = '\0';
-        if (!pg->conn) {
-                *statusp = VCDC_SINK_RETRIABLE;
-                snprintf(errstr, errstr_size, "%s: %s: not connected",
-                         sink->name, what);
-                return NULL;
+        while ((r = PQflush(conn)) == 1) {
+                r = wait_socket(conn, POLLIN | POLLOUT, deadline, &revents);
+                if (r <= 0)
+                        return r;
+                if ((revents & POLLIN) && !PQconsumeInput(conn))
+                        return -1;
         }
-        if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, lengths,
-                               formats, 0 /*text results*/))
-                goto lost;
-        while ((r = PQflush(pg->conn)) == 1) {
-                r = wait_socket(pg->conn, POLLIN | POLLOUT, deadline, &revents);
-                if (r == 0)
-                        goto timeout;
-                if (r == -1 ||
-                    ((revents & POLLIN) && !PQconsumeInput(pg->conn)))
-                        goto lost;
+        return r == 0 ? 1 : -1;
+}
+
+/* The next result (NULL: the current statement's results are done).
+ * Returns 1, 0 timed out, -1 connection lost. */
+static int next_result(PGconn *conn, int64_t deadline, PGresult **resp) {
+        short revents;
+        int r;
+
+        while (PQisBusy(conn)) {
+                r = wait_socket(conn, POLLIN, deadline, &revents);
+                if (r <= 0)
+                        return r;
+                if (!PQconsumeInput(conn))
+                        return -1;
         }
-        if (r == -1)
-                goto lost;
-        for (;;) {
-                while (PQisBusy(pg->conn)) {
-                        r = wait_socket(pg->conn, POLLIN, deadline, &revents);
-                        if (r == 0)
-                                goto timeout;
-                        if (r == -1 || !PQconsumeInput(pg->conn))
-                                goto lost;
-                }
-                if (!(res = PQgetResult(pg->conn)))
-                        break;
-                /* Keep the first error, else the last result. */
+        *resp = PQgetResult(conn);
+        return 1;
+}
+
+/* Reads one statement's results: the first error, else the last result
+ * (NULL if there was none). Returns as next_result(). */
+static int statement_result(PGconn *conn, int64_t deadline,
+                            PGresult **resultp) {
+        PGresult *res, *result = NULL;
+        int r;
+
+        while ((r = next_result(conn, deadline, &res)) == 1 && res) {
                 if (result && PQresultStatus(result) == PGRES_FATAL_ERROR) {
                         PQclear(res);
                 } else {
@@ -600,8 +595,46 @@ static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
                         result = res;
                 }
         }
-        if (!result)
-                goto lost;
+        if (r != 1) {
+                PQclear(result);
+                result = NULL;
+        }
+        *resultp = result;
+        return r;
+}
+
+/* Sets *statusp and errstr for a connection lost (r -1) or silent (r 0)
+ * during what, and closes it: the next call reconnects. */
+static void conn_failed(vcdc_sink_t *sink, const char *what, int r,
+                        vcdc_sink_status_t *statusp, char *errstr,
+                        size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
+
+        *statusp = VCDC_SINK_RETRIABLE;
+        if (r == 0)
+                snprintf(errstr, errstr_size,
+                         "%s: %s: no answer within %d ms; connection closed",
+                         sink->name, what, sink->conf.timeout_ms);
+        else
+                snprintf(errstr, errstr_size,
+                         "%s: %s: connection lost: %.*s", sink->name, what,
+                         msg_len(msg), msg);
+        drop_conn(pg);
+}
+
+/* Returns result if it succeeded; else frees it and sets *statusp and
+ * errstr: the SQL error mapped by its SQLSTATE. */
+static PGresult *checked(vcdc_sink_t *sink, const char *what,
+                         PGresult *result, vcdc_sink_status_t *statusp,
+                         char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        const char *sqlstate, *msg;
+
+        if (!result) {
+                conn_failed(sink, what, -1, statusp, errstr, errstr_size);
+                return NULL;
+        }
         switch (PQresultStatus(result)) {
         case PGRES_COMMAND_OK:
         case PGRES_TUPLES_OK:
@@ -617,8 +650,11 @@ static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
                 drop_conn(pg);
                 return NULL;
         }
-        if (PQstatus(pg->conn) == CONNECTION_BAD)
-                goto lost;
+        if (PQstatus(pg->conn) == CONNECTION_BAD) {
+                PQclear(result);
+                conn_failed(sink, what, -1, statusp, errstr, errstr_size);
+                return NULL;
+        }
         sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
         if (!(msg = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)))
                 msg = PQresultErrorMessage(result);
@@ -631,24 +667,142 @@ static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
                 drop_conn(pg); /* raised by libpq: state unknown */
         PQclear(result); /* sqlstate and msg point into it */
         return NULL;
+}
 
-lost:
-        msg = PQerrorMessage(pg->conn);
-        *statusp = VCDC_SINK_RETRIABLE;
-        snprintf(errstr, errstr_size, "%s: %s: connection lost: %.*s",
-                 sink->name, what, msg_len(msg), msg);
-        PQclear(result);
-        drop_conn(pg);
-        return NULL;
+/*
+ * Runs one statement and waits at most conf.timeout_ms for its answer.
+ * Parameters are text (a NULL value is SQL NULL) unless formats[i] is 1:
+ * then params[i] is lengths[i] bytes of the type's binary input. Returns
+ * the result (the caller PQclear()s it), or NULL with *statusp and errstr
+ * set: the SQL error mapped by its SQLSTATE, or RETRIABLE for a lost or
+ * silent connection, which is then closed so that the next call reconnects.
+ */
+static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
+                         const char *sql, int nparams,
+                         const char *const *params, const int *lengths,
+                         const int *formats, vcdc_sink_status_t *statusp,
+                         char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        int64_t deadline = now_ms() + sink->conf.timeout_ms;
+        PGresult *result;
+        int r;
 
-timeout:
-        *statusp = VCDC_SINK_RETRIABLE;
-        snprintf(errstr, errstr_size,
-                 "%s: %s: no answer within %d ms; connection closed",
-                 sink->name, what, sink->conf.timeout_ms);
-        PQclear(result);
-        drop_conn(pg);
-        return NULL;
+        pg->sqlstate[0] = '\0';
+        if (!pg->conn) {
+                *statusp = VCDC_SINK_RETRIABLE;
+                snprintf(errstr, errstr_size, "%s: %s: not connected",
+                         sink->name, what);
+                return NULL;
+        }
+        if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, lengths,
+                               formats, 0 /*text results*/))
+                r = -1;
+        else if ((r = flush_out(pg->conn, deadline)) == 1)
+                r = statement_result(pg->conn, deadline, &result);
+        if (r != 1) {
+                conn_failed(sink, what, r, statusp, errstr, errstr_size);
+                return NULL;
+        }
+        return checked(sink, what, result, statusp, errstr, errstr_size);
+}
+
+/*
+ * A statement whose rows we do not read: run at once, or, while apply()
+ * pipelines, only sent; pipeline_finish() reads its answer.
+ */
+static vcdc_sink_status_t exec_bin(vcdc_sink_t *sink, const char *what,
+                                   const char *sql, int nparams,
+                                   const char *const *params,
+                                   const int *lengths, const int *formats,
+                                   char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        PGresult *res;
+
+        if (!pg->pipeline) {
+                if (!(res = run_bin(sink, what, sql, nparams, params, lengths,
+                                    formats, &status, errstr, errstr_size)))
+                        return status;
+                PQclear(res);
+                return VCDC_SINK_OK;
+        }
+        if (pg->pending_cnt == VCDC_PGVECTOR_PIPELINE_MAX) {
+                snprintf(errstr, errstr_size,
+                         "%s: %s: more than %d statements in one pipeline",
+                         sink->name, what, VCDC_PGVECTOR_PIPELINE_MAX);
+                return VCDC_SINK_FATAL;
+        }
+        if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, params, lengths,
+                               formats, 0 /*text results*/)) {
+                conn_failed(sink, what, -1, &status, errstr, errstr_size);
+                return status;
+        }
+        snprintf(pg->pending[pg->pending_cnt++], sizeof(pg->pending[0]), "%s",
+                 what);
+        return VCDC_SINK_OK;
+}
+
+/* Starts a pipeline on a connection known good. */
+static void pipeline_start(pgvector_t *pg) {
+        pg->pending_cnt = 0;
+        pg->sqlstate[0] = '\0';
+        pg->pipeline = PQenterPipelineMode(pg->conn);
+}
+
+/*
+ * Ends the pipeline: syncs, reads every statement's answer within
+ * conf.timeout_ms, and reports the first failure as run_bin() would. After
+ * a failed statement the server skips the rest (PIPELINE_ABORTED) and the
+ * transaction is left failed for rollback(). Called on any way out of
+ * apply(): a pipeline abandoned half-sent only closes the connection.
+ */
+static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
+                                          char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        int64_t deadline = now_ms() + sink->conf.timeout_ms;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        PGresult *res, *failed = NULL;
+        int i, r, failed_at = -1;
+
+        if (!pg->pipeline)
+                return VCDC_SINK_OK;
+        pg->pipeline = 0;
+        if (abandon || !pg->conn) {
+                drop_conn(pg);
+                return VCDC_SINK_OK;
+        }
+        r = PQpipelineSync(pg->conn) ? flush_out(pg->conn, deadline) : -1;
+        for (i = 0; r == 1 && i < pg->pending_cnt; i++) {
+                if ((r = statement_result(pg->conn, deadline, &res)) != 1)
+                        break;
+                if (failed_at < 0 && res &&
+                    PQresultStatus(res) != PGRES_COMMAND_OK &&
+                    PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        failed = res;
+                        failed_at = i;
+                } else {
+                        PQclear(res);
+                }
+        }
+        if (r == 1 && (r = next_result(pg->conn, deadline, &res)) == 1) {
+                if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+                        r = -1;
+                PQclear(res);
+        }
+        if (r != 1 || !PQexitPipelineMode(pg->conn)) {
+                PQclear(failed);
+                conn_failed(sink,
+                            failed_at >= 0 ? pg->pending[failed_at]
+                            : i < pg->pending_cnt ? pg->pending[i]
+                                                  : "pipeline sync",
+                            r, &status, errstr, errstr_size);
+                return status;
+        }
+        if (failed &&
+            !checked(sink, pg->pending[failed_at], failed, &status, errstr,
+                     errstr_size))
+                return status;
+        return VCDC_SINK_OK;
 }
 
 /* run_bin() with text parameters only. */
@@ -660,19 +814,13 @@ static PGresult *run(vcdc_sink_t *sink, const char *what, const char *sql,
                        errstr, errstr_size);
 }
 
-/* run() for statements whose rows we do not read. */
+/* exec_bin() with text parameters only. */
 static vcdc_sink_status_t run_cmd(vcdc_sink_t *sink, const char *what,
                                   const char *sql, int nparams,
                                   const char *const *params, char *errstr,
                                   size_t errstr_size) {
-        vcdc_sink_status_t status = VCDC_SINK_OK;
-        PGresult *res;
-
-        if (!(res = run(sink, what, sql, nparams, params, &status, errstr,
-                        errstr_size)))
-                return status;
-        PQclear(res);
-        return VCDC_SINK_OK;
+        return exec_bin(sink, what, sql, nparams, params, NULL, NULL, errstr,
+                        errstr_size);
 }
 
 /* Ends a failed transaction. Its own error, if any, only closes the
@@ -1239,7 +1387,6 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
         const char **params = NULL;
         int *lengths = NULL, *formats = NULL;
         char *bin = NULL, *sql = NULL, what[64];
-        PGresult *res;
 
         for (i = 0; i < cnt; i++)
                 size += vcdc_pgvector_vector_binary_size(recs[i]->dim);
@@ -1266,10 +1413,8 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                 params[j + 3] = r->document;
         }
         snprintf(what, sizeof(what), "upserting %zu rows", cnt);
-        if ((res = run_bin(sink, what, sql ? sql : pg->upsert_sql,
-                           (int)nparams, params, lengths, formats, &status,
-                           errstr, errstr_size)))
-                PQclear(res);
+        status = exec_bin(sink, what, sql ? sql : pg->upsert_sql, (int)nparams,
+                          params, lengths, formats, errstr, errstr_size);
 done:
         free(sql);
         free(bin);
@@ -1416,6 +1561,11 @@ static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
         }
         if ((status = conn_ensure(sink, errstr, errstr_size)))
                 return status;
+        /* The usual batch, to a table known to exist, is one round trip:
+         * its statements go in one pipeline and are read back at the end.
+         * Creating the table reads answers on the way, so it does not. */
+        if (pg->exists)
+                pipeline_start(pg);
         if ((status = run_cmd(sink, "BEGIN", "BEGIN", 0, NULL, errstr,
                               errstr_size)))
                 goto err;
@@ -1448,7 +1598,8 @@ static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
                                      batch->offset_cnt, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
-                              errstr_size)))
+                              errstr_size)) ||
+            (status = pipeline_finish(sink, 0, errstr, errstr_size)))
                 goto err;
         if (created) {
                 pg->exists = 1;
@@ -1459,6 +1610,7 @@ static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
         }
         return VCDC_SINK_OK;
 err:
+        pipeline_finish(sink, 1 /*abandon*/, errstr, errstr_size);
         rollback(sink);
         return status;
 }

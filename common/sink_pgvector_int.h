@@ -15,6 +15,10 @@
 #define VCDC_PGVECTOR_CHUNK_ROWS 500
 /* Parameters per upserted row: id, embedding, metadata, document. */
 #define VCDC_PGVECTOR_UPSERT_PARAMS 4
+/* apply()'s most statements in one pipeline: BEGIN, 10 chunks, DELETE,
+ * offsets, COMMIT. */
+#define VCDC_PGVECTOR_PIPELINE_MAX 14
+
 /* What max_batch() answers: one transaction of 10 chunks. */
 #define VCDC_PGVECTOR_MAX_BATCH 5000
 /* pgvector's vector type holds at most this many dimensions. */
