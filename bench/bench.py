@@ -165,6 +165,8 @@ def bench_codec(sz):
         t.add(f"encode {dim}-d, avro-c generic (the old encoder)",
               [r[5] for r in rows], [r[3] for r in rows])
         t.add(f"decode {dim}-d", [r[2] for r in rows], [r[3] for r in rows])
+        t.add(f"decode {dim}-d, avro-c generic (the old decoder)",
+              [r[6] for r in rows], [r[3] for r in rows])
     return [t]
 
 
@@ -371,8 +373,8 @@ def bench_latency(sz, work):
              f"{rate:,} rec/s for {secs} s, consumer defaults", "",
              "| database | how applied is seen | records | achieved rec/s | "
              "min | p50 | p99 | max |", "|---|---|---|---|---|---|---|---|"]
-    lines += [latency_run(sz, work, "pgvector"),
-              latency_run(sz, work, "chroma")]
+    lines += [latency_run(sz, work, t) for t in ("pgvector", "chroma")
+              if t in sz["targets"]]
     return ["\n".join(lines) + "\n"]
 
 
@@ -544,8 +546,14 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,consumer,memory,latency")
+    ap.add_argument("--targets", default="pgvector,chroma",
+                    help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
-    sz = SIZES["smoke" if args.smoke else "full"]
+    sz = dict(SIZES["smoke" if args.smoke else "full"])
+    targets = args.targets.split(",")
+    sz["consumer"] = {t: n for t, n in sz["consumer"].items()
+                      if t in targets}
+    sz["targets"] = targets
     only = args.only.split(",")
     work = tempfile.mkdtemp(prefix="vcdc-bench.")
     t0 = time.monotonic()
