@@ -1,12 +1,13 @@
 /*
  * codec_bench - time vcdc_codec_encode and vcdc_codec_decode per record,
  * against memcpy of the same float bytes (the floor any encoding pays), and
- * the reference encoder through avro-c's generic values
- * (vcdc_codec_encode_generic) for comparison.
+ * the reference encoder and decoder through avro-c's generic values
+ * (vcdc_codec_encode_generic, vcdc_codec_decode_generic) for comparison.
  *
  * Usage: codec_bench DIM RECORDS ROUNDS
  * Prints one line per round:
- *   "dim encode_ns decode_ns memcpy_ns bytes generic_encode_ns",
+ *   "dim encode_ns decode_ns memcpy_ns bytes generic_encode_ns
+ *    generic_decode_ns",
  * nanoseconds per record. The driver (bench/bench.py) takes medians.
  */
 #include <stdio.h>
@@ -68,7 +69,7 @@ int main(int argc, char **argv) {
                 rec.vector[i] = (float)((double)(i * 7919 % 1000) / 1000.0);
 
         for (r = 0; r < rounds; r++) {
-                double t0, t_enc, t_dec, t_cpy, t_gen;
+                double t0, t_enc, t_dec, t_cpy, t_gen, t_gdec;
 
                 t0 = now_ns();
                 for (k = 0; k < n; k++) {
@@ -107,6 +108,19 @@ int main(int argc, char **argv) {
                 }
                 t_dec = now_ns() - t0;
 
+                t0 = now_ns();
+                for (k = 0; k < n; k++) {
+                        if (vcdc_codec_decode_generic(codec, buf, len, &out,
+                                                      errstr,
+                                                      sizeof(errstr))) {
+                                fprintf(stderr, "decode_generic: %s\n",
+                                        errstr);
+                                goto done;
+                        }
+                        sink += out.vector[k % out.dim];
+                }
+                t_gdec = now_ns() - t0;
+
                 /* The floor: the vector's bytes copied once, as any
                  * encoder and any decoder must at least do. */
                 t0 = now_ns();
@@ -117,9 +131,10 @@ int main(int argc, char **argv) {
                 }
                 t_cpy = now_ns() - t0;
 
-                printf("%ld %.1f %.1f %.1f %zu %.1f\n", dim,
+                printf("%ld %.1f %.1f %.1f %zu %.1f %.1f\n", dim,
                        t_enc / (double)n, t_dec / (double)n,
-                       t_cpy / (double)n, len, t_gen / (double)n);
+                       t_cpy / (double)n, len, t_gen / (double)n,
+                       t_gdec / (double)n);
         }
         rc = 0;
 done:

@@ -78,6 +78,15 @@ int vcdc_codec_decode(vcdc_codec_t *codec, const void *buf, size_t len,
                       vcdc_record_t *rec, char *errstr, size_t errstr_size);
 
 /**
+ * The same decoding through avro-c's generic value API, for every schema:
+ * the reference the direct decoder of the current schema is tested and
+ * fuzzed against; vcdc_codec_decode() is the one to use.
+ */
+int vcdc_codec_decode_generic(vcdc_codec_t *codec, const void *buf,
+                              size_t len, vcdc_record_t *rec, char *errstr,
+                              size_t errstr_size);
+
+/**
  * The Parsing Canonical Form of an Avro schema (JSON text): a new string
  * (free() it), or NULL with errstr.
  */

@@ -3,6 +3,10 @@
  * the bytes of avro-c's generic encoder (vcdc_codec_encode_generic), for
  * random records covering every field kind, every union branch and the
  * varint boundaries, in both framings; and what it writes decodes back.
+ * The direct decoder (vcdc_codec_decode) reads what avro-c's generic one
+ * (vcdc_codec_decode_generic) reads, and refuses what it refuses with the
+ * same message: for those records, for them with bytes changed or cut,
+ * and for arrays in several blocks, which neither encoder writes.
  * Also vcdc_key_write, the allocation-free key builder the producer uses.
  */
 #include <setjmp.h>
@@ -212,6 +216,29 @@ static void assert_same_record(const vcdc_record_t *a,
         assert_true(a->source_ts_ms == b->source_ts_ms);
 }
 
+/* Both decoders on buf; asserts they agree (result, message, record).
+ * Returns the result, the record in *out (clear it). */
+static int decode_both(vcdc_codec_t *codec, const unsigned char *buf,
+                       size_t len, vcdc_record_t *out) {
+        char ref_err[sizeof(errstr)];
+        vcdc_record_t ref;
+        int r, ref_r;
+
+        vcdc_record_init(out);
+        vcdc_record_init(&ref);
+        errstr[0] = ref_err[0] = '\0';
+        r = vcdc_codec_decode(codec, buf, len, out, errstr, sizeof(errstr));
+        ref_r = vcdc_codec_decode_generic(codec, buf, len, &ref, ref_err,
+                                          sizeof(ref_err));
+        assert_int_equal(r, ref_r);
+        if (r == 0)
+                assert_same_record(out, &ref);
+        else
+                assert_string_equal(errstr, ref_err);
+        vcdc_record_clear(&ref);
+        return r;
+}
+
 static void cross_check(int32_t schema_id, int rounds, int valid) {
         vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
         int r;
@@ -225,14 +252,11 @@ static void cross_check(int32_t schema_id, int rounds, int valid) {
 
                 rnd_record(&rec, valid);
                 encode_both(codec, &rec, &buf, &len);
-                if (valid) {
-                        vcdc_record_init(&out);
-                        if (vcdc_codec_decode(codec, buf, len, &out, errstr,
-                                              sizeof(errstr)) != 0)
-                                fail_msg("round %d: %s", r, errstr);
+                if (decode_both(codec, buf, len, &out) == 0)
                         assert_same_record(&rec, &out);
-                        vcdc_record_clear(&out);
-                }
+                else if (valid)
+                        fail_msg("round %d: %s", r, errstr);
+                vcdc_record_clear(&out);
                 free(buf);
                 vcdc_record_clear(&rec);
         }
@@ -313,6 +337,96 @@ static void test_known_bytes(void **state) {
         vcdc_codec_destroy(codec);
 }
 
+/* Valid records with bytes changed, NULs put in, or cut short: both
+ * decoders agree on each, refusals and messages included. */
+static void test_decode_damaged(void **state) {
+        vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
+        int r, k, decoded = 0, refused = 0;
+
+        (void)state;
+        assert_non_null(codec);
+        for (r = 0; r < 3000; r++) {
+                vcdc_record_t rec, out;
+                unsigned char *buf;
+                size_t len, at;
+
+                rnd_record(&rec, 1);
+                encode_both(codec, &rec, &buf, &len);
+                vcdc_record_clear(&rec);
+                for (k = 0; k <= (int)rnd_below(4) && len > 10; k++) {
+                        at = 10 + rnd_below(len - 10); /* keep the header */
+                        switch (rnd_below(4)) {
+                        case 0: buf[at] = 0; break;
+                        case 1: buf[at] ^= (unsigned char)(1u << rnd_below(8));
+                                break;
+                        case 2: buf[at] = (unsigned char)rnd(); break;
+                        default: len = at; break;
+                        }
+                }
+                if (decode_both(codec, buf, len, &out) == 0)
+                        decoded++;
+                else
+                        refused++;
+                vcdc_record_clear(&out);
+                free(buf);
+        }
+        print_message("damaged records: %d decoded alike, %d refused alike\n",
+                      decoded, refused);
+        assert_true(decoded > 0 && refused > 0);
+        vcdc_codec_destroy(codec);
+}
+
+/* Arrays in several blocks, some with a negative count and a byte size, as
+ * other Avro writers may send them. */
+static void test_decode_blocks(void **state) {
+        static const unsigned char msg[] = {
+                0, 0, 0, 0, 7,          /* Confluent framing, schema id 7 */
+                0x02, 'c', 0x02, 'i', 0x00,
+                0x03, 0x10,             /* vector: -2 items, 16 bytes */
+                0, 0, 0x80, 0x3f, 0, 0, 0, 0x40,
+                0x02, 0, 0, 0x40, 0x40, /* 1 item */
+                0x00,                   /* vector [1, 2, 3] */
+                0x02,                   /* sparse */
+                0x02, 0x02,             /* indices: 1 item [1] */
+                0x03, 0x04, 0x04, 0x06, /* -2 items, 2 bytes [2, 3] */
+                0x00,
+                0x02, 0, 0, 0x80, 0x3f, 0x04, 0, 0, 0, 0x40, 0, 0, 0x40,
+                0x40, 0x00,             /* values [1] [2, 3] */
+                0x02, 0x04, '{', '}',   /* metadata "{}" */
+                0x00, 0x00,             /* no document, no source_ts_ms */
+        };
+        static const unsigned char no_size[] = {0x03, 0x04, 0x04, 0x06};
+        vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
+        unsigned char bad[sizeof(msg)];
+        vcdc_record_t out;
+        size_t at;
+
+        (void)state;
+        assert_non_null(codec);
+        assert_int_equal(vcdc_codec_add_schema(codec, vcdc_change_schema_json,
+                                               7, errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(decode_both(codec, msg, sizeof(msg), &out), 0);
+        assert_int_equal(out.dim, 3);
+        assert_true(out.vector[0] == 1.0f && out.vector[1] == 2.0f &&
+                    out.vector[2] == 3.0f);
+        assert_int_equal(out.sparse_nnz, 3);
+        assert_int_equal(out.sparse_indices[2], 3);
+        assert_true(out.sparse_values[2] == 3.0f);
+        assert_string_equal(out.metadata, "{}");
+        assert_null(out.document);
+        vcdc_record_clear(&out);
+
+        /* Without the byte size of the negative block: refused alike. */
+        for (at = 0; memcmp(msg + at, no_size, sizeof(no_size)); at++)
+                ;
+        memcpy(bad, msg, at + 1);
+        memcpy(bad + at + 1, msg + at + 2, sizeof(msg) - at - 2);
+        assert_int_equal(decode_both(codec, bad, sizeof(msg) - 1, &out), -1);
+        vcdc_record_clear(&out);
+        vcdc_codec_destroy(codec);
+}
+
 /* What neither encoder can write is refused by both, with a message. */
 static void test_refused(void **state) {
         vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
@@ -387,6 +501,8 @@ int main(void) {
                 cmocka_unit_test(test_known_bytes),
                 cmocka_unit_test(test_random_valid),
                 cmocka_unit_test(test_random_any),
+                cmocka_unit_test(test_decode_damaged),
+                cmocka_unit_test(test_decode_blocks),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_key_write),
         };
