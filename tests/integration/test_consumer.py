@@ -48,6 +48,7 @@ class Target:
         self.kind, self.name = kind, name
         self.stack, self.chroma, self.pg = stack, chroma, pg
         self.proxy = None  # a TcpProxy the consumer reaches Chroma through
+        self.throttle = None  # a slow TcpProxy it reaches pgvector through
 
     @property
     def url(self):
@@ -57,7 +58,11 @@ class Target:
                 url = url.replace(":%d/" % self.stack.chroma_port,
                                   ":%d/" % self.proxy.port)
             return url
-        return self.stack.pgvector_url(self.name)
+        url = self.stack.pgvector_url(self.name)
+        if self.throttle is not None:
+            url = url.replace(":%d/" % self.stack.pg_port,
+                              ":%d/" % self.throttle.port)
+        return url
 
     @property
     def address(self):
@@ -372,27 +377,33 @@ def test_target_outage_retried_without_leaving_the_group(
     expected.apply_all(history)
 
     tgt = target(kind, stack, chroma, pg, "it_outage")
+    conf = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
+            "max.poll.interval.ms=8000", "vcdc.sink.timeout.ms=4000",
+            "vcdc.retry.backoff.max.ms=2000"]
     if kind == "chroma":
         tgt.proxy = TcpProxy(stack.chroma_host, stack.chroma_port)
+    else:
+        # pgvector takes this history in a fraction of a second, before the
+        # test could stop it: small batches, each answer held 20-50 ms, so
+        # that the outage lands mid-run.
+        tgt.throttle = TcpProxy(stack.pg_host, stack.pg_port)
+        tgt.throttle.slow(0.02, 0.05)
+        conf.append("vcdc.batch.records=100")
     group = topic + "_g"
     port = free_port()
     c = consumer(procs, stack, topic, group, tgt, tmp_path,
-                 exit_at_end=True, metrics_port=port,
-                 conf=["session.timeout.ms=6000",
-                       "heartbeat.interval.ms=500",
-                       "max.poll.interval.ms=8000",
-                       "vcdc.sink.timeout.ms=4000",
-                       "vcdc.retry.backoff.max.ms=2000"]).start()
+                 exit_at_end=True, metrics_port=port, conf=conf).start()
     wait_for(lambda: tgt.count() >= 0.2 * len(expected) or not c.alive(),
              120, "20% of the records in " + kind, interval=0.02)
     assert c.alive(), c.tail()
-    state, members = wait_for(
-        lambda: (lambda s, m: (s, m) if len(m) == 1 else None)(
-            *group_members(stack, group)), 30, "one member in the group")
-    member = members[0]
-
     tgt.go_down()
     stopped = time.monotonic()
+    # The member at the outage's start: the session timeout (6 s) has not
+    # passed, so it is the one that was applying.
+    state, members = wait_for(
+        lambda: (lambda s, m: (s, m) if len(m) == 1 else None)(
+            *group_members(stack, group)), 5, "one member in the group")
+    member = members[0]
     try:
         metrics = wait_for(
             lambda: (lambda m: m if m and m.get(
@@ -413,8 +424,9 @@ def test_target_outage_retried_without_leaving_the_group(
         tgt.come_back()
 
     assert c.wait(RUN_TIMEOUT) == 0, c.tail()
-    if tgt.proxy is not None:
-        tgt.proxy.close()
+    for proxy in (tgt.proxy, tgt.throttle):
+        if proxy is not None:
+            proxy.close()
     log = c.log()
     assert "retry" in log, log[-3000:]
     assert metrics["vcdc_consumer_retries_total"] > 0
