@@ -50,8 +50,9 @@ static const prop_t props[] = {
          "consumer: longest wait to fill a batch (a batch is applied at "
          "once when nothing more is waiting)"},
         {"vcdc.commit.interval.ms", T_INT, "1000", 0, 3600000, NULL,
-         "consumer: least time between offset commits (the target records "
-         "its own offsets with every batch)"},
+         "consumer: least time between offset commits, and between the "
+         "offset records of a sink that writes them apart from the data "
+         "(Chroma; pgvector records them with every batch)"},
         {"vcdc.retry.backoff.ms", T_INT, "200", 1, 600000, NULL,
          "consumer: first wait before retrying a failed apply"},
         {"vcdc.retry.backoff.max.ms", T_INT, "10000", 1, 3600000, NULL,

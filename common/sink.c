@@ -170,6 +170,10 @@ const char *vcdc_sink_name(const vcdc_sink_t *sink) {
         return sink->name;
 }
 
+int vcdc_sink_offsets_apart(const vcdc_sink_t *sink) {
+        return sink->ops->offsets_apart;
+}
+
 size_t vcdc_sink_max_batch(const vcdc_sink_t *sink) {
         return sink->ops->max_batch ? sink->ops->max_batch((vcdc_sink_t *)sink)
                                     : 1000;

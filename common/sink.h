@@ -110,6 +110,11 @@ void vcdc_sink_destroy(vcdc_sink_t *sink);
 /** A short description for logs: "chroma://127.0.0.1:8000/docs". */
 const char *vcdc_sink_name(const vcdc_sink_t *sink);
 
+/** 1 when apply() records a batch's offsets in a write of their own after
+ *  its data (Chroma), which costs a request; 0 when they go in the data's
+ *  own transaction (pgvector). */
+int vcdc_sink_offsets_apart(const vcdc_sink_t *sink);
+
 /** The most records one apply call should carry (Chroma: pre-flight-checks
  *  max_batch_size). */
 size_t vcdc_sink_max_batch(const vcdc_sink_t *sink);

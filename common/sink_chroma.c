@@ -2201,6 +2201,7 @@ err:
 
 const struct vcdc_sink_ops vcdc_sink_chroma_ops = {
         .scheme = "chroma",
+        .offsets_apart = 1,
         .open = chroma_open,
         .close = chroma_close,
         .max_batch = chroma_max_batch,

@@ -16,6 +16,9 @@
  */
 struct vcdc_sink_ops {
         const char *scheme;
+        /* 1: apply() records offsets in a write of their own after the
+         * data (Chroma), not in the data's transaction (pgvector). */
+        int offsets_apart;
         /* Fills sink->state; on failure returns -1 with errstr, after freeing
          * what it allocated (close is not called). */
         int (*open)(vcdc_sink_t *sink, char *errstr, size_t errstr_size);

@@ -53,6 +53,10 @@ struct vcdc_consumer_s {
         int uncommitted; /* applied since the last commit */
         rd_kafka_queue_t *commitq; /* results of asynchronous commits */
         int commits_inflight;
+        /* A sink that records offsets in a request of their own (Chroma)
+         * does so at most once per vcdc.commit.interval.ms as well. */
+        int offsets_apart, offsets_pending, offsets_failing;
+        int64_t last_offsets;
 
         part_t *parts;
         size_t part_cnt, part_cap;
@@ -206,6 +210,47 @@ static void drop_held(vcdc_consumer_t *c) {
 }
 
 /*
+ * Records in the sink the offsets applied so far, for batches whose own
+ * apply left them out (offsets_apart). One try: a failure leaves them
+ * pending for the next interval; until then the target's recorded offsets
+ * are behind what it holds, which only means more is applied again after a
+ * crash.
+ */
+static void record_offsets(vcdc_consumer_t *c) {
+        vcdc_sink_batch_t view = {.topic = c->topic};
+        vcdc_sink_offset_t *offsets;
+        vcdc_sink_status_t st = VCDC_SINK_OK;
+        char errstr[512];
+        size_t i;
+
+        if (!c->offsets_pending)
+                return;
+        if (!(offsets = calloc(c->part_cnt ? c->part_cnt : 1,
+                               sizeof(*offsets))))
+                return;
+        for (i = 0; i < c->part_cnt; i++)
+                if (c->parts[i].next > 0) {
+                        offsets[view.offset_cnt].partition =
+                                c->parts[i].partition;
+                        offsets[view.offset_cnt++].offset =
+                                c->parts[i].next - 1;
+                }
+        view.offsets = offsets;
+        c->last_offsets = now_ms();
+        if (view.offset_cnt)
+                st = vcdc_sink_apply(c->sink, &view, errstr, sizeof(errstr));
+        if (st == VCDC_SINK_OK) {
+                c->offsets_pending = c->offsets_failing = 0;
+        } else if (!c->offsets_failing++) {
+                VCDC_WARN("consumer",
+                          "recording the applied offsets: %s (tried again "
+                          "every %" PRId64 " ms)",
+                          errstr, c->commit_ms);
+        }
+        free(offsets);
+}
+
+/*
  * Assignment: resume each partition after the larger of the committed
  * offset and the offset recorded in the target.
  */
@@ -299,6 +344,7 @@ static void on_revoke(vcdc_consumer_t *c) {
         else
                 vcdc_batch_reset(c->batch);
         drop_held(c);
+        record_offsets(c);
         commit(c, 0 /*sync*/);
         rd_kafka_assign(c->rk, NULL);
         c->part_cnt = 0;
@@ -694,8 +740,8 @@ static int flush_batch(vcdc_consumer_t *c) {
         vcdc_sink_status_t st;
         char errstr[512];
         outcome_t o;
-        size_t i, changes, msgs = vcdc_batch_msg_cnt(c->batch);
-        int attempt;
+        size_t i, changes, offset_cnt, msgs = vcdc_batch_msg_cnt(c->batch);
+        int attempt, defer;
 
         if (!msgs)
                 return 0;
@@ -706,6 +752,10 @@ static int flush_batch(vcdc_consumer_t *c) {
                 return -1;
         }
         changes = view.upsert_cnt + view.delete_cnt;
+        offset_cnt = view.offset_cnt;
+        defer = c->offsets_apart && now_ms() - c->last_offsets < c->commit_ms;
+        if (defer)
+                view.offset_cnt = 0; /* record_offsets() writes them */
         c->in_apply = 1;
         o = apply_with_retry(c, &view, &st, errstr, sizeof(errstr));
         if (o == FAILED && st == VCDC_SINK_INVALID) {
@@ -744,6 +794,13 @@ static int flush_batch(vcdc_consumer_t *c) {
                 }
         }
         pause_all(c, 0);
+        view.offset_cnt = offset_cnt;
+        if (defer) {
+                c->offsets_pending = 1;
+        } else if (offset_cnt) {
+                c->offsets_pending = 0;
+                c->last_offsets = now_ms();
+        }
         for (i = 0; i < view.offset_cnt; i++) {
                 part_t *p = part_find(c, view.offsets[i].partition);
                 if (p)
@@ -884,6 +941,9 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                     flush_batch(c) == -1)
                         break;
                 commit_results(c, 0);
+                if (c->offsets_pending &&
+                    now_ms() - c->last_offsets >= c->commit_ms)
+                        record_offsets(c);
                 if (c->uncommitted &&
                     now_ms() - c->last_commit >= c->commit_ms)
                         commit(c, 1 /*async*/);
@@ -907,6 +967,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
         if (!c->fatal && vcdc_batch_msg_cnt(c->batch) && flush_batch(c) == -1)
                 r = -1;
         progress(c, measure_lag(c, NULL));
+        record_offsets(c);
         commit(c, 0 /*sync*/);
         if (c->fatal)
                 r = -1;
@@ -1049,6 +1110,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         if (!(c->sink = vcdc_sink_new(opts->sink_url, &sink_conf, errstr,
                                       errstr_size)))
                 goto err;
+        c->offsets_apart = vcdc_sink_offsets_apart(c->sink);
         /* The batch never exceeds what the sink takes in one call. */
         if (c->batch_records > vcdc_sink_max_batch(c->sink))
                 c->batch_records = vcdc_sink_max_batch(c->sink);
