@@ -618,6 +618,16 @@ static int check_encodable(const vcdc_record_t *rec, char *errstr,
 int vcdc_codec_encode(vcdc_codec_t *codec, const vcdc_record_t *rec,
                       void **bufp, size_t *lenp, char *errstr,
                       size_t errstr_size) {
+        size_t cap = 0;
+
+        *bufp = NULL;
+        return vcdc_codec_encode_into(codec, rec, bufp, &cap, lenp, errstr,
+                                      errstr_size);
+}
+
+int vcdc_codec_encode_into(vcdc_codec_t *codec, const vcdc_record_t *rec,
+                           void **bufp, size_t *capp, size_t *lenp,
+                           char *errstr, size_t errstr_size) {
         size_t clen, ilen, mlen = 0, dlen = 0, dim, nnz = 0, size, hdr, i;
         unsigned char *buf, *p;
 
@@ -655,10 +665,15 @@ int vcdc_codec_encode(vcdc_codec_t *codec, const vcdc_record_t *rec,
         if (rec->source_ts_ms >= 0)
                 size += long_size(rec->source_ts_ms);
 
-        if (!(buf = malloc(size))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
+        if (size > *capp || !*bufp) {
+                if (!(buf = realloc(*bufp, size))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                *bufp = buf;
+                *capp = size;
         }
+        buf = *bufp;
         write_header(codec, buf);
         p = buf + hdr;
         p = put_bytes(p, rec->collection, clen);
@@ -695,7 +710,6 @@ int vcdc_codec_encode(vcdc_codec_t *codec, const vcdc_record_t *rec,
         } else {
                 p = put_long(p, 0);
         }
-        *bufp = buf;
         *lenp = size;
         return 0;
 }

@@ -60,6 +60,15 @@ int vcdc_codec_encode(vcdc_codec_t *codec, const vcdc_record_t *rec,
                       size_t errstr_size);
 
 /**
+ * vcdc_codec_encode() into a buffer the caller keeps: *bufp (NULL at first)
+ * of *capp bytes, grown when the record needs more. On failure *bufp and
+ * *capp still describe a valid buffer (or NULL and 0) to free().
+ */
+int vcdc_codec_encode_into(vcdc_codec_t *codec, const vcdc_record_t *rec,
+                           void **bufp, size_t *capp, size_t *lenp,
+                           char *errstr, size_t errstr_size);
+
+/**
  * The same encoding through avro-c's generic value API: the same bytes,
  * two orders of magnitude slower. The reference the direct encoder is tested and
  * fuzzed against; vcdc_codec_encode() is the one to use.

@@ -22,6 +22,11 @@ struct vcdc_producer_s {
         vcdc_codec_t *codec;
         char *key; /* the last record's key: librdkafka copies keys */
         size_t key_size;
+        /* The last record's value, copied by librdkafka into the message
+         * it allocates anyway (one allocation a message, not two, and this
+         * buffer stays hot in the cache). */
+        void *value;
+        size_t value_size;
         char *topic;
         int partitions, replication;
         vcdc_producer_stats_t stats;
@@ -191,7 +196,7 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
  * value (freed by librdkafka, or here on failure). Returns 0,
  * VCDC_PRODUCER_ERR_RECORD when the message is too large to ever be sent,
  * or VCDC_PRODUCER_ERR_FATAL. */
-static int produce(vcdc_producer_t *p, void *value, size_t len,
+static int produce(vcdc_producer_t *p, const void *value, size_t len,
                    const char *key, size_t key_len, void *kind, char *errstr,
                    size_t errstr_size) {
         rd_kafka_resp_err_t err;
@@ -201,14 +206,13 @@ static int produce(vcdc_producer_t *p, void *value, size_t len,
         for (;;) {
                 if (p->fatal) {
                         snprintf(errstr, errstr_size, "%s", p->fatal_err);
-                        free(value);
                         return VCDC_PRODUCER_ERR_FATAL;
                 }
                 err = rd_kafka_producev(
                         p->rk, RD_KAFKA_V_RKT(p->rkt),
                         RD_KAFKA_V_KEY(key, key_len),
-                        RD_KAFKA_V_VALUE(value, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                        RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
                 if (!err)
                         break;
@@ -224,13 +228,11 @@ static int produce(vcdc_producer_t *p, void *value, size_t len,
                                  "or raise -X message.max.bytes and the "
                                  "topic's max.message.bytes",
                                  (int)key_len, key, len + key_len, max);
-                        free(value);
                         return VCDC_PRODUCER_ERR_RECORD;
                 }
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         snprintf(errstr, errstr_size, "produce %.*s: %s",
                                  (int)key_len, key, rd_kafka_err2str(err));
-                        free(value);
                         return VCDC_PRODUCER_ERR_FATAL;
                 }
                 /* Let delivery reports make room. */
@@ -243,7 +245,6 @@ static int produce(vcdc_producer_t *p, void *value, size_t len,
 
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size) {
-        void *value;
         size_t len, key_len;
         int r;
 
@@ -266,10 +267,10 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                 p->key_size = size;
                 vcdc_key_write(rec->collection, rec->id, p->key, p->key_size);
         }
-        if (vcdc_codec_encode(p->codec, rec, &value, &len, errstr,
-                              errstr_size) == -1)
+        if (vcdc_codec_encode_into(p->codec, rec, &p->value, &p->value_size,
+                                   &len, errstr, errstr_size) == -1)
                 return VCDC_PRODUCER_ERR_FATAL;
-        if ((r = produce(p, value, len, p->key, key_len,
+        if ((r = produce(p, p->value, len, p->key, key_len,
                          rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
                          errstr, errstr_size)))
                 return r;
@@ -327,6 +328,7 @@ void vcdc_producer_destroy(vcdc_producer_t *p) {
                 rd_kafka_destroy(p->rk);
         vcdc_codec_destroy(p->codec);
         free(p->key);
+        free(p->value);
         free(p->topic);
         free(p);
 }

@@ -7,6 +7,7 @@
  * (vcdc_codec_decode_generic) reads, and refuses what it refuses with the
  * same message: for those records, for them with bytes changed or cut,
  * and for arrays in several blocks, which neither encoder writes.
+ * vcdc_codec_encode_into, which reuses one buffer, writes the same bytes.
  * Also vcdc_key_write, the allocation-free key builder the producer uses.
  */
 #include <setjmp.h>
@@ -241,6 +242,8 @@ static int decode_both(vcdc_codec_t *codec, const unsigned char *buf,
 
 static void cross_check(int32_t schema_id, int rounds, int valid) {
         vcdc_codec_t *codec = vcdc_codec_new(errstr, sizeof(errstr));
+        void *reused = NULL; /* vcdc_codec_encode_into()'s, across rounds */
+        size_t reused_cap = 0, reused_len;
         int r;
 
         assert_non_null(codec);
@@ -252,6 +255,14 @@ static void cross_check(int32_t schema_id, int rounds, int valid) {
 
                 rnd_record(&rec, valid);
                 encode_both(codec, &rec, &buf, &len);
+                assert_int_equal(vcdc_codec_encode_into(codec, &rec, &reused,
+                                                        &reused_cap,
+                                                        &reused_len, errstr,
+                                                        sizeof(errstr)),
+                                 0);
+                assert_int_equal(reused_len, len);
+                assert_true(reused_cap >= len);
+                assert_memory_equal(reused, buf, len);
                 if (decode_both(codec, buf, len, &out) == 0)
                         assert_same_record(&rec, &out);
                 else if (valid)
@@ -260,6 +271,7 @@ static void cross_check(int32_t schema_id, int rounds, int valid) {
                 free(buf);
                 vcdc_record_clear(&rec);
         }
+        free(reused);
         vcdc_codec_destroy(codec);
 }
 
