@@ -153,7 +153,7 @@ def fresh(prefix):
 
 # ---- 1. codec -------------------------------------------------------------
 def bench_codec(sz):
-    rounds = max(sz["rounds"], 3) if sz is SIZES["full"] else 1
+    rounds = 1 if sz["smoke"] else max(sz["rounds"], 3)
     t = Table("Codec: ns per record (lower is better)", "ns",
               "vcdc", "memcpy floor", "vcdc/floor")
     for dim, n in sz["codec"].items():
@@ -554,6 +554,7 @@ def main():
     sz["consumer"] = {t: n for t, n in sz["consumer"].items()
                       if t in targets}
     sz["targets"] = targets
+    sz["smoke"] = args.smoke
     only = args.only.split(",")
     work = tempfile.mkdtemp(prefix="vcdc-bench.")
     t0 = time.monotonic()
