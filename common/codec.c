@@ -849,6 +849,37 @@ static int get_floats(avro_value_t *arr, float **outp, size_t *cntp) {
         return 0;
 }
 
+/* A decoder's refusal of a field: the record's collection and id as far as
+ * known, the field, and why when there is more to say. Returns -1. */
+static int invalid_field(const vcdc_record_t *rec, const char *what,
+                         const char *why, char *errstr, size_t errstr_size) {
+        snprintf(errstr, errstr_size,
+                 "record %s%s%s: invalid field \"%s\"%s%s",
+                 rec->collection ? rec->collection : "?",
+                 rec->id ? "/" : "", rec->id ? rec->id : "", what,
+                 why ? ": it " : "", why ? why : "");
+        return -1;
+}
+
+/* What both decoders require of the vector: finite, and there for an
+ * upsert. Returns 0, or -1 with errstr. */
+static int check_vector(const vcdc_record_t *rec, char *errstr,
+                        size_t errstr_size) {
+        size_t i;
+
+        for (i = 0; i < rec->dim; i++)
+                if (!isfinite(rec->vector[i]))
+                        return invalid_field(rec, "vector", NULL, errstr,
+                                             errstr_size);
+        if (rec->op == VCDC_OP_UPSERT && !rec->dim) {
+                snprintf(errstr, errstr_size,
+                         "record %s/%s: upsert without a vector",
+                         rec->collection, rec->id);
+                return -1;
+        }
+        return 0;
+}
+
 static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
                    size_t errstr_size) {
         avro_value_t field, branch, sub;
@@ -872,15 +903,8 @@ static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
         if (!avro_value_get_by_name(val, "vector", &field, NULL) &&
             get_floats(&field, &rec->vector, &rec->dim))
                 goto bad;
-        for (i = 0; i < rec->dim; i++)
-                if (!isfinite(rec->vector[i]))
-                        goto bad;
-        if (rec->op == VCDC_OP_UPSERT && !rec->dim) {
-                snprintf(errstr, errstr_size,
-                         "record %s/%s: upsert without a vector",
-                         rec->collection, rec->id);
+        if (check_vector(rec, errstr, errstr_size))
                 return -1;
-        }
         what = "sparse";
         if (!avro_value_get_by_name(val, "sparse", &field, NULL)) {
                 if (avro_value_get_current_branch(&field, &branch))
@@ -928,12 +952,7 @@ static int extract(avro_value_t *val, vcdc_record_t *rec, char *errstr,
         }
         return 0;
 bad:
-        snprintf(errstr, errstr_size,
-                 "record %s%s%s: invalid field \"%s\"%s%s",
-                 rec->collection ? rec->collection : "?",
-                 rec->id ? "/" : "", rec->id ? rec->id : "", what,
-                 why ? ": it " : "", why ? why : "");
-        return -1;
+        return invalid_field(rec, what, why, errstr, errstr_size);
 }
 
 /*
@@ -1174,15 +1193,8 @@ static int decode_current(const unsigned char *p, vcdc_record_t *rec,
         if (take_items(&p, 1, &items, &rec->dim))
                 goto bad;
         rec->vector = items;
-        for (i = 0; i < rec->dim; i++)
-                if (!isfinite(rec->vector[i]))
-                        goto bad;
-        if (rec->op == VCDC_OP_UPSERT && !rec->dim) {
-                snprintf(errstr, errstr_size,
-                         "record %s/%s: upsert without a vector",
-                         rec->collection, rec->id);
+        if (check_vector(rec, errstr, errstr_size))
                 return -1;
-        }
         what = "sparse";
         if (take_long(&p)) {
                 rec->has_sparse = 1;
@@ -1217,12 +1229,7 @@ static int decode_current(const unsigned char *p, vcdc_record_t *rec,
         return 0;
 bad:
         free(ix);
-        snprintf(errstr, errstr_size,
-                 "record %s%s%s: invalid field \"%s\"%s%s",
-                 rec->collection ? rec->collection : "?",
-                 rec->id ? "/" : "", rec->id ? rec->id : "", what,
-                 why ? ": it " : "", why ? why : "");
-        return -1;
+        return invalid_field(rec, what, why, errstr, errstr_size);
 }
 
 static int decode(vcdc_codec_t *codec, const void *buf, size_t len,
