@@ -756,6 +756,7 @@ static struct memdb_s {
         int64_t offsets[PARTS];
         uint64_t upserts, deletes, batches, reorders, replays, regressions,
                 bad;
+        uint64_t offset_writes; /* applies that carried offsets */
 } memdb = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void memdb_reset(void) {
@@ -775,7 +776,8 @@ static void memdb_reset(void) {
         for (p = 0; p < PARTS; p++)
                 memdb.offsets[p] = -1;
         memdb.upserts = memdb.deletes = memdb.batches = memdb.reorders =
-                memdb.replays = memdb.regressions = memdb.bad = 0;
+                memdb.replays = memdb.regressions = memdb.bad =
+                        memdb.offset_writes = 0;
 }
 
 static void memdb_free(void) {
@@ -850,6 +852,7 @@ static vcdc_sink_status_t mem_apply(vcdc_sink_t *sink,
                         memdb.regressions++;
                 memdb.offsets[o->partition] = o->offset;
         }
+        memdb.offset_writes += batch->offset_cnt > 0;
         memdb.batches++;
         pthread_mutex_unlock(&memdb.lock);
         return VCDC_SINK_OK;
@@ -898,6 +901,18 @@ static vcdc_sink_status_t mem_count(vcdc_sink_t *sink, uint64_t *countp,
 
 static const struct vcdc_sink_ops mem_ops = {
         .scheme = "mem",
+        .open = mem_open,
+        .close = mem_close,
+        .dim = mem_dim,
+        .apply = mem_apply,
+        .read_offsets = mem_read_offsets,
+        .count = mem_count,
+};
+
+/* The same sink, recording offsets apart from the data, as Chroma does. */
+static const struct vcdc_sink_ops mem_apart_ops = {
+        .scheme = "memapart",
+        .offsets_apart = 1,
         .open = mem_open,
         .close = mem_close,
         .dim = mem_dim,
@@ -1228,12 +1243,64 @@ static void test_consume_faults(void **state) {
         mock_stop(&m);
 }
 
+/*
+ * A sink that records offsets apart from the data (Chroma) gets them at
+ * most once per commit interval, yet they reach the log end on their own
+ * once the consumer is idle, and equal the group's commits at stop.
+ */
+static void test_consume_offsets_apart(void **state) {
+        static const char *const ckv[] = {
+                "vcdc.batch.records", "10", "vcdc.commit.interval.ms", "500",
+                "vcdc.progress.ms", "0", NULL};
+        vcdc_consumer_opts_t opts = {.topic = TOPIC, .group = GROUP,
+                                     .sink_url = "memapart://memory/docs",
+                                     .metrics_port = -1};
+        int64_t committed[PARTS];
+        uint64_t messages = 0;
+        vcdc_producer_t *p;
+        vcdc_conf_t *conf;
+        runner_t rn = {.run = 1};
+        pthread_t thr;
+        change_t *ch;
+        size_t n;
+        mock_t m;
+        int32_t part;
+
+        (void)state;
+        mock_start(&m);
+        memdb_reset();
+        ch = changes_new(&n);
+        n = n / 10;
+        group_at_zero(&m);
+        p = producer_new(&m, NULL);
+        conf = client_conf(&m, ckv);
+        consumer_start(&rn, &thr, conf, &opts);
+        send_range(p, ch, 0, n);
+        wait_applied(&m, p, &rn); /* the recorded offsets reach the end */
+        print_message("[ mock     ] offsets apart: %" PRIu64 " batches, %"
+                      PRIu64 " of them with offsets\n",
+                      memdb.batches, memdb.offset_writes);
+        assert_true(memdb.offset_writes > 0);
+        assert_true(memdb.offset_writes * 2 < memdb.batches);
+        consumer_stop(&rn, thr, &messages);
+        group_committed(&m, committed);
+        for (part = 0; part < PARTS; part++)
+                assert_int_equal(committed[part], memdb.offsets[part] + 1);
+        assert_int_equal(memdb.regressions + memdb.reorders + memdb.bad, 0);
+        vcdc_conf_destroy(conf);
+        vcdc_producer_destroy(p);
+        memdb_free();
+        free(ch);
+        mock_stop(&m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_produce_retriable),
                 cmocka_unit_test(test_produce_leaders_outage_rtt),
                 cmocka_unit_test(test_produce_non_retriable),
                 cmocka_unit_test(test_consume_faults),
+                cmocka_unit_test(test_consume_offsets_apart),
         };
         const char *v;
 
@@ -1247,8 +1314,9 @@ int main(void) {
                 vcdc_log_level = VCDC_LOG_WARN;
         if ((v = getenv("VCDC_TEST_FILTER")) && *v)
                 cmocka_set_test_filter(v);
-        if (vcdc_sink_register(&mem_ops)) {
-                fprintf(stderr, "cannot register the mem:// sink\n");
+        if (vcdc_sink_register(&mem_ops) ||
+            vcdc_sink_register(&mem_apart_ops)) {
+                fprintf(stderr, "cannot register the mem:// sinks\n");
                 return 1;
         }
         return cmocka_run_group_tests_name("mock_faults", tests, NULL, NULL);
