@@ -373,6 +373,8 @@ static void poll_for(vcdc_producer_t *p, int ms) {
  * high watermarks, every value decoded with vcdc's codec.
  */
 typedef struct logcheck_s {
+        uint64_t log_size;   /* the partitions' high watermarks, summed */
+        uint64_t gaps;       /* offsets the read-back skipped */
         uint64_t messages;
         uint64_t complete;   /* upserts, and deletes with their tombstone */
         uint64_t dups;       /* a record seen again */
@@ -442,6 +444,7 @@ static void read_log(const mock_t *m, logcheck_t *lc) {
                                          rk, TOPIC, p, &lo, &hi[p], 10000),
                                  0);
                 assert_int_equal(lo, 0);
+                lc->log_size += (uint64_t)hi[p];
                 next[p] = 0;
                 rd_kafka_topic_partition_list_add(parts, TOPIC, p)->offset =
                         RD_KAFKA_OFFSET_BEGINNING;
@@ -459,9 +462,15 @@ static void read_log(const mock_t *m, logcheck_t *lc) {
                 if (!(rkm = rd_kafka_consumer_poll(rk, 100 /*ms*/)))
                         continue;
                 if (rkm->err) {
+                        if (getenv("VCDC_TEST_LOG"))
+                                print_message("[ mock     ] read-back: %s\n",
+                                              rd_kafka_message_errstr(rkm));
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
+                if (rkm->offset > next[rkm->partition])
+                        lc->gaps += (uint64_t)(rkm->offset -
+                                               next[rkm->partition]);
                 next[rkm->partition] = rkm->offset + 1;
                 lc->messages++;
                 if (vcdc_key_decode(rkm->key, rkm->key_len, &collection,
@@ -536,7 +545,14 @@ static void check_log_complete(const mock_t *m, const char *name,
         c.verified = lc.complete;
         c.differences = missing + lc.dups + lc.reorders + lc.bad + lc.lone;
         report(name, &c, "records");
+        if (lc.gaps || lc.log_size != lc.messages)
+                print_message("[ mock     ] the log holds %" PRIu64
+                              " messages, %" PRIu64 " read back, %" PRIu64
+                              " skipped\n",
+                              lc.log_size, lc.messages, lc.gaps);
         assert_int_equal(acked, n);
+        assert_int_equal(lc.log_size, n + delete_cnt());
+        assert_int_equal(lc.gaps, 0);
         assert_int_equal(lc.messages, n + delete_cnt());
         assert_int_equal(missing, 0);
         assert_int_equal(lc.dups, 0);
@@ -631,21 +647,21 @@ static void test_produce_retriable(void **state) {
 
 /*
  * The producer's own settings (five requests in flight): high RTT, so
- * requests pile up in flight, a broker down then up, and leaders moving
- * between bursts. Leaders are moved only once the producer is idle: with
- * several requests in flight, a request refused by the old leader can
- * answer after a later one was appended by the new leader, and the mock,
- * which does not check sequences, appends the later one over the gap.
- * librdkafka then takes the refused records as "implicitly acked by
- * subsequent batch success" although the mock never stored them (seen
- * with 200 records at RTT 300 ms); a real broker refuses the later request
- * as out of order and the client retries both.
+ * requests pile up in flight, and a broker down then up. Leaders move in
+ * test_produce_retriable, with one request in flight, and not here: after
+ * a move, requests still sent to the old leader are refused, and a later
+ * one can reach the new leader first; the mock, which does not check
+ * sequences, appends it over the gap, and librdkafka then takes the
+ * refused records as "implicitly acked by subsequent batch success"
+ * although the mock never stored them (200 records lost in about one run
+ * in thirty, even with the leaders moved between bursts). A real broker
+ * refuses the later request as out of order and the client retries both.
  */
-static void test_produce_leaders_outage_rtt(void **state) {
+static void test_produce_outage_rtt(void **state) {
         static const char *const kv[] = {"batch.num.messages", "200", NULL};
         vcdc_producer_t *p;
         change_t *ch;
-        size_t n, q, i;
+        size_t n, q;
         mock_t m;
 
         (void)state;
@@ -656,16 +672,9 @@ static void test_produce_leaders_outage_rtt(void **state) {
 
         /* High RTT on every broker: five requests in flight each. */
         set_rtt(&m, 200);
-        send_range(p, ch, 0, q);
+        send_range(p, ch, 0, 2 * q);
         flush_ok(p);
         set_rtt(&m, 0);
-
-        /* Leaders move three times between bursts. */
-        for (i = 0; i < 3; i++) {
-                send_range(p, ch, q + i * q / 3, q + (i + 1) * q / 3);
-                flush_ok(p);
-                rotate_leaders(&m, (int)i + 1);
-        }
         send_range(p, ch, 2 * q, 2 * q + q / 2);
 
         /* Broker 1 down: its partitions wait, the others go on. */
@@ -678,7 +687,7 @@ static void test_produce_leaders_outage_rtt(void **state) {
         send_range(p, ch, 3 * q + q / 2, n);
         flush_ok(p);
 
-        end_produce(&m, p, ch, n, "produce, leaders/outage/rtt");
+        end_produce(&m, p, ch, n, "produce, outage/rtt");
 }
 
 /*
@@ -1297,7 +1306,7 @@ static void test_consume_offsets_apart(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_produce_retriable),
-                cmocka_unit_test(test_produce_leaders_outage_rtt),
+                cmocka_unit_test(test_produce_outage_rtt),
                 cmocka_unit_test(test_produce_non_retriable),
                 cmocka_unit_test(test_consume_faults),
                 cmocka_unit_test(test_consume_offsets_apart),
