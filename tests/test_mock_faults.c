@@ -589,6 +589,18 @@ static const rd_kafka_resp_err_t retriable_produce_errs[] = {
 #define RETRIABLE_PRODUCE_CNT                                                  \
         (sizeof(retriable_produce_errs) / sizeof(*retriable_produce_errs))
 
+/* Broker b down while changes [lo, hi) are sent and half a second passes:
+ * its partitions wait, the others go on; then it is up again. */
+static void send_through_outage(mock_t *m, vcdc_producer_t *p,
+                                const change_t *ch, size_t lo, size_t hi,
+                                int32_t b) {
+        assert_int_equal(rd_kafka_mock_broker_set_down(m->mc, b), 0);
+        m->faults++;
+        send_range(p, ch, lo, hi);
+        poll_for(p, 500);
+        assert_int_equal(rd_kafka_mock_broker_set_up(m->mc, b), 0);
+}
+
 /*
  * Retriable Produce errors on every broker, mixed with a leader change, a
  * broker down then up, and high RTT; one request in flight (see the top).
@@ -627,11 +639,7 @@ static void test_produce_retriable(void **state) {
 
         /* A broker down: its partitions wait, the others go on. */
         flush_ok(p);
-        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 2), 0);
-        m.faults++;
-        send_range(p, ch, 2 * q, 3 * q);
-        poll_for(p, 500);
-        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 2), 0);
+        send_through_outage(&m, p, ch, 2 * q, 3 * q, 2);
 
         /* High RTT, and errors that arrive late. */
         set_rtt(&m, 100);
@@ -679,11 +687,7 @@ static void test_produce_outage_rtt(void **state) {
 
         /* Broker 1 down: its partitions wait, the others go on. */
         flush_ok(p);
-        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 1), 0);
-        m.faults++;
-        send_range(p, ch, 2 * q + q / 2, 3 * q + q / 2);
-        poll_for(p, 500);
-        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 1), 0);
+        send_through_outage(&m, p, ch, 2 * q + q / 2, 3 * q + q / 2, 1);
         send_range(p, ch, 3 * q + q / 2, n);
         flush_ok(p);
 
@@ -1179,20 +1183,12 @@ static void test_consume_faults(void **state) {
         wait_applied(&m, p, &rn);
 
         /* A partition leader (not the coordinator) down, then up. */
-        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 3), 0);
-        m.faults++;
-        send_range(p, ch, 4 * q, 5 * q);
-        poll_for(p, 500);
-        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 3), 0);
+        send_through_outage(&m, p, ch, 4 * q, 5 * q, 3);
         wait_applied(&m, p, &rn);
 
         /* The coordinator down, then up; then high RTT with commit errors
          * under it. */
-        assert_int_equal(rd_kafka_mock_broker_set_down(m.mc, 1), 0);
-        m.faults++;
-        send_range(p, ch, 5 * q, 5 * q + q / 2);
-        poll_for(p, 500);
-        assert_int_equal(rd_kafka_mock_broker_set_up(m.mc, 1), 0);
+        send_through_outage(&m, p, ch, 5 * q, 5 * q + q / 2, 1);
         wait_applied(&m, p, &rn);
         set_rtt(&m, 200);
         push(&m, 1, API_OFFSET_COMMIT, commit_errs, 1);
