@@ -1092,8 +1092,9 @@ static int walk(avro_schema_t schema, const unsigned char **pp,
 
 /*
  * The direct decoder of the current schema (entries[0], or an entry of the
- * same canonical form under a schema id), for bodies walk() accepted, so every length, count and long is known to fit: the fields in
- * schema order straight into rec, with extract()'s checks and messages.
+ * same canonical form under a schema id), for bodies walk() accepted, so
+ * every length, count and long is known to fit: the fields in schema order
+ * straight into rec, with extract()'s checks and messages.
  * vcdc_codec_decode_generic() reads the same through avro-c;
  * tests/test_codec_fast.c and fuzz_codec hold the two equal.
  */
