@@ -37,6 +37,12 @@ COLLECTION = "docs"  # the collection named in the change records
 # many batches per run on either sink.
 FAULT_SIZE = (6000, 600, 800)
 
+# The outage tests' consumer: evicted after 8 s without a poll, so it must
+# keep polling through the outage; a sink call given up after 4 s.
+OUTAGE_CONF = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
+               "max.poll.interval.ms=8000", "vcdc.sink.timeout.ms=4000",
+               "vcdc.retry.backoff.max.ms=2000"]
+
 # Generous ceilings: only a hang or a bug comes near them.
 RUN_TIMEOUT = 240
 
@@ -71,6 +77,25 @@ class Target:
             return ("127.0.0.1", self.proxy.port) if self.proxy else (
                 self.stack.chroma_host, self.stack.chroma_port)
         return (self.stack.pg_host, self.stack.pg_port)
+
+    def outage_setup(self, conf):
+        """Readies the outage tests: Chroma is reached through a proxy its
+        outage cuts; pgvector, which takes a test's history in a fraction
+        of a second, before the test could stop it, through a proxy holding
+        each answer 20-50 ms, with small batches, so that the outage lands
+        mid-run. Returns conf with what the consumer needs for it."""
+        if self.kind == "chroma":
+            self.proxy = TcpProxy(self.stack.chroma_host,
+                                  self.stack.chroma_port)
+            return list(conf)
+        self.throttle = TcpProxy(self.stack.pg_host, self.stack.pg_port)
+        self.throttle.slow(0.02, 0.05)
+        return list(conf) + ["vcdc.batch.records=100"]
+
+    def close_proxies(self):
+        for proxy in (self.proxy, self.throttle):
+            if proxy is not None:
+                proxy.close()
 
     def go_down(self):
         """The outage: pgvector is stopped for real; Chroma is cut off at
@@ -377,18 +402,7 @@ def test_target_outage_retried_without_leaving_the_group(
     expected.apply_all(history)
 
     tgt = target(kind, stack, chroma, pg, "it_outage")
-    conf = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
-            "max.poll.interval.ms=8000", "vcdc.sink.timeout.ms=4000",
-            "vcdc.retry.backoff.max.ms=2000"]
-    if kind == "chroma":
-        tgt.proxy = TcpProxy(stack.chroma_host, stack.chroma_port)
-    else:
-        # pgvector takes this history in a fraction of a second, before the
-        # test could stop it: small batches, each answer held 20-50 ms, so
-        # that the outage lands mid-run.
-        tgt.throttle = TcpProxy(stack.pg_host, stack.pg_port)
-        tgt.throttle.slow(0.02, 0.05)
-        conf.append("vcdc.batch.records=100")
+    conf = tgt.outage_setup(OUTAGE_CONF)
     group = topic + "_g"
     port = free_port()
     c = consumer(procs, stack, topic, group, tgt, tmp_path,
@@ -424,9 +438,7 @@ def test_target_outage_retried_without_leaving_the_group(
         tgt.come_back()
 
     assert c.wait(RUN_TIMEOUT) == 0, c.tail()
-    for proxy in (tgt.proxy, tgt.throttle):
-        if proxy is not None:
-            proxy.close()
+    tgt.close_proxies()
     log = c.log()
     assert "retry" in log, log[-3000:]
     assert metrics["vcdc_consumer_retries_total"] > 0

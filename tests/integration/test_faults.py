@@ -39,7 +39,8 @@ from consumer_helpers import (
     diff_state, free_port, group_members, log_ends, pg_connect, produce,
     read_all, scrape_metrics, unique, wait_for, write_jsonl)
 from proxy import TcpProxy
-from test_consumer import CHROMA_METADATA_ULPS, Target, mixed_history
+from test_consumer import (CHROMA_METADATA_ULPS, OUTAGE_CONF, Target,
+                           mixed_history)
 
 VCDC_BIN = REPO / "bin" / "vcdc"
 
@@ -393,11 +394,6 @@ def test_broker_restart_while_producing_and_consuming(
 # ------------------------------------- 3. a target down, a target slow
 
 
-OUTAGE_CONF = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
-               "max.poll.interval.ms=8000", "vcdc.sink.timeout.ms=4000",
-               "vcdc.retry.backoff.max.ms=2000"]
-
-
 @soak
 @pytest.mark.parametrize("kind", ["pgvector", "chroma"])
 def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
@@ -410,15 +406,7 @@ def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
             "--partitions", "4", timeout=300)
     expected = expected_of(changes)
     tgt = new_target(kind, stack, chroma, pg, "it_fdown")
-    conf = list(OUTAGE_CONF)
-    if kind == "chroma":
-        tgt.proxy = TcpProxy(stack.chroma_host, stack.chroma_port)
-    else:
-        # As in test_consumer.py's outage test: pgvector would take the
-        # whole history before the test could stop it.
-        tgt.throttle = TcpProxy(stack.pg_host, stack.pg_port)
-        tgt.throttle.slow(0.02, 0.05)
-        conf.append("vcdc.batch.records=100")
+    conf = tgt.outage_setup(OUTAGE_CONF)
     group = topic + "_g"
     port = free_port()
     c = consumer(procs, stack, topic, group, tgt.url, tmp_path,
@@ -447,10 +435,7 @@ def test_target_down_30s(kind, stack, chroma, pg, procs, topic, tmp_path):
     try:
         verify_exact(stack, tgt, expected, 1, len(changes), c)
     finally:
-        # After verify, which reaches the target through them too.
-        for proxy in (tgt.proxy, tgt.throttle):
-            if proxy is not None:
-                proxy.close()
+        tgt.close_proxies()  # after verify, which goes through them too
 
 
 @pytest.mark.parametrize("kind,size,slow_records", [
