@@ -309,7 +309,13 @@ static void on_assign(vcdc_consumer_t *c,
                         if (recorded[j].partition == tp->partition &&
                             recorded[j].offset + 1 > start)
                                 start = recorded[j].offset + 1;
-                tp->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
+                /* A replay starts at offset 0 itself: left to the reset
+                 * policy, librdkafka first waits out an offset-query timer
+                 * (100 ms) and asks for the log start. A partition that
+                 * starts later is out of range at 0 and reset as usual. */
+                tp->offset = start >= 0 ? start
+                             : c->from_beginning ? 0
+                                                 : RD_KAFKA_OFFSET_INVALID;
                 p->partition = tp->partition;
                 p->start = start;
                 /* The target holds more than the group committed (a
@@ -324,7 +330,7 @@ static void on_assign(vcdc_consumer_t *c,
                           "assigned %s [%" PRId32 "]: committed %" PRId64
                           ", resuming at %s%" PRId64,
                           c->topic, tp->partition, committed,
-                          start >= 0 ? "" : "reset policy, ", start);
+                          start >= 0 ? "" : "reset policy, ", tp->offset);
         }
         free(recorded);
         if ((err = rd_kafka_assign(c->rk, partitions))) {
