@@ -210,12 +210,8 @@ vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
         return sink->ops->apply(sink, batch, errstr, errstr_size);
 }
 
-vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
-                                          vcdc_sink_offset_t **offsetsp,
-                                          size_t *cntp, char *errstr,
-                                          size_t errstr_size) {
-        return sink->ops->read_offsets(sink, topic, offsetsp, cntp, errstr,
-                                       errstr_size);
+int vcdc_sink_can_send(const vcdc_sink_t *sink) {
+        return sink->ops->apply_send && sink->ops->apply_wait;
 }
 
 /* An optional slot the sink left NULL. */
@@ -224,6 +220,31 @@ static vcdc_sink_status_t unsupported(const vcdc_sink_t *sink, const char *op,
         snprintf(errstr, errstr_size, "%s: the %s sink cannot %s", sink->name,
                  sink->ops->scheme, op);
         return VCDC_SINK_FATAL;
+}
+
+vcdc_sink_status_t vcdc_sink_apply_send(vcdc_sink_t *sink,
+                                        const vcdc_sink_batch_t *batch,
+                                        char *errstr, size_t errstr_size) {
+        if (!vcdc_sink_can_send(sink))
+                return unsupported(sink, "send a batch apart", errstr,
+                                   errstr_size);
+        return sink->ops->apply_send(sink, batch, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_apply_wait(vcdc_sink_t *sink, char *errstr,
+                                        size_t errstr_size) {
+        if (!vcdc_sink_can_send(sink))
+                return unsupported(sink, "wait for a batch sent apart",
+                                   errstr, errstr_size);
+        return sink->ops->apply_wait(sink, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
+                                          vcdc_sink_offset_t **offsetsp,
+                                          size_t *cntp, char *errstr,
+                                          size_t errstr_size) {
+        return sink->ops->read_offsets(sink, topic, offsetsp, cntp, errstr,
+                                       errstr_size);
 }
 
 vcdc_sink_status_t vcdc_sink_count(vcdc_sink_t *sink, uint64_t *countp,

@@ -136,6 +136,25 @@ vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
                                    const vcdc_sink_batch_t *batch,
                                    char *errstr, size_t errstr_size);
 
+/** 1 when the sink can apply a batch in two halves (pgvector): see
+ *  vcdc_sink_apply_send(). */
+int vcdc_sink_can_send(const vcdc_sink_t *sink);
+
+/**
+ * vcdc_sink_apply() in two halves, so that the caller can prepare the next
+ * batch while the database works: apply_send() sends the batch and returns
+ * without waiting for the answer (the batch's memory may be reused at
+ * once); apply_wait() reads the answer and returns what apply() would
+ * have. Nothing else may use the sink in between. After a failed send
+ * there is nothing to wait for. Only for a sink that vcdc_sink_can_send();
+ * others answer FATAL.
+ */
+vcdc_sink_status_t vcdc_sink_apply_send(vcdc_sink_t *sink,
+                                        const vcdc_sink_batch_t *batch,
+                                        char *errstr, size_t errstr_size);
+vcdc_sink_status_t vcdc_sink_apply_wait(vcdc_sink_t *sink, char *errstr,
+                                        size_t errstr_size);
+
 /**
  * Reads the offsets recorded for topic: *offsetsp is a new array of *cntp
  * entries (free() it), empty when none were recorded.

@@ -30,6 +30,12 @@ struct vcdc_sink_ops {
         vcdc_sink_status_t (*apply)(vcdc_sink_t *sink,
                                     const vcdc_sink_batch_t *batch,
                                     char *errstr, size_t errstr_size);
+        /* apply() in two halves (sink.h): both or neither. */
+        vcdc_sink_status_t (*apply_send)(vcdc_sink_t *sink,
+                                         const vcdc_sink_batch_t *batch,
+                                         char *errstr, size_t errstr_size);
+        vcdc_sink_status_t (*apply_wait)(vcdc_sink_t *sink, char *errstr,
+                                         size_t errstr_size);
         vcdc_sink_status_t (*read_offsets)(vcdc_sink_t *sink, const char *topic,
                                            vcdc_sink_offset_t **offsetsp,
                                            size_t *cntp, char *errstr,

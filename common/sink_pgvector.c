@@ -93,6 +93,7 @@ typedef struct pgvector_s {
         /* apply() sends its statements in one pipeline: what each one is,
          * for the error message, until pipeline_finish() reads them. */
         int pipeline;
+        int synced; /* the pipeline's sync is sent (apply_send) */
         int pending_cnt;
         char pending[VCDC_PGVECTOR_PIPELINE_MAX][64];
         int exists;     /* the table exists */
@@ -746,7 +747,17 @@ static vcdc_sink_status_t exec_bin(vcdc_sink_t *sink, const char *what,
 static void pipeline_start(pgvector_t *pg) {
         pg->pending_cnt = 0;
         pg->sqlstate[0] = '\0';
+        pg->synced = 0;
         pg->pipeline = PQenterPipelineMode(pg->conn);
+}
+
+/* Sends the pipeline's sync and everything queued before it. Returns as
+ * flush_out(). */
+static int pipeline_sync(vcdc_sink_t *sink, int64_t deadline) {
+        pgvector_t *pg = sink->state;
+
+        pg->synced = 1;
+        return PQpipelineSync(pg->conn) ? flush_out(pg->conn, deadline) : -1;
 }
 
 /*
@@ -771,7 +782,7 @@ static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
                 drop_conn(pg);
                 return VCDC_SINK_OK;
         }
-        r = PQpipelineSync(pg->conn) ? flush_out(pg->conn, deadline) : -1;
+        r = pg->synced ? 1 : pipeline_sync(sink, deadline);
         for (i = 0; r == 1 && i < pg->pending_cnt; i++) {
                 if ((r = statement_result(pg->conn, deadline, &res)) != 1)
                         break;
@@ -1528,9 +1539,14 @@ static vcdc_sink_status_t create_table(vcdc_sink_t *sink, size_t dim,
                        3, params, errstr, errstr_size);
 }
 
-static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
-                                         const vcdc_sink_batch_t *batch,
-                                         char *errstr, size_t errstr_size) {
+/*
+ * apply() up to its answers. The usual batch, to a table known to exist,
+ * is left in a pipeline (pg->pipeline) for apply_wait() to read back; a
+ * batch that creates the table is applied statement by statement here.
+ */
+static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
+                                      const vcdc_sink_batch_t *batch,
+                                      char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status;
         size_t i, dim, create_dim = 0;
@@ -1598,8 +1614,7 @@ static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
                                      batch->offset_cnt, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
-                              errstr_size)) ||
-            (status = pipeline_finish(sink, 0, errstr, errstr_size)))
+                              errstr_size)))
                 goto err;
         if (created) {
                 pg->exists = 1;
@@ -1612,6 +1627,45 @@ static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
 err:
         pipeline_finish(sink, 1 /*abandon*/, errstr, errstr_size);
         rollback(sink);
+        return status;
+}
+
+static vcdc_sink_status_t pgvector_apply_wait(vcdc_sink_t *sink, char *errstr,
+                                              size_t errstr_size) {
+        vcdc_sink_status_t status;
+
+        if ((status = pipeline_finish(sink, 0, errstr, errstr_size)))
+                rollback(sink);
+        return status;
+}
+
+static vcdc_sink_status_t pgvector_apply(vcdc_sink_t *sink,
+                                         const vcdc_sink_batch_t *batch,
+                                         char *errstr, size_t errstr_size) {
+        vcdc_sink_status_t status = apply_start(sink, batch, errstr,
+                                                errstr_size);
+
+        return status ? status
+                      : pgvector_apply_wait(sink, errstr, errstr_size);
+}
+
+static vcdc_sink_status_t pgvector_apply_send(vcdc_sink_t *sink,
+                                              const vcdc_sink_batch_t *batch,
+                                              char *errstr,
+                                              size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status;
+        int r;
+
+        if ((status = apply_start(sink, batch, errstr, errstr_size)) ||
+            !pg->pipeline)
+                return status;
+        if ((r = pipeline_sync(sink, now_ms() + sink->conf.timeout_ms)) !=
+            1) {
+                pg->pipeline = 0;
+                conn_failed(sink, "sending a batch", r, &status, errstr,
+                            errstr_size);
+        }
         return status;
 }
 
@@ -1961,6 +2015,8 @@ const struct vcdc_sink_ops vcdc_sink_pgvector_ops = {
         .dim = pgvector_dim,
         .check = pgvector_check,
         .apply = pgvector_apply,
+        .apply_send = pgvector_apply_send,
+        .apply_wait = pgvector_apply_wait,
         .read_offsets = pgvector_read_offsets,
         .count = pgvector_count,
         .get = pgvector_get,

@@ -40,7 +40,15 @@ struct vcdc_consumer_s {
         vcdc_sink_t *sink;
         vcdc_codec_t *codec;
         vcdc_dlq_t *dlq;
-        vcdc_batch_t *batch;
+        vcdc_batch_t *batch; /* filling */
+        /* With a sink that can send a batch and read its answer later
+         * (vcdc_sink_can_send), the batch sent: the next one fills while
+         * the database works on it. */
+        vcdc_batch_t *flight;
+        int in_flight, flight_defer;
+        size_t flight_changes;
+        int64_t flight_max_ts, flight_sent;
+        vcdc_batch_t *applying; /* the batch apply_now() is applying */
         vcdc_metrics_t *metrics;
         char *topic, *collection;
         int exit_at_end, from_beginning;
@@ -66,11 +74,12 @@ struct vcdc_consumer_s {
 
         rd_kafka_message_t **held; /* polled while paused: handled next */
         size_t held_cnt, held_cap;
-        int paused, in_apply, abandon, fatal;
+        int paused, abandon, fatal;
         volatile sig_atomic_t *run;
         uint32_t rng;
 
-        int64_t started, last_progress, last_lag;
+        int64_t started, last_progress, last_lag, last_wake;
+        size_t wake_next; /* the partition wake_fetcher() tries first */
         uint64_t progress_applied;
 
         atomic_uint_fast64_t messages, applied, batches, retries,
@@ -223,7 +232,7 @@ static void record_offsets(vcdc_consumer_t *c) {
         char errstr[512];
         size_t i;
 
-        if (!c->offsets_pending)
+        if (!c->offsets_pending || c->in_flight)
                 return;
         if (!(offsets = calloc(c->part_cnt ? c->part_cnt : 1,
                                sizeof(*offsets))))
@@ -342,13 +351,18 @@ static void on_assign(vcdc_consumer_t *c,
                 commit(c, 1 /*async*/);
 }
 
+static void land_revoked(vcdc_consumer_t *c);
+
 static void on_revoke(vcdc_consumer_t *c) {
         /* What is not applied is not committed: the next owner reads it
          * again. What is applied is committed now, before losing it. */
-        if (c->in_apply)
-                c->abandon = 1;
-        else
+        land_revoked(c);
+        if (c->applying)
+                c->abandon = 1; /* apply_now() gives it up */
+        if (c->batch != c->applying)
                 vcdc_batch_reset(c->batch);
+        if (c->flight != c->applying)
+                vcdc_batch_reset(c->flight);
         drop_held(c);
         record_offsets(c);
         commit(c, 0 /*sync*/);
@@ -558,26 +572,31 @@ static void wait_polling(vcdc_consumer_t *c, int64_t ms) {
         }
 }
 
+/* One successful apply that took us microseconds, for the metrics. */
+static void count_apply(vcdc_consumer_t *c, int64_t us) {
+        size_t b;
+
+        atomic_fetch_add(&c->apply_cnt, 1);
+        atomic_fetch_add(&c->apply_us, (uint64_t)us);
+        for (b = 0; b < BUCKET_CNT; b++)
+                if ((double)us / 1e6 <= latency_buckets[b])
+                        atomic_fetch_add(&c->apply_le[b], 1);
+}
+
 static outcome_t apply_with_retry(vcdc_consumer_t *c,
                                   const vcdc_sink_batch_t *view,
                                   vcdc_sink_status_t *statusp, char *errstr,
                                   size_t errstr_size) {
         vcdc_sink_status_t st;
         int attempt;
-        int64_t t0, us, wait;
-        size_t b;
+        int64_t t0, wait;
 
         for (attempt = 0;; attempt++) {
                 t0 = now_ms();
                 st = vcdc_sink_apply(c->sink, view, errstr, errstr_size);
-                us = (now_ms() - t0) * 1000;
                 *statusp = st;
                 if (st == VCDC_SINK_OK) {
-                        atomic_fetch_add(&c->apply_cnt, 1);
-                        atomic_fetch_add(&c->apply_us, (uint64_t)us);
-                        for (b = 0; b < BUCKET_CNT; b++)
-                                if ((double)us / 1e6 <= latency_buckets[b])
-                                        atomic_fetch_add(&c->apply_le[b], 1);
+                        count_apply(c, (now_ms() - t0) * 1000);
                         if (attempt > 0)
                                 VCDC_NOTICE("consumer",
                                             "%s: applied after %d retries",
@@ -608,7 +627,8 @@ static outcome_t apply_with_retry(vcdc_consumer_t *c,
  * dead-lettered; halves the sink takes are applied. One bad record in a
  * batch of n costs about 2 log2(n) calls instead of n.
  */
-static outcome_t apply_range(vcdc_consumer_t *c, size_t lo, size_t hi,
+static outcome_t apply_range(vcdc_consumer_t *c, vcdc_batch_t *b, size_t lo,
+                             size_t hi,
                              const vcdc_record_t **upserts,
                              const char **delete_ids, char *dead) {
         vcdc_sink_batch_t view = {.topic = c->topic};
@@ -623,7 +643,7 @@ static outcome_t apply_range(vcdc_consumer_t *c, size_t lo, size_t hi,
         view.upserts = upserts;
         view.delete_ids = delete_ids;
         for (i = lo; i < hi; i++) {
-                rec = vcdc_batch_change(c->batch, i, NULL, NULL);
+                rec = vcdc_batch_change(b, i, NULL, NULL);
                 if (rec->op == VCDC_OP_DELETE)
                         delete_ids[view.delete_cnt++] = rec->id;
                 else
@@ -640,7 +660,7 @@ static outcome_t apply_range(vcdc_consumer_t *c, size_t lo, size_t hi,
         if (o == ABANDONED || st != VCDC_SINK_INVALID)
                 return o;
         if (hi - lo == 1) {
-                rec = vcdc_batch_change(c->batch, lo, &partition, &offset);
+                rec = vcdc_batch_change(b, lo, &partition, &offset);
                 if (dead_letter_change(c, rec, partition, offset, errstr) ==
                     -1)
                         return FAILED;
@@ -648,15 +668,15 @@ static outcome_t apply_range(vcdc_consumer_t *c, size_t lo, size_t hi,
                 return APPLIED;
         }
         mid = lo + (hi - lo) / 2;
-        if ((o = apply_range(c, lo, mid, upserts, delete_ids, dead)) !=
+        if ((o = apply_range(c, b, lo, mid, upserts, delete_ids, dead)) !=
             APPLIED)
                 return o;
-        return apply_range(c, mid, hi, upserts + (mid - lo),
+        return apply_range(c, b, mid, hi, upserts + (mid - lo),
                            delete_ids + (mid - lo), dead);
 }
 
-static outcome_t apply_isolating(vcdc_consumer_t *c) {
-        size_t n = vcdc_batch_change_cnt(c->batch), i;
+static outcome_t apply_isolating(vcdc_consumer_t *c, vcdc_batch_t *b) {
+        size_t n = vcdc_batch_change_cnt(b), i;
         const vcdc_record_t **upserts = calloc(n ? n : 1, sizeof(*upserts));
         const char **delete_ids = calloc(n ? n : 1, sizeof(*delete_ids));
         char *dead = calloc(n ? n : 1, 1), errstr[512];
@@ -668,14 +688,15 @@ static outcome_t apply_isolating(vcdc_consumer_t *c) {
                 VCDC_ERR("consumer", "out of memory");
                 goto done;
         }
-        if ((o = apply_range(c, 0, n, upserts, delete_ids, dead)) != APPLIED)
+        if ((o = apply_range(c, b, 0, n, upserts, delete_ids, dead)) !=
+            APPLIED)
                 goto done;
         /* The refused ones are dead letters now; their offsets still count
          * in the batch, which records them with nothing else to apply. */
         for (i = n; i-- > 0;)
                 if (dead[i])
-                        vcdc_batch_drop(c->batch, i);
-        if (vcdc_batch_view(c->batch, c->topic, &view) == -1) {
+                        vcdc_batch_drop(b, i);
+        if (vcdc_batch_view(b, c->topic, &view) == -1) {
                 o = FAILED;
                 goto done;
         }
@@ -738,53 +759,44 @@ static int drop_minority_dims(vcdc_consumer_t *c) {
         return 0;
 }
 
-/*
- * Applies the batch, then commits it. Returns -1 when the run must stop.
- */
-static int flush_batch(vcdc_consumer_t *c) {
+/* Marks an applied batch's offsets for the next commit (and for the sink,
+ * when deferred), counts it and empties it. */
+static void mark_applied(vcdc_consumer_t *c, vcdc_batch_t *b, size_t changes,
+                         int defer, int64_t max_ts) {
         vcdc_sink_batch_t view;
-        vcdc_sink_status_t st;
-        char errstr[512];
-        outcome_t o;
-        size_t i, changes, offset_cnt, msgs = vcdc_batch_msg_cnt(c->batch);
-        int attempt, defer;
+        size_t i;
 
-        if (!msgs)
-                return 0;
-        if (!vcdc_sink_dim(c->sink) && drop_minority_dims(c) == -1)
-                return -1;
-        if (vcdc_batch_view(c->batch, c->topic, &view) == -1) {
-                VCDC_ERR("consumer", "out of memory");
-                return -1;
+        if (vcdc_batch_view(b, c->topic, &view) == -1)
+                view.offset_cnt = 0; /* out of memory: committed later */
+        if (defer) {
+                c->offsets_pending = 1;
+        } else if (view.offset_cnt) {
+                c->offsets_pending = 0;
+                c->last_offsets = now_ms();
         }
-        changes = view.upsert_cnt + view.delete_cnt;
-        offset_cnt = view.offset_cnt;
-        defer = c->offsets_apart && now_ms() - c->last_offsets < c->commit_ms;
-        if (defer)
-                view.offset_cnt = 0; /* record_offsets() writes them */
-        c->in_apply = 1;
-        o = apply_with_retry(c, &view, &st, errstr, sizeof(errstr));
-        if (o == FAILED && st == VCDC_SINK_INVALID) {
-                VCDC_WARN("consumer",
-                          "a batch of %zu was refused: %s; splitting it to "
-                          "find the bad records",
-                          changes, errstr);
-                o = apply_isolating(c);
-                changes = 0; /* counted by apply_range */
+        for (i = 0; i < view.offset_cnt; i++) {
+                part_t *p = part_find(c, view.offsets[i].partition);
+                if (p)
+                        p->next = view.offsets[i].offset + 1;
         }
-        c->in_apply = 0;
-        if (o == FAILED) {
-                VCDC_ERR("consumer", "%s (%s): stopping", errstr,
-                         vcdc_sink_status_name(st));
-                c->fatal = 1;
-                return -1;
-        }
-        if (o == ABANDONED) {
-                /* Not applied, so not committed: read again later. */
-                vcdc_batch_reset(c->batch);
-                c->abandon = 0;
-                return 0;
-        }
+        c->uncommitted = 1;
+        atomic_fetch_add(&c->applied, changes);
+        atomic_fetch_add(&c->messages, vcdc_batch_msg_cnt(b));
+        atomic_fetch_add(&c->batches, 1);
+        atomic_store(&c->last_applied_ts, max_ts);
+        vcdc_batch_reset(b);
+}
+
+/*
+ * A batch the sink took: its dead letters made durable, then its offsets
+ * marked and, when due, committed. Returns 0, or 1 when a stop or a
+ * revocation came first (nothing marked: read again later).
+ */
+static int applied(vcdc_consumer_t *c, vcdc_batch_t *b, size_t changes,
+                   int defer, int64_t max_ts) {
+        char errstr[512];
+        int attempt;
+
         /* Dead letters must be durable before their offsets are committed. */
         for (attempt = 0; vcdc_dlq_flush(c->dlq, 10000, errstr,
                                         sizeof(errstr)) == -1;
@@ -794,37 +806,154 @@ static int flush_batch(vcdc_consumer_t *c) {
                                                 c->backoff_base,
                                                 c->backoff_max, next_rand(c)));
                 if (!*c->run || c->abandon) {
-                        vcdc_batch_reset(c->batch);
+                        vcdc_batch_reset(b);
                         c->abandon = 0;
-                        return 0;
+                        return 1;
                 }
         }
         pause_all(c, 0);
-        view.offset_cnt = offset_cnt;
-        if (defer) {
-                c->offsets_pending = 1;
-        } else if (offset_cnt) {
-                c->offsets_pending = 0;
-                c->last_offsets = now_ms();
-        }
-        for (i = 0; i < view.offset_cnt; i++) {
-                part_t *p = part_find(c, view.offsets[i].partition);
-                if (p)
-                        p->next = view.offsets[i].offset + 1;
-        }
+        mark_applied(c, b, changes, defer, max_ts);
         /* The target records its offsets with each batch, so commits only
          * report progress and spare a restart the target's lookup: at most
          * one per vcdc.commit.interval.ms, however small the batches. */
-        c->uncommitted = 1;
         if (now_ms() - c->last_commit >= c->commit_ms)
                 commit(c, 1 /*async*/);
-        atomic_fetch_add(&c->applied, changes);
-        atomic_fetch_add(&c->messages, msgs);
-        atomic_fetch_add(&c->batches, 1);
-        atomic_store(&c->last_applied_ts, c->batch_max_ts);
-        vcdc_batch_reset(c->batch);
-        c->batch_max_ts = 0;
         return 0;
+}
+
+/*
+ * Applies batch b and waits for it, with retries, a refused batch split
+ * to find the bad records. Returns -1 when the run must stop, 1 when the
+ * batch was given up (stop, revocation: not committed, read again later),
+ * else 0.
+ */
+static int apply_now(vcdc_consumer_t *c, vcdc_batch_t *b, int defer,
+                     int64_t max_ts) {
+        vcdc_sink_batch_t view;
+        vcdc_sink_status_t st;
+        char errstr[512];
+        outcome_t o;
+        size_t changes;
+
+        if (vcdc_batch_view(b, c->topic, &view) == -1) {
+                VCDC_ERR("consumer", "out of memory");
+                return -1;
+        }
+        changes = view.upsert_cnt + view.delete_cnt;
+        if (defer)
+                view.offset_cnt = 0; /* record_offsets() writes them */
+        c->applying = b;
+        o = apply_with_retry(c, &view, &st, errstr, sizeof(errstr));
+        if (o == FAILED && st == VCDC_SINK_INVALID) {
+                VCDC_WARN("consumer",
+                          "a batch of %zu was refused: %s; splitting it to "
+                          "find the bad records",
+                          changes, errstr);
+                o = apply_isolating(c, b);
+                changes = 0; /* counted by apply_range */
+        }
+        c->applying = NULL;
+        if (o == FAILED) {
+                VCDC_ERR("consumer", "%s (%s): stopping", errstr,
+                         vcdc_sink_status_name(st));
+                c->fatal = 1;
+                return -1;
+        }
+        if (o == ABANDONED) {
+                vcdc_batch_reset(b);
+                c->abandon = 0;
+                return 1;
+        }
+        return applied(c, b, changes, defer, max_ts);
+}
+
+/*
+ * Reads the answer for the batch in flight, if any. One the sink did not
+ * take is applied again from the start, as any failed apply is. Returns
+ * as apply_now().
+ */
+static int land(vcdc_consumer_t *c) {
+        vcdc_sink_status_t st;
+        char errstr[512];
+
+        if (!c->in_flight)
+                return 0;
+        c->in_flight = 0;
+        st = vcdc_sink_apply_wait(c->sink, errstr, sizeof(errstr));
+        if (st == VCDC_SINK_OK) {
+                count_apply(c, (now_ms() - c->flight_sent) * 1000);
+                return applied(c, c->flight, c->flight_changes,
+                               c->flight_defer, c->flight_max_ts);
+        }
+        if (st == VCDC_SINK_RETRIABLE) {
+                atomic_fetch_add(&c->retries, 1);
+                VCDC_WARN("consumer", "%s; applying the batch again", errstr);
+        }
+        return apply_now(c, c->flight, c->flight_defer, c->flight_max_ts);
+}
+
+/* Revocation: the batch in flight is applied if its answer says so (no
+ * retries, no waiting on dead letters), else left to the next owner. */
+static void land_revoked(vcdc_consumer_t *c) {
+        char errstr[512];
+
+        if (!c->in_flight)
+                return;
+        c->in_flight = 0;
+        if (vcdc_sink_apply_wait(c->sink, errstr, sizeof(errstr)) ==
+                    VCDC_SINK_OK &&
+            vcdc_dlq_flush(c->dlq, 10000, errstr, sizeof(errstr)) == 0)
+                mark_applied(c, c->flight, c->flight_changes, c->flight_defer,
+                             c->flight_max_ts);
+        vcdc_batch_reset(c->flight);
+}
+
+/*
+ * Applies the filling batch, after landing the one in flight. With a sink
+ * that can, it is only sent: land() reads its answer when the next batch
+ * is due or the consumer is idle. Returns -1 when the run must stop.
+ */
+static int flush_batch(vcdc_consumer_t *c) {
+        vcdc_batch_t *b = c->batch;
+        vcdc_sink_batch_t view;
+        char errstr[512];
+        int64_t max_ts = c->batch_max_ts;
+        int r, defer;
+
+        if ((r = land(c)) != 0) {
+                /* Nothing after a batch given up may be applied. */
+                vcdc_batch_reset(b);
+                c->batch_max_ts = 0;
+                return r == -1 ? -1 : 0;
+        }
+        if (!vcdc_batch_msg_cnt(b))
+                return 0;
+        if (!vcdc_sink_dim(c->sink) && drop_minority_dims(c) == -1)
+                return -1;
+        c->batch_max_ts = 0;
+        defer = c->offsets_apart && now_ms() - c->last_offsets < c->commit_ms;
+        if (vcdc_sink_can_send(c->sink)) {
+                if (vcdc_batch_view(b, c->topic, &view) == -1) {
+                        VCDC_ERR("consumer", "out of memory");
+                        return -1;
+                }
+                if (defer)
+                        view.offset_cnt = 0;
+                c->flight_sent = now_ms();
+                if (vcdc_sink_apply_send(c->sink, &view, errstr,
+                                         sizeof(errstr)) == VCDC_SINK_OK) {
+                        c->batch = c->flight;
+                        c->flight = b;
+                        c->in_flight = 1;
+                        c->flight_changes = view.upsert_cnt + view.delete_cnt;
+                        c->flight_defer = defer;
+                        c->flight_max_ts = max_ts;
+                        return 0;
+                }
+                VCDC_DEBUG("consumer", "%s; applying the batch at once",
+                           errstr);
+        }
+        return apply_now(c, b, defer, max_ts) == -1 ? -1 : 0;
 }
 
 static int batch_due(vcdc_consumer_t *c) {
@@ -872,8 +1001,47 @@ static int64_t measure_lag(vcdc_consumer_t *c, int *at_endp) {
         rd_kafka_topic_partition_list_destroy(pos);
         if (at_endp)
                 *at_endp = at_end && !vcdc_batch_msg_cnt(c->batch) &&
-                           !c->held_cnt;
+                           !c->held_cnt && !c->in_flight;
         return lag;
+}
+
+/*
+ * librdkafka 2.0 stops fetching a partition whose prefetch queue is over
+ * queued.max.messages.kbytes, and looks at it again only when its broker
+ * thread wakes: on network I/O, else after a second. A replay drains the
+ * queue well within that second and then sat out the rest. So when
+ * nothing is queued but a partition is known to have more, a watermark
+ * query to its leader (at most one every 50 ms) wakes that thread, which
+ * resumes fetching at once; the answer is not needed.
+ */
+static void wake_fetcher(vcdc_consumer_t *c) {
+        rd_kafka_topic_partition_list_t *pos;
+        int64_t lo, hi, now = now_ms();
+        size_t i, k;
+
+        if (!c->part_cnt || c->paused || now - c->last_wake < 50)
+                return;
+        c->last_wake = now;
+        pos = rd_kafka_topic_partition_list_new((int)c->part_cnt);
+        for (i = 0; i < c->part_cnt; i++)
+                rd_kafka_topic_partition_list_add(pos, c->topic,
+                                                  c->parts[i].partition);
+        rd_kafka_position(c->rk, pos);
+        for (i = 0; i < c->part_cnt; i++) {
+                k = (c->wake_next + i) % c->part_cnt;
+                if (pos->elems[k].offset < 0 ||
+                    rd_kafka_get_watermark_offsets(c->rk, c->topic,
+                                                   c->parts[k].partition, &lo,
+                                                   &hi) ||
+                    hi <= pos->elems[k].offset)
+                        continue;
+                rd_kafka_query_watermark_offsets(c->rk, c->topic,
+                                                 c->parts[k].partition, &lo,
+                                                 &hi, 50);
+                c->wake_next = k + 1;
+                break;
+        }
+        rd_kafka_topic_partition_list_destroy(pos);
 }
 
 static void progress(vcdc_consumer_t *c, int64_t lag) {
@@ -938,14 +1106,20 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                  * queue refills during each apply, so batches still grow
                  * to their limits. */
                 open_batch = vcdc_batch_msg_cnt(c->batch) > 0;
-                rkm = rd_kafka_consumer_poll(c->rk, open_batch ? 0 : 100);
+                rkm = rd_kafka_consumer_poll(
+                        c->rk, open_batch || c->in_flight ? 0 : 100);
                 if (rkm) {
                         handle_message(c, rkm);
                         rd_kafka_message_destroy(rkm);
+                } else {
+                        wake_fetcher(c);
                 }
-                if ((batch_due(c) || (open_batch && !rkm)) &&
-                    flush_batch(c) == -1)
-                        break;
+                if (batch_due(c) || (open_batch && !rkm)) {
+                        if (flush_batch(c) == -1)
+                                break;
+                } else if (!rkm && land(c) == -1) {
+                        break; /* idle: the answer for the batch sent */
+                }
                 commit_results(c, 0);
                 if (c->offsets_pending &&
                     now_ms() - c->last_offsets >= c->commit_ms)
@@ -956,7 +1130,9 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                 if (c->progress_ms > 0 &&
                     now_ms() - c->last_progress >= c->progress_ms)
                         progress(c, measure_lag(c, NULL));
-                if (now_ms() - c->last_lag < 100)
+                /* Idle, a run to the end checks at once whether it is. */
+                if (now_ms() - c->last_lag < 100 &&
+                    (rkm || !c->exit_at_end))
                         continue;
                 c->last_lag = now_ms();
                 atomic_store(&c->lag, measure_lag(c, &at_end));
@@ -970,7 +1146,8 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
          * was applied, leave the group. */
         /* One try, no retries once *run is 0: a stop does not wait out an
          * outage, and what fails is read again by the next run. */
-        if (!c->fatal && vcdc_batch_msg_cnt(c->batch) && flush_batch(c) == -1)
+        if (!c->fatal && (vcdc_batch_msg_cnt(c->batch) || c->in_flight) &&
+            (flush_batch(c) == -1 || land(c) == -1))
                 r = -1;
         progress(c, measure_lag(c, NULL));
         record_offsets(c);
@@ -1091,7 +1268,8 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
 
         if (!c || !(c->topic = strdup(opts->topic)) ||
             (opts->collection && !(c->collection = strdup(opts->collection))) ||
-            !(c->batch = vcdc_batch_new())) {
+            !(c->batch = vcdc_batch_new()) ||
+            !(c->flight = vcdc_batch_new())) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
@@ -1259,6 +1437,7 @@ void vcdc_consumer_destroy(vcdc_consumer_t *c) {
         vcdc_codec_destroy(c->codec);
         vcdc_sink_destroy(c->sink);
         vcdc_batch_destroy(c->batch);
+        vcdc_batch_destroy(c->flight);
         free(c->parts);
         free(c->ends);
         free(c->topic);

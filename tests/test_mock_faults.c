@@ -770,6 +770,10 @@ static struct memdb_s {
         uint64_t upserts, deletes, batches, reorders, replays, regressions,
                 bad;
         uint64_t offset_writes; /* applies that carried offsets */
+        /* apply in two halves (mem:// only): every 11th send fails, every
+         * 7th answer is lost (the batch was applied) */
+        uint64_t sends, failed_sends, lost_answers;
+        vcdc_sink_status_t answer;
 } memdb = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void memdb_reset(void) {
@@ -790,7 +794,8 @@ static void memdb_reset(void) {
                 memdb.offsets[p] = -1;
         memdb.upserts = memdb.deletes = memdb.batches = memdb.reorders =
                 memdb.replays = memdb.regressions = memdb.bad =
-                        memdb.offset_writes = 0;
+                        memdb.offset_writes = memdb.sends =
+                                memdb.failed_sends = memdb.lost_answers = 0;
 }
 
 static void memdb_free(void) {
@@ -871,6 +876,34 @@ static vcdc_sink_status_t mem_apply(vcdc_sink_t *sink,
         return VCDC_SINK_OK;
 }
 
+static vcdc_sink_status_t mem_apply_send(vcdc_sink_t *sink,
+                                         const vcdc_sink_batch_t *batch,
+                                         char *errstr, size_t errstr_size) {
+        uint64_t n;
+
+        pthread_mutex_lock(&memdb.lock);
+        n = ++memdb.sends;
+        memdb.failed_sends += n % 11 == 0;
+        memdb.lost_answers += n % 7 == 0;
+        pthread_mutex_unlock(&memdb.lock);
+        if (n % 11 == 0) {
+                snprintf(errstr, errstr_size, "send %" PRIu64 " failed", n);
+                return VCDC_SINK_RETRIABLE;
+        }
+        memdb.answer = mem_apply(sink, batch, errstr, errstr_size);
+        if (n % 7 == 0)
+                memdb.answer = VCDC_SINK_RETRIABLE;
+        return VCDC_SINK_OK;
+}
+
+static vcdc_sink_status_t mem_apply_wait(vcdc_sink_t *sink, char *errstr,
+                                         size_t errstr_size) {
+        (void)sink;
+        if (memdb.answer != VCDC_SINK_OK)
+                snprintf(errstr, errstr_size, "the answer was lost");
+        return memdb.answer;
+}
+
 static vcdc_sink_status_t mem_read_offsets(vcdc_sink_t *sink,
                                            const char *topic,
                                            vcdc_sink_offset_t **offsetsp,
@@ -918,6 +951,8 @@ static const struct vcdc_sink_ops mem_ops = {
         .close = mem_close,
         .dim = mem_dim,
         .apply = mem_apply,
+        .apply_send = mem_apply_send,
+        .apply_wait = mem_apply_wait,
         .read_offsets = mem_read_offsets,
         .count = mem_count,
 };
@@ -1236,6 +1271,13 @@ static void test_consume_faults(void **state) {
                       " keys present of %d\n",
                       messages, memdb.batches, memdb.upserts,
                       memdb.deletes, memdb.replays, present, key_cnt);
+        print_message("[ mock     ] consume: %" PRIu64 " batches sent apart, "
+                      "%" PRIu64 " sends failed, %" PRIu64
+                      " answers lost, each applied again\n",
+                      memdb.sends, memdb.failed_sends, memdb.lost_answers);
+        /* Both ways a batch sent apart fails were taken. */
+        assert_true(memdb.failed_sends > 0);
+        assert_true(memdb.lost_answers > 0);
         assert_int_equal(pst.acked, n);
         assert_int_equal(wrong, 0);
         assert_int_equal(present, expected_present);

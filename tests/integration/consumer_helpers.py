@@ -21,7 +21,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -343,12 +344,28 @@ def _offsets_client(stack, group):
                      "enable.auto.commit": False})
 
 
+_COORDINATOR_NOT_READY = (KafkaError.NOT_COORDINATOR,
+                          KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                          KafkaError.COORDINATOR_NOT_AVAILABLE,
+                          KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT)
+
+
 def committed(stack, group, topic, partitions):
-    """The group's committed offset per partition (None: none)."""
+    """The group's committed offset per partition (None: none). Right after
+    a broker restart the coordinator may not be ready: asked again."""
     c = _offsets_client(stack, group)
     try:
-        tps = c.committed([TopicPartition(topic, p) for p in partitions],
-                          timeout=15)
+        for attempt in range(20):
+            try:
+                tps = c.committed(
+                    [TopicPartition(topic, p) for p in partitions],
+                    timeout=15)
+                break
+            except KafkaException as e:
+                if e.args[0].code() not in _COORDINATOR_NOT_READY or \
+                        attempt == 19:
+                    raise
+                time.sleep(0.5)
     finally:
         c.close()
     out = {}

@@ -80,13 +80,20 @@ class Target:
 
     def outage_setup(self, conf):
         """Readies the outage tests: Chroma is reached through a proxy its
-        outage cuts; pgvector, which takes a test's history in a fraction
-        of a second, before the test could stop it, through a proxy holding
-        each answer 20-50 ms, with small batches, so that the outage lands
-        mid-run. Returns conf with what the consumer needs for it."""
+        outage cuts; pgvector is slowed(). Returns conf with what the
+        consumer needs for it."""
         if self.kind == "chroma":
             self.proxy = TcpProxy(self.stack.chroma_host,
                                   self.stack.chroma_port)
+        return self.slowed(conf)
+
+    def slowed(self, conf):
+        """pgvector takes a test's history in a fraction of a second, before
+        a test could stop it or its target: it is reached through a proxy
+        holding each answer 20-50 ms, with small batches, so that what the
+        test does lands mid-run. Chroma is slow enough as it is. Returns
+        conf with what the consumer needs for it."""
+        if self.kind == "chroma":
             return list(conf)
         self.throttle = TcpProxy(self.stack.pg_host, self.stack.pg_port)
         self.throttle.slow(0.02, 0.05)
@@ -577,9 +584,10 @@ def test_sigterm_commits_what_the_target_recorded(kind, stack, chroma, pg,
     expected.apply_all(history)
 
     tgt = target(kind, stack, chroma, pg, "it_term")
+    conf = tgt.slowed([])
     group = topic + "_g"
     c = consumer(procs, stack, topic, group, tgt, tmp_path,
-                 exit_at_end=True).start()
+                 exit_at_end=True, conf=conf).start()
     wait_for(lambda: tgt.count() >= 0.4 * len(expected) or not c.alive(),
              120, "40% of the records in " + kind, interval=0.02)
     assert c.alive(), c.tail()
@@ -598,6 +606,7 @@ def test_sigterm_commits_what_the_target_recorded(kind, stack, chroma, pg,
     assert c.wait(RUN_TIMEOUT) == 0, c.tail()
     assert_state(tgt, expected, c)
     assert_recorded_at_end(stack, tgt, topic)
+    tgt.close_proxies()
 
 
 def test_sigterm_during_an_outage_exits_at_once(stack, chroma, pg, procs,
