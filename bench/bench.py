@@ -536,9 +536,12 @@ def latency_run(sz, work, target):
 
     how = ("insert time (clock_timestamp())" if target == "pgvector"
            else "one in ten polled by id every 20 ms")
+    def ms(x):  # whole ms; a sub-ms negative (clock skew) shows as 0
+        return f"{round(x):,}"
+
     return (f"| {target} | {how} | {len(lat):,} | {total / sent_secs:,.0f} | "
-            f"{lat[0]:.0f} | {pct(0.5):.0f} | {pct(0.99):.0f} | "
-            f"{lat[-1]:.0f} |")
+            f"{ms(lat[0])} | {ms(pct(0.5))} | {ms(pct(0.99))} | "
+            f"{ms(lat[-1])} |")
 
 
 def main():

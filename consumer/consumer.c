@@ -103,6 +103,18 @@ static uint32_t next_rand(vcdc_consumer_t *c) {
         return c->rng;
 }
 
+/* A new list of the assigned partitions. */
+static rd_kafka_topic_partition_list_t *assigned_list(vcdc_consumer_t *c) {
+        rd_kafka_topic_partition_list_t *parts =
+                rd_kafka_topic_partition_list_new((int)c->part_cnt);
+        size_t i;
+
+        for (i = 0; i < c->part_cnt; i++)
+                rd_kafka_topic_partition_list_add(parts, c->topic,
+                                                  c->parts[i].partition);
+        return parts;
+}
+
 static part_t *part_find(vcdc_consumer_t *c, int32_t partition) {
         size_t i;
 
@@ -528,14 +540,10 @@ static void handle_message(vcdc_consumer_t *c, rd_kafka_message_t *rkm) {
  */
 static void pause_all(vcdc_consumer_t *c, int pause) {
         rd_kafka_topic_partition_list_t *parts;
-        size_t i;
 
         if (c->paused == pause || !c->part_cnt)
                 return;
-        parts = rd_kafka_topic_partition_list_new((int)c->part_cnt);
-        for (i = 0; i < c->part_cnt; i++)
-                rd_kafka_topic_partition_list_add(parts, c->topic,
-                                                  c->parts[i].partition);
+        parts = assigned_list(c);
         if (pause)
                 rd_kafka_pause_partitions(c->rk, parts);
         else
@@ -972,10 +980,7 @@ static int64_t measure_lag(vcdc_consumer_t *c, int *at_endp) {
         size_t i;
         int at_end = c->assigned_once;
 
-        pos = rd_kafka_topic_partition_list_new((int)c->part_cnt);
-        for (i = 0; i < c->part_cnt; i++)
-                rd_kafka_topic_partition_list_add(pos, c->topic,
-                                                  c->parts[i].partition);
+        pos = assigned_list(c);
         rd_kafka_position(c->rk, pos);
         for (i = 0; i < c->part_cnt; i++) {
                 part_t *p = &c->parts[i];
@@ -1022,10 +1027,7 @@ static void wake_fetcher(vcdc_consumer_t *c) {
         if (!c->part_cnt || c->paused || now - c->last_wake < 50)
                 return;
         c->last_wake = now;
-        pos = rd_kafka_topic_partition_list_new((int)c->part_cnt);
-        for (i = 0; i < c->part_cnt; i++)
-                rd_kafka_topic_partition_list_add(pos, c->topic,
-                                                  c->parts[i].partition);
+        pos = assigned_list(c);
         rd_kafka_position(c->rk, pos);
         for (i = 0; i < c->part_cnt; i++) {
                 k = (c->wake_next + i) % c->part_cnt;
