@@ -35,7 +35,10 @@
  * VCDC_PGVECTOR_CHUNK_ROWS rows, one DELETE ... WHERE id = ANY($1::text[]),
  * the vcdc_offsets rows (the value given wins, even if lower), COMMIT, sent
  * in one pipeline (one round trip) once the table exists. Any failure rolls
- * it all back. Errors map by SQLSTATE
+ * it all back. apply_send() sends that pipeline and apply_wait() reads its
+ * answers, so the consumer can build its next batch meanwhile; a batch
+ * that creates the table is applied whole by apply_send(). Errors map by
+ * SQLSTATE
  * (vcdc_pgvector_sqlstate_status()); a lost or silent connection is
  * RETRIABLE and the next call reconnects.
  *
@@ -761,11 +764,12 @@ static int pipeline_sync(vcdc_sink_t *sink, int64_t deadline) {
 }
 
 /*
- * Ends the pipeline: syncs, reads every statement's answer within
- * conf.timeout_ms, and reports the first failure as run_bin() would. After
- * a failed statement the server skips the rest (PIPELINE_ABORTED) and the
- * transaction is left failed for rollback(). Called on any way out of
- * apply(): a pipeline abandoned half-sent only closes the connection.
+ * Ends the pipeline: syncs (unless apply_send() did), reads every
+ * statement's answer within conf.timeout_ms, and reports the first failure
+ * as run_bin() would. After a failed statement the server skips the rest
+ * (PIPELINE_ABORTED) and the transaction is left failed for rollback().
+ * Called on any way out of apply(): a pipeline abandoned half-sent only
+ * closes the connection.
  */
 static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
                                           char *errstr, size_t errstr_size) {

@@ -262,9 +262,9 @@ static struct {
 } it;
 
 /* a bulk, b atomicity, c outage, d never created, e refusals, f and g
- * made by hand. */
+ * made by hand, h applied in two halves. */
 static char table_a[64], table_b[64], table_c[64], table_d[64], table_e[64],
-        table_f[64], table_g[64];
+        table_f[64], table_g[64], table_h[64];
 
 static void table_name(char *buf, size_t size, const char *suffix) {
         snprintf(buf, size, "it_pgv_%d_%s", (int)getpid(), suffix);
@@ -317,7 +317,7 @@ static char *sql_value(const char *query) {
 
 static void drop_tables(void) {
         const char *tables[] = {table_a, table_b, table_c, table_d,
-                                table_e, table_f, table_g};
+                                table_e, table_f, table_g, table_h};
         char q[256];
         size_t i;
 
@@ -421,6 +421,7 @@ static int setup(void **state) {
         table_name(table_e, sizeof(table_e), "e");
         table_name(table_f, sizeof(table_f), "f");
         table_name(table_g, sizeof(table_g), "g");
+        table_name(table_h, sizeof(table_h), "h");
         snprintf(port, sizeof(port), "%d", it.port);
         values[0] = it.host;
         values[1] = port;
@@ -875,6 +876,10 @@ static void test_bulk(void **state) {
 
 /* One apply of cnt records from ids[from..) (version variant), plus
  * optional deletes and an offset for partition 0. Returns the status. */
+/* apply_some() sends the batch and then waits for it (apply_send/_wait)
+ * when this is set. */
+static int apply_apart;
+
 static vcdc_sink_status_t apply_some(vcdc_sink_t *sink, vcdc_record_t *recs,
                                      size_t cnt, const char *const *dels,
                                      size_t del_cnt, int64_t offset,
@@ -894,7 +899,14 @@ static vcdc_sink_status_t apply_some(vcdc_sink_t *sink, vcdc_record_t *recs,
         batch.topic = "it.topic";
         batch.offsets = &offs;
         batch.offset_cnt = offset >= 0 ? 1 : 0;
-        st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        if (!apply_apart) {
+                st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        } else if ((st = vcdc_sink_apply_send(sink, &batch, errstr,
+                                              errstr_size)) == VCDC_SINK_OK) {
+                /* Sent: the batch's memory is the caller's again. */
+                memset(ptrs, 0, (cnt ? cnt : 1) * sizeof(*ptrs));
+                st = vcdc_sink_apply_wait(sink, errstr, errstr_size);
+        }
         free(ptrs);
         return st;
 }
@@ -1021,6 +1033,48 @@ static void test_atomic(void **state) {
         assert_false(table_exists(table_d));
         clear_records(recs, 2);
         vcdc_sink_destroy(sink);
+}
+
+/*
+ * A batch in two halves: apply_send() returns before the answer, which
+ * apply_wait() reads; the database's refusal comes from the wait and rolls
+ * the batch back; the batch that creates the table is applied by the send.
+ */
+static void test_apart(void **state) {
+        vcdc_record_t recs[20];
+        const char *dels[] = {"id-000001"};
+        char errstr[512];
+        vcdc_sink_t *sink;
+        vcdc_sink_status_t st;
+
+        (void)state;
+        apply_apart = 1;
+        sink = open_sink(table_h, 0, VCDC_METRIC_COSINE, 0, 30000);
+        assert_true(vcdc_sink_can_send(sink));
+        make_records(recs, 0, 10, 0);
+        st = apply_some(sink, recs, 10, NULL, 0, 10, errstr, sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_OK);
+        assert_true(table_exists(table_h));
+        clear_records(recs, 10);
+
+        make_records(recs, 10, 20, 0);
+        free(recs[13].metadata);
+        recs[13].metadata = strdup("{bad json");
+        st = apply_some(sink, recs, 20, dels, 1, 999, errstr, sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_INVALID);
+        assert_non_null(strstr(errstr, "SQLSTATE 22P02"));
+        assert_int_equal(count(sink), 10);
+        assert_int_equal(recorded_offset(sink, 0), 10);
+
+        free(recs[13].metadata);
+        recs[13].metadata = strdup("{\"ok\":true}");
+        st = apply_some(sink, recs, 20, dels, 1, 30, errstr, sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_OK);
+        assert_int_equal(count(sink), 29);
+        assert_int_equal(recorded_offset(sink, 0), 30);
+        clear_records(recs, 20);
+        vcdc_sink_destroy(sink);
+        apply_apart = 0;
 }
 
 /* An existing table with another metric or dimension is refused. */
@@ -1319,6 +1373,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bulk),
                 cmocka_unit_test(test_atomic),
+                cmocka_unit_test(test_apart),
                 cmocka_unit_test(test_refuse),
                 cmocka_unit_test(test_outage),
                 cmocka_unit_test(test_cut_mid_batch),
