@@ -1013,8 +1013,8 @@ static int64_t measure_lag(vcdc_consumer_t *c, int *at_endp) {
 /*
  * librdkafka 2.0 stops fetching a partition whose prefetch queue is over
  * queued.max.messages.kbytes, and looks at it again only when its broker
- * thread wakes: on network I/O, else after a second. A replay drains the
- * queue well within that second and then sat out the rest. So when
+ * thread wakes: on network I/O, else after a second. A fast sink drains
+ * the queue well within that second and would wait out the rest. So when
  * nothing is queued but a partition is known to have more, a watermark
  * query to its leader (at most one every 50 ms) wakes that thread, which
  * resumes fetching at once; the answer is not needed.
