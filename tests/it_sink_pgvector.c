@@ -939,6 +939,30 @@ static int table_exists(const char *table) {
 }
 
 /* A failed batch applies nothing, offsets included: one transaction. */
+/* Applies records 0-9 with offset 10, then has records 10-29 with dels
+ * refused by the database for one record's JSON: none of them, the
+ * deletes or the offset 999 land. Leaves recs[0..20) made. */
+static void ten_then_refused(vcdc_sink_t *sink, vcdc_record_t *recs,
+                             const char *const *dels, size_t del_cnt) {
+        char errstr[512];
+        vcdc_sink_status_t st;
+
+        make_records(recs, 0, 10, 0);
+        st = apply_some(sink, recs, 10, NULL, 0, 10, errstr, sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_OK);
+        clear_records(recs, 10);
+
+        make_records(recs, 10, 20, 0);
+        free(recs[13].metadata);
+        recs[13].metadata = strdup("{bad json");
+        st = apply_some(sink, recs, 20, dels, del_cnt, 999, errstr,
+                        sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_INVALID);
+        assert_non_null(strstr(errstr, "SQLSTATE 22P02"));
+        assert_int_equal(count(sink), 10);
+        assert_int_equal(recorded_offset(sink, 0), 10);
+}
+
 static void test_atomic(void **state) {
         vcdc_record_t recs[20];
         const char *dels[] = {"id-000001", "id-000002"};
@@ -950,21 +974,9 @@ static void test_atomic(void **state) {
 
         (void)state;
         sink = open_sink(table_b, 0, VCDC_METRIC_L2, 0, 30000);
-        make_records(recs, 0, 10, 0);
-        st = apply_some(sink, recs, 10, NULL, 0, 10, errstr, sizeof(errstr));
-        assert_int_equal(st, VCDC_SINK_OK);
-        clear_records(recs, 10);
-
         /* The database refuses one record's JSON: 20 upserts, 2 deletes and
          * the offset all stay out. */
-        make_records(recs, 10, 20, 0);
-        free(recs[13].metadata);
-        recs[13].metadata = strdup("{bad json");
-        st = apply_some(sink, recs, 20, dels, 2, 999, errstr, sizeof(errstr));
-        assert_int_equal(st, VCDC_SINK_INVALID);
-        assert_non_null(strstr(errstr, "SQLSTATE 22P02"));
-        assert_int_equal(count(sink), 10);
-        assert_int_equal(recorded_offset(sink, 0), 10);
+        ten_then_refused(sink, recs, dels, 2);
 
         /* Wrong dimension and NaN are refused before the database. */
         recs[13].dim = 64;
@@ -1051,20 +1063,8 @@ static void test_apart(void **state) {
         apply_apart = 1;
         sink = open_sink(table_h, 0, VCDC_METRIC_COSINE, 0, 30000);
         assert_true(vcdc_sink_can_send(sink));
-        make_records(recs, 0, 10, 0);
-        st = apply_some(sink, recs, 10, NULL, 0, 10, errstr, sizeof(errstr));
-        assert_int_equal(st, VCDC_SINK_OK);
+        ten_then_refused(sink, recs, dels, 1);
         assert_true(table_exists(table_h));
-        clear_records(recs, 10);
-
-        make_records(recs, 10, 20, 0);
-        free(recs[13].metadata);
-        recs[13].metadata = strdup("{bad json");
-        st = apply_some(sink, recs, 20, dels, 1, 999, errstr, sizeof(errstr));
-        assert_int_equal(st, VCDC_SINK_INVALID);
-        assert_non_null(strstr(errstr, "SQLSTATE 22P02"));
-        assert_int_equal(count(sink), 10);
-        assert_int_equal(recorded_offset(sink, 0), 10);
 
         free(recs[13].metadata);
         recs[13].metadata = strdup("{\"ok\":true}");
