@@ -206,6 +206,12 @@ void vcdc_batch_drop(vcdc_batch_t *b, size_t i) {
                 *find_slot(b, b->changes[i].rec.id) = i + 1;
 }
 
+const vcdc_sink_offset_t *vcdc_batch_offsets(const vcdc_batch_t *b,
+                                             size_t *cntp) {
+        *cntp = b->offset_cnt;
+        return b->offsets;
+}
+
 int vcdc_batch_view(vcdc_batch_t *b, const char *topic,
                     vcdc_sink_batch_t *out) {
         size_t i;

@@ -40,6 +40,11 @@ size_t vcdc_batch_msg_cnt(const vcdc_batch_t *b);  /* messages in */
 size_t vcdc_batch_bytes(const vcdc_batch_t *b);    /* their bytes */
 size_t vcdc_batch_change_cnt(const vcdc_batch_t *b); /* distinct ids */
 
+/** The last offset handled per partition: *cntp entries, valid until the
+ *  batch changes. */
+const vcdc_sink_offset_t *vcdc_batch_offsets(const vcdc_batch_t *b,
+                                             size_t *cntp);
+
 /** The i-th change (0 <= i < change_cnt) and where it was read. */
 const vcdc_record_t *vcdc_batch_change(const vcdc_batch_t *b, size_t i,
                                        int32_t *partitionp, int64_t *offsetp);

@@ -771,21 +771,19 @@ static int drop_minority_dims(vcdc_consumer_t *c) {
  * when deferred), counts it and empties it. */
 static void mark_applied(vcdc_consumer_t *c, vcdc_batch_t *b, size_t changes,
                          int defer, int64_t max_ts) {
-        vcdc_sink_batch_t view;
-        size_t i;
+        size_t i, cnt;
+        const vcdc_sink_offset_t *offsets = vcdc_batch_offsets(b, &cnt);
 
-        if (vcdc_batch_view(b, c->topic, &view) == -1)
-                view.offset_cnt = 0; /* out of memory: committed later */
         if (defer) {
                 c->offsets_pending = 1;
-        } else if (view.offset_cnt) {
+        } else if (cnt) {
                 c->offsets_pending = 0;
                 c->last_offsets = now_ms();
         }
-        for (i = 0; i < view.offset_cnt; i++) {
-                part_t *p = part_find(c, view.offsets[i].partition);
+        for (i = 0; i < cnt; i++) {
+                part_t *p = part_find(c, offsets[i].partition);
                 if (p)
-                        p->next = view.offsets[i].offset + 1;
+                        p->next = offsets[i].offset + 1;
         }
         c->uncommitted = 1;
         atomic_fetch_add(&c->applied, changes);

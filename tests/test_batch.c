@@ -78,6 +78,12 @@ static void test_coalesce(void **state) {
         assert_int_equal(find_offset(&v, 1)->offset, 6);
         assert_int_equal(find_offset(&v, 2)->offset, 2);
         assert_int_equal(find_offset(&v, 3)->offset, 100);
+        {
+                size_t cnt;
+                /* The same offsets, without building a view. */
+                assert_ptr_equal(vcdc_batch_offsets(b, &cnt), v.offsets);
+                assert_int_equal(cnt, v.offset_cnt);
+        }
 
         vcdc_batch_reset(b);
         assert_int_equal(vcdc_batch_msg_cnt(b), 0);
