@@ -155,10 +155,14 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Both install what is missing first (quick when all is there), among it the
+# Python pipeline's packages, from PyPI into .deps/venv.
 bench: all $(BENCH_BINS)
+	bash scripts/install-deps.sh
 	bash scripts/with-stack.sh bash bench/run.sh
 
 bench-smoke: all $(BENCH_BINS)
+	bash scripts/install-deps.sh
 	bash scripts/with-stack.sh bash bench/run.sh --smoke
 
 deps:
