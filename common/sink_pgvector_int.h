@@ -1,7 +1,7 @@
 /*
  * vcdc - pgvector sink internals: the pure helpers of sink_pgvector.c (text
- * formats, SQL building, error mapping), exposed for its unit tests. Only
- * sink_pgvector.c and tests/test_sink_pgvector.c include this.
+ * formats, SQL building, error mapping), exposed for its tests. Only
+ * sink_pgvector.c and tests/{test,it}_sink_pgvector.c include this.
  */
 #ifndef VCDC_SINK_PGVECTOR_INT_H
 #define VCDC_SINK_PGVECTOR_INT_H

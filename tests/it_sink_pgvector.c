@@ -45,6 +45,7 @@
 
 #include "log.h"
 #include "sink.h"
+#include "sink_pgvector_int.h"
 #include "url.h"
 
 #define DIM 128
@@ -262,9 +263,9 @@ static struct {
 } it;
 
 /* a bulk, b atomicity, c outage, d never created, e refusals, f and g
- * made by hand, h applied in two halves. */
+ * made by hand, h applied in two halves, i prepared upserts. */
 static char table_a[64], table_b[64], table_c[64], table_d[64], table_e[64],
-        table_f[64], table_g[64], table_h[64];
+        table_f[64], table_g[64], table_h[64], table_i[64];
 
 static void table_name(char *buf, size_t size, const char *suffix) {
         snprintf(buf, size, "it_pgv_%d_%s", (int)getpid(), suffix);
@@ -317,7 +318,8 @@ static char *sql_value(const char *query) {
 
 static void drop_tables(void) {
         const char *tables[] = {table_a, table_b, table_c, table_d,
-                                table_e, table_f, table_g, table_h};
+                                table_e, table_f, table_g, table_h,
+                                table_i};
         char q[256];
         size_t i;
 
@@ -422,6 +424,7 @@ static int setup(void **state) {
         table_name(table_f, sizeof(table_f), "f");
         table_name(table_g, sizeof(table_g), "g");
         table_name(table_h, sizeof(table_h), "h");
+        table_name(table_i, sizeof(table_i), "i");
         snprintf(port, sizeof(port), "%d", it.port);
         values[0] = it.host;
         values[1] = port;
@@ -1077,6 +1080,107 @@ static void test_apart(void **state) {
         apply_apart = 0;
 }
 
+/* The upsert statements this process's sinks have prepared, and the
+ * first one's name in name (if not NULL). This connection sees them
+ * because PGlite keeps one session for all its clients. */
+static int prepared_here(char *name, size_t size) {
+        char q[256];
+        PGresult *res;
+        int n;
+
+        snprintf(q, sizeof(q),
+                 "SELECT name FROM pg_prepared_statements WHERE name LIKE "
+                 "'vcdc\\_upsert\\_%d\\_%%' ORDER BY name",
+                 (int)getpid());
+        res = sql(q);
+        n = PQntuples(res);
+        if (name && n)
+                snprintf(name, size, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return n;
+}
+
+/* Applies recs[0..cnt) with offset; asserts the status wanted. */
+static void apply_want(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
+                       int64_t offset, vcdc_sink_status_t want) {
+        char errstr[512];
+        vcdc_sink_status_t st;
+
+        st = apply_some(sink, recs, cnt, NULL, 0, offset, errstr,
+                        sizeof(errstr));
+        if (st != want)
+                fail_msg("apply: %s, want %s: %s", vcdc_sink_status_name(st),
+                         vcdc_sink_status_name(want), errstr);
+}
+
+/*
+ * A full chunk goes as a statement prepared once per connection: kept
+ * through a rolled-back batch, deallocated at close; one the server loses
+ * (as a transaction pooler would) fails its batch as retriable, and the
+ * sink goes on unprepared.
+ */
+static void test_prepared(void **state) {
+        enum { N = VCDC_PGVECTOR_CHUNK_ROWS };
+        vcdc_record_t *recs = calloc(N, sizeof(*recs));
+        char first[64], now[64], q[128];
+        vcdc_sink_t *sink;
+
+        (void)state;
+        apply_apart = 1;
+        sink = open_sink(table_i, 0, VCDC_METRIC_COSINE, 0, 30000);
+        /* The batch that creates the table, statement by statement, then
+         * one pipelined: the same statement serves both. */
+        make_records(recs, 0, N, 0);
+        apply_want(sink, recs, N, N, VCDC_SINK_OK);
+        clear_records(recs, N);
+        assert_int_equal(prepared_here(first, sizeof(first)), 1);
+        make_records(recs, N, N, 0);
+        apply_want(sink, recs, N, 2 * N, VCDC_SINK_OK);
+        clear_records(recs, N);
+        assert_int_equal(prepared_here(now, sizeof(now)), 1);
+        assert_string_equal(now, first);
+
+        /* The database refuses one record of a full chunk: the batch rolls
+         * back, the statement stays and serves the batch fixed. */
+        make_records(recs, 2 * N, N, 0);
+        free(recs[7].metadata);
+        recs[7].metadata = strdup("{bad json");
+        apply_want(sink, recs, N, 3 * N, VCDC_SINK_INVALID);
+        assert_int_equal(count(sink), 2 * N);
+        free(recs[7].metadata);
+        recs[7].metadata = strdup("{\"fixed\":1}");
+        apply_want(sink, recs, N, 3 * N, VCDC_SINK_OK);
+        assert_int_equal(prepared_here(now, sizeof(now)), 1);
+        assert_string_equal(now, first);
+        assert_int_equal(count(sink), 3 * N);
+
+        /* Lost on the server: retriable, then applied unprepared. */
+        snprintf(q, sizeof(q), "DEALLOCATE %s", first);
+        PQclear(sql(q));
+        apply_want(sink, recs, N, 3 * N, VCDC_SINK_RETRIABLE);
+        apply_want(sink, recs, N, 3 * N, VCDC_SINK_OK);
+        assert_int_equal(prepared_here(NULL, 0), 0);
+        clear_records(recs, N);
+        make_records(recs, 3 * N, N, 1);
+        apply_want(sink, recs, N, 4 * N, VCDC_SINK_OK);
+        assert_int_equal(prepared_here(NULL, 0), 0);
+        assert_int_equal(count(sink), 4 * N);
+        assert_int_equal(recorded_offset(sink, 0), 4 * N);
+        clear_records(recs, N);
+        vcdc_sink_destroy(sink);
+
+        /* Deallocated at close. */
+        sink = open_sink(table_i, 0, VCDC_METRIC_COSINE, 0, 30000);
+        make_records(recs, 0, N, 2);
+        apply_want(sink, recs, N, 5 * N, VCDC_SINK_OK);
+        clear_records(recs, N);
+        assert_int_equal(prepared_here(NULL, 0), 1);
+        vcdc_sink_destroy(sink);
+        assert_int_equal(prepared_here(NULL, 0), 0);
+        free(recs);
+        apply_apart = 0;
+}
+
 /* An existing table with another metric or dimension is refused. */
 static void test_refuse(void **state) {
         vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_COSINE};
@@ -1374,6 +1478,7 @@ int main(void) {
                 cmocka_unit_test(test_bulk),
                 cmocka_unit_test(test_atomic),
                 cmocka_unit_test(test_apart),
+                cmocka_unit_test(test_prepared),
                 cmocka_unit_test(test_refuse),
                 cmocka_unit_test(test_outage),
                 cmocka_unit_test(test_cut_mid_batch),
