@@ -9,8 +9,8 @@
  * Reads the JSON Lines (as vcdc-gen writes them: id, vector, metadata,
  * document) into memory first. Timed: create the target, then one request
  * per BATCH records: for pgvector one multi-row INSERT ... ON CONFLICT (id)
- * DO UPDATE, the vector in pgvector's binary input format and the rest as
- * text, as the vcdc sink sends them; for
+ * DO UPDATE, prepared once, the vector in pgvector's binary input format
+ * and the rest as text, as the vcdc sink sends them; for
  * Chroma one POST .../upsert with base64 embeddings when the server takes
  * them (pre-flight-checks), as the vcdc sink does. Prints "records seconds".
  */
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -96,8 +97,10 @@ static char *base64_floats(const float *v, size_t dim) {
         return out;
 }
 
-/* Reads every line. Returns the count, or -1. */
-static long read_rows(const char *path, row_t **rowsp, size_t *dimp) {
+/* Reads every line; the vector as text and base64 too when chroma (the
+ * server's pre-flight checks pick one). Returns the count, or -1. */
+static long read_rows(const char *path, int chroma, row_t **rowsp,
+                      size_t *dimp) {
         char line[1 << 16];
         row_t *rows = NULL;
         long cnt = 0, cap = 0;
@@ -135,21 +138,25 @@ static long read_rows(const char *path, row_t **rowsp, size_t *dimp) {
                         uint16_t head[2] = {htons((uint16_t)*dimp), 0};
                         memcpy(r->vec_bin, head, sizeof(head));
                 }
-                buf_puts(&t, "[");
                 json_array_foreach(vec, i, x) {
-                        char num[32];
                         uint32_t u;
                         f[i] = (float)json_number_value(x);
-                        snprintf(num, sizeof(num), "%s%.9g", i ? "," : "",
-                                 (double)f[i]);
-                        buf_puts(&t, num);
                         memcpy(&u, &f[i], sizeof(u));
                         u = htonl(u);
                         memcpy(r->vec_bin + 4 + 4 * i, &u, sizeof(u));
                 }
-                buf_puts(&t, "]");
-                r->vec_text = t.p;
-                r->vec_b64 = base64_floats(f, *dimp);
+                if (chroma) {
+                        buf_puts(&t, "[");
+                        for (i = 0; i < *dimp; i++) {
+                                char num[32];
+                                snprintf(num, sizeof(num), "%s%.9g",
+                                         i ? "," : "", (double)f[i]);
+                                buf_puts(&t, num);
+                        }
+                        buf_puts(&t, "]");
+                        r->vec_text = t.p;
+                        r->vec_b64 = base64_floats(f, *dimp);
+                }
                 free(f);
                 r->id = strdup(json_string_value(json_object_get(obj, "id")));
                 r->meta = json_dumps(json_object_get(obj, "metadata"),
@@ -161,6 +168,10 @@ static long read_rows(const char *path, row_t **rowsp, size_t *dimp) {
         }
         fclose(fp);
         *rowsp = rows;
+        if (!cnt) {
+                fprintf(stderr, "%s: no records\n", path);
+                return -1;
+        }
         return cnt;
 }
 
@@ -176,13 +187,50 @@ static int pg_exec(PGconn *conn, const char *sql) {
         return ok ? 0 : -1;
 }
 
+/* The multi-row upsert of n rows, as the vcdc sink builds it. */
+static char *upsert_sql(const char *table, long n) {
+        buf_t q = {0};
+        char part[128];
+        long j;
+
+        snprintf(part, sizeof(part),
+                 "INSERT INTO %s (id, embedding, metadata, document) VALUES ",
+                 table);
+        buf_puts(&q, part);
+        for (j = 0; j < n; j++) {
+                snprintf(part, sizeof(part),
+                         "%s($%ld::text,$%ld::vector,$%ld::jsonb,$%ld::text)",
+                         j ? "," : "", j * 4 + 1, j * 4 + 2, j * 4 + 3,
+                         j * 4 + 4);
+                buf_puts(&q, part);
+        }
+        buf_puts(&q, " ON CONFLICT (id) DO UPDATE SET embedding = "
+                     "EXCLUDED.embedding, metadata = EXCLUDED.metadata, "
+                     "document = EXCLUDED.document");
+        return q.p;
+}
+
+static int pg_ok(PGconn *conn, PGresult *res, const char *what) {
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+        if (!ok)
+                fprintf(stderr, "direct_loader: %s: %s", what,
+                        PQerrorMessage(conn));
+        PQclear(res);
+        return ok;
+}
+
+/* A full chunk goes as a statement prepared once, as the vcdc sink sends
+ * it; the last, shorter one unprepared. The statement is named for the
+ * process and deallocated at the end: PGlite keeps one session for all
+ * its clients. */
 static int load_pg(const char *conninfo, const char *table, row_t *rows,
                    long cnt, size_t dim, long batch) {
         PGconn *conn = PQconnectdb(conninfo);
         const char **params = calloc((size_t)batch * 4, sizeof(*params));
         int *lengths = calloc((size_t)batch * 4, sizeof(*lengths));
         int *formats = calloc((size_t)batch * 4, sizeof(*formats));
-        char sql[512];
+        char sql[512], stmt[32], *full = NULL, *tail;
         long i, j, n;
         int rc = -1;
 
@@ -196,22 +244,16 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                  table, dim);
         if (pg_exec(conn, sql))
                 goto done;
+        snprintf(stmt, sizeof(stmt), "upsert_%ld", (long)getpid());
+        if (cnt >= batch &&
+            (!(full = upsert_sql(table, batch)) ||
+             !pg_ok(conn, PQprepare(conn, stmt, full, (int)batch * 4, NULL),
+                    "prepare")))
+                goto done;
         for (i = 0; i < cnt; i += n) {
-                buf_t q = {0};
-                PGresult *res;
-
                 n = cnt - i < batch ? cnt - i : batch;
-                snprintf(sql, sizeof(sql), "INSERT INTO %s (id, embedding, "
-                                           "metadata, document) VALUES ",
-                         table);
-                buf_puts(&q, sql);
                 for (j = 0; j < n; j++) {
                         long p = j * 4;
-                        snprintf(sql, sizeof(sql),
-                                 "%s($%ld::text,$%ld::vector,$%ld::jsonb,"
-                                 "$%ld::text)",
-                                 j ? "," : "", p + 1, p + 2, p + 3, p + 4);
-                        buf_puts(&q, sql);
                         params[p] = rows[i + j].id;
                         params[p + 1] = rows[i + j].vec_bin;
                         lengths[p + 1] = (int)(4 + 4 * dim);
@@ -219,23 +261,28 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                         params[p + 2] = rows[i + j].meta;
                         params[p + 3] = rows[i + j].doc;
                 }
-                buf_puts(&q, " ON CONFLICT (id) DO UPDATE SET embedding = "
-                             "EXCLUDED.embedding, metadata = "
-                             "EXCLUDED.metadata, document = "
-                             "EXCLUDED.document");
-                res = PQexecParams(conn, q.p, (int)(n * 4), NULL, params,
-                                   lengths, formats, 0 /*text results*/);
-                free(q.p);
-                if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                        fprintf(stderr, "direct_loader: insert: %s",
-                                PQerrorMessage(conn));
-                        PQclear(res);
+                if (n == batch) {
+                        if (!pg_ok(conn,
+                                   PQexecPrepared(conn, stmt, (int)n * 4,
+                                                  params, lengths, formats, 0),
+                                   "insert"))
+                                goto done;
+                        continue;
+                }
+                tail = upsert_sql(table, n);
+                if (!pg_ok(conn,
+                           PQexecParams(conn, tail, (int)n * 4, NULL, params,
+                                        lengths, formats, 0),
+                           "insert")) {
+                        free(tail);
                         goto done;
                 }
-                PQclear(res);
+                free(tail);
         }
-        rc = 0;
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", stmt);
+        rc = full && pg_exec(conn, sql) ? -1 : 0;
 done:
+        free(full);
         free(formats);
         free(lengths);
         free(params);
@@ -394,13 +441,13 @@ int main(int argc, char **argv) {
 
         if (argc == 6 && !strcmp(argv[1], "pgvector") &&
             (batch = parse_pos(argv[4])) > 0) {
-                if ((cnt = read_rows(argv[5], &rows, &dim)) < 0)
+                if ((cnt = read_rows(argv[5], 0, &rows, &dim)) < 0)
                         return 1;
                 t0 = now_s();
                 rc = load_pg(argv[2], argv[3], rows, cnt, dim, batch);
         } else if (argc == 7 && !strcmp(argv[1], "chroma") &&
                    (batch = parse_pos(argv[5])) > 0) {
-                if ((cnt = read_rows(argv[6], &rows, &dim)) < 0)
+                if ((cnt = read_rows(argv[6], 1, &rows, &dim)) < 0)
                         return 1;
                 curl_global_init(CURL_GLOBAL_DEFAULT);
                 t0 = now_s();
