@@ -1072,6 +1072,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
         rd_kafka_message_t *rkm;
         rd_kafka_resp_err_t err;
         int at_end = 0, open_batch, r = 0;
+        int64_t now;
         size_t i;
 
         c->run = run;
@@ -1121,18 +1122,18 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                         break; /* idle: the answer for the batch sent */
                 }
                 commit_results(c, 0);
+                /* The clock once per message, for every timer below. */
+                now = now_ms();
                 if (c->offsets_pending &&
-                    now_ms() - c->last_offsets >= c->commit_ms)
+                    now - c->last_offsets >= c->commit_ms)
                         record_offsets(c);
-                if (c->uncommitted &&
-                    now_ms() - c->last_commit >= c->commit_ms)
+                if (c->uncommitted && now - c->last_commit >= c->commit_ms)
                         commit(c, 1 /*async*/);
                 if (c->progress_ms > 0 &&
-                    now_ms() - c->last_progress >= c->progress_ms)
+                    now - c->last_progress >= c->progress_ms)
                         progress(c, measure_lag(c, NULL));
                 /* Idle, a run to the end checks at once whether it is. */
-                if (now_ms() - c->last_lag < 100 &&
-                    (rkm || !c->exit_at_end))
+                if (now - c->last_lag < 100 && (rkm || !c->exit_at_end))
                         continue;
                 c->last_lag = now_ms();
                 atomic_store(&c->lag, measure_lag(c, &at_end));
