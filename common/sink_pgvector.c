@@ -36,12 +36,11 @@
  * the vcdc_offsets rows (the value given wins, even if lower), COMMIT, sent
  * in one pipeline (one round trip) once the table exists. The full chunk's
  * INSERT is prepared once per connection (prepare_upsert()). Any failure
- * rolls it all back. apply_send() sends that pipeline and apply_wait() reads its
- * answers, so the consumer can build its next batch meanwhile; a batch
- * that creates the table is applied whole by apply_send(). Errors map by
- * SQLSTATE
- * (vcdc_pgvector_sqlstate_status()); a lost or silent connection is
- * RETRIABLE and the next call reconnects.
+ * rolls it all back. apply_send() sends that pipeline and apply_wait()
+ * reads its answers, so the consumer can build its next batch meanwhile;
+ * a batch that creates the table is applied whole by apply_send(). Errors
+ * map by SQLSTATE (vcdc_pgvector_sqlstate_status()); a lost or silent
+ * connection is RETRIABLE and the next call reconnects.
  *
  * No index is created: query() is an exact scan ordered by <=> (cosine),
  * <-> (l2) or <#> (ip, the negated inner product: smaller is nearer). An
