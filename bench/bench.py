@@ -169,8 +169,9 @@ def create_topic(name, partitions=PARTITIONS):
 
 
 def drop_topic(name):
-    """Deletes a topic a round wrote, so that the next round meets the
-    broker as this one did, not behind gigabytes of dirty pages."""
+    """Deletes a topic a round wrote, so that the page cache does not grow
+    with every round (on this VM a round behind 14 GB of cache ran 2-3
+    times slower, on either side; bench/RESULTS.md, Producer)."""
     admin = AdminClient({"bootstrap.servers": BROKERS, "log_level": 4})
     admin.delete_topics([name])[name].result(60)
 

@@ -1135,7 +1135,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                 /* Idle, a run to the end checks at once whether it is. */
                 if (now - c->last_lag < 100 && (rkm || !c->exit_at_end))
                         continue;
-                c->last_lag = now_ms();
+                c->last_lag = now;
                 atomic_store(&c->lag, measure_lag(c, &at_end));
                 if (c->exit_at_end && at_end) {
                         VCDC_NOTICE("consumer",
