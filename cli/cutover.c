@@ -412,26 +412,15 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                         a->follow = 1;
                         break;
                 case 'X':
-                        if (vcdc_conf_set_kv(a->conf, optarg, errstr,
-                                             sizeof(errstr)) == -1) {
-                                fprintf(stderr, "vcdc %s: -X %s\n", a->cmd,
-                                        errstr);
-                                return -1;
-                        }
-                        break;
                 case 'F':
-                        if (vcdc_conf_load_file(a->conf, optarg, errstr,
-                                                sizeof(errstr)) == -1) {
+                case 'v':
+                case 'q':
+                        if (vcdc_conf_common_opt(a->conf, opt, optarg, errstr,
+                                                 sizeof(errstr))) {
                                 fprintf(stderr, "vcdc %s: %s\n", a->cmd,
                                         errstr);
                                 return -1;
                         }
-                        break;
-                case 'v':
-                        vcdc_log_level++;
-                        break;
-                case 'q':
-                        vcdc_log_level = VCDC_LOG_ERR;
                         break;
                 case 'h':
                         usage(a, stdout);

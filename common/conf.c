@@ -2,6 +2,7 @@
  * vcdc - configuration table and librdkafka pass-through.
  */
 #include "conf.h"
+#include "log.h"
 
 #include <errno.h>
 #include <math.h>
@@ -282,6 +283,32 @@ static char *trim(char *s) {
                          e[-1] == '\r'))
                 *--e = '\0';
         return s;
+}
+
+int vcdc_conf_common_opt(vcdc_conf_t *conf, int opt, const char *arg,
+                         char *errstr, size_t errstr_size) {
+        char why[480];
+
+        switch (opt) {
+        case 'X':
+                if (vcdc_conf_set_kv(conf, arg, why, sizeof(why)) == -1) {
+                        snprintf(errstr, errstr_size, "-X %s", why);
+                        return -1;
+                }
+                return 0;
+        case 'F':
+                return vcdc_conf_load_file(conf, arg, errstr, errstr_size);
+        case 'v':
+                vcdc_log_level++;
+                return 0;
+        case 'q':
+                vcdc_log_level = VCDC_LOG_ERR;
+                return 0;
+        default:
+                snprintf(errstr, errstr_size, "-%c is not a common option",
+                         opt);
+                return -1;
+        }
 }
 
 int vcdc_conf_load_file(vcdc_conf_t *conf, const char *path, char *errstr,

@@ -40,6 +40,15 @@ int vcdc_conf_set_kv(vcdc_conf_t *conf, const char *kv, char *errstr,
 int vcdc_conf_load_file(vcdc_conf_t *conf, const char *path, char *errstr,
                         size_t errstr_size);
 
+/**
+ * The options every vcdc program takes, by their getopt letter: 'X'
+ * (key=value, as vcdc_conf_set_kv()), 'F' (a properties file), 'v' (log
+ * one level more) and 'q' (errors only). Returns 0, or -1 with errstr
+ * ("-X ..." or "path:line: ...") for the caller to print after its name.
+ */
+int vcdc_conf_common_opt(vcdc_conf_t *conf, int opt, const char *arg,
+                         char *errstr, size_t errstr_size);
+
 /* Typed getters for vcdc keys; an unknown name is a programming error and
  * aborts. */
 int64_t vcdc_conf_int(const vcdc_conf_t *conf, const char *name);

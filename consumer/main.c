@@ -136,25 +136,15 @@ int main(int argc, char **argv) {
                         break;
                 }
                 case 'X':
-                        if (vcdc_conf_set_kv(conf, optarg, errstr,
-                                             sizeof(errstr)) == -1) {
-                                fprintf(stderr, "vcdc-consumer: -X %s\n",
+                case 'F':
+                case 'v':
+                case 'q':
+                        if (vcdc_conf_common_opt(conf, opt, optarg, errstr,
+                                                 sizeof(errstr))) {
+                                fprintf(stderr, "vcdc-consumer: %s\n",
                                         errstr);
                                 goto usage_err;
                         }
-                        break;
-                case 'F':
-                        if (vcdc_conf_load_file(conf, optarg, errstr,
-                                                sizeof(errstr)) == -1) {
-                                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
-                                goto usage_err;
-                        }
-                        break;
-                case 'v':
-                        vcdc_log_level++;
-                        break;
-                case 'q':
-                        vcdc_log_level = VCDC_LOG_ERR;
                         break;
                 case O_HELP_CONF:
                         vcdc_conf_print_help(stdout);

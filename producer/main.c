@@ -172,25 +172,15 @@ static int parse_args(cli_t *cli, vcdc_conf_t *conf, int argc, char **argv) {
                         key = "vcdc.schema.id";
                         break;
                 case 'X':
-                        if (vcdc_conf_set_kv(conf, optarg, errstr,
-                                             sizeof(errstr)) == -1) {
-                                fprintf(stderr, "vcdc-producer: -X %s\n",
+                case 'F':
+                case 'v':
+                case 'q':
+                        if (vcdc_conf_common_opt(conf, opt, optarg, errstr,
+                                                 sizeof(errstr))) {
+                                fprintf(stderr, "vcdc-producer: %s\n",
                                         errstr);
                                 return -1;
                         }
-                        break;
-                case 'F':
-                        if (vcdc_conf_load_file(conf, optarg, errstr,
-                                                sizeof(errstr)) == -1) {
-                                fprintf(stderr, "vcdc-producer: %s\n", errstr);
-                                return -1;
-                        }
-                        break;
-                case 'v':
-                        vcdc_log_level++;
-                        break;
-                case 'q':
-                        vcdc_log_level = VCDC_LOG_ERR;
                         break;
                 case O_HELP_CONF:
                         vcdc_conf_print_help(stdout);

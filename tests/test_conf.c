@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "log.h"
 
 static void test_defaults_and_set(void **state) {
         vcdc_conf_t *conf = vcdc_conf_new();
@@ -205,6 +206,56 @@ static void test_file(void **state) {
         vcdc_conf_destroy(conf);
 }
 
+/* -X, -F, -v and -q, as every program takes them. */
+static void test_common_opt(void **state) {
+        char path[] = "/tmp/vcdc-test-conf-XXXXXX", errstr[512];
+        vcdc_conf_t *conf = vcdc_conf_new();
+        int level = vcdc_log_level;
+
+        (void)state;
+        assert_int_equal(vcdc_conf_common_opt(conf, 'X', "vcdc.batch.ms=30",
+                                              errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(vcdc_conf_int(conf, "vcdc.batch.ms"), 30);
+        assert_int_equal(vcdc_conf_common_opt(conf, 'X', "vcdc.batch.ms",
+                                              errstr, sizeof(errstr)),
+                         -1);
+        assert_string_equal(errstr, "-X \"vcdc.batch.ms\": expected "
+                                    "key=value");
+        assert_int_equal(vcdc_conf_common_opt(conf, 'X', "vcdc.batch.ms=x",
+                                              errstr, sizeof(errstr)),
+                         -1);
+        assert_non_null(strstr(errstr, "-X vcdc.batch.ms: "));
+        assert_int_equal(vcdc_conf_int(conf, "vcdc.batch.ms"), 30);
+
+        write_temp(path, "vcdc.batch.ms=40\n");
+        assert_int_equal(vcdc_conf_common_opt(conf, 'F', path, errstr,
+                                              sizeof(errstr)),
+                         0);
+        assert_int_equal(vcdc_conf_int(conf, "vcdc.batch.ms"), 40);
+        unlink(path);
+        assert_int_equal(vcdc_conf_common_opt(conf, 'F', path, errstr,
+                                              sizeof(errstr)),
+                         -1);
+        assert_non_null(strstr(errstr, path));
+
+        assert_int_equal(vcdc_conf_common_opt(conf, 'v', NULL, errstr,
+                                              sizeof(errstr)),
+                         0);
+        assert_int_equal(vcdc_log_level, level + 1);
+        assert_int_equal(vcdc_conf_common_opt(conf, 'q', NULL, errstr,
+                                              sizeof(errstr)),
+                         0);
+        assert_int_equal(vcdc_log_level, VCDC_LOG_ERR);
+        vcdc_log_level = level;
+
+        assert_int_equal(vcdc_conf_common_opt(conf, 'b', "x", errstr,
+                                              sizeof(errstr)),
+                         -1);
+        assert_string_equal(errstr, "-b is not a common option");
+        vcdc_conf_destroy(conf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults_and_set),
@@ -212,6 +263,7 @@ int main(void) {
                 cmocka_unit_test(test_file),
                 cmocka_unit_test(test_secret_not_echoed),
                 cmocka_unit_test(test_file_security),
+                cmocka_unit_test(test_common_opt),
         };
         return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
