@@ -1,7 +1,9 @@
 /*
  * direct_loader - the database's limit for bench/bench.py: the same
  * batches of the same vectors sent straight to the database, with no
- * Kafka, no Avro and no vcdc code.
+ * Kafka, no Avro and no consumer. It shares only the sinks' pure
+ * formatters (the upsert statement, the vector encodings), so that both
+ * sides send the same bytes.
  *
  * Usage: direct_loader pgvector CONNINFO TABLE BATCH FILE.jsonl
  *        direct_loader chroma HOST PORT COLLECTION BATCH FILE.jsonl
@@ -14,8 +16,6 @@
  * Chroma one POST .../upsert with base64 embeddings when the server takes
  * them (pre-flight-checks), as the vcdc sink does. Prints "records seconds".
  */
-#include <arpa/inet.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+
+#include "sink_chroma_int.h"
+#include "sink_pgvector_int.h"
 
 typedef struct row_s {
         char *id;
@@ -67,36 +70,6 @@ static void buf_puts(buf_t *b, const char *s) {
         buf_put(b, s, strlen(s));
 }
 
-static char *base64_floats(const float *v, size_t dim) {
-        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-        const unsigned char *in = (const unsigned char *)v; /* x86: LE */
-        size_t n = dim * 4, i, o = 0;
-        char *out = malloc((n + 2) / 3 * 4 + 1);
-
-        if (!out)
-                return NULL;
-        for (i = 0; i + 2 < n; i += 3) {
-                unsigned x = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
-                             in[i + 2];
-                out[o++] = tbl[x >> 18];
-                out[o++] = tbl[(x >> 12) & 63];
-                out[o++] = tbl[(x >> 6) & 63];
-                out[o++] = tbl[x & 63];
-        }
-        if (i < n) {
-                unsigned x = (unsigned)in[i] << 16;
-                if (i + 1 < n)
-                        x |= (unsigned)in[i + 1] << 8;
-                out[o++] = tbl[x >> 18];
-                out[o++] = tbl[(x >> 12) & 63];
-                out[o++] = i + 1 < n ? tbl[(x >> 6) & 63] : '=';
-                out[o++] = '=';
-        }
-        out[o] = '\0';
-        return out;
-}
-
 /* Reads every line; the vector as text and base64 too when chroma (the
  * server's pre-flight checks pick one). Returns the count, or -1. */
 static long read_rows(const char *path, int chroma, row_t **rowsp,
@@ -113,7 +86,6 @@ static long read_rows(const char *path, int chroma, row_t **rowsp,
         while (fgets(line, sizeof(line), fp)) {
                 json_error_t jerr;
                 json_t *obj = json_loads(line, 0, &jerr), *vec, *x;
-                buf_t t = {0};
                 float *f;
                 size_t i;
                 row_t *r;
@@ -133,29 +105,24 @@ static long read_rows(const char *path, int chroma, row_t **rowsp,
                 memset(r, 0, sizeof(*r));
                 *dimp = json_array_size(vec);
                 f = malloc(sizeof(float) * *dimp);
-                r->vec_bin = malloc(4 + 4 * *dimp);
-                {
-                        uint16_t head[2] = {htons((uint16_t)*dimp), 0};
-                        memcpy(r->vec_bin, head, sizeof(head));
-                }
-                json_array_foreach(vec, i, x) {
-                        uint32_t u;
+                json_array_foreach(vec, i, x)
                         f[i] = (float)json_number_value(x);
-                        memcpy(&u, &f[i], sizeof(u));
-                        u = htonl(u);
-                        memcpy(r->vec_bin + 4 + 4 * i, &u, sizeof(u));
-                }
+                if (!f || !(r->vec_bin = malloc(
+                                    vcdc_pgvector_vector_binary_size(*dimp))))
+                        exit(1);
+                vcdc_pgvector_vector_binary(f, *dimp, r->vec_bin);
                 if (chroma) {
-                        buf_puts(&t, "[");
-                        for (i = 0; i < *dimp; i++) {
-                                char num[32];
-                                snprintf(num, sizeof(num), "%s%.9g",
-                                         i ? "," : "", (double)f[i]);
-                                buf_puts(&t, num);
+                        size_t max = vcdc_pgvector_vector_text_max(*dimp);
+
+                        if (!(r->vec_text = malloc(max)) ||
+                            !vcdc_pgvector_vector_format(f, *dimp, r->vec_text,
+                                                         max) ||
+                            !(r->vec_b64 = vcdc_chroma_base64_floats(
+                                      f, *dimp))) {
+                                fprintf(stderr, "%s:%ld: bad vector\n", path,
+                                        cnt);
+                                exit(1);
                         }
-                        buf_puts(&t, "]");
-                        r->vec_text = t.p;
-                        r->vec_b64 = base64_floats(f, *dimp);
                 }
                 free(f);
                 r->id = strdup(json_string_value(json_object_get(obj, "id")));
@@ -187,27 +154,13 @@ static int pg_exec(PGconn *conn, const char *sql) {
         return ok ? 0 : -1;
 }
 
-/* The multi-row upsert of n rows, as the vcdc sink builds it. */
+/* The multi-row upsert of n rows into table: the vcdc sink's statement. */
 static char *upsert_sql(const char *table, long n) {
-        buf_t q = {0};
-        char part[128];
-        long j;
+        char *q = vcdc_pgvector_quote_ident(table), *sql;
 
-        snprintf(part, sizeof(part),
-                 "INSERT INTO %s (id, embedding, metadata, document) VALUES ",
-                 table);
-        buf_puts(&q, part);
-        for (j = 0; j < n; j++) {
-                snprintf(part, sizeof(part),
-                         "%s($%ld::text,$%ld::vector,$%ld::jsonb,$%ld::text)",
-                         j ? "," : "", j * 4 + 1, j * 4 + 2, j * 4 + 3,
-                         j * 4 + 4);
-                buf_puts(&q, part);
-        }
-        buf_puts(&q, " ON CONFLICT (id) DO UPDATE SET embedding = "
-                     "EXCLUDED.embedding, metadata = EXCLUDED.metadata, "
-                     "document = EXCLUDED.document");
-        return q.p;
+        sql = q ? vcdc_pgvector_upsert_sql(q, (size_t)n) : NULL;
+        free(q);
+        return sql;
 }
 
 static int pg_ok(PGconn *conn, PGresult *res, const char *what) {
@@ -269,7 +222,8 @@ static int load_pg(const char *conninfo, const char *table, row_t *rows,
                                 goto done;
                         continue;
                 }
-                tail = upsert_sql(table, n);
+                if (!(tail = upsert_sql(table, n)))
+                        goto done;
                 if (!pg_ok(conn,
                            PQexecParams(conn, tail, (int)n * 4, NULL, params,
                                         lengths, formats, 0),
