@@ -243,6 +243,14 @@ launch() {
 		printf "=== %s: pid %s ended: %s\n" "$(date -Is)" "$child" "$how"
 		exit "$rc"' vcdc-stack-"$name" "$@" >>"$logf" 2>&1 </dev/null 9>&-) &
 	pid=$!
+	# Until it execs, the subshell carries this script's command line,
+	# which read_pid does not take for a component's: wait for the exec,
+	# or wait_ready, asking at once, would report it gone (seen once in
+	# CI under load).
+	while pid_alive "$pid" &&
+		! grep -qaF -- "$RUN_DIR/" "/proc/$pid/cmdline" 2>/dev/null; do
+		sleep 0.01
+	done
 	printf '%s\n' "$pid" >"$(pid_file "$name")"
 	STARTED+=("$name")
 }
