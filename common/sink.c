@@ -22,8 +22,9 @@ static const struct vcdc_sink_ops *extra_impls[EXTRA_MAX];
 int vcdc_sink_register(const struct vcdc_sink_ops *ops) {
         size_t i;
 
-        if (!ops || !ops->scheme || !ops->open || !ops->close || !ops->dim ||
-            !ops->apply || !ops->read_offsets)
+        if (!ops || !ops->scheme || !ops->open || !ops->close ||
+            !ops->target || !ops->dim || !ops->apply ||
+            !ops->record_offsets || !ops->read_offsets)
                 return -1;
         for (i = 0; i < EXTRA_MAX; i++) {
                 if (extra_impls[i] && !strcmp(extra_impls[i]->scheme,
@@ -47,6 +48,8 @@ const char *vcdc_sink_status_name(vcdc_sink_status_t status) {
                 return "invalid";
         case VCDC_SINK_FATAL:
                 return "fatal";
+        case VCDC_SINK_STALE:
+                return "stale";
         }
         return "unknown";
 }
@@ -170,6 +173,10 @@ const char *vcdc_sink_name(const vcdc_sink_t *sink) {
         return sink->name;
 }
 
+const char *vcdc_sink_target(const vcdc_sink_t *sink) {
+        return sink->ops->target((vcdc_sink_t *)sink);
+}
+
 int vcdc_sink_offsets_apart(const vcdc_sink_t *sink) {
         return sink->ops->offsets_apart;
 }
@@ -204,10 +211,42 @@ vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
                                 : VCDC_SINK_OK;
 }
 
+/* Offsets in a batch are only for a sink that records them with the data. */
+static int offsets_misplaced(const vcdc_sink_t *sink,
+                             const vcdc_sink_batch_t *batch, char *errstr,
+                             size_t errstr_size) {
+        if (!batch->offset_cnt || !sink->ops->offsets_apart)
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "%s: the %s sink records offsets apart from the data "
+                 "(vcdc_sink_record_offsets())",
+                 sink->name, sink->ops->scheme);
+        return 1;
+}
+
 vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
                                    const vcdc_sink_batch_t *batch,
                                    char *errstr, size_t errstr_size) {
+        if (offsets_misplaced(sink, batch, errstr, errstr_size))
+                return VCDC_SINK_FATAL;
+        sink->retry_smaller = 0;
         return sink->ops->apply(sink, batch, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_record_offsets(vcdc_sink_t *sink,
+                                            const char *topic,
+                                            const vcdc_sink_offset_t *offsets,
+                                            size_t cnt, char *errstr,
+                                            size_t errstr_size) {
+        if (!cnt)
+                return VCDC_SINK_OK;
+        sink->retry_smaller = 0;
+        return sink->ops->record_offsets(sink, topic, offsets, cnt, errstr,
+                                         errstr_size);
+}
+
+int vcdc_sink_retry_smaller(const vcdc_sink_t *sink) {
+        return sink->retry_smaller;
 }
 
 int vcdc_sink_can_send(const vcdc_sink_t *sink) {
@@ -228,6 +267,9 @@ vcdc_sink_status_t vcdc_sink_apply_send(vcdc_sink_t *sink,
         if (!vcdc_sink_can_send(sink))
                 return unsupported(sink, "send a batch apart", errstr,
                                    errstr_size);
+        if (offsets_misplaced(sink, batch, errstr, errstr_size))
+                return VCDC_SINK_FATAL;
+        sink->retry_smaller = 0;
         return sink->ops->apply_send(sink, batch, errstr, errstr_size);
 }
 

@@ -16,7 +16,14 @@
  *                        call will fail again (the caller isolates the bad
  *                        record and dead-letters it);
  *   VCDC_SINK_FATAL      the target cannot be used as configured
- *                        (incompatible dimension or metric, auth refused).
+ *                        (incompatible dimension or metric, authentication
+ *                        or permission refused: SQLSTATE class 28 and 42501,
+ *                        HTTP 401 and 403);
+ *   VCDC_SINK_STALE      fenced: the target already records, for a
+ *                        partition of the batch, an offset at or past the
+ *                        batch's own, so a newer writer applied it; nothing
+ *                        of the call was applied (only sinks that record
+ *                        offsets atomically with the data answer this).
  * errstr then holds the root cause with context (HTTP status and a body
  * excerpt, or the SQL error).
  */
@@ -35,6 +42,7 @@ typedef enum vcdc_sink_status_e {
         VCDC_SINK_RETRIABLE = -1,
         VCDC_SINK_INVALID = -2,
         VCDC_SINK_FATAL = -3,
+        VCDC_SINK_STALE = -4,
 } vcdc_sink_status_t;
 
 const char *vcdc_sink_status_name(vcdc_sink_status_t status);
@@ -69,10 +77,19 @@ typedef struct vcdc_sink_offset_s {
 
 /*
  * One batch, already coalesced: every id appears at most once, either among
- * the upserts or among the deletes, so their order does not matter. The
- * offsets are recorded in the target atomically with the batch where the
- * database allows it (pgvector: same transaction), and after it otherwise
- * (Chroma), so a recorded offset never claims more than was applied.
+ * the upserts or among the deletes, so their order does not matter.
+ *
+ * offsets: for a sink that records offsets atomically with the data
+ * (vcdc_sink_offsets_apart() == 0, pgvector), the last offset of each
+ * partition the batch covers. The call is fenced on them: when the target
+ * already records, for one of those partitions, an offset at or past the
+ * batch's, nothing is applied and the answer is VCDC_SINK_STALE (a newer
+ * writer got there first). Otherwise the data is applied and, unless
+ * fence_only, the offsets recorded, in one transaction. fence_only is for a
+ * part of a batch: it is applied under the same fence, and the batch's
+ * offsets are recorded once all its parts are (vcdc_sink_record_offsets()).
+ * A sink that keeps offsets apart (Chroma) takes no offsets here: they go
+ * through vcdc_sink_record_offsets(), after the data they cover.
  */
 typedef struct vcdc_sink_batch_s {
         const vcdc_record_t *const *upserts;
@@ -82,6 +99,7 @@ typedef struct vcdc_sink_batch_s {
         const char *topic;                 /* for the offsets */
         const vcdc_sink_offset_t *offsets; /* may be NULL */
         size_t offset_cnt;
+        int fence_only; /* check the offsets, record nothing */
 } vcdc_sink_batch_t;
 
 /* One query result. */
@@ -110,9 +128,14 @@ void vcdc_sink_destroy(vcdc_sink_t *sink);
 /** A short description for logs: "chroma://127.0.0.1:8000/docs". */
 const char *vcdc_sink_name(const vcdc_sink_t *sink);
 
-/** 1 when apply() records a batch's offsets in a write of their own after
- *  its data (Chroma), which costs a request; 0 when they go in the data's
- *  own transaction (pgvector). */
+/** The name of the collection (Chroma) or table (pgvector) the sink
+ *  writes: the collection a consumer applies when it is given none. */
+const char *vcdc_sink_target(const vcdc_sink_t *sink);
+
+/** 1 when the sink records offsets in a write of their own after the
+ *  data (Chroma: vcdc_sink_record_offsets() only), which costs a request;
+ *  0 when they go in the data's own transaction (pgvector: the batch's
+ *  offsets, fenced). */
 int vcdc_sink_offsets_apart(const vcdc_sink_t *sink);
 
 /** The most records one apply call should carry (Chroma: pre-flight-checks
@@ -131,10 +154,30 @@ size_t vcdc_sink_dim(const vcdc_sink_t *sink);
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
                                    char *errstr, size_t errstr_size);
 
-/** Applies a batch and records its offsets. */
+/** Applies a batch and records its offsets (see vcdc_sink_batch_t). */
 vcdc_sink_status_t vcdc_sink_apply(vcdc_sink_t *sink,
                                    const vcdc_sink_batch_t *batch,
                                    char *errstr, size_t errstr_size);
+
+/**
+ * Records offsets[0..cnt) for topic: everything up to each of them is
+ * applied. A sink that records offsets atomically fences the write as
+ * apply() does (VCDC_SINK_STALE when the target records one at or past
+ * it); Chroma writes them as given. Never creates the user's collection or
+ * table.
+ */
+vcdc_sink_status_t vcdc_sink_record_offsets(vcdc_sink_t *sink,
+                                            const char *topic,
+                                            const vcdc_sink_offset_t *offsets,
+                                            size_t cnt, char *errstr,
+                                            size_t errstr_size);
+
+/**
+ * After a RETRIABLE answer: 1 when a smaller batch may succeed where this
+ * one failed (the call timed out, or the database answered with a server
+ * error), 0 when the database could not be reached at all.
+ */
+int vcdc_sink_retry_smaller(const vcdc_sink_t *sink);
 
 /** 1 when the sink can apply a batch in two halves (pgvector): see
  *  vcdc_sink_apply_send(). */
@@ -157,7 +200,9 @@ vcdc_sink_status_t vcdc_sink_apply_wait(vcdc_sink_t *sink, char *errstr,
 
 /**
  * Reads the offsets recorded for topic: *offsetsp is a new array of *cntp
- * entries (free() it), empty when none were recorded.
+ * entries (free() it), empty when none were recorded. Only offsets that
+ * belong to the target as it is now count: those recorded for a table or
+ * collection since dropped, re-created or truncated are left out.
  */
 vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
                                           vcdc_sink_offset_t **offsetsp,

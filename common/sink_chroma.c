@@ -1653,9 +1653,7 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                     escaped(err, sizeof(err), id));
         }
 
-        /* Offsets always describe an existing collection, so a missing one
-         * with recorded offsets can only mean it was deleted. */
-        if (batch->upsert_cnt || batch->offset_cnt) {
+        if (batch->upsert_cnt) {
                 if ((status = ensure_collection(sink, errstr, errstr_size)) !=
                     VCDC_SINK_OK)
                         return status;
@@ -1676,9 +1674,16 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
         }
         if (batch->upsert_cnt && !st->dim)
                 st->dim = dim;
-        if (batch->offset_cnt)
-                return write_offsets(sink, batch, errstr, errstr_size);
         return VCDC_SINK_OK;
+}
+
+static vcdc_sink_status_t chroma_record_offsets(
+        vcdc_sink_t *sink, const char *topic, const vcdc_sink_offset_t *offsets,
+        size_t cnt, char *errstr, size_t errstr_size) {
+        vcdc_sink_batch_t batch = {
+                .topic = topic, .offsets = offsets, .offset_cnt = cnt};
+
+        return write_offsets(sink, &batch, errstr, errstr_size);
 }
 
 static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
@@ -1955,6 +1960,10 @@ static vcdc_sink_status_t chroma_query(vcdc_sink_t *sink, const float *vector,
         return VCDC_SINK_OK;
 }
 
+static const char *chroma_target(vcdc_sink_t *sink) {
+        return sink->url->path;
+}
+
 static size_t chroma_max_batch(vcdc_sink_t *sink) {
         return ((chroma_t *)sink->state)->max_batch;
 }
@@ -2204,10 +2213,12 @@ const struct vcdc_sink_ops vcdc_sink_chroma_ops = {
         .offsets_apart = 1,
         .open = chroma_open,
         .close = chroma_close,
+        .target = chroma_target,
         .max_batch = chroma_max_batch,
         .dim = chroma_dim,
         .check = chroma_check,
         .apply = chroma_apply,
+        .record_offsets = chroma_record_offsets,
         .read_offsets = chroma_read_offsets,
         .count = chroma_count,
         .get = chroma_get,

@@ -10,8 +10,8 @@
 #include "url.h"
 
 /*
- * Required slots: scheme, open, close, dim, apply, read_offsets (what the
- * consumer uses). The others are optional: NULL means the sink cannot do
+ * Required slots: scheme, open, close, target, dim, apply, record_offsets,
+ * read_offsets (what the consumer uses). The others are optional: NULL means the sink cannot do
  * it, and the wrapper says so (VCDC_SINK_FATAL).
  */
 struct vcdc_sink_ops {
@@ -23,6 +23,8 @@ struct vcdc_sink_ops {
          * what it allocated (close is not called). */
         int (*open)(vcdc_sink_t *sink, char *errstr, size_t errstr_size);
         void (*close)(vcdc_sink_t *sink);
+        /* The collection or table written (vcdc_sink_target()). */
+        const char *(*target)(vcdc_sink_t *sink);
         size_t (*max_batch)(vcdc_sink_t *sink);
         size_t (*dim)(vcdc_sink_t *sink);
         vcdc_sink_status_t (*check)(vcdc_sink_t *sink, const vcdc_record_t *rec,
@@ -36,6 +38,11 @@ struct vcdc_sink_ops {
                                          char *errstr, size_t errstr_size);
         vcdc_sink_status_t (*apply_wait)(vcdc_sink_t *sink, char *errstr,
                                          size_t errstr_size);
+        vcdc_sink_status_t (*record_offsets)(vcdc_sink_t *sink,
+                                             const char *topic,
+                                             const vcdc_sink_offset_t *offsets,
+                                             size_t cnt, char *errstr,
+                                             size_t errstr_size);
         vcdc_sink_status_t (*read_offsets)(vcdc_sink_t *sink, const char *topic,
                                            vcdc_sink_offset_t **offsetsp,
                                            size_t *cntp, char *errstr,
@@ -62,6 +69,8 @@ struct vcdc_sink_s {
         int metric_explicit;   /* the metric came from conf or the URL: an
                                 * existing target must have it; otherwise
                                 * the sink adopts the target's */
+        int retry_smaller;     /* vcdc_sink_retry_smaller(): set by the
+                                * implementation with a RETRIABLE answer */
         char name[256];
         void *state; /* the implementation's own */
 };

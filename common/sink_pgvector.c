@@ -1312,6 +1312,10 @@ static void pgvector_close(vcdc_sink_t *sink) {
         sink->state = NULL;
 }
 
+static const char *pgvector_target(vcdc_sink_t *sink) {
+        return ((pgvector_t *)sink->state)->table;
+}
+
 static size_t pgvector_max_batch(vcdc_sink_t *sink) {
         (void)sink;
         return VCDC_PGVECTOR_MAX_BATCH;
@@ -1725,7 +1729,7 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
             (status = delete_ids(sink, batch->delete_ids, batch->delete_cnt,
                                  errstr, errstr_size)))
                 goto err;
-        if (batch->offset_cnt &&
+        if (batch->offset_cnt && !batch->fence_only &&
             (status = record_offsets(sink, batch->topic, batch->offsets,
                                      batch->offset_cnt, errstr, errstr_size)))
                 goto err;
@@ -1788,6 +1792,15 @@ static vcdc_sink_status_t pgvector_apply_send(vcdc_sink_t *sink,
                             errstr_size);
         }
         return status;
+}
+
+static vcdc_sink_status_t pgvector_record_offsets(
+        vcdc_sink_t *sink, const char *topic, const vcdc_sink_offset_t *offsets,
+        size_t cnt, char *errstr, size_t errstr_size) {
+        vcdc_sink_batch_t batch = {
+                .topic = topic, .offsets = offsets, .offset_cnt = cnt};
+
+        return pgvector_apply(sink, &batch, errstr, errstr_size);
 }
 
 /*
@@ -2132,12 +2145,14 @@ const struct vcdc_sink_ops vcdc_sink_pgvector_ops = {
         .scheme = "pgvector",
         .open = pgvector_open,
         .close = pgvector_close,
+        .target = pgvector_target,
         .max_batch = pgvector_max_batch,
         .dim = pgvector_dim,
         .check = pgvector_check,
         .apply = pgvector_apply,
         .apply_send = pgvector_apply_send,
         .apply_wait = pgvector_apply_wait,
+        .record_offsets = pgvector_record_offsets,
         .read_offsets = pgvector_read_offsets,
         .count = pgvector_count,
         .get = pgvector_get,

@@ -259,7 +259,9 @@ static void record_offsets(vcdc_consumer_t *c) {
         view.offsets = offsets;
         c->last_offsets = now_ms();
         if (view.offset_cnt)
-                st = vcdc_sink_apply(c->sink, &view, errstr, sizeof(errstr));
+                st = vcdc_sink_record_offsets(c->sink, c->topic, view.offsets,
+                                              view.offset_cnt, errstr,
+                                              sizeof(errstr));
         if (st == VCDC_SINK_OK) {
                 c->offsets_pending = c->offsets_failing = 0;
         } else if (!c->offsets_failing++) {
@@ -709,6 +711,8 @@ static outcome_t apply_isolating(vcdc_consumer_t *c, vcdc_batch_t *b) {
                 goto done;
         }
         view.upsert_cnt = view.delete_cnt = 0;
+        if (c->offsets_apart)
+                view.offset_cnt = 0;
         o = apply_with_retry(c, &view, &st, errstr, sizeof(errstr));
         if (o == FAILED)
                 VCDC_ERR("consumer", "%s", errstr);
@@ -937,7 +941,7 @@ static int flush_batch(vcdc_consumer_t *c) {
         if (!vcdc_sink_dim(c->sink) && drop_minority_dims(c) == -1)
                 return -1;
         c->batch_max_ts = 0;
-        defer = c->offsets_apart && now_ms() - c->last_offsets < c->commit_ms;
+        defer = c->offsets_apart;
         if (vcdc_sink_can_send(c->sink)) {
                 if (vcdc_batch_view(b, c->topic, &view) == -1) {
                         VCDC_ERR("consumer", "out of memory");

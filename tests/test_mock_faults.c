@@ -895,6 +895,22 @@ static vcdc_sink_status_t mem_apply(vcdc_sink_t *sink,
         return VCDC_SINK_OK;
 }
 
+static vcdc_sink_status_t mem_record_offsets(vcdc_sink_t *sink,
+                                             const char *topic,
+                                             const vcdc_sink_offset_t *offsets,
+                                             size_t cnt, char *errstr,
+                                             size_t errstr_size) {
+        vcdc_sink_batch_t batch = {
+                .topic = topic, .offsets = offsets, .offset_cnt = cnt};
+
+        return mem_apply(sink, &batch, errstr, errstr_size);
+}
+
+static const char *mem_target(vcdc_sink_t *sink) {
+        (void)sink;
+        return "docs";
+}
+
 static vcdc_sink_status_t mem_apply_send(vcdc_sink_t *sink,
                                          const vcdc_sink_batch_t *batch,
                                          char *errstr, size_t errstr_size) {
@@ -968,10 +984,12 @@ static const struct vcdc_sink_ops mem_ops = {
         .scheme = "mem",
         .open = mem_open,
         .close = mem_close,
+        .target = mem_target,
         .dim = mem_dim,
         .apply = mem_apply,
         .apply_send = mem_apply_send,
         .apply_wait = mem_apply_wait,
+        .record_offsets = mem_record_offsets,
         .read_offsets = mem_read_offsets,
         .count = mem_count,
 };
@@ -982,8 +1000,10 @@ static const struct vcdc_sink_ops mem_apart_ops = {
         .offsets_apart = 1,
         .open = mem_open,
         .close = mem_close,
+        .target = mem_target,
         .dim = mem_dim,
         .apply = mem_apply,
+        .record_offsets = mem_record_offsets,
         .read_offsets = mem_read_offsets,
         .count = mem_count,
 };
