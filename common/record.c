@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void vcdc_record_init(vcdc_record_t *rec) {
         memset(rec, 0, sizeof(*rec));
         rec->source_ts_ms = -1;
@@ -69,7 +71,8 @@ const char *vcdc_op_name(vcdc_op_t op) {
         return op == VCDC_OP_DELETE ? "DELETE" : "UPSERT";
 }
 
-/* "\"name\" is missing", "... is empty", "... is N bytes, more than M". */
+/* "\"name\" is missing", "... is empty", "... is N bytes, more than M",
+ * "... is not UTF-8". */
 static int check_str(const char *what, const char *s, size_t max,
                      char *errstr, size_t errstr_size) {
         size_t len;
@@ -86,6 +89,10 @@ static int check_str(const char *what, const char *s, size_t max,
                 snprintf(errstr, errstr_size,
                          "\"%s\" is %zu bytes, more than the maximum %zu",
                          what, len, max);
+                return -1;
+        }
+        if (!vcdc_utf8_valid(s, len)) {
+                snprintf(errstr, errstr_size, "\"%s\" is not UTF-8", what);
                 return -1;
         }
         return 0;

@@ -52,8 +52,9 @@ int vcdc_record_copy(vcdc_record_t *dst, const vcdc_record_t *src);
 
 const char *vcdc_op_name(vcdc_op_t op);
 
-/** Checks that the collection and the id are present, non-empty and within
- *  their limits. Returns 0, or -1 with errstr saying which is wrong. */
+/** Checks that the collection and the id are present, non-empty, UTF-8
+ *  and within their limits. Returns 0, or -1 with errstr saying which is
+ *  wrong. */
 int vcdc_record_check_ids(const vcdc_record_t *rec, char *errstr,
                           size_t errstr_size);
 

@@ -139,6 +139,21 @@ err:
         return NULL;
 }
 
+/* The partition count keys are placed with from now on. */
+static void set_partitions(vcdc_producer_t *p, int cnt) {
+        if (p->partition_cnt && cnt != p->partition_cnt)
+                VCDC_WARN("producer",
+                          "topic %s now has %d partitions (was %" PRId32
+                          "): keys move partition, so one id's changes may "
+                          "sit in two partitions; consumers stop on that. "
+                          "Keep a topic's partition count fixed",
+                          p->topic, cnt, p->partition_cnt);
+        p->partition_cnt = (int32_t)cnt;
+        p->partition_hdr_len = (size_t)snprintf(
+                p->partition_hdr, sizeof(p->partition_hdr), "%d", cnt);
+        p->partitions_read = vcdc_clock_ms();
+}
+
 /* Reads the topic's partition count (when it is time to). Returns 0, or -1
  * with errstr when the topic is gone or the cluster does not answer and no
  * count is known yet. */
@@ -166,16 +181,7 @@ static int read_partitions(vcdc_producer_t *p, char *errstr,
                          cnt <= 0 ? "does not exist" : err);
                 return -1;
         }
-        if (p->partition_cnt && cnt != p->partition_cnt)
-                VCDC_WARN("producer",
-                          "topic %s now has %d partitions (was %" PRId32
-                          "): keys move partition, so one id's changes may "
-                          "sit in two partitions; consumers stop on that. "
-                          "Keep a topic's partition count fixed",
-                          p->topic, cnt, p->partition_cnt);
-        p->partition_cnt = (int32_t)cnt;
-        p->partition_hdr_len = (size_t)snprintf(
-                p->partition_hdr, sizeof(p->partition_hdr), "%d", cnt);
+        set_partitions(p, cnt);
         return 0;
 }
 
@@ -207,8 +213,12 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
                             "created topic %s: %d partitions, "
                             "cleanup.policy=compact",
                             p->topic, p->partitions);
+                /* Its metadata may take a moment to reach every broker:
+                 * the count is the one just created. */
+                set_partitions(p, p->partitions);
                 return 0;
         }
+        set_partitions(p, cnt);
         if (vcdc_admin_topic_config(p->rk, p->topic, "cleanup.policy", policy,
                                     sizeof(policy), 10000, errstr,
                                     errstr_size) == -1)

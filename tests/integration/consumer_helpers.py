@@ -245,9 +245,13 @@ class ConsumerProc:
 
     def __init__(self, stack, topic, group, sink_url, log_path,
                  from_beginning=True, exit_at_end=False, metrics_port=None,
-                 conf=()):
+                 conf=(), collection="docs"):
+        # The tests' records name collection "docs", their targets have
+        # names of their own: the consumer is told which to apply.
         self.args = [str(CONSUMER_BIN), "-b", stack.brokers, "-t", topic,
                      "-G", group, "--sink", sink_url]
+        if collection is not None:
+            self.args += ["--collection", collection]
         if from_beginning:
             self.args.append("--from-beginning")
         if exit_at_end:
