@@ -564,6 +564,15 @@ class Pg:
         finally:
             conn.close()
 
+    def execute(self, sql, args=()):
+        """Runs a statement that returns no rows."""
+        conn = pg_connect(self.stack)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+        finally:
+            conn.close()
+
     def table_exists(self, table):
         return self._query("SELECT to_regclass(%s) IS NOT NULL",
                            ('"%s"' % table,))[0][0]
