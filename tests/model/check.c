@@ -70,24 +70,24 @@ void hres_free(hresult_t *res) {
         res->text_len = res->text_cap = 0;
 }
 
-static int cmp_pos(const void *a, const void *b, const hist_t *h) {
-        const hmsg_t *x = &h->msgs[*(const size_t *)a];
-        const hmsg_t *y = &h->msgs[*(const size_t *)b];
+/* A message's place in the log, for sorting. */
+typedef struct pos_s {
+        int32_t partition;
+        int64_t offset;
+        size_t i;
+} pos_t;
+
+static int cmp_pos(const void *a, const void *b) {
+        const pos_t *x = a, *y = b;
 
         if (x->partition != y->partition)
                 return x->partition < y->partition ? -1 : 1;
         return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* qsort has no context argument: the history being sorted. */
-static const hist_t *sorting;
-
-static int cmp_order(const void *a, const void *b) {
-        return cmp_pos(a, b, sorting);
-}
-
 int model_build(const hist_t *h, model_t *mo) {
-        size_t n = h->msg_cnt, k, *order;
+        size_t n = h->msg_cnt, k;
+        pos_t *order;
         int g, id;
 
         memset(mo, 0, sizeof(*mo));
@@ -99,11 +99,12 @@ int model_build(const hist_t *h, model_t *mo) {
                 model_free(mo);
                 return -1;
         }
-        for (k = 0; k < n; k++)
-                order[k] = k;
-        sorting = h;
-        qsort(order, n, sizeof(*order), cmp_order);
-        sorting = NULL;
+        for (k = 0; k < n; k++) {
+                order[k].partition = h->msgs[k].partition;
+                order[k].offset = h->msgs[k].offset;
+                order[k].i = k;
+        }
+        qsort(order, n, sizeof(*order), cmp_pos);
 
         for (g = 0; g < h->group_cnt; g++) {
                 int c = h->groups[g].coll;
@@ -112,7 +113,7 @@ int model_build(const hist_t *h, model_t *mo) {
                 for (id = 0; id < HIST_MAX_IDS; id++)
                         mo->row[g][id] = mo->last[g][id] = -1;
                 for (k = 0; k < n; k++) {
-                        size_t i = order[k];
+                        size_t i = order[k].i;
                         const hmsg_t *m = &h->msgs[i];
                         uint32_t dim;
 
@@ -287,14 +288,20 @@ static void check_target(const hist_t *h, const model_t *mo, int g,
         uint32_t r;
         int32_t p;
 
-        if (exists != mo->exists[g])
+        if (exists && !mo->exists[g])
                 hres_add(res,
-                         "target %s (collection %s): %s in the database, "
-                         "the model %s",
-                         gr->target, coll, exists ? "exists" : "missing",
-                         mo->exists[g] ? "creates it with the first "
-                                         "upsert applied"
-                                       : "applies no upsert");
+                         "target %s (collection %s) exists in the database "
+                         "(%" PRIu32 "-d); the model applies no upsert, so "
+                         "never creates it",
+                         gr->target, coll, t->dim);
+        else if (!exists && mo->exists[g])
+                hres_add(res,
+                         "target %s (collection %s) is missing in the "
+                         "database; the model creates it at %" PRIu32
+                         "-d with %s (and keeps it, with that dimension, "
+                         "when later deletes empty it)",
+                         gr->target, coll, mo->dim[g],
+                         msg_name(h, mo->creator[g], a, sizeof(a)));
         else if (exists && t->dim != mo->dim[g])
                 hres_add(res,
                          "target %s (collection %s): dimension %" PRIu32
