@@ -285,8 +285,8 @@ static void gen_group(hist_t *h, int g, uint64_t *s) {
         gr->opt_coll = h->coll_cnt > 1 || chance(s, 500);
         if (gr->opt_coll)
                 snprintf(gr->target, sizeof(gr->target), "tgt%d", g);
-        else
-                snprintf(gr->target, sizeof(gr->target), "%s", h->colls[g]);
+        else /* both NUL-terminated, the target the larger */
+                memcpy(gr->target, h->colls[g], sizeof(h->colls[g]));
         gr->members = chance(s, 350) ? 2 : 1;
         gr->sink = (sink_kind_t)between(s, 0, 2);
         /* Log-uniform over 1..5000. */

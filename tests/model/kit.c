@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,7 +320,8 @@ int kit_read_topic(const char *bootstraps, const char *topic, int partitions,
                 next[rkm->partition] = rkm->offset + 1;
                 rd_kafka_message_destroy(rkm);
         }
-        qsort(msgs, cnt, sizeof(*msgs), cmp_msg);
+        if (cnt)
+                qsort(msgs, cnt, sizeof(*msgs), cmp_msg);
         *msgsp = msgs;
         *cntp = cnt;
         msgs = NULL;
@@ -352,6 +354,7 @@ void kit_set_exe(const char *path) {
 
 pid_t kit_spawn(const kit_spec_t *spec, char *errstr, size_t errstr_size) {
         const char *argv[64];
+        char ppid[24];
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t mask, deflt;
@@ -359,8 +362,11 @@ pid_t kit_spawn(const kit_spec_t *spec, char *errstr, size_t errstr_size) {
         pid_t pid = -1;
         int rc;
 
+        snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
         argv[n++] = exe_path;
         argv[n++] = "--model-consumer";
+        argv[n++] = "-p";
+        argv[n++] = ppid;
         argv[n++] = "-b";
         argv[n++] = spec->bootstraps;
         argv[n++] = "-t";
@@ -549,7 +555,13 @@ int kit_child_main(int argc, char **argv) {
                 if (!a)
                         goto usage;
                 i++;
-                if (!strcmp(o, "-b")) {
+                if (!strcmp(o, "-p")) {
+                        /* Dies with the test: a consumer left behind would
+                         * retry the mock's brokers for ever. */
+                        prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        if (getppid() != (pid_t)strtol(a, NULL, 10))
+                                return KIT_EXIT_USAGE;
+                } else if (!strcmp(o, "-b")) {
                         if (vcdc_conf_set(conf, "bootstrap.servers", a,
                                           errstr, sizeof(errstr)))
                                 goto bad;
