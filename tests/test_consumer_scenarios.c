@@ -20,7 +20,11 @@
  *
  * Same machinery as the model test (tests/model/): the mock cluster, the
  * shared-file test database, consumers as processes of their own.
- * VCDC_TEST_FILTER=pattern runs only the matching tests.
+ * VCDC_TEST_FILTER=pattern runs only the matching tests;
+ * VCDC_MODEL_REFERENCE=1 runs them against the test's reference consumer
+ * (tests/model/refcons.c).
+ * A failing scenario's files (database, consumer logs) stay in the
+ * directory it prints.
  */
 #include <setjmp.h>
 #include <stdarg.h>

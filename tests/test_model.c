@@ -23,8 +23,13 @@
  * VCDC_MODEL_SEED=N        replay that one history, described in full
  * VCDC_MODEL_RECORDS=N     records per history at most (default 300)
  * VCDC_MODEL_JOBS=N        histories run at once (default 6)
+ * VCDC_MODEL_REFERENCE=1   runs the test's own one-record-at-a-time
+ *                          consumer (tests/model/refcons.c) instead of
+ *                          vcdc's: a check of the test itself
  * VCDC_TEST_LOG=level      vcdc's and librdkafka's logs (the consumers'
  *                          go to their log files, warn by default)
+ * VCDC_TEST_DEBUG=cgrp,..  librdkafka's debug in the consumers (with
+ *                          VCDC_TEST_LOG=debug)
  * A failing history's files (database, consumer logs) stay in the
  * directory printed at the start.
  */
