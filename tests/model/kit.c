@@ -467,7 +467,7 @@ void kit_describe_exit(int status, char *buf, size_t size) {
 
 void kit_log_last(const char *path, const char *needle, char *buf,
                   size_t size) {
-        char line[2][1024];
+        char line[1024], last[2][1024];
         int n = 0;
         FILE *fp = fopen(path, "r");
 
@@ -475,17 +475,17 @@ void kit_log_last(const char *path, const char *needle, char *buf,
         if (!fp)
                 return;
         /* The last two: a consumer's final error often follows its cause. */
-        while (fgets(line[n % 2], sizeof(line[0]), fp))
-                if (strstr(line[n % 2], needle)) {
-                        line[n % 2][strcspn(line[n % 2], "\n")] = '\0';
-                        n++;
+        while (fgets(line, sizeof(line), fp))
+                if (strstr(line, needle)) {
+                        line[strcspn(line, "\n")] = '\0';
+                        memcpy(last[n++ % 2], line, sizeof(line));
                 }
         fclose(fp);
         if (n >= 2)
-                snprintf(buf, size, "%s | %s", line[n % 2],
-                         line[(n + 1) % 2]);
+                snprintf(buf, size, "%s | %s", last[n % 2],
+                         last[(n + 1) % 2]);
         else if (n == 1)
-                snprintf(buf, size, "%s", line[0]);
+                snprintf(buf, size, "%s", last[0]);
 }
 
 static volatile sig_atomic_t child_run = 1;
