@@ -18,9 +18,6 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-/* Kafka protocol request types (rdkafka_proto.h is not installed). */
-#define KIT_API_PRODUCE 0
-
 int64_t kit_now_ms(void);
 void kit_sleep_ms(int ms);
 

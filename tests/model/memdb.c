@@ -887,9 +887,8 @@ static const struct vcdc_sink_ops mapart_ops = {
 };
 
 int memdb_register_sinks(void) {
-        return vcdc_sink_register(&mfence_ops) ||
-                               vcdc_sink_register(&mpipe_ops) ||
-                               vcdc_sink_register(&mapart_ops)
-                       ? -1
-                       : 0;
+        if (vcdc_sink_register(&mfence_ops) ||
+            vcdc_sink_register(&mpipe_ops) || vcdc_sink_register(&mapart_ops))
+                return -1;
+        return 0;
 }
