@@ -187,6 +187,7 @@ done:
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
+        rd_kafka_topic_partition_list_t *ahead;
         ref_t *r = opaque;
         vcdc_sink_offset_t *rec = NULL;
         size_t cnt = 0, j;
@@ -203,19 +204,31 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                VCDC_SINK_RETRIABLE)
                 nap(5);
         rd_kafka_committed(rk, parts, 10000);
+        ahead = rd_kafka_topic_partition_list_new(parts->cnt);
         for (i = 0; i < parts->cnt; i++) {
-                int64_t start = parts->elems[i].err ||
-                                                parts->elems[i].offset < 0
-                                        ? 0
-                                        : parts->elems[i].offset;
+                int64_t committed = parts->elems[i].err ||
+                                                    parts->elems[i].offset < 0
+                                            ? 0
+                                            : parts->elems[i].offset;
+                int64_t start = committed;
                 for (j = 0; j < cnt; j++)
                         if (rec[j].partition == parts->elems[i].partition &&
                             rec[j].offset + 1 > start)
                                 start = rec[j].offset + 1;
                 parts->elems[i].offset = start;
+                /* The target is ahead of the group (a commit failed):
+                 * commit that, or nothing more to read leaves it so. */
+                if (start > committed)
+                        rd_kafka_topic_partition_list_add(
+                                ahead, parts->elems[i].topic,
+                                parts->elems[i].partition)
+                                ->offset = start;
         }
         free(rec);
         rd_kafka_assign(rk, parts);
+        if (ahead->cnt)
+                rd_kafka_commit(rk, ahead, 1 /*async*/);
+        rd_kafka_topic_partition_list_destroy(ahead);
 }
 
 int refcons_run(const vcdc_conf_t *conf, const vcdc_consumer_opts_t *opts,
