@@ -256,6 +256,7 @@ static void on_assign(vcdc_consumer_t *c,
                           start >= 0 ? "" : "reset policy, ", tp->offset);
         }
         free(recorded);
+        c->paused = 0;
         if ((err = rd_kafka_assign(c->rk, partitions))) {
                 VCDC_ERR("consumer", "assign: %s", rd_kafka_err2str(err));
                 c->fatal = 1;
@@ -285,9 +286,11 @@ static void on_revoke(vcdc_consumer_t *c) {
                 vcdc_consumer_record_offsets(c);
                 vcdc_consumer_commit(c, 0 /*sync*/);
         }
+        /* librdkafka keeps an application's pause across assignments:
+         * resumed here, or a partition assigned again would stay paused. */
+        vcdc_consumer_pause(c, 0);
         rd_kafka_assign(c->rk, NULL);
         c->part_cnt = 0;
-        c->paused = 0;
         c->offsets_dirty = 0;
 }
 
@@ -296,14 +299,10 @@ void vcdc_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 void *opaque) {
         vcdc_consumer_t *c = opaque;
 
-        if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
-                VCDC_ERR("consumer",
-                         "the cooperative rebalance protocol is not "
-                         "supported: set partition.assignment.strategy to "
-                         "range or roundrobin");
-                c->fatal = 1;
-                return;
-        }
+        /* No rd_kafka_rebalance_protocol() here: called from this callback
+         * during rd_kafka_consumer_close() it can wait for good (librdkafka
+         * 2.0). The cooperative protocol is refused at set-up instead. */
+        (void)rk;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
                 on_assign(c, partitions);
         else

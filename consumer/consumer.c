@@ -188,8 +188,8 @@ static int kafka_new(vcdc_consumer_t *c, const vcdc_conf_t *conf,
                      const vcdc_consumer_opts_t *opts, char *errstr,
                      size_t errstr_size) {
         rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(conf);
-        char v[32];
-        size_t vsize = sizeof(v);
+        char v[128];
+        size_t vsize;
 
         if (vcdc_conf_kafka_set(rkc, "group.id", opts->group, errstr,
                                 errstr_size) ||
@@ -208,6 +208,20 @@ static int kafka_new(vcdc_consumer_t *c, const vcdc_conf_t *conf,
              vcdc_conf_kafka_set(rkc, "enable.partition.eof", "true", errstr,
                                  errstr_size)))
                 goto err;
+        /* Partitions change hands whole (the eager protocol): a revocation
+         * commits what is applied before anyone else reads on. */
+        vsize = sizeof(v);
+        if (rd_kafka_conf_get(rkc, "partition.assignment.strategy", v,
+                              &vsize) == RD_KAFKA_CONF_OK &&
+            strstr(v, "cooperative")) {
+                snprintf(errstr, errstr_size,
+                         "partition.assignment.strategy=%s: the cooperative "
+                         "rebalance protocol is not supported; use range or "
+                         "roundrobin",
+                         v);
+                goto err;
+        }
+        vsize = sizeof(v);
         /* librdkafka prefetches up to 64 MB per consumer by default, which
          * would be most of the consumer's memory. Bounded to 8 MB unless
          * set to something else; wake_fetcher() (loop.c) keeps a small

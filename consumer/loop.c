@@ -291,6 +291,31 @@ static int timers(vcdc_consumer_t *c, int busy) {
         return 0;
 }
 
+/*
+ * Leaves the group before the handle is closed: unsubscribes and serves the
+ * revocation that follows (a bounded time). Closing while a rebalance is
+ * under way can hang in librdkafka 2.0; once nothing is assigned, it
+ * cannot.
+ */
+static void leave_group(vcdc_consumer_t *c) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_message_t *rkm;
+        int64_t deadline = vcdc_clock_ms() + 10000;
+
+        rd_kafka_unsubscribe(c->rk);
+        while (vcdc_clock_ms() < deadline) {
+                if (rd_kafka_assignment(c->rk, &parts) ||
+                    (parts->cnt == 0 && !c->part_cnt))
+                        break;
+                rd_kafka_topic_partition_list_destroy(parts);
+                parts = NULL;
+                if ((rkm = rd_kafka_consumer_poll(c->rk, 100)))
+                        rd_kafka_message_destroy(rkm);
+        }
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+}
+
 int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
         rd_kafka_topic_partition_list_t *sub;
         rd_kafka_message_t *rkm;
@@ -344,6 +369,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
         if (!c->fatal)
                 vcdc_consumer_record_offsets(c);
         vcdc_consumer_commit(c, 0 /*sync*/);
+        leave_group(c);
         if (c->fatal)
                 r = -1;
         return r;

@@ -94,6 +94,8 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
                                    char *errstr, size_t errstr_size) {
         vcdc_producer_t *p;
         rd_kafka_conf_t *rkc;
+        char value[64];
+        size_t size = sizeof(value);
 
         if (!(p = calloc(1, sizeof(*p))) || !(p->topic = strdup(topic))) {
                 free(p);
@@ -115,6 +117,16 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
             /* A missing topic is refused, never auto-created with a
              * retention policy that would lose history. */
             vcdc_conf_kafka_set(rkc, "allow.auto.create.topics", "false",
+                                errstr, errstr_size)) {
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        /* vcdc's records are placed here (send()); anything else sent
+         * through vcdc_producer_handle() lands where they would. */
+        if (rd_kafka_conf_get(rkc, "partitioner", value, &size) ==
+                    RD_KAFKA_CONF_OK &&
+            !strcmp(value, "consistent_random") &&
+            vcdc_conf_kafka_set(rkc, "partitioner", "murmur2_random",
                                 errstr, errstr_size)) {
                 rd_kafka_conf_destroy(rkc);
                 goto err;

@@ -1,5 +1,5 @@
 /*
- * vcdc - issue 14's scenarios 4, 5 and 6 as focused tests, each asserting
+ * vcdc - issue 14's scenarios 4, 5, 6 and 11 as focused tests, each asserting
  * the outcome the specification asks for (tests/test_model.c holds the
  * consumer to the whole of it):
  *
@@ -16,7 +16,11 @@
  *   6  the dead-letter topic has no leader for a while: the batch limit
  *      holds (vcdc.batch.records=10), no offset covering the dead letter is
  *      committed or recorded while it is not acknowledged, and the dead
- *      letter arrives once the topic is back.
+ *      letter arrives once the topic is back;
+ *  11  the dead-letter producer's queue holds 2 messages and 60 records
+ *      are refused while the topic has no leader: the consumer never
+ *      blocks on the full queue (it keeps its group, max.poll.interval.ms
+ *      is 6 s and the outage 8 s), and every dead letter arrives.
  *
  * Same machinery as the model test (tests/model/): the mock cluster, the
  * shared-file test database, consumers as processes of their own.
@@ -686,11 +690,61 @@ static void test_scenario6_dlq_outage(void **state) {
         scen_finish(&s, "scenario 6");
 }
 
+#define S11_BAD 60
+#define S11_OUTAGE_MS 8000
+
+static void test_scenario11_dlq_queue_full(void **state) {
+        static const char *const kv[] = {
+                "vcdc.batch.records", "20", "vcdc.batch.ms", "20",
+                /* the dead-letter producer's queue: 2 messages */
+                "queue.buffering.max.messages", "2",
+                "session.timeout.ms", "6000", "max.poll.interval.ms", "6000",
+                NULL};
+        int64_t bad[S11_BAD], end;
+        char id[16], *has, last[2100];
+        int c, i;
+        scen_t s;
+
+        (void)state;
+        scen_start(&s, "s11");
+        for (i = 0; i < S11_BAD; i++) {
+                snprintf(id, sizeof(id), "b%03d", i);
+                bad[i] = scen_send(&s, "docs", id, VCDC_OP_UPSERT, 4, i, NULL,
+                                   1 /*nested: check() refuses it*/);
+                snprintf(id, sizeof(id), "g%03d", i);
+                scen_send(&s, "docs", id, VCDC_OP_UPSERT, 4, i, NULL, 0);
+        }
+        scen_flush(&s);
+        end = s.written;
+        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s11.dlq", 0, -1))
+                fail_msg("cannot take the DLQ's leader away");
+        c = scen_consumer(&s, "s11", "t11", "docs", kv);
+        kit_sleep_ms(S11_OUTAGE_MS);
+        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s11.dlq", 0, 1))
+                fail_msg("cannot give the DLQ its leader back");
+        wait_committed(&s, c, end);
+        kit_log_last(s.c[c].log, "assignment was lost", last, sizeof(last));
+        if (*last)
+                hres_add(&s.res,
+                         "the consumer lost its group while the dead-letter "
+                         "queue was full: %s",
+                         last);
+        scen_stop_ok(&s, c);
+        has = dlq_origins(&s);
+        for (i = 0; i < S11_BAD; i++)
+                if (!has[bad[i]])
+                        hres_add(&s.res, "the DLQ misses offset %" PRId64,
+                                 bad[i]);
+        free(has);
+        scen_finish(&s, "scenario 11");
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_scenario4_collections),
                 cmocka_unit_test(test_scenario5_dimension),
                 cmocka_unit_test(test_scenario6_dlq_outage),
+                cmocka_unit_test(test_scenario11_dlq_queue_full),
         };
         char exe[4096];
         ssize_t len;
