@@ -2,7 +2,7 @@
 # install-deps.sh - install everything vcdc needs to build and test on
 # Debian 12 (run as root, or as a user with sudo for the apt step).
 #
-#   1. Debian packages: compilers, the C libraries vcdc links, kcat, psql,
+#   1. Debian packages: compilers, the C libraries vcdc links, kcat,
 #      valgrind, python3-venv, unzip; Java, Maven and Node.js only if missing.
 #   2. npm packages for the local stack (Chroma, PGlite + pgvector), exactly
 #      as pinned in scripts/node/package-lock.json (`npm ci`).
@@ -82,7 +82,6 @@ apt_packages() {
 	done
 	# Tools that may come from elsewhere (pyenv, a JDK tarball, nvm): only
 	# install Debian's when the command is absent.
-	command -v psql >/dev/null || missing+=(postgresql-client)
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null || missing+=(maven)
 	command -v node >/dev/null || missing+=(nodejs)
