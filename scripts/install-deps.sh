@@ -4,8 +4,8 @@
 #
 #   1. Debian packages: compilers, the C libraries vcdc links, kcat,
 #      valgrind, python3-venv, unzip; Java, Maven and Node.js only if missing.
-#   2. npm packages for the local stack (Chroma, PGlite + pgvector), exactly
-#      as pinned in scripts/node/package-lock.json (`npm ci`).
+#   2. npm packages for the local stack (the Chroma server), exactly as
+#      pinned in scripts/node/package-lock.json (`npm ci`).
 #   3. The Kafka broker's jars, pinned in scripts/kafka/pom.xml, copied by
 #      Maven into scripts/kafka/target/dependency/.
 #   4. A Python venv at .deps/venv with tests/requirements.txt, the
