@@ -84,6 +84,12 @@ it: $(IT_BINS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# tests/jsonref.c: jansson plus strtof, the reference the JSON fast path is
+# compared with, by its unit test, its fuzzer and the parse benchmark.
+JSONREF := $(BUILD)/tests/jsonref.o
+$(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast \
+  $(BUILD)/bench/json_bench: $(JSONREF)
+
 test-unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; \
 	  (cd tests && $(TEST_WRAPPER) ../$$t); done
@@ -181,4 +187,5 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) $(FUZZ_BINS:=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) $(FUZZ_BINS:=.d) \
+  $(JSONREF:.o=.d)
