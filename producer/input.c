@@ -70,43 +70,20 @@
 #include <unistd.h>
 
 #include "jsonrec.h"
+#include "reader.h"
 
 #define MAX_LINE_DEFAULT     ((size_t)64 * 1024 * 1024)
 #define MAX_DOCUMENT_DEFAULT ((size_t)1024 * 1024)
 #define MAX_METADATA_DEFAULT ((size_t)256 * 1024)
 #define MAX_DEPTH_DEFAULT    16
 
-/* First size of a read buffer; it grows only for a longer line/record. */
-#define READ_BUF_SIZE ((size_t)256 * 1024)
-
-/* A buffered reader of a file descriptor: lines (JSONL, ids) or byte
- * counts (fvecs). buf[start..end) is unread data. */
-typedef struct reader_s {
-        int fd;
-        int owns_fd;
-        char *buf;
-        size_t cap;
-        size_t max_cap;
-        size_t start;
-        size_t end;
-        size_t scan;     /* buf[start..scan) holds no '\n' */
-        uint64_t offset; /* file offset of buf[0] */
-        int eof;
-        int err; /* errno of a failed read, else 0 */
-} reader_t;
-
-/* reader_line() results */
-#define LINE_OK       1
-#define LINE_EOF      0
-#define LINE_IOERR    -1
-#define LINE_TOO_LONG -2
 
 struct vcdc_input_s {
         vcdc_input_opts_t opts; /* defaults resolved */
         char *path;             /* for messages: the path or "<stdin>" */
         char *ids_path;
-        reader_t rd;
-        reader_t ids;
+        vcdc_reader_t rd;
+        vcdc_reader_t ids;
         int has_ids;
         size_t line;     /* last line (JSONL) or record (fvecs) read */
         size_t ids_line; /* last line read from the ids file */
@@ -187,169 +164,6 @@ static int utf8_valid(const char *str, size_t len) {
                 i += n + 1;
         }
         return 1;
-}
-
-
-/*
- * Buffered reading
- */
-
-static int reader_init(reader_t *rd, int fd, int owns_fd, size_t max_cap) {
-        memset(rd, 0, sizeof(*rd));
-        rd->fd = fd;
-        rd->owns_fd = owns_fd;
-        rd->cap = READ_BUF_SIZE;
-        rd->max_cap = max_cap > READ_BUF_SIZE ? max_cap : READ_BUF_SIZE;
-        if (!(rd->buf = malloc(rd->cap))) {
-                rd->fd = -1; /* the caller still owns fd */
-                rd->owns_fd = 0;
-                return -1;
-        }
-        return 0;
-}
-
-static void reader_destroy(reader_t *rd) {
-        if (rd->owns_fd && rd->fd >= 0)
-                close(rd->fd);
-        rd->fd = -1;
-        free(rd->buf);
-        rd->buf = NULL;
-}
-
-/* Makes room at the end of the buffer (moving unread data to the front,
- * growing up to max_cap) and reads once. Returns the bytes read, 0 at end
- * of file or when there is no room, -1 on a read error (rd->err). */
-static ssize_t reader_fill(reader_t *rd) {
-        ssize_t r;
-
-        if (rd->start > 0 &&
-            (rd->start == rd->end || rd->cap - rd->end < rd->cap / 2)) {
-                memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
-                rd->end -= rd->start;
-                rd->scan -= rd->start;
-                rd->offset += rd->start;
-                rd->start = 0;
-        }
-        if (rd->end == rd->cap) {
-                size_t cap = rd->cap * 2;
-                char *buf;
-
-                if (cap > rd->max_cap)
-                        cap = rd->max_cap;
-                if (cap <= rd->cap)
-                        return 0;
-                if (!(buf = realloc(rd->buf, cap))) {
-                        rd->err = ENOMEM;
-                        return -1;
-                }
-                rd->buf = buf;
-                rd->cap = cap;
-        }
-        /* EINTR is not retried: a signal (SIGTERM, SIGINT) must be able to
-         * stop a reader blocked on a pipe that stays open. */
-        r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
-        if (r < 0) {
-                rd->err = errno;
-                return -1;
-        }
-        if (r == 0)
-                rd->eof = 1;
-        rd->end += (size_t)r;
-        return r;
-}
-
-/* Discards the rest of an over-long line, up to and including its "\n".
- * *lenp counts the line's bytes (without "\r\n"). */
-static int reader_skip_line(reader_t *rd, uint64_t *lenp) {
-        uint64_t len = rd->end - rd->start;
-        int last = len ? (unsigned char)rd->buf[rd->end - 1] : -1;
-
-        for (;;) {
-                const char *nl;
-                ssize_t r;
-
-                rd->offset += rd->end;
-                rd->start = rd->scan = rd->end = 0;
-                r = reader_fill(rd);
-                if (r < 0)
-                        return LINE_IOERR;
-                if (r == 0)
-                        break;
-                nl = memchr(rd->buf, '\n', rd->end);
-                if (nl) {
-                        size_t n = (size_t)(nl - rd->buf);
-
-                        len += n;
-                        if (n > 0)
-                                last = (unsigned char)nl[-1];
-                        rd->start = rd->scan = n + 1;
-                        break;
-                }
-                len += rd->end;
-                last = (unsigned char)rd->buf[rd->end - 1];
-        }
-        if (last == '\r')
-                len--;
-        *lenp = len;
-        return LINE_TOO_LONG;
-}
-
-/* Reads the next line (without its "\n" or "\r\n") into *linep, *lenp;
- * valid until the next call. A line longer than max_line is skipped and
- * LINE_TOO_LONG returned with its length in *longp. */
-static int reader_line(reader_t *rd, size_t max_line, const char **linep,
-                       size_t *lenp, uint64_t *longp) {
-        for (;;) {
-                const char *nl = memchr(rd->buf + rd->scan, '\n',
-                                        rd->end - rd->scan);
-                const char *line = rd->buf + rd->start;
-                size_t len;
-                ssize_t r;
-
-                if (nl || (rd->eof && rd->start < rd->end)) {
-                        len = nl ? (size_t)(nl - line) : rd->end - rd->start;
-                        rd->start = rd->scan = nl ? rd->start + len + 1
-                                                  : rd->end;
-                        if (len > 0 && line[len - 1] == '\r')
-                                len--;
-                        if (len > max_line) {
-                                *longp = len;
-                                return LINE_TOO_LONG;
-                        }
-                        *linep = line;
-                        *lenp = len;
-                        return LINE_OK;
-                }
-                rd->scan = rd->end;
-                if (rd->eof)
-                        return LINE_EOF;
-                /* No end in sight: content plus a "\r" is over the limit. */
-                if (rd->end - rd->start > max_line + 1)
-                        return reader_skip_line(rd, longp);
-                r = reader_fill(rd);
-                if (r < 0)
-                        return LINE_IOERR;
-                if (r == 0 && !rd->eof) {
-                        rd->err = EFBIG; /* no room: cannot happen */
-                        return LINE_IOERR;
-                }
-        }
-}
-
-/* Makes at least n unread bytes available, if the file has them. Returns
- * 0, or -1 on a read error; rd->end - rd->start < n means end of file. */
-static int reader_need(reader_t *rd, size_t n) {
-        while (rd->end - rd->start < n && !rd->eof) {
-                ssize_t r = reader_fill(rd);
-
-                if (r < 0)
-                        return -1;
-                if (r == 0 && !rd->eof) {
-                        rd->err = EFBIG; /* n above max_cap: cannot happen */
-                        return -1;
-                }
-        }
-        return 0;
 }
 
 
@@ -487,6 +301,8 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 return NULL;
         }
         in->rd.fd = in->ids.fd = -1;
+        in->rd.wake[0] = in->rd.wake[1] = -1;
+        in->ids.wake[0] = in->ids.wake[1] = -1;
         if (opts_resolve(&in->opts, opts, errstr, errstr_size))
                 goto err;
         /* opts is copied; its strings are the caller's. */
@@ -524,10 +340,12 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 fd = STDIN_FILENO;
         else if ((fd = open_fd(path, errstr, errstr_size)) < 0)
                 goto err;
-        if (reader_init(&in->rd, fd, !is_stdin, max_cap)) {
+        if (vcdc_reader_init(&in->rd, fd, !is_stdin, max_cap)) {
+                int e = errno;
+
                 if (!is_stdin)
                         close(fd);
-                fail(errstr, errstr_size, "out of memory");
+                fail(errstr, errstr_size, "%s: %s", in->path, strerror(e));
                 goto err;
         }
         if (in->opts.format == VCDC_INPUT_FVECS && in->opts.ids_path) {
@@ -547,11 +365,14 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 else if ((fd = open_fd(in->opts.ids_path, errstr,
                                        errstr_size)) < 0)
                         goto err;
-                if (reader_init(&in->ids, fd, !is_stdin,
-                                VCDC_ID_MAX_BYTES + 2)) {
+                if (vcdc_reader_init(&in->ids, fd, !is_stdin,
+                                     VCDC_ID_MAX_BYTES + 2)) {
+                        int e = errno;
+
                         if (!is_stdin)
                                 close(fd);
-                        fail(errstr, errstr_size, "out of memory");
+                        fail(errstr, errstr_size, "%s: %s", in->ids_path,
+                             strerror(e));
                         goto err;
                 }
                 in->has_ids = 1;
@@ -563,8 +384,8 @@ err:
         return NULL;
 }
 
-static int read_error(vcdc_input_t *in, const reader_t *rd, const char *path,
-                      char *errstr, size_t errstr_size) {
+static int read_error(vcdc_input_t *in, const vcdc_reader_t *rd,
+                      const char *path, char *errstr, size_t errstr_size) {
         in->failed = 1;
         fail(errstr, errstr_size, "%s: read error after %s %zu: %s", path,
              in->opts.format == VCDC_INPUT_FVECS ? "record" : "line",
@@ -582,15 +403,15 @@ static int next_jsonl(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 uint64_t long_len = 0;
                 int r;
 
-                r = reader_line(&in->rd, in->opts.max_line, &line, &len,
-                                &long_len);
-                if (r == LINE_EOF)
+                r = vcdc_reader_line(&in->rd, in->opts.max_line, &line,
+                                     &len, &long_len);
+                if (r == VCDC_LINE_EOF)
                         return VCDC_INPUT_EOF;
-                if (r == LINE_IOERR)
+                if (r == VCDC_LINE_IOERR)
                         return read_error(in, &in->rd, in->path, errstr,
                                           errstr_size);
                 in->line++;
-                if (r == LINE_TOO_LONG) {
+                if (r == VCDC_LINE_TOO_LONG) {
                         fail(errstr, errstr_size,
                              "%s:%zu: line is %" PRIu64 " bytes, longer than "
                              "the maximum %zu",
@@ -646,14 +467,15 @@ static int next_id(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
         uint64_t long_len = 0;
         int r;
 
-        r = reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len, &long_len);
-        if (r == LINE_IOERR) {
+        r = vcdc_reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len,
+                             &long_len);
+        if (r == VCDC_LINE_IOERR) {
                 in->failed = 1;
                 fail(errstr, errstr_size, "%s: read error after line %zu: %s",
                      in->ids_path, in->ids_line, strerror(in->ids.err));
                 return VCDC_INPUT_IOERR;
         }
-        if (r == LINE_EOF) {
+        if (r == VCDC_LINE_EOF) {
                 in->failed = 1;
                 fail(errstr, errstr_size,
                      "%s:record %zu: the ids file %s has only %zu lines, "
@@ -662,7 +484,7 @@ static int next_id(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 return VCDC_INPUT_IOERR;
         }
         in->ids_line++;
-        if (r == LINE_TOO_LONG) {
+        if (r == VCDC_LINE_TOO_LONG) {
                 fail(errstr, errstr_size,
                      "id on line %zu of %s is %" PRIu64 " bytes, more than "
                      "the maximum %d",
@@ -702,12 +524,12 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
                 const char *line = NULL;
                 size_t len = 0;
                 uint64_t long_len = 0;
-                int r = reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len,
-                                    &long_len);
+                int r = vcdc_reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line,
+                                         &len, &long_len);
 
-                if (r == LINE_EOF)
+                if (r == VCDC_LINE_EOF)
                         return 0;
-                if (r == LINE_IOERR) {
+                if (r == VCDC_LINE_IOERR) {
                         fail(errstr, errstr_size,
                              "%s: read error after line %zu: %s",
                              in->ids_path, in->ids_line,
@@ -715,7 +537,7 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
                         return -1;
                 }
                 in->ids_line++;
-                if (r == LINE_TOO_LONG || len > 0) {
+                if (r == VCDC_LINE_TOO_LONG || len > 0) {
                         fail(errstr, errstr_size,
                              "%s: the ids file %s has more lines than the "
                              "%zu vectors (line %zu)",
@@ -727,7 +549,7 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
 
 static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                       size_t errstr_size) {
-        reader_t *rd = &in->rd;
+        vcdc_reader_t *rd = &in->rd;
         const unsigned char *p;
         uint64_t offset;
         size_t avail, need, i, rec_no;
@@ -735,7 +557,7 @@ static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
         int r;
         char what[256];
 
-        if (reader_need(rd, 4))
+        if (vcdc_reader_need(rd, 4))
                 return read_error(in, rd, in->path, errstr, errstr_size);
         avail = rd->end - rd->start;
         offset = rd->offset + rd->start;
@@ -788,7 +610,7 @@ static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 in->dim_line = rec_no;
         }
         need = 4 + (size_t)d * 4;
-        if (reader_need(rd, need))
+        if (vcdc_reader_need(rd, need))
                 return read_error(in, rd, in->path, errstr, errstr_size);
         avail = rd->end - rd->start;
         if (avail < need) {
@@ -894,11 +716,40 @@ size_t vcdc_input_dim(const vcdc_input_t *in) {
         return in->dim;
 }
 
+const char *vcdc_input_path(const vcdc_input_t *in) {
+        return in->path;
+}
+
+int vcdc_input_ready(const vcdc_input_t *in) {
+        const vcdc_reader_t *rd = &in->rd;
+        uint32_t d;
+
+        if (in->failed)
+                return 1;
+        if (in->opts.format != VCDC_INPUT_FVECS)
+                return vcdc_reader_line_ready(rd, 1 /*blank lines skipped*/);
+        if (!vcdc_reader_bytes_ready(rd, 4))
+                return 0;
+        if (rd->end - rd->start < 4)
+                return 1; /* the end, or a truncated header */
+        d = le32((const unsigned char *)rd->buf + rd->start);
+        if (d == 0 || d > in->opts.max_dim)
+                return 1; /* an error, found without reading */
+        return vcdc_reader_bytes_ready(rd, 4 + (size_t)d * 4) &&
+               (!in->has_ids || vcdc_reader_line_ready(&in->ids, 0));
+}
+
+void vcdc_input_interrupt(vcdc_input_t *in) {
+        vcdc_reader_interrupt(&in->rd);
+        if (in->has_ids)
+                vcdc_reader_interrupt(&in->ids);
+}
+
 void vcdc_input_close(vcdc_input_t *in) {
         if (!in)
                 return;
-        reader_destroy(&in->rd);
-        reader_destroy(&in->ids);
+        vcdc_reader_destroy(&in->rd);
+        vcdc_reader_destroy(&in->ids);
         vcdc_jsonscan_destroy(in->js);
         free(in->path);
         free(in->ids_path);
