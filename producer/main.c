@@ -13,6 +13,7 @@
 #endif
 
 #include "conf.h"
+#include "inpipe.h"
 #include "input.h"
 #include "log.h"
 #include "producer.h"
@@ -267,12 +268,14 @@ static int bad_input(cli_t *cli, const char *errstr) {
         return 0;
 }
 
-/* Publishes one input file. Returns 0 to go on, -1 to stop the run. */
+/* Publishes one input file, read and parsed by a worker thread while this
+ * one produces (inpipe.h). Returns 0 to go on, -1 to stop the run. */
 static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                         vcdc_producer_t *p, const char *path, size_t *dimp,
                         double start, double *last_progress) {
         vcdc_input_opts_t opts = {0};
         vcdc_input_t *in;
+        vcdc_inpipe_t *ip;
         vcdc_record_t rec;
         char errstr[1024];
         double progress_s = (double)vcdc_conf_int(conf, "vcdc.progress.ms") /
@@ -288,9 +291,14 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                 VCDC_ERR("producer", "%s", errstr);
                 return -1;
         }
+        if (!(ip = vcdc_inpipe_new(in, errstr, sizeof(errstr)))) {
+                VCDC_ERR("producer", "%s", errstr);
+                vcdc_input_close(in);
+                return -1;
+        }
         vcdc_record_init(&rec);
         while (run) {
-                r = vcdc_input_next(in, &rec, errstr, sizeof(errstr));
+                r = vcdc_inpipe_next(ip, &rec, errstr, sizeof(errstr));
                 if (r == VCDC_INPUT_EOF)
                         break;
                 if (r == VCDC_INPUT_IOERR) {
@@ -311,7 +319,7 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
 
                         snprintf(where, sizeof(where), "%s:%zu: %s",
                                  strcmp(path, "-") ? path : "<stdin>",
-                                 vcdc_input_line(in), errstr);
+                                 vcdc_inpipe_line(ip), errstr);
                         if (r == VCDC_PRODUCER_ERR_RECORD) {
                                 if ((ret = bad_input(cli, where)) == -1)
                                         break;
@@ -326,9 +334,9 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                         progress(p, start, 0);
                 }
         }
-        *dimp = vcdc_input_dim(in);
+        *dimp = vcdc_inpipe_dim(ip);
         vcdc_record_clear(&rec);
-        vcdc_input_close(in);
+        vcdc_inpipe_destroy(ip);
         return ret;
 }
 
