@@ -416,8 +416,7 @@ size_t vcdc_json_compact(const vcdc_json_span_t *v, char *out, size_t size) {
         const char *p = v->p, *end = v->p + v->len, *e;
         out_t o = {out, size, 0};
         vcdc_json_span_t num;
-        char buf[32];
-        int esc, n;
+        int esc;
 
         while (p < end) {
                 switch (*p) {
@@ -459,13 +458,12 @@ size_t vcdc_json_compact(const vcdc_json_span_t *v, char *out, size_t size) {
                 num.p = p;
                 num.len = (size_t)(e - p);
                 num.type = type_at(p, e);
-                if (num.type == VCDC_JSON_REAL) {
+                if (num.type == VCDC_JSON_REAL)
                         put_real(&o, vcdc_json_double(&num));
-                } else {
-                        n = snprintf(buf, sizeof(buf), "%lld",
-                                     vcdc_json_integer(&num));
-                        put(&o, buf, n > 0 ? (size_t)n : 0);
-                }
+                else if (num.len == 2 && !memcmp(p, "-0", 2))
+                        put(&o, "0", 1);
+                else /* JSON's integers are %lld's text but for -0 */
+                        put(&o, p, num.len);
                 p = e;
         }
         return o.len;
