@@ -85,10 +85,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # tests/jsonref.c: jansson plus strtof, the reference the JSON fast path is
-# compared with, by its unit test, its fuzzer and the parse benchmark.
+# compared with by its unit test and its fuzzer.
 JSONREF := $(BUILD)/tests/jsonref.o
-$(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast \
-  $(BUILD)/bench/json_bench: $(JSONREF)
+$(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast: $(JSONREF)
 
 test-unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; \

@@ -6,8 +6,7 @@
  * double, which is what the fast path promises. The text of each number is
  * found by a small splitter of its own (jansson keeps no number text).
  *
- * For tests, the fuzzer and the parse benchmark only; must not be linked
- * into the programs.
+ * For the tests and the fuzzer only; must not be linked into the programs.
  */
 #include "jsonref.h"
 

@@ -3,8 +3,8 @@
  * jansson's tree plus strtof() of each vector number's text, with the
  * checks and messages producer/input.c had before issue 20.
  *
- * For tests, the fuzzer (fuzz_jsonfast) and the parse benchmark only; must
- * not be linked into the programs.
+ * For the tests and the fuzzer (fuzz_jsonfast) only; must not be linked
+ * into the programs.
  */
 #ifndef VCDC_JSONREF_H
 #define VCDC_JSONREF_H

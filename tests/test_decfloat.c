@@ -290,7 +290,7 @@ static void halfway(uint32_t u) {
                 check(buf);
                 /* and just below: ...d - 1 then nines */
                 memcpy(buf, exact, k);
-                if (buf[k - 1] > '0' && buf[k - 1] <= '9' && buf[k - 1] != '.') {
+                if (buf[k - 1] > '0' && buf[k - 1] <= '9') {
                         buf[k - 1]--;
                         memset(buf + k, '9', m);
                         snprintf(buf + k + m, sizeof(buf) - k - m, "%s", e);
