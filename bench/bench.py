@@ -166,12 +166,25 @@ def gen(work, n, dim, fvecs=False, digits=None):
 
 
 def create_topic(name, partitions=PARTITIONS, policy="compact"):
+    """Creates the topic and returns once the broker's metadata shows every
+    partition with a leader: CreateTopics answers before that, and a
+    program started at once could find no such topic."""
     admin = AdminClient({"bootstrap.servers": BROKERS, "log_level": 4})
     fut = admin.create_topics([NewTopic(
         name, num_partitions=partitions, replication_factor=1,
         config={"cleanup.policy": policy})])
     fut[name].result(30)
-    return name
+    deadline = time.monotonic() + 30
+    while True:
+        t = admin.list_topics(name, timeout=10).topics.get(name)
+        if (t is not None and t.error is None and
+                len(t.partitions) == partitions and
+                all(p.leader >= 0 for p in t.partitions.values())):
+            return name
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: topic {name} not in the metadata "
+                             "30 s after its creation")
+        time.sleep(0.05)
 
 
 def topic_messages(name):
