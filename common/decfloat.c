@@ -535,12 +535,79 @@ const char *vcdc_decfloat_scan(const char *s, const char *end, float *out) {
         return p;
 }
 
+/* The common JSON number, with few branches: an optional '-', an integer
+ * part, a fraction, no exponent, at most 19 significant digits, 32 bytes
+ * of text at hand (so the 8-byte reads need no bounds), a product that
+ * decides. Returns its end, or NULL for parse() and convert() to decide. */
+static const char *json_fast(const char *s, const char *end, float *out,
+                             vcdc_decfloat_json_t *info) {
+        const char *p = s, *f;
+        uint64_t w = 0;
+        uint32_t bits;
+        int neg, nd = 0;
+        size_t ni;
+
+        if (end - s < 32)
+                return NULL;
+        neg = *p == '-';
+        p += neg;
+        if (*p == '0') {
+                p++;
+        } else {
+                while (is_digit(*p) && nd < 8) {
+                        w = w * 10 + (unsigned)(*p++ - '0');
+                        nd++;
+                }
+                if (!nd || is_digit(*p))
+                        return NULL; /* none, or a long integer part */
+        }
+        ni = (size_t)(p - s) - (size_t)neg;
+        if (*p != '.' || !is_digit(p[1]))
+                return NULL; /* an integer, an exponent, or an error */
+        f = ++p;
+        if (!w)
+                while (*p == '0' && p - f <= 8)
+                        p++;
+        if (p - f > 8)
+                return NULL; /* many leading zeros */
+        if (eight_digits(p)) {
+                w = w * 100000000u + eight_value(p);
+                nd += 8;
+                p += 8;
+                if (nd <= SIG_MAX - 8 && eight_digits(p)) {
+                        w = w * 100000000u + eight_value(p);
+                        nd += 8;
+                        p += 8;
+                }
+        }
+        while (is_digit(*p) && nd < SIG_MAX) {
+                w = w * 10 + (unsigned)(*p++ - '0');
+                nd++;
+        }
+        if (is_digit(*p) || *p == 'e' || *p == 'E')
+                return NULL; /* more digits, or an exponent */
+        if (!atomic_load_explicit(&pow_ready, memory_order_acquire))
+                pthread_once(&pow_once, pow_init);
+        if (!w)
+                bits = 0;
+        else if (!fast_bits(w, -(int64_t)(p - f), &bits))
+                return NULL;
+        bits |= (uint32_t)neg << 31;
+        memcpy(out, &bits, sizeof(*out));
+        info->real = 1;
+        info->int_digits = ni;
+        info->exp10 = 0;
+        return p;
+}
+
 const char *vcdc_decfloat_json(const char *s, const char *end, float *out,
                                vcdc_decfloat_json_t *info) {
         num_t n;
-        const char *p = parse(s, end, 1, &n);
+        const char *p = json_fast(s, end, out, info);
 
-        if (!p)
+        if (p)
+                return p;
+        if (!(p = parse(s, end, 1, &n)))
                 return NULL;
         *out = convert(&n);
         info->real = n.real;

@@ -24,7 +24,9 @@
 
 #include "decfloat.h"
 
-static size_t checked;
+static size_t checked, checked_json;
+
+static float from_bits(uint32_t u);
 static double scale = 1.0;
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
@@ -43,8 +45,67 @@ static size_t count(size_t n) {
         return c ? c : 1;
 }
 
+/* 1 if s is a number in JSON's grammar. */
+static int is_json(const char *s) {
+        if (*s == '-')
+                s++;
+        if (*s == '0')
+                s++;
+        else if (*s >= '1' && *s <= '9')
+                while (*s >= '0' && *s <= '9')
+                        s++;
+        else
+                return 0;
+        if (*s == '.') {
+                if (*++s < '0' || *s > '9')
+                        return 0;
+                while (*s >= '0' && *s <= '9')
+                        s++;
+        }
+        if (*s == 'e' || *s == 'E') {
+                if (*++s == '+' || *s == '-')
+                        s++;
+                if (*s < '0' || *s > '9')
+                        return 0;
+                while (*s >= '0' && *s <= '9')
+                        s++;
+        }
+        return !*s;
+}
+
+/* vcdc_decfloat_json() on s as in an array: alone, and followed by ", 1]"
+ * and 40 more bytes (its fast path wants 32 at hand). */
+static void check_json(const char *s, size_t len, uint32_t want) {
+        static const char tail[] = ", 1]                                    "
+                                   "    ";
+        char *buf = malloc(len + sizeof(tail));
+        vcdc_decfloat_json_t info;
+        size_t pad;
+        float got;
+
+        assert_non_null(buf);
+        for (pad = 0; pad <= 1; pad++) {
+                size_t n = len + (pad ? sizeof(tail) - 1 : 0);
+                uint32_t b;
+
+                memcpy(buf, s, len);
+                if (pad)
+                        memcpy(buf + len, tail, sizeof(tail) - 1);
+                if (vcdc_decfloat_json(buf, buf + n, &got, &info) !=
+                    buf + len)
+                        fail_msg("\"%s\": vcdc_decfloat_json stops early", s);
+                memcpy(&b, &got, 4);
+                if (b != want)
+                        fail_msg("\"%s\": vcdc_decfloat_json gives %a, "
+                                 "strtof %a", s, (double)got,
+                                 (double)from_bits(want));
+        }
+        free(buf);
+        checked_json++;
+}
+
 /* Compares vcdc_decfloat_parse() and vcdc_decfloat_scan() with strtof()
- * on the whole string s. */
+ * on the whole string s, and vcdc_decfloat_json() when s is JSON. */
 static void check(const char *s) {
         size_t len = strlen(s);
         char *copy = malloc(len ? len : 1), *end;
@@ -68,6 +129,8 @@ static void check(const char *s) {
         assert_ptr_equal(e, copy + len);
         assert_memory_equal(&got, &got2, 4);
         free(copy);
+        if (is_json(s))
+                check_json(s, len, a);
         checked++;
 }
 
@@ -367,6 +430,8 @@ int main(void) {
         if (getenv("VCDC_TEST_SMALL"))
                 scale /= 30;
         r = cmocka_run_group_tests_name("decfloat", tests, NULL, NULL);
-        printf("decfloat: %zu strings checked against strtof\n", checked);
+        printf("decfloat: %zu strings checked against strtof (%zu of them "
+               "JSON numbers, through the JSON path too)\n",
+               checked, checked_json);
         return r;
 }
