@@ -95,6 +95,11 @@ it: $(IT_BINS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# tests/jsonref.c: jansson plus strtof, the reference the JSON fast path is
+# compared with by its unit test and its fuzzer.
+JSONREF := $(BUILD)/tests/jsonref.o
+$(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast: $(JSONREF)
+
 $(MODEL_TESTS): %: %.o $(MODEL_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -211,4 +216,4 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(MODEL_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
-         $(FUZZ_BINS:=.d)
+         $(FUZZ_BINS:=.d) $(JSONREF:.o=.d)

@@ -2,10 +2,12 @@
  * vcdc - producer input: JSON Lines and fvecs readers.
  *
  * JSON Lines
- *   Lines are read into one reusable buffer and parsed in place with
- *   jansson (JSON_REJECT_DUPLICATES, JSON_DECODE_ANY so that a line that is
- *   a string or a number gets a clear "not an object" message; the EOF check
- *   stays on, so "{...} x" is an error). A line ends at "\n"; a "\r" before
+ *   Lines are read into one reusable buffer and parsed in place by
+ *   jsonrec.h, without a tree: strict JSON as jansson checks it with
+ *   JSON_REJECT_DUPLICATES (the same errors, at the same columns), any value
+ *   at the top so that a line that is a string or a number gets a clear "not
+ *   an object" message, nothing after it ("{...} x" is an error). Each
+ *   input has its own scanner (jsonscan.h). A line ends at "\n"; a "\r" before
  *   it is dropped; the last line needs no "\n". Lines of only spaces and tabs
  *   are skipped (they still count for line numbers). A UTF-8 byte order mark
  *   at the start of the input is skipped. A line longer than max_line bytes
@@ -18,11 +20,11 @@
  *     id            non-empty string of at most VCDC_ID_MAX_BYTES, or an
  *                   integer (stored as its decimal text)
  *     op            "upsert" (default) or "delete", any case
- *     vector        upserts: non-empty array of numbers, each finite and
- *                   within float32 range (a value that rounds to +-FLT_MAX,
- *                   such as the 3.4028235e38 numpy prints, is FLT_MAX),
- *                   of the dimension fixed by opts->dim or by the first
- *                   record read, and at most max_dim
+ *     vector        upserts: non-empty array of numbers, each converted to
+ *                   the float32 strtof() gives for its text (so the
+ *                   3.4028235e38 numpy prints is FLT_MAX, -0 is -0.0f) and
+ *                   refused if that is infinite, of the dimension fixed by
+ *                   opts->dim or by the first record read, at most max_dim
  *     sparse        {"indices": [...], "values": [...]}: indices integers in
  *                   0..2^32-1, strictly ascending; values as in vector; same
  *                   length; null is the same as absent
@@ -56,10 +58,8 @@
  */
 #include "input.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -67,74 +67,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include <jansson.h>
+#include "jsonrec.h"
+#include "reader.h"
 
 #define MAX_LINE_DEFAULT     ((size_t)64 * 1024 * 1024)
 #define MAX_DOCUMENT_DEFAULT ((size_t)1024 * 1024)
 #define MAX_METADATA_DEFAULT ((size_t)256 * 1024)
 #define MAX_DEPTH_DEFAULT    16
 
-/* First size of a read buffer; it grows only for a longer line/record. */
-#define READ_BUF_SIZE ((size_t)256 * 1024)
-
-/* The smallest magnitude that rounds to infinity as a float32: FLT_MAX plus
- * half a unit in its last place (exact in a double). Anything below rounds to
- * at most FLT_MAX. */
-#define FLOAT32_OVERFLOW ((double)FLT_MAX + 0x1p103)
-
-#define KNOWN_FIELDS                                                           \
-        "collection, id, op, vector, sparse, metadata, document, source_ts_ms"
-
-/* A buffered reader of a file descriptor: lines (JSONL, ids) or byte
- * counts (fvecs). buf[start..end) is unread data. */
-typedef struct reader_s {
-        int fd;
-        int owns_fd;
-        char *buf;
-        size_t cap;
-        size_t max_cap;
-        size_t start;
-        size_t end;
-        size_t scan;     /* buf[start..scan) holds no '\n' */
-        uint64_t offset; /* file offset of buf[0] */
-        int eof;
-        int err; /* errno of a failed read, else 0 */
-} reader_t;
-
-/* reader_line() results */
-#define LINE_OK       1
-#define LINE_EOF      0
-#define LINE_IOERR    -1
-#define LINE_TOO_LONG -2
 
 struct vcdc_input_s {
         vcdc_input_opts_t opts; /* defaults resolved */
         char *path;             /* for messages: the path or "<stdin>" */
         char *ids_path;
-        reader_t rd;
-        reader_t ids;
+        vcdc_reader_t rd;
+        vcdc_reader_t ids;
         int has_ids;
         size_t line;     /* last line (JSONL) or record (fvecs) read */
         size_t ids_line; /* last line read from the ids file */
         size_t dim;      /* fixed dimension, 0 until known */
         size_t dim_line; /* the line/record that fixed it; 0: opts->dim */
         int failed;      /* an IOERR was returned */
+        vcdc_jsonscan_t *js; /* JSONL: the scanner of its lines */
 };
-
-typedef enum field_e {
-        F_COLLECTION = 0,
-        F_ID,
-        F_OP,
-        F_VECTOR,
-        F_SPARSE,
-        F_METADATA,
-        F_DOCUMENT,
-        F_SOURCE_TS_MS,
-        F_CNT
-} field_t;
 
 
 /*
@@ -163,103 +120,6 @@ static void sanitize(char *s) {
                 if ((unsigned char)*s < 0x20 || *s == 0x7f)
                         *s = '?';
 }
-
-/* Copies at most about 40 bytes of the UTF-8 string s (len bytes) into buf
- * for a message, cut on a character boundary, "..." marking a cut. */
-static const char *excerpt(char *buf, size_t size, const char *s,
-                           size_t len) {
-        size_t n = len;
-
-        if (n > 40 && size > 44) {
-                n = 40;
-                while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-                        n--;
-                snprintf(buf, size, "%.*s...", (int)n, s);
-        } else {
-                snprintf(buf, size, "%.*s", (int)n, s);
-        }
-        sanitize(buf);
-        return buf;
-}
-
-static const char *type_name(const json_t *j) {
-        switch (json_typeof(j)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-                return "an integer";
-        case JSON_REAL:
-                return "a real number";
-        case JSON_TRUE:
-                return "true";
-        case JSON_FALSE:
-                return "false";
-        case JSON_NULL:
-                return "null";
-        }
-        return "an unknown type";
-}
-
-/* Turns a jansson load error into a message, with a word about the usual
- * causes (NaN, Infinity, huge numbers, bad UTF-8). skipped: bytes dropped
- * before line (a byte order mark), so positions match the file. */
-static void load_error(const json_error_t *jerr, const char *line, size_t len,
-                       size_t skipped, char *errstr, size_t errstr_size) {
-        size_t pos = jerr->position < 0 ? 0 : (size_t)jerr->position;
-        size_t b, e;
-
-        switch (json_error_code(jerr)) {
-        case json_error_invalid_utf8:
-                fail(errstr, errstr_size,
-                     "invalid UTF-8 at byte %zu of the line (%s)",
-                     pos + skipped + 1, jerr->text);
-                break;
-        case json_error_numeric_overflow:
-                fail(errstr, errstr_size,
-                     "huge number at column %d: %s (out of range)",
-                     jerr->column, jerr->text);
-                break;
-        case json_error_null_character:
-                fail(errstr, errstr_size,
-                     "string with \\u0000 at column %d: NUL characters are "
-                     "not allowed",
-                     jerr->column);
-                break;
-        case json_error_duplicate_key:
-                fail(errstr, errstr_size, "duplicate field at column %d: %s",
-                     jerr->column, jerr->text);
-                break;
-        case json_error_invalid_syntax:
-                /* The word around the error: NaN, Infinity, -Infinity? */
-                b = pos > len ? len : pos;
-                while (b > 0 && isalpha((unsigned char)line[b - 1]))
-                        b--;
-                e = b;
-                while (e < len && isalpha((unsigned char)line[e]))
-                        e++;
-                if ((e - b == 3 && !strncasecmp(line + b, "nan", 3)) ||
-                    (e - b == 3 && !strncasecmp(line + b, "inf", 3)) ||
-                    (e - b == 8 && !strncasecmp(line + b, "infinity", 8))) {
-                        fail(errstr, errstr_size,
-                             "%.*s at column %zu is not a JSON number "
-                             "(NaN and Infinity cannot be written in JSON, "
-                             "and vectors must be finite)",
-                             (int)(e - b), line + b, b + skipped + 1);
-                        break;
-                }
-                /* fall through */
-        default:
-                fail(errstr, errstr_size, "invalid JSON at column %d: %s",
-                     jerr->column, jerr->text);
-                break;
-        }
-        sanitize(errstr);
-}
-
 
 /*
  * UTF-8
@@ -308,214 +168,8 @@ static int utf8_valid(const char *str, size_t len) {
 
 
 /*
- * Buffered reading
- */
-
-static int reader_init(reader_t *rd, int fd, int owns_fd, size_t max_cap) {
-        memset(rd, 0, sizeof(*rd));
-        rd->fd = fd;
-        rd->owns_fd = owns_fd;
-        rd->cap = READ_BUF_SIZE;
-        rd->max_cap = max_cap > READ_BUF_SIZE ? max_cap : READ_BUF_SIZE;
-        if (!(rd->buf = malloc(rd->cap))) {
-                rd->fd = -1; /* the caller still owns fd */
-                rd->owns_fd = 0;
-                return -1;
-        }
-        return 0;
-}
-
-static void reader_destroy(reader_t *rd) {
-        if (rd->owns_fd && rd->fd >= 0)
-                close(rd->fd);
-        rd->fd = -1;
-        free(rd->buf);
-        rd->buf = NULL;
-}
-
-/* Makes room at the end of the buffer (moving unread data to the front,
- * growing up to max_cap) and reads once. Returns the bytes read, 0 at end
- * of file or when there is no room, -1 on a read error (rd->err). */
-static ssize_t reader_fill(reader_t *rd) {
-        ssize_t r;
-
-        if (rd->start > 0 &&
-            (rd->start == rd->end || rd->cap - rd->end < rd->cap / 2)) {
-                memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
-                rd->end -= rd->start;
-                rd->scan -= rd->start;
-                rd->offset += rd->start;
-                rd->start = 0;
-        }
-        if (rd->end == rd->cap) {
-                size_t cap = rd->cap * 2;
-                char *buf;
-
-                if (cap > rd->max_cap)
-                        cap = rd->max_cap;
-                if (cap <= rd->cap)
-                        return 0;
-                if (!(buf = realloc(rd->buf, cap))) {
-                        rd->err = ENOMEM;
-                        return -1;
-                }
-                rd->buf = buf;
-                rd->cap = cap;
-        }
-        /* EINTR is not retried: a signal (SIGTERM, SIGINT) must be able to
-         * stop a reader blocked on a pipe that stays open. */
-        r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
-        if (r < 0) {
-                rd->err = errno;
-                return -1;
-        }
-        if (r == 0)
-                rd->eof = 1;
-        rd->end += (size_t)r;
-        return r;
-}
-
-/* Discards the rest of an over-long line, up to and including its "\n".
- * *lenp counts the line's bytes (without "\r\n"). */
-static int reader_skip_line(reader_t *rd, uint64_t *lenp) {
-        uint64_t len = rd->end - rd->start;
-        int last = len ? (unsigned char)rd->buf[rd->end - 1] : -1;
-
-        for (;;) {
-                const char *nl;
-                ssize_t r;
-
-                rd->offset += rd->end;
-                rd->start = rd->scan = rd->end = 0;
-                r = reader_fill(rd);
-                if (r < 0)
-                        return LINE_IOERR;
-                if (r == 0)
-                        break;
-                nl = memchr(rd->buf, '\n', rd->end);
-                if (nl) {
-                        size_t n = (size_t)(nl - rd->buf);
-
-                        len += n;
-                        if (n > 0)
-                                last = (unsigned char)nl[-1];
-                        rd->start = rd->scan = n + 1;
-                        break;
-                }
-                len += rd->end;
-                last = (unsigned char)rd->buf[rd->end - 1];
-        }
-        if (last == '\r')
-                len--;
-        *lenp = len;
-        return LINE_TOO_LONG;
-}
-
-/* Reads the next line (without its "\n" or "\r\n") into *linep, *lenp;
- * valid until the next call. A line longer than max_line is skipped and
- * LINE_TOO_LONG returned with its length in *longp. */
-static int reader_line(reader_t *rd, size_t max_line, const char **linep,
-                       size_t *lenp, uint64_t *longp) {
-        for (;;) {
-                const char *nl = memchr(rd->buf + rd->scan, '\n',
-                                        rd->end - rd->scan);
-                const char *line = rd->buf + rd->start;
-                size_t len;
-                ssize_t r;
-
-                if (nl || (rd->eof && rd->start < rd->end)) {
-                        len = nl ? (size_t)(nl - line) : rd->end - rd->start;
-                        rd->start = rd->scan = nl ? rd->start + len + 1
-                                                  : rd->end;
-                        if (len > 0 && line[len - 1] == '\r')
-                                len--;
-                        if (len > max_line) {
-                                *longp = len;
-                                return LINE_TOO_LONG;
-                        }
-                        *linep = line;
-                        *lenp = len;
-                        return LINE_OK;
-                }
-                rd->scan = rd->end;
-                if (rd->eof)
-                        return LINE_EOF;
-                /* No end in sight: content plus a "\r" is over the limit. */
-                if (rd->end - rd->start > max_line + 1)
-                        return reader_skip_line(rd, longp);
-                r = reader_fill(rd);
-                if (r < 0)
-                        return LINE_IOERR;
-                if (r == 0 && !rd->eof) {
-                        rd->err = EFBIG; /* no room: cannot happen */
-                        return LINE_IOERR;
-                }
-        }
-}
-
-/* Makes at least n unread bytes available, if the file has them. Returns
- * 0, or -1 on a read error; rd->end - rd->start < n means end of file. */
-static int reader_need(reader_t *rd, size_t n) {
-        while (rd->end - rd->start < n && !rd->eof) {
-                ssize_t r = reader_fill(rd);
-
-                if (r < 0)
-                        return -1;
-                if (r == 0 && !rd->eof) {
-                        rd->err = EFBIG; /* n above max_cap: cannot happen */
-                        return -1;
-                }
-        }
-        return 0;
-}
-
-
-/*
  * JSON Lines: one record
  */
-
-typedef struct parse_ctx_s {
-        const vcdc_input_opts_t *opts; /* defaults resolved */
-        size_t dim;                    /* required dimension, 0: any */
-        size_t dim_line;               /* where dim came from, 0: unknown */
-        int dim_from_opts;
-} parse_ctx_t;
-
-static field_t field_lookup(const char *key) {
-        switch (key[0]) {
-        case 'c':
-                if (!strcmp(key, "collection"))
-                        return F_COLLECTION;
-                break;
-        case 'd':
-                if (!strcmp(key, "document"))
-                        return F_DOCUMENT;
-                break;
-        case 'i':
-                if (!strcmp(key, "id"))
-                        return F_ID;
-                break;
-        case 'm':
-                if (!strcmp(key, "metadata"))
-                        return F_METADATA;
-                break;
-        case 'o':
-                if (!strcmp(key, "op"))
-                        return F_OP;
-                break;
-        case 's':
-                if (!strcmp(key, "sparse"))
-                        return F_SPARSE;
-                if (!strcmp(key, "source_ts_ms"))
-                        return F_SOURCE_TS_MS;
-                break;
-        case 'v':
-                if (!strcmp(key, "vector"))
-                        return F_VECTOR;
-                break;
-        }
-        return F_CNT;
-}
 
 static char *dup_mem_str(const char *s, size_t len) {
         char *d = malloc(len + 1);
@@ -527,417 +181,26 @@ static char *dup_mem_str(const char *s, size_t len) {
         return d;
 }
 
-/* Converts a JSON number to float32. Returns 0, or -1 with errstr naming
- * what (e.g. "vector[3]"). */
-static int number_to_float(const json_t *j, const char *what, size_t idx,
-                           float *f, char *errstr, size_t errstr_size) {
-        double d;
-
-        if (json_is_real(j))
-                d = json_real_value(j);
-        else if (json_is_integer(j))
-                d = (double)json_integer_value(j);
-        else
-                return fail(errstr, errstr_size,
-                            "%s[%zu] must be a number, not %s", what, idx,
-                            type_name(j));
-        if (!isfinite(d))
-                return fail(errstr, errstr_size, "%s[%zu] is not finite",
-                            what, idx);
-        if (fabs(d) > FLT_MAX) {
-                if (fabs(d) >= FLOAT32_OVERFLOW)
-                        return fail(errstr, errstr_size,
-                                    "%s[%zu] is a huge number (%.9g does not "
-                                    "fit in float32)",
-                                    what, idx, d);
-                *f = d < 0 ? -FLT_MAX : FLT_MAX;
-                return 0;
-        }
-        *f = (float)d;
-        return 0;
-}
-
-static int parse_vector(const json_t *jv, const parse_ctx_t *ctx,
-                        vcdc_record_t *rec, char *errstr,
-                        size_t errstr_size) {
-        size_t n, i;
-
-        if (!json_is_array(jv))
-                return fail(errstr, errstr_size,
-                            "\"vector\" must be an array of numbers, not %s",
-                            type_name(jv));
-        n = json_array_size(jv);
-        if (n == 0)
-                return fail(errstr, errstr_size, "\"vector\" is empty");
-        if (n > ctx->opts->max_dim)
-                return fail(errstr, errstr_size,
-                            "vector has %zu dimensions, more than the "
-                            "maximum %zu",
-                            n, ctx->opts->max_dim);
-        if (ctx->dim && n != ctx->dim) {
-                if (ctx->dim_from_opts)
-                        return fail(errstr, errstr_size,
-                                    "vector has %zu dimensions, expected %zu "
-                                    "(the required dimension)",
-                                    n, ctx->dim);
-                if (ctx->dim_line)
-                        return fail(errstr, errstr_size,
-                                    "vector has %zu dimensions, expected %zu "
-                                    "(from line %zu)",
-                                    n, ctx->dim, ctx->dim_line);
-                return fail(errstr, errstr_size,
-                            "vector has %zu dimensions, expected %zu", n,
-                            ctx->dim);
-        }
-        if (!(rec->vector = malloc(n * sizeof(*rec->vector))))
-                return fail(errstr, errstr_size, "out of memory");
-        for (i = 0; i < n; i++)
-                if (number_to_float(json_array_get(jv, i), "vector", i,
-                                    &rec->vector[i], errstr, errstr_size))
-                        return -1;
-        rec->dim = n;
-        return 0;
-}
-
-static int parse_sparse(const json_t *js, vcdc_record_t *rec, char *errstr,
-                        size_t errstr_size) {
-        const json_t *ji = NULL, *jvals = NULL, *v;
-        const char *key;
-        json_int_t prev = -1;
-        size_t n, i;
-        char buf[64];
-
-        if (!json_is_object(js))
-                return fail(errstr, errstr_size,
-                            "\"sparse\" must be an object {\"indices\": [...], "
-                            "\"values\": [...]}, not %s",
-                            type_name(js));
-        json_object_foreach((json_t *)js, key, v) {
-                if (!strcmp(key, "indices"))
-                        ji = v;
-                else if (!strcmp(key, "values"))
-                        jvals = v;
-                else
-                        return fail(errstr, errstr_size,
-                                    "unknown field \"sparse.%s\" (known "
-                                    "fields: indices, values)",
-                                    excerpt(buf, sizeof(buf), key,
-                                            strlen(key)));
-        }
-        if (!ji)
-                return fail(errstr, errstr_size,
-                            "\"sparse.indices\" is missing");
-        if (!jvals)
-                return fail(errstr, errstr_size,
-                            "\"sparse.values\" is missing");
-        if (!json_is_array(ji))
-                return fail(errstr, errstr_size,
-                            "\"sparse.indices\" must be an array of "
-                            "integers, not %s",
-                            type_name(ji));
-        if (!json_is_array(jvals))
-                return fail(errstr, errstr_size,
-                            "\"sparse.values\" must be an array of numbers, "
-                            "not %s",
-                            type_name(jvals));
-        n = json_array_size(ji);
-        if (json_array_size(jvals) != n)
-                return fail(errstr, errstr_size,
-                            "\"sparse.indices\" has %zu entries but "
-                            "\"sparse.values\" has %zu",
-                            n, json_array_size(jvals));
-        rec->has_sparse = 1;
-        if (n == 0)
-                return 0;
-        rec->sparse_indices = malloc(n * sizeof(*rec->sparse_indices));
-        rec->sparse_values = malloc(n * sizeof(*rec->sparse_values));
-        if (!rec->sparse_indices || !rec->sparse_values)
-                return fail(errstr, errstr_size, "out of memory");
-        for (i = 0; i < n; i++) {
-                const json_t *jx = json_array_get(ji, i);
-                json_int_t x;
-
-                if (!json_is_integer(jx))
-                        return fail(errstr, errstr_size,
-                                    "sparse.indices[%zu] must be an integer, "
-                                    "not %s",
-                                    i, type_name(jx));
-                x = json_integer_value(jx);
-                if (x < 0 || x > (json_int_t)UINT32_MAX)
-                        return fail(errstr, errstr_size,
-                                    "sparse.indices[%zu] is %"
-                                    JSON_INTEGER_FORMAT
-                                    ", out of range (0 to 4294967295)",
-                                    i, x);
-                if (x <= prev)
-                        return fail(errstr, errstr_size,
-                                    "sparse.indices[%zu] is %"
-                                    JSON_INTEGER_FORMAT
-                                    ", not above the previous index %"
-                                    JSON_INTEGER_FORMAT
-                                    " (indices must be strictly ascending)",
-                                    i, x, prev);
-                prev = x;
-                rec->sparse_indices[i] = (uint32_t)x;
-                if (number_to_float(json_array_get(jvals, i), "sparse.values",
-                                    i, &rec->sparse_values[i], errstr,
-                                    errstr_size))
-                        return -1;
-        }
-        rec->sparse_nnz = n;
-        return 0;
-}
-
-/* Returns 1 if j nests deeper than depth_left levels (a scalar is level 0,
- * a container one more than its deepest member). */
-static int nests_deeper(const json_t *j, int depth_left) {
-        const char *key;
-        json_t *v;
-        size_t i;
-
-        if (!json_is_object(j) && !json_is_array(j))
-                return 0;
-        if (depth_left <= 0)
-                return 1;
-        if (json_is_object(j)) {
-                json_object_foreach((json_t *)j, key, v)
-                        if (nests_deeper(v, depth_left - 1))
-                                return 1;
-        } else {
-                json_array_foreach(j, i, v)
-                        if (nests_deeper(v, depth_left - 1))
-                                return 1;
-        }
-        return 0;
-}
-
-static int parse_metadata(const json_t *jm, const parse_ctx_t *ctx,
-                          vcdc_record_t *rec, char *errstr,
-                          size_t errstr_size) {
-        size_t len;
-
-        if (json_is_null(jm))
-                return 0;
-        if (!json_is_object(jm))
-                return fail(errstr, errstr_size,
-                            "\"metadata\" must be an object or null, not %s",
-                            type_name(jm));
-        if (nests_deeper(jm, ctx->opts->max_depth))
-                return fail(errstr, errstr_size,
-                            "\"metadata\" nests deeper than %d levels",
-                            ctx->opts->max_depth);
-        /* Measure first, so that an over-long one is never allocated. */
-        len = json_dumpb(jm, NULL, 0, JSON_COMPACT);
-        if (len == 0)
-                return fail(errstr, errstr_size,
-                            "\"metadata\" cannot be serialized");
-        if (len > ctx->opts->max_metadata)
-                return fail(errstr, errstr_size,
-                            "\"metadata\" is %zu bytes as compact JSON, more "
-                            "than the maximum %zu",
-                            len, ctx->opts->max_metadata);
-        if (!(rec->metadata = malloc(len + 1)))
-                return fail(errstr, errstr_size, "out of memory");
-        if (json_dumpb(jm, rec->metadata, len, JSON_COMPACT) != len)
-                return fail(errstr, errstr_size,
-                            "\"metadata\" cannot be serialized");
-        rec->metadata[len] = '\0';
-        return 0;
-}
-
-static int parse_object(const json_t *root, const parse_ctx_t *ctx,
-                        vcdc_record_t *rec, char *errstr,
-                        size_t errstr_size) {
-        const vcdc_input_opts_t *opts = ctx->opts;
-        const json_t *f[F_CNT] = {0};
-        const char *key;
-        json_t *v;
-        char buf[64];
-
-        if (!json_is_object(root))
-                return fail(errstr, errstr_size,
-                            "the line is %s, expected a JSON object",
-                            type_name(root));
-
-        json_object_foreach((json_t *)root, key, v) {
-                field_t fi = field_lookup(key);
-
-                if (fi == F_CNT)
-                        return fail(errstr, errstr_size,
-                                    "unknown field \"%s\" (known fields: "
-                                    KNOWN_FIELDS ")",
-                                    excerpt(buf, sizeof(buf), key,
-                                            strlen(key)));
-                f[fi] = v;
-        }
-
-        /* collection */
-        if (f[F_COLLECTION]) {
-                const json_t *jc = f[F_COLLECTION];
-                size_t len;
-
-                if (!json_is_string(jc))
-                        return fail(errstr, errstr_size,
-                                    "\"collection\" must be a string, not %s",
-                                    type_name(jc));
-                len = json_string_length(jc);
-                if (len == 0)
-                        return fail(errstr, errstr_size,
-                                    "\"collection\" is empty");
-                if (len > VCDC_COLLECTION_MAX_BYTES)
-                        return fail(errstr, errstr_size,
-                                    "\"collection\" is %zu bytes, more than "
-                                    "the maximum %d",
-                                    len, VCDC_COLLECTION_MAX_BYTES);
-                rec->collection = dup_mem_str(json_string_value(jc), len);
-        } else if (opts->collection && *opts->collection) {
-                /* its length was checked by opts_resolve() */
-                rec->collection = strdup(opts->collection);
-        } else {
-                return fail(errstr, errstr_size,
-                            "\"collection\" is missing and there is no "
-                            "default collection");
-        }
-        if (!rec->collection)
-                return fail(errstr, errstr_size, "out of memory");
-
-        /* id */
-        if (!f[F_ID]) {
-                return fail(errstr, errstr_size, "\"id\" is missing");
-        } else if (json_is_string(f[F_ID])) {
-                size_t len = json_string_length(f[F_ID]);
-
-                if (len == 0)
-                        return fail(errstr, errstr_size, "\"id\" is empty");
-                if (len > VCDC_ID_MAX_BYTES)
-                        return fail(errstr, errstr_size,
-                                    "\"id\" is %zu bytes, more than the "
-                                    "maximum %d",
-                                    len, VCDC_ID_MAX_BYTES);
-                rec->id = dup_mem_str(json_string_value(f[F_ID]), len);
-        } else if (json_is_integer(f[F_ID])) {
-                char num[32];
-                int len = snprintf(num, sizeof(num),
-                                   "%" JSON_INTEGER_FORMAT,
-                                   json_integer_value(f[F_ID]));
-
-                rec->id = dup_mem_str(num, (size_t)len);
-        } else {
-                return fail(errstr, errstr_size,
-                            "\"id\" must be a string or an integer, not %s",
-                            type_name(f[F_ID]));
-        }
-        if (!rec->id)
-                return fail(errstr, errstr_size, "out of memory");
-
-        /* op */
-        rec->op = VCDC_OP_UPSERT;
-        if (f[F_OP]) {
-                const char *op;
-
-                if (!json_is_string(f[F_OP]))
-                        return fail(errstr, errstr_size,
-                                    "\"op\" must be a string, \"upsert\" or "
-                                    "\"delete\", not %s",
-                                    type_name(f[F_OP]));
-                op = json_string_value(f[F_OP]);
-                if (!strcasecmp(op, "delete"))
-                        rec->op = VCDC_OP_DELETE;
-                else if (strcasecmp(op, "upsert"))
-                        return fail(errstr, errstr_size,
-                                    "\"op\" must be \"upsert\" or \"delete\", "
-                                    "not \"%s\"",
-                                    excerpt(buf, sizeof(buf), op,
-                                            json_string_length(f[F_OP])));
-        }
-
-        /* source_ts_ms */
-        if (f[F_SOURCE_TS_MS] && !json_is_null(f[F_SOURCE_TS_MS])) {
-                json_int_t ts;
-
-                if (!json_is_integer(f[F_SOURCE_TS_MS]))
-                        return fail(errstr, errstr_size,
-                                    "\"source_ts_ms\" must be an integer, "
-                                    "not %s",
-                                    type_name(f[F_SOURCE_TS_MS]));
-                ts = json_integer_value(f[F_SOURCE_TS_MS]);
-                if (ts < 0)
-                        return fail(errstr, errstr_size,
-                                    "\"source_ts_ms\" is negative (%"
-                                    JSON_INTEGER_FORMAT ")",
-                                    ts);
-                rec->source_ts_ms = (int64_t)ts;
-        }
-
-        if (rec->op == VCDC_OP_DELETE)
-                return 0; /* the payload of a delete is ignored */
-
-        /* vector */
-        if (!f[F_VECTOR])
-                return fail(errstr, errstr_size,
-                            "\"vector\" is missing (an upsert needs one)");
-        if (parse_vector(f[F_VECTOR], ctx, rec, errstr, errstr_size))
-                return -1;
-
-        /* sparse */
-        if (f[F_SPARSE] && !json_is_null(f[F_SPARSE]) &&
-            parse_sparse(f[F_SPARSE], rec, errstr, errstr_size))
-                return -1;
-
-        /* metadata */
-        if (f[F_METADATA] &&
-            parse_metadata(f[F_METADATA], ctx, rec, errstr, errstr_size))
-                return -1;
-
-        /* document */
-        if (f[F_DOCUMENT] && !json_is_null(f[F_DOCUMENT])) {
-                const json_t *jd = f[F_DOCUMENT];
-                size_t len;
-
-                if (!json_is_string(jd))
-                        return fail(errstr, errstr_size,
-                                    "\"document\" must be a string or null, "
-                                    "not %s",
-                                    type_name(jd));
-                len = json_string_length(jd);
-                if (len > opts->max_document)
-                        return fail(errstr, errstr_size,
-                                    "\"document\" is %zu bytes, more than the "
-                                    "maximum %zu",
-                                    len, opts->max_document);
-                if (!(rec->document = dup_mem_str(json_string_value(jd),
-                                                  len)))
-                        return fail(errstr, errstr_size, "out of memory");
-        }
-        return 0;
-}
-
-/* Parses one line (no "\n") into rec, which must be clear. skipped: bytes
- * before line in the file's line (for positions). Returns 0 or -1 with
- * errstr; rec is clear on failure. */
-static int parse_line(const char *line, size_t len, size_t skipped,
-                      const parse_ctx_t *ctx, vcdc_record_t *rec,
+/* Parses one line (no "\n") into rec, which must be clear, against the
+ * dimension dim (0: any) that line dim_line fixed (0: unknown), or that is
+ * the user's (dim_required). skipped: bytes before line in the file's line
+ * (for positions). Returns 0 or -1 with errstr; rec is clear on failure. */
+static int parse_line(vcdc_jsonscan_t *js, const char *line, size_t len,
+                      size_t skipped, const vcdc_input_opts_t *o, size_t dim,
+                      size_t dim_line, int dim_required, vcdc_record_t *rec,
                       char *errstr, size_t errstr_size) {
-        json_error_t jerr;
-        json_t *root;
-        const char *nul;
-        int r;
+        vcdc_jsonrec_opts_t ro;
 
-        if ((nul = memchr(line, '\0', len)))
-                return fail(errstr, errstr_size,
-                            "NUL byte at column %zu",
-                            (size_t)(nul - line) + skipped + 1);
-        root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                          &jerr);
-        if (!root) {
-                load_error(&jerr, line, len, skipped, errstr, errstr_size);
-                return -1;
-        }
-        r = parse_object(root, ctx, rec, errstr, errstr_size);
-        json_decref(root);
-        if (r)
-                vcdc_record_clear(rec);
-        return r;
+        ro.collection = o->collection;
+        ro.dim = dim;
+        ro.dim_line = dim_line;
+        ro.dim_required = dim_required;
+        ro.max_dim = o->max_dim;
+        ro.max_document = o->max_document;
+        ro.max_metadata = o->max_metadata;
+        ro.max_depth = o->max_depth;
+        return vcdc_jsonrec_parse(js, line, len, skipped, &ro, rec, errstr,
+                                  errstr_size);
 }
 
 /* Fills in the defaults. Returns 0, or -1 with errstr. */
@@ -985,19 +248,21 @@ int vcdc_input_parse_json(const char *line, size_t len,
                           vcdc_record_t *rec, char *errstr,
                           size_t errstr_size) {
         vcdc_input_opts_t o;
-        parse_ctx_t ctx;
+        vcdc_jsonscan_t *js;
+        int r;
 
         vcdc_record_clear(rec);
         if (opts_resolve(&o, opts, errstr, errstr_size))
                 return -1;
-        ctx.opts = &o;
-        ctx.dim = dimp && *dimp ? *dimp : o.dim;
-        ctx.dim_line = 0;
-        ctx.dim_from_opts = !(dimp && *dimp) && o.dim;
-        if (parse_line(line, len, 0, &ctx, rec, errstr, errstr_size)) {
-                sanitize(errstr);
+        if (!(js = vcdc_jsonscan_new())) {
+                fail(errstr, errstr_size, "out of memory");
                 return -1;
         }
+        r = parse_line(js, line, len, 0, &o, dimp && *dimp ? *dimp : o.dim,
+                       0, !(dimp && *dimp) && o.dim, rec, errstr, errstr_size);
+        vcdc_jsonscan_destroy(js);
+        if (r)
+                return -1;
         if (dimp && rec->dim)
                 *dimp = rec->dim;
         return 0;
@@ -1036,6 +301,8 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 return NULL;
         }
         in->rd.fd = in->ids.fd = -1;
+        in->rd.wake[0] = in->rd.wake[1] = -1;
+        in->ids.wake[0] = in->ids.wake[1] = -1;
         if (opts_resolve(&in->opts, opts, errstr, errstr_size))
                 goto err;
         /* opts is copied; its strings are the caller's. */
@@ -1055,6 +322,10 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 }
                 /* A line and its "\r\n". */
                 max_cap = in->opts.max_line + 2;
+                if (!(in->js = vcdc_jsonscan_new())) {
+                        fail(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
         } else {
                 fail(errstr, errstr_size, "unknown input format %d",
                      (int)in->opts.format);
@@ -1069,10 +340,12 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 fd = STDIN_FILENO;
         else if ((fd = open_fd(path, errstr, errstr_size)) < 0)
                 goto err;
-        if (reader_init(&in->rd, fd, !is_stdin, max_cap)) {
+        if (vcdc_reader_init(&in->rd, fd, !is_stdin, max_cap)) {
+                int e = errno;
+
                 if (!is_stdin)
                         close(fd);
-                fail(errstr, errstr_size, "out of memory");
+                fail(errstr, errstr_size, "%s: %s", in->path, strerror(e));
                 goto err;
         }
         if (in->opts.format == VCDC_INPUT_FVECS && in->opts.ids_path) {
@@ -1092,11 +365,14 @@ vcdc_input_t *vcdc_input_open(const char *path, const vcdc_input_opts_t *opts,
                 else if ((fd = open_fd(in->opts.ids_path, errstr,
                                        errstr_size)) < 0)
                         goto err;
-                if (reader_init(&in->ids, fd, !is_stdin,
-                                VCDC_ID_MAX_BYTES + 2)) {
+                if (vcdc_reader_init(&in->ids, fd, !is_stdin,
+                                     VCDC_ID_MAX_BYTES + 2)) {
+                        int e = errno;
+
                         if (!is_stdin)
                                 close(fd);
-                        fail(errstr, errstr_size, "out of memory");
+                        fail(errstr, errstr_size, "%s: %s", in->ids_path,
+                             strerror(e));
                         goto err;
                 }
                 in->has_ids = 1;
@@ -1108,8 +384,8 @@ err:
         return NULL;
 }
 
-static int read_error(vcdc_input_t *in, const reader_t *rd, const char *path,
-                      char *errstr, size_t errstr_size) {
+static int read_error(vcdc_input_t *in, const vcdc_reader_t *rd,
+                      const char *path, char *errstr, size_t errstr_size) {
         in->failed = 1;
         fail(errstr, errstr_size, "%s: read error after %s %zu: %s", path,
              in->opts.format == VCDC_INPUT_FVECS ? "record" : "line",
@@ -1120,24 +396,22 @@ static int read_error(vcdc_input_t *in, const reader_t *rd, const char *path,
 static int next_jsonl(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                       size_t errstr_size) {
         char what[512];
-        parse_ctx_t ctx;
 
-        ctx.opts = &in->opts;
         for (;;) {
                 const char *line = NULL;
                 size_t len = 0, skipped = 0, i;
                 uint64_t long_len = 0;
                 int r;
 
-                r = reader_line(&in->rd, in->opts.max_line, &line, &len,
-                                &long_len);
-                if (r == LINE_EOF)
+                r = vcdc_reader_line(&in->rd, in->opts.max_line, &line,
+                                     &len, &long_len);
+                if (r == VCDC_LINE_EOF)
                         return VCDC_INPUT_EOF;
-                if (r == LINE_IOERR)
+                if (r == VCDC_LINE_IOERR)
                         return read_error(in, &in->rd, in->path, errstr,
                                           errstr_size);
                 in->line++;
-                if (r == LINE_TOO_LONG) {
+                if (r == VCDC_LINE_TOO_LONG) {
                         fail(errstr, errstr_size,
                              "%s:%zu: line is %" PRIu64 " bytes, longer than "
                              "the maximum %zu",
@@ -1164,12 +438,9 @@ static int next_jsonl(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 if (i == len)
                         continue; /* blank */
 
-                ctx.dim = in->dim;
-                ctx.dim_line = in->dim_line;
-                ctx.dim_from_opts = in->opts.dim && !in->dim_line;
-                if (parse_line(line, len, skipped, &ctx, rec, what,
-                               sizeof(what))) {
-                        sanitize(what);
+                if (parse_line(in->js, line, len, skipped, &in->opts, in->dim,
+                               in->dim_line, in->opts.dim && !in->dim_line,
+                               rec, what, sizeof(what))) {
                         fail(errstr, errstr_size, "%s:%zu: %s", in->path,
                              in->line, what);
                         return VCDC_INPUT_BAD;
@@ -1196,14 +467,15 @@ static int next_id(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
         uint64_t long_len = 0;
         int r;
 
-        r = reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len, &long_len);
-        if (r == LINE_IOERR) {
+        r = vcdc_reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len,
+                             &long_len);
+        if (r == VCDC_LINE_IOERR) {
                 in->failed = 1;
                 fail(errstr, errstr_size, "%s: read error after line %zu: %s",
                      in->ids_path, in->ids_line, strerror(in->ids.err));
                 return VCDC_INPUT_IOERR;
         }
-        if (r == LINE_EOF) {
+        if (r == VCDC_LINE_EOF) {
                 in->failed = 1;
                 fail(errstr, errstr_size,
                      "%s:record %zu: the ids file %s has only %zu lines, "
@@ -1212,7 +484,7 @@ static int next_id(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 return VCDC_INPUT_IOERR;
         }
         in->ids_line++;
-        if (r == LINE_TOO_LONG) {
+        if (r == VCDC_LINE_TOO_LONG) {
                 fail(errstr, errstr_size,
                      "id on line %zu of %s is %" PRIu64 " bytes, more than "
                      "the maximum %d",
@@ -1252,12 +524,12 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
                 const char *line = NULL;
                 size_t len = 0;
                 uint64_t long_len = 0;
-                int r = reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line, &len,
-                                    &long_len);
+                int r = vcdc_reader_line(&in->ids, VCDC_ID_MAX_BYTES, &line,
+                                         &len, &long_len);
 
-                if (r == LINE_EOF)
+                if (r == VCDC_LINE_EOF)
                         return 0;
-                if (r == LINE_IOERR) {
+                if (r == VCDC_LINE_IOERR) {
                         fail(errstr, errstr_size,
                              "%s: read error after line %zu: %s",
                              in->ids_path, in->ids_line,
@@ -1265,7 +537,7 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
                         return -1;
                 }
                 in->ids_line++;
-                if (r == LINE_TOO_LONG || len > 0) {
+                if (r == VCDC_LINE_TOO_LONG || len > 0) {
                         fail(errstr, errstr_size,
                              "%s: the ids file %s has more lines than the "
                              "%zu vectors (line %zu)",
@@ -1277,7 +549,7 @@ static int ids_leftover(vcdc_input_t *in, char *errstr, size_t errstr_size) {
 
 static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                       size_t errstr_size) {
-        reader_t *rd = &in->rd;
+        vcdc_reader_t *rd = &in->rd;
         const unsigned char *p;
         uint64_t offset;
         size_t avail, need, i, rec_no;
@@ -1285,7 +557,7 @@ static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
         int r;
         char what[256];
 
-        if (reader_need(rd, 4))
+        if (vcdc_reader_need(rd, 4))
                 return read_error(in, rd, in->path, errstr, errstr_size);
         avail = rd->end - rd->start;
         offset = rd->offset + rd->start;
@@ -1338,7 +610,7 @@ static int next_fvecs(vcdc_input_t *in, vcdc_record_t *rec, char *errstr,
                 in->dim_line = rec_no;
         }
         need = 4 + (size_t)d * 4;
-        if (reader_need(rd, need))
+        if (vcdc_reader_need(rd, need))
                 return read_error(in, rd, in->path, errstr, errstr_size);
         avail = rd->end - rd->start;
         if (avail < need) {
@@ -1444,11 +716,41 @@ size_t vcdc_input_dim(const vcdc_input_t *in) {
         return in->dim;
 }
 
+const char *vcdc_input_path(const vcdc_input_t *in) {
+        return in->path;
+}
+
+int vcdc_input_ready(const vcdc_input_t *in) {
+        const vcdc_reader_t *rd = &in->rd;
+        uint32_t d;
+
+        if (in->failed)
+                return 1;
+        if (in->opts.format != VCDC_INPUT_FVECS)
+                return vcdc_reader_line_ready(rd, 1 /*blank lines skipped*/);
+        if (!vcdc_reader_bytes_ready(rd, 4))
+                return 0;
+        if (rd->end - rd->start < 4)
+                return 1; /* the end, or a truncated header */
+        d = le32((const unsigned char *)rd->buf + rd->start);
+        if (d == 0 || d > in->opts.max_dim)
+                return 1; /* an error, found without reading */
+        return vcdc_reader_bytes_ready(rd, 4 + (size_t)d * 4) &&
+               (!in->has_ids || vcdc_reader_line_ready(&in->ids, 0));
+}
+
+void vcdc_input_interrupt(vcdc_input_t *in) {
+        vcdc_reader_interrupt(&in->rd);
+        if (in->has_ids)
+                vcdc_reader_interrupt(&in->ids);
+}
+
 void vcdc_input_close(vcdc_input_t *in) {
         if (!in)
                 return;
-        reader_destroy(&in->rd);
-        reader_destroy(&in->ids);
+        vcdc_reader_destroy(&in->rd);
+        vcdc_reader_destroy(&in->ids);
+        vcdc_jsonscan_destroy(in->js);
         free(in->path);
         free(in->ids_path);
         free(in);

@@ -70,6 +70,23 @@ size_t vcdc_input_line(const vcdc_input_t *in);
 /** The dimension fixed so far (0 until the first vector). */
 size_t vcdc_input_dim(const vcdc_input_t *in);
 
+/** The path messages name ("<stdin>" for "-"). */
+const char *vcdc_input_path(const vcdc_input_t *in);
+
+/**
+ * 1 if vcdc_input_next() would return without waiting for its input (a
+ * record, an error or the end is at hand): a caller batching records can
+ * hand over what it has before a read that may wait for a pipe.
+ */
+int vcdc_input_ready(const vcdc_input_t *in);
+
+/**
+ * Ends a vcdc_input_next() that another thread waits in for a read (on a
+ * pipe or a terminal) with VCDC_INPUT_IOERR, and every call after it.
+ * Thread-safe and async-signal-safe.
+ */
+void vcdc_input_interrupt(vcdc_input_t *in);
+
 /** Closes and frees. Accepts NULL. */
 void vcdc_input_close(vcdc_input_t *in);
 
