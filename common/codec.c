@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 /* Kept equal to schemas/change.avsc (tests/test_codec.c checks). */
 const char vcdc_change_schema_json[] =
         "{\n"
@@ -101,45 +103,15 @@ uint64_t vcdc_crc64_avro(const void *buf, size_t len) {
 /*
  * Parsing Canonical Form.
  */
-typedef struct strbuf_s {
-        char *s;
-        size_t len, cap;
-        int oom;
-} strbuf_t;
-
-static void sb_add(strbuf_t *sb, const char *s, size_t len) {
-        if (sb->oom)
-                return;
-        if (sb->len + len + 1 > sb->cap) {
-                size_t cap = sb->cap ? sb->cap * 2 : 256;
-                char *n;
-                while (cap < sb->len + len + 1)
-                        cap *= 2;
-                if (!(n = realloc(sb->s, cap))) {
-                        sb->oom = 1;
-                        return;
-                }
-                sb->s = n;
-                sb->cap = cap;
-        }
-        memcpy(sb->s + sb->len, s, len);
-        sb->len += len;
-        sb->s[sb->len] = '\0';
-}
-
-static void sb_puts(strbuf_t *sb, const char *s) {
-        sb_add(sb, s, strlen(s));
-}
-
 /* A JSON string literal, UTF-8 kept as is. */
-static void sb_json_string(strbuf_t *sb, const char *s) {
+static void sb_json_string(vcdc_buf_t *sb, const char *s) {
         json_t *js = json_string(s);
         char *enc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
 
         if (enc)
-                sb_puts(sb, enc);
+                vcdc_buf_puts(sb, enc);
         else
-                sb->oom = 1;
+                sb->failed = 1;
         free(enc);
         json_decref(js);
 }
@@ -165,10 +137,10 @@ static void full_name(const char *name, const char *ns, char *out,
                 snprintf(out, out_size, "%s.%s", ns, name);
 }
 
-static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
+static int canon(vcdc_buf_t *sb, json_t *js, const char *ns, char *errstr,
                  size_t errstr_size, int depth);
 
-static int canon_fields(strbuf_t *sb, json_t *fields, const char *ns,
+static int canon_fields(vcdc_buf_t *sb, json_t *fields, const char *ns,
                         char *errstr, size_t errstr_size, int depth) {
         size_t i;
         json_t *f;
@@ -177,7 +149,7 @@ static int canon_fields(strbuf_t *sb, json_t *fields, const char *ns,
                 snprintf(errstr, errstr_size, "record fields must be an array");
                 return -1;
         }
-        sb_puts(sb, ",\"fields\":[");
+        vcdc_buf_puts(sb, ",\"fields\":[");
         json_array_foreach(fields, i, f) {
                 json_t *name = json_object_get(f, "name");
                 if (!json_is_string(name)) {
@@ -185,19 +157,19 @@ static int canon_fields(strbuf_t *sb, json_t *fields, const char *ns,
                                  "field %zu has no name", i);
                         return -1;
                 }
-                sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+                vcdc_buf_puts(sb, i ? ",{\"name\":" : "{\"name\":");
                 sb_json_string(sb, json_string_value(name));
-                sb_puts(sb, ",\"type\":");
+                vcdc_buf_puts(sb, ",\"type\":");
                 if (canon(sb, json_object_get(f, "type"), ns, errstr,
                           errstr_size, depth + 1) == -1)
                         return -1;
-                sb_puts(sb, "}");
+                vcdc_buf_puts(sb, "}");
         }
-        sb_puts(sb, "]");
+        vcdc_buf_puts(sb, "]");
         return 0;
 }
 
-static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
+static int canon(vcdc_buf_t *sb, json_t *js, const char *ns, char *errstr,
                  size_t errstr_size, int depth) {
         char fname[512];
         const char *type;
@@ -220,15 +192,15 @@ static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
                 return 0;
         }
         if (json_is_array(js)) {
-                sb_puts(sb, "[");
+                vcdc_buf_puts(sb, "[");
                 json_array_foreach(js, i, el) {
                         if (i)
-                                sb_puts(sb, ",");
+                                vcdc_buf_puts(sb, ",");
                         if (canon(sb, el, ns, errstr, errstr_size,
                                   depth + 1) == -1)
                                 return -1;
                 }
-                sb_puts(sb, "]");
+                vcdc_buf_puts(sb, "]");
                 return 0;
         }
         if (!json_is_object(js) || !json_object_get(js, "type")) {
@@ -245,15 +217,15 @@ static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
         }
         if (!strcmp(type, "array") || !strcmp(type, "map")) {
                 const char *key = type[0] == 'a' ? "items" : "values";
-                sb_puts(sb, "{\"type\":");
+                vcdc_buf_puts(sb, "{\"type\":");
                 sb_json_string(sb, type);
-                sb_puts(sb, ",\"");
-                sb_puts(sb, key);
-                sb_puts(sb, "\":");
+                vcdc_buf_puts(sb, ",\"");
+                vcdc_buf_puts(sb, key);
+                vcdc_buf_puts(sb, "\":");
                 if (canon(sb, json_object_get(js, key), ns, errstr,
                           errstr_size, depth + 1) == -1)
                         return -1;
-                sb_puts(sb, "}");
+                vcdc_buf_puts(sb, "}");
                 return 0;
         }
         if (strcmp(type, "record") && strcmp(type, "error") &&
@@ -272,9 +244,9 @@ static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
         if (json_is_string(jns))
                 ns = json_string_value(jns);
         full_name(json_string_value(name), ns, fname, sizeof(fname));
-        sb_puts(sb, "{\"name\":");
+        vcdc_buf_puts(sb, "{\"name\":");
         sb_json_string(sb, fname);
-        sb_puts(sb, ",\"type\":");
+        vcdc_buf_puts(sb, ",\"type\":");
         sb_json_string(sb, !strcmp(type, "error") ? "record" : type);
         if (!strcmp(type, "record") || !strcmp(type, "error")) {
                 /* Names inside take the record's namespace. */
@@ -293,14 +265,14 @@ static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
                                  fname);
                         return -1;
                 }
-                sb_puts(sb, ",\"symbols\":[");
+                vcdc_buf_puts(sb, ",\"symbols\":[");
                 json_array_foreach(syms, i, el) {
                         if (i)
-                                sb_puts(sb, ",");
+                                vcdc_buf_puts(sb, ",");
                         sb_json_string(sb, json_string_value(el) ?
                                                    json_string_value(el) : "");
                 }
-                sb_puts(sb, "]");
+                vcdc_buf_puts(sb, "]");
         } else {
                 json_t *size = json_object_get(js, "size");
                 char num[32];
@@ -311,15 +283,15 @@ static int canon(strbuf_t *sb, json_t *js, const char *ns, char *errstr,
                 }
                 snprintf(num, sizeof(num), ",\"size\":%lld",
                          (long long)json_integer_value(size));
-                sb_puts(sb, num);
+                vcdc_buf_puts(sb, num);
         }
-        sb_puts(sb, "}");
+        vcdc_buf_puts(sb, "}");
         return 0;
 }
 
 char *vcdc_schema_canonical(const char *schema_json, char *errstr,
                             size_t errstr_size) {
-        strbuf_t sb = {0};
+        vcdc_buf_t sb = VCDC_BUF_INIT;
         json_error_t jerr;
         json_t *js;
 
@@ -330,16 +302,16 @@ char *vcdc_schema_canonical(const char *schema_json, char *errstr,
         }
         if (canon(&sb, js, NULL, errstr, errstr_size, 0) == -1) {
                 json_decref(js);
-                free(sb.s);
+                vcdc_buf_free(&sb);
                 return NULL;
         }
         json_decref(js);
-        if (sb.oom) {
+        if (sb.failed) {
                 snprintf(errstr, errstr_size, "out of memory");
-                free(sb.s);
+                vcdc_buf_free(&sb);
                 return NULL;
         }
-        return sb.s;
+        return vcdc_buf_detach(&sb, NULL);
 }
 
 /*
