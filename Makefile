@@ -1,8 +1,8 @@
 # vcdc - build, test, install.
 #
 #   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc
-#   make test            everything CI runs: unit tests, then integration
-#                        tests against a real local stack
+#   make test            installs what is missing, then unit tests and
+#                        integration tests against a real local stack
 #   make test-unit       cmocka unit tests
 #   make test-integration  integration tests (starts and stops the stack)
 #   make soak            the long fault tests (pytest marker soak), on a stack
@@ -20,8 +20,12 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 PKGS    := rdkafka avro-c jansson libcurl libpq
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# Asked quietly: on a fresh machine the packages (or pkg-config itself) are
+# not there yet, and `make demo` / `make test` install them first, in a
+# make of their own. Compiling without them stops at the first object.
+PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+PKG_CFLAGS := $(if $(PKG_OK),$(shell pkg-config --cflags $(PKGS)))
+PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
@@ -55,6 +59,7 @@ IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
+	$(if $(PKG_OK),,$(error pkg-config cannot find $(PKGS): run `make deps`))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -96,7 +101,11 @@ test-integration: all $(IT_BINS)
 soak: all $(IT_BINS)
 	bash scripts/with-stack.sh bash tests/run-integration.sh -m soak
 
-test: test-unit test-integration
+# Installs what is missing first (quick when all is there), then runs
+# the tests in a make that sees the installed packages.
+test:
+	bash scripts/install-deps.sh
+	$(MAKE) test-unit test-integration
 
 # The unit tests again, built with AddressSanitizer and UBSan.
 sanitize:

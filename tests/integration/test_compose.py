@@ -249,6 +249,18 @@ def test_topic_is_created_compacted_before_the_consumers(services):
             "service_completed_successfully"
 
 
+def test_postgres_has_logical_decoding(services):
+    """The official pgvector image, started with the settings the local
+    stack (scripts/stack.sh) gives PostgreSQL."""
+    argv = command(services["postgres"])
+    assert argv[0] == "postgres"
+    settings = dict(argv[i + 1].split("=", 1)
+                    for i, a in enumerate(argv) if a == "-c")
+    assert settings["wal_level"] == "logical"
+    assert int(settings["max_replication_slots"]) >= 10
+    assert int(settings["max_wal_senders"]) >= 10
+
+
 # ---------------------------------------------------------------- consumers
 
 
