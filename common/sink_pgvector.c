@@ -379,6 +379,16 @@ char *vcdc_pgvector_offsets_sql(size_t rows) {
         return sqlbuf_finish(&b);
 }
 
+size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
+                                   int with_offsets, int prepare) {
+        size_t chunks = (upsert_cnt + VCDC_PGVECTOR_CHUNK_ROWS - 1) /
+                        VCDC_PGVECTOR_CHUNK_ROWS;
+
+        return 2 /* BEGIN, COMMIT */ + (with_offsets ? 1 : 0) + chunks +
+               (prepare && upsert_cnt >= VCDC_PGVECTOR_CHUNK_ROWS ? 1 : 0) +
+               (delete_cnt ? 1 : 0);
+}
+
 /* Exact codes first: they override their class (the first two characters). */
 static const struct {
         const char *code;
@@ -1699,8 +1709,14 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
                 return status;
         /* The usual batch, to a table known to exist, is one round trip:
          * its statements go in one pipeline and are read back at the end.
-         * Creating the table reads answers on the way, so it does not. */
-        if (pg->exists)
+         * Creating the table reads answers on the way, so it does not; nor
+         * does a batch larger than max_batch(), which needs more
+         * statements than a pipeline holds. */
+        if (pg->exists &&
+            vcdc_pgvector_statement_cnt(batch->upsert_cnt, batch->delete_cnt,
+                                        batch->offset_cnt > 0,
+                                        !pg->stmt[0] && !pg->no_prepare) <=
+                    VCDC_PGVECTOR_PIPELINE_MAX)
                 pipeline_start(pg);
         if ((status = run_cmd(sink, "BEGIN", "BEGIN", 0, NULL, errstr,
                               errstr_size)))

@@ -15,12 +15,15 @@
 #define VCDC_PGVECTOR_CHUNK_ROWS 500
 /* Parameters per upserted row: id, embedding, metadata, document. */
 #define VCDC_PGVECTOR_UPSERT_PARAMS 4
-/* apply()'s most statements in one pipeline: BEGIN, 10 chunks, DELETE,
- * offsets, COMMIT. */
-#define VCDC_PGVECTOR_PIPELINE_MAX 14
-
 /* What max_batch() answers: one transaction of 10 chunks. */
 #define VCDC_PGVECTOR_MAX_BATCH 5000
+/* apply()'s most statements in one pipeline: BEGIN, the PREPARE of the
+ * full chunk on a fresh connection, a chunk per VCDC_PGVECTOR_CHUNK_ROWS
+ * of a batch of VCDC_PGVECTOR_MAX_BATCH upserts, DELETE, the offsets,
+ * COMMIT. A batch that needs more goes statement by statement. */
+#define VCDC_PGVECTOR_PIPELINE_MAX                                             \
+        (5 + (VCDC_PGVECTOR_MAX_BATCH + VCDC_PGVECTOR_CHUNK_ROWS - 1) /         \
+                     VCDC_PGVECTOR_CHUNK_ROWS)
 /* pgvector's vector type holds at most this many dimensions. */
 #define VCDC_PGVECTOR_DIM_MAX 16000
 /* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
@@ -84,6 +87,15 @@ char *vcdc_pgvector_text_array(const char *const *items, size_t cnt);
  * (free() it), NULL on allocation failure or rows == 0.
  */
 char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows);
+
+/**
+ * How many statements apply() sends for a batch of upsert_cnt upserts and
+ * delete_cnt deletes: BEGIN, the PREPARE of the full chunk (prepare: none
+ * prepared on the connection yet), one INSERT per VCDC_PGVECTOR_CHUNK_ROWS
+ * upserts, DELETE, the offsets statement (with_offsets), COMMIT.
+ */
+size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
+                                   int with_offsets, int prepare);
 
 /**
  * The multi-row upsert of rows vcdc_offsets rows: $1 table name, $2 topic,

@@ -280,6 +280,27 @@ static void test_offsets_sql(void **state) {
         assert_null(vcdc_pgvector_offsets_sql(0));
 }
 
+/* Scenario 7 of issue 14: the largest batch max_batch() allows, with a
+ * delete, its offsets and the PREPARE of a fresh connection, fits one
+ * pipeline; one record more does not (and goes statement by statement). */
+static void test_statement_cnt(void **state) {
+        (void)state;
+        assert_int_equal(vcdc_pgvector_statement_cnt(0, 0, 1, 1), 3);
+        assert_int_equal(vcdc_pgvector_statement_cnt(1, 0, 0, 1), 3);
+        assert_int_equal(vcdc_pgvector_statement_cnt(499, 1, 1, 1), 5);
+        assert_int_equal(vcdc_pgvector_statement_cnt(500, 1, 1, 1), 6);
+        assert_int_equal(vcdc_pgvector_statement_cnt(500, 1, 1, 0), 5);
+        assert_int_equal(vcdc_pgvector_statement_cnt(
+                                 VCDC_PGVECTOR_MAX_BATCH, 1, 1, 1),
+                         15);
+        assert_true(vcdc_pgvector_statement_cnt(VCDC_PGVECTOR_MAX_BATCH, 1, 1,
+                                                1) <=
+                    VCDC_PGVECTOR_PIPELINE_MAX);
+        assert_true(vcdc_pgvector_statement_cnt(VCDC_PGVECTOR_MAX_BATCH + 1,
+                                                1, 1, 1) >
+                    VCDC_PGVECTOR_PIPELINE_MAX);
+}
+
 static void test_sqlstate(void **state) {
         static const struct {
                 const char *sqlstate;
@@ -470,6 +491,7 @@ int main(void) {
                 cmocka_unit_test(test_text_array),
                 cmocka_unit_test(test_upsert_sql),
                 cmocka_unit_test(test_offsets_sql),
+                cmocka_unit_test(test_statement_cnt),
                 cmocka_unit_test(test_sqlstate),
                 cmocka_unit_test(test_json_compact),
                 cmocka_unit_test(test_check),
