@@ -23,18 +23,24 @@
  * metric (only indexes have one), so vcdc keeps two bookkeeping tables next
  * to it, created at open when missing:
  *   vcdc_targets(table_name, dim, metric)  one row per table vcdc created;
- *   vcdc_offsets(table_name, topic, partition, "offset", updated_at)  the
- *     last offset applied per partition, written in the batch's transaction.
+ *   vcdc_offsets(table_name, topic, partition, "offset", updated_at,
+ *     table_instance)  the last offset applied per partition, written in
+ *     the batch's transaction and stamped with the table instance it
+ *     describes (sink_pgvector_fence.c); a vcdc_offsets from before the
+ *     stamp gets the column at open, and its old rows count for none.
  * An existing table must have the four columns with those types (id and
  * document may be varchar); its dimension comes from the column type
  * (vector(N)), else from vcdc_targets, else from a stored row. A table vcdc
  * did not create has no recorded metric and is taken as conf.metric.
  *
  * apply() is one transaction: [CREATE TABLE and its vcdc_targets row], the
+ * fenced vcdc_offsets write (or, for fence_only, the fenced check: the
+ * batch is STALE and rolls back, on the server, when a partition already
+ * records an offset at or past its own; sink_pgvector_fence.c), the
  * upserts in multi-row INSERT ... ON CONFLICT (id) DO UPDATE statements of
  * VCDC_PGVECTOR_CHUNK_ROWS rows, one DELETE ... WHERE id = ANY($1::text[]),
- * the vcdc_offsets rows (the value given wins, even if lower), COMMIT, sent
- * in one pipeline (one round trip) once the table exists. The full chunk's
+ * COMMIT, sent in one pipeline (one round trip) once the table exists.
+ * record_offsets() is the same transaction with the offsets alone. The full chunk's
  * INSERT is prepared once per connection (prepare_upsert()). Any failure
  * rolls it all back. apply_send() sends that pipeline and apply_wait()
  * reads its answers, so the consumer can build its next batch meanwhile;
@@ -77,6 +83,11 @@
 #include "sink_int.h"
 
 #define LOG_COMP "pgvector"
+
+/* What the fenced offsets statement is called in errors; checked() knows
+ * its refusal by it. */
+#define FENCE_WHAT      "recording offsets"
+#define FENCE_ONLY_WHAT "checking offsets"
 
 /* Bytes one float takes in "%.9g" plus its separator: "-1.23456789e-38,". */
 #define FLOAT_TEXT_MAX 16
@@ -361,24 +372,6 @@ char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows) {
         return sqlbuf_finish(&b);
 }
 
-char *vcdc_pgvector_offsets_sql(size_t rows) {
-        sqlbuf_t b = {0};
-        size_t i;
-
-        if (!rows)
-                return NULL;
-        sqlbuf_add(&b, "INSERT INTO vcdc_offsets (table_name, topic, "
-                       "partition, \"offset\", updated_at) VALUES ");
-        for (i = 0; i < rows; i++)
-                sqlbuf_add(&b, "%s($1::text,$2::text,$%zu::int,$%zu::bigint,"
-                               "now())",
-                           i ? "," : "", 3 + 2 * i, 4 + 2 * i);
-        sqlbuf_add(&b, " ON CONFLICT (table_name, topic, partition) DO "
-                       "UPDATE SET \"offset\" = EXCLUDED.\"offset\", "
-                       "updated_at = EXCLUDED.updated_at");
-        return sqlbuf_finish(&b);
-}
-
 size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
                                    int with_offsets, int prepare) {
         size_t chunks = (upsert_cnt + VCDC_PGVECTOR_CHUNK_ROWS - 1) /
@@ -655,6 +648,7 @@ static PGresult *checked(vcdc_sink_t *sink, const char *what,
                          char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
         const char *sqlstate, *msg;
+        char why[256];
 
         if (!result) {
                 conn_failed(sink, what, -1, statusp, errstr, errstr_size);
@@ -686,6 +680,16 @@ static PGresult *checked(vcdc_sink_t *sink, const char *what,
         *statusp = vcdc_pgvector_sqlstate_status(sqlstate);
         if (sqlstate)
                 snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", sqlstate);
+        if ((!strcmp(what, FENCE_WHAT) || !strcmp(what, FENCE_ONLY_WHAT)) &&
+            vcdc_pgvector_fence_refused(sqlstate, msg, why, sizeof(why))) {
+                *statusp = VCDC_SINK_STALE;
+                snprintf(errstr, errstr_size,
+                         "%s: %s: stale batch: %s (a newer writer applied "
+                         "it); nothing of the batch was applied",
+                         sink->name, what, why);
+                PQclear(result);
+                return NULL;
+        }
         snprintf(errstr, errstr_size, "%s: %s: SQLSTATE %s: %.*s", sink->name,
                  what, sqlstate ? sqlstate : "(none)", msg_len(msg), msg);
         if (!sqlstate || !*sqlstate)
@@ -1150,21 +1154,26 @@ static int lost_create_race(const pgvector_t *pg) {
 static vcdc_sink_status_t setup(vcdc_sink_t *sink, char *errstr,
                                 size_t errstr_size) {
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        int has_vector, has_targets, has_offsets;
+        int has_vector, has_targets, has_offsets, has_instance;
         PGresult *res;
 
         if (!(res = run(sink, "probing the schema",
                         "SELECT EXISTS (SELECT 1 FROM pg_extension "
                         "WHERE extname = 'vector'), "
                         "to_regclass('vcdc_targets') IS NOT NULL, "
-                        "to_regclass('vcdc_offsets') IS NOT NULL",
+                        "to_regclass('vcdc_offsets') IS NOT NULL, "
+                        "EXISTS (SELECT 1 FROM pg_attribute "
+                        "WHERE attrelid = to_regclass('vcdc_offsets') "
+                        "AND attname = 'table_instance' "
+                        "AND NOT attisdropped)",
                         0, NULL, &status, errstr, errstr_size)))
                 return status;
         has_vector = !strcmp(PQgetvalue(res, 0, 0), "t");
         has_targets = !strcmp(PQgetvalue(res, 0, 1), "t");
         has_offsets = !strcmp(PQgetvalue(res, 0, 2), "t");
+        has_instance = !strcmp(PQgetvalue(res, 0, 3), "t");
         PQclear(res);
-        if (has_vector && has_targets && has_offsets)
+        if (has_vector && has_targets && has_offsets && has_instance)
                 return VCDC_SINK_OK;
 
         if ((status = run_cmd(sink, "BEGIN", "BEGIN", 0, NULL, errstr,
@@ -1187,7 +1196,16 @@ static vcdc_sink_status_t setup(vcdc_sink_t *sink, char *errstr,
                               "CREATE TABLE IF NOT EXISTS vcdc_offsets ("
                               "table_name text, topic text, partition int, "
                               "\"offset\" bigint, updated_at timestamptz, "
+                              "table_instance oid, "
                               "PRIMARY KEY (table_name, topic, partition))",
+                              0, NULL, errstr, errstr_size)))
+                goto err;
+        /* Written by a vcdc from before offsets belonged to the table
+         * instance: its rows stay, unstamped, and count for none. */
+        if (has_offsets && !has_instance &&
+            (status = run_cmd(sink, "adding table_instance to vcdc_offsets",
+                              "ALTER TABLE vcdc_offsets ADD COLUMN IF NOT "
+                              "EXISTS table_instance oid",
                               0, NULL, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
@@ -1587,12 +1605,16 @@ static vcdc_sink_status_t delete_ids(vcdc_sink_t *sink,
         return status;
 }
 
-/* Records offsets[0..cnt) for topic; a partition listed twice keeps its
- * last entry (one statement cannot update a row twice). */
-static vcdc_sink_status_t record_offsets(vcdc_sink_t *sink, const char *topic,
-                                         const vcdc_sink_offset_t *offsets,
-                                         size_t cnt, char *errstr,
-                                         size_t errstr_size) {
+/*
+ * The fenced offsets statement for offsets[0..cnt) of topic
+ * (vcdc_pgvector_fence_sql()): record them, or (record 0) only check and
+ * lock. A partition listed twice keeps its last entry (one statement
+ * cannot touch a row twice).
+ */
+static vcdc_sink_status_t fence_offsets(vcdc_sink_t *sink, const char *topic,
+                                        const vcdc_sink_offset_t *offsets,
+                                        size_t cnt, int record, char *errstr,
+                                        size_t errstr_size) {
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status = VCDC_SINK_OK;
         const char **params = NULL;
@@ -1622,13 +1644,13 @@ static vcdc_sink_status_t record_offsets(vcdc_sink_t *sink, const char *topic,
                 params[3 + 2 * rows] = text[rows][1];
                 rows++;
         }
-        if (!(sql = vcdc_pgvector_offsets_sql(rows))) {
+        if (!(sql = vcdc_pgvector_fence_sql(rows, record))) {
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
                 status = VCDC_SINK_RETRIABLE;
                 goto done;
         }
-        status = run_cmd(sink, "recording offsets", sql, (int)(2 + 2 * rows),
-                         params, errstr, errstr_size);
+        status = run_cmd(sink, record ? FENCE_WHAT : FENCE_ONLY_WHAT, sql,
+                         (int)(2 + 2 * rows), params, errstr, errstr_size);
 done:
         free(sql);
         free(text);
@@ -1732,6 +1754,13 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
                         created = 1;
                 }
         }
+        /* The fence first: writers of a partition queue on its offsets row
+         * before touching data, and a stale batch stops here. */
+        if (batch->offset_cnt &&
+            (status = fence_offsets(sink, batch->topic, batch->offsets,
+                                    batch->offset_cnt, !batch->fence_only,
+                                    errstr, errstr_size)))
+                goto err;
         for (i = 0; i < batch->upsert_cnt; i += VCDC_PGVECTOR_CHUNK_ROWS) {
                 size_t cnt = batch->upsert_cnt - i;
                 if (cnt > VCDC_PGVECTOR_CHUNK_ROWS)
@@ -1744,10 +1773,6 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
         if (batch->delete_cnt && (pg->exists || created) &&
             (status = delete_ids(sink, batch->delete_ids, batch->delete_cnt,
                                  errstr, errstr_size)))
-                goto err;
-        if (batch->offset_cnt && !batch->fence_only &&
-            (status = record_offsets(sink, batch->topic, batch->offsets,
-                                     batch->offset_cnt, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
                               errstr_size)))
@@ -1840,10 +1865,8 @@ static vcdc_sink_status_t pgvector_read_offsets(vcdc_sink_t *sink,
         if ((status = conn_ensure(sink, errstr, errstr_size)))
                 return status;
         if (!(res = run(sink, "reading offsets",
-                        "SELECT partition, \"offset\" FROM vcdc_offsets "
-                        "WHERE table_name = $1 AND topic = $2 "
-                        "ORDER BY partition",
-                        2, params, &status, errstr, errstr_size)))
+                        vcdc_pgvector_read_offsets_sql(), 2, params, &status,
+                        errstr, errstr_size)))
                 return status;
         rows = PQntuples(res);
         if (!(offsets = calloc(rows ? (size_t)rows : 1, sizeof(*offsets)))) {

@@ -17,10 +17,11 @@
 #define VCDC_PGVECTOR_UPSERT_PARAMS 4
 /* What max_batch() answers: one transaction of 10 chunks. */
 #define VCDC_PGVECTOR_MAX_BATCH 5000
-/* apply()'s most statements in one pipeline: BEGIN, the PREPARE of the
- * full chunk on a fresh connection, a chunk per VCDC_PGVECTOR_CHUNK_ROWS
- * of a batch of VCDC_PGVECTOR_MAX_BATCH upserts, DELETE, the offsets,
- * COMMIT. A batch that needs more goes statement by statement. */
+/* apply()'s most statements in one pipeline: BEGIN, the offsets (fenced
+ * write or check), the PREPARE of the full chunk on a fresh connection,
+ * a chunk per VCDC_PGVECTOR_CHUNK_ROWS of a batch of
+ * VCDC_PGVECTOR_MAX_BATCH upserts, DELETE, COMMIT. A batch that needs more
+ * goes statement by statement. */
 #define VCDC_PGVECTOR_PIPELINE_MAX                                             \
         (5 + (VCDC_PGVECTOR_MAX_BATCH + VCDC_PGVECTOR_CHUNK_ROWS - 1) /         \
                      VCDC_PGVECTOR_CHUNK_ROWS)
@@ -90,19 +91,38 @@ char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows);
 
 /**
  * How many statements apply() sends for a batch of upsert_cnt upserts and
- * delete_cnt deletes: BEGIN, the PREPARE of the full chunk (prepare: none
- * prepared on the connection yet), one INSERT per VCDC_PGVECTOR_CHUNK_ROWS
- * upserts, DELETE, the offsets statement (with_offsets), COMMIT.
+ * delete_cnt deletes: BEGIN, the offsets statement (with_offsets), the
+ * PREPARE of the full chunk (prepare: none prepared on the connection
+ * yet), one INSERT per VCDC_PGVECTOR_CHUNK_ROWS upserts, DELETE, COMMIT.
  */
 size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
                                    int with_offsets, int prepare);
 
 /**
- * The multi-row upsert of rows vcdc_offsets rows: $1 table name, $2 topic,
- * then partition and offset for each row ($3, $4, $5, $6, ...). Returns a
- * new string (free() it), NULL on allocation failure or rows == 0.
+ * The fenced offsets statement for rows vcdc_offsets rows
+ * (sink_pgvector_fence.c): $1 table name, $2 topic, then partition and
+ * offset for each row ($3, $4, $5, $6, ...), each partition once.
+ * record: write each offset where the row is behind it, of another table
+ * instance, or the table is missing, and raise the fence's refusal (see
+ * vcdc_pgvector_fence_refused()) when a row is at or past it; otherwise
+ * (fence_only) lock the rows, inserting placeholders (offset -1) for
+ * missing ones, and raise the refusal the same way, writing nothing.
+ * Returns a new string (free() it), NULL on allocation failure or
+ * rows == 0.
  */
-char *vcdc_pgvector_offsets_sql(size_t rows);
+char *vcdc_pgvector_fence_sql(size_t rows, int record);
+
+/**
+ * 1 when an error (its SQLSTATE and primary message) is the fence's
+ * refusal: then why (may be NULL) gets its text ("partition 0,3 records an
+ * offset at or past the batch's"). 0 for any other error.
+ */
+int vcdc_pgvector_fence_refused(const char *sqlstate, const char *message,
+                                char *why, size_t why_size);
+
+/** SELECT partition, "offset" of $1 table name, $2 topic: the offsets of
+ *  the table instance that exists now, none when it does not. */
+const char *vcdc_pgvector_read_offsets_sql(void);
 
 /**
  * The retry decision for a PostgreSQL error code (SQLSTATE, 5 characters):

@@ -266,18 +266,63 @@ static void test_upsert_sql(void **state) {
         assert_null(vcdc_pgvector_upsert_sql("\"t\"", 0));
 }
 
-static void test_offsets_sql(void **state) {
+/* The fenced offsets statement (issue 14, scenario 8): the batch's rows in
+ * partition order, the conditional write or the lock, and a refusal the
+ * planner cannot fold (a cast of text built from the query's rows). */
+static void test_fence_sql(void **state) {
         char *sql;
 
         (void)state;
-        sql = vcdc_pgvector_offsets_sql(3);
+        sql = vcdc_pgvector_fence_sql(3, 1);
         assert_int_equal(count_params(sql), 2 + 2 * 3);
-        assert_non_null(strstr(sql, "($1::text,$2::text,$7::int,$8::bigint,"
-                                    "now())"));
-        assert_non_null(strstr(sql, "ON CONFLICT (table_name, topic, "
-                                    "partition) DO UPDATE"));
+        assert_non_null(strstr(sql, "VALUES ($3::int,$4::bigint),"
+                                    "($5::int,$6::bigint),"
+                                    "($7::int,$8::bigint))"));
+        assert_non_null(strstr(sql, "ORDER BY b.partition ON CONFLICT "
+                                    "(table_name, topic, partition) DO "
+                                    "UPDATE"));
+        assert_non_null(strstr(sql, "WHERE o.\"offset\" < "
+                                    "EXCLUDED.\"offset\""));
+        assert_non_null(strstr(sql, "pg_relation_filenode("));
+        assert_non_null(strstr(sql, "count(*) = 3 THEN 0 ELSE"));
+        assert_non_null(strstr(sql, "'vcdc_stale: partition ' || (SELECT"));
+        assert_non_null(strstr(sql, ")::int END"));
         free(sql);
-        assert_null(vcdc_pgvector_offsets_sql(0));
+
+        sql = vcdc_pgvector_fence_sql(1, 0);
+        assert_int_equal(count_params(sql), 4);
+        assert_non_null(strstr(sql, "b.partition, -1, t.instance"));
+        assert_non_null(strstr(sql, "DO UPDATE SET \"offset\" = "
+                                    "o.\"offset\" RETURNING"));
+        assert_null(strstr(sql, "EXCLUDED.\"offset\""));
+        free(sql);
+        assert_null(vcdc_pgvector_fence_sql(0, 1));
+}
+
+/* The fence's refusal is known by SQLSTATE 22P02 and its text; other
+ * 22P02 errors (bad JSON, bad vector text) are not it. */
+static void test_fence_refused(void **state) {
+        char why[128];
+
+        (void)state;
+        assert_true(vcdc_pgvector_fence_refused(
+                "22P02",
+                "invalid input syntax for type integer: \"vcdc_stale: "
+                "partition 0,3 records an offset at or past the batch's\"",
+                why, sizeof(why)));
+        assert_string_equal(why, "partition 0,3 records an offset at or "
+                                 "past the batch's");
+        /* Translated messages keep the quoted text. */
+        assert_true(vcdc_pgvector_fence_refused(
+                "22P02", "ungueltige Eingabe: \"vcdc_stale: partition 1\"",
+                NULL, 0));
+        assert_false(vcdc_pgvector_fence_refused(
+                "22P02", "invalid input syntax for type json", why,
+                sizeof(why)));
+        assert_false(vcdc_pgvector_fence_refused(
+                "22003", "\"vcdc_stale: partition 1\"", why, sizeof(why)));
+        assert_false(vcdc_pgvector_fence_refused(NULL, NULL, why,
+                                                 sizeof(why)));
 }
 
 /* Scenario 7 of issue 14: the largest batch max_batch() allows, with a
@@ -490,7 +535,8 @@ int main(void) {
                 cmocka_unit_test(test_vector_parse),
                 cmocka_unit_test(test_text_array),
                 cmocka_unit_test(test_upsert_sql),
-                cmocka_unit_test(test_offsets_sql),
+                cmocka_unit_test(test_fence_sql),
+                cmocka_unit_test(test_fence_refused),
                 cmocka_unit_test(test_statement_cnt),
                 cmocka_unit_test(test_sqlstate),
                 cmocka_unit_test(test_json_compact),

@@ -589,9 +589,15 @@ class Pg:
         return out
 
     def recorded_offsets(self, table, topic):
+        """The offsets recorded for the table as it exists now: rows are
+        stamped with the table's filenode (a dropped, re-created or
+        truncated table has none), and -1 marks a row only locked."""
         return {p: o for p, o in self._query(
             'SELECT partition, "offset" FROM vcdc_offsets '
-            'WHERE table_name = %s AND topic = %s', (table, topic))}
+            'WHERE table_name = %s AND topic = %s AND "offset" >= 0 '
+            'AND table_instance = '
+            'pg_relation_filenode(to_regclass(quote_ident(%s)))',
+            (table, topic, table))}
 
 
 # ---------------------------------------------------------- comparison
