@@ -11,9 +11,13 @@
  *   sslmode  passed to libpq (disable, prefer, require, verify-full, ...).
  * The password comes from VCDC_PG_PASSWORD or VCDC_PG_PASSWORD_FILE (or
  * libpq's own PGPASSWORD / ~/.pgpass); it is handed to libpq and never
- * logged. conf.timeout_ms bounds the connection (connect_timeout, rounded up
- * to whole seconds, at least 2) and every statement, which we wait for with
- * poll(): a statement without an answer in time closes the connection.
+ * logged. conf.timeout_ms bounds the connection and every statement, which
+ * we wait for with poll(): a statement without an answer in time is
+ * cancelled (PQcancel(), bounded) and the connection closed, RETRIABLE
+ * with vcdc_sink_retry_smaller() set. A connection refused for
+ * authentication (SQLSTATE class 28, 42501, 3D000, read from libpq's
+ * verbose message: sink_pgvector_conn.c) is FATAL; one refused because
+ * the server is down, starting or full is RETRIABLE.
  *
  * Schema. The user's table:
  *   (id text PRIMARY KEY, embedding vector(DIM) NOT NULL, metadata jsonb,
@@ -89,6 +93,11 @@
 #define FENCE_WHAT      "recording offsets"
 #define FENCE_ONLY_WHAT "checking offsets"
 
+/* How long a timed-out statement's cancel request may take (the server
+ * may be as slow to take it as it was to answer). */
+#define CANCEL_WAIT_MS(sink)                                                   \
+        ((sink)->conf.timeout_ms < 5000 ? (sink)->conf.timeout_ms : 5000)
+
 /* Bytes one float takes in "%.9g" plus its separator: "-1.23456789e-38,". */
 #define FLOAT_TEXT_MAX 16
 
@@ -111,7 +120,6 @@ typedef struct pgvector_s {
         const char *keys[12]; /* PQconnectdbParams() */
         const char *values[12];
         char port[8];
-        char connect_timeout[16];
         char tcp_user_timeout[16];
         char sqlstate[6]; /* of the last failed statement, "" if none */
         /* apply() sends its statements in one pipeline: what each one is,
@@ -431,6 +439,17 @@ vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate) {
         return VCDC_SINK_FATAL;
 }
 
+int vcdc_pgvector_sqlstate_smaller(const char *sqlstate) {
+        static const char *const codes[] = {"57014", "53000", "53100",
+                                            "53200"};
+        size_t i;
+
+        for (i = 0; sqlstate && i < sizeof(codes) / sizeof(*codes); i++)
+                if (!strcmp(sqlstate, codes[i]))
+                        return 1;
+        return 0;
+}
+
 char *vcdc_pgvector_json_compact(const char *json) {
         size_t n = 0;
         int in_string = 0;
@@ -493,21 +512,21 @@ static void drop_conn(pgvector_t *pg) {
         pg->stmt[0] = '\0';
 }
 
-static int pg_connect(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
+/* Connects (sink_pgvector_conn.c): RETRIABLE or, for a refusal that will
+ * recur (authentication), FATAL. */
+static vcdc_sink_status_t pg_connect(vcdc_sink_t *sink, char *errstr,
+                                     size_t errstr_size) {
         pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status;
+        char err[768];
         PGconn *conn;
 
-        conn = PQconnectdbParams(pg->keys, pg->values, 0 /*no expand_dbname*/);
-        if (!conn) {
-                snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
-                return -1;
-        }
-        if (PQstatus(conn) != CONNECTION_OK) {
-                const char *msg = PQerrorMessage(conn);
-                snprintf(errstr, errstr_size, "%s: cannot connect: %.*s",
-                         sink->name, msg_len(msg), msg);
-                PQfinish(conn);
-                return -1;
+        if (!(conn = vcdc_pgvector_connect(pg->keys, pg->values,
+                                           sink->conf.timeout_ms, &status,
+                                           err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "%s: cannot connect: %s",
+                         sink->name, err);
+                return status;
         }
         PQsetNoticeProcessor(conn, notice_cb, sink);
         if (PQsetnonblocking(conn, 1) == -1) {
@@ -515,13 +534,13 @@ static int pg_connect(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                 snprintf(errstr, errstr_size, "%s: %.*s", sink->name,
                          msg_len(msg), msg);
                 PQfinish(conn);
-                return -1;
+                return VCDC_SINK_RETRIABLE;
         }
         pg->conn = conn;
         if (pg->connected_once)
                 VCDC_NOTICE(LOG_COMP, "%s: reconnected", sink->name);
         pg->connected_once = 1;
-        return 0;
+        return VCDC_SINK_OK;
 }
 
 /* A usable connection, idle outside any transaction: reconnects after a
@@ -534,9 +553,7 @@ static vcdc_sink_status_t conn_ensure(vcdc_sink_t *sink, char *errstr,
             PQtransactionStatus(pg->conn) == PQTRANS_IDLE)
                 return VCDC_SINK_OK;
         drop_conn(pg);
-        return pg_connect(sink, errstr, errstr_size) == -1
-                       ? VCDC_SINK_RETRIABLE
-                       : VCDC_SINK_OK;
+        return pg_connect(sink, errstr, errstr_size);
 }
 
 /* Waits until the socket has one of events or deadline passes. Returns 1
@@ -628,16 +645,40 @@ static void conn_failed(vcdc_sink_t *sink, const char *what, int r,
                         size_t errstr_size) {
         pgvector_t *pg = sink->state;
         const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
+        char err[256];
+        int sent;
 
         *statusp = VCDC_SINK_RETRIABLE;
-        if (r == 0)
+        /* Reached and slow: a smaller batch may do. Lost: we cannot tell. */
+        sink->retry_smaller = r == 0;
+        if (r == 0) {
+                /* Closing alone would leave the statement running, and
+                 * what follows it in the pipeline, COMMIT included, would
+                 * still execute: cancel it first. A cancel that lands
+                 * between two statements is ignored by the server; the
+                 * fenced offsets keep such a batch from overwriting a
+                 * newer one. */
+                sent = pg->conn ? vcdc_pgvector_cancel(
+                                          pg->conn, CANCEL_WAIT_MS(sink), err,
+                                          sizeof(err))
+                                : -1;
+                if (sent != 1)
+                        VCDC_WARN(LOG_COMP,
+                                  "%s: %s: cannot cancel the statement we "
+                                  "stopped waiting for: %s",
+                                  sink->name, what,
+                                  pg->conn ? err : "not connected");
                 snprintf(errstr, errstr_size,
-                         "%s: %s: no answer within %d ms; connection closed",
-                         sink->name, what, sink->conf.timeout_ms);
-        else
+                         "%s: %s: no answer within %d ms; %s, connection "
+                         "closed",
+                         sink->name, what, sink->conf.timeout_ms,
+                         sent == 1 ? "statement cancelled"
+                                   : "statement not cancelled");
+        } else {
                 snprintf(errstr, errstr_size,
                          "%s: %s: connection lost: %.*s", sink->name, what,
                          msg_len(msg), msg);
+        }
         drop_conn(pg);
 }
 
@@ -678,6 +719,8 @@ static PGresult *checked(vcdc_sink_t *sink, const char *what,
         if (!(msg = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)))
                 msg = PQresultErrorMessage(result);
         *statusp = vcdc_pgvector_sqlstate_status(sqlstate);
+        sink->retry_smaller = *statusp == VCDC_SINK_RETRIABLE &&
+                              vcdc_pgvector_sqlstate_smaller(sqlstate);
         if (sqlstate)
                 snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", sqlstate);
         if ((!strcmp(what, FENCE_WHAT) || !strcmp(what, FENCE_ONLY_WHAT)) &&
@@ -848,11 +891,19 @@ static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
         }
         if (r != 1 || !PQexitPipelineMode(pg->conn)) {
                 PQclear(failed);
-                conn_failed(sink,
-                            failed_at >= 0 ? pg->pending[failed_at]
-                            : i < pg->pending_cnt ? pg->pending[i]
-                                                  : "pipeline sync",
-                            r, &status, errstr, errstr_size);
+                char what[96];
+                /* The server holds its answers until the sync: the first
+                 * one missing says little about where it is. */
+                if (r == 0 && failed_at < 0)
+                        snprintf(what, sizeof(what),
+                                 "a batch of %d statements (%d answered)",
+                                 pg->pending_cnt, i);
+                else
+                        snprintf(what, sizeof(what), "%s",
+                                 failed_at >= 0 ? pg->pending[failed_at]
+                                 : i < pg->pending_cnt ? pg->pending[i]
+                                                       : "pipeline sync");
+                conn_failed(sink, what, r, &status, errstr, errstr_size);
                 return status;
         }
         if (failed &&
@@ -1249,7 +1300,7 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         pgvector_t *pg;
         target_t t;
         size_t n = 0;
-        int failed, timeout_s, attempt;
+        int failed, attempt;
 
         if (vcdc_url_check_params(url, allowed, errstr, errstr_size) == -1)
                 return -1;
@@ -1285,9 +1336,6 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (failed)
                 goto err;
 
-        timeout_s = (sink->conf.timeout_ms + 999) / 1000;
-        snprintf(pg->connect_timeout, sizeof(pg->connect_timeout), "%d",
-                 timeout_s < 2 ? 2 : timeout_s);
         snprintf(pg->tcp_user_timeout, sizeof(pg->tcp_user_timeout), "%d",
                  sink->conf.timeout_ms);
         if (url->port)
@@ -1298,7 +1346,6 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         add_key(pg, &n, "dbname", url->path);
         add_key(pg, &n, "sslmode", vcdc_url_param(url, "sslmode"));
         add_key(pg, &n, "password", pg->password);
-        add_key(pg, &n, "connect_timeout", pg->connect_timeout);
         add_key(pg, &n, "tcp_user_timeout", pg->tcp_user_timeout);
         add_key(pg, &n, "application_name", "vcdc");
         add_key(pg, &n, "client_encoding", "UTF8");
@@ -1307,7 +1354,7 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
 
         snprintf(sink->name, sizeof(sink->name), "pgvector://%s:%d/%s/%s",
                  url->host, url->port ? url->port : 5432, url->path, table);
-        if (pg_connect(sink, errstr, errstr_size) == -1)
+        if (pg_connect(sink, errstr, errstr_size) != VCDC_SINK_OK)
                 goto err;
         /* Two processes starting at once may race to create the bookkeeping
          * tables: the loser sees a duplicate and succeeds on a second try. */

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "sink.h"
 
 /* Rows per multi-row INSERT: 4 parameters a row keeps a statement at 2,000
@@ -133,6 +135,48 @@ const char *vcdc_pgvector_read_offsets_sql(void);
  * raised by libpq itself, no SQLSTATE): RETRIABLE.
  */
 vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate);
+
+/**
+ * 1 when a statement refused with sqlstate (RETRIABLE) may succeed as a
+ * smaller batch: 57014 (statement_timeout), 53000, 53100 (disk full),
+ * 53200 (out of memory). 0 otherwise.
+ */
+int vcdc_pgvector_sqlstate_smaller(const char *sqlstate);
+
+/**
+ * The retry decision for a connection the server or libpq refused
+ * (sink_pgvector_conn.c), from PQerrorMessage() written with
+ * PQERRORS_VERBOSE ("FATAL:  28P01: password authentication failed ...")
+ * and PQconnectionNeedsPassword(): FATAL for SQLSTATE class 28, 42501,
+ * 3D000, or a password wanted and not given; RETRIABLE otherwise (a code
+ * such as 57P03 or 53300, or none: refused, timed out). code (6 bytes,
+ * may be NULL) gets the deciding SQLSTATE ("" for none) and *textp (may
+ * be NULL) its message, inside message (NULL for none).
+ */
+vcdc_sink_status_t vcdc_pgvector_connect_status(const char *message,
+                                                int needs_password,
+                                                char *code,
+                                                const char **textp);
+
+/**
+ * Connects (keys and values as PQconnectdbParams(), no expand_dbname)
+ * within timeout_ms, reading a refusal as vcdc_pgvector_connect_status()
+ * does. Returns the connection, or NULL with *statusp (FATAL or
+ * RETRIABLE) and errstr saying why (never the password).
+ */
+PGconn *vcdc_pgvector_connect(const char *const *keys,
+                              const char *const *values, int timeout_ms,
+                              vcdc_sink_status_t *statusp, char *errstr,
+                              size_t errstr_size);
+
+/**
+ * Asks the server to cancel conn's running statement (PQcancel()) and
+ * waits at most wait_ms for the request to be through. Returns 1 sent, 0
+ * still going after wait_ms (it finishes in the background), -1 failed
+ * (errstr says why; conn must still hold its socket).
+ */
+int vcdc_pgvector_cancel(PGconn *conn, int wait_ms, char *errstr,
+                         size_t errstr_size);
 
 /**
  * Copies JSON text as PostgreSQL prints jsonb ({"a": 1, "b": [1, 2]}) into

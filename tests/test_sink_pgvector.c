@@ -402,6 +402,93 @@ static void test_sqlstate(void **state) {
         }
 }
 
+/* Issue 14, scenario 10: a connection refusal read from libpq's verbose
+ * message (texts as libpq 15 and PostgreSQL 16 write them). */
+static void test_connect_status(void **state) {
+        static const struct {
+                const char *msg;
+                int needs_password;
+                vcdc_sink_status_t status;
+                const char *code, *text;
+        } cases[] = {
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "FATAL:  28P01: password authentication failed for user "
+                 "\"u\"\nLOCATION:  auth_failed, auth.c:323\n",
+                 0, VCDC_SINK_FATAL, "28P01", "password authentication"},
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "FATAL:  28000: no pg_hba.conf entry for host "
+                 "\"127.0.0.1\", user \"u\", database \"d\", no "
+                 "encryption\n",
+                 0, VCDC_SINK_FATAL, "28000", "no pg_hba.conf entry"},
+                {"...failed: FATAL:  28000: role \"u\" does not exist\n", 0,
+                 VCDC_SINK_FATAL, "28000", "role \"u\""},
+                {"...failed: FATAL:  42501: permission denied for database "
+                 "\"d\"\n",
+                 0, VCDC_SINK_FATAL, "42501", "permission denied"},
+                {"...failed: FATAL:  3D000: database \"d\" does not exist\n",
+                 0, VCDC_SINK_FATAL, "3D000", "database"},
+                /* The server's language does not matter. */
+                {"...failed: FATAL:  28P01: Passwort-Authentifizierung f\xc3"
+                 "\xbcr Benutzer \xc2\xbbu\xc2\xab fehlgeschlagen\n",
+                 0, VCDC_SINK_FATAL, "28P01", "Passwort"},
+                {"...failed: FATAL:  57P03: the database system is starting "
+                 "up\n",
+                 0, VCDC_SINK_RETRIABLE, "57P03", "the database system"},
+                {"...failed: FATAL:  53300: sorry, too many clients "
+                 "already\n",
+                 0, VCDC_SINK_RETRIABLE, "53300", "sorry"},
+                {"connection to server at \"127.0.0.1\", port 1 failed: "
+                 "Connection refused\n\tIs the server running on that host "
+                 "and accepting TCP/IP connections?\n",
+                 0, VCDC_SINK_RETRIABLE, "", NULL},
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "fe_sendauth: no password supplied\n",
+                 1, VCDC_SINK_FATAL, "", NULL},
+                /* Several addresses: one refusing authentication wins. */
+                {"connection to server at \"localhost\" (::1), port 5432 "
+                 "failed: FATAL:  57P03: the database system is starting "
+                 "up\nconnection to server at \"localhost\" (127.0.0.1), "
+                 "port 5432 failed: FATAL:  28P01: password authentication "
+                 "failed for user \"u\"\n",
+                 0, VCDC_SINK_FATAL, "28P01", "password"},
+                /* Not codes: a DETAIL line, a LOCATION. */
+                {"...failed: server closed the connection unexpectedly\n"
+                 "DETAIL:  ABCDE: x\nLOCATION:  PROC1: y\n",
+                 0, VCDC_SINK_RETRIABLE, "", NULL},
+        };
+        const char *text;
+        char code[6];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_sink_status_t st = vcdc_pgvector_connect_status(
+                        cases[i].msg, cases[i].needs_password, code, &text);
+                if (st != cases[i].status || strcmp(code, cases[i].code) ||
+                    (cases[i].text ? !text ||
+                                             strncmp(text, cases[i].text,
+                                                     strlen(cases[i].text))
+                                   : text != NULL))
+                        fail_msg("case %zu: %s, code \"%s\", text \"%.30s\"",
+                                 i, vcdc_sink_status_name(st), code,
+                                 text ? text : "(none)");
+        }
+        assert_int_equal(vcdc_pgvector_connect_status(NULL, 0, NULL, NULL),
+                         VCDC_SINK_RETRIABLE);
+}
+
+/* retry_smaller: a statement the server stopped for time or resources. */
+static void test_sqlstate_smaller(void **state) {
+        (void)state;
+        assert_true(vcdc_pgvector_sqlstate_smaller("57014"));
+        assert_true(vcdc_pgvector_sqlstate_smaller("53200"));
+        assert_true(vcdc_pgvector_sqlstate_smaller("53100"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("53300"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("40001"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("08006"));
+        assert_false(vcdc_pgvector_sqlstate_smaller(NULL));
+}
+
 static void test_json_compact(void **state) {
         static const struct {
                 const char *in, *out;
@@ -539,6 +626,8 @@ int main(void) {
                 cmocka_unit_test(test_fence_refused),
                 cmocka_unit_test(test_statement_cnt),
                 cmocka_unit_test(test_sqlstate),
+                cmocka_unit_test(test_connect_status),
+                cmocka_unit_test(test_sqlstate_smaller),
                 cmocka_unit_test(test_json_compact),
                 cmocka_unit_test(test_check),
                 cmocka_unit_test(test_open_refused),
