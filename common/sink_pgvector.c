@@ -1475,13 +1475,26 @@ static vcdc_sink_status_t check_vector(vcdc_sink_t *sink,
         return VCDC_SINK_OK;
 }
 
+/* What the database would refuse in rec, predicted (issue 14): the
+ * consumer dead-letters what this refuses, before batching. */
 static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
                                          const vcdc_record_t *rec,
                                          char *errstr, size_t errstr_size) {
         vcdc_sink_status_t status;
-        json_error_t jerr;
-        json_t *json;
+        size_t id_len;
+        char err[256];
 
+        if (rec->op == VCDC_OP_DELETE) {
+                /* The id goes into a text[]: UTF-8 is all it needs. */
+                if (!rec->id || !utf8_valid(rec->id)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: delete of an id that is not valid "
+                                 "UTF-8",
+                                 sink->name);
+                        return VCDC_SINK_INVALID;
+                }
+                return VCDC_SINK_OK;
+        }
         if ((status = check_vector(sink, rec, errstr, errstr_size)))
                 return status;
         if (!utf8_valid(rec->id) ||
@@ -1492,26 +1505,24 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
                          utf8_valid(rec->id) ? "document" : "id");
                 return VCDC_SINK_INVALID;
         }
-        if (!rec->metadata)
-                return VCDC_SINK_OK;
-        /* jansson refuses what jsonb refuses: bad UTF-8, \u0000. */
-        if (!(json = json_loads(rec->metadata, JSON_DECODE_ANY, &jerr))) {
+        if ((id_len = strlen(rec->id)) > VCDC_PGVECTOR_ID_BYTES_MAX) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": metadata is not JSON: %s "
-                         "(line %d, column %d)",
-                         sink->name, rec->id, jerr.text, jerr.line,
-                         jerr.column);
+                         "%s: record \"%.100s...\": an id of %zu bytes; the "
+                         "primary key's index holds %d (PostgreSQL refuses "
+                         "a longer one unless it compresses)",
+                         sink->name, rec->id, id_len,
+                         VCDC_PGVECTOR_ID_BYTES_MAX);
                 return VCDC_SINK_INVALID;
         }
-        if (!json_is_object(json)) {
+        if (rec->metadata &&
+            vcdc_pgvector_jsonb_check(rec->metadata, 1 /*object*/, err,
+                                      sizeof(err)) == -1) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": metadata must be a JSON "
-                         "object",
-                         sink->name, rec->id);
-                json_decref(json);
+                         "%s: record \"%.100s\": metadata jsonb would "
+                         "refuse: %s",
+                         sink->name, rec->id, err);
                 return VCDC_SINK_INVALID;
         }
-        json_decref(json);
         return VCDC_SINK_OK;
 }
 

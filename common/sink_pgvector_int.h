@@ -29,6 +29,13 @@
                      VCDC_PGVECTOR_CHUNK_ROWS)
 /* pgvector's vector type holds at most this many dimensions. */
 #define VCDC_PGVECTOR_DIM_MAX 16000
+/* The longest id the table's primary key takes whatever its bytes: a
+ * btree entry holds at most 2,704 bytes on 8 kB pages (8 of header, 4 of
+ * length, aligned to 8); a longer id fits only if PostgreSQL compresses
+ * it enough. vcdc's own ids stay within VCDC_ID_MAX_BYTES (512). */
+#define VCDC_PGVECTOR_ID_BYTES_MAX 2692
+/* The deepest metadata check() passes (sink_pgvector_check.c). */
+#define VCDC_PGVECTOR_JSON_DEPTH_MAX 2048
 /* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define VCDC_PGVECTOR_IDENT_MAX 63
 /* The table used when the URL has no ?table=. */
@@ -135,6 +142,16 @@ const char *vcdc_pgvector_read_offsets_sql(void);
  * raised by libpq itself, no SQLSTATE): RETRIABLE.
  */
 vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate);
+
+/**
+ * Checks json as PostgreSQL 16's jsonb input would take it
+ * (sink_pgvector_check.c): JSON syntax, UTF-8, no \u0000, paired
+ * surrogate escapes, numbers numeric can hold, at most
+ * VCDC_PGVECTOR_JSON_DEPTH_MAX levels; with want_object, an object at the
+ * top. Returns 0, or -1 with err saying what and at which byte.
+ */
+int vcdc_pgvector_jsonb_check(const char *json, int want_object, char *err,
+                              size_t err_size);
 
 /**
  * 1 when a statement refused with sqlstate (RETRIABLE) may succeed as a

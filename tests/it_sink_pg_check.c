@@ -248,6 +248,44 @@ static void test_check_complete(void **state) {
         run_case(sink, &rec, "infinity", 0, &failures);
         vcdc_record_clear(&rec);
 
+        /* A delete's id goes into a text[]. */
+        {
+                static const char *const ids[] = {"id-1", "caf\xc3"};
+                for (i = 0; i < 2; i++) {
+                        char literal[64], sqlstate[6] = "";
+                        const char *params[1] = {literal};
+                        PGresult *res;
+                        int server;
+
+                        snprintf(literal, sizeof(literal), "{\"%s\"}",
+                                 ids[i]);
+                        snprintf(errstr, sizeof(errstr),
+                                 "DELETE FROM \"%s\" WHERE id = "
+                                 "ANY($1::text[])",
+                                 table);
+                        res = PQexecParams(itpg.conn, errstr, 1, NULL,
+                                           params, NULL, NULL, 0);
+                        server = PQresultStatus(res) == PGRES_COMMAND_OK;
+                        if (!server)
+                                snprintf(sqlstate, sizeof(sqlstate), "%s",
+                                         PQresultErrorField(
+                                                 res, PG_DIAG_SQLSTATE));
+                        PQclear(res);
+                        vcdc_record_init(&rec);
+                        rec.op = VCDC_OP_DELETE;
+                        rec.id = strdup(ids[i]);
+                        fprintf(stderr, "  delete of %-24s server %s %s\n",
+                                i ? "an invalid UTF-8 id" : "a plain id",
+                                server ? "takes it" : "refuses it", sqlstate);
+                        if (server != (i == 0) ||
+                            (vcdc_sink_check(sink, &rec, errstr,
+                                             sizeof(errstr)) ==
+                             VCDC_SINK_OK) != server)
+                                failures++;
+                        vcdc_record_clear(&rec);
+                }
+        }
+
         vcdc_sink_destroy(sink);
         assert_int_equal(failures, 0);
 }

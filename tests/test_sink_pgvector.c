@@ -512,6 +512,104 @@ static void test_json_compact(void **state) {
 }
 
 /* check() needs no connection: call it on a handle that has none. */
+/* jsonb's input, as PostgreSQL 16 takes it (each case tried against the
+ * server: tests/it_sink_pg_check.c). */
+static void test_jsonb_check(void **state) {
+        static const struct {
+                const char *json;
+                int ok;
+        } cases[] = {
+                {"{}", 1},
+                {" {\"a\" : [1, 2.5, -0, true, false, null, \"x\"]} \n", 1},
+                {"{\"\":1,\"a\":1,\"a\":2}", 1},
+                {"{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}", 1},
+                {"{\"a\":\"\\ud83d\\ude00 \\uffff caf\xc3\xa9\"}", 1},
+                {"{\"a\":\"\\u0000\"}", 0},
+                {"{\"\\u0000\":1}", 0},
+                {"{\"a\":\"\\ud800\"}", 0},
+                {"{\"a\":\"\\udc00\"}", 0},
+                {"{\"a\":\"\\ud83dx\"}", 0},
+                {"{\"a\":\"\\ude00\\ud83d\"}", 0},
+                {"{\"a\":\"\\u12G4\"}", 0},
+                {"{\"a\":\"\\x\"}", 0},
+                {"{\"a\":\"\xc3\x28\"}", 0},
+                {"{\"a\":\"\xed\xa0\x80\"}", 0},
+                {"{\"a\":\"x\ty\"}", 0},
+                {"{\"a\":\"x", 0},
+                {"{\"a\":123456789012345678901234567890}", 1},
+                {"{\"a\":1e1000}", 1},
+                {"{\"a\":1E+131071}", 1},
+                {"{\"a\":1e131072}", 0},
+                {"{\"a\":99999e131067}", 1},
+                {"{\"a\":10000e131068}", 0},
+                {"{\"a\":1e-16383}", 1},
+                {"{\"a\":1e-16384}", 0},
+                {"{\"a\":10e-16384}", 0},
+                {"{\"a\":1.0e-16383}", 0},
+                {"{\"a\":0.5e-16383}", 0},
+                {"{\"a\":0.00001e-16378}", 1},
+                {"{\"a\":0e-99999}", 0},
+                {"{\"a\":0e99999}", 1},
+                {"{\"a\":0e1073741823}", 1},
+                {"{\"a\":0e1073741824}", 0},
+                {"{\"a\":0e-1073741824}", 0},
+                {"{\"a\":-0.0E-0}", 1},
+                {"{\"a\":01}", 0},
+                {"{\"a\":-01}", 0},
+                {"{\"a\":1.}", 0},
+                {"{\"a\":.5}", 0},
+                {"{\"a\":1e}", 0},
+                {"{\"a\":1e+}", 0},
+                {"{\"a\":+1}", 0},
+                {"{\"a\":-}", 0},
+                {"{\"a\":NaN}", 0},
+                {"{\"a\":Infinity}", 0},
+                {"{\"a\":nul}", 0},
+                {"{\"a\":1,}", 0},
+                {"{\"a\":[1,]}", 0},
+                {"{\"a\":1} x", 0},
+                {"{a:1}", 0},
+                {"\f{}", 0},
+                {"[1]", 0}, /* not an object */
+                {"", 0},
+        };
+        char err[256];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                int ok = vcdc_pgvector_jsonb_check(cases[i].json, 1, err,
+                                                   sizeof(err)) == 0;
+                if (ok != cases[i].ok)
+                        fail_msg("case %zu (%s): %s", i, cases[i].json,
+                                 ok ? "taken" : err);
+        }
+        assert_int_equal(vcdc_pgvector_jsonb_check("[1]", 0, err,
+                                                   sizeof(err)),
+                         0);
+}
+
+/* Nesting: 2,048 levels pass, one more is refused (PostgreSQL's own limit
+ * is its stack, about 15,000 at the default max_stack_depth). */
+static void test_jsonb_depth(void **state) {
+        enum { MAX = VCDC_PGVECTOR_JSON_DEPTH_MAX };
+        char *s = malloc(2 * (MAX + 1) + 2), err[256];
+        size_t i, n;
+
+        (void)state;
+        for (n = MAX; n <= MAX + 1; n++) {
+                for (i = 0; i < n; i++) {
+                        s[i] = '[';
+                        s[n + i] = ']';
+                }
+                s[2 * n] = '\0';
+                assert_int_equal(vcdc_pgvector_jsonb_check(s, 0, err,
+                                                           sizeof(err)),
+                                 n == MAX ? 0 : -1);
+        }
+        free(s);
+}
+
 static void test_check(void **state) {
         static const struct {
                 float v0;
@@ -529,9 +627,14 @@ static void test_check(void **state) {
                 {1, 16001, NULL, NULL, VCDC_SINK_INVALID, "at most 16000"},
                 {1, 3, "[1,2]", NULL, VCDC_SINK_INVALID, "JSON object"},
                 {1, 3, "\"s\"", NULL, VCDC_SINK_INVALID, "JSON object"},
-                {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID, "not JSON"},
+                {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID,
+                 "jsonb would refuse"},
                 {1, 3, "{\"a\":\"\\u0000\"}", NULL, VCDC_SINK_INVALID,
-                 "not JSON"},
+                 "\\u0000"},
+                {1, 3, "{\"a\":1e-16384}", NULL, VCDC_SINK_INVALID,
+                 "numeric"},
+                {1, 3, "{\"a\":123456789012345678901234567890}", NULL,
+                 VCDC_SINK_OK, NULL},
                 {1, 3, NULL, "bad \xc3\x28 utf-8", VCDC_SINK_INVALID,
                  "document is not valid UTF-8"},
                 {1, 3, NULL, "surrogate \xed\xa0\x80", VCDC_SINK_INVALID,
@@ -629,6 +732,8 @@ int main(void) {
                 cmocka_unit_test(test_connect_status),
                 cmocka_unit_test(test_sqlstate_smaller),
                 cmocka_unit_test(test_json_compact),
+                cmocka_unit_test(test_jsonb_check),
+                cmocka_unit_test(test_jsonb_depth),
                 cmocka_unit_test(test_check),
                 cmocka_unit_test(test_open_refused),
         };
