@@ -4,9 +4,17 @@
  *   chroma://HOST:PORT/COLLECTION?tenant=..&database=..&metric=cosine|l2|ip
  *
  * The collection is created (get_or_create, the metric as hnsw space) by the
- * first apply that writes anything; until then it counts as empty. Applied
- * offsets live in a companion collection, COLLECTION_vcdc_offsets, one
- * record per (topic, partition), written after the data they cover.
+ * first apply with upserts; until then it counts as empty. Applied offsets
+ * live in a companion collection, COLLECTION_vcdc_offsets, one record per
+ * (topic, partition), written by record_offsets() after the data they
+ * cover (apply() takes none), which never creates the user's collection.
+ * Each record is stamped with the id (a UUID) of the user's collection as
+ * it was when written, "" while there was none: read_offsets() returns
+ * only those of the collection that exists now, so offsets of one since
+ * deleted or re-created do not count. A sink refuses to open when the
+ * collection is missing and its companion holds records of a collection
+ * (its data is gone: delete the companion to replay). Records from
+ * before the stamp count for no collection.
  * sink_chroma_int.h lists what Chroma does that shapes this file.
  */
 #include "sink_chroma_int.h"
@@ -797,7 +805,7 @@ char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k) {
         return buf_detach(&b, NULL);
 }
 
-char *vcdc_chroma_offsets_body(const char *topic,
+char *vcdc_chroma_offsets_body(const char *topic, const char *collection_id,
                                const vcdc_sink_offset_t *offsets, size_t cnt) {
         json_t *ids = json_array(), *embs = json_array(), *metas = json_array();
         int fail = !ids || !embs || !metas;
@@ -814,11 +822,12 @@ char *vcdc_chroma_offsets_body(const char *topic,
                 fail |= json_array_append_new(ids, json_string(id));
                 fail |= json_array_append_new(embs, json_pack("[f]", 0.0));
                 fail |= json_array_append_new(
-                        metas, json_pack("{s:s,s:I,s:I}", "topic", topic,
+                        metas, json_pack("{s:s,s:I,s:I,s:s}", "topic", topic,
                                          "partition",
                                          (json_int_t)offsets[i].partition,
                                          "offset",
-                                         (json_int_t)offsets[i].offset));
+                                         (json_int_t)offsets[i].offset,
+                                         "collection_id", collection_id));
         }
         if (fail) {
                 json_decref(ids);
@@ -1163,6 +1172,7 @@ static int offset_cmp(const void *a, const void *b) {
 }
 
 int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
+                              const char *collection_id,
                               vcdc_sink_offset_t **offsetsp, size_t *cntp,
                               char *errstr, size_t errstr_size) {
         const json_t *metas;
@@ -1187,6 +1197,8 @@ int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
                 const json_t *p = json_object_get(m, "partition");
                 const json_t *o = json_object_get(m, "offset");
                 const char *t = json_string_value(json_object_get(m, "topic"));
+                const char *c = json_string_value(
+                        json_object_get(m, "collection_id"));
 
                 if (!t || !json_is_integer(p) || !json_is_integer(o) ||
                     json_integer_value(p) < 0 ||
@@ -1198,7 +1210,9 @@ int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
                         free(offs);
                         return -1;
                 }
-                if (strcmp(t, topic))
+                /* Of another topic, of another collection than the one
+                 * that exists now, or from before records were stamped. */
+                if (strcmp(t, topic) || !c || strcmp(c, collection_id))
                         continue;
                 offs[cnt].partition = (int32_t)json_integer_value(p);
                 offs[cnt].offset = (int64_t)json_integer_value(o);
@@ -1579,18 +1593,29 @@ done:
         return status;
 }
 
-static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink,
-                                        const vcdc_sink_batch_t *batch,
-                                        char *errstr, size_t errstr_size) {
+/*
+ * Records offsets[0..cnt) of topic in the companion collection (created
+ * if missing), stamped with the id of the user's collection as it is now
+ * ("" while it does not exist): offsets belong to that collection, and
+ * read_offsets() leaves out those of another. Never creates the user's
+ * collection.
+ */
+static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink, const char *topic,
+                                        const vcdc_sink_offset_t *offsets,
+                                        size_t cnt, char *errstr,
+                                        size_t errstr_size) {
         chroma_t *st = sink->state;
         char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status = VCDC_SINK_OK;
         size_t i, n;
         long code = 0;
 
-        if (!batch->topic || !*batch->topic || strchr(batch->topic, '/'))
+        if (!topic || !*topic || strchr(topic, '/'))
                 return fail(sink, VCDC_SINK_INVALID, errstr, errstr_size,
                             "offsets need a topic name without '/'");
+        /* Another process may have created the collection since. */
+        if ((status = refresh(sink, errstr, errstr_size)) != VCDC_SINK_OK)
+                return status;
         if (!st->offsets_id[0]) {
                 vcdc_metric_t metric;
                 size_t dim;
@@ -1603,13 +1628,13 @@ static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink,
         if (coll_path(st, st->offsets_id, "upsert", path, sizeof(path)) == -1)
                 return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                             "collection path too long");
-        for (i = 0; i < batch->offset_cnt && status == VCDC_SINK_OK; i += n) {
+        for (i = 0; i < cnt && status == VCDC_SINK_OK; i += n) {
                 char *body;
-                n = batch->offset_cnt - i;
+                n = cnt - i;
                 if (n > st->max_batch)
                         n = st->max_batch;
-                if (!(body = vcdc_chroma_offsets_body(
-                              batch->topic, batch->offsets + i, n)))
+                if (!(body = vcdc_chroma_offsets_body(topic, st->id,
+                                                      offsets + i, n)))
                         return fail(sink, VCDC_SINK_RETRIABLE, errstr,
                                     errstr_size, "out of memory");
                 status = call(sink, "POST", path, body, NULL, &code, errstr,
@@ -1680,10 +1705,7 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
 static vcdc_sink_status_t chroma_record_offsets(
         vcdc_sink_t *sink, const char *topic, const vcdc_sink_offset_t *offsets,
         size_t cnt, char *errstr, size_t errstr_size) {
-        vcdc_sink_batch_t batch = {
-                .topic = topic, .offsets = offsets, .offset_cnt = cnt};
-
-        return write_offsets(sink, &batch, errstr, errstr_size);
+        return write_offsets(sink, topic, offsets, cnt, errstr, errstr_size);
 }
 
 static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
@@ -1692,17 +1714,27 @@ static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
                                               size_t *cntp, char *errstr,
                                               size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[400], *body;
+        char path[CHROMA_PATH_SIZE], err[400], *body, current[CHROMA_ID_SIZE];
         vcdc_sink_status_t status;
+        vcdc_metric_t current_metric;
+        size_t current_dim;
         json_t *resp = NULL;
         long code = 0;
+        int found;
 
         *offsetsp = NULL;
         *cntp = 0;
+        /* The collection as it is now, not as we last saw it: offsets of
+         * one since deleted or re-created do not count. */
+        status = lookup(sink, sink->url->path, current, &current_dim,
+                        &current_metric, &found, errstr, errstr_size);
+        if (status != VCDC_SINK_OK)
+                return status;
+        if (!found)
+                current[0] = '\0';
         if (!st->offsets_id[0]) {
                 vcdc_metric_t metric;
                 size_t dim;
-                int found;
                 status = lookup(sink, st->offsets_name, st->offsets_id, &dim,
                                 &metric, &found, errstr, errstr_size);
                 if (status != VCDC_SINK_OK)
@@ -1725,8 +1757,8 @@ static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
                 st->offsets_id[0] = '\0';
                 goto none;
         }
-        if (vcdc_chroma_parse_offsets(resp, topic, offsetsp, cntp, err,
-                                      sizeof(err)) == -1) {
+        if (vcdc_chroma_parse_offsets(resp, topic, current, offsetsp, cntp,
+                                      err, sizeof(err)) == -1) {
                 json_decref(resp);
                 return fail(sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
                             "POST %s: %s", path, err);
@@ -2093,6 +2125,52 @@ static int preflight(vcdc_sink_t *sink, chroma_t *st, char *errstr,
         return 0;
 }
 
+/*
+ * *foreignp = 1 when the companion collection holds an offsets record of
+ * some collection: stamped with a collection id, or written before
+ * records were stamped. Records stamped "" were written while the user's
+ * collection did not exist.
+ */
+static vcdc_sink_status_t foreign_offsets(vcdc_sink_t *sink, int *foreignp,
+                                          char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        char path[CHROMA_PATH_SIZE];
+        vcdc_sink_status_t status;
+        size_t offset = 0, n, i;
+
+        *foreignp = 0;
+        if (coll_path(st, st->offsets_id, "get", path, sizeof(path)) == -1)
+                return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                            "collection path too long");
+        do {
+                char *body = vcdc_chroma_get_body(NULL, 0, st->max_batch,
+                                                  offset,
+                                                  VCDC_CHROMA_INC_METADATAS);
+                const json_t *metas;
+                json_t *resp = NULL;
+
+                if (!body)
+                        return fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                    errstr_size, "out of memory");
+                status = call(sink, "POST", path, body, &resp, NULL, errstr,
+                              errstr_size);
+                free(body);
+                if (status != VCDC_SINK_OK)
+                        return status;
+                metas = json_object_get(resp, "metadatas");
+                n = json_array_size(metas);
+                for (i = 0; i < n; i++) {
+                        const char *c = json_string_value(json_object_get(
+                                json_array_get(metas, i), "collection_id"));
+                        if (!c || *c)
+                                *foreignp = 1;
+                }
+                json_decref(resp);
+                offset += n;
+        } while (!*foreignp && n == st->max_batch);
+        return VCDC_SINK_OK;
+}
+
 static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         static const char *const allowed[] = {"tenant", "database", "metric",
                                               NULL};
@@ -2103,7 +2181,7 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         buf_t b = {0};
         vcdc_metric_t metric;
         size_t dim;
-        int found, offsets_found, n;
+        int found, offsets_found, foreign = 0, n;
 
         if (vcdc_url_check_params(url, allowed, err, sizeof(err)) == -1) {
                 fail(sink, VCDC_SINK_FATAL, errstr, errstr_size, "%s", err);
@@ -2189,11 +2267,21 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (lookup(sink, st->offsets_name, st->offsets_id, &dim, &metric,
                    &offsets_found, errstr, errstr_size) != VCDC_SINK_OK)
                 goto err;
-        if (offsets_found && !found) {
-                fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                     "collection %s does not exist but %s records offsets "
-                     "applied to it: delete %s (or restore %s) first",
-                     url->path, st->offsets_name, st->offsets_name, url->path);
+        /* Offsets recorded while the collection did not exist (deletes
+         * before any upsert) are fine; those of a collection since
+         * deleted mean its data is gone, and a consumer resuming from its
+         * committed offsets would not replay it. */
+        if (offsets_found && !found &&
+            (foreign_offsets(sink, &foreign, errstr, errstr_size) !=
+                     VCDC_SINK_OK ||
+             foreign)) {
+                if (foreign)
+                        fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                             "collection %s does not exist but %s records "
+                             "offsets applied to it: delete %s (or restore "
+                             "%s) first",
+                             url->path, st->offsets_name, st->offsets_name,
+                             url->path);
                 goto err;
         }
         VCDC_INFO("chroma",

@@ -146,9 +146,11 @@ char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k);
 /**
  * The body of an upsert of offsets[0..cnt) of topic into the companion
  * collection: ids "topic/partition", 1-dimensional embeddings [0.0],
- * metadatas {"topic","partition","offset"}. Returns a new string or NULL.
+ * metadatas {"topic","partition","offset","collection_id"}, collection_id
+ * the id of the user's collection they belong to ("" for none). Returns a
+ * new string or NULL.
  */
-char *vcdc_chroma_offsets_body(const char *topic,
+char *vcdc_chroma_offsets_body(const char *topic, const char *collection_id,
                                const vcdc_sink_offset_t *offsets, size_t cnt);
 
 /** The body creating (or getting) collection name with hnsw space metric.
@@ -184,8 +186,11 @@ int vcdc_chroma_parse_query(const json_t *resp, vcdc_hit_t *hits, size_t k,
                             size_t *cntp, char *errstr, size_t errstr_size);
 
 /** Reads the companion collection's get answer for topic into a new array
- *  *offsetsp of *cntp entries, sorted by partition. Returns 0 or -1. */
+ *  *offsetsp of *cntp entries, sorted by partition: only records stamped
+ *  with collection_id ("" for none; unstamped records count for none).
+ *  Returns 0 or -1. */
 int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
+                              const char *collection_id,
                               vcdc_sink_offset_t **offsetsp, size_t *cntp,
                               char *errstr, size_t errstr_size);
 

@@ -519,14 +519,17 @@ class Chroma:
     def recorded_offsets(self, name, topic):
         """{partition: offset} from the companion collection
         NAME_vcdc_offsets (ids "topic/partition", metadata topic,
-        partition, offset)."""
+        partition, offset, collection_id): only records of the collection
+        as it exists now (its id, or "" while there is none)."""
         comp = name + "_vcdc_offsets"
         if self.collection_id(comp) is None:
             return {}
+        current = self.collection_id(name) or ""
         out = {}
         for id_, (_, md, _) in self.get_all(comp, include=("metadatas",)
                                             ).items():
-            if md and md.get("topic") == topic:
+            if (md and md.get("topic") == topic
+                    and md.get("collection_id") == current):
                 assert id_ == "%s/%d" % (topic, md["partition"]), (id_, md)
                 out[int(md["partition"])] = int(md["offset"])
         return out
