@@ -50,6 +50,7 @@ typedef struct chroma_s {
         size_t max_batch;               /* pre-flight-checks max_batch_size */
         int base64_ok;                  /* the server takes base64 */
         int base64;                     /* and we send it */
+        int token;                      /* a token goes with each request */
         uint64_t inexact;               /* metadata floats Chroma altered
                                          * (vcdc_chroma_stored_real) */
 } chroma_t;
@@ -1247,7 +1248,13 @@ static vcdc_sink_status_t fail(vcdc_sink_t *sink, vcdc_sink_status_t status,
         return status;
 }
 
-/* One request; respp NULL: the answer is not read. *codep: HTTP status. */
+/*
+ * One request; respp NULL: the answer is not read. *codep (may be NULL):
+ * HTTP status. A refused token (401, 403) is FATAL with a message that
+ * says what to set, in every path. A RETRIABLE failure sets
+ * retry_smaller: a server error (5xx) or a timeout may pass with less,
+ * a refused or reset connection says nothing about the batch.
+ */
 static vcdc_sink_status_t call(vcdc_sink_t *sink, const char *method,
                                const char *path, const char *body,
                                json_t **respp, long *codep, char *errstr,
@@ -1256,16 +1263,34 @@ static vcdc_sink_status_t call(vcdc_sink_t *sink, const char *method,
         vcdc_sink_status_t status;
         size_t len = body ? strlen(body) : 0;
         char err[768];
+        long code = 0;
 
         if (respp)
                 status = vcdc_http_json(st->http, method, path, body, len,
-                                        respp, codep, err, sizeof(err));
+                                        respp, &code, err, sizeof(err));
         else
                 status = vcdc_http_request(st->http, method, path, body, len,
-                                           codep, err, sizeof(err));
-        if (status != VCDC_SINK_OK)
-                fail(sink, status, errstr, errstr_size, "%s", err);
-        return status;
+                                           &code, err, sizeof(err));
+        if (codep)
+                *codep = code;
+        if (status == VCDC_SINK_OK)
+                return VCDC_SINK_OK;
+        sink->retry_smaller = status == VCDC_SINK_RETRIABLE &&
+                              (code >= 500 || vcdc_http_timed_out(st->http));
+        /* The answer's body is left out: the token must never show, and
+         * a proxy on the way might echo it. */
+        if (code == 401 || code == 403)
+                return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                            "%s %.200s: HTTP %ld: authentication refused: %s",
+                            method, path, code,
+                            st->token ? "the server does not accept the "
+                                        "token in VCDC_CHROMA_TOKEN (or "
+                                        "VCDC_CHROMA_TOKEN_FILE) for this "
+                                        "tenant and database"
+                                      : "no token was sent: set "
+                                        "VCDC_CHROMA_TOKEN (or "
+                                        "VCDC_CHROMA_TOKEN_FILE)");
+        return fail(sink, status, errstr, errstr_size, "%s", err);
 }
 
 /* base/collections[/id][/verb] into path. */
@@ -2092,6 +2117,7 @@ static int add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
                              "out of memory");
                         r = -1;
                 }
+                st->token = 1;
         }
         if (h.p)
                 memset(h.p, 0, h.size);

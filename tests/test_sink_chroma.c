@@ -574,6 +574,8 @@ static void test_status_map(void **state) {
                 {429, VCDC_SINK_RETRIABLE}, {500, VCDC_SINK_RETRIABLE},
                 {502, VCDC_SINK_RETRIABLE}, {503, VCDC_SINK_RETRIABLE},
                 {504, VCDC_SINK_RETRIABLE}, {301, VCDC_SINK_FATAL},
+                {407, VCDC_SINK_FATAL},     {501, VCDC_SINK_FATAL},
+                {505, VCDC_SINK_FATAL},     {599, VCDC_SINK_RETRIABLE},
                 {100, VCDC_SINK_FATAL},     {0, VCDC_SINK_FATAL},
         };
         size_t i;
