@@ -573,6 +573,24 @@ int vcdc_chroma_metadata_check(const char *metadata, char *errstr,
         return 0;
 }
 
+/* Bytes jansson writes for s as a JSON string (quotes included): '"',
+ * '\\' and control characters escaped, the rest as it is. */
+static size_t json_string_len(const char *s) {
+        size_t n = 2;
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+                    c == '\n' || c == '\r' || c == '\t')
+                        n += 2;
+                else if (c < 0x20)
+                        n += 6;
+                else
+                        n++;
+        }
+        return n;
+}
+
 /* vcdc_chroma_record_check(), handing back the parsed metadata (NULL for
  * none) when metap is not NULL. */
 static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
@@ -580,8 +598,9 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                         size_t errstr_size) {
         char err[400];
         json_t *meta = NULL;
-        double sumsq = 0;
-        size_t i;
+        double sumsq = 0, sq;
+        size_t i, body;
+        int all_underflow = 1, nonzero = 0;
 
         if (metap)
                 *metap = NULL;
@@ -612,7 +631,11 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                                  rec->id, i);
                         return -1;
                 }
-                sumsq += (double)rec->vector[i] * rec->vector[i];
+                sq = (double)rec->vector[i] * rec->vector[i]; /* exact */
+                sumsq += sq;
+                nonzero |= rec->vector[i] != 0;
+                /* float32 rounds a square of 2^-150 or less to 0 */
+                all_underflow &= sq <= 0x1p-150;
         }
         /* Half of FLT_MAX leaves room for float32 rounding in the sum. */
         if (metric == VCDC_METRIC_COSINE && sumsq > FLT_MAX / 2) {
@@ -621,6 +644,16 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                          "overflows float32; Chroma's cosine space would "
                          "store NaN",
                          rec->id, sumsq);
+                return -1;
+        }
+        /* Chroma normalises in float32: when every square rounds to 0 the
+         * norm is 0 and it stores zeros. */
+        if (metric == VCDC_METRIC_COSINE && nonzero && all_underflow) {
+                snprintf(errstr, errstr_size,
+                         "id \"%.100s\": every component's square "
+                         "underflows float32 (all below 2^-75); Chroma's "
+                         "cosine space would store the vector as zeros",
+                         rec->id);
                 return -1;
         }
         if (rec->metadata &&
@@ -632,6 +665,20 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
         if (rec->document && !is_utf8(rec->document)) {
                 snprintf(errstr, errstr_size,
                          "id \"%.100s\": document is not UTF-8", rec->id);
+                json_decref(meta);
+                return -1;
+        }
+        /* The record alone in an upsert, embedding as numbers (the longer
+         * form), metadata about as long as its text. */
+        body = 64 + json_string_len(rec->id) + rec->dim * 16 +
+               (rec->metadata ? strlen(rec->metadata) : 4) +
+               (rec->document ? json_string_len(rec->document) : 4);
+        if (body > VCDC_CHROMA_SERVER_BODY_MAX) {
+                snprintf(errstr, errstr_size,
+                         "id \"%.100s\": an upsert of this record alone "
+                         "takes about %zu bytes; Chroma refuses request "
+                         "bodies over %zu (HTTP 413)",
+                         rec->id, body, VCDC_CHROMA_SERVER_BODY_MAX);
                 json_decref(meta);
                 return -1;
         }
@@ -1677,8 +1724,9 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                        const vcdc_sink_batch_t *batch,
                                        char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
-        size_t dim = st->dim ? st->dim : sink->conf.dim, i, n;
-        vcdc_sink_status_t status;
+        size_t dim = st->dim ? st->dim : sink->conf.dim, i, n, del_cnt = 0;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        const char **dels = NULL;
         char err[512];
 
         /* Everything is checked before anything is sent. */
@@ -1688,43 +1736,51 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                              sizeof(err)) == -1)
                         return fail(sink, VCDC_SINK_INVALID, errstr,
                                     errstr_size, "%s", err);
+        if (batch->delete_cnt &&
+            !(dels = malloc(batch->delete_cnt * sizeof(*dels))))
+                return fail(sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
+                            "out of memory");
         for (i = 0; i < batch->delete_cnt; i++) {
                 const char *id = batch->delete_ids[i];
 
+                /* No record has an empty id (Chroma refuses one in an
+                 * upsert): deleting it changes nothing. */
                 if (!id || !*id)
-                        return fail(sink, VCDC_SINK_INVALID, errstr,
-                                    errstr_size,
-                                    "delete of an empty id (Chroma needs "
-                                    "one)");
-                if (!is_utf8(id))
-                        return fail(sink, VCDC_SINK_INVALID, errstr,
-                                    errstr_size,
-                                    "delete of id \"%s\": not UTF-8",
-                                    escaped(err, sizeof(err), id));
+                        continue;
+                if (!is_utf8(id)) {
+                        status = fail(sink, VCDC_SINK_INVALID, errstr,
+                                      errstr_size,
+                                      "delete of id \"%s\": not UTF-8",
+                                      escaped(err, sizeof(err), id));
+                        goto done;
+                }
+                dels[del_cnt++] = id;
         }
 
         if (batch->upsert_cnt) {
                 if ((status = ensure_collection(sink, errstr, errstr_size)) !=
                     VCDC_SINK_OK)
-                        return status;
-        } else if (!batch->delete_cnt) {
-                return VCDC_SINK_OK;
+                        goto done;
+        } else if (!del_cnt) {
+                goto done;
         }
-        if (st->id[0] && batch->delete_cnt &&
-            (status = delete_ids(sink, batch->delete_ids, batch->delete_cnt,
-                                 errstr, errstr_size)) != VCDC_SINK_OK)
-                return status;
+        if (st->id[0] && del_cnt &&
+            (status = delete_ids(sink, dels, del_cnt, errstr, errstr_size)) !=
+                    VCDC_SINK_OK)
+                goto done;
         for (i = 0; i < batch->upsert_cnt; i += n) {
                 n = batch->upsert_cnt - i;
                 if (n > st->max_batch)
                         n = st->max_batch;
                 if ((status = upsert_chunk(sink, batch->upserts + i, n, errstr,
                                            errstr_size)) != VCDC_SINK_OK)
-                        return status;
+                        goto done;
         }
         if (batch->upsert_cnt && !st->dim)
                 st->dim = dim;
-        return VCDC_SINK_OK;
+done:
+        free(dels);
+        return status;
 }
 
 static vcdc_sink_status_t chroma_record_offsets(
@@ -2037,8 +2093,15 @@ static vcdc_sink_status_t chroma_check(vcdc_sink_t *sink,
         size_t dim = chroma_dim(sink);
         char err[512];
 
+        /* A delete's id goes into JSON: UTF-8. An empty one is a no-op
+         * (no record has it), which apply() skips. */
         if (rec->op != VCDC_OP_UPSERT)
-                return VCDC_SINK_OK;
+                return !rec->id || is_utf8(rec->id)
+                               ? VCDC_SINK_OK
+                               : fail(sink, VCDC_SINK_INVALID, errstr,
+                                      errstr_size,
+                                      "delete of id \"%s\": not UTF-8",
+                                      escaped(err, sizeof(err), rec->id));
         if (vcdc_chroma_record_check(rec, sink->conf.metric, &dim, err,
                                      sizeof(err)) == -1)
                 return fail(sink, VCDC_SINK_INVALID, errstr, errstr_size, "%s",

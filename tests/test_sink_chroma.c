@@ -186,6 +186,62 @@ static void test_record_check(void **state) {
                 assert_non_null(strstr(errstr, "overflows float32"));
                 rec_free(rec);
         }
+        /* Every square rounds to 0 in float32 (at most 2^-150, so each
+         * component at most 2^-75): Chroma's cosine stores zeros. One
+         * component above keeps the norm, and so does l2. */
+        {
+                static const float tiny[] = {0x1p-75f, -0x1p-75f, 0},
+                                   fine[] = {0x1p-75f, 0x1.000002p-75f, 0},
+                                   zero[] = {0, 0, 0};
+                vcdc_record_t *rec = rec_new("t", tiny, 3, NULL, NULL);
+                dim = 0;
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 -1);
+                assert_non_null(strstr(errstr, "as zeros"));
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                rec = rec_new("f", fine, 3, NULL, NULL);
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                rec = rec_new("z", zero, 3, NULL, NULL); /* stored as is */
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+        }
+        /* A record whose upsert alone exceeds Chroma's 40 MiB body cap. */
+        {
+                size_t n = VCDC_CHROMA_SERVER_BODY_MAX;
+                char *doc = malloc(n + 1);
+                vcdc_record_t *rec;
+                memset(doc, 'd', n);
+                doc[n] = '\0';
+                rec = rec_new("b", v3, 3, NULL, doc);
+                dim = 3;
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 -1);
+                assert_non_null(strstr(errstr, "HTTP 413"));
+                rec_free(rec);
+                doc[n - 1024] = '\0';
+                rec = rec_new("b", v3, 3, NULL, doc);
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                free(doc);
+        }
 }
 
 static void test_name_check(void **state) {
