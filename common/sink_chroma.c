@@ -11,10 +11,9 @@
  * Each record is stamped with the id (a UUID) of the user's collection as
  * it was when written, "" while there was none: read_offsets() returns
  * only those of the collection that exists now, so offsets of one since
- * deleted or re-created do not count. A sink refuses to open when the
- * collection is missing and its companion holds records of a collection
- * (its data is gone: delete the companion to replay). Records from
- * before the stamp count for no collection.
+ * deleted or re-created do not count (a new group replays it whole), and
+ * those stamped "" only while it is missing. Records from before the
+ * stamp count for no collection.
  * sink_chroma_int.h lists what Chroma does that shapes this file.
  */
 #include "sink_chroma_int.h"
@@ -2214,52 +2213,6 @@ static int preflight(vcdc_sink_t *sink, chroma_t *st, char *errstr,
         return 0;
 }
 
-/*
- * *foreignp = 1 when the companion collection holds an offsets record of
- * some collection: stamped with a collection id, or written before
- * records were stamped. Records stamped "" were written while the user's
- * collection did not exist.
- */
-static vcdc_sink_status_t foreign_offsets(vcdc_sink_t *sink, int *foreignp,
-                                          char *errstr, size_t errstr_size) {
-        chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE];
-        vcdc_sink_status_t status;
-        size_t offset = 0, n, i;
-
-        *foreignp = 0;
-        if (coll_path(st, st->offsets_id, "get", path, sizeof(path)) == -1)
-                return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                            "collection path too long");
-        do {
-                char *body = vcdc_chroma_get_body(NULL, 0, st->max_batch,
-                                                  offset,
-                                                  VCDC_CHROMA_INC_METADATAS);
-                const json_t *metas;
-                json_t *resp = NULL;
-
-                if (!body)
-                        return fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                    errstr_size, "out of memory");
-                status = call(sink, "POST", path, body, &resp, NULL, errstr,
-                              errstr_size);
-                free(body);
-                if (status != VCDC_SINK_OK)
-                        return status;
-                metas = json_object_get(resp, "metadatas");
-                n = json_array_size(metas);
-                for (i = 0; i < n; i++) {
-                        const char *c = json_string_value(json_object_get(
-                                json_array_get(metas, i), "collection_id"));
-                        if (!c || *c)
-                                *foreignp = 1;
-                }
-                json_decref(resp);
-                offset += n;
-        } while (!*foreignp && n == st->max_batch);
-        return VCDC_SINK_OK;
-}
-
 static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         static const char *const allowed[] = {"tenant", "database", "metric",
                                               NULL};
@@ -2270,7 +2223,7 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         buf_t b = {0};
         vcdc_metric_t metric;
         size_t dim;
-        int found, offsets_found, foreign = 0, n;
+        int found, offsets_found, n;
 
         if (vcdc_url_check_params(url, allowed, err, sizeof(err)) == -1) {
                 fail(sink, VCDC_SINK_FATAL, errstr, errstr_size, "%s", err);
@@ -2356,23 +2309,6 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (lookup(sink, st->offsets_name, st->offsets_id, &dim, &metric,
                    &offsets_found, errstr, errstr_size) != VCDC_SINK_OK)
                 goto err;
-        /* Offsets recorded while the collection did not exist (deletes
-         * before any upsert) are fine; those of a collection since
-         * deleted mean its data is gone, and a consumer resuming from its
-         * committed offsets would not replay it. */
-        if (offsets_found && !found &&
-            (foreign_offsets(sink, &foreign, errstr, errstr_size) !=
-                     VCDC_SINK_OK ||
-             foreign)) {
-                if (foreign)
-                        fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                             "collection %s does not exist but %s records "
-                             "offsets applied to it: delete %s (or restore "
-                             "%s) first",
-                             url->path, st->offsets_name, st->offsets_name,
-                             url->path);
-                goto err;
-        }
         VCDC_INFO("chroma",
                   "%s: %s, dimension %zu, max batch %zu, base64 %s",
                   sink->name, found ? "collection exists" : "no collection yet",
