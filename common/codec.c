@@ -1281,6 +1281,8 @@ static int decode(vcdc_codec_t *codec, const void *buf, size_t len,
                 }
                 r = extract(&e->value, rec, errstr, errstr_size);
         }
+        if (r == 0)
+                r = vcdc_record_check_limits(rec, errstr, errstr_size);
         if (r == -1)
                 vcdc_record_clear(rec);
         return r;
@@ -1337,6 +1339,26 @@ int vcdc_key_encode(const char *collection, const char *id, char **keyp,
         *keyp = key;
         *lenp = n;
         return 0;
+}
+
+int vcdc_key_check(const void *key, size_t len, const vcdc_record_t *rec,
+                   char *errstr, size_t errstr_size) {
+        char buf[VCDC_COLLECTION_MAX_BYTES * 3 + VCDC_ID_MAX_BYTES + 2];
+        size_t need = vcdc_key_write(rec->collection, rec->id, buf,
+                                     sizeof(buf));
+
+        if (need >= sizeof(buf))
+                need = 0, buf[0] = '\0'; /* beyond the limits: not written */
+        else if (key && len == need && !memcmp(key, buf, len))
+                return 0;
+        snprintf(errstr, errstr_size,
+                 "the message key \"%.*s\" is not the record's "
+                 "collection/id \"%.*s\" (keys decide the partition, and so "
+                 "the order of one id's changes)",
+                 key ? (int)(len < 80 ? len : 80) : 0,
+                 key ? (const char *)key : "",
+                 (int)(need < 80 ? need : 80), buf);
+        return -1;
 }
 
 int vcdc_key_decode(const void *key, size_t len, char **collectionp,

@@ -122,6 +122,11 @@ size_t vcdc_key_write(const char *collection, const char *id, char *buf,
 int vcdc_key_encode(const char *collection, const char *id, char **keyp,
                     size_t *lenp);
 
+/** Checks that the message key (len bytes) is rec's collection and id.
+ *  Returns 0, or -1 with errstr. */
+int vcdc_key_check(const void *key, size_t len, const vcdc_record_t *rec,
+                   char *errstr, size_t errstr_size);
+
 /** Splits a key into new strings. Returns 0, or -1 when it is malformed. */
 int vcdc_key_decode(const void *key, size_t len, char **collectionp,
                     char **idp);

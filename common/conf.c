@@ -58,6 +58,9 @@ static const prop_t props[] = {
          "consumer: first wait before retrying a failed apply"},
         {"vcdc.retry.backoff.max.ms", T_INT, "10000", 1, 3600000, NULL,
          "consumer: longest wait between retries"},
+        {"vcdc.retry.split.after", T_INT, "3", 1, 1000, NULL,
+         "consumer: failed tries (timeouts, server errors) before a batch "
+         "is applied in halves"},
         {"vcdc.dlq.topic", T_STR, "", 0, 0, NULL,
          "consumer: dead-letter topic (default: TOPIC.dlq)"},
         {"vcdc.sink.metric", T_ENUM, "", 0, 0, "|cosine|l2|ip",

@@ -3,8 +3,11 @@
  */
 #include "record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 void vcdc_record_init(vcdc_record_t *rec) {
         memset(rec, 0, sizeof(*rec));
@@ -66,4 +69,54 @@ int vcdc_record_copy(vcdc_record_t *dst, const vcdc_record_t *src) {
 
 const char *vcdc_op_name(vcdc_op_t op) {
         return op == VCDC_OP_DELETE ? "DELETE" : "UPSERT";
+}
+
+/* "\"name\" is missing", "... is empty", "... is N bytes, more than M",
+ * "... is not UTF-8". */
+static int check_str(const char *what, const char *s, size_t max,
+                     char *errstr, size_t errstr_size) {
+        size_t len;
+
+        if (!s) {
+                snprintf(errstr, errstr_size, "\"%s\" is missing", what);
+                return -1;
+        }
+        if (!(len = strlen(s))) {
+                snprintf(errstr, errstr_size, "\"%s\" is empty", what);
+                return -1;
+        }
+        if (len > max) {
+                snprintf(errstr, errstr_size,
+                         "\"%s\" is %zu bytes, more than the maximum %zu",
+                         what, len, max);
+                return -1;
+        }
+        if (!vcdc_utf8_valid(s, len)) {
+                snprintf(errstr, errstr_size, "\"%s\" is not UTF-8", what);
+                return -1;
+        }
+        return 0;
+}
+
+int vcdc_record_check_ids(const vcdc_record_t *rec, char *errstr,
+                          size_t errstr_size) {
+        if (check_str("collection", rec->collection,
+                      VCDC_COLLECTION_MAX_BYTES, errstr, errstr_size) ||
+            check_str("id", rec->id, VCDC_ID_MAX_BYTES, errstr, errstr_size))
+                return -1;
+        return 0;
+}
+
+int vcdc_record_check_limits(const vcdc_record_t *rec, char *errstr,
+                             size_t errstr_size) {
+        if (vcdc_record_check_ids(rec, errstr, errstr_size))
+                return -1;
+        if (rec->op == VCDC_OP_UPSERT &&
+            (rec->dim == 0 || rec->dim > VCDC_DIM_MAX)) {
+                snprintf(errstr, errstr_size,
+                         "an upsert with %zu dimensions (1 to %d allowed)",
+                         rec->dim, VCDC_DIM_MAX);
+                return -1;
+        }
+        return 0;
 }

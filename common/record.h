@@ -31,10 +31,14 @@ typedef struct vcdc_record_s {
         int64_t source_ts_ms;    /* -1 when unknown */
 } vcdc_record_t;
 
-/* Limits enforced by the JSONL parser and the decoder. */
+/* Limits: the JSONL parser enforces all three (the dimension up to
+ * vcdc.max.dim, VCDC_DIM_MAX_DEFAULT unless set); the decoder enforces the
+ * id and collection limits and VCDC_DIM_MAX, the most vcdc.max.dim allows
+ * (vcdc_record_check_limits()). */
 #define VCDC_ID_MAX_BYTES         512
 #define VCDC_COLLECTION_MAX_BYTES 256
 #define VCDC_DIM_MAX_DEFAULT      65536
+#define VCDC_DIM_MAX              1048576
 
 /** Sets every field to its empty value (no allocation). */
 void vcdc_record_init(vcdc_record_t *rec);
@@ -47,5 +51,16 @@ void vcdc_record_clear(vcdc_record_t *rec);
 int vcdc_record_copy(vcdc_record_t *dst, const vcdc_record_t *src);
 
 const char *vcdc_op_name(vcdc_op_t op);
+
+/** Checks that the collection and the id are present, non-empty, UTF-8
+ *  and within their limits. Returns 0, or -1 with errstr saying which is
+ *  wrong. */
+int vcdc_record_check_ids(const vcdc_record_t *rec, char *errstr,
+                          size_t errstr_size);
+
+/** vcdc_record_check_ids(), and an upsert's dimension within 1..
+ *  VCDC_DIM_MAX. Returns 0, or -1 with errstr. */
+int vcdc_record_check_limits(const vcdc_record_t *rec, char *errstr,
+                             size_t errstr_size);
 
 #endif

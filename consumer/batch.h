@@ -1,7 +1,15 @@
 /*
- * vcdc - a consumer batch: the changes polled since the last apply,
- * coalesced by id (the last change of an id wins, a delete included), and
- * the highest offset handled in each partition.
+ * vcdc - a consumer batch: the messages polled since the last apply, kept
+ * as changes grouped by key (collection and id), and the last offset
+ * handled in each partition.
+ *
+ * Every change stays in the batch, not only the last of its key: the sink
+ * is sent each key's last change (its head), and when the database refuses
+ * that one, the key steps back to the change before it, as applying the
+ * log one record at a time would have left it. The batch also keeps each
+ * change's message, so a refused change is dead-lettered with the bytes it
+ * was read as. What can never apply is decided before a change enters the
+ * batch (the consumer's checks); the batch only groups.
  */
 #ifndef VCDC_BATCH_H
 #define VCDC_BATCH_H
@@ -14,60 +22,63 @@
 
 typedef struct vcdc_batch_s vcdc_batch_t;
 
-vcdc_batch_t *vcdc_batch_new(void);
+/** msg_free destroys the messages the batch takes (NULL: they are not the
+ *  batch's to free). */
+vcdc_batch_t *vcdc_batch_new(void (*msg_free)(void *msg));
 
 /** Accepts NULL. */
 void vcdc_batch_destroy(vcdc_batch_t *b);
 
-/** Empties the batch, keeping its memory for the next one. */
+/** Empties the batch (destroying its messages), keeping its memory. */
 void vcdc_batch_reset(vcdc_batch_t *b);
 
 /**
- * Adds the change in rec, read at partition/offset (msg_bytes long).
- * Takes the contents of rec (it is left initialised and empty). An earlier
- * change of the same id in this batch is replaced. Returns 0, or -1 when
- * out of memory (rec untouched).
+ * Adds the change in rec, decoded from msg (a Kafka message of msg_bytes,
+ * read at partition/offset). Takes the contents of rec (left initialised
+ * and empty) and msg (freed with the batch). An earlier change of the same
+ * collection and id stays behind it. Returns 0, or -1 when out of memory
+ * (rec and msg untouched).
  */
 int vcdc_batch_add(vcdc_batch_t *b, vcdc_record_t *rec, int32_t partition,
-                   int64_t offset, size_t msg_bytes);
+                   int64_t offset, size_t msg_bytes, void *msg);
 
 /** Counts a message handled without a change for the sink (dead-lettered,
- *  filtered out), so its offset is committed with the batch. */
-void vcdc_batch_note(vcdc_batch_t *b, int32_t partition, int64_t offset,
-                     size_t msg_bytes);
+ *  filtered out), so its offset is recorded with the batch. Returns 0, or
+ *  -1 when out of memory. */
+int vcdc_batch_note(vcdc_batch_t *b, int32_t partition, int64_t offset,
+                    size_t msg_bytes);
 
-size_t vcdc_batch_msg_cnt(const vcdc_batch_t *b);  /* messages in */
-size_t vcdc_batch_bytes(const vcdc_batch_t *b);    /* their bytes */
-size_t vcdc_batch_change_cnt(const vcdc_batch_t *b); /* distinct ids */
+size_t vcdc_batch_msg_cnt(const vcdc_batch_t *b); /* messages in */
+size_t vcdc_batch_bytes(const vcdc_batch_t *b);   /* their bytes */
+
+/** Keys (distinct collection and id) in the batch; a key whose changes
+ *  were all refused still counts, with no head. */
+size_t vcdc_batch_key_cnt(const vcdc_batch_t *b);
+
+/** The last change of key k (0 <= k < key_cnt) that is still to apply,
+ *  with its message (if msgp) and offset (if offsetp); NULL when none is
+ *  left. */
+const vcdc_record_t *vcdc_batch_head(const vcdc_batch_t *b, size_t k,
+                                     void **msgp, int64_t *offsetp);
+
+/**
+ * The head of key k was refused (and dead-lettered): the change before it
+ * becomes the head. Returns 1 when there is one, 0 when key k has nothing
+ * left to apply.
+ */
+int vcdc_batch_step_back(vcdc_batch_t *b, size_t k);
 
 /** The last offset handled per partition: *cntp entries, valid until the
  *  batch changes. */
 const vcdc_sink_offset_t *vcdc_batch_offsets(const vcdc_batch_t *b,
                                              size_t *cntp);
 
-/** The i-th change (0 <= i < change_cnt) and where it was read. */
-const vcdc_record_t *vcdc_batch_change(const vcdc_batch_t *b, size_t i,
-                                       int32_t *partitionp, int64_t *offsetp);
-
-/** Drops the i-th change (dead-lettered after the sink refused it); its
- *  offset stays counted. Changes after it move down by one. */
-void vcdc_batch_drop(vcdc_batch_t *b, size_t i);
-
 /**
- * Fills *out with the batch for vcdc_sink_apply(): upserts, deletes and
- * the last offset handled per partition. The pointers stay valid until the
- * batch changes. Returns 0, or -1 when out of memory.
+ * Fills *out with the heads of keys [lo, hi) for vcdc_sink_apply(): upserts
+ * and deletes, no offsets. The arrays stay valid until the batch changes
+ * or the next view. Returns 0, or -1 when out of memory.
  */
-int vcdc_batch_view(vcdc_batch_t *b, const char *topic,
+int vcdc_batch_view(vcdc_batch_t *b, size_t lo, size_t hi,
                     vcdc_sink_batch_t *out);
-
-/**
- * The retry schedule: exponential backoff from base_ms, capped at max_ms,
- * with "equal jitter" (a uniform draw in the upper half) so restarting
- * consumers do not retry in step. attempt counts from 0; rnd is any
- * uniformly random 32-bit value.
- */
-int64_t vcdc_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms,
-                        uint32_t rnd);
 
 #endif

@@ -6,6 +6,14 @@
  * Headers: vcdc.error (what is wrong), vcdc.error.class (decode | invalid |
  * rejected), vcdc.topic, vcdc.partition, vcdc.offset (the origin),
  * vcdc.sink (the sink that refused it), vcdc.ts_ms (when).
+ *
+ * A dead letter stays with this module until Kafka acknowledged it: one
+ * whose delivery failed for a reason that may pass (the topic's leader
+ * unavailable past message.timeout.ms) is sent again by the next flush; one
+ * that can never be delivered (larger than the topic takes, not
+ * authorised, no such topic) makes the flush fail for good. The consumer
+ * records and commits offsets covering a dead letter only after a flush
+ * said it was acknowledged. Nothing here blocks or waits on the consumer.
  */
 #ifndef VCDC_DLQ_H
 #define VCDC_DLQ_H
@@ -25,25 +33,34 @@ vcdc_dlq_t *vcdc_dlq_new(const vcdc_conf_t *conf, const char *topic,
                          const char *sink_name, char *errstr,
                          size_t errstr_size);
 
+/** Waits a bounded time for what is in flight, then frees. Accepts NULL. */
 void vcdc_dlq_destroy(vcdc_dlq_t *dlq);
 
 /**
- * Enqueues one dead letter: the original key and value (copied) and the
- * headers. Returns 0, or -1 with errstr.
+ * Takes one dead letter: a copy of the original key and value, and the
+ * headers. It is handed to librdkafka at once when its queue has room,
+ * else by the next flush. Returns 0, or -1 with errstr (out of memory).
  */
 int vcdc_dlq_send(vcdc_dlq_t *dlq, const char *src_topic, int32_t partition,
                   int64_t offset, const void *key, size_t key_len,
                   const void *value, size_t value_len, const char *err_class,
                   const char *error, char *errstr, size_t errstr_size);
 
+/* Results of vcdc_dlq_flush(). */
+#define VCDC_DLQ_DONE 0   /* every dead letter taken so far is acknowledged */
+#define VCDC_DLQ_AGAIN 1  /* some are not yet: flush again later */
+#define VCDC_DLQ_FATAL -1 /* one can never be delivered */
+
 /**
- * Waits until every dead letter sent so far is acknowledged: the consumer
- * commits past a dead-lettered record only after this returns 0.
- * Returns -1 with errstr when some were not delivered (they are sent again
- * on the next try: the records are re-read, since nothing was committed).
+ * Sends what waits to be sent and waits up to timeout_ms for the
+ * acknowledgements. On VCDC_DLQ_AGAIN and VCDC_DLQ_FATAL errstr says how
+ * many are outstanding and why (FATAL: which record, and the error).
  */
 int vcdc_dlq_flush(vcdc_dlq_t *dlq, int timeout_ms, char *errstr,
                    size_t errstr_size);
+
+/** Dead letters taken and not yet acknowledged. */
+size_t vcdc_dlq_pending(const vcdc_dlq_t *dlq);
 
 /** Dead letters acknowledged so far. */
 uint64_t vcdc_dlq_count(const vcdc_dlq_t *dlq);

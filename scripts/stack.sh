@@ -529,6 +529,8 @@ pg_options() {
 	done
 }
 
+# start_pgvector: PostgreSQL as PG_OS_USER, its cluster created by initdb
+# on the first start.
 start_pgvector() {
 	local data opts=()
 	require_file "$PG_BIN/postgres" pgvector

@@ -324,27 +324,26 @@ static void fill(const char *url, int from, int to, float noise,
         }
         batch.upserts = ptrs;
         batch.upsert_cnt = (size_t)(to - from);
-        batch.topic = it.topic;
-        batch.offsets = offsets;
-        batch.offset_cnt = offsets ? PARTS : 0;
         if (vcdc_sink_apply(sink, &batch, errstr, sizeof(errstr)) !=
-            VCDC_SINK_OK)
+                    VCDC_SINK_OK ||
+            (offsets && vcdc_sink_record_offsets(sink, it.topic, offsets,
+                                                 PARTS, errstr,
+                                                 sizeof(errstr)) !=
+                                VCDC_SINK_OK))
                 fail_msg("%s: %s", url, errstr);
         for (i = 0; i < to - from; i++)
                 vcdc_record_clear(&recs[i]);
         vcdc_sink_destroy(sink);
 }
 
+/* Records offs in url's target. The fenced target (pgvector, NEW) only
+ * moves forward; Chroma (OLD) takes any value. */
 static void record_offsets(const char *url, const vcdc_sink_offset_t *offs) {
-        vcdc_sink_batch_t batch = {0};
         vcdc_sink_t *sink = open_sink(url);
         char errstr[512];
 
-        batch.topic = it.topic;
-        batch.offsets = offs;
-        batch.offset_cnt = PARTS;
-        if (vcdc_sink_apply(sink, &batch, errstr, sizeof(errstr)) !=
-            VCDC_SINK_OK)
+        if (vcdc_sink_record_offsets(sink, it.topic, offs, PARTS, errstr,
+                                     sizeof(errstr)) != VCDC_SINK_OK)
                 fail_msg("%s: %s", url, errstr);
         vcdc_sink_destroy(sink);
 }
@@ -569,9 +568,11 @@ static void test_refuse_offsets_behind(void **state) {
 
         (void)state;
         NEED_STACK();
+        /* NEW behind OLD: OLD records 5 more on partition 1 (NEW's
+         * offsets are fenced and only move forward). */
         memcpy(behind, it.recorded, sizeof(behind));
-        behind[1].offset -= 5;
-        record_offsets(it.new_url, behind);
+        behind[1].offset += 5;
+        record_offsets(it.old_url, behind);
         rc = cutover(&report, NULL);
         c = check_of(report, "offsets");
         expect_refused(report, rc, "offsets");
@@ -579,7 +580,7 @@ static void test_refuse_offsets_behind(void **state) {
         assert_int_equal(json_integer_value(json_object_get(c, "max_behind")),
                          5);
         json_decref(report);
-        record_offsets(it.new_url, it.recorded);
+        record_offsets(it.old_url, it.recorded);
 }
 
 static void test_refuse_verify(void **state) {

@@ -783,7 +783,6 @@ static void test_rewound(void **state) {
 static void test_recorded(void **state) {
         const char *pg = getenv("VCDC_PGVECTOR_URL");
         vcdc_sink_offset_t offs[PARTS];
-        vcdc_sink_batch_t batch = {0};
         vcdc_sink_t *sink;
         char group[160], url[512], spec[700], errstr[512];
         const char *args[8];
@@ -809,11 +808,8 @@ static void test_recorded(void **state) {
                 offs[i].partition = (int32_t)i;
                 offs[i].offset = (int64_t)(i + 4);
         }
-        batch.topic = topic;
-        batch.offsets = offs;
-        batch.offset_cnt = PARTS;
-        if (vcdc_sink_apply(sink, &batch, errstr, sizeof(errstr)) !=
-            VCDC_SINK_OK)
+        if (vcdc_sink_record_offsets(sink, topic, offs, PARTS, errstr,
+                                     sizeof(errstr)) != VCDC_SINK_OK)
                 fail_msg("recording offsets: %s", errstr);
         vcdc_sink_destroy(sink);
 

@@ -132,9 +132,19 @@ static void rnd_record(vcdc_record_t *rec, int valid) {
         size_t i;
 
         vcdc_record_init(rec);
-        rec->collection = rnd_string(rnd_len(VCDC_COLLECTION_MAX_BYTES),
+        /* A valid record's collection and id are non-empty and within
+         * their limits in bytes (the decoder refuses others). */
+        do {
+                free(rec->collection);
+                free(rec->id);
+                rec->collection = rnd_string(
+                        rnd_len(VCDC_COLLECTION_MAX_BYTES), valid ? 1 : 0);
+                rec->id = rnd_string(rnd_len(VCDC_ID_MAX_BYTES),
                                      valid ? 1 : 0);
-        rec->id = rnd_string(rnd_len(VCDC_ID_MAX_BYTES), valid ? 1 : 0);
+        } while (valid && (!*rec->collection || !*rec->id ||
+                           strlen(rec->collection) >
+                                   VCDC_COLLECTION_MAX_BYTES ||
+                           strlen(rec->id) > VCDC_ID_MAX_BYTES));
         rec->op = rnd_below(4) == 0 ? VCDC_OP_DELETE : VCDC_OP_UPSERT;
         rec->dim = dims[rnd_below(sizeof(dims) / sizeof(*dims))];
         if (rec->op == VCDC_OP_UPSERT && valid && !rec->dim)

@@ -245,9 +245,13 @@ class ConsumerProc:
 
     def __init__(self, stack, topic, group, sink_url, log_path,
                  from_beginning=True, exit_at_end=False, metrics_port=None,
-                 conf=()):
+                 conf=(), collection="docs"):
+        # The tests' records name collection "docs", their targets have
+        # names of their own: the consumer is told which to apply.
         self.args = [str(CONSUMER_BIN), "-b", stack.brokers, "-t", topic,
                      "-G", group, "--sink", sink_url]
+        if collection is not None:
+            self.args += ["--collection", collection]
         if from_beginning:
             self.args.append("--from-beginning")
         if exit_at_end:
@@ -560,6 +564,15 @@ class Pg:
             with conn.cursor() as cur:
                 cur.execute(sql, args)
                 return cur.fetchall()
+        finally:
+            conn.close()
+
+    def execute(self, sql, args=()):
+        """Runs a statement that returns no rows."""
+        conn = pg_connect(self.stack)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
         finally:
             conn.close()
 

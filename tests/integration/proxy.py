@@ -13,8 +13,8 @@ of chromadb 3.0.6) has no SIGTERM handler, and a kill while it writes can
 leave a collection's HNSW segment unusable ("Failed to apply logs to the
 hnsw segment writer" on every later request, or a server that dies when
 the collection is next touched). A target outage test is about the
-consumer, so Chroma's outages go through this proxy; pgvector (PGlite
-shuts down cleanly on SIGTERM) is stopped for real.
+consumer, so Chroma's outages go through this proxy; PostgreSQL, which
+shuts down cleanly and recovers from a crash, is stopped for real.
 """
 
 import random

@@ -502,25 +502,7 @@ def test_slow_target(kind, size, slow_records, stack, chroma, pg, procs,
 # ------------------------------------ 4. one of two group members killed
 
 
-# Chroma in `make test`. Two pgvector writers at once race in PGlite (the
-# test server), not in vcdc: pglite-socket queues each protocol message
-# of every connection in one queue and keeps a connection exclusive only
-# inside a transaction, so another client's Parse (or simple Query) can
-# land between a BEGIN's Parse and Bind and the Bind fails with SQLSTATE
-# 26000, "unnamed prepared statement does not exist", which the sink
-# rightly takes as fatal. Seen here in two runs of three; the soak
-# variant runs pgvector anyway, to show it, as an expected failure when
-# it happens.
-PGLITE_RACE = pytest.mark.xfail(
-    raises=AssertionError, strict=False,
-    reason="PGlite interleaves two clients' extended-protocol messages "
-    "outside a transaction (SQLSTATE 26000 on BEGIN)")
-
-
-@pytest.mark.parametrize("kind", [
-    "chroma",
-    pytest.param("pgvector", marks=[soak, PGLITE_RACE]),
-])
+@pytest.mark.parametrize("kind", ["chroma", "pgvector"])
 def test_group_member_killed_survivor_takes_over(kind, stack, chroma, pg,
                                                  procs, topic, tmp_path):
     """Two consumers share a group over 8 partitions; one is SIGKILLed

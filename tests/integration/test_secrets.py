@@ -62,7 +62,7 @@ def run_consumer(stack, topic, sink_url, env, timeout):
     Returns (exit status or None when stopped, stdout + stderr)."""
     args = [str(CONSUMER_BIN), "-b", stack.brokers, "-t", topic,
             "-G", unique("g_secrets"), "--sink", sink_url,
-            "--from-beginning", "--exit-at-end", "-v", "-v"]
+            "--collection", "docs", "--from-beginning", "--exit-at-end", "-v", "-v"]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env)

@@ -96,6 +96,7 @@ def test_publish_apply_and_status(stack, sasl, tmp_path, protocol):
 
     rc, _, out = run([CONSUMER_BIN, "-b", addr, "-t", topic, "-G", group,
                       "--sink", stack.pgvector_url(table),
+                      "--collection", "docs",
                       "--from-beginning", "--exit-at-end", "-F", conf,
                       *DEBUG])
     assert rc == 0, out[-3000:]
@@ -211,12 +212,13 @@ def test_cutover_route_rollback_over_sasl_ssl(stack, sasl, tmp_path):
                       tmp_path / "in.jsonl"])
     assert rc == 0, out[-3000:]
     rc, _, out = run([CONSUMER_BIN, "-b", addr, "-t", topic, "-G", old_group,
-                      "--sink", old_url, "--from-beginning", "--exit-at-end",
-                      "-F", conf, "-q"])
+                      "--sink", old_url, "--collection", "docs",
+                      "--from-beginning", "--exit-at-end", "-F", conf, "-q"])
     assert rc == 0, out[-3000:]
     log = open(tmp_path / "new-consumer.log", "wb")
     new = subprocess.Popen([str(CONSUMER_BIN), "-b", addr, "-t", topic,
                             "-G", new_group, "--sink", new_url,
+                            "--collection", "docs",
                             "--from-beginning", "-F", str(conf)],
                            stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=log)

@@ -1,0 +1,894 @@
+/*
+ * vcdc - model test: the shared-file database and the sinks over it.
+ *
+ * Three sinks share the code: mfence:// records offsets atomically with
+ * the data and fences on them (offsets_apart 0, as pgvector), mpipe:// is
+ * the same in two halves (apply_send applies, apply_wait answers), and
+ * mapart:// keeps offsets apart (offsets_apart 1, as Chroma: written after
+ * the data by record_offsets, unconditionally).
+ *
+ * URL: SCHEME://memdb/TARGET?db=PATH&seed=N&inst=N&fail=P&lost=P&big=P&
+ *      bigmin=N&lat=MS&rfail=P
+ * Faults, each call drawn from a generator seeded by seed and inst (so a
+ * seed replays the same schedule per consumer process), P in permille:
+ *   fail   RETRIABLE, nothing applied, retry_smaller drawn at random;
+ *   big    RETRIABLE with retry_smaller for an apply of bigmin changes or
+ *          more (a call that timed out);
+ *   lost   applied, but the answer says RETRIABLE (the answer was lost);
+ *   lat    up to MS of latency, with the lock held: a kill can land in
+ *          the middle of an apply;
+ *   rfail  read_offsets answers RETRIABLE.
+ * The database refuses (INVALID, nothing applied) an apply holding an
+ * upsert of another dimension than the target's (or the configured one,
+ * or the first upsert's when the apply creates the target), nested
+ * metadata (check() knows that rule too) or a document ending in
+ * MEMDB_REFUSE_MARK (check() does not).
+ */
+#include "memdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "sink_int.h"
+
+#define MEMDB_MAGIC 0x6d656d64u /* "memd" */
+
+struct memdb_s {
+        uint32_t magic;
+        pthread_mutex_t lock;
+        int active; /* the current half */
+        int faults_off;
+        volatile pid_t busy; /* a sink sleeping in a commit (latency) */
+        uint64_t recovered;
+        char topic[256];
+        memdb_stats_t stats[MEMDB_TARGETS];
+        memdb_state_t half[2];
+};
+
+static void init_state(memdb_state_t *st) {
+        size_t t, p;
+
+        memset(st, 0, sizeof(*st));
+        for (t = 0; t < MEMDB_TARGETS; t++)
+                for (p = 0; p < MEMDB_PARTS; p++)
+                        st->targets[t].offsets[p] = -1;
+}
+
+memdb_t *memdb_create(const char *path, const char *topic, char *errstr,
+                      size_t errstr_size) {
+        pthread_mutexattr_t attr;
+        memdb_t *db = MAP_FAILED;
+        int fd;
+
+        if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
+            ftruncate(fd, sizeof(*db)) == -1 ||
+            (db = mmap(NULL, sizeof(*db), PROT_READ | PROT_WRITE, MAP_SHARED,
+                       fd, 0)) == MAP_FAILED) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                if (fd != -1)
+                        close(fd);
+                return NULL;
+        }
+        close(fd);
+        memset(db, 0, sizeof(*db));
+        pthread_mutexattr_init(&attr);
+        pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+        pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+        pthread_mutex_init(&db->lock, &attr);
+        pthread_mutexattr_destroy(&attr);
+        snprintf(db->topic, sizeof(db->topic), "%s", topic);
+        init_state(&db->half[0]);
+        init_state(&db->half[1]);
+        db->magic = MEMDB_MAGIC;
+        return db;
+}
+
+memdb_t *memdb_map(const char *path, char *errstr, size_t errstr_size) {
+        memdb_t *db;
+        struct stat sb;
+        int fd;
+
+        if ((fd = open(path, O_RDWR)) == -1) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                return NULL;
+        }
+        if (fstat(fd, &sb) == -1 || (size_t)sb.st_size != sizeof(*db)) {
+                snprintf(errstr, errstr_size, "%s: not a test database",
+                         path);
+                close(fd);
+                return NULL;
+        }
+        db = mmap(NULL, sizeof(*db), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                  0);
+        close(fd);
+        if (db == MAP_FAILED) {
+                snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+                return NULL;
+        }
+        if (db->magic != MEMDB_MAGIC) {
+                snprintf(errstr, errstr_size, "%s: not a test database",
+                         path);
+                munmap(db, sizeof(*db));
+                return NULL;
+        }
+        return db;
+}
+
+void memdb_unmap(memdb_t *db) {
+        if (db)
+                munmap(db, sizeof(*db));
+}
+
+/* The lock; taken over when its owner died (the active half is whole:
+ * a writer only ever wrote the other one). */
+static void db_lock(memdb_t *db) {
+        int rc = pthread_mutex_lock(&db->lock);
+
+        if (rc == EOWNERDEAD) {
+                pthread_mutex_consistent(&db->lock);
+                db->recovered++;
+        } else if (rc) {
+                fprintf(stderr, "memdb: lock: %s\n", strerror(rc));
+                abort();
+        }
+}
+
+static void db_unlock(memdb_t *db) {
+        pthread_mutex_unlock(&db->lock);
+}
+
+void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats) {
+        db_lock(db);
+        *state = db->half[db->active];
+        if (stats)
+                memcpy(stats, db->stats, sizeof(db->stats));
+        db_unlock(db);
+}
+
+uint64_t memdb_recovered(memdb_t *db) {
+        uint64_t n;
+
+        db_lock(db);
+        n = db->recovered;
+        db_unlock(db);
+        return n;
+}
+
+pid_t memdb_busy(memdb_t *db) {
+        return db->busy;
+}
+
+void memdb_set_faults(memdb_t *db, int on) {
+        db_lock(db);
+        db->faults_off = !on;
+        db_unlock(db);
+}
+
+const memdb_target_t *memdb_target(const memdb_state_t *st, const char *name) {
+        size_t t;
+
+        for (t = 0; t < MEMDB_TARGETS; t++)
+                if (st->targets[t].name[0] &&
+                    !strcmp(st->targets[t].name, name))
+                        return &st->targets[t];
+        return NULL;
+}
+
+const memdb_row_t *memdb_row(const memdb_target_t *t, const char *id) {
+        uint32_t i;
+
+        for (i = 0; i < t->row_cnt; i++)
+                if (!strcmp(t->rows[i].id, id))
+                        return &t->rows[i];
+        return NULL;
+}
+
+static uint64_t fnv(uint64_t h, const void *buf, size_t len) {
+        const unsigned char *p = buf;
+        size_t i;
+
+        for (i = 0; i < len; i++) {
+                h ^= p[i];
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s) {
+        /* The NUL too: "ab"+"c" and "a"+"bc" differ; NULL differs from "". */
+        return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
+}
+
+uint64_t memdb_record_hash(const vcdc_record_t *rec) {
+        uint64_t h = 1469598103934665603ULL, dim = rec->dim;
+
+        h = fnv_str(h, rec->collection);
+        h = fnv_str(h, rec->id);
+        h = fnv(h, &dim, sizeof(dim));
+        if (rec->vector)
+                h = fnv(h, rec->vector, rec->dim * sizeof(float));
+        h = fnv_str(h, rec->metadata);
+        return fnv_str(h, rec->document);
+}
+
+int memdb_metadata_nested(const char *metadata) {
+        json_t *obj, *v;
+        const char *k;
+        int nested = 0;
+
+        if (!metadata || !(obj = json_loads(metadata, 0, NULL)))
+                return 0;
+        if (json_is_object(obj)) {
+                json_object_foreach(obj, k, v) {
+                        nested |= json_is_object(v) || json_is_array(v);
+                }
+        }
+        json_decref(obj);
+        return nested;
+}
+
+/*
+ * The sinks.
+ */
+typedef struct msink_s {
+        memdb_t *db;
+        size_t slot;
+        char target[MEMDB_NAME];
+        int apart;
+        uint64_t rng;
+        int fail, lost, big, rfail; /* permille */
+        int lat_ms;
+        uint64_t bigmin;
+        int in_flight; /* mpipe: sent, the answer not yet read */
+        vcdc_sink_status_t answer;
+        char answer_err[512];
+} msink_t;
+
+/* splitmix64 */
+static uint64_t next_rand(uint64_t *s) {
+        uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+}
+
+static int permille(msink_t *ms, int p) {
+        return p > 0 && (int)(next_rand(&ms->rng) % 1000) < p;
+}
+
+/* The faults of one call. */
+typedef struct fault_s {
+        int fail, smaller, lost, lat_ms;
+} fault_t;
+
+static void draw(msink_t *ms, size_t changes, fault_t *f) {
+        memset(f, 0, sizeof(*f));
+        /* Drawn even when faults are off, so that turning them off does
+         * not shift the schedule of the calls before. */
+        f->smaller = (int)(next_rand(&ms->rng) & 1);
+        if (permille(ms, ms->big) && ms->bigmin && changes >= ms->bigmin)
+                f->fail = f->smaller = 1;
+        else if (permille(ms, ms->fail))
+                f->fail = 1;
+        f->lost = permille(ms, ms->lost);
+        f->lat_ms = ms->lat_ms > 0 ? (int)(next_rand(&ms->rng) %
+                                           (uint64_t)(ms->lat_ms + 1))
+                                   : 0;
+        if (ms->db->faults_off)
+                memset(f, 0, sizeof(*f));
+}
+
+static void sleep_ms(int ms) {
+        struct timespec ts = {.tv_sec = ms / 1000,
+                              .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+        if (ms > 0)
+                nanosleep(&ts, NULL);
+}
+
+/* The latency of a commit, spent with the next state written and not yet
+ * made current: a kill now must leave the previous state. */
+static void commit_wait(memdb_t *db, int lat_ms) {
+        if (lat_ms <= 0)
+                return;
+        db->busy = getpid();
+        sleep_ms(lat_ms);
+}
+
+/* A call against the sink's contract: remembered for the test, FATAL. */
+static vcdc_sink_status_t violation(msink_t *ms, char *errstr,
+                                    size_t errstr_size, const char *fmt,
+                                    const char *arg) {
+        memdb_stats_t *st = &ms->db->stats[ms->slot];
+        char what[256];
+
+        snprintf(what, sizeof(what), fmt, arg);
+        if (!st->violations++)
+                snprintf(st->violation, sizeof(st->violation), "%s", what);
+        snprintf(errstr, errstr_size, "memdb %s: %s", ms->target, what);
+        return VCDC_SINK_FATAL;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every id of a batch once at most (sink.h). Returns the first repeated
+ * id, or NULL; "" when out of memory. */
+static const char *repeated_id(const vcdc_sink_batch_t *b) {
+        size_t n = b->upsert_cnt + b->delete_cnt, i;
+        const char **ids, *dup = NULL;
+        static const char none[] = "";
+
+        if (n < 2)
+                return NULL;
+        if (!(ids = malloc(n * sizeof(*ids))))
+                return none;
+        for (i = 0; i < b->upsert_cnt; i++)
+                ids[i] = b->upserts[i]->id;
+        for (i = 0; i < b->delete_cnt; i++)
+                ids[b->upsert_cnt + i] = b->delete_ids[i];
+        qsort(ids, n, sizeof(*ids), cmp_str);
+        for (i = 1; i < n && !dup; i++)
+                if (!strcmp(ids[i - 1], ids[i]))
+                        dup = ids[i];
+        free(ids);
+        return dup;
+}
+
+static memdb_row_t *row_find(memdb_target_t *t, const char *id) {
+        return (memdb_row_t *)memdb_row(t, id);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+        size_t n = s ? strlen(s) : 0, m = strlen(suffix);
+
+        return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Checks the offsets of a call: the topic, the partitions, and (fenced
+ * sinks) that each is above the recorded one. */
+static vcdc_sink_status_t check_offsets(msink_t *ms, const memdb_target_t *t,
+                                        const char *topic,
+                                        const vcdc_sink_offset_t *offsets,
+                                        size_t cnt, char *errstr,
+                                        size_t errstr_size) {
+        size_t i;
+
+        if (cnt && (!topic || strcmp(topic, ms->db->topic)))
+                return violation(ms, errstr, errstr_size,
+                                 "offsets for topic %s, not the test's",
+                                 topic ? topic : "(null)");
+        for (i = 0; i < cnt; i++)
+                if (offsets[i].partition < 0 ||
+                    offsets[i].partition >= MEMDB_PARTS ||
+                    offsets[i].offset < 0)
+                        return violation(ms, errstr, errstr_size,
+                                         "offsets out of range%s", "");
+        if (ms->apart)
+                return VCDC_SINK_OK;
+        for (i = 0; i < cnt; i++) {
+                if (t->offsets[offsets[i].partition] >= offsets[i].offset) {
+                        snprintf(errstr, errstr_size,
+                                 "memdb %s: stale: partition %" PRId32
+                                 " offset %" PRId64 ", recorded %" PRId64,
+                                 ms->target, offsets[i].partition,
+                                 offsets[i].offset,
+                                 t->offsets[offsets[i].partition]);
+                        ms->db->stats[ms->slot].stale++;
+                        return VCDC_SINK_STALE;
+                }
+        }
+        return VCDC_SINK_OK;
+}
+
+/* One upsert into the next state: refused as the database would. */
+static vcdc_sink_status_t put_row(msink_t *ms, memdb_target_t *t,
+                                  const vcdc_record_t *rec, uint32_t *dimp,
+                                  char *errstr, size_t errstr_size) {
+        memdb_row_t *row;
+
+        if (!rec->collection || !rec->id ||
+            strlen(rec->collection) >= MEMDB_NAME ||
+            strlen(rec->id) >= MEMDB_NAME)
+                return violation(ms, errstr, errstr_size,
+                                 "an upsert without collection or id, or "
+                                 "too long: %s",
+                                 rec->id ? rec->id : "(null)");
+        if (!*dimp) {
+                *dimp = (uint32_t)rec->dim; /* creates the target */
+        } else if (rec->dim != *dimp) {
+                snprintf(errstr, errstr_size,
+                         "memdb %s: id %s: vector of dimension %zu, the "
+                         "target has %" PRIu32,
+                         ms->target, rec->id, rec->dim, *dimp);
+                return VCDC_SINK_INVALID;
+        }
+        if (memdb_metadata_nested(rec->metadata)) {
+                snprintf(errstr, errstr_size,
+                         "memdb %s: id %s: nested metadata", ms->target,
+                         rec->id);
+                return VCDC_SINK_INVALID;
+        }
+        if (ends_with(rec->document, MEMDB_REFUSE_MARK)) {
+                snprintf(errstr, errstr_size,
+                         "memdb %s: id %s: the database refuses it",
+                         ms->target, rec->id);
+                return VCDC_SINK_INVALID;
+        }
+        if (!(row = row_find(t, rec->id))) {
+                if (t->row_cnt == MEMDB_ROWS)
+                        return violation(ms, errstr, errstr_size,
+                                         "more rows than the test holds at "
+                                         "%s",
+                                         rec->id);
+                row = &t->rows[t->row_cnt++];
+        }
+        memset(row, 0, sizeof(*row));
+        snprintf(row->id, sizeof(row->id), "%s", rec->id);
+        snprintf(row->collection, sizeof(row->collection), "%s",
+                 rec->collection);
+        snprintf(row->tag, sizeof(row->tag), "%s",
+                 rec->document ? rec->document : "-");
+        row->dim = (uint32_t)rec->dim;
+        row->hash = memdb_record_hash(rec);
+        return VCDC_SINK_OK;
+}
+
+/* Applies b in one transaction (with the lock held). */
+static vcdc_sink_status_t commit_batch(msink_t *ms, vcdc_sink_t *sink,
+                                       const vcdc_sink_batch_t *b, int lat_ms,
+                                       char *errstr, size_t errstr_size) {
+        memdb_t *db = ms->db;
+        memdb_stats_t *st = &db->stats[ms->slot];
+        const memdb_target_t *cur = &db->half[db->active].targets[ms->slot];
+        memdb_state_t *next = &db->half[!db->active];
+        memdb_target_t *t = &next->targets[ms->slot];
+        vcdc_sink_status_t r;
+        const char *dup;
+        uint32_t dim;
+        size_t i;
+
+        if ((r = check_offsets(ms, cur, b->topic, b->offsets, b->offset_cnt,
+                               errstr, errstr_size)) != VCDC_SINK_OK)
+                return r;
+        if ((dup = repeated_id(b)))
+                return violation(ms, errstr, errstr_size,
+                                 "a batch holds id %s twice", dup);
+        *next = db->half[db->active];
+        dim = t->exists ? t->dim : (uint32_t)sink->conf.dim;
+        for (i = 0; i < b->upsert_cnt; i++)
+                if ((r = put_row(ms, t, b->upserts[i], &dim, errstr,
+                                 errstr_size)) != VCDC_SINK_OK) {
+                        if (r == VCDC_SINK_INVALID)
+                                st->invalid++;
+                        return r;
+                }
+        if (b->upsert_cnt && !t->exists) {
+                t->exists = 1;
+                t->dim = dim;
+        }
+        for (i = 0; i < b->delete_cnt; i++) {
+                memdb_row_t *row = row_find(t, b->delete_ids[i]);
+                if (row)
+                        *row = t->rows[--t->row_cnt];
+        }
+        if (!b->fence_only)
+                for (i = 0; i < b->offset_cnt; i++)
+                        t->offsets[b->offsets[i].partition] =
+                                b->offsets[i].offset;
+        commit_wait(db, lat_ms);
+        db->active = !db->active; /* the commit */
+        db->busy = 0;
+        st->commits++;
+        st->upserts += b->upsert_cnt;
+        st->deletes += b->delete_cnt;
+        if (b->upsert_cnt + b->delete_cnt > st->max_changes)
+                st->max_changes = b->upsert_cnt + b->delete_cnt;
+        return VCDC_SINK_OK;
+}
+
+/* One apply with its faults (lock held). *sentp: 0 when the call failed
+ * before reaching the database. */
+static vcdc_sink_status_t apply_locked(vcdc_sink_t *sink,
+                                       const vcdc_sink_batch_t *b,
+                                       int *sentp, char *errstr,
+                                       size_t errstr_size) {
+        msink_t *ms = sink->state;
+        memdb_stats_t *st = &ms->db->stats[ms->slot];
+        vcdc_sink_status_t r;
+        fault_t f;
+
+        st->calls++;
+        *sentp = 0;
+        if (ms->in_flight)
+                return violation(ms, errstr, errstr_size,
+                                 "apply while a batch is in flight%s", "");
+        draw(ms, b->upsert_cnt + b->delete_cnt, &f);
+        if (f.fail) {
+                st->retriable++;
+                st->smaller += (uint64_t)f.smaller;
+                sink->retry_smaller = f.smaller;
+                snprintf(errstr, errstr_size, "memdb %s: injected %s",
+                         ms->target,
+                         f.smaller ? "timeout" : "connection failure");
+                return VCDC_SINK_RETRIABLE;
+        }
+        *sentp = 1;
+        r = commit_batch(ms, sink, b, f.lat_ms, errstr, errstr_size);
+        if (r == VCDC_SINK_OK && f.lost) {
+                st->lost++;
+                sink->retry_smaller = f.smaller;
+                snprintf(errstr, errstr_size,
+                         "memdb %s: injected lost answer (applied)",
+                         ms->target);
+                r = VCDC_SINK_RETRIABLE;
+        }
+        return r;
+}
+
+static vcdc_sink_status_t m_apply(vcdc_sink_t *sink,
+                                  const vcdc_sink_batch_t *b, char *errstr,
+                                  size_t errstr_size) {
+        msink_t *ms = sink->state;
+        vcdc_sink_status_t r;
+        int sent;
+
+        db_lock(ms->db);
+        r = apply_locked(sink, b, &sent, errstr, errstr_size);
+        db_unlock(ms->db);
+        return r;
+}
+
+static vcdc_sink_status_t m_apply_send(vcdc_sink_t *sink,
+                                       const vcdc_sink_batch_t *b,
+                                       char *errstr, size_t errstr_size) {
+        msink_t *ms = sink->state;
+        vcdc_sink_status_t r;
+        int sent;
+
+        db_lock(ms->db);
+        r = apply_locked(sink, b, &sent, errstr, errstr_size);
+        if (sent) {
+                /* The database has it; the answer waits for apply_wait. */
+                ms->answer = r;
+                snprintf(ms->answer_err, sizeof(ms->answer_err), "%s",
+                         r == VCDC_SINK_OK ? "" : errstr);
+                ms->in_flight = 1;
+                r = VCDC_SINK_OK;
+        }
+        db_unlock(ms->db);
+        return r;
+}
+
+static vcdc_sink_status_t m_apply_wait(vcdc_sink_t *sink, char *errstr,
+                                       size_t errstr_size) {
+        msink_t *ms = sink->state;
+        vcdc_sink_status_t r;
+
+        db_lock(ms->db);
+        if (!ms->in_flight) {
+                r = violation(ms, errstr, errstr_size,
+                              "apply_wait without a batch sent%s", "");
+        } else {
+                ms->in_flight = 0;
+                r = ms->answer;
+                if (r != VCDC_SINK_OK)
+                        snprintf(errstr, errstr_size, "%s", ms->answer_err);
+        }
+        db_unlock(ms->db);
+        return r;
+}
+
+static vcdc_sink_status_t m_record_offsets(vcdc_sink_t *sink,
+                                           const char *topic,
+                                           const vcdc_sink_offset_t *offsets,
+                                           size_t cnt, char *errstr,
+                                           size_t errstr_size) {
+        vcdc_sink_batch_t b = {.topic = topic, .offsets = offsets,
+                               .offset_cnt = cnt};
+        msink_t *ms = sink->state;
+        memdb_t *db = ms->db;
+        memdb_state_t *next;
+        vcdc_sink_status_t r;
+        fault_t f;
+        size_t i;
+
+        db_lock(db);
+        db->stats[ms->slot].calls++;
+        if (ms->in_flight) {
+                r = violation(ms, errstr, errstr_size,
+                              "record_offsets while a batch is in flight%s",
+                              "");
+                goto done;
+        }
+        draw(ms, 0, &f);
+        if (f.fail) {
+                db->stats[ms->slot].retriable++;
+                sink->retry_smaller = 0;
+                snprintf(errstr, errstr_size,
+                         "memdb %s: injected connection failure",
+                         ms->target);
+                r = VCDC_SINK_RETRIABLE;
+                goto done;
+        }
+        if ((r = check_offsets(ms, &db->half[db->active].targets[ms->slot],
+                               b.topic, b.offsets, b.offset_cnt, errstr,
+                               errstr_size)) != VCDC_SINK_OK)
+                goto done;
+        next = &db->half[!db->active];
+        *next = db->half[db->active];
+        for (i = 0; i < cnt; i++)
+                next->targets[ms->slot].offsets[offsets[i].partition] =
+                        offsets[i].offset;
+        commit_wait(db, f.lat_ms);
+        db->active = !db->active;
+        db->busy = 0;
+        db->stats[ms->slot].commits++;
+        if (f.lost) {
+                db->stats[ms->slot].lost++;
+                snprintf(errstr, errstr_size,
+                         "memdb %s: injected lost answer (recorded)",
+                         ms->target);
+                r = VCDC_SINK_RETRIABLE;
+        }
+done:
+        db_unlock(db);
+        return r;
+}
+
+static vcdc_sink_status_t m_read_offsets(vcdc_sink_t *sink, const char *topic,
+                                         vcdc_sink_offset_t **offsetsp,
+                                         size_t *cntp, char *errstr,
+                                         size_t errstr_size) {
+        msink_t *ms = sink->state;
+        memdb_t *db = ms->db;
+        const memdb_target_t *t;
+        vcdc_sink_offset_t *o;
+        vcdc_sink_status_t r = VCDC_SINK_OK;
+        int32_t p;
+
+        *offsetsp = NULL;
+        *cntp = 0;
+        if (!(o = calloc(MEMDB_PARTS, sizeof(*o)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return VCDC_SINK_RETRIABLE;
+        }
+        db_lock(db);
+        db->stats[ms->slot].calls++;
+        if (ms->in_flight) {
+                r = violation(ms, errstr, errstr_size,
+                              "read_offsets while a batch is in flight%s", "");
+        } else if (permille(ms, ms->rfail) && !db->faults_off) {
+                db->stats[ms->slot].retriable++;
+                snprintf(errstr, errstr_size,
+                         "memdb %s: injected connection failure",
+                         ms->target);
+                r = VCDC_SINK_RETRIABLE;
+        } else if (!strcmp(topic, db->topic)) {
+                t = &db->half[db->active].targets[ms->slot];
+                for (p = 0; p < MEMDB_PARTS; p++)
+                        if (t->offsets[p] >= 0) {
+                                o[*cntp].partition = p;
+                                o[(*cntp)++].offset = t->offsets[p];
+                        }
+        }
+        db_unlock(db);
+        if (r != VCDC_SINK_OK) {
+                free(o);
+                *cntp = 0;
+                return r;
+        }
+        *offsetsp = o;
+        return r;
+}
+
+static vcdc_sink_status_t m_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
+                                  char *errstr, size_t errstr_size) {
+        msink_t *ms = sink->state;
+
+        if (rec->op == VCDC_OP_UPSERT && memdb_metadata_nested(rec->metadata)) {
+                snprintf(errstr, errstr_size,
+                         "memdb %s: id %s: nested metadata, which the "
+                         "target cannot hold",
+                         ms->target, rec->id);
+                return VCDC_SINK_INVALID;
+        }
+        return VCDC_SINK_OK;
+}
+
+static size_t m_dim(vcdc_sink_t *sink) {
+        msink_t *ms = sink->state;
+        const memdb_target_t *t;
+        size_t dim;
+
+        db_lock(ms->db);
+        t = &ms->db->half[ms->db->active].targets[ms->slot];
+        dim = t->exists ? t->dim : 0;
+        db_unlock(ms->db);
+        return dim;
+}
+
+static const char *m_target(vcdc_sink_t *sink) {
+        return ((msink_t *)sink->state)->target;
+}
+
+static size_t m_max_batch(vcdc_sink_t *sink) {
+        (void)sink;
+        return 100000;
+}
+
+static vcdc_sink_status_t m_count(vcdc_sink_t *sink, uint64_t *countp,
+                                  char *errstr, size_t errstr_size) {
+        msink_t *ms = sink->state;
+
+        (void)errstr;
+        (void)errstr_size;
+        db_lock(ms->db);
+        *countp = ms->db->half[ms->db->active].targets[ms->slot].row_cnt;
+        db_unlock(ms->db);
+        return VCDC_SINK_OK;
+}
+
+/* An integer URL parameter, def when absent. -1 when malformed. */
+static int int_param(const vcdc_sink_t *sink, const char *key, long def,
+                     long *out) {
+        const char *v = vcdc_url_param(sink->url, key);
+        char *end;
+
+        *out = def;
+        if (!v)
+                return 0;
+        errno = 0;
+        *out = strtol(v, &end, 10);
+        return errno || end == v || *end || *out < 0 ? -1 : 0;
+}
+
+static int m_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
+        static const char *const keys[] = {"fail", "lost", "big", "bigmin",
+                                           "lat", "rfail", "seed", "inst"};
+        long v[sizeof(keys) / sizeof(*keys)];
+        const char *path = vcdc_url_param(sink->url, "db");
+        msink_t *ms = calloc(1, sizeof(*ms));
+        memdb_target_t *t;
+        size_t i, s, free_slot = MEMDB_TARGETS;
+
+        if (!ms) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+                if (int_param(sink, keys[i], 0, &v[i]) == -1) {
+                        snprintf(errstr, errstr_size, "%s: bad %s=",
+                                 sink->name, keys[i]);
+                        goto err;
+                }
+        if (!path || !*sink->url->path ||
+            strlen(sink->url->path) >= MEMDB_NAME) {
+                snprintf(errstr, errstr_size,
+                         "%s: needs db=PATH and a target name", sink->name);
+                goto err;
+        }
+        if (!(ms->db = memdb_map(path, errstr, errstr_size)))
+                goto err;
+        snprintf(ms->target, sizeof(ms->target), "%s", sink->url->path);
+        ms->apart = sink->ops->offsets_apart;
+        ms->fail = (int)v[0];
+        ms->lost = (int)v[1];
+        ms->big = (int)v[2];
+        ms->bigmin = (uint64_t)v[3];
+        ms->lat_ms = (int)v[4];
+        ms->rfail = (int)v[5];
+        ms->rng = (uint64_t)v[6] * 0x100000001b3ULL ^ (uint64_t)v[7] << 40 ^
+                  0x5eed;
+
+        db_lock(ms->db);
+        for (s = 0; s < MEMDB_TARGETS; s++) {
+                t = &ms->db->half[ms->db->active].targets[s];
+                if (t->name[0] && !strcmp(t->name, ms->target))
+                        break;
+                if (!t->name[0] && free_slot == MEMDB_TARGETS)
+                        free_slot = s;
+        }
+        if (s == MEMDB_TARGETS && (s = free_slot) < MEMDB_TARGETS) {
+                /* Names are not data: both halves get it. */
+                snprintf(ms->db->half[0].targets[s].name, MEMDB_NAME, "%s",
+                         ms->target);
+                snprintf(ms->db->half[1].targets[s].name, MEMDB_NAME, "%s",
+                         ms->target);
+        }
+        if (s == MEMDB_TARGETS) {
+                snprintf(errstr, errstr_size, "%s: no free target",
+                         sink->name);
+        } else if ((t = &ms->db->half[ms->db->active].targets[s])->exists &&
+                   sink->conf.dim && t->dim != sink->conf.dim) {
+                snprintf(errstr, errstr_size,
+                         "%s: the target has dimension %" PRIu32
+                         ", configured %zu",
+                         sink->name, t->dim, sink->conf.dim);
+                s = MEMDB_TARGETS;
+        }
+        db_unlock(ms->db);
+        if (s == MEMDB_TARGETS)
+                goto err;
+        ms->slot = s;
+        sink->state = ms;
+        return 0;
+err:
+        memdb_unmap(ms->db);
+        free(ms);
+        return -1;
+}
+
+static void m_close(vcdc_sink_t *sink) {
+        msink_t *ms = sink->state;
+
+        if (!ms)
+                return;
+        memdb_unmap(ms->db);
+        free(ms);
+        sink->state = NULL;
+}
+
+static const struct vcdc_sink_ops mfence_ops = {
+        .scheme = "mfence",
+        .open = m_open,
+        .close = m_close,
+        .target = m_target,
+        .max_batch = m_max_batch,
+        .dim = m_dim,
+        .check = m_check,
+        .apply = m_apply,
+        .record_offsets = m_record_offsets,
+        .read_offsets = m_read_offsets,
+        .count = m_count,
+};
+
+static const struct vcdc_sink_ops mpipe_ops = {
+        .scheme = "mpipe",
+        .open = m_open,
+        .close = m_close,
+        .target = m_target,
+        .max_batch = m_max_batch,
+        .dim = m_dim,
+        .check = m_check,
+        .apply = m_apply,
+        .apply_send = m_apply_send,
+        .apply_wait = m_apply_wait,
+        .record_offsets = m_record_offsets,
+        .read_offsets = m_read_offsets,
+        .count = m_count,
+};
+
+static const struct vcdc_sink_ops mapart_ops = {
+        .scheme = "mapart",
+        .offsets_apart = 1,
+        .open = m_open,
+        .close = m_close,
+        .target = m_target,
+        .max_batch = m_max_batch,
+        .dim = m_dim,
+        .check = m_check,
+        .apply = m_apply,
+        .record_offsets = m_record_offsets,
+        .read_offsets = m_read_offsets,
+        .count = m_count,
+};
+
+int memdb_register_sinks(void) {
+        if (vcdc_sink_register(&mfence_ops) ||
+            vcdc_sink_register(&mpipe_ops) || vcdc_sink_register(&mapart_ops))
+                return -1;
+        return 0;
+}

@@ -1,0 +1,116 @@
+/*
+ * vcdc - model test: the test sink's database, in a file that the test and
+ * its consumer processes map MAP_SHARED.
+ *
+ * A database holds a few targets (a collection or table each: rows, a
+ * dimension once created, the offsets recorded for the topic). Every
+ * change is all or nothing, as a transaction is: it is written into the
+ * inactive half of a double buffer, and the index flips last, so a
+ * consumer SIGKILLed in the middle leaves the previous state. A
+ * process-shared robust mutex serialises the writers; one that died
+ * holding it is taken over (EOWNERDEAD) without harm, since the active
+ * half was never touched.
+ *
+ * The sinks (mfence://, mpipe://, mapart://HOST/TARGET?db=PATH&...) are
+ * registered with vcdc_sink_register(); the URL's parameters set the
+ * faults they inject (memdb.c, the top).
+ */
+#ifndef VCDC_MODEL_MEMDB_H
+#define VCDC_MODEL_MEMDB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "record.h"
+
+#define MEMDB_TARGETS 4
+#define MEMDB_ROWS 320
+#define MEMDB_PARTS 8
+#define MEMDB_NAME 48 /* ids, collections, targets: NUL included */
+#define MEMDB_TAG 24
+
+typedef struct memdb_row_s {
+        char id[MEMDB_NAME];
+        char collection[MEMDB_NAME]; /* the record's own */
+        uint32_t dim;
+        uint64_t hash; /* memdb_record_hash() of the record applied */
+        char tag[MEMDB_TAG]; /* its document, which names it */
+} memdb_row_t;
+
+typedef struct memdb_target_s {
+        char name[MEMDB_NAME]; /* "": a free slot */
+        int exists;            /* created by a first upsert */
+        uint32_t dim;
+        uint32_t row_cnt;
+        memdb_row_t rows[MEMDB_ROWS];
+        int64_t offsets[MEMDB_PARTS]; /* recorded for the topic, -1: none */
+} memdb_target_t;
+
+typedef struct memdb_state_s {
+        memdb_target_t targets[MEMDB_TARGETS];
+} memdb_state_t;
+
+/* What the sinks of one target saw; not transactional. */
+typedef struct memdb_stats_s {
+        uint64_t calls;     /* apply, send, record_offsets, read_offsets */
+        uint64_t commits;   /* calls that changed the state */
+        uint64_t upserts, deletes;
+        uint64_t retriable; /* injected failures: nothing applied */
+        uint64_t smaller;   /* ... of them with retry_smaller */
+        uint64_t lost;      /* applied, but answered RETRIABLE */
+        uint64_t stale, invalid;
+        uint64_t max_changes; /* most changes in one apply */
+        uint64_t violations;  /* calls against the sink contract */
+        char violation[256];  /* the first of them */
+} memdb_stats_t;
+
+typedef struct memdb_s memdb_t;
+
+/** Creates the database file at path for topic and maps it. NULL with
+ *  errstr. */
+memdb_t *memdb_create(const char *path, const char *topic, char *errstr,
+                      size_t errstr_size);
+
+/** Maps an existing database file. NULL with errstr. */
+memdb_t *memdb_map(const char *path, char *errstr, size_t errstr_size);
+
+/** Unmaps. Accepts NULL. */
+void memdb_unmap(memdb_t *db);
+
+/** The current state and the stats of every target slot, copied
+ *  consistently; stats may be NULL. */
+void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats);
+
+/** Locks taken over from a process that died holding them. */
+uint64_t memdb_recovered(memdb_t *db);
+
+/** The process of a sink in the middle of a commit (its latency), 0. */
+pid_t memdb_busy(memdb_t *db);
+
+/** 0 turns the sinks' injected faults (and latency) off from their next
+ *  call on. */
+void memdb_set_faults(memdb_t *db, int on);
+
+/** The target named name in st, or NULL. */
+const memdb_target_t *memdb_target(const memdb_state_t *st, const char *name);
+
+/** The row of id in t, or NULL. */
+const memdb_row_t *memdb_row(const memdb_target_t *t, const char *id);
+
+/** A hash of what a record carries: collection, id, vector, metadata,
+ *  document. */
+uint64_t memdb_record_hash(const vcdc_record_t *rec);
+
+/** 1 when metadata (JSON text) holds an object or array inside the top
+ *  object: what the test sink's check() refuses, as Chroma does. */
+int memdb_metadata_nested(const char *metadata);
+
+/** The document suffix the test database refuses, unknown to check(). */
+#define MEMDB_REFUSE_MARK "!refuse"
+
+/** Registers the mfence, mpipe and mapart sinks. Returns 0 or -1. */
+int memdb_register_sinks(void);
+
+#endif
