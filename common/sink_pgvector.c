@@ -1518,8 +1518,8 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
             vcdc_pgvector_jsonb_check(rec->metadata, 1 /*object*/, err,
                                       sizeof(err)) == -1) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": metadata jsonb would "
-                         "refuse: %s",
+                         "%s: record \"%.100s\": metadata is not JSON "
+                         "that jsonb holds: %s",
                          sink->name, rec->id, err);
                 return VCDC_SINK_INVALID;
         }

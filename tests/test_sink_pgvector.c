@@ -628,7 +628,7 @@ static void test_check(void **state) {
                 {1, 3, "[1,2]", NULL, VCDC_SINK_INVALID, "JSON object"},
                 {1, 3, "\"s\"", NULL, VCDC_SINK_INVALID, "JSON object"},
                 {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID,
-                 "jsonb would refuse"},
+                 "not JSON that jsonb holds"},
                 {1, 3, "{\"a\":\"\\u0000\"}", NULL, VCDC_SINK_INVALID,
                  "\\u0000"},
                 {1, 3, "{\"a\":1e-16384}", NULL, VCDC_SINK_INVALID,
