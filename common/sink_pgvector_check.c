@@ -50,8 +50,7 @@ static int fail_at(jscan_t *j, const char *what) {
 }
 
 static void skip_ws(jscan_t *j) {
-        while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' ||
-               *j->p == '\r')
+        while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
                 j->p++;
 }
 

@@ -60,8 +60,8 @@ static int code_char(char c) {
  * ", "HINT:  ", ...): what follows it is text, not a code. */
 static int field_label(const char *msg, const char *end) {
         static const char *const labels[] = {
-                "DETAIL",     "HINT",       "QUERY",         "CONTEXT",
-                "LOCATION",   "SCHEMA NAME", "TABLE NAME",   "COLUMN NAME",
+                "DETAIL",        "HINT",           "QUERY",      "CONTEXT",
+                "LOCATION",      "SCHEMA NAME",    "TABLE NAME", "COLUMN NAME",
                 "DATATYPE NAME", "CONSTRAINT NAME"};
         size_t i, n;
 
@@ -105,8 +105,7 @@ static int code_fatal(const char *code) {
 }
 
 vcdc_sink_status_t vcdc_pgvector_connect_status(const char *message,
-                                                int needs_password,
-                                                char *code,
+                                                int needs_password, char *code,
                                                 const char **textp) {
         const char *msg = message ? message : "", *pos = msg, *line = NULL;
         char c[CODE_LEN + 1];
@@ -160,8 +159,8 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
                 int64_t left = deadline - now_ms();
                 int r;
 
-                pfd.events = poll_st == PGRES_POLLING_READING ? POLLIN
-                                                              : POLLOUT;
+                pfd.events =
+                        poll_st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
                 if (pfd.fd < 0)
                         break;
                 if (left <= 0) {
@@ -291,9 +290,8 @@ int vcdc_pgvector_cancel(PGconn *conn, int wait_ms, char *errstr,
                 until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&job->lock);
-        while (!job->done &&
-               pthread_cond_timedwait(&job->cond, &job->lock, &until) !=
-                       ETIMEDOUT)
+        while (!job->done && pthread_cond_timedwait(&job->cond, &job->lock,
+                                                    &until) != ETIMEDOUT)
                 ;
         if (job->done) {
                 r = job->sent ? 1 : -1;

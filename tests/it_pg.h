@@ -253,8 +253,10 @@ static inline void itpg_rec(vcdc_record_t *rec, int n, size_t dim,
         rec->dim = dim;
         rec->vector = malloc(dim * sizeof(float));
         for (d = 0; d < dim; d++)
-                rec->vector[d] = (float)((n * 31 + (int)d * 7 + variant) %
-                                         101) / 100.0f + 0.01f;
+                rec->vector[d] =
+                        (float)((n * 31 + (int)d * 7 + variant) % 101) /
+                                100.0f +
+                        0.01f;
         snprintf(buf, sizeof(buf), "{\"v\":%d}", variant);
         rec->metadata = strdup(buf);
 }
@@ -276,12 +278,10 @@ static inline void itpg_clear(vcdc_record_t *recs, size_t cnt) {
 
 /* The batch of recs[0..cnt) and dels[0..del_cnt) with offs[0..off_cnt)
  * of ITPG_TOPIC; ptrs must hold cnt pointers. */
-static inline vcdc_sink_batch_t itpg_batch(const vcdc_record_t **ptrs,
-                                           vcdc_record_t *recs, size_t cnt,
-                                           const char *const *dels,
-                                           size_t del_cnt,
-                                           const vcdc_sink_offset_t *offs,
-                                           size_t off_cnt, int fence_only) {
+static inline vcdc_sink_batch_t
+itpg_batch(const vcdc_record_t **ptrs, vcdc_record_t *recs, size_t cnt,
+           const char *const *dels, size_t del_cnt,
+           const vcdc_sink_offset_t *offs, size_t off_cnt, int fence_only) {
         vcdc_sink_batch_t batch = {0};
         size_t i;
 
@@ -299,13 +299,11 @@ static inline vcdc_sink_batch_t itpg_batch(const vcdc_record_t **ptrs,
 }
 
 /* vcdc_sink_apply() of such a batch. */
-static inline vcdc_sink_status_t itpg_apply(vcdc_sink_t *sink,
-                                            vcdc_record_t *recs, size_t cnt,
-                                            const char *const *dels,
-                                            size_t del_cnt,
-                                            const vcdc_sink_offset_t *offs,
-                                            size_t off_cnt, int fence_only,
-                                            char *errstr, size_t errstr_size) {
+static inline vcdc_sink_status_t
+itpg_apply(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
+           const char *const *dels, size_t del_cnt,
+           const vcdc_sink_offset_t *offs, size_t off_cnt, int fence_only,
+           char *errstr, size_t errstr_size) {
         const vcdc_record_t **ptrs = calloc(cnt ? cnt : 1, sizeof(*ptrs));
         vcdc_sink_batch_t batch = itpg_batch(ptrs, recs, cnt, dels, del_cnt,
                                              offs, off_cnt, fence_only);
@@ -337,8 +335,7 @@ static inline vcdc_sink_status_t itpg_apply_one(vcdc_sink_t *sink, int n,
 static inline void itpg_want(vcdc_sink_status_t st, vcdc_sink_status_t want,
                              const char *what, const char *errstr) {
         if (st != want)
-                fail_msg("%s: %s, want %s: %s", what,
-                         vcdc_sink_status_name(st),
+                fail_msg("%s: %s, want %s: %s", what, vcdc_sink_status_name(st),
                          vcdc_sink_status_name(want), errstr);
 }
 
@@ -379,7 +376,7 @@ static inline long long itpg_variant(const char *table, int n) {
 #define ITPG_PROXY_PAIRS 16
 
 typedef struct itpg_pair_s {
-        int fd[2];   /* client, server; -1 when unused */
+        int fd[2]; /* client, server; -1 when unused */
         int held;
         int client_eof;
 } itpg_pair_t;
@@ -602,8 +599,7 @@ static inline int itpg_proxy_start(itpg_proxy_t *px) {
             (px->reserve_fd = itpg_proxy_bind(px)) == -1 ||
             itpg_proxy_listen(px) == -1)
                 return -1;
-        return pthread_create(&px->thread, NULL, itpg_proxy_main, px) ? -1
-                                                                       : 0;
+        return pthread_create(&px->thread, NULL, itpg_proxy_main, px) ? -1 : 0;
 }
 
 static inline void itpg_proxy_stop(itpg_proxy_t *px) {

@@ -50,8 +50,8 @@ static vcdc_http_t *client(void) {
 /* METHOD .../collections<path> with body; the answer in *respp (may be
  * NULL), the HTTP status in *codep. */
 static vcdc_sink_status_t raw(const char *method, const char *path,
-                              const char *body, size_t body_len,
-                              json_t **respp, long *codep) {
+                              const char *body, size_t body_len, json_t **respp,
+                              long *codep) {
         char full[1024], errstr[512];
         vcdc_http_t *http = client();
         vcdc_sink_status_t status;
@@ -76,8 +76,7 @@ static void coll_id(const char *name, char *id, size_t size) {
         long code;
 
         snprintf(path, sizeof(path), "/%s", name);
-        assert_int_equal(raw("GET", path, NULL, 0, &resp, &code),
-                         VCDC_SINK_OK);
+        assert_int_equal(raw("GET", path, NULL, 0, &resp, &code), VCDC_SINK_OK);
         snprintf(id, size, "%s",
                  json_string_value(json_object_get(resp, "id")));
         json_decref(resp);
@@ -120,7 +119,7 @@ static size_t string_len(const char *s) {
         size_t n = 2;
 
         for (; *s; s++)
-                n += *s == '"' || *s == '\\' ? 2
+                n += *s == '"' || *s == '\\'    ? 2
                      : (unsigned char)*s < 0x20 ? 6
                                                 : 1;
         return n;
@@ -138,8 +137,7 @@ static char *upsert_body(const vcdc_record_t *rec, size_t *lenp) {
         put_string(&p, rec->id);
         p += sprintf(p, "],\"embeddings\":[[");
         for (i = 0; i < rec->dim; i++)
-                p += sprintf(p, "%s%.9g", i ? "," : "",
-                             (double)rec->vector[i]);
+                p += sprintf(p, "%s%.9g", i ? "," : "", (double)rec->vector[i]);
         p += sprintf(p, "]],\"metadatas\":[%s],\"documents\":[",
                      rec->metadata ? rec->metadata : "null");
         if (rec->document)
@@ -171,8 +169,8 @@ static int same_metadata(const char *sent, const json_t *stored) {
 /* The server's verdict on rec in collection coll: 1 when it takes it and
  * reads back what was sent, 0 when it refuses or alters it (*why says
  * which). The record is deleted again after. */
-static int server_takes(const char *coll, const vcdc_record_t *rec,
-                        char *why, size_t why_size) {
+static int server_takes(const char *coll, const vcdc_record_t *rec, char *why,
+                        size_t why_size) {
         char id[128], path[256], *body, *get;
         json_t *resp = NULL;
         const json_t *emb, *doc;
@@ -201,8 +199,7 @@ static int server_takes(const char *coll, const vcdc_record_t *rec,
         snprintf(path, sizeof(path), "/%s/get", id);
         /* vcdc reads what it wrote before each upsert of the id: what its
          * JSON client cannot read back counts as refused. */
-        ok = raw("POST", path, get, strlen(get), &resp, &code) ==
-             VCDC_SINK_OK;
+        ok = raw("POST", path, get, strlen(get), &resp, &code) == VCDC_SINK_OK;
         free(get);
         if (!ok) {
                 snprintf(why, why_size, "stored, unreadable by jansson");
@@ -222,10 +219,10 @@ static int server_takes(const char *coll, const vcdc_record_t *rec,
                         ok = 0;
                 }
         }
-        if (ok && !same_metadata(rec->metadata,
-                                 json_array_get(json_object_get(
-                                                        resp, "metadatas"),
-                                                0))) {
+        if (ok &&
+            !same_metadata(
+                    rec->metadata,
+                    json_array_get(json_object_get(resp, "metadatas"), 0))) {
                 snprintf(why, why_size, "altered: metadata");
                 ok = 0;
         }
@@ -254,8 +251,8 @@ static int server_takes(const char *coll, const vcdc_record_t *rec,
 
 typedef struct check_case_s {
         const char *name;
-        int cosine;       /* into the cosine collection */
-        int takes;        /* the server takes it as sent */
+        int cosine; /* into the cosine collection */
+        int takes;  /* the server takes it as sent */
         const char *id, *metadata, *document;
         float v0;         /* the vector: {v0, v0, v0, v0}, 0: 0.5 */
         size_t doc_bytes; /* a document of that many 'd' */
@@ -295,8 +292,8 @@ static void run_cases(const check_case_t *cases, size_t cnt,
                 st = vcdc_sink_check(c->cosine ? sink_cos : sink_l2, &rec,
                                      errstr, sizeof(errstr));
                 fprintf(stderr, "  %-30s server: %-40.40s check: %s%s%.100s\n",
-                        c->name, why, vcdc_sink_status_name(st),
-                        st ? ": " : "", st ? errstr : "");
+                        c->name, why, vcdc_sink_status_name(st), st ? ": " : "",
+                        st ? errstr : "");
                 if (server != c->takes) {
                         fprintf(stderr, "    the server was expected to %s\n",
                                 c->takes ? "take it as sent"
@@ -318,25 +315,23 @@ static void test_check_complete(void **state) {
                  "{\"a\":1,\"b\":\"x\",\"c\":true,\"d\":1.5}", "doc", 0, 0},
                 {"empty string value", 0, 1, NULL, "{\"a\":\"\"}", "", 0, 0},
                 {"empty key", 0, 1, NULL, "{\"\":1}", NULL, 0, 0},
-                {"#document key", 0, 1, NULL, "{\"#document\":\"x\"}", NULL,
-                 0, 0},
+                {"#document key", 0, 1, NULL, "{\"#document\":\"x\"}", NULL, 0,
+                 0},
                 {"$and key", 0, 1, NULL, "{\"$and\":1}", NULL, 0, 0},
                 {"empty metadata", 0, 1, NULL, "{}", NULL, 0, 0},
                 {"int64 max and min", 0, 1, NULL,
-                 "{\"a\":9223372036854775807,\"b\":-9223372036854775808}",
+                 "{\"a\":9223372036854775807,\"b\":-9223372036854775808}", NULL,
+                 0, 0},
+                {"1e308 and 5e-324", 0, 1, NULL, "{\"a\":1e308,\"b\":5e-324}",
                  NULL, 0, 0},
-                {"1e308 and 5e-324", 0, 1, NULL,
-                 "{\"a\":1e308,\"b\":5e-324}", NULL, 0, 0},
                 {"surrogate pair, \\uffff", 0, 1, NULL,
                  "{\"a\":\"\\ud83d\\ude00\\uffff\"}", NULL, 0, 0},
                 {"id of 10,000 bytes", 0, 1, NULL, NULL, NULL, 0, 0},
                 {"document of 1 MiB", 0, 1, NULL, NULL, NULL, 0, MIB},
-                {"nested object", 0, 0, NULL, "{\"a\":{\"b\":1}}", NULL, 0,
-                 0},
+                {"nested object", 0, 0, NULL, "{\"a\":{\"b\":1}}", NULL, 0, 0},
                 {"array", 0, 0, NULL, "{\"a\":[1,2]}", NULL, 0, 0},
                 {"empty array", 0, 0, NULL, "{\"a\":[]}", NULL, 0, 0},
-                {"null value", 0, 0, NULL, "{\"a\":1,\"b\":null}", NULL, 0,
-                 0},
+                {"null value", 0, 0, NULL, "{\"a\":1,\"b\":null}", NULL, 0, 0},
                 {"chroma:document key", 0, 0, NULL,
                  "{\"chroma:document\":\"x\"}", "doc", 0, 0},
                 {"chroma:x key", 0, 0, NULL, "{\"chroma:x\":1}", NULL, 0, 0},
@@ -354,10 +349,9 @@ static void test_check_complete(void **state) {
                 {"cosine: plain", 1, 1, NULL, NULL, NULL, 0, 0},
                 {"cosine: tiny, squares > 0", 1, 1, NULL, NULL, NULL, 1e-20f,
                  0},
-                {"cosine: every square 0", 1, 0, NULL, NULL, NULL, 1e-23f,
+                {"cosine: every square 0", 1, 0, NULL, NULL, NULL, 1e-23f, 0},
+                {"cosine: norm^2 over FLT_MAX", 1, 0, NULL, NULL, NULL, 1e38f,
                  0},
-                {"cosine: norm^2 over FLT_MAX", 1, 0, NULL, NULL, NULL,
-                 1e38f, 0},
         };
         vcdc_sink_t *sink_l2, *sink_cos;
         vcdc_record_t first;
@@ -420,8 +414,7 @@ static void test_check_delete(void **state) {
         for (i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
                 vcdc_sink_status_t st;
                 const char *del = ids[i];
-                vcdc_sink_batch_t batch = {.delete_ids = &del,
-                                           .delete_cnt = 1};
+                vcdc_sink_batch_t batch = {.delete_ids = &del, .delete_cnt = 1};
                 snprintf(body, sizeof(body), "{\"ids\":[\"%s\"]}", ids[i]);
                 raw("POST", path, body, strlen(body), NULL, &code);
                 vcdc_record_init(&rec);
@@ -433,9 +426,9 @@ static void test_check_delete(void **state) {
                         vcdc_sink_status_name(st));
                 assert_int_equal(code == 200, st == VCDC_SINK_OK);
                 /* apply() agrees. */
-                assert_int_equal(vcdc_sink_apply(sink, &batch, errstr,
-                                                 sizeof(errstr)),
-                                 st);
+                assert_int_equal(
+                        vcdc_sink_apply(sink, &batch, errstr, sizeof(errstr)),
+                        st);
                 vcdc_record_clear(&rec);
         }
         vcdc_sink_destroy(sink);

@@ -48,8 +48,7 @@ static const char *coll_name(char *buf, size_t size, const char *what) {
 
 /* A request around the sink, under the default database's collections. */
 static vcdc_sink_status_t raw(const char *method, const char *path,
-                              const char *body, json_t **respp,
-                              long *codep) {
+                              const char *body, json_t **respp, long *codep) {
         char base[300], full[1024], errstr[512];
         vcdc_sink_status_t status;
         vcdc_http_t *http;
@@ -89,8 +88,7 @@ static void coll_id(const char *name, char *id, size_t size) {
 
 static vcdc_sink_t *open_sink(const char *coll, char *errstr,
                               size_t errstr_size) {
-        vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_L2,
-                                 .timeout_ms = 30000};
+        vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_L2, .timeout_ms = 30000};
         char url[512];
 
         snprintf(url, sizeof(url), "chroma://%s:%d/%s", host, port, coll);
@@ -108,13 +106,13 @@ static vcdc_sink_t *must_open(const char *coll) {
 
 static void upsert_one(vcdc_sink_t *sink, const char *id) {
         float v[4] = {0.5f, 0.25f, 0.125f, 1};
-        vcdc_record_t rec = {.id = (char *)id, .op = VCDC_OP_UPSERT,
-                             .vector = v, .dim = 4};
+        vcdc_record_t rec = {
+                .id = (char *)id, .op = VCDC_OP_UPSERT, .vector = v, .dim = 4};
         const vcdc_record_t *ptr = &rec;
         vcdc_sink_batch_t batch = {.upserts = &ptr, .upsert_cnt = 1};
         char errstr[1024];
-        vcdc_sink_status_t st = vcdc_sink_apply(sink, &batch, errstr,
-                                                sizeof(errstr));
+        vcdc_sink_status_t st =
+                vcdc_sink_apply(sink, &batch, errstr, sizeof(errstr));
 
         if (st != VCDC_SINK_OK)
                 fail_msg("apply: %s: %s", vcdc_sink_status_name(st), errstr);
@@ -197,8 +195,7 @@ static void test_stamped(void **state) {
         assert_int_equal(cnt, 2);
 
         snprintf(path, sizeof(path), "/%s", coll);
-        assert_int_equal(raw("DELETE", path, NULL, NULL, &code),
-                         VCDC_SINK_OK);
+        assert_int_equal(raw("DELETE", path, NULL, NULL, &code), VCDC_SINK_OK);
         assert_int_equal(read_back(sink, 0, &cnt), -1);
         assert_int_equal(cnt, 0);
 

@@ -34,12 +34,12 @@
 static char t_pipe[64], t_stale[64], t_gone[64], t_conc[64], t_first[64],
         t_only[64], t_inst[64], t_cancel[64];
 
-static char *const tables[] = {t_pipe, t_only, t_stale,  t_gone,
-                               t_conc, t_first, t_inst, t_cancel};
+static char *const tables[] = {t_pipe, t_only,  t_stale, t_gone,
+                               t_conc, t_first, t_inst,  t_cancel};
 
 static int setup(void **state) {
-        static const char *const suffix[] = {"pipe", "only", "stale",
-                                             "gone", "conc", "first",
+        static const char *const suffix[] = {"pipe", "only",  "stale",
+                                             "gone", "conc",  "first",
                                              "inst", "cancel"};
         vcdc_sink_t *sink;
         size_t i;
@@ -89,8 +89,8 @@ static void unlock_table(PGconn *blocker) {
 /* apply_send() of one upsert (id-n, variant) with one offset of
  * partition 0; the caller apply_wait()s. */
 static vcdc_sink_status_t send_one(vcdc_sink_t *sink, int n, int variant,
-                                   int64_t offset, int fence_only,
-                                   char *errstr, size_t errstr_size) {
+                                   int64_t offset, int fence_only, char *errstr,
+                                   size_t errstr_size) {
         vcdc_sink_offset_t off = {0, offset};
         const vcdc_record_t *ptr;
         vcdc_sink_batch_t batch;
@@ -125,8 +125,7 @@ static void *writer_main(void *arg) {
         } else {
                 vcdc_sink_offset_t off = {0, w->offset};
                 w->st = vcdc_sink_record_offsets(w->sink, ITPG_TOPIC, &off, 1,
-                                                 w->errstr,
-                                                 sizeof(w->errstr));
+                                                 w->errstr, sizeof(w->errstr));
         }
         w->done = 1;
         return NULL;
@@ -474,8 +473,7 @@ static void test_instance(void **state) {
         sink = itpg_open(t_inst);
         st = vcdc_sink_record_offsets(sink, ITPG_TOPIC, &off, 1, errstr,
                                       sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "record_offsets without the table",
-                  errstr);
+        itpg_want(st, VCDC_SINK_OK, "record_offsets without the table", errstr);
         assert_int_equal(itpg_int(itpg.conn,
                                   "SELECT count(*) FROM pg_class "
                                   "WHERE relname = '%s'",

@@ -28,14 +28,13 @@
 #include "log.h"
 #include "sink.h"
 
-static char role_a[64], role_pw[64], role_rej[64], table_a[64],
-        table_pw[64], table_t[64];
+static char role_a[64], role_pw[64], role_rej[64], table_a[64], table_pw[64],
+        table_t[64];
 static char hba_path[1024];
 static char *hba_saved; /* pg_hba.conf as it was, while ours is in place */
 
 static vcdc_sink_t *open_as(const char *user, const char *table, int port,
-                            int timeout_ms, char *errstr,
-                            size_t errstr_size) {
+                            int timeout_ms, char *errstr, size_t errstr_size) {
         vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_COSINE,
                                  .timeout_ms = timeout_ms};
         char url[1024];
@@ -96,8 +95,8 @@ static void drop_role(const char *role) {
         PGresult *res;
 
         res = PQexecParams(itpg.conn,
-                           "SELECT 1 FROM pg_roles WHERE rolname = $1", 1,
-                           NULL, &role, NULL, NULL, 0);
+                           "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL,
+                           &role, NULL, NULL, 0);
         if (PQntuples(res) == 1) {
                 PQclear(itpg_sql(itpg.conn, "DROP OWNED BY \"%s\"", role));
                 PQclear(itpg_sql(itpg.conn, "DROP ROLE \"%s\"", role));
@@ -258,8 +257,9 @@ static void test_refused_at_run_time(void **state) {
         assert_non_null(strstr(errstr, "authentication refused"));
         assert_non_null(strstr(errstr, "28000"));
 
-        PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" LOGIN CONNECTION "
-                                    "LIMIT 0",
+        PQclear(itpg_sql(itpg.conn,
+                         "ALTER ROLE \"%s\" LOGIN CONNECTION "
+                         "LIMIT 0",
                          role_a));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_RETRIABLE, "CONNECTION LIMIT 0", errstr);

@@ -51,8 +51,8 @@ static char *vector_text(const float *v, size_t dim) {
 
         s[n++] = '[';
         for (i = 0; i < dim; i++)
-                n += (size_t)snprintf(s + n, size - n, "%s%.9g",
-                                      i ? "," : "", (double)v[i]);
+                n += (size_t)snprintf(s + n, size - n, "%s%.9g", i ? "," : "",
+                                      (double)v[i]);
         snprintf(s + n, size - n, "]");
         return s;
 }
@@ -131,9 +131,8 @@ static void run_case(vcdc_sink_t *sink, vcdc_record_t *rec, const char *name,
         server = server_takes(rec, sqlstate);
         st = vcdc_sink_check(sink, rec, errstr, sizeof(errstr));
         fprintf(stderr, "  %-34s server %s%s%s, check %s%s%.120s\n", name,
-                server ? "takes it" : "refuses it",
-                server ? "" : " SQLSTATE ", sqlstate,
-                vcdc_sink_status_name(st), st ? ": " : "",
+                server ? "takes it" : "refuses it", server ? "" : " SQLSTATE ",
+                sqlstate, vcdc_sink_status_name(st), st ? ": " : "",
                 st ? errstr : "");
         if (server != takes) {
                 fprintf(stderr, "    the server was expected to %s it\n",
@@ -158,8 +157,7 @@ static void test_check_complete(void **state) {
                 {"\\u0000 in a key", 0, "{\"\\u0000\":1}", NULL, NULL},
                 {"lone high surrogate", 0, "{\"a\":\"\\ud800\"}", NULL, NULL},
                 {"lone low surrogate", 0, "{\"a\":\"\\udc00\"}", NULL, NULL},
-                {"surrogate pair", 1, "{\"a\":\"\\ud83d\\ude00\"}", NULL,
-                 NULL},
+                {"surrogate pair", 1, "{\"a\":\"\\ud83d\\ude00\"}", NULL, NULL},
                 {"noncharacter \\uffff", 1, "{\"a\":\"\\uffff\"}", NULL, NULL},
                 {"invalid UTF-8 in metadata", 0, "{\"a\":\"\xc3\x28\"}", NULL,
                  NULL},
@@ -193,8 +191,8 @@ static void test_check_complete(void **state) {
         itpg_rec(&rec, 0, DIM, 0);
         {
                 vcdc_sink_offset_t off = {0, 1};
-                assert_int_equal(itpg_apply(sink, &rec, 1, NULL, 0, &off, 1,
-                                            0, errstr, sizeof(errstr)),
+                assert_int_equal(itpg_apply(sink, &rec, 1, NULL, 0, &off, 1, 0,
+                                            errstr, sizeof(errstr)),
                                  VCDC_SINK_OK);
         }
         vcdc_record_clear(&rec);
@@ -202,10 +200,9 @@ static void test_check_complete(void **state) {
                 char *open;
                 if (strcmp(cases[i].name, "nested 2048 deep"))
                         continue;
-                open = repeat("{\"a\":", VCDC_PGVECTOR_JSON_DEPTH_MAX, "",
-                              "1");
-                cases[i].owned = repeat("}", VCDC_PGVECTOR_JSON_DEPTH_MAX,
-                                        open, "");
+                open = repeat("{\"a\":", VCDC_PGVECTOR_JSON_DEPTH_MAX, "", "1");
+                cases[i].owned =
+                        repeat("}", VCDC_PGVECTOR_JSON_DEPTH_MAX, open, "");
                 free(open);
         }
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -213,13 +210,12 @@ static void test_check_complete(void **state) {
                 free(rec.metadata);
                 rec.metadata = NULL;
                 if (cases[i].owned || cases[i].metadata)
-                        rec.metadata = strdup(cases[i].owned
-                                                      ? cases[i].owned
+                        rec.metadata =
+                                strdup(cases[i].owned ? cases[i].owned
                                                       : cases[i].metadata);
                 if (cases[i].document)
                         rec.document = strdup(cases[i].document);
-                run_case(sink, &rec, cases[i].name, cases[i].takes,
-                         &failures);
+                run_case(sink, &rec, cases[i].name, cases[i].takes, &failures);
                 vcdc_record_clear(&rec);
                 free(cases[i].owned);
         }
@@ -257,19 +253,18 @@ static void test_check_complete(void **state) {
                         PGresult *res;
                         int server;
 
-                        snprintf(literal, sizeof(literal), "{\"%s\"}",
-                                 ids[i]);
+                        snprintf(literal, sizeof(literal), "{\"%s\"}", ids[i]);
                         snprintf(errstr, sizeof(errstr),
                                  "DELETE FROM \"%s\" WHERE id = "
                                  "ANY($1::text[])",
                                  table);
-                        res = PQexecParams(itpg.conn, errstr, 1, NULL,
-                                           params, NULL, NULL, 0);
+                        res = PQexecParams(itpg.conn, errstr, 1, NULL, params,
+                                           NULL, NULL, 0);
                         server = PQresultStatus(res) == PGRES_COMMAND_OK;
                         if (!server)
                                 snprintf(sqlstate, sizeof(sqlstate), "%s",
-                                         PQresultErrorField(
-                                                 res, PG_DIAG_SQLSTATE));
+                                         PQresultErrorField(res,
+                                                            PG_DIAG_SQLSTATE));
                         PQclear(res);
                         vcdc_record_init(&rec);
                         rec.op = VCDC_OP_DELETE;
@@ -279,8 +274,8 @@ static void test_check_complete(void **state) {
                                 server ? "takes it" : "refuses it", sqlstate);
                         if (server != (i == 0) ||
                             (vcdc_sink_check(sink, &rec, errstr,
-                                             sizeof(errstr)) ==
-                             VCDC_SINK_OK) != server)
+                                             sizeof(errstr)) == VCDC_SINK_OK) !=
+                                    server)
                                 failures++;
                         vcdc_record_clear(&rec);
                 }
@@ -306,8 +301,7 @@ static void test_dimension_max(void **state) {
         res = PQexecParams(itpg.conn, "SELECT $1::vector", 1, NULL, params,
                            NULL, NULL, 0);
         assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-        fprintf(stderr, "  16001 dimensions: %s",
-                PQresultErrorMessage(res));
+        fprintf(stderr, "  16001 dimensions: %s", PQresultErrorMessage(res));
         PQclear(res);
         free(text);
 

@@ -29,8 +29,8 @@
 #include "sink.h"
 
 #define ARRAY_CNT(a) (sizeof(a) / sizeof(*(a)))
-#define BASE "/api/v2/tenants/default_tenant/databases/default_database"
-#define TOKEN "tok-s3cret-value"
+#define BASE         "/api/v2/tenants/default_tenant/databases/default_database"
+#define TOKEN        "tok-s3cret-value"
 
 /*
  * The fake Chroma. One thread polls the listening socket and every
@@ -47,7 +47,7 @@ typedef struct fake_s {
         char fail_on[160];
         int fail_status;
         char fail_mode;
-        int failed; /* requests failed so far */
+        int failed;                  /* requests failed so far */
         int made_docs, made_offsets; /* collections created */
         struct {
                 int fd;
@@ -96,22 +96,22 @@ static int route(fake_t *fk, int c, const char *line, const char *body) {
                 return 0;
         }
         if (strstr(line, "GET /api/v2/pre-flight-checks "))
-                answer(fd, 200, "{\"max_batch_size\":100,"
-                                "\"supports_base64_encoding\":true}");
+                answer(fd, 200,
+                       "{\"max_batch_size\":100,"
+                       "\"supports_base64_encoding\":true}");
         else if (strstr(line, "GET " BASE " "))
-                answer(fd, 200, "{\"id\":\"0\",\"name\":\"default_database\","
-                                "\"tenant\":\"default_tenant\"}");
+                answer(fd, 200,
+                       "{\"id\":\"0\",\"name\":\"default_database\","
+                       "\"tenant\":\"default_tenant\"}");
         else if (strstr(line, "GET " BASE "/collections/docs "))
                 answer(fd, fk->made_docs ? 200 : 404,
-                       fk->made_docs ? collection_json(buf, sizeof(buf),
-                                                       "docs")
+                       fk->made_docs ? collection_json(buf, sizeof(buf), "docs")
                                      : "{\"error\":\"NotFound\"}");
         else if (strstr(line, "GET " BASE "/collections/docs_vcdc_offsets "))
                 answer(fd, fk->made_offsets ? 200 : 404,
-                       fk->made_offsets
-                               ? collection_json(buf, sizeof(buf),
-                                                 "docs_vcdc_offsets")
-                               : "{\"error\":\"NotFound\"}");
+                       fk->made_offsets ? collection_json(buf, sizeof(buf),
+                                                          "docs_vcdc_offsets")
+                                        : "{\"error\":\"NotFound\"}");
         else if (strstr(line, "POST " BASE "/collections ")) {
                 int offsets = strstr(body, "\"docs_vcdc_offsets\"") != NULL;
                 if (offsets)
@@ -120,11 +120,11 @@ static int route(fake_t *fk, int c, const char *line, const char *body) {
                         fk->made_docs = 1;
                 answer(fd, 200,
                        collection_json(buf, sizeof(buf),
-                                       offsets ? "docs_vcdc_offsets"
-                                               : "docs"));
+                                       offsets ? "docs_vcdc_offsets" : "docs"));
         } else if (strstr(line, "/get "))
-                answer(fd, 200, "{\"ids\":[],\"embeddings\":null,"
-                                "\"metadatas\":[],\"documents\":[]}");
+                answer(fd, 200,
+                       "{\"ids\":[],\"embeddings\":null,"
+                       "\"metadatas\":[],\"documents\":[]}");
         else if (strstr(line, "/count "))
                 answer(fd, 200, "0");
         else if (strstr(line, "/query "))
@@ -153,8 +153,8 @@ static int serve(fake_t *fk, int c) {
                 need = head + (size_t)body_len;
                 if (fk->conn[c].len < need)
                         return 0;
-                snprintf(line, sizeof(line), "%.*s",
-                         (int)strcspn(b, "\r\n"), b);
+                snprintf(line, sizeof(line), "%.*s", (int)strcspn(b, "\r\n"),
+                         b);
                 {
                         char saved = b[need];
                         b[need] = '\0';
@@ -212,8 +212,7 @@ static void *fake_run(void *arg) {
                         }
                         r = read(fk->conn[c].fd,
                                  fk->conn[c].buf + fk->conn[c].len,
-                                 sizeof(fk->conn[c].buf) - 1 -
-                                         fk->conn[c].len);
+                                 sizeof(fk->conn[c].buf) - 1 - fk->conn[c].len);
                         if (r > 0) {
                                 fk->conn[c].len += (size_t)r;
                                 if (serve(fk, c) == 0)
@@ -273,8 +272,8 @@ static vcdc_sink_t *open_fake(const fake_t *fk, int timeout_ms, char *errstr,
 static vcdc_sink_status_t apply_one(vcdc_sink_t *sink, int with_delete,
                                     char *errstr, size_t errstr_size) {
         float v[2] = {0.5f, 0.25f};
-        vcdc_record_t rec = {.id = "a", .op = VCDC_OP_UPSERT, .vector = v,
-                             .dim = 2};
+        vcdc_record_t rec = {
+                .id = "a", .op = VCDC_OP_UPSERT, .vector = v, .dim = 2};
         const vcdc_record_t *ptr = &rec;
         const char *del = "b";
         vcdc_sink_batch_t batch = {.upserts = &ptr,
@@ -345,7 +344,7 @@ static void assert_auth_message(const char *errstr, int status) {
 static void test_auth_every_path(void **state) {
         static const struct {
                 const char *fail_on;
-                int call; /* -1: at open, else run_call()'s number */
+                int call;        /* -1: at open, else run_call()'s number */
                 int collections; /* created before the failure */
         } cases[] = {
                 {"GET /api/v2/pre-flight-checks ", -1, 0},
