@@ -12,7 +12,8 @@
  *               fence_only parts check and lock without recording; a
  *               timed-out statement is cancelled, not left to commit;
  *   scenario 3  recorded offsets belong to the table instance: a dropped,
- *               re-created or truncated table has none.
+ *               re-created or truncated table has none; an older
+ *               vcdc_offsets gets the instance column at open.
  *
  * Environment: see tests/it_pg.h. Tables are named it_fence_<pid>_* and
  * dropped at the end. Needs real PostgreSQL (concurrent sessions, cancel).
@@ -483,6 +484,55 @@ static void test_instance(void **state) {
         vcdc_sink_destroy(sink);
 }
 
+/*
+ * A vcdc_offsets from before the stamp (no table_instance) gets the
+ * column when a sink opens; its rows count for no table instance: they
+ * read back as none and fence nothing. Done in a schema of the test's
+ * own (search_path through PGOPTIONS) to leave the shared table alone.
+ */
+static void test_migration(void **state) {
+        char schema[64], errstr[512], opts[160];
+        vcdc_sink_status_t st;
+        vcdc_sink_t *sink;
+
+        (void)state;
+        itpg_table(schema, sizeof(schema), "fence", "old");
+        PQclear(itpg_sql(itpg.conn, "DROP SCHEMA IF EXISTS %s CASCADE",
+                         schema));
+        PQclear(itpg_sql(itpg.conn, "CREATE SCHEMA %s", schema));
+        PQclear(itpg_sql(itpg.conn,
+                         "CREATE TABLE %s.vcdc_targets (table_name text "
+                         "PRIMARY KEY, dim int, metric text)",
+                         schema));
+        PQclear(itpg_sql(itpg.conn,
+                         "CREATE TABLE %s.vcdc_offsets (table_name text, "
+                         "topic text, partition int, \"offset\" bigint, "
+                         "updated_at timestamptz, PRIMARY KEY (table_name, "
+                         "topic, partition))",
+                         schema));
+        PQclear(itpg_sql(itpg.conn,
+                         "INSERT INTO %s.vcdc_offsets VALUES ('mig', '%s', 0, "
+                         "100, now())",
+                         schema, ITPG_TOPIC));
+
+        snprintf(opts, sizeof(opts), "-c search_path=%s,public", schema);
+        setenv("PGOPTIONS", opts, 1);
+        sink = itpg_open("mig");
+        unsetenv("PGOPTIONS");
+        assert_int_equal(itpg_int(itpg.conn,
+                                  "SELECT count(*) FROM pg_attribute WHERE "
+                                  "attrelid = '%s.vcdc_offsets'::regclass "
+                                  "AND attname = 'table_instance'",
+                                  schema),
+                         1);
+        assert_int_equal(itpg_offset(sink, 0), -1);
+        st = itpg_apply_one(sink, 1, 1, 5, errstr, sizeof(errstr));
+        itpg_want(st, VCDC_SINK_OK, "offset 5 below the old row's 100", errstr);
+        assert_int_equal(itpg_offset(sink, 0), 5);
+        vcdc_sink_destroy(sink);
+        PQclear(itpg_sql(itpg.conn, "DROP SCHEMA %s CASCADE", schema));
+}
+
 /* Backends of this test waiting on a lock with a statement on table. */
 static long long waiting_on(const char *table) {
         return itpg_int(itpg.conn,
@@ -542,6 +592,7 @@ int main(void) {
                 cmocka_unit_test(test_concurrent_first),
                 cmocka_unit_test(test_fence_only),
                 cmocka_unit_test(test_instance),
+                cmocka_unit_test(test_migration),
                 cmocka_unit_test(test_cancel),
         };
         const char *level = getenv("VCDC_LOG_LEVEL");
