@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* numeric's limits (PostgreSQL's NUMERIC_DSCALE_MAX, the int16 weight in
  * base NBASE = 10,000 digits, and numeric_in's exponent bound). */
 #define NUMERIC_DSCALE_MAX 16383
@@ -52,33 +54,6 @@ static int fail_at(jscan_t *j, const char *what) {
 static void skip_ws(jscan_t *j) {
         while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
                 j->p++;
-}
-
-/* Length of the valid UTF-8 sequence at p, 0 if it is not one. */
-static size_t utf8_len(const unsigned char *p) {
-        uint32_t cp;
-        size_t n, i;
-
-        if (*p < 0x80)
-                return 1;
-        if ((*p & 0xe0) == 0xc0)
-                n = 2, cp = *p & 0x1f;
-        else if ((*p & 0xf0) == 0xe0)
-                n = 3, cp = *p & 0x0f;
-        else if ((*p & 0xf8) == 0xf0)
-                n = 4, cp = *p & 0x07;
-        else
-                return 0;
-        for (i = 1; i < n; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-            (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
 }
 
 static int hex4(const unsigned char *p, uint32_t *cpp) {
@@ -106,7 +81,6 @@ static int scan_string(jscan_t *j) {
         for (;;) {
                 unsigned char c = *j->p;
                 uint32_t cp, lo;
-                size_t n;
 
                 if (c == '"') {
                         j->p++;
@@ -117,12 +91,6 @@ static int scan_string(jscan_t *j) {
                 if (c < 0x20)
                         return fail_at(j, "unescaped control character in "
                                           "a string");
-                if (c >= 0x80) {
-                        if (!(n = utf8_len(j->p)))
-                                return fail_at(j, "invalid UTF-8");
-                        j->p += n;
-                        continue;
-                }
                 j->p++;
                 if (c != '\\')
                         continue;
@@ -303,6 +271,11 @@ int vcdc_pgvector_jsonb_check(const char *json, int want_object, char *err,
                      .err = err,
                      .err_size = err_size};
 
+        /* The whole text first, as the database's text input does. */
+        if (!vcdc_utf8_valid(json, strlen(json))) {
+                snprintf(err, err_size, "invalid UTF-8");
+                return -1;
+        }
         skip_ws(&j);
         if (want_object && *j.p != '{')
                 return fail_at(&j, "not a JSON object");
