@@ -20,6 +20,7 @@ struct vcdc_http_s {
         size_t body_len;
         size_t body_size;
         int too_big;      /* the answer crossed max_body */
+        int timed_out;    /* the last request ran out of time */
         char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -127,10 +128,18 @@ const char *vcdc_http_body(const vcdc_http_t *http, size_t *lenp) {
         return http->body ? http->body : "";
 }
 
+int vcdc_http_timed_out(const vcdc_http_t *http) {
+        return http->timed_out;
+}
+
 vcdc_sink_status_t vcdc_http_status_map(long status) {
         if (status >= 200 && status <= 299)
                 return VCDC_SINK_OK;
-        if (status == 401 || status == 403)
+        /* Credentials refused (407: by a proxy on the way), or a server
+         * that lacks the route or the protocol: every retry would meet
+         * the same. */
+        if (status == 401 || status == 403 || status == 407 ||
+            status == 501 || status == 505)
                 return VCDC_SINK_FATAL;
         if (status == 408 || status == 425 || status == 429 ||
             (status >= 500 && status <= 599))
@@ -207,6 +216,7 @@ vcdc_sink_status_t vcdc_http_request(vcdc_http_t *http, const char *method,
         if (http->body)
                 http->body[0] = '\0';
         http->too_big = 0;
+        http->timed_out = 0;
         http->curl_err[0] = '\0';
 
         curl_easy_setopt(http->curl, CURLOPT_URL, http->url);
@@ -234,6 +244,7 @@ vcdc_sink_status_t vcdc_http_request(vcdc_http_t *http, const char *method,
                                  path, http->max_body);
                         return VCDC_SINK_INVALID;
                 }
+                http->timed_out = res == CURLE_OPERATION_TIMEDOUT;
                 status = transport_status(res);
                 snprintf(errstr, errstr_size, "%s %s: %s", method, path,
                          http->curl_err[0] ? http->curl_err

@@ -78,11 +78,17 @@ vcdc_sink_status_t vcdc_http_json(vcdc_http_t *http, const char *method,
 /** The last answer's body (NUL-terminated) and its length. */
 const char *vcdc_http_body(const vcdc_http_t *http, size_t *lenp);
 
+/** 1 when the last request ended because it ran out of time (connecting
+ *  or waiting for the answer), 0 otherwise. */
+int vcdc_http_timed_out(const vcdc_http_t *http);
+
 /**
- * Maps an HTTP status to the sink's retry decision: 2xx OK; 401, 403 FATAL
- * (authentication refused); 408, 425, 429 and 5xx RETRIABLE; other 4xx
- * INVALID (the request's data was refused and will be again); anything
- * else (1xx, 3xx) FATAL, since this client neither expects nor follows it.
+ * Maps an HTTP status to the sink's retry decision: 2xx OK; 401, 403, 407
+ * FATAL (authentication refused, by the server or a proxy); 501 and 505
+ * FATAL (the server lacks the route or the protocol: every retry meets
+ * the same); 408, 425, 429 and the other 5xx RETRIABLE; other 4xx INVALID
+ * (the request's data was refused and will be again); anything else
+ * (1xx, 3xx) FATAL, since this client neither expects nor follows it.
  */
 vcdc_sink_status_t vcdc_http_status_map(long status);
 

@@ -195,12 +195,11 @@ size_t vcdc_sink_dim(const vcdc_sink_t *sink) {
 
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
                                    char *errstr, size_t errstr_size) {
-        size_t dim;
+        size_t dim = vcdc_sink_dim(sink);
 
-        if (rec->op != VCDC_OP_UPSERT)
-                return VCDC_SINK_OK;
-        dim = vcdc_sink_dim(sink);
-        if (dim && rec->dim != dim) {
+        /* A delete's id can be refused too (not UTF-8, empty): the sink's
+         * own check decides. */
+        if (rec->op == VCDC_OP_UPSERT && dim && rec->dim != dim) {
                 snprintf(errstr, errstr_size,
                          "%s: vector of dimension %zu, the target has %zu",
                          sink->name, rec->dim, dim);

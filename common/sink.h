@@ -148,7 +148,9 @@ size_t vcdc_sink_dim(const vcdc_sink_t *sink);
 
 /**
  * Checks, without talking to the database, that rec can ever apply to this
- * target: dimension, what the target can hold (nested metadata in Chroma).
+ * target: dimension, what the target can hold (nested metadata in Chroma,
+ * numbers jsonb cannot hold in pgvector), and for a delete its id. The
+ * database refuses nothing of a record that passes, alone in its batch.
  * Returns OK or INVALID with errstr saying why.
  */
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,

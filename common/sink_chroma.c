@@ -4,9 +4,16 @@
  *   chroma://HOST:PORT/COLLECTION?tenant=..&database=..&metric=cosine|l2|ip
  *
  * The collection is created (get_or_create, the metric as hnsw space) by the
- * first apply that writes anything; until then it counts as empty. Applied
- * offsets live in a companion collection, COLLECTION_vcdc_offsets, one
- * record per (topic, partition), written after the data they cover.
+ * first apply with upserts; until then it counts as empty. Applied offsets
+ * live in a companion collection, COLLECTION_vcdc_offsets, one record per
+ * (topic, partition), written by record_offsets() after the data they
+ * cover (apply() takes none), which never creates the user's collection.
+ * Each record is stamped with the id (a UUID) of the user's collection as
+ * it was when written, "" while there was none: read_offsets() returns
+ * only those of the collection that exists now, so offsets of one since
+ * deleted or re-created do not count (a new group replays it whole), and
+ * those stamped "" only while it is missing. Records from before the
+ * stamp count for no collection.
  * sink_chroma_int.h lists what Chroma does that shapes this file.
  */
 #include "sink_chroma_int.h"
@@ -42,6 +49,7 @@ typedef struct chroma_s {
         size_t max_batch;               /* pre-flight-checks max_batch_size */
         int base64_ok;                  /* the server takes base64 */
         int base64;                     /* and we send it */
+        int token;                      /* a token goes with each request */
         uint64_t inexact;               /* metadata floats Chroma altered
                                          * (vcdc_chroma_stored_real) */
 } chroma_t;
@@ -564,6 +572,24 @@ int vcdc_chroma_metadata_check(const char *metadata, char *errstr,
         return 0;
 }
 
+/* Bytes jansson writes for s as a JSON string (quotes included): '"',
+ * '\\' and control characters escaped, the rest as it is. */
+static size_t json_string_len(const char *s) {
+        size_t n = 2;
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+                    c == '\n' || c == '\r' || c == '\t')
+                        n += 2;
+                else if (c < 0x20)
+                        n += 6;
+                else
+                        n++;
+        }
+        return n;
+}
+
 /* vcdc_chroma_record_check(), handing back the parsed metadata (NULL for
  * none) when metap is not NULL. */
 static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
@@ -571,8 +597,9 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                         size_t errstr_size) {
         char err[400];
         json_t *meta = NULL;
-        double sumsq = 0;
-        size_t i;
+        double sumsq = 0, sq;
+        size_t i, body;
+        int all_underflow = 1, nonzero = 0;
 
         if (metap)
                 *metap = NULL;
@@ -603,7 +630,11 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                                  rec->id, i);
                         return -1;
                 }
-                sumsq += (double)rec->vector[i] * rec->vector[i];
+                sq = (double)rec->vector[i] * rec->vector[i]; /* exact */
+                sumsq += sq;
+                nonzero |= rec->vector[i] != 0;
+                /* float32 rounds a square of 2^-150 or less to 0 */
+                all_underflow &= sq <= 0x1p-150;
         }
         /* Half of FLT_MAX leaves room for float32 rounding in the sum. */
         if (metric == VCDC_METRIC_COSINE && sumsq > FLT_MAX / 2) {
@@ -612,6 +643,16 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                          "overflows float32; Chroma's cosine space would "
                          "store NaN",
                          rec->id, sumsq);
+                return -1;
+        }
+        /* Chroma normalises in float32: when every square rounds to 0 the
+         * norm is 0 and it stores zeros. */
+        if (metric == VCDC_METRIC_COSINE && nonzero && all_underflow) {
+                snprintf(errstr, errstr_size,
+                         "id \"%.100s\": every component's square "
+                         "underflows float32 (all below 2^-75); Chroma's "
+                         "cosine space would store the vector as zeros",
+                         rec->id);
                 return -1;
         }
         if (rec->metadata &&
@@ -623,6 +664,20 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
         if (rec->document && !is_utf8(rec->document)) {
                 snprintf(errstr, errstr_size,
                          "id \"%.100s\": document is not UTF-8", rec->id);
+                json_decref(meta);
+                return -1;
+        }
+        /* The record alone in an upsert, embedding as numbers (the longer
+         * form), metadata about as long as its text. */
+        body = 64 + json_string_len(rec->id) + rec->dim * 16 +
+               (rec->metadata ? strlen(rec->metadata) : 4) +
+               (rec->document ? json_string_len(rec->document) : 4);
+        if (body > VCDC_CHROMA_SERVER_BODY_MAX) {
+                snprintf(errstr, errstr_size,
+                         "id \"%.100s\": an upsert of this record alone "
+                         "takes about %zu bytes; Chroma refuses request "
+                         "bodies over %zu (HTTP 413)",
+                         rec->id, body, VCDC_CHROMA_SERVER_BODY_MAX);
                 json_decref(meta);
                 return -1;
         }
@@ -797,7 +852,7 @@ char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k) {
         return buf_detach(&b, NULL);
 }
 
-char *vcdc_chroma_offsets_body(const char *topic,
+char *vcdc_chroma_offsets_body(const char *topic, const char *collection_id,
                                const vcdc_sink_offset_t *offsets, size_t cnt) {
         json_t *ids = json_array(), *embs = json_array(), *metas = json_array();
         int fail = !ids || !embs || !metas;
@@ -814,11 +869,12 @@ char *vcdc_chroma_offsets_body(const char *topic,
                 fail |= json_array_append_new(ids, json_string(id));
                 fail |= json_array_append_new(embs, json_pack("[f]", 0.0));
                 fail |= json_array_append_new(
-                        metas, json_pack("{s:s,s:I,s:I}", "topic", topic,
+                        metas, json_pack("{s:s,s:I,s:I,s:s}", "topic", topic,
                                          "partition",
                                          (json_int_t)offsets[i].partition,
                                          "offset",
-                                         (json_int_t)offsets[i].offset));
+                                         (json_int_t)offsets[i].offset,
+                                         "collection_id", collection_id));
         }
         if (fail) {
                 json_decref(ids);
@@ -1163,6 +1219,7 @@ static int offset_cmp(const void *a, const void *b) {
 }
 
 int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
+                              const char *collection_id,
                               vcdc_sink_offset_t **offsetsp, size_t *cntp,
                               char *errstr, size_t errstr_size) {
         const json_t *metas;
@@ -1187,6 +1244,8 @@ int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
                 const json_t *p = json_object_get(m, "partition");
                 const json_t *o = json_object_get(m, "offset");
                 const char *t = json_string_value(json_object_get(m, "topic"));
+                const char *c = json_string_value(
+                        json_object_get(m, "collection_id"));
 
                 if (!t || !json_is_integer(p) || !json_is_integer(o) ||
                     json_integer_value(p) < 0 ||
@@ -1198,7 +1257,9 @@ int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
                         free(offs);
                         return -1;
                 }
-                if (strcmp(t, topic))
+                /* Of another topic, of another collection than the one
+                 * that exists now, or from before records were stamped. */
+                if (strcmp(t, topic) || !c || strcmp(c, collection_id))
                         continue;
                 offs[cnt].partition = (int32_t)json_integer_value(p);
                 offs[cnt].offset = (int64_t)json_integer_value(o);
@@ -1233,7 +1294,13 @@ static vcdc_sink_status_t fail(vcdc_sink_t *sink, vcdc_sink_status_t status,
         return status;
 }
 
-/* One request; respp NULL: the answer is not read. *codep: HTTP status. */
+/*
+ * One request; respp NULL: the answer is not read. *codep (may be NULL):
+ * HTTP status. A refused token (401, 403) is FATAL with a message that
+ * says what to set, in every path. A RETRIABLE failure sets
+ * retry_smaller: a server error (5xx) or a timeout may pass with less,
+ * a refused or reset connection says nothing about the batch.
+ */
 static vcdc_sink_status_t call(vcdc_sink_t *sink, const char *method,
                                const char *path, const char *body,
                                json_t **respp, long *codep, char *errstr,
@@ -1242,16 +1309,34 @@ static vcdc_sink_status_t call(vcdc_sink_t *sink, const char *method,
         vcdc_sink_status_t status;
         size_t len = body ? strlen(body) : 0;
         char err[768];
+        long code = 0;
 
         if (respp)
                 status = vcdc_http_json(st->http, method, path, body, len,
-                                        respp, codep, err, sizeof(err));
+                                        respp, &code, err, sizeof(err));
         else
                 status = vcdc_http_request(st->http, method, path, body, len,
-                                           codep, err, sizeof(err));
-        if (status != VCDC_SINK_OK)
-                fail(sink, status, errstr, errstr_size, "%s", err);
-        return status;
+                                           &code, err, sizeof(err));
+        if (codep)
+                *codep = code;
+        if (status == VCDC_SINK_OK)
+                return VCDC_SINK_OK;
+        sink->retry_smaller = status == VCDC_SINK_RETRIABLE &&
+                              (code >= 500 || vcdc_http_timed_out(st->http));
+        /* The answer's body is left out: the token must never show, and
+         * a proxy on the way might echo it. */
+        if (code == 401 || code == 403)
+                return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                            "%s %.200s: HTTP %ld: authentication refused: %s",
+                            method, path, code,
+                            st->token ? "the server does not accept the "
+                                        "token in VCDC_CHROMA_TOKEN (or "
+                                        "VCDC_CHROMA_TOKEN_FILE) for this "
+                                        "tenant and database"
+                                      : "no token was sent: set "
+                                        "VCDC_CHROMA_TOKEN (or "
+                                        "VCDC_CHROMA_TOKEN_FILE)");
+        return fail(sink, status, errstr, errstr_size, "%s", err);
 }
 
 /* base/collections[/id][/verb] into path. */
@@ -1579,18 +1664,29 @@ done:
         return status;
 }
 
-static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink,
-                                        const vcdc_sink_batch_t *batch,
-                                        char *errstr, size_t errstr_size) {
+/*
+ * Records offsets[0..cnt) of topic in the companion collection (created
+ * if missing), stamped with the id of the user's collection as it is now
+ * ("" while it does not exist): offsets belong to that collection, and
+ * read_offsets() leaves out those of another. Never creates the user's
+ * collection.
+ */
+static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink, const char *topic,
+                                        const vcdc_sink_offset_t *offsets,
+                                        size_t cnt, char *errstr,
+                                        size_t errstr_size) {
         chroma_t *st = sink->state;
         char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status = VCDC_SINK_OK;
         size_t i, n;
         long code = 0;
 
-        if (!batch->topic || !*batch->topic || strchr(batch->topic, '/'))
+        if (!topic || !*topic || strchr(topic, '/'))
                 return fail(sink, VCDC_SINK_INVALID, errstr, errstr_size,
                             "offsets need a topic name without '/'");
+        /* Another process may have created the collection since. */
+        if ((status = refresh(sink, errstr, errstr_size)) != VCDC_SINK_OK)
+                return status;
         if (!st->offsets_id[0]) {
                 vcdc_metric_t metric;
                 size_t dim;
@@ -1603,13 +1699,13 @@ static vcdc_sink_status_t write_offsets(vcdc_sink_t *sink,
         if (coll_path(st, st->offsets_id, "upsert", path, sizeof(path)) == -1)
                 return fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                             "collection path too long");
-        for (i = 0; i < batch->offset_cnt && status == VCDC_SINK_OK; i += n) {
+        for (i = 0; i < cnt && status == VCDC_SINK_OK; i += n) {
                 char *body;
-                n = batch->offset_cnt - i;
+                n = cnt - i;
                 if (n > st->max_batch)
                         n = st->max_batch;
-                if (!(body = vcdc_chroma_offsets_body(
-                              batch->topic, batch->offsets + i, n)))
+                if (!(body = vcdc_chroma_offsets_body(topic, st->id,
+                                                      offsets + i, n)))
                         return fail(sink, VCDC_SINK_RETRIABLE, errstr,
                                     errstr_size, "out of memory");
                 status = call(sink, "POST", path, body, NULL, &code, errstr,
@@ -1627,8 +1723,9 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                        const vcdc_sink_batch_t *batch,
                                        char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
-        size_t dim = st->dim ? st->dim : sink->conf.dim, i, n;
-        vcdc_sink_status_t status;
+        size_t dim = st->dim ? st->dim : sink->conf.dim, i, n, del_cnt = 0;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        const char **dels = NULL;
         char err[512];
 
         /* Everything is checked before anything is sent. */
@@ -1638,52 +1735,57 @@ static vcdc_sink_status_t chroma_apply(vcdc_sink_t *sink,
                                              sizeof(err)) == -1)
                         return fail(sink, VCDC_SINK_INVALID, errstr,
                                     errstr_size, "%s", err);
+        if (batch->delete_cnt &&
+            !(dels = malloc(batch->delete_cnt * sizeof(*dels))))
+                return fail(sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
+                            "out of memory");
         for (i = 0; i < batch->delete_cnt; i++) {
                 const char *id = batch->delete_ids[i];
 
+                /* No record has an empty id (Chroma refuses one in an
+                 * upsert): deleting it changes nothing. */
                 if (!id || !*id)
-                        return fail(sink, VCDC_SINK_INVALID, errstr,
-                                    errstr_size,
-                                    "delete of an empty id (Chroma needs "
-                                    "one)");
-                if (!is_utf8(id))
-                        return fail(sink, VCDC_SINK_INVALID, errstr,
-                                    errstr_size,
-                                    "delete of id \"%s\": not UTF-8",
-                                    escaped(err, sizeof(err), id));
+                        continue;
+                if (!is_utf8(id)) {
+                        status = fail(sink, VCDC_SINK_INVALID, errstr,
+                                      errstr_size,
+                                      "delete of id \"%s\": not UTF-8",
+                                      escaped(err, sizeof(err), id));
+                        goto done;
+                }
+                dels[del_cnt++] = id;
         }
 
         if (batch->upsert_cnt) {
                 if ((status = ensure_collection(sink, errstr, errstr_size)) !=
                     VCDC_SINK_OK)
-                        return status;
-        } else if (!batch->delete_cnt) {
-                return VCDC_SINK_OK;
+                        goto done;
+        } else if (!del_cnt) {
+                goto done;
         }
-        if (st->id[0] && batch->delete_cnt &&
-            (status = delete_ids(sink, batch->delete_ids, batch->delete_cnt,
-                                 errstr, errstr_size)) != VCDC_SINK_OK)
-                return status;
+        if (st->id[0] && del_cnt &&
+            (status = delete_ids(sink, dels, del_cnt, errstr, errstr_size)) !=
+                    VCDC_SINK_OK)
+                goto done;
         for (i = 0; i < batch->upsert_cnt; i += n) {
                 n = batch->upsert_cnt - i;
                 if (n > st->max_batch)
                         n = st->max_batch;
                 if ((status = upsert_chunk(sink, batch->upserts + i, n, errstr,
                                            errstr_size)) != VCDC_SINK_OK)
-                        return status;
+                        goto done;
         }
         if (batch->upsert_cnt && !st->dim)
                 st->dim = dim;
-        return VCDC_SINK_OK;
+done:
+        free(dels);
+        return status;
 }
 
 static vcdc_sink_status_t chroma_record_offsets(
         vcdc_sink_t *sink, const char *topic, const vcdc_sink_offset_t *offsets,
         size_t cnt, char *errstr, size_t errstr_size) {
-        vcdc_sink_batch_t batch = {
-                .topic = topic, .offsets = offsets, .offset_cnt = cnt};
-
-        return write_offsets(sink, &batch, errstr, errstr_size);
+        return write_offsets(sink, topic, offsets, cnt, errstr, errstr_size);
 }
 
 static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
@@ -1692,17 +1794,27 @@ static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
                                               size_t *cntp, char *errstr,
                                               size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[400], *body;
+        char path[CHROMA_PATH_SIZE], err[400], *body, current[CHROMA_ID_SIZE];
         vcdc_sink_status_t status;
+        vcdc_metric_t current_metric;
+        size_t current_dim;
         json_t *resp = NULL;
         long code = 0;
+        int found;
 
         *offsetsp = NULL;
         *cntp = 0;
+        /* The collection as it is now, not as we last saw it: offsets of
+         * one since deleted or re-created do not count. */
+        status = lookup(sink, sink->url->path, current, &current_dim,
+                        &current_metric, &found, errstr, errstr_size);
+        if (status != VCDC_SINK_OK)
+                return status;
+        if (!found)
+                current[0] = '\0';
         if (!st->offsets_id[0]) {
                 vcdc_metric_t metric;
                 size_t dim;
-                int found;
                 status = lookup(sink, st->offsets_name, st->offsets_id, &dim,
                                 &metric, &found, errstr, errstr_size);
                 if (status != VCDC_SINK_OK)
@@ -1725,8 +1837,8 @@ static vcdc_sink_status_t chroma_read_offsets(vcdc_sink_t *sink,
                 st->offsets_id[0] = '\0';
                 goto none;
         }
-        if (vcdc_chroma_parse_offsets(resp, topic, offsetsp, cntp, err,
-                                      sizeof(err)) == -1) {
+        if (vcdc_chroma_parse_offsets(resp, topic, current, offsetsp, cntp,
+                                      err, sizeof(err)) == -1) {
                 json_decref(resp);
                 return fail(sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
                             "POST %s: %s", path, err);
@@ -1980,8 +2092,15 @@ static vcdc_sink_status_t chroma_check(vcdc_sink_t *sink,
         size_t dim = chroma_dim(sink);
         char err[512];
 
+        /* A delete's id goes into JSON: UTF-8. An empty one is a no-op
+         * (no record has it), which apply() skips. */
         if (rec->op != VCDC_OP_UPSERT)
-                return VCDC_SINK_OK;
+                return !rec->id || is_utf8(rec->id)
+                               ? VCDC_SINK_OK
+                               : fail(sink, VCDC_SINK_INVALID, errstr,
+                                      errstr_size,
+                                      "delete of id \"%s\": not UTF-8",
+                                      escaped(err, sizeof(err), rec->id));
         if (vcdc_chroma_record_check(rec, sink->conf.metric, &dim, err,
                                      sizeof(err)) == -1)
                 return fail(sink, VCDC_SINK_INVALID, errstr, errstr_size, "%s",
@@ -2060,6 +2179,7 @@ static int add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
                              "out of memory");
                         r = -1;
                 }
+                st->token = 1;
         }
         if (h.p)
                 memset(h.p, 0, h.size);
@@ -2189,13 +2309,6 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (lookup(sink, st->offsets_name, st->offsets_id, &dim, &metric,
                    &offsets_found, errstr, errstr_size) != VCDC_SINK_OK)
                 goto err;
-        if (offsets_found && !found) {
-                fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                     "collection %s does not exist but %s records offsets "
-                     "applied to it: delete %s (or restore %s) first",
-                     url->path, st->offsets_name, st->offsets_name, url->path);
-                goto err;
-        }
         VCDC_INFO("chroma",
                   "%s: %s, dimension %zu, max batch %zu, base64 %s",
                   sink->name, found ? "collection exists" : "no collection yet",

@@ -3,7 +3,8 @@
  * parsers of sink_chroma.c, exposed so unit tests can check them without a
  * server. Only sink_chroma.c and its tests include this.
  *
- * What Chroma 3.0.6 does that shapes them (checked against the server):
+ * What Chroma 3.0.6 does that shapes them (checked against the server;
+ * tests/it_sink_chroma_check.c tries each case):
  *   - metadata values must be strings, integers (int64), floats or
  *     booleans; arrays (even of scalars) and nested objects are refused
  *     with HTTP 422; a null value is accepted but means "remove this key",
@@ -18,7 +19,20 @@
  *     when a stored document must go;
  *   - an empty metadata object is accepted and stored as none; none is
  *     sent as null;
- *   - a delete with an empty id list is refused: never sent;
+ *   - a delete with an empty id list is refused: never sent; an empty id
+ *     in an upsert is refused (400), so deleting "" changes nothing and
+ *     apply skips it;
+ *   - an integer beyond int64 is stored as a float (altered: refused
+ *     here, as jansson refuses it anyway); 1e309 is refused (400);
+ *   - "\u0000" in a metadata string is stored, but jansson (so vcdc's
+ *     pre-read before each upsert of that id) cannot read it back:
+ *     refused here;
+ *   - request bodies over 40 MiB are refused (413): a record whose
+ *     upsert alone would be larger is refused by check();
+ *   - in a cosine collection a vector is normalised in float32: one
+ *     whose every square rounds to 0 (all components below 2^-75) is
+ *     stored as zeros, one whose squared norm overflows as NaN: both
+ *     refused here; a zero vector is stored as it is;
  *   - in a cosine collection, get returns vectors Chroma normalised and
  *     scaled back: within a few float32 ulps of what was written, not
  *     exact (l2 and ip return them exactly);
@@ -35,7 +49,10 @@
 
 #include "sink.h"
 
-/* Chroma refuses request bodies over 40 MB: stay well below. */
+/* Chroma refuses request bodies over 40 MiB (HTTP 413; found by trying):
+ * batches stay well below, and a record that cannot is refused by
+ * check(). */
+#define VCDC_CHROMA_SERVER_BODY_MAX   ((size_t)40 * 1024 * 1024)
 #define VCDC_CHROMA_MAX_REQUEST_BYTES ((size_t)32 * 1024 * 1024)
 /* The cap on one answer's body. */
 #define VCDC_CHROMA_MAX_RESPONSE_BYTES ((size_t)64 * 1024 * 1024)
@@ -67,9 +84,11 @@ int vcdc_chroma_metadata_check(const char *metadata, char *errstr,
 /**
  * Checks one upsert: non-empty UTF-8 id, a vector of finite floats of
  * dimension *dimp (when *dimp is 0 it is set to the record's), metadata as
- * above, a UTF-8 document. For metric cosine, also a norm that float32 can
- * hold: Chroma stores cosine vectors normalised and returns NaN (as null)
- * for one whose norm overflows. Returns 0 or -1 with errstr.
+ * above, a UTF-8 document, an upsert body of its own within
+ * VCDC_CHROMA_SERVER_BODY_MAX. For metric cosine, also a norm float32 can
+ * compute: Chroma stores cosine vectors normalised, NaN (read back as
+ * null) for one whose norm overflows, zeros for one whose every square
+ * underflows. Returns 0 or -1 with errstr.
  */
 int vcdc_chroma_record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                              size_t *dimp, char *errstr, size_t errstr_size);
@@ -146,9 +165,11 @@ char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k);
 /**
  * The body of an upsert of offsets[0..cnt) of topic into the companion
  * collection: ids "topic/partition", 1-dimensional embeddings [0.0],
- * metadatas {"topic","partition","offset"}. Returns a new string or NULL.
+ * metadatas {"topic","partition","offset","collection_id"}, collection_id
+ * the id of the user's collection they belong to ("" for none). Returns a
+ * new string or NULL.
  */
-char *vcdc_chroma_offsets_body(const char *topic,
+char *vcdc_chroma_offsets_body(const char *topic, const char *collection_id,
                                const vcdc_sink_offset_t *offsets, size_t cnt);
 
 /** The body creating (or getting) collection name with hnsw space metric.
@@ -184,8 +205,11 @@ int vcdc_chroma_parse_query(const json_t *resp, vcdc_hit_t *hits, size_t k,
                             size_t *cntp, char *errstr, size_t errstr_size);
 
 /** Reads the companion collection's get answer for topic into a new array
- *  *offsetsp of *cntp entries, sorted by partition. Returns 0 or -1. */
+ *  *offsetsp of *cntp entries, sorted by partition: only records stamped
+ *  with collection_id ("" for none; unstamped records count for none).
+ *  Returns 0 or -1. */
 int vcdc_chroma_parse_offsets(const json_t *resp, const char *topic,
+                              const char *collection_id,
                               vcdc_sink_offset_t **offsetsp, size_t *cntp,
                               char *errstr, size_t errstr_size);
 

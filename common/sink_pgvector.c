@@ -11,9 +11,13 @@
  *   sslmode  passed to libpq (disable, prefer, require, verify-full, ...).
  * The password comes from VCDC_PG_PASSWORD or VCDC_PG_PASSWORD_FILE (or
  * libpq's own PGPASSWORD / ~/.pgpass); it is handed to libpq and never
- * logged. conf.timeout_ms bounds the connection (connect_timeout, rounded up
- * to whole seconds, at least 2) and every statement, which we wait for with
- * poll(): a statement without an answer in time closes the connection.
+ * logged. conf.timeout_ms bounds the connection and every statement, which
+ * we wait for with poll(): a statement without an answer in time is
+ * cancelled (PQcancel(), bounded) and the connection closed, RETRIABLE
+ * with vcdc_sink_retry_smaller() set. A connection refused for
+ * authentication (SQLSTATE class 28, 42501, 3D000, read from libpq's
+ * verbose message: sink_pgvector_conn.c) is FATAL; one refused because
+ * the server is down, starting or full is RETRIABLE.
  *
  * Schema. The user's table:
  *   (id text PRIMARY KEY, embedding vector(DIM) NOT NULL, metadata jsonb,
@@ -23,18 +27,24 @@
  * metric (only indexes have one), so vcdc keeps two bookkeeping tables next
  * to it, created at open when missing:
  *   vcdc_targets(table_name, dim, metric)  one row per table vcdc created;
- *   vcdc_offsets(table_name, topic, partition, "offset", updated_at)  the
- *     last offset applied per partition, written in the batch's transaction.
+ *   vcdc_offsets(table_name, topic, partition, "offset", updated_at,
+ *     table_instance)  the last offset applied per partition, written in
+ *     the batch's transaction and stamped with the table instance it
+ *     describes (sink_pgvector_fence.c); a vcdc_offsets from before the
+ *     stamp gets the column at open, and its old rows count for none.
  * An existing table must have the four columns with those types (id and
  * document may be varchar); its dimension comes from the column type
  * (vector(N)), else from vcdc_targets, else from a stored row. A table vcdc
  * did not create has no recorded metric and is taken as conf.metric.
  *
  * apply() is one transaction: [CREATE TABLE and its vcdc_targets row], the
+ * fenced vcdc_offsets write (or, for fence_only, the fenced check: the
+ * batch is STALE and rolls back, on the server, when a partition already
+ * records an offset at or past its own; sink_pgvector_fence.c), the
  * upserts in multi-row INSERT ... ON CONFLICT (id) DO UPDATE statements of
  * VCDC_PGVECTOR_CHUNK_ROWS rows, one DELETE ... WHERE id = ANY($1::text[]),
- * the vcdc_offsets rows (the value given wins, even if lower), COMMIT, sent
- * in one pipeline (one round trip) once the table exists. The full chunk's
+ * COMMIT, sent in one pipeline (one round trip) once the table exists.
+ * record_offsets() is the same transaction with the offsets alone. The full chunk's
  * INSERT is prepared once per connection (prepare_upsert()). Any failure
  * rolls it all back. apply_send() sends that pipeline and apply_wait()
  * reads its answers, so the consumer can build its next batch meanwhile;
@@ -78,6 +88,16 @@
 
 #define LOG_COMP "pgvector"
 
+/* What the fenced offsets statement is called in errors; checked() knows
+ * its refusal by it. */
+#define FENCE_WHAT      "recording offsets"
+#define FENCE_ONLY_WHAT "checking offsets"
+
+/* How long a timed-out statement's cancel request may take (the server
+ * may be as slow to take it as it was to answer). */
+#define CANCEL_WAIT_MS(sink)                                                   \
+        ((sink)->conf.timeout_ms < 5000 ? (sink)->conf.timeout_ms : 5000)
+
 /* Bytes one float takes in "%.9g" plus its separator: "-1.23456789e-38,". */
 #define FLOAT_TEXT_MAX 16
 
@@ -100,7 +120,6 @@ typedef struct pgvector_s {
         const char *keys[12]; /* PQconnectdbParams() */
         const char *values[12];
         char port[8];
-        char connect_timeout[16];
         char tcp_user_timeout[16];
         char sqlstate[6]; /* of the last failed statement, "" if none */
         /* apply() sends its statements in one pipeline: what each one is,
@@ -361,22 +380,14 @@ char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows) {
         return sqlbuf_finish(&b);
 }
 
-char *vcdc_pgvector_offsets_sql(size_t rows) {
-        sqlbuf_t b = {0};
-        size_t i;
+size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
+                                   int with_offsets, int prepare) {
+        size_t chunks = (upsert_cnt + VCDC_PGVECTOR_CHUNK_ROWS - 1) /
+                        VCDC_PGVECTOR_CHUNK_ROWS;
 
-        if (!rows)
-                return NULL;
-        sqlbuf_add(&b, "INSERT INTO vcdc_offsets (table_name, topic, "
-                       "partition, \"offset\", updated_at) VALUES ");
-        for (i = 0; i < rows; i++)
-                sqlbuf_add(&b, "%s($1::text,$2::text,$%zu::int,$%zu::bigint,"
-                               "now())",
-                           i ? "," : "", 3 + 2 * i, 4 + 2 * i);
-        sqlbuf_add(&b, " ON CONFLICT (table_name, topic, partition) DO "
-                       "UPDATE SET \"offset\" = EXCLUDED.\"offset\", "
-                       "updated_at = EXCLUDED.updated_at");
-        return sqlbuf_finish(&b);
+        return 2 /* BEGIN, COMMIT */ + (with_offsets ? 1 : 0) + chunks +
+               (prepare && upsert_cnt >= VCDC_PGVECTOR_CHUNK_ROWS ? 1 : 0) +
+               (delete_cnt ? 1 : 0);
 }
 
 /* Exact codes first: they override their class (the first two characters). */
@@ -426,6 +437,17 @@ vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate) {
                         return sqlstate_map[i].status;
         }
         return VCDC_SINK_FATAL;
+}
+
+int vcdc_pgvector_sqlstate_smaller(const char *sqlstate) {
+        static const char *const codes[] = {"57014", "53000", "53100",
+                                            "53200"};
+        size_t i;
+
+        for (i = 0; sqlstate && i < sizeof(codes) / sizeof(*codes); i++)
+                if (!strcmp(sqlstate, codes[i]))
+                        return 1;
+        return 0;
 }
 
 char *vcdc_pgvector_json_compact(const char *json) {
@@ -490,21 +512,21 @@ static void drop_conn(pgvector_t *pg) {
         pg->stmt[0] = '\0';
 }
 
-static int pg_connect(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
+/* Connects (sink_pgvector_conn.c): RETRIABLE or, for a refusal that will
+ * recur (authentication), FATAL. */
+static vcdc_sink_status_t pg_connect(vcdc_sink_t *sink, char *errstr,
+                                     size_t errstr_size) {
         pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status;
+        char err[768];
         PGconn *conn;
 
-        conn = PQconnectdbParams(pg->keys, pg->values, 0 /*no expand_dbname*/);
-        if (!conn) {
-                snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
-                return -1;
-        }
-        if (PQstatus(conn) != CONNECTION_OK) {
-                const char *msg = PQerrorMessage(conn);
-                snprintf(errstr, errstr_size, "%s: cannot connect: %.*s",
-                         sink->name, msg_len(msg), msg);
-                PQfinish(conn);
-                return -1;
+        if (!(conn = vcdc_pgvector_connect(pg->keys, pg->values,
+                                           sink->conf.timeout_ms, &status,
+                                           err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "%s: cannot connect: %s",
+                         sink->name, err);
+                return status;
         }
         PQsetNoticeProcessor(conn, notice_cb, sink);
         if (PQsetnonblocking(conn, 1) == -1) {
@@ -512,13 +534,13 @@ static int pg_connect(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                 snprintf(errstr, errstr_size, "%s: %.*s", sink->name,
                          msg_len(msg), msg);
                 PQfinish(conn);
-                return -1;
+                return VCDC_SINK_RETRIABLE;
         }
         pg->conn = conn;
         if (pg->connected_once)
                 VCDC_NOTICE(LOG_COMP, "%s: reconnected", sink->name);
         pg->connected_once = 1;
-        return 0;
+        return VCDC_SINK_OK;
 }
 
 /* A usable connection, idle outside any transaction: reconnects after a
@@ -531,9 +553,7 @@ static vcdc_sink_status_t conn_ensure(vcdc_sink_t *sink, char *errstr,
             PQtransactionStatus(pg->conn) == PQTRANS_IDLE)
                 return VCDC_SINK_OK;
         drop_conn(pg);
-        return pg_connect(sink, errstr, errstr_size) == -1
-                       ? VCDC_SINK_RETRIABLE
-                       : VCDC_SINK_OK;
+        return pg_connect(sink, errstr, errstr_size);
 }
 
 /* Waits until the socket has one of events or deadline passes. Returns 1
@@ -625,16 +645,40 @@ static void conn_failed(vcdc_sink_t *sink, const char *what, int r,
                         size_t errstr_size) {
         pgvector_t *pg = sink->state;
         const char *msg = pg->conn ? PQerrorMessage(pg->conn) : "";
+        char err[256];
+        int sent;
 
         *statusp = VCDC_SINK_RETRIABLE;
-        if (r == 0)
+        /* Reached and slow: a smaller batch may do. Lost: we cannot tell. */
+        sink->retry_smaller = r == 0;
+        if (r == 0) {
+                /* Closing alone would leave the statement running, and
+                 * what follows it in the pipeline, COMMIT included, would
+                 * still execute: cancel it first. A cancel that lands
+                 * between two statements is ignored by the server; the
+                 * fenced offsets keep such a batch from overwriting a
+                 * newer one. */
+                sent = pg->conn ? vcdc_pgvector_cancel(
+                                          pg->conn, CANCEL_WAIT_MS(sink), err,
+                                          sizeof(err))
+                                : -1;
+                if (sent != 1)
+                        VCDC_WARN(LOG_COMP,
+                                  "%s: %s: cannot cancel the statement we "
+                                  "stopped waiting for: %s",
+                                  sink->name, what,
+                                  pg->conn ? err : "not connected");
                 snprintf(errstr, errstr_size,
-                         "%s: %s: no answer within %d ms; connection closed",
-                         sink->name, what, sink->conf.timeout_ms);
-        else
+                         "%s: %s: no answer within %d ms; %s, connection "
+                         "closed",
+                         sink->name, what, sink->conf.timeout_ms,
+                         sent == 1 ? "statement cancelled"
+                                   : "statement not cancelled");
+        } else {
                 snprintf(errstr, errstr_size,
                          "%s: %s: connection lost: %.*s", sink->name, what,
                          msg_len(msg), msg);
+        }
         drop_conn(pg);
 }
 
@@ -645,6 +689,7 @@ static PGresult *checked(vcdc_sink_t *sink, const char *what,
                          char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
         const char *sqlstate, *msg;
+        char why[256];
 
         if (!result) {
                 conn_failed(sink, what, -1, statusp, errstr, errstr_size);
@@ -674,8 +719,20 @@ static PGresult *checked(vcdc_sink_t *sink, const char *what,
         if (!(msg = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY)))
                 msg = PQresultErrorMessage(result);
         *statusp = vcdc_pgvector_sqlstate_status(sqlstate);
+        sink->retry_smaller = *statusp == VCDC_SINK_RETRIABLE &&
+                              vcdc_pgvector_sqlstate_smaller(sqlstate);
         if (sqlstate)
                 snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", sqlstate);
+        if ((!strcmp(what, FENCE_WHAT) || !strcmp(what, FENCE_ONLY_WHAT)) &&
+            vcdc_pgvector_fence_refused(sqlstate, msg, why, sizeof(why))) {
+                *statusp = VCDC_SINK_STALE;
+                snprintf(errstr, errstr_size,
+                         "%s: %s: stale batch: %s (a newer writer applied "
+                         "it); nothing of the batch was applied",
+                         sink->name, what, why);
+                PQclear(result);
+                return NULL;
+        }
         snprintf(errstr, errstr_size, "%s: %s: SQLSTATE %s: %.*s", sink->name,
                  what, sqlstate ? sqlstate : "(none)", msg_len(msg), msg);
         if (!sqlstate || !*sqlstate)
@@ -834,11 +891,19 @@ static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
         }
         if (r != 1 || !PQexitPipelineMode(pg->conn)) {
                 PQclear(failed);
-                conn_failed(sink,
-                            failed_at >= 0 ? pg->pending[failed_at]
-                            : i < pg->pending_cnt ? pg->pending[i]
-                                                  : "pipeline sync",
-                            r, &status, errstr, errstr_size);
+                char what[96];
+                /* The server holds its answers until the sync: the first
+                 * one missing says little about where it is. */
+                if (r == 0 && failed_at < 0)
+                        snprintf(what, sizeof(what),
+                                 "a batch of %d statements (%d answered)",
+                                 pg->pending_cnt, i);
+                else
+                        snprintf(what, sizeof(what), "%s",
+                                 failed_at >= 0 ? pg->pending[failed_at]
+                                 : i < pg->pending_cnt ? pg->pending[i]
+                                                       : "pipeline sync");
+                conn_failed(sink, what, r, &status, errstr, errstr_size);
                 return status;
         }
         if (failed &&
@@ -1140,21 +1205,26 @@ static int lost_create_race(const pgvector_t *pg) {
 static vcdc_sink_status_t setup(vcdc_sink_t *sink, char *errstr,
                                 size_t errstr_size) {
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        int has_vector, has_targets, has_offsets;
+        int has_vector, has_targets, has_offsets, has_instance;
         PGresult *res;
 
         if (!(res = run(sink, "probing the schema",
                         "SELECT EXISTS (SELECT 1 FROM pg_extension "
                         "WHERE extname = 'vector'), "
                         "to_regclass('vcdc_targets') IS NOT NULL, "
-                        "to_regclass('vcdc_offsets') IS NOT NULL",
+                        "to_regclass('vcdc_offsets') IS NOT NULL, "
+                        "EXISTS (SELECT 1 FROM pg_attribute "
+                        "WHERE attrelid = to_regclass('vcdc_offsets') "
+                        "AND attname = 'table_instance' "
+                        "AND NOT attisdropped)",
                         0, NULL, &status, errstr, errstr_size)))
                 return status;
         has_vector = !strcmp(PQgetvalue(res, 0, 0), "t");
         has_targets = !strcmp(PQgetvalue(res, 0, 1), "t");
         has_offsets = !strcmp(PQgetvalue(res, 0, 2), "t");
+        has_instance = !strcmp(PQgetvalue(res, 0, 3), "t");
         PQclear(res);
-        if (has_vector && has_targets && has_offsets)
+        if (has_vector && has_targets && has_offsets && has_instance)
                 return VCDC_SINK_OK;
 
         if ((status = run_cmd(sink, "BEGIN", "BEGIN", 0, NULL, errstr,
@@ -1177,7 +1247,16 @@ static vcdc_sink_status_t setup(vcdc_sink_t *sink, char *errstr,
                               "CREATE TABLE IF NOT EXISTS vcdc_offsets ("
                               "table_name text, topic text, partition int, "
                               "\"offset\" bigint, updated_at timestamptz, "
+                              "table_instance oid, "
                               "PRIMARY KEY (table_name, topic, partition))",
+                              0, NULL, errstr, errstr_size)))
+                goto err;
+        /* Written by a vcdc from before offsets belonged to the table
+         * instance: its rows stay, unstamped, and count for none. */
+        if (has_offsets && !has_instance &&
+            (status = run_cmd(sink, "adding table_instance to vcdc_offsets",
+                              "ALTER TABLE vcdc_offsets ADD COLUMN IF NOT "
+                              "EXISTS table_instance oid",
                               0, NULL, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
@@ -1221,7 +1300,7 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         pgvector_t *pg;
         target_t t;
         size_t n = 0;
-        int failed, timeout_s, attempt;
+        int failed, attempt;
 
         if (vcdc_url_check_params(url, allowed, errstr, errstr_size) == -1)
                 return -1;
@@ -1257,9 +1336,6 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (failed)
                 goto err;
 
-        timeout_s = (sink->conf.timeout_ms + 999) / 1000;
-        snprintf(pg->connect_timeout, sizeof(pg->connect_timeout), "%d",
-                 timeout_s < 2 ? 2 : timeout_s);
         snprintf(pg->tcp_user_timeout, sizeof(pg->tcp_user_timeout), "%d",
                  sink->conf.timeout_ms);
         if (url->port)
@@ -1270,7 +1346,6 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         add_key(pg, &n, "dbname", url->path);
         add_key(pg, &n, "sslmode", vcdc_url_param(url, "sslmode"));
         add_key(pg, &n, "password", pg->password);
-        add_key(pg, &n, "connect_timeout", pg->connect_timeout);
         add_key(pg, &n, "tcp_user_timeout", pg->tcp_user_timeout);
         add_key(pg, &n, "application_name", "vcdc");
         add_key(pg, &n, "client_encoding", "UTF8");
@@ -1279,7 +1354,7 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
 
         snprintf(sink->name, sizeof(sink->name), "pgvector://%s:%d/%s/%s",
                  url->host, url->port ? url->port : 5432, url->path, table);
-        if (pg_connect(sink, errstr, errstr_size) == -1)
+        if (pg_connect(sink, errstr, errstr_size) != VCDC_SINK_OK)
                 goto err;
         /* Two processes starting at once may race to create the bookkeeping
          * tables: the loser sees a duplicate and succeeds on a second try. */
@@ -1400,13 +1475,26 @@ static vcdc_sink_status_t check_vector(vcdc_sink_t *sink,
         return VCDC_SINK_OK;
 }
 
+/* What the database would refuse in rec, predicted (issue 14): the
+ * consumer dead-letters what this refuses, before batching. */
 static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
                                          const vcdc_record_t *rec,
                                          char *errstr, size_t errstr_size) {
         vcdc_sink_status_t status;
-        json_error_t jerr;
-        json_t *json;
+        size_t id_len;
+        char err[256];
 
+        if (rec->op == VCDC_OP_DELETE) {
+                /* The id goes into a text[]: UTF-8 is all it needs. */
+                if (!rec->id || !utf8_valid(rec->id)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: delete of an id that is not valid "
+                                 "UTF-8",
+                                 sink->name);
+                        return VCDC_SINK_INVALID;
+                }
+                return VCDC_SINK_OK;
+        }
         if ((status = check_vector(sink, rec, errstr, errstr_size)))
                 return status;
         if (!utf8_valid(rec->id) ||
@@ -1417,26 +1505,24 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
                          utf8_valid(rec->id) ? "document" : "id");
                 return VCDC_SINK_INVALID;
         }
-        if (!rec->metadata)
-                return VCDC_SINK_OK;
-        /* jansson refuses what jsonb refuses: bad UTF-8, \u0000. */
-        if (!(json = json_loads(rec->metadata, JSON_DECODE_ANY, &jerr))) {
+        if ((id_len = strlen(rec->id)) > VCDC_PGVECTOR_ID_BYTES_MAX) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": metadata is not JSON: %s "
-                         "(line %d, column %d)",
-                         sink->name, rec->id, jerr.text, jerr.line,
-                         jerr.column);
+                         "%s: record \"%.100s...\": an id of %zu bytes; the "
+                         "primary key's index holds %d (PostgreSQL refuses "
+                         "a longer one unless it compresses)",
+                         sink->name, rec->id, id_len,
+                         VCDC_PGVECTOR_ID_BYTES_MAX);
                 return VCDC_SINK_INVALID;
         }
-        if (!json_is_object(json)) {
+        if (rec->metadata &&
+            vcdc_pgvector_jsonb_check(rec->metadata, 1 /*object*/, err,
+                                      sizeof(err)) == -1) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": metadata must be a JSON "
-                         "object",
-                         sink->name, rec->id);
-                json_decref(json);
+                         "%s: record \"%.100s\": metadata is not JSON "
+                         "that jsonb holds: %s",
+                         sink->name, rec->id, err);
                 return VCDC_SINK_INVALID;
         }
-        json_decref(json);
         return VCDC_SINK_OK;
 }
 
@@ -1577,12 +1663,16 @@ static vcdc_sink_status_t delete_ids(vcdc_sink_t *sink,
         return status;
 }
 
-/* Records offsets[0..cnt) for topic; a partition listed twice keeps its
- * last entry (one statement cannot update a row twice). */
-static vcdc_sink_status_t record_offsets(vcdc_sink_t *sink, const char *topic,
-                                         const vcdc_sink_offset_t *offsets,
-                                         size_t cnt, char *errstr,
-                                         size_t errstr_size) {
+/*
+ * The fenced offsets statement for offsets[0..cnt) of topic
+ * (vcdc_pgvector_fence_sql()): record them, or (record 0) only check and
+ * lock. A partition listed twice keeps its last entry (one statement
+ * cannot touch a row twice).
+ */
+static vcdc_sink_status_t fence_offsets(vcdc_sink_t *sink, const char *topic,
+                                        const vcdc_sink_offset_t *offsets,
+                                        size_t cnt, int record, char *errstr,
+                                        size_t errstr_size) {
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status = VCDC_SINK_OK;
         const char **params = NULL;
@@ -1612,13 +1702,13 @@ static vcdc_sink_status_t record_offsets(vcdc_sink_t *sink, const char *topic,
                 params[3 + 2 * rows] = text[rows][1];
                 rows++;
         }
-        if (!(sql = vcdc_pgvector_offsets_sql(rows))) {
+        if (!(sql = vcdc_pgvector_fence_sql(rows, record))) {
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
                 status = VCDC_SINK_RETRIABLE;
                 goto done;
         }
-        status = run_cmd(sink, "recording offsets", sql, (int)(2 + 2 * rows),
-                         params, errstr, errstr_size);
+        status = run_cmd(sink, record ? FENCE_WHAT : FENCE_ONLY_WHAT, sql,
+                         (int)(2 + 2 * rows), params, errstr, errstr_size);
 done:
         free(sql);
         free(text);
@@ -1699,8 +1789,14 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
                 return status;
         /* The usual batch, to a table known to exist, is one round trip:
          * its statements go in one pipeline and are read back at the end.
-         * Creating the table reads answers on the way, so it does not. */
-        if (pg->exists)
+         * Creating the table reads answers on the way, so it does not; nor
+         * does a batch larger than max_batch(), which needs more
+         * statements than a pipeline holds. */
+        if (pg->exists &&
+            vcdc_pgvector_statement_cnt(batch->upsert_cnt, batch->delete_cnt,
+                                        batch->offset_cnt > 0,
+                                        !pg->stmt[0] && !pg->no_prepare) <=
+                    VCDC_PGVECTOR_PIPELINE_MAX)
                 pipeline_start(pg);
         if ((status = run_cmd(sink, "BEGIN", "BEGIN", 0, NULL, errstr,
                               errstr_size)))
@@ -1716,6 +1812,13 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
                         created = 1;
                 }
         }
+        /* The fence first: writers of a partition queue on its offsets row
+         * before touching data, and a stale batch stops here. */
+        if (batch->offset_cnt &&
+            (status = fence_offsets(sink, batch->topic, batch->offsets,
+                                    batch->offset_cnt, !batch->fence_only,
+                                    errstr, errstr_size)))
+                goto err;
         for (i = 0; i < batch->upsert_cnt; i += VCDC_PGVECTOR_CHUNK_ROWS) {
                 size_t cnt = batch->upsert_cnt - i;
                 if (cnt > VCDC_PGVECTOR_CHUNK_ROWS)
@@ -1728,10 +1831,6 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
         if (batch->delete_cnt && (pg->exists || created) &&
             (status = delete_ids(sink, batch->delete_ids, batch->delete_cnt,
                                  errstr, errstr_size)))
-                goto err;
-        if (batch->offset_cnt && !batch->fence_only &&
-            (status = record_offsets(sink, batch->topic, batch->offsets,
-                                     batch->offset_cnt, errstr, errstr_size)))
                 goto err;
         if ((status = run_cmd(sink, "COMMIT", "COMMIT", 0, NULL, errstr,
                               errstr_size)))
@@ -1824,10 +1923,8 @@ static vcdc_sink_status_t pgvector_read_offsets(vcdc_sink_t *sink,
         if ((status = conn_ensure(sink, errstr, errstr_size)))
                 return status;
         if (!(res = run(sink, "reading offsets",
-                        "SELECT partition, \"offset\" FROM vcdc_offsets "
-                        "WHERE table_name = $1 AND topic = $2 "
-                        "ORDER BY partition",
-                        2, params, &status, errstr, errstr_size)))
+                        vcdc_pgvector_read_offsets_sql(), 2, params, &status,
+                        errstr, errstr_size)))
                 return status;
         rows = PQntuples(res);
         if (!(offsets = calloc(rows ? (size_t)rows : 1, sizeof(*offsets)))) {

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "sink.h"
 
 /* Rows per multi-row INSERT: 4 parameters a row keeps a statement at 2,000
@@ -15,14 +17,25 @@
 #define VCDC_PGVECTOR_CHUNK_ROWS 500
 /* Parameters per upserted row: id, embedding, metadata, document. */
 #define VCDC_PGVECTOR_UPSERT_PARAMS 4
-/* apply()'s most statements in one pipeline: BEGIN, 10 chunks, DELETE,
- * offsets, COMMIT. */
-#define VCDC_PGVECTOR_PIPELINE_MAX 14
-
 /* What max_batch() answers: one transaction of 10 chunks. */
 #define VCDC_PGVECTOR_MAX_BATCH 5000
+/* apply()'s most statements in one pipeline: BEGIN, the offsets (fenced
+ * write or check), the PREPARE of the full chunk on a fresh connection,
+ * a chunk per VCDC_PGVECTOR_CHUNK_ROWS of a batch of
+ * VCDC_PGVECTOR_MAX_BATCH upserts, DELETE, COMMIT. A batch that needs more
+ * goes statement by statement. */
+#define VCDC_PGVECTOR_PIPELINE_MAX                                             \
+        (5 + (VCDC_PGVECTOR_MAX_BATCH + VCDC_PGVECTOR_CHUNK_ROWS - 1) /         \
+                     VCDC_PGVECTOR_CHUNK_ROWS)
 /* pgvector's vector type holds at most this many dimensions. */
 #define VCDC_PGVECTOR_DIM_MAX 16000
+/* The longest id the table's primary key takes whatever its bytes: a
+ * btree entry holds at most 2,704 bytes on 8 kB pages (8 of header, 4 of
+ * length, aligned to 8); a longer id fits only if PostgreSQL compresses
+ * it enough. vcdc's own ids stay within VCDC_ID_MAX_BYTES (512). */
+#define VCDC_PGVECTOR_ID_BYTES_MAX 2692
+/* The deepest metadata check() passes (sink_pgvector_check.c). */
+#define VCDC_PGVECTOR_JSON_DEPTH_MAX 2048
 /* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define VCDC_PGVECTOR_IDENT_MAX 63
 /* The table used when the URL has no ?table=. */
@@ -86,11 +99,39 @@ char *vcdc_pgvector_text_array(const char *const *items, size_t cnt);
 char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows);
 
 /**
- * The multi-row upsert of rows vcdc_offsets rows: $1 table name, $2 topic,
- * then partition and offset for each row ($3, $4, $5, $6, ...). Returns a
- * new string (free() it), NULL on allocation failure or rows == 0.
+ * How many statements apply() sends for a batch of upsert_cnt upserts and
+ * delete_cnt deletes: BEGIN, the offsets statement (with_offsets), the
+ * PREPARE of the full chunk (prepare: none prepared on the connection
+ * yet), one INSERT per VCDC_PGVECTOR_CHUNK_ROWS upserts, DELETE, COMMIT.
  */
-char *vcdc_pgvector_offsets_sql(size_t rows);
+size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
+                                   int with_offsets, int prepare);
+
+/**
+ * The fenced offsets statement for rows vcdc_offsets rows
+ * (sink_pgvector_fence.c): $1 table name, $2 topic, then partition and
+ * offset for each row ($3, $4, $5, $6, ...), each partition once.
+ * record: write each offset where the row is behind it, of another table
+ * instance, or the table is missing, and raise the fence's refusal (see
+ * vcdc_pgvector_fence_refused()) when a row is at or past it; otherwise
+ * (fence_only) lock the rows, inserting placeholders (offset -1) for
+ * missing ones, and raise the refusal the same way, writing nothing.
+ * Returns a new string (free() it), NULL on allocation failure or
+ * rows == 0.
+ */
+char *vcdc_pgvector_fence_sql(size_t rows, int record);
+
+/**
+ * 1 when an error (its SQLSTATE and primary message) is the fence's
+ * refusal: then why (may be NULL) gets its text ("partition 0,3 records an
+ * offset at or past the batch's"). 0 for any other error.
+ */
+int vcdc_pgvector_fence_refused(const char *sqlstate, const char *message,
+                                char *why, size_t why_size);
+
+/** SELECT partition, "offset" of $1 table name, $2 topic: the offsets of
+ *  the table instance that exists now, none when it does not. */
+const char *vcdc_pgvector_read_offsets_sql(void);
 
 /**
  * The retry decision for a PostgreSQL error code (SQLSTATE, 5 characters):
@@ -101,6 +142,58 @@ char *vcdc_pgvector_offsets_sql(size_t rows);
  * raised by libpq itself, no SQLSTATE): RETRIABLE.
  */
 vcdc_sink_status_t vcdc_pgvector_sqlstate_status(const char *sqlstate);
+
+/**
+ * Checks json as PostgreSQL 16's jsonb input would take it
+ * (sink_pgvector_check.c): JSON syntax, UTF-8, no \u0000, paired
+ * surrogate escapes, numbers numeric can hold, at most
+ * VCDC_PGVECTOR_JSON_DEPTH_MAX levels; with want_object, an object at the
+ * top. Returns 0, or -1 with err saying what and at which byte.
+ */
+int vcdc_pgvector_jsonb_check(const char *json, int want_object, char *err,
+                              size_t err_size);
+
+/**
+ * 1 when a statement refused with sqlstate (RETRIABLE) may succeed as a
+ * smaller batch: 57014 (statement_timeout), 53000, 53100 (disk full),
+ * 53200 (out of memory). 0 otherwise.
+ */
+int vcdc_pgvector_sqlstate_smaller(const char *sqlstate);
+
+/**
+ * The retry decision for a connection the server or libpq refused
+ * (sink_pgvector_conn.c), from PQerrorMessage() written with
+ * PQERRORS_VERBOSE ("FATAL:  28P01: password authentication failed ...")
+ * and PQconnectionNeedsPassword(): FATAL for SQLSTATE class 28, 42501,
+ * 3D000, or a password wanted and not given; RETRIABLE otherwise (a code
+ * such as 57P03 or 53300, or none: refused, timed out). code (6 bytes,
+ * may be NULL) gets the deciding SQLSTATE ("" for none) and *textp (may
+ * be NULL) its message, inside message (NULL for none).
+ */
+vcdc_sink_status_t vcdc_pgvector_connect_status(const char *message,
+                                                int needs_password,
+                                                char *code,
+                                                const char **textp);
+
+/**
+ * Connects (keys and values as PQconnectdbParams(), no expand_dbname)
+ * within timeout_ms, reading a refusal as vcdc_pgvector_connect_status()
+ * does. Returns the connection, or NULL with *statusp (FATAL or
+ * RETRIABLE) and errstr saying why (never the password).
+ */
+PGconn *vcdc_pgvector_connect(const char *const *keys,
+                              const char *const *values, int timeout_ms,
+                              vcdc_sink_status_t *statusp, char *errstr,
+                              size_t errstr_size);
+
+/**
+ * Asks the server to cancel conn's running statement (PQcancel()) and
+ * waits at most wait_ms for the request to be through. Returns 1 sent, 0
+ * still going after wait_ms (it finishes in the background), -1 failed
+ * (errstr says why; conn must still hold its socket).
+ */
+int vcdc_pgvector_cancel(PGconn *conn, int wait_ms, char *errstr,
+                         size_t errstr_size);
 
 /**
  * Copies JSON text as PostgreSQL prints jsonb ({"a": 1, "b": [1, 2]}) into
