@@ -108,9 +108,18 @@ char *vcdc_sink_secret(const char *name, int *failedp, char *errstr,
 
 vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
                            char *errstr, size_t errstr_size) {
+        return vcdc_sink_open(url, conf, NULL, errstr, errstr_size);
+}
+
+vcdc_sink_t *vcdc_sink_open(const char *url, const vcdc_sink_conf_t *conf,
+                            vcdc_sink_status_t *statusp, char *errstr,
+                            size_t errstr_size) {
         vcdc_sink_t *sink;
         const char *metric;
         size_t i;
+
+        if (statusp)
+                *statusp = VCDC_SINK_FATAL;
 
         if (!(sink = calloc(1, sizeof(*sink)))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -151,8 +160,12 @@ vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
         snprintf(sink->name, sizeof(sink->name), "%s://%s:%d/%s",
                  sink->url->scheme, sink->url->host, sink->url->port,
                  sink->url->path);
-        if (sink->ops->open(sink, errstr, errstr_size) == -1)
+        sink->open_status = VCDC_SINK_FATAL;
+        if (sink->ops->open(sink, errstr, errstr_size) == -1) {
+                if (statusp)
+                        *statusp = sink->open_status;
                 goto err;
+        }
         return sink;
 
 err:

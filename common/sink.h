@@ -122,6 +122,16 @@ typedef struct vcdc_hit_s {
 vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,
                            char *errstr, size_t errstr_size);
 
+/**
+ * vcdc_sink_new(), saying in *statusp (when not NULL) why it failed:
+ * VCDC_SINK_RETRIABLE when the database could not be reached (it may be
+ * later), VCDC_SINK_FATAL for bad configuration, refused credentials or an
+ * incompatible target.
+ */
+vcdc_sink_t *vcdc_sink_open(const char *url, const vcdc_sink_conf_t *conf,
+                            vcdc_sink_status_t *statusp, char *errstr,
+                            size_t errstr_size);
+
 /** Closes connections and frees. Accepts NULL. */
 void vcdc_sink_destroy(vcdc_sink_t *sink);
 

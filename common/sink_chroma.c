@@ -1291,6 +1291,7 @@ static vcdc_sink_status_t fail(vcdc_sink_t *sink, vcdc_sink_status_t status,
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         snprintf(errstr, errstr_size, "%s: %s", sink->name, msg);
+        sink->open_status = status; /* read when open fails */
         return status;
 }
 

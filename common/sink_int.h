@@ -20,7 +20,10 @@ struct vcdc_sink_ops {
          * data (Chroma), not in the data's transaction (pgvector). */
         int offsets_apart;
         /* Fills sink->state; on failure returns -1 with errstr, after freeing
-         * what it allocated (close is not called). */
+         * what it allocated (close is not called), and sets open_status to
+         * RETRIABLE when the database could not be reached (it stays FATAL
+         * otherwise: bad configuration, credentials, an incompatible
+         * target). */
         int (*open)(vcdc_sink_t *sink, char *errstr, size_t errstr_size);
         void (*close)(vcdc_sink_t *sink);
         /* The collection or table written (vcdc_sink_target()). */
@@ -71,6 +74,7 @@ struct vcdc_sink_s {
                                 * the sink adopts the target's */
         int retry_smaller;     /* vcdc_sink_retry_smaller(): set by the
                                 * implementation with a RETRIABLE answer */
+        vcdc_sink_status_t open_status; /* why open failed (see open) */
         char name[256];
         void *state; /* the implementation's own */
 };

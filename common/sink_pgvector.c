@@ -1354,8 +1354,8 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
 
         snprintf(sink->name, sizeof(sink->name), "pgvector://%s:%d/%s/%s",
                  url->host, url->port ? url->port : 5432, url->path, table);
-        if (pg_connect(sink, errstr, errstr_size) != VCDC_SINK_OK)
-                goto err;
+        if ((status = pg_connect(sink, errstr, errstr_size)) != VCDC_SINK_OK)
+                goto db_err;
         /* Two processes starting at once may race to create the bookkeeping
          * tables: the loser sees a duplicate and succeeds on a second try. */
         for (attempt = 0; attempt < 2; attempt++)
@@ -1363,17 +1363,21 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                             VCDC_SINK_OK ||
                     !lost_create_race(pg))
                         break;
-        if (status != VCDC_SINK_OK)
-                goto err;
-        if (load_target(sink, &t, errstr, errstr_size) != VCDC_SINK_OK ||
-            adopt_target(sink, &t, errstr, errstr_size) != VCDC_SINK_OK)
-                goto err;
+        if (status != VCDC_SINK_OK ||
+            (status = load_target(sink, &t, errstr, errstr_size)) !=
+                    VCDC_SINK_OK ||
+            (status = adopt_target(sink, &t, errstr, errstr_size)) !=
+                    VCDC_SINK_OK)
+                goto db_err;
         VCDC_INFO(LOG_COMP, "%s: %s, dimension %zu, metric %s", sink->name,
                   pg->exists ? "table exists" : "table created on first upsert",
                   pg->dim ? pg->dim : sink->conf.dim,
                   vcdc_metric_name(sink->conf.metric));
         return 0;
 
+db_err:
+        if (status == VCDC_SINK_RETRIABLE)
+                sink->open_status = VCDC_SINK_RETRIABLE;
 err:
         pgvector_free(pg);
         sink->state = NULL;

@@ -1031,7 +1031,8 @@ static void consumer_start(runner_t *rn, pthread_t *thr,
 
         rn->run = 1;
         rn->r = 0;
-        if (!(rn->c = vcdc_consumer_new(conf, opts, errstr, sizeof(errstr))))
+        if (!(rn->c = vcdc_consumer_new(conf, opts, NULL, errstr,
+                                            sizeof(errstr))))
                 fail_msg("vcdc_consumer_new: %s", errstr);
         assert_int_equal(pthread_create(thr, NULL, consumer_thread, rn), 0);
 }
