@@ -28,16 +28,22 @@ PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(if $(PKG_OK),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 
+# The folders of the flow (README, Layout): every .c in them but the
+# programs' main.c goes into one library, and every folder holding a
+# header is on the include path, so a file moved between folders needs no
+# edit of its includes (header names are unique across them).
+SRC_DIRS := common sinks control producer consumer cli
+rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
+              $(filter $(subst *,%,$2),$d))
+SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)
+HDR_DIRS := $(sort $(patsubst %/,%,$(dir $(call rwildcard,$(SRC_DIRS),*.h))))
+
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
-           -Icommon -Iproducer -Iconsumer $(PKG_CFLAGS) -MMD -MP
+           $(addprefix -I,$(HDR_DIRS)) $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm -pthread
 
-# Everything but the programs' main.c goes into one library.
-LIB_SRC := $(wildcard common/*.c) \
-           $(filter-out producer/main.c,$(wildcard producer/*.c)) \
-           $(filter-out consumer/main.c,$(wildcard consumer/*.c)) \
-           $(filter-out cli/main.c,$(wildcard cli/*.c))
+LIB_SRC := $(filter-out %/main.c,$(SRC_ALL))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libvcdc.a
 

@@ -1,14 +1,14 @@
 /*
  * vcdc - `vcdc status`: per group and partition the committed offset, the
  * log end, the lag, the offset recorded in the target and the time lag,
- * judged over a window of samples (common/lag.h).
+ * judged over a window of samples (control/lag.h).
  *
  * Without --watch: N samples of every group, --interval apart, then one
  * report. With --watch S: the same first report, then a new sample of every
  * group each S seconds and a report over the last N samples (a sliding
  * window spanning (N-1)*S seconds), until SIGINT or SIGTERM.
  */
-#include "status.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /*
  * vcdc - unit tests: a change record from one JSON text (jsonrec.h).
  *
- * The messages and checks are producer/input.h's (test_input.c pins them
+ * The messages and checks are producer/input/input.h's (test_input.c pins them
  * line by line); here: the numbers are strtof()'s, not a double's
  * rounded again, and every record or message equals the reference's
  * (jsonref.h: jansson's tree plus strtof, the parser before issue 20) over

@@ -7,7 +7,7 @@
  * the vector converted straight to float32 (exactly what strtof() gives
  * for each number), metadata kept as compact JSON text written as
  * json_dumpb(JSON_COMPACT) writes it. The fields, their checks and their
- * messages are those of producer/input.h.
+ * messages are those of producer/input/input.h.
  *
  * Must not: build a JSON tree, keep a pointer into the text (the record
  * owns its copies), or word an error without what and where.
