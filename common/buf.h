@@ -19,7 +19,8 @@ typedef struct vcdc_buf_s {
 } vcdc_buf_t;
 
 /* An empty, unbounded buffer: vcdc_buf_t b = VCDC_BUF_INIT; */
-#define VCDC_BUF_INIT {NULL, 0, 0, 0, 0}
+#define VCDC_BUF_INIT                                                          \
+        { NULL, 0, 0, 0, 0 }
 
 /** Empties b and sets its bound (0: none), without allocating. */
 void vcdc_buf_init(vcdc_buf_t *b, size_t max);

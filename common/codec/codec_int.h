@@ -13,14 +13,22 @@
 #include "codec.h"
 
 #define MAGIC_CONFLUENT 0x00
-#define MAGIC_SOE0 0xC3
-#define MAGIC_SOE1 0x01
-#define HDR_CONFLUENT 5
-#define HDR_SOE 10
+#define MAGIC_SOE0      0xC3
+#define MAGIC_SOE1      0x01
+#define HDR_CONFLUENT   5
+#define HDR_SOE         10
 
 /* Field positions in the current schema, for encoding. */
-enum { F_COLLECTION, F_ID, F_OP, F_VECTOR, F_SPARSE, F_METADATA, F_DOCUMENT,
-       F_SOURCE_TS };
+enum {
+        F_COLLECTION,
+        F_ID,
+        F_OP,
+        F_VECTOR,
+        F_SPARSE,
+        F_METADATA,
+        F_DOCUMENT,
+        F_SOURCE_TS
+};
 
 /* One known writer schema. */
 typedef struct schema_entry_s {
@@ -36,6 +44,5 @@ struct vcdc_codec_s {
         size_t entry_cnt;
         int32_t schema_id; /* for encoding; -1: single-object */
 };
-
 
 #endif

@@ -116,11 +116,10 @@ static int get_floats(avro_value_t *arr, float **outp, size_t *cntp) {
  * known, the field, and why when there is more to say. Returns -1. */
 static int invalid_field(const vcdc_record_t *rec, const char *what,
                          const char *why, char *errstr, size_t errstr_size) {
-        snprintf(errstr, errstr_size,
-                 "record %s%s%s: invalid field \"%s\"%s%s",
-                 rec->collection ? rec->collection : "?",
-                 rec->id ? "/" : "", rec->id ? rec->id : "", what,
-                 why ? ": it " : "", why ? why : "");
+        snprintf(errstr, errstr_size, "record %s%s%s: invalid field \"%s\"%s%s",
+                 rec->collection ? rec->collection : "?", rec->id ? "/" : "",
+                 rec->id ? rec->id : "", what, why ? ": it " : "",
+                 why ? why : "");
         return -1;
 }
 
@@ -329,8 +328,8 @@ static int walk(avro_schema_t schema, const unsigned char **pp,
         case AVRO_RECORD:
                 n = avro_schema_record_size(schema);
                 for (i = 0; i < n; i++)
-                        if (walk(avro_schema_record_field_get_by_index(
-                                         schema, (int)i),
+                        if (walk(avro_schema_record_field_get_by_index(schema,
+                                                                       (int)i),
                                  pp, end, depth + 1))
                                 return -1;
                 return 0;
@@ -465,8 +464,7 @@ static int decode_current(const unsigned char *p, vcdc_record_t *rec,
                 if (take_items(&p, 0, &items, &n))
                         goto bad;
                 ix = items;
-                if (n && !(rec->sparse_indices =
-                                   malloc(n * sizeof(uint32_t))))
+                if (n && !(rec->sparse_indices = malloc(n * sizeof(uint32_t))))
                         goto bad;
                 for (i = 0; i < n; i++) {
                         if (ix[i] < 0 || ix[i] > UINT32_MAX)
@@ -538,8 +536,7 @@ static int decode(vcdc_codec_t *codec, const void *buf, size_t len,
                 avro_reader_free(reader);
                 if (r) {
                         snprintf(errstr, errstr_size,
-                                 "undecodable Avro body: %s",
-                                 avro_strerror());
+                                 "undecodable Avro body: %s", avro_strerror());
                         return -1;
                 }
                 r = extract(&e->value, rec, errstr, errstr_size);
@@ -556,9 +553,8 @@ int vcdc_codec_decode(vcdc_codec_t *codec, const void *buf, size_t len,
         return decode(codec, buf, len, rec, 0, errstr, errstr_size);
 }
 
-int vcdc_codec_decode_generic(vcdc_codec_t *codec, const void *buf,
-                              size_t len, vcdc_record_t *rec, char *errstr,
+int vcdc_codec_decode_generic(vcdc_codec_t *codec, const void *buf, size_t len,
+                              vcdc_record_t *rec, char *errstr,
                               size_t errstr_size) {
         return decode(codec, buf, len, rec, 1, errstr, errstr_size);
 }
-

@@ -65,13 +65,11 @@ static int fill_value(avro_value_t *val, const vcdc_record_t *rec) {
                 for (i = 0; i < rec->sparse_nnz; i++) {
                         avro_value_t el;
                         if (avro_value_append(&sub, &el, NULL) ||
-                            avro_value_set_long(&el,
-                                                rec->sparse_indices[i]))
+                            avro_value_set_long(&el, rec->sparse_indices[i]))
                                 return -1;
                 }
                 if (avro_value_get_by_index(&branch, 1, &sub, NULL) ||
-                    set_float_array(&sub, rec->sparse_values,
-                                    rec->sparse_nnz))
+                    set_float_array(&sub, rec->sparse_values, rec->sparse_nnz))
                         return -1;
         }
         if (set_opt_string(val, F_METADATA, rec->metadata) ||
@@ -106,8 +104,8 @@ static void write_header(const vcdc_codec_t *codec, unsigned char *buf) {
         buf[0] = MAGIC_SOE0;
         buf[1] = MAGIC_SOE1;
         for (i = 0; i < 8; i++)
-                buf[2 + i] =
-                        (unsigned char)(codec->entries[0].fingerprint >> (8 * i));
+                buf[2 + i] = (unsigned char)(codec->entries[0].fingerprint >>
+                                             (8 * i));
 }
 
 /*
@@ -330,4 +328,3 @@ int vcdc_codec_encode_generic(vcdc_codec_t *codec, const vcdc_record_t *rec,
         *lenp = hdr + size;
         return 0;
 }
-

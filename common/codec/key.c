@@ -53,8 +53,8 @@ int vcdc_key_encode(const char *collection, const char *id, char **keyp,
 int vcdc_key_check(const void *key, size_t len, const vcdc_record_t *rec,
                    char *errstr, size_t errstr_size) {
         char buf[VCDC_COLLECTION_MAX_BYTES * 3 + VCDC_ID_MAX_BYTES + 2];
-        size_t need = vcdc_key_write(rec->collection, rec->id, buf,
-                                     sizeof(buf));
+        size_t need =
+                vcdc_key_write(rec->collection, rec->id, buf, sizeof(buf));
 
         if (need >= sizeof(buf))
                 need = 0, buf[0] = '\0'; /* beyond the limits: not written */
@@ -65,8 +65,8 @@ int vcdc_key_check(const void *key, size_t len, const vcdc_record_t *rec,
                  "collection/id \"%.*s\" (keys decide the partition, and so "
                  "the order of one id's changes)",
                  key ? (int)(len < 80 ? len : 80) : 0,
-                 key ? (const char *)key : "",
-                 (int)(need < 80 ? need : 80), buf);
+                 key ? (const char *)key : "", (int)(need < 80 ? need : 80),
+                 buf);
         return -1;
 }
 
@@ -84,8 +84,7 @@ int vcdc_key_decode(const void *key, size_t len, char **collectionp,
                 return -1;
         for (i = 0; i < clen; i++) {
                 if (k[i] == '%') {
-                        if (i + 2 < clen &&
-                            k[i + 1] == '2' &&
+                        if (i + 2 < clen && k[i + 1] == '2' &&
                             (k[i + 2] == '5' || k[i + 2] == 'F')) {
                                 coll[n++] = k[i + 2] == '5' ? '%' : '/';
                                 i += 2;
@@ -112,4 +111,3 @@ int vcdc_key_decode(const void *key, size_t len, char **collectionp,
         *idp = id;
         return 0;
 }
-

@@ -22,29 +22,42 @@ const char vcdc_change_schema_json[] =
         "  \"type\": \"record\",\n"
         "  \"name\": \"Change\",\n"
         "  \"namespace\": \"io.vcdc\",\n"
-        "  \"doc\": \"One change of one vector: an upsert or a delete. Version 1.\",\n"
+        "  \"doc\": \"One change of one vector: an upsert or a delete. Version "
+        "1.\",\n"
         "  \"fields\": [\n"
         "    {\"name\": \"collection\", \"type\": \"string\",\n"
         "     \"doc\": \"The collection (or table) the vector belongs to.\"},\n"
         "    {\"name\": \"id\", \"type\": \"string\",\n"
         "     \"doc\": \"The vector's id within its collection.\"},\n"
         "    {\"name\": \"op\",\n"
-        "     \"type\": {\"type\": \"enum\", \"name\": \"Op\", \"symbols\": [\"UPSERT\", \"DELETE\"]},\n"
-        "     \"doc\": \"UPSERT replaces the whole vector record; DELETE removes it.\"},\n"
-        "    {\"name\": \"vector\", \"type\": {\"type\": \"array\", \"items\": \"float\"},\n"
-        "     \"default\": [], \"doc\": \"The dense vector, float32; empty for deletes.\"},\n"
+        "     \"type\": {\"type\": \"enum\", \"name\": \"Op\", \"symbols\": "
+        "[\"UPSERT\", \"DELETE\"]},\n"
+        "     \"doc\": \"UPSERT replaces the whole vector record; DELETE "
+        "removes it.\"},\n"
+        "    {\"name\": \"vector\", \"type\": {\"type\": \"array\", \"items\": "
+        "\"float\"},\n"
+        "     \"default\": [], \"doc\": \"The dense vector, float32; empty for "
+        "deletes.\"},\n"
         "    {\"name\": \"sparse\",\n"
-        "     \"type\": [\"null\", {\"type\": \"record\", \"name\": \"SparseVector\", \"fields\": [\n"
-        "       {\"name\": \"indices\", \"type\": {\"type\": \"array\", \"items\": \"long\"}},\n"
-        "       {\"name\": \"values\", \"type\": {\"type\": \"array\", \"items\": \"float\"}}]}],\n"
+        "     \"type\": [\"null\", {\"type\": \"record\", \"name\": "
+        "\"SparseVector\", \"fields\": [\n"
+        "       {\"name\": \"indices\", \"type\": {\"type\": \"array\", "
+        "\"items\": \"long\"}},\n"
+        "       {\"name\": \"values\", \"type\": {\"type\": \"array\", "
+        "\"items\": \"float\"}}]}],\n"
         "     \"default\": null,\n"
-        "     \"doc\": \"An optional sparse vector: ascending indices and their values.\"},\n"
-        "    {\"name\": \"metadata\", \"type\": [\"null\", \"string\"], \"default\": null,\n"
+        "     \"doc\": \"An optional sparse vector: ascending indices and "
+        "their values.\"},\n"
+        "    {\"name\": \"metadata\", \"type\": [\"null\", \"string\"], "
+        "\"default\": null,\n"
         "     \"doc\": \"A JSON object, as text.\"},\n"
-        "    {\"name\": \"document\", \"type\": [\"null\", \"string\"], \"default\": null,\n"
+        "    {\"name\": \"document\", \"type\": [\"null\", \"string\"], "
+        "\"default\": null,\n"
         "     \"doc\": \"The source text of the vector, if any.\"},\n"
-        "    {\"name\": \"source_ts_ms\", \"type\": [\"null\", \"long\"], \"default\": null,\n"
-        "     \"doc\": \"When the change happened at the source, ms since the epoch.\"}\n"
+        "    {\"name\": \"source_ts_ms\", \"type\": [\"null\", \"long\"], "
+        "\"default\": null,\n"
+        "     \"doc\": \"When the change happened at the source, ms since the "
+        "epoch.\"}\n"
         "  ]\n"
         "}\n";
 
@@ -129,8 +142,8 @@ static int canon_fields(vcdc_buf_t *sb, json_t *fields, const char *ns,
         json_array_foreach(fields, i, f) {
                 json_t *name = json_object_get(f, "name");
                 if (!json_is_string(name)) {
-                        snprintf(errstr, errstr_size,
-                                 "field %zu has no name", i);
+                        snprintf(errstr, errstr_size, "field %zu has no name",
+                                 i);
                         return -1;
                 }
                 vcdc_buf_puts(sb, i ? ",{\"name\":" : "{\"name\":");
@@ -172,8 +185,8 @@ static int canon(vcdc_buf_t *sb, json_t *js, const char *ns, char *errstr,
                 json_array_foreach(js, i, el) {
                         if (i)
                                 vcdc_buf_puts(sb, ",");
-                        if (canon(sb, el, ns, errstr, errstr_size,
-                                  depth + 1) == -1)
+                        if (canon(sb, el, ns, errstr, errstr_size, depth + 1) ==
+                            -1)
                                 return -1;
                 }
                 vcdc_buf_puts(sb, "]");
@@ -198,8 +211,8 @@ static int canon(vcdc_buf_t *sb, json_t *js, const char *ns, char *errstr,
                 vcdc_buf_puts(sb, ",\"");
                 vcdc_buf_puts(sb, key);
                 vcdc_buf_puts(sb, "\":");
-                if (canon(sb, json_object_get(js, key), ns, errstr,
-                          errstr_size, depth + 1) == -1)
+                if (canon(sb, json_object_get(js, key), ns, errstr, errstr_size,
+                          depth + 1) == -1)
                         return -1;
                 vcdc_buf_puts(sb, "}");
                 return 0;
@@ -245,8 +258,9 @@ static int canon(vcdc_buf_t *sb, json_t *js, const char *ns, char *errstr,
                 json_array_foreach(syms, i, el) {
                         if (i)
                                 vcdc_buf_puts(sb, ",");
-                        sb_json_string(sb, json_string_value(el) ?
-                                                   json_string_value(el) : "");
+                        sb_json_string(sb, json_string_value(el)
+                                                   ? json_string_value(el)
+                                                   : "");
                 }
                 vcdc_buf_puts(sb, "]");
         } else {
@@ -308,8 +322,8 @@ int vcdc_codec_add_schema(vcdc_codec_t *codec, const char *schema_json,
         schema_entry_t e = {0}, *entries;
         char *canonical;
 
-        if (!(canonical = vcdc_schema_canonical(schema_json, errstr,
-                                                errstr_size)))
+        if (!(canonical =
+                      vcdc_schema_canonical(schema_json, errstr, errstr_size)))
                 return -1;
         e.fingerprint = vcdc_crc64_avro(canonical, strlen(canonical));
         free(canonical);
@@ -380,4 +394,3 @@ void vcdc_codec_set_schema_id(vcdc_codec_t *codec, int32_t schema_id) {
 uint64_t vcdc_codec_fingerprint(const vcdc_codec_t *codec) {
         return codec->entries[0].fingerprint;
 }
-

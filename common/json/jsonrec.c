@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "decfloat.h"
+#include "errstr.h"
 #include "jsonspan.h"
 
 #define KNOWN_FIELDS                                                           \
@@ -37,29 +38,6 @@ typedef enum field_e {
         F_CNT
 } field_t;
 
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-/* Writes the message and returns -1. */
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...) {
-        va_list ap;
-
-        if (!errstr_size)
-                return -1;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errstr_size, fmt, ap);
-        va_end(ap);
-        return -1;
-}
-
-/* Replaces control bytes so that input quoted in a message cannot drive a
- * terminal or split a log line. */
-static void sanitize(char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        *s = '?';
-}
-
 /* Copies at most about 40 bytes of the UTF-8 string s (len bytes) into buf
  * for a message, cut on a character boundary, "..." marking a cut. */
 static const char *excerpt(char *buf, size_t size, const char *s,
@@ -74,7 +52,7 @@ static const char *excerpt(char *buf, size_t size, const char *s,
         } else {
                 snprintf(buf, size, "%.*s", (int)n, s);
         }
-        sanitize(buf);
+        vcdc_sanitize(buf);
         return buf;
 }
 
@@ -88,27 +66,27 @@ static void scan_error(const vcdc_json_error_t *jerr, const char *line,
 
         switch (jerr->code) {
         case VCDC_JSON_ERR_UTF8:
-                fail(errstr, errstr_size,
+                vcdc_fail(errstr, errstr_size,
                      "invalid UTF-8 at byte %zu of the line (%s)",
                      pos + skipped + 1, jerr->text);
                 break;
         case VCDC_JSON_ERR_NUMBER_RANGE:
-                fail(errstr, errstr_size,
+                vcdc_fail(errstr, errstr_size,
                      "huge number at column %zu: %s (out of range)",
                      jerr->column, jerr->text);
                 break;
         case VCDC_JSON_ERR_NUL_CHARACTER:
-                fail(errstr, errstr_size,
+                vcdc_fail(errstr, errstr_size,
                      "string with \\u0000 at column %zu: NUL characters are "
                      "not allowed",
                      jerr->column);
                 break;
         case VCDC_JSON_ERR_DUPLICATE_KEY:
-                fail(errstr, errstr_size, "duplicate field at column %zu: %s",
+                vcdc_fail(errstr, errstr_size, "duplicate field at column %zu: %s",
                      jerr->column, jerr->text);
                 break;
         case VCDC_JSON_ERR_OUT_OF_MEMORY:
-                fail(errstr, errstr_size, "out of memory");
+                vcdc_fail(errstr, errstr_size, "out of memory");
                 break;
         case VCDC_JSON_ERR_SYNTAX:
                 /* The word around the error: NaN, Infinity, -Infinity? */
@@ -121,7 +99,7 @@ static void scan_error(const vcdc_json_error_t *jerr, const char *line,
                 if ((e - b == 3 && !strncasecmp(line + b, "nan", 3)) ||
                     (e - b == 3 && !strncasecmp(line + b, "inf", 3)) ||
                     (e - b == 8 && !strncasecmp(line + b, "infinity", 8))) {
-                        fail(errstr, errstr_size,
+                        vcdc_fail(errstr, errstr_size,
                              "%.*s at column %zu is not a JSON number "
                              "(NaN and Infinity cannot be written in JSON, "
                              "and vectors must be finite)",
@@ -130,11 +108,11 @@ static void scan_error(const vcdc_json_error_t *jerr, const char *line,
                 }
                 /* fall through */
         default:
-                fail(errstr, errstr_size, "invalid JSON at column %zu: %s",
+                vcdc_fail(errstr, errstr_size, "invalid JSON at column %zu: %s",
                      jerr->column, jerr->text);
                 break;
         }
-        sanitize(errstr);
+        vcdc_sanitize(errstr);
 }
 
 static field_t field_lookup(const char *key, size_t len) {
@@ -181,12 +159,12 @@ static int span_float(const vcdc_json_span_t *v, const char *what,
                       size_t idx, float *f, char *errstr,
                       size_t errstr_size) {
         if (v->type != VCDC_JSON_INTEGER && v->type != VCDC_JSON_REAL)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "%s[%zu] must be a number, not %s", what, idx,
                             vcdc_json_type_name(v->type));
         vcdc_decfloat_parse(v->p, v->len, f);
         if (isinf(*f))
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "%s[%zu] is a huge number (%.9g does not fit in "
                             "float32)",
                             what, idx, vcdc_json_double(v));
@@ -202,33 +180,33 @@ static int parse_vector(const vcdc_json_span_t *jv,
         float f;
 
         if (jv->type != VCDC_JSON_ARRAY)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"vector\" must be an array of numbers, not %s",
                             vcdc_json_type_name(jv->type));
         if (n == 0)
-                return fail(errstr, errstr_size, "\"vector\" is empty");
+                return vcdc_fail(errstr, errstr_size, "\"vector\" is empty");
         if (n > o->max_dim)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "vector has %zu dimensions, more than the "
                             "maximum %zu",
                             n, o->max_dim);
         if (o->dim && n != o->dim) {
                 if (o->dim_required)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "vector has %zu dimensions, expected %zu "
                                     "(the required dimension)",
                                     n, o->dim);
                 if (o->dim_line)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "vector has %zu dimensions, expected %zu "
                                     "(from line %zu)",
                                     n, o->dim, o->dim_line);
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "vector has %zu dimensions, expected %zu", n,
                             o->dim);
         }
         if (!(rec->vector = malloc(n * sizeof(*rec->vector))))
-                return fail(errstr, errstr_size, "out of memory");
+                return vcdc_fail(errstr, errstr_size, "out of memory");
         if (jv->floats) {
                 memcpy(rec->vector, jv->floats, n * sizeof(*rec->vector));
                 for (i = 0; i < n && !isinf(rec->vector[i]); i++)
@@ -270,7 +248,7 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
         char buf[64];
 
         if (js->type != VCDC_JSON_OBJECT)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse\" must be an object {\"indices\": [...], "
                             "\"values\": [...]}, not %s",
                             vcdc_json_type_name(js->type));
@@ -280,7 +258,7 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
                 char *name = string_dup(&key, &klen);
 
                 if (!name)
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 if (!strcmp(name, "indices")) {
                         ji = v;
                         has_i = 1;
@@ -288,7 +266,7 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
                         jvals = v;
                         has_v = 1;
                 } else {
-                        fail(errstr, errstr_size,
+                        vcdc_fail(errstr, errstr_size,
                              "unknown field \"sparse.%s\" (known fields: "
                              "indices, values)",
                              excerpt(buf, sizeof(buf), name, klen));
@@ -298,24 +276,24 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
                 free(name);
         }
         if (!has_i)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse.indices\" is missing");
         if (!has_v)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse.values\" is missing");
         if (ji.type != VCDC_JSON_ARRAY)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse.indices\" must be an array of "
                             "integers, not %s",
                             vcdc_json_type_name(ji.type));
         if (jvals.type != VCDC_JSON_ARRAY)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse.values\" must be an array of numbers, "
                             "not %s",
                             vcdc_json_type_name(jvals.type));
         n = array_count(&ji);
         if ((nv = array_count(&jvals)) != n)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"sparse.indices\" has %zu entries but "
                             "\"sparse.values\" has %zu",
                             n, nv);
@@ -325,7 +303,7 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
         rec->sparse_indices = malloc(n * sizeof(*rec->sparse_indices));
         rec->sparse_values = malloc(n * sizeof(*rec->sparse_values));
         if (!rec->sparse_indices || !rec->sparse_values)
-                return fail(errstr, errstr_size, "out of memory");
+                return vcdc_fail(errstr, errstr_size, "out of memory");
         vcdc_json_iter_init(&iti, &ji);
         vcdc_json_iter_init(&itv, &jvals);
         for (i = 0; i < n; i++) {
@@ -333,18 +311,18 @@ static int parse_sparse(const vcdc_json_span_t *js, vcdc_record_t *rec,
 
                 vcdc_json_iter_next(&iti, NULL, &v);
                 if (v.type != VCDC_JSON_INTEGER)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "sparse.indices[%zu] must be an integer, "
                                     "not %s",
                                     i, vcdc_json_type_name(v.type));
                 x = vcdc_json_integer(&v);
                 if (x < 0 || x > (long long)UINT32_MAX)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "sparse.indices[%zu] is %lld, out of "
                                     "range (0 to 4294967295)",
                                     i, x);
                 if (x <= prev)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "sparse.indices[%zu] is %lld, not above "
                                     "the previous index %lld (indices must "
                                     "be strictly ascending)",
@@ -368,22 +346,22 @@ static int parse_metadata(const vcdc_json_span_t *jm,
         if (jm->type == VCDC_JSON_NULL)
                 return 0;
         if (jm->type != VCDC_JSON_OBJECT)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"metadata\" must be an object or null, not %s",
                             vcdc_json_type_name(jm->type));
         if (jm->depth > o->max_depth)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"metadata\" nests deeper than %d levels",
                             o->max_depth);
         /* Measure first, so that an over-long one is never allocated. */
         len = vcdc_json_compact(jm, NULL, 0);
         if (len > o->max_metadata)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"metadata\" is %zu bytes as compact JSON, more "
                             "than the maximum %zu",
                             len, o->max_metadata);
         if (!(rec->metadata = malloc(len + 1)))
-                return fail(errstr, errstr_size, "out of memory");
+                return vcdc_fail(errstr, errstr_size, "out of memory");
         vcdc_json_compact(jm, rec->metadata, len);
         rec->metadata[len] = '\0';
         return 0;
@@ -398,39 +376,39 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
         /* collection */
         if (f[F_COLLECTION]) {
                 if (f[F_COLLECTION]->type != VCDC_JSON_STRING)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"collection\" must be a string, not %s",
                                     vcdc_json_type_name(
                                             f[F_COLLECTION]->type));
                 if (!(rec->collection = string_dup(f[F_COLLECTION], &len)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 if (len == 0)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"collection\" is empty");
                 if (len > VCDC_COLLECTION_MAX_BYTES)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"collection\" is %zu bytes, more than "
                                     "the maximum %d",
                                     len, VCDC_COLLECTION_MAX_BYTES);
         } else if (o->collection && *o->collection) {
                 if (!(rec->collection = strdup(o->collection)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
         } else {
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"collection\" is missing and there is no "
                             "default collection");
         }
 
         /* id */
         if (!f[F_ID]) {
-                return fail(errstr, errstr_size, "\"id\" is missing");
+                return vcdc_fail(errstr, errstr_size, "\"id\" is missing");
         } else if (f[F_ID]->type == VCDC_JSON_STRING) {
                 if (!(rec->id = string_dup(f[F_ID], &len)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 if (len == 0)
-                        return fail(errstr, errstr_size, "\"id\" is empty");
+                        return vcdc_fail(errstr, errstr_size, "\"id\" is empty");
                 if (len > VCDC_ID_MAX_BYTES)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"id\" is %zu bytes, more than the "
                                     "maximum %d",
                                     len, VCDC_ID_MAX_BYTES);
@@ -440,9 +418,9 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
                 snprintf(num, sizeof(num), "%lld",
                          vcdc_json_integer(f[F_ID]));
                 if (!(rec->id = strdup(num)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
         } else {
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"id\" must be a string or an integer, not %s",
                             vcdc_json_type_name(f[F_ID]->type));
         }
@@ -453,16 +431,16 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
                 char *op;
 
                 if (f[F_OP]->type != VCDC_JSON_STRING)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"op\" must be a string, \"upsert\" or "
                                     "\"delete\", not %s",
                                     vcdc_json_type_name(f[F_OP]->type));
                 if (!(op = string_dup(f[F_OP], &len)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 if (!strcasecmp(op, "delete")) {
                         rec->op = VCDC_OP_DELETE;
                 } else if (strcasecmp(op, "upsert")) {
-                        fail(errstr, errstr_size,
+                        vcdc_fail(errstr, errstr_size,
                              "\"op\" must be \"upsert\" or \"delete\", not "
                              "\"%s\"",
                              excerpt(buf, sizeof(buf), op, len));
@@ -477,14 +455,14 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
                 long long ts;
 
                 if (f[F_SOURCE_TS_MS]->type != VCDC_JSON_INTEGER)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"source_ts_ms\" must be an integer, "
                                     "not %s",
                                     vcdc_json_type_name(
                                             f[F_SOURCE_TS_MS]->type));
                 ts = vcdc_json_integer(f[F_SOURCE_TS_MS]);
                 if (ts < 0)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"source_ts_ms\" is negative (%lld)",
                                     ts);
                 rec->source_ts_ms = (int64_t)ts;
@@ -495,7 +473,7 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
 
         /* vector */
         if (!f[F_VECTOR])
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "\"vector\" is missing (an upsert needs one)");
         if (parse_vector(f[F_VECTOR], o, rec, errstr, errstr_size))
                 return -1;
@@ -513,14 +491,14 @@ static int parse_fields(const vcdc_json_span_t *f[F_CNT],
         /* document */
         if (f[F_DOCUMENT] && f[F_DOCUMENT]->type != VCDC_JSON_NULL) {
                 if (f[F_DOCUMENT]->type != VCDC_JSON_STRING)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"document\" must be a string or null, "
                                     "not %s",
                                     vcdc_json_type_name(f[F_DOCUMENT]->type));
                 if (!(rec->document = string_dup(f[F_DOCUMENT], &len)))
-                        return fail(errstr, errstr_size, "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 if (len > o->max_document)
-                        return fail(errstr, errstr_size,
+                        return vcdc_fail(errstr, errstr_size,
                                     "\"document\" is %zu bytes, more than the "
                                     "maximum %zu",
                                     len, o->max_document);
@@ -540,14 +518,14 @@ int vcdc_jsonrec_parse(vcdc_jsonscan_t *js, const char *text, size_t len,
         size_t nm, i;
 
         if ((nul = memchr(text, '\0', len)))
-                return fail(errstr, errstr_size, "NUL byte at column %zu",
+                return vcdc_fail(errstr, errstr_size, "NUL byte at column %zu",
                             (size_t)(nul - text) + skipped + 1);
         if (vcdc_jsonscan_run(js, text, len, &root, &jerr)) {
                 scan_error(&jerr, text, len, skipped, errstr, errstr_size);
                 return -1;
         }
         if (root.type != VCDC_JSON_OBJECT)
-                return fail(errstr, errstr_size,
+                return vcdc_fail(errstr, errstr_size,
                             "the line is %s, expected a JSON object",
                             vcdc_json_type_name(root.type));
         nm = vcdc_jsonscan_members(js, &m);
@@ -555,19 +533,19 @@ int vcdc_jsonrec_parse(vcdc_jsonscan_t *js, const char *text, size_t len,
                 field_t fi = field_lookup(m[i].key, m[i].key_len);
 
                 if (fi == F_CNT) {
-                        fail(errstr, errstr_size,
+                        vcdc_fail(errstr, errstr_size,
                              "unknown field \"%s\" (known fields: "
                              KNOWN_FIELDS ")",
                              excerpt(buf, sizeof(buf), m[i].key,
                                      m[i].key_len));
-                        sanitize(errstr);
+                        vcdc_sanitize(errstr);
                         return -1;
                 }
                 f[fi] = &m[i].value;
         }
         if (parse_fields(f, opts, rec, errstr, errstr_size)) {
                 vcdc_record_clear(rec);
-                sanitize(errstr);
+                vcdc_sanitize(errstr);
                 return -1;
         }
         return 0;
