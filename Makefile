@@ -54,11 +54,12 @@ PROGS   := bin/vcdc-gen \
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-# The model test's modules (tests/model/), linked into the tests that
-# drive consumers against the test sink.
-MODEL_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/model/*.c))
-MODEL_TESTS := $(filter $(BUILD)/tests/test_model \
-                 $(BUILD)/tests/test_consumer_scenarios,$(TEST_BINS))
+# The test kits (tests/model/: the model test's database, sinks and
+# consumer processes; tests/mock/: the mock cluster's fault kit), in one
+# archive every test links: each takes only what it uses.
+KIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/model/*.c tests/mock/*.c))
+KIT     := $(BUILD)/tests/libkit.a
+override CFLAGS += -Itests
 # Integration tests in C (tests/it_*.c) need the stack's env; they are run
 # by tests/run-integration.sh, which also runs the scripted ones.
 IT_SRC    := $(wildcard tests/it_*.c)
@@ -98,16 +99,18 @@ bin/vcdc: $(BUILD)/cli/main.o $(LIB)
 
 it: $(IT_BINS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(KIT): $(KIT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(KIT) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # tests/jsonref.c: jansson plus strtof, the reference the JSON fast path is
 # compared with by its unit test and its fuzzer.
 JSONREF := $(BUILD)/tests/jsonref.o
 $(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast: $(JSONREF)
-
-$(MODEL_TESTS): %: %.o $(MODEL_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Every test runs; a failure fails the target at the end (one failing
 # test, such as the model test before its fix, hides none of the others).
@@ -221,5 +224,5 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(MODEL_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
+-include $(LIB_OBJ:.o=.d) $(KIT_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
          $(FUZZ_BINS:=.d) $(JSONREF:.o=.d)

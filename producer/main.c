@@ -12,6 +12,7 @@
 #include <malloc.h>
 #endif
 
+#include "clock.h"
 #include "conf.h"
 #include "inpipe.h"
 #include "input.h"
@@ -78,13 +79,6 @@ static void usage(FILE *fp) {
                 "by Kafka,\n1 otherwise (bad input with --on-error stop, "
                 "delivery failures),\n64 on a usage or configuration "
                 "error.\n");
-}
-
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int parse_args(cli_t *cli, vcdc_conf_t *conf, int argc, char **argv) {
@@ -240,7 +234,7 @@ static vcdc_input_format_t format_of(const cli_t *cli, const char *path) {
 
 static void progress(vcdc_producer_t *p, double start, int final) {
         vcdc_producer_stats_t st;
-        double el = now_s() - start;
+        double el = (double)vcdc_clock_ms() / 1000.0 - start;
 
         vcdc_producer_stats(p, &st);
         VCDC_NOTICE("producer",
@@ -362,8 +356,8 @@ static int publish_file(cli_t *cli, const vcdc_conf_t *conf,
                         ret = -1;
                         break;
                 }
-                if (progress_s > 0 && now_s() - *last_progress >= progress_s) {
-                        *last_progress = now_s();
+                if (progress_s > 0 && (double)vcdc_clock_ms() / 1000.0 - *last_progress >= progress_s) {
+                        *last_progress = (double)vcdc_clock_ms() / 1000.0;
                         progress(p, start, 0);
                 }
         }
@@ -425,7 +419,7 @@ int main(int argc, char **argv) {
                 cli.files = stdin_only;
                 cli.file_cnt = 1;
         }
-        start = last_progress = now_s();
+        start = last_progress = (double)vcdc_clock_ms() / 1000.0;
         dim = cli.dim;
         for (f = 0; f < cli.file_cnt && run && !stopped; f++)
                 if (publish_file(&cli, conf, p, cli.files[f], &dim, start,
