@@ -1,5 +1,6 @@
 /*
  * vcdc - the growable byte buffer.
+ * Holds bytes only.
  */
 #include "buf.h"
 

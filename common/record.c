@@ -1,5 +1,6 @@
 /*
  * vcdc - the change record.
+ * Checks shape and limits only; what a target can hold is the sinks' check().
  */
 #include "record.h"
 

@@ -2,6 +2,7 @@
  * vcdc - the consumer's set-up and tear-down, statistics and metrics. The
  * loop and what it does live in loop.c, handle.c, apply.c and assign.c
  * (consumer_int.h says which does what).
+ * It applies nothing itself.
  */
 #include "consumer_int.h"
 

@@ -1,5 +1,6 @@
 /*
  * vcdc-consumer - apply a vcdc topic to one target database.
+ * Parses, starts, runs, stops: no logic of its own.
  */
 #include <errno.h>
 #include <getopt.h>

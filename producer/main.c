@@ -1,5 +1,6 @@
 /*
  * vcdc-producer - publish vector changes (JSON Lines or fvecs) into Kafka.
+ * Parses, starts, runs, stops: the work is the library's.
  */
 #include <errno.h>
 #include <getopt.h>

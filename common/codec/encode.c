@@ -2,6 +2,8 @@
  * vcdc - encoding change records: the direct encoder of the current schema
  * (Avro binary written by hand) and the generic one through avro-c (the
  * reference it is tested and fuzzed against), with either framing.
+ * Encodes only what the current schema holds; never decides what a record
+ * means.
  */
 #include "codec_int.h"
 

@@ -1,6 +1,7 @@
 /*
  * vcdc - Kafka keys: the collection, percent-escaped, a '/', then the id
  * (codec.h).
+ * Keys only: no partitioning (the producer's), no decoding of values.
  */
 #include "codec.h"
 

@@ -3,6 +3,7 @@
  * of its Parsing Canonical Form, and the codec's table of writer schemas
  * (new, destroy, add_schema). Encoding and decoding are encode.c's and
  * decode.c's.
+ * Never encodes or decodes a record itself.
  */
 #include "codec_int.h"
 

@@ -7,6 +7,7 @@
  * id, op, source_ts_ms, and for an upsert vector, sparse, metadata,
  * document. The vector's numbers arrive converted by the scanner (a
  * top-level member's array of numbers); the rest is read from the spans.
+ * It reads one line's record; it does not know files, lines or partitions.
  */
 #include "jsonrec.h"
 

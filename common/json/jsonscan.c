@@ -8,6 +8,7 @@
  * object's keys are compared one by one up to KEYS_LINEAR of them, then
  * through a hash table shared by the whole text (entries tagged with the
  * object and the run), so a huge object costs linear time.
+ * It validates and locates; building records is jsonrec.c's.
  */
 #include "jsonscan.h"
 

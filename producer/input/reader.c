@@ -1,5 +1,6 @@
 /*
  * vcdc - the producer input's buffered reader of a file descriptor (reader.h).
+ * It knows lines and bytes, never JSON or fvecs.
  */
 #include "reader.h"
 
