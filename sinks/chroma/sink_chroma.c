@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "idindex.h"
 #include "log.h"
 #include "sink_int.h"
 
@@ -938,48 +939,6 @@ int vcdc_chroma_parse_collection(const json_t *resp, char *id, size_t id_size,
         return 0;
 }
 
-/* Requested ids sorted for lookup: an answer lists records in its own
- * order. */
-typedef struct id_ent_s {
-        const char *id;
-        size_t idx;
-} id_ent_t;
-
-static int id_ent_cmp(const void *a, const void *b) {
-        const id_ent_t *x = a, *y = b;
-        int c = strcmp(x->id, y->id);
-
-        return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-static id_ent_t *id_index_new(const char *const *ids, size_t cnt) {
-        id_ent_t *ents = malloc((cnt ? cnt : 1) * sizeof(*ents));
-        size_t i;
-
-        if (!ents)
-                return NULL;
-        for (i = 0; i < cnt; i++) {
-                ents[i].id = ids[i];
-                ents[i].idx = i;
-        }
-        qsort(ents, cnt, sizeof(*ents), id_ent_cmp);
-        return ents;
-}
-
-/* The position in ents of the first entry for id, or cnt. */
-static size_t id_index_find(const id_ent_t *ents, size_t cnt, const char *id) {
-        size_t lo = 0, hi = cnt;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(ents[mid].id, id) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo < cnt && !strcmp(ents[lo].id, id) ? lo : cnt;
-}
-
 /* The i-th element of an optional parallel array (absent or null: NULL). */
 static const json_t *column_at(const json_t *col, size_t i) {
         return json_is_array(col) ? json_array_get(col, i) : NULL;
@@ -1070,7 +1029,7 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                           size_t cnt, vcdc_record_t *out, size_t *cntp,
                           char *errstr, size_t errstr_size) {
         const json_t *jids, *emb, *meta, *doc;
-        id_ent_t *ents = NULL;
+        vcdc_idindex_t ix = {NULL, 0};
         char *filled = NULL;
         size_t n, j, found = 0;
 
@@ -1088,7 +1047,7 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
         emb = json_object_get(resp, "embeddings");
         meta = json_object_get(resp, "metadatas");
         doc = json_object_get(resp, "documents");
-        if (ids && (!(ents = id_index_new(ids, cnt)) ||
+        if (ids && (vcdc_idindex_init(&ix, ids, cnt) == -1 ||
                     !(filled = calloc(cnt ? cnt : 1, 1)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
@@ -1096,7 +1055,7 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
         for (j = 0; j < n; j++) {
                 const json_t *id = json_array_get(jids, j);
                 vcdc_record_t rec;
-                size_t pos;
+                size_t pos, idx;
 
                 if (!json_is_string(id)) {
                         snprintf(errstr, errstr_size,
@@ -1118,14 +1077,15 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                         found++;
                         continue;
                 }
-                pos = id_index_find(ents, cnt, json_string_value(id));
-                if (pos == cnt) {
+                pos = vcdc_idindex_find(&ix, json_string_value(id));
+                if (!vcdc_idindex_match(&ix, pos, json_string_value(id),
+                                        &idx)) {
                         snprintf(errstr, errstr_size,
                                  "get answer: id \"%.100s\" was not asked for",
                                  json_string_value(id));
                         goto err;
                 }
-                if (filled[ents[pos].idx]) {
+                if (filled[idx]) {
                         snprintf(errstr, errstr_size,
                                  "get answer: id \"%.100s\" appears twice",
                                  json_string_value(id));
@@ -1135,25 +1095,22 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                                 column_at(doc, j), errstr, errstr_size) == -1)
                         goto err;
                 /* The same id asked for twice: each slot gets a copy. */
-                for (; pos < cnt && !strcmp(ents[pos].id, rec.id); pos++) {
-                        size_t idx = ents[pos].idx;
+                for (; vcdc_idindex_match(&ix, pos, rec.id, &idx); pos++) {
                         filled[idx] = 1;
                         found++;
-                        if (pos + 1 < cnt &&
-                            !strcmp(ents[pos + 1].id, rec.id)) {
-                                if (vcdc_record_copy(&out[idx], &rec) == -1) {
-                                        vcdc_record_clear(&rec);
-                                        filled[idx] = 0;
-                                        snprintf(errstr, errstr_size,
-                                                 "out of memory");
-                                        goto err;
-                                }
-                        } else {
-                                out[idx] = rec;
+                        if (!vcdc_idindex_match(&ix, pos + 1, rec.id, NULL)) {
+                                out[idx] = rec; /* the last takes it */
+                                break;
+                        }
+                        if (vcdc_record_copy(&out[idx], &rec) == -1) {
+                                vcdc_record_clear(&rec);
+                                filled[idx] = 0;
+                                snprintf(errstr, errstr_size, "out of memory");
+                                goto err;
                         }
                 }
         }
-        free(ents);
+        vcdc_idindex_free(&ix);
         free(filled);
         *cntp = found;
         return 0;
@@ -1162,7 +1119,7 @@ err:
         for (j = 0; j < (ids ? cnt : found); j++)
                 if (!ids || (filled && filled[j]))
                         vcdc_record_clear(&out[j]);
-        free(ents);
+        vcdc_idindex_free(&ix);
         free(filled);
         return -1;
 }
@@ -1556,7 +1513,7 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
         const json_t **olds = NULL;
         vcdc_sink_status_t status;
         const json_t *jids, *metas, *docs;
-        id_ent_t *ents = NULL;
+        vcdc_idindex_t ix = {NULL, 0};
         json_t *resp = NULL;
         size_t i, n, clear_cnt = 0;
         char *body = NULL;
@@ -1592,7 +1549,7 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                               "documents");
                 goto done;
         }
-        if (!(ents = id_index_new(ids, cnt))) {
+        if (vcdc_idindex_init(&ix, ids, cnt) == -1) {
                 status = fail(sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
                               "out of memory");
                 goto done;
@@ -1601,11 +1558,11 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                 const char *id = json_string_value(json_array_get(jids, i));
                 const json_t *meta = column_at(metas, i);
                 const json_t *doc = column_at(docs, i);
-                size_t pos, idx;
+                size_t idx;
 
-                if (!id || (pos = id_index_find(ents, cnt, id)) == cnt)
+                if (!id || !vcdc_idindex_match(&ix, vcdc_idindex_find(&ix, id),
+                                               id, &idx))
                         continue; /* not ours: nothing to clean up for it */
-                idx = ents[pos].idx;
                 if (json_is_object(meta))
                         olds[idx] = meta;
                 if (json_is_string(doc) && !recs[idx]->document)
@@ -1620,10 +1577,9 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
                                     errstr_size);
                 if (status != VCDC_SINK_OK)
                         goto done;
-                for (i = 0; i < clear_cnt; i++) {
-                        size_t pos = id_index_find(ents, cnt, clear[i]);
-                        olds[ents[pos].idx] = NULL;
-                }
+                for (i = 0; i < clear_cnt; i++)
+                        olds[ix.ents[vcdc_idindex_find(&ix, clear[i])].idx] =
+                                NULL;
         }
         for (i = 0; i < cnt; i += n) {
                 char err[512];
@@ -1658,7 +1614,7 @@ static vcdc_sink_status_t upsert_chunk(vcdc_sink_t *sink,
 
 done:
         json_decref(resp);
-        free(ents);
+        vcdc_idindex_free(&ix);
         free(olds);
         free(clear);
         free(ids);

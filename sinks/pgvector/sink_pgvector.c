@@ -83,6 +83,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "idindex.h"
 #include "log.h"
 #include "sink_int.h"
 
@@ -2014,29 +2015,17 @@ static int fill_record(vcdc_record_t *rec, PGresult *res, int row,
         return 0;
 }
 
-typedef struct id_index_s {
-        const char *id;
-        size_t i;
-} id_index_t;
-
-static int id_index_cmp(const void *a, const void *b) {
-        const id_index_t *x = a, *y = b;
-        int r = strcmp(x->id, y->id);
-
-        return r ? r : (x->i > y->i) - (x->i < y->i);
-}
-
 static vcdc_sink_status_t pgvector_get(vcdc_sink_t *sink,
                                        const char *const *ids, size_t cnt,
                                        vcdc_record_t *out, char *errstr,
                                        size_t errstr_size) {
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        id_index_t *index = NULL;
+        vcdc_idindex_t ix = {NULL, 0};
         const char *params[1];
         PGresult *res = NULL;
         char *array = NULL, sql[192];
-        size_t i;
+        size_t pos, idx;
         int row;
 
         if (!cnt)
@@ -2046,17 +2035,12 @@ static vcdc_sink_status_t pgvector_get(vcdc_sink_t *sink,
                 return status;
         if (!pg->exists)
                 return VCDC_SINK_OK;
-        if (!(index = malloc(cnt * sizeof(*index))) ||
+        if (vcdc_idindex_init(&ix, ids, cnt) == -1 ||
             !(array = vcdc_pgvector_text_array(ids, cnt))) {
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
                 status = VCDC_SINK_RETRIABLE;
                 goto done;
         }
-        for (i = 0; i < cnt; i++) {
-                index[i].id = ids[i];
-                index[i].i = i;
-        }
-        qsort(index, cnt, sizeof(*index), id_index_cmp);
         params[0] = array;
         snprintf(sql, sizeof(sql),
                  "SELECT id, embedding::text, metadata::text, document "
@@ -2067,17 +2051,10 @@ static vcdc_sink_status_t pgvector_get(vcdc_sink_t *sink,
                 goto done;
         for (row = 0; row < PQntuples(res); row++) {
                 const char *id = PQgetvalue(res, row, 0);
-                size_t lo = 0, hi = cnt;
-                /* The first index entry with this id, then its repeats. */
-                while (lo < hi) {
-                        size_t mid = lo + (hi - lo) / 2;
-                        if (strcmp(index[mid].id, id) < 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                for (; lo < cnt && !strcmp(index[lo].id, id); lo++) {
-                        if (fill_record(&out[index[lo].i], res, row, 1) == -1) {
+                /* Each slot asked for this id (one per time asked). */
+                for (pos = vcdc_idindex_find(&ix, id);
+                     vcdc_idindex_match(&ix, pos, id, &idx); pos++) {
+                        if (fill_record(&out[idx], res, row, 1) == -1) {
                                 snprintf(errstr, errstr_size,
                                          "%s: getting \"%.100s\": cannot "
                                          "read the row (bad vector text or "
@@ -2091,7 +2068,7 @@ static vcdc_sink_status_t pgvector_get(vcdc_sink_t *sink,
 done:
         PQclear(res);
         free(array);
-        free(index);
+        vcdc_idindex_free(&ix);
         return status;
 }
 
