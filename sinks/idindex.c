@@ -13,8 +13,7 @@ static int ent_cmp(const void *a, const void *b) {
         return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int vcdc_idindex_init(vcdc_idindex_t *ix, const char *const *ids,
-                      size_t cnt) {
+int vcdc_idindex_init(vcdc_idindex_t *ix, const char *const *ids, size_t cnt) {
         size_t i;
 
         ix->cnt = 0;

@@ -21,20 +21,19 @@ static void slots(const vcdc_idindex_t *ix, const char *id, char *out,
         out[0] = '\0';
         for (pos = vcdc_idindex_find(ix, id);
              vcdc_idindex_match(ix, pos, id, &idx); pos++) {
-                int r = snprintf(out + n, size - n, "%s%zu", n ? "," : "",
-                                 idx);
+                int r = snprintf(out + n, size - n, "%s%zu", n ? "," : "", idx);
                 n += (size_t)r;
         }
 }
 
 static void test_find(void **state) {
-        static const char *const ids[] = {"b", "a", "c/d", "b", "", "a\"q",
-                                          "b"};
+        static const char *const ids[] = {"b", "a",    "c/d", "b",
+                                          "",  "a\"q", "b"};
         static const struct {
                 const char *id, *want;
         } cases[] = {
-                {"a", "1"},   {"b", "0,3,6"}, {"c/d", "2"}, {"", "4"},
-                {"a\"q", "5"}, {"z", ""},     {"ab", ""},   {"B", ""},
+                {"a", "1"},    {"b", "0,3,6"}, {"c/d", "2"}, {"", "4"},
+                {"a\"q", "5"}, {"z", ""},      {"ab", ""},   {"B", ""},
         };
         vcdc_idindex_t ix;
         char got[64];

@@ -130,8 +130,8 @@ static void test_record_check(void **state) {
                 {"\xff", 1, NULL, NULL, "not UTF-8"},
                 {"a", 0, NULL, NULL, "no vector"},
                 {"a", 2, NULL, NULL, "dimension 2, expected 3"},
-                {"a", 3, NULL, NULL, "vector[1] is not a finite"},
-                {"a", 4, NULL, NULL, "vector[0] is not a finite"},
+                {"a", 3, NULL, NULL, "id \"a\": vector[1] is NaN"},
+                {"a", 4, NULL, NULL, "id \"a\": vector[0] is infinite"},
                 {"a", 1, "{\"x\":[1]}", NULL, "id \"a\": metadata key \"x\""},
                 {"a", 1, NULL, "bad \xc3\x28", "document is not UTF-8"},
         };

@@ -29,10 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "http.h"
 #include "idindex.h"
 #include "log.h"
 #include "sink_int.h"
+#include "utf8.h"
 
 #define CHROMA_DEFAULT_PORT 8000
 #define CHROMA_ID_SIZE      64   /* a collection id is a UUID */
@@ -55,107 +57,15 @@ typedef struct chroma_s {
                                          * (vcdc_chroma_stored_real) */
 } chroma_t;
 
-/*
- * A growable string. A failed allocation sticks in oom, so a builder checks
- * once at the end rather than after every append.
- */
-typedef struct buf_s {
-        char *p;
-        size_t len;
-        size_t size;
-        int oom;
-} buf_t;
-
-static int buf_reserve(buf_t *b, size_t n) {
-        size_t size;
-        char *p;
-
-        if (b->oom)
-                return -1;
-        if (b->len + n + 1 <= b->size)
-                return 0;
-        size = b->size ? b->size : 256;
-        while (size < b->len + n + 1)
-                size *= 2;
-        if (!(p = realloc(b->p, size))) {
-                b->oom = 1;
-                return -1;
-        }
-        b->p = p;
-        b->size = size;
-        return 0;
-}
-
-static void buf_put(buf_t *b, const char *s, size_t n) {
-        if (buf_reserve(b, n) == -1)
-                return;
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-}
-
-static void buf_puts(buf_t *b, const char *s) {
-        buf_put(b, s, strlen(s));
-}
-
-static void buf_printf(buf_t *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void buf_printf(buf_t *b, const char *fmt, ...) {
-        char tmp[64];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= sizeof(tmp)) {
-                b->oom = 1; /* only numbers are printed through here */
-                return;
-        }
-        buf_put(b, tmp, (size_t)n);
-}
-
-/* Drops everything after len (a rollback to an earlier length). */
-static void buf_truncate(buf_t *b, size_t len) {
-        if (b->p && len <= b->len) {
-                b->len = len;
-                b->p[len] = '\0';
-        }
-}
-
-/* Hands over the string (never NULL unless oom) and empties b. */
-static char *buf_detach(buf_t *b, size_t *lenp) {
-        char *p;
-
-        if (!b->oom && !b->p)
-                buf_reserve(b, 0);
-        if (b->oom) {
-                free(b->p);
-                memset(b, 0, sizeof(*b));
-                return NULL;
-        }
-        p = b->p;
-        if (lenp)
-                *lenp = b->len;
-        memset(b, 0, sizeof(*b));
-        return p;
-}
-
-static void buf_free(buf_t *b) {
-        free(b->p);
-        memset(b, 0, sizeof(*b));
-}
-
-static void buf_json(buf_t *b, const json_t *v) {
+static void buf_json(vcdc_buf_t *b, const json_t *v) {
         const size_t flags = JSON_ENCODE_ANY | JSON_COMPACT;
         size_t n = json_dumpb(v, NULL, 0, flags);
 
         if (!n) {
-                b->oom = 1;
+                b->failed = 1;
                 return;
         }
-        if (buf_reserve(b, n) == -1)
+        if (vcdc_buf_reserve(b, n) == -1)
                 return;
         json_dumpb(v, b->p + b->len, n, flags);
         b->len += n;
@@ -163,7 +73,7 @@ static void buf_json(buf_t *b, const json_t *v) {
 }
 
 /* A JSON string. Returns -1 when s is not UTF-8. */
-static int buf_jstr(buf_t *b, const char *s) {
+static int buf_jstr(vcdc_buf_t *b, const char *s) {
         json_t *j = json_string(s);
 
         if (!j)
@@ -195,11 +105,9 @@ static const char *escaped(char *buf, size_t size, const char *s) {
         return buf;
 }
 
+/* What Chroma takes in a JSON string (and jansson writes). */
 static int is_utf8(const char *s) {
-        json_t *j = json_string(s);
-
-        json_decref(j);
-        return j != NULL;
+        return vcdc_utf8_valid(s, strlen(s));
 }
 
 /* The shortest %.Ng text that reads back to d, with a '.' or an exponent
@@ -338,18 +246,18 @@ double vcdc_chroma_stored_real(double d) {
 
 /* A metadata value, floats as their shortest text. *inexactp (may be
  * NULL) counts floats Chroma will store altered. */
-static void put_value(buf_t *b, const json_t *v, size_t *inexactp) {
+static void put_value(vcdc_buf_t *b, const json_t *v, size_t *inexactp) {
         char tmp[64];
         double d;
 
         switch (json_typeof(v)) {
         case JSON_INTEGER:
-                buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                vcdc_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
                 break;
         case JSON_REAL:
                 d = json_real_value(v);
                 real_shortest(d, tmp, sizeof(tmp));
-                buf_puts(b, tmp);
+                vcdc_buf_puts(b, tmp);
                 if (inexactp && vcdc_chroma_stored_real(d) != d)
                         (*inexactp)++;
                 break;
@@ -361,59 +269,59 @@ static void put_value(buf_t *b, const json_t *v, size_t *inexactp) {
 
 /* float32 as text that reads back to the same float32 ("-0" would read
  * back as the integer 0). */
-static void put_float(buf_t *b, float f) {
+static void put_float(vcdc_buf_t *b, float f) {
         if (f == 0.0f && signbit(f))
-                buf_puts(b, "-0.0");
+                vcdc_buf_puts(b, "-0.0");
         else
-                buf_printf(b, "%.9g", (double)f);
+                vcdc_buf_printf(b, "%.9g", (double)f);
 }
 
-static void put_floats(buf_t *b, const float *vector, size_t dim) {
+static void put_floats(vcdc_buf_t *b, const float *vector, size_t dim) {
         size_t i;
 
-        buf_puts(b, "[");
+        vcdc_buf_puts(b, "[");
         for (i = 0; i < dim; i++) {
                 if (i)
-                        buf_puts(b, ",");
+                        vcdc_buf_puts(b, ",");
                 put_float(b, vector[i]);
         }
-        buf_puts(b, "]");
+        vcdc_buf_puts(b, "]");
 }
 
 /*
  * Writes obj (NULL: none) with, after its keys, each key of old (NULL:
  * none) that obj lacks as null, or "null" when that leaves no key at all.
  */
-static void put_metadata(buf_t *b, const json_t *obj, const json_t *old,
+static void put_metadata(vcdc_buf_t *b, const json_t *obj, const json_t *old,
                          size_t *inexactp) {
         const char *key;
         json_t *v;
         size_t n = 0;
 
         json_object_foreach((json_t *)obj, key, v) {
-                buf_puts(b, n++ ? "," : "{");
+                vcdc_buf_puts(b, n++ ? "," : "{");
                 buf_jstr(b, key);
-                buf_puts(b, ":");
+                vcdc_buf_puts(b, ":");
                 put_value(b, v, inexactp);
         }
         json_object_foreach((json_t *)old, key, v) {
                 if (json_object_get(obj, key))
                         continue;
-                buf_puts(b, n++ ? "," : "{");
+                vcdc_buf_puts(b, n++ ? "," : "{");
                 buf_jstr(b, key);
-                buf_puts(b, ":null");
+                vcdc_buf_puts(b, ":null");
         }
-        buf_puts(b, n ? "}" : "null");
+        vcdc_buf_puts(b, n ? "}" : "null");
 }
 
 char *vcdc_chroma_metadata_dump(const json_t *obj) {
-        buf_t b = {0};
+        vcdc_buf_t b = VCDC_BUF_INIT;
 
         if (!json_object_size(obj))
-                buf_puts(&b, "{}");
+                vcdc_buf_puts(&b, "{}");
         else
                 put_metadata(&b, obj, NULL, NULL);
-        return buf_detach(&b, NULL);
+        return vcdc_buf_detach(&b, NULL);
 }
 
 char *vcdc_chroma_base64_floats(const float *vector, size_t dim) {
@@ -612,9 +520,10 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                 snprintf(errstr, errstr_size, "id is not UTF-8");
                 return -1;
         }
-        if (!rec->vector || !rec->dim) {
-                snprintf(errstr, errstr_size, "id \"%.100s\": no vector",
-                         rec->id);
+        if (vcdc_vector_check(rec->vector, rec->dim, err, sizeof(err)) ==
+            -1) {
+                snprintf(errstr, errstr_size, "id \"%.100s\": %s", rec->id,
+                         err);
                 return -1;
         }
         if (*dimp && rec->dim != *dimp) {
@@ -624,13 +533,6 @@ static int record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                 return -1;
         }
         for (i = 0; i < rec->dim; i++) {
-                if (!isfinite(rec->vector[i])) {
-                        snprintf(errstr, errstr_size,
-                                 "id \"%.100s\": vector[%zu] is not a finite "
-                                 "number",
-                                 rec->id, i);
-                        return -1;
-                }
                 sq = (double)rec->vector[i] * rec->vector[i]; /* exact */
                 sumsq += sq;
                 nonzero |= rec->vector[i] != 0;
@@ -706,7 +608,9 @@ size_t vcdc_chroma_upsert_body(const vcdc_record_t *const *recs, size_t cnt,
                 "],\"metadatas\":[",
                 "],\"documents\":[",
         };
-        buf_t part[4] = {{0}}, body = {0};
+        vcdc_buf_t part[4] = {VCDC_BUF_INIT, VCDC_BUF_INIT, VCDC_BUF_INIT,
+                              VCDC_BUF_INIT},
+                   body = VCDC_BUF_INIT;
         size_t n, i, mark[4], total, dim = 0, inexact = 0, rec_inexact;
 
         *bodyp = NULL;
@@ -727,18 +631,18 @@ size_t vcdc_chroma_upsert_body(const vcdc_record_t *const *recs, size_t cnt,
                 for (i = 0; i < 4; i++) {
                         mark[i] = part[i].len;
                         if (n)
-                                buf_puts(&part[i], ",");
+                                vcdc_buf_puts(&part[i], ",");
                 }
                 buf_jstr(&part[0], rec->id);
                 if (base64) {
                         char *s = vcdc_chroma_base64_floats(rec->vector,
                                                             rec->dim);
                         if (!s)
-                                part[1].oom = 1;
-                        buf_puts(&part[1], "\"");
+                                part[1].failed = 1;
+                        vcdc_buf_puts(&part[1], "\"");
                         if (s)
-                                buf_puts(&part[1], s);
-                        buf_puts(&part[1], "\"");
+                                vcdc_buf_puts(&part[1], s);
+                        vcdc_buf_puts(&part[1], "\"");
                         free(s);
                 } else {
                         put_floats(&part[1], rec->vector, rec->dim);
@@ -751,15 +655,15 @@ size_t vcdc_chroma_upsert_body(const vcdc_record_t *const *recs, size_t cnt,
                 if (rec->document)
                         buf_jstr(&part[3], rec->document);
                 else
-                        buf_puts(&part[3], "null");
+                        vcdc_buf_puts(&part[3], "null");
                 for (i = 0, total = 64; i < 4; i++) {
-                        if (part[i].oom)
+                        if (part[i].failed)
                                 goto oom;
                         total += part[i].len;
                 }
                 if (n > 0 && total > max_bytes) {
                         for (i = 0; i < 4; i++)
-                                buf_truncate(&part[i], mark[i]);
+                                vcdc_buf_truncate(&part[i], mark[i]);
                         break;
                 }
                 inexact += rec_inexact;
@@ -767,13 +671,13 @@ size_t vcdc_chroma_upsert_body(const vcdc_record_t *const *recs, size_t cnt,
         if (inexactp)
                 *inexactp = inexact;
         for (i = 0; i < 4; i++) {
-                buf_puts(&body, head[i]);
+                vcdc_buf_puts(&body, head[i]);
                 if (part[i].p)
-                        buf_put(&body, part[i].p, part[i].len);
-                buf_free(&part[i]);
+                        vcdc_buf_put(&body, part[i].p, part[i].len);
+                vcdc_buf_free(&part[i]);
         }
-        buf_puts(&body, "]}");
-        if (!(*bodyp = buf_detach(&body, lenp)))
+        vcdc_buf_puts(&body, "]}");
+        if (!(*bodyp = vcdc_buf_detach(&body, lenp)))
                 goto oom;
         return n;
 
@@ -781,8 +685,8 @@ oom:
         snprintf(errstr, errstr_size, "out of memory");
 err:
         for (i = 0; i < 4; i++)
-                buf_free(&part[i]);
-        buf_free(&body);
+                vcdc_buf_free(&part[i]);
+        vcdc_buf_free(&body);
         return 0;
 }
 
@@ -844,13 +748,13 @@ char *vcdc_chroma_get_body(const char *const *ids, size_t cnt, size_t limit,
 }
 
 char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k) {
-        buf_t b = {0};
+        vcdc_buf_t b = VCDC_BUF_INIT;
 
-        buf_puts(&b, "{\"query_embeddings\":[");
+        vcdc_buf_puts(&b, "{\"query_embeddings\":[");
         put_floats(&b, vector, dim);
-        buf_printf(&b, "],\"n_results\":%zu", k);
-        buf_puts(&b, ",\"include\":[\"distances\"]}");
-        return buf_detach(&b, NULL);
+        vcdc_buf_printf(&b, "],\"n_results\":%zu", k);
+        vcdc_buf_puts(&b, ",\"include\":[\"distances\"]}");
+        return vcdc_buf_detach(&b, NULL);
 }
 
 char *vcdc_chroma_offsets_body(const char *topic, const char *collection_id,
@@ -1989,14 +1893,11 @@ static vcdc_sink_status_t chroma_query(vcdc_sink_t *sink, const float *vector,
         vcdc_sink_status_t status;
         json_t *resp = NULL;
         long code = 0;
-        size_t i;
 
         *cntp = 0;
-        for (i = 0; i < dim; i++)
-                if (!isfinite(vector[i]))
-                        return fail(sink, VCDC_SINK_INVALID, errstr,
-                                    errstr_size,
-                                    "query vector[%zu] is not finite", i);
+        if (vcdc_vector_check(vector, dim, err, sizeof(err)) == -1)
+                return fail(sink, VCDC_SINK_INVALID, errstr, errstr_size,
+                            "query: %s", err);
         if ((status = refresh(sink, errstr, errstr_size)) != VCDC_SINK_OK)
                 return status;
         if (!st->id[0] || !k)
@@ -2093,7 +1994,7 @@ static void chroma_close(vcdc_sink_t *sink) {
 }
 
 /* Percent-encodes a path segment. */
-static void put_segment(buf_t *b, const char *s) {
+static void put_segment(vcdc_buf_t *b, const char *s) {
         static const char hex[] = "0123456789ABCDEF";
 
         for (; *s; s++) {
@@ -2101,10 +2002,10 @@ static void put_segment(buf_t *b, const char *s) {
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                     (c >= '0' && c <= '9') || c == '-' || c == '.' ||
                     c == '_' || c == '~') {
-                        buf_put(b, (const char *)&c, 1);
+                        vcdc_buf_putc(b, (char)c);
                 } else {
                         char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-                        buf_put(b, e, 3);
+                        vcdc_buf_put(b, e, 3);
                 }
         }
 }
@@ -2114,7 +2015,7 @@ static int add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
                      size_t errstr_size) {
         char err[512], *token;
         int failed, r = 0;
-        buf_t h = {0};
+        vcdc_buf_t h = VCDC_BUF_INIT;
 
         token = vcdc_sink_secret("VCDC_CHROMA_TOKEN", &failed, err,
                                  sizeof(err));
@@ -2129,9 +2030,9 @@ static int add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
                      "VCDC_CHROMA_TOKEN holds a line break");
                 r = -1;
         } else {
-                buf_puts(&h, CHROMA_TOKEN_HEADER ": ");
-                buf_puts(&h, token);
-                if (h.oom || vcdc_http_add_header(st->http, h.p) == -1) {
+                vcdc_buf_puts(&h, CHROMA_TOKEN_HEADER ": ");
+                vcdc_buf_puts(&h, token);
+                if (h.failed || vcdc_http_add_header(st->http, h.p) == -1) {
                         fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                              "out of memory");
                         r = -1;
@@ -2141,7 +2042,7 @@ static int add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
         if (h.p)
                 memset(h.p, 0, h.size);
         memset(token, 0, strlen(token));
-        buf_free(&h);
+        vcdc_buf_free(&h);
         free(token);
         return r;
 }
@@ -2177,7 +2078,7 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         const char *tenant, *database;
         char err[512], base_url[512], id[CHROMA_ID_SIZE];
         chroma_t *st;
-        buf_t b = {0};
+        vcdc_buf_t b = VCDC_BUF_INIT;
         vcdc_metric_t metric;
         size_t dim;
         int found, offsets_found, n;
@@ -2216,16 +2117,16 @@ static int chroma_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         }
         sink->state = st;
 
-        buf_puts(&b, url->path);
-        buf_puts(&b, VCDC_CHROMA_OFFSETS_SUFFIX);
-        st->offsets_name = buf_detach(&b, NULL);
+        vcdc_buf_puts(&b, url->path);
+        vcdc_buf_puts(&b, VCDC_CHROMA_OFFSETS_SUFFIX);
+        st->offsets_name = vcdc_buf_detach(&b, NULL);
         tenant = vcdc_url_param(url, "tenant");
         database = vcdc_url_param(url, "database");
-        buf_puts(&b, "/api/v2/tenants/");
+        vcdc_buf_puts(&b, "/api/v2/tenants/");
         put_segment(&b, tenant && *tenant ? tenant : "default_tenant");
-        buf_puts(&b, "/databases/");
+        vcdc_buf_puts(&b, "/databases/");
         put_segment(&b, database && *database ? database : "default_database");
-        st->base = buf_detach(&b, NULL);
+        st->base = vcdc_buf_detach(&b, NULL);
         if (!st->offsets_name || !st->base) {
                 fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,
                      "out of memory");

@@ -72,20 +72,21 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "idindex.h"
 #include "log.h"
 #include "sink_int.h"
+#include "utf8.h"
 
 #define LOG_COMP "pgvector"
 
@@ -308,77 +309,26 @@ char *vcdc_pgvector_text_array(const char *const *items, size_t cnt) {
         return out;
 }
 
-/* A growing string for SQL text. */
-typedef struct sqlbuf_s {
-        char *p;
-        size_t len, size;
-        int failed;
-} sqlbuf_t;
-
-static void sqlbuf_add(sqlbuf_t *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void sqlbuf_add(sqlbuf_t *b, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (b->failed)
-                return;
-        for (;;) {
-                va_start(ap, fmt);
-                r = vsnprintf(b->p ? b->p + b->len : NULL,
-                              b->p ? b->size - b->len : 0, fmt, ap);
-                va_end(ap);
-                if (r < 0)
-                        goto fail;
-                if (b->p && (size_t)r < b->size - b->len) {
-                        b->len += (size_t)r;
-                        return;
-                }
-                {
-                        size_t size = b->size ? b->size : 256;
-                        char *p;
-                        while (size - b->len <= (size_t)r)
-                                size *= 2;
-                        if (!(p = realloc(b->p, size)))
-                                goto fail;
-                        b->p = p;
-                        b->size = size;
-                }
-        }
-fail:
-        b->failed = 1;
-}
-
-/* Returns the built string (the caller frees it), NULL if anything failed. */
-static char *sqlbuf_finish(sqlbuf_t *b) {
-        if (b->failed || !b->p) {
-                free(b->p);
-                return NULL;
-        }
-        return b->p;
-}
-
 char *vcdc_pgvector_upsert_sql(const char *qtable, size_t rows) {
-        sqlbuf_t b = {0};
+        vcdc_buf_t b = VCDC_BUF_INIT;
         size_t i, p;
 
         if (!rows)
                 return NULL;
-        sqlbuf_add(&b, "INSERT INTO %s (id, embedding, metadata, document) "
+        vcdc_buf_printf(&b, "INSERT INTO %s (id, embedding, metadata, document) "
                        "VALUES ",
                    qtable);
         for (i = 0; i < rows; i++) {
                 p = i * VCDC_PGVECTOR_UPSERT_PARAMS;
-                sqlbuf_add(&b, "%s($%zu::text,$%zu::vector,$%zu::jsonb,"
+                vcdc_buf_printf(&b, "%s($%zu::text,$%zu::vector,$%zu::jsonb,"
                                "$%zu::text)",
                            i ? "," : "", p + 1, p + 2, p + 3, p + 4);
         }
-        sqlbuf_add(&b, " ON CONFLICT (id) DO UPDATE SET "
+        vcdc_buf_printf(&b, " ON CONFLICT (id) DO UPDATE SET "
                        "embedding = EXCLUDED.embedding, "
                        "metadata = EXCLUDED.metadata, "
                        "document = EXCLUDED.document");
-        return sqlbuf_finish(&b);
+        return vcdc_buf_detach(&b, NULL);
 }
 
 size_t vcdc_pgvector_statement_cnt(size_t upsert_cnt, size_t delete_cnt,
@@ -482,13 +432,6 @@ char *vcdc_pgvector_json_compact(const char *json) {
  * Connection and statements.
  */
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The length of msg's first line: libpq ends messages with a newline and
  * adds hint lines ("This probably means the server terminated...") that
  * do not belong in a one-line errstr. */
@@ -569,7 +512,7 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline,
                 return -1;
         pfd.events = events;
         for (;;) {
-                left = deadline - now_ms();
+                left = deadline - vcdc_clock_ms();
                 if (left <= 0)
                         return 0;
                 r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -771,7 +714,7 @@ static PGresult *run_bin(vcdc_sink_t *sink, const char *what,
                          const int *formats, vcdc_sink_status_t *statusp,
                          char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
-        int64_t deadline = now_ms() + sink->conf.timeout_ms;
+        int64_t deadline = vcdc_clock_ms() + sink->conf.timeout_ms;
         PGresult *result;
         int r;
 
@@ -860,7 +803,7 @@ static int pipeline_sync(vcdc_sink_t *sink, int64_t deadline) {
 static vcdc_sink_status_t pipeline_finish(vcdc_sink_t *sink, int abandon,
                                           char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
-        int64_t deadline = now_ms() + sink->conf.timeout_ms;
+        int64_t deadline = vcdc_clock_ms() + sink->conf.timeout_ms;
         vcdc_sink_status_t status = VCDC_SINK_OK;
         PGresult *res, *failed = NULL;
         int i, r, failed_at = -1;
@@ -1407,58 +1350,28 @@ static size_t pgvector_dim(vcdc_sink_t *sink) {
         return pg->dim ? pg->dim : sink->conf.dim;
 }
 
-/* 1 when s[0..] is valid UTF-8 (what a UTF8 database accepts in text). */
+/* What a UTF8 database accepts in text. */
 static int utf8_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *)s;
-
-        while (*p) {
-                uint32_t cp;
-                int n, i;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                } else if ((*p & 0xe0) == 0xc0) {
-                        n = 1;
-                        cp = *p & 0x1f;
-                } else if ((*p & 0xf0) == 0xe0) {
-                        n = 2;
-                        cp = *p & 0x0f;
-                } else if ((*p & 0xf8) == 0xf0) {
-                        n = 3;
-                        cp = *p & 0x07;
-                } else {
-                        return 0;
-                }
-                for (i = 1; i <= n; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return 0;
-                        cp = (cp << 6) | (p[i] & 0x3f);
-                }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-                    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return 0;
-                p += n + 1;
-        }
-        return 1;
+        return vcdc_utf8_valid(s, strlen(s));
 }
 
 /* The checks that need no database, shared by check() and apply(). */
 static vcdc_sink_status_t check_vector(vcdc_sink_t *sink,
                                        const vcdc_record_t *rec, char *errstr,
                                        size_t errstr_size) {
-        size_t i;
+        char err[128];
 
         if (!rec->id) {
                 snprintf(errstr, errstr_size, "%s: record without an id",
                          sink->name);
                 return VCDC_SINK_INVALID;
         }
-        if (!rec->vector || !rec->dim) {
+        if (vcdc_vector_check(rec->vector, rec->dim, err, sizeof(err)) ==
+            -1) {
                 snprintf(errstr, errstr_size,
-                         "%s: record \"%.100s\": upsert without a vector",
-                         sink->name, rec->id);
+                         "%s: record \"%.100s\": %s (pgvector holds a "
+                         "vector of finite floats)",
+                         sink->name, rec->id, err);
                 return VCDC_SINK_INVALID;
         }
         if (rec->dim > VCDC_PGVECTOR_DIM_MAX) {
@@ -1468,15 +1381,6 @@ static vcdc_sink_status_t check_vector(vcdc_sink_t *sink,
                          sink->name, rec->id, rec->dim, VCDC_PGVECTOR_DIM_MAX);
                 return VCDC_SINK_INVALID;
         }
-        for (i = 0; i < rec->dim; i++)
-                if (!isfinite(rec->vector[i])) {
-                        snprintf(errstr, errstr_size,
-                                 "%s: record \"%.100s\": component %zu is %s: "
-                                 "pgvector holds finite floats only",
-                                 sink->name, rec->id, i,
-                                 isnan(rec->vector[i]) ? "NaN" : "infinite");
-                        return VCDC_SINK_INVALID;
-                }
         return VCDC_SINK_OK;
 }
 
@@ -1543,15 +1447,13 @@ static vcdc_sink_status_t pgvector_check(vcdc_sink_t *sink,
 static vcdc_sink_status_t prepare_upsert(vcdc_sink_t *sink, char *errstr,
                                          size_t errstr_size) {
         pgvector_t *pg = sink->state;
-        struct timespec ts;
         char name[sizeof(pg->stmt)];
         vcdc_sink_status_t status;
 
         if (pg->stmt[0])
                 return VCDC_SINK_OK;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(name, sizeof(name), "vcdc_upsert_%ld_%ld_%u", (long)getpid(),
-                 (long)ts.tv_nsec, ++pg->stmt_gen);
+        snprintf(name, sizeof(name), "vcdc_upsert_%ld_%" PRId64 "_%u",
+                 (long)getpid(), vcdc_wall_ms(), ++pg->stmt_gen);
         if ((status = exec_bin(sink, "preparing the upsert", name,
                                pg->upsert_sql,
                                VCDC_PGVECTOR_CHUNK_ROWS *
@@ -1889,7 +1791,7 @@ static vcdc_sink_status_t pgvector_apply_send(vcdc_sink_t *sink,
         if ((status = apply_start(sink, batch, errstr, errstr_size)) ||
             !pg->pipeline)
                 return status;
-        if ((r = pipeline_sync(sink, now_ms() + sink->conf.timeout_ms)) !=
+        if ((r = pipeline_sync(sink, vcdc_clock_ms() + sink->conf.timeout_ms)) !=
             1) {
                 pg->pipeline = 0;
                 conn_failed(sink, "sending a batch", r, &status, errstr,
@@ -2150,7 +2052,7 @@ static vcdc_sink_status_t pgvector_query(vcdc_sink_t *sink,
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status = VCDC_SINK_OK;
         const char *params[2];
-        char *text = NULL, sql[256], limit[24];
+        char *text = NULL, sql[256], limit[24], err[128];
         size_t size;
         PGresult *res = NULL;
         int row;
@@ -2158,9 +2060,12 @@ static vcdc_sink_status_t pgvector_query(vcdc_sink_t *sink,
         *cntp = 0;
         if (!k)
                 return VCDC_SINK_OK;
-        if (!dim || dim > VCDC_PGVECTOR_DIM_MAX) {
-                snprintf(errstr, errstr_size,
-                         "%s: query vector of dimension %zu", sink->name, dim);
+        if (vcdc_vector_check(vector, dim, err, sizeof(err)) == -1 ||
+            dim > VCDC_PGVECTOR_DIM_MAX) {
+                if (dim > VCDC_PGVECTOR_DIM_MAX)
+                        snprintf(err, sizeof(err), "dimension %zu", dim);
+                snprintf(errstr, errstr_size, "%s: query: %s", sink->name,
+                         err);
                 return VCDC_SINK_INVALID;
         }
         if ((status = conn_ensure(sink, errstr, errstr_size)) ||
@@ -2180,8 +2085,8 @@ static vcdc_sink_status_t pgvector_query(vcdc_sink_t *sink,
                 return VCDC_SINK_RETRIABLE;
         }
         if (!vcdc_pgvector_vector_format(vector, dim, text, size)) {
-                snprintf(errstr, errstr_size,
-                         "%s: query vector holds NaN or infinity", sink->name);
+                snprintf(errstr, errstr_size, "%s: query: cannot format the "
+                         "vector", sink->name);
                 status = VCDC_SINK_INVALID;
                 goto done;
         }

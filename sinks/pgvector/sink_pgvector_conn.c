@@ -41,15 +41,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* What a connection refusal reads like in verbose form: "...:  CODE: ". */
 #define CODE_LEN 5
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int code_char(char c) {
         return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
@@ -141,7 +136,7 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
                               vcdc_sink_status_t *statusp, char *errstr,
                               size_t errstr_size) {
         PostgresPollingStatusType poll_st = PGRES_POLLING_WRITING;
-        int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+        int64_t deadline = vcdc_clock_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
         const char *msg, *text;
         char code[CODE_LEN + 1];
         PGconn *conn;
@@ -156,7 +151,7 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
         while (PQstatus(conn) != CONNECTION_BAD &&
                poll_st != PGRES_POLLING_OK && poll_st != PGRES_POLLING_FAILED) {
                 struct pollfd pfd = {.fd = PQsocket(conn)};
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - vcdc_clock_ms();
                 int r;
 
                 pfd.events =
