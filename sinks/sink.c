@@ -1,6 +1,7 @@
 /*
  * vcdc - the sink wrappers: choose the implementation by URL scheme and
- * guard the optional slots. Callers never touch the ops table.
+ * guard the optional slots. Callers never touch the ops table; nothing
+ * here knows a database (each is behind its ops table).
  */
 #include "sink_int.h"
 

@@ -1,5 +1,7 @@
 /*
- * vcdc - a small HTTP/JSON client for sinks that talk HTTP.
+ * vcdc - a small HTTP/JSON client for sinks that talk HTTP (http.h): one
+ * keep-alive connection, a bounded answer, failures mapped to the sink's
+ * statuses. Knows no database: no paths, no bodies, no tokens of its own.
  */
 #include "http.h"
 

@@ -1,7 +1,10 @@
 /*
- * vcdc - Chroma sink internals: the request-body builders and answer
- * parsers of sink_chroma.c, exposed so unit tests can check them without a
- * server. Only sink_chroma.c and its tests include this.
+ * vcdc - Chroma sink internals: the checks (sink_chroma_check.c), the
+ * request-body builders (sink_chroma_body.c), the answer parsers
+ * (sink_chroma_answer.c) and the float model (sink_chroma_float.c), pure
+ * functions exposed so unit tests and fuzzers can check them without a
+ * server. Only the sink's files, its tests, fuzz/fuzz_chroma.c and
+ * bench/direct_loader.c include this.
  *
  * What Chroma 3.0.6 does that shapes them (checked against the server;
  * tests/it_sink_chroma_check.c tries each case):
@@ -93,6 +96,17 @@ int vcdc_chroma_metadata_check(const char *metadata, char *errstr,
 int vcdc_chroma_record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                              size_t *dimp, char *errstr, size_t errstr_size);
 
+/** vcdc_chroma_record_check(), handing back in *metap the parsed
+ *  metadata (NULL for none; json_decref() it) when it passes. */
+int vcdc_chroma_record_check_meta(const vcdc_record_t *rec,
+                                  vcdc_metric_t metric, size_t *dimp,
+                                  json_t **metap, char *errstr,
+                                  size_t errstr_size);
+
+/** The shortest "%.Ng" text that reads back to d, with a '.' or an
+ *  exponent so it stays a float in JSON (sink_chroma_float.c). */
+void vcdc_chroma_real_text(double d, char *out, size_t size);
+
 /**
  * Writes metadata object obj as compact JSON with the shortest text that
  * reads back to the same double for each float (0.1, not
@@ -158,6 +172,10 @@ char *vcdc_chroma_delete_body(const char *const *ids, size_t cnt);
 char *vcdc_chroma_get_body(const char *const *ids, size_t cnt, size_t limit,
                            size_t offset, int include);
 
+/** The get of the companion collection's records of topic, with their
+ *  metadatas. Returns a new string or NULL. */
+char *vcdc_chroma_offsets_get_body(const char *topic);
+
 /** {"query_embeddings":[[..]],"n_results":k,"include":["distances"]}.
  *  Returns a new string or NULL. */
 char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k);
@@ -198,6 +216,17 @@ int vcdc_chroma_parse_collection(const json_t *resp, char *id, size_t id_size,
 int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                           size_t cnt, vcdc_record_t *out, size_t *cntp,
                           char *errstr, size_t errstr_size);
+
+/**
+ * Reads the answer of the get before an upsert of ids[0..cnt) (metadatas
+ * and documents included): olds[i] gets the metadata object Chroma stores
+ * for ids[i] (borrowed from resp; NULL for none) and has_doc[i] 1 when it
+ * stores a document for it. Rows of ids not asked for are passed over.
+ * Returns 0, or -1 with errstr when the answer lacks its columns.
+ */
+int vcdc_chroma_parse_stored(const json_t *resp, const char *const *ids,
+                             size_t cnt, const json_t **olds, char *has_doc,
+                             char *errstr, size_t errstr_size);
 
 /** Reads the answer of a one-vector query into hits[0..*cntp), at most k.
  *  Returns 0, or -1 with errstr (nothing is left allocated then). */

@@ -1,0 +1,190 @@
+/*
+ * vcdc - the Chroma sink's collections: looking the user's collection up,
+ * refusing one whose dimension or space differ, creating it (and the
+ * offsets collection) on first need, noticing it was deleted under us,
+ * and the POST to it that says so. Sends no records of its own.
+ */
+#include "sink_chroma_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/*
+ * Looks collection name up: *foundp 1 with id, dimension and space filled,
+ * or 0 when it does not exist.
+ */
+vcdc_sink_status_t vcdc_chroma_lookup(vcdc_sink_t *sink, const char *name,
+                                      char *id, size_t *dimp,
+                                      vcdc_metric_t *metricp, int *foundp,
+                                      char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        char path[CHROMA_PATH_SIZE], err[400];
+        vcdc_sink_status_t status;
+        json_t *resp = NULL;
+        long code;
+
+        *foundp = 0;
+        if (vcdc_chroma_coll_path(st, name, NULL, path, sizeof(path)) == -1)
+                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
+                                        errstr_size,
+                                        "collection path too long");
+        status = vcdc_chroma_call(sink, "GET", path, NULL, &resp, &code, errstr,
+                                  errstr_size);
+        if (status != VCDC_SINK_OK)
+                return code == 404 ? VCDC_SINK_OK : status;
+        if (vcdc_chroma_parse_collection(resp, id, CHROMA_ID_SIZE, dimp,
+                                         metricp, err, sizeof(err)) == -1) {
+                json_decref(resp);
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "GET %s: %s", path, err);
+        }
+        json_decref(resp);
+        *foundp = 1;
+        return VCDC_SINK_OK;
+}
+
+/* Refuses a collection whose dimension or space differ from the
+ * configuration. */
+static vcdc_sink_status_t check_existing(vcdc_sink_t *sink, size_t dim,
+                                         vcdc_metric_t metric, char *errstr,
+                                         size_t errstr_size) {
+        if (sink->conf.dim && dim && dim != sink->conf.dim)
+                return vcdc_chroma_fail(
+                        sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                        "collection %s has dimension %zu, configured %zu",
+                        sink->url->path, dim, sink->conf.dim);
+        if (sink->metric_explicit && metric != sink->conf.metric)
+                return vcdc_chroma_fail(
+                        sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                        "collection %s has space %s, configured %s",
+                        sink->url->path, vcdc_metric_name(metric),
+                        vcdc_metric_name(sink->conf.metric));
+        /* Not configured: the collection's own metric is the one. */
+        sink->conf.metric = metric;
+        return VCDC_SINK_OK;
+}
+
+/* Takes the collection's id, dimension and space when it exists. */
+vcdc_sink_status_t vcdc_chroma_adopt(vcdc_sink_t *sink, const char *id,
+                                     size_t dim, vcdc_metric_t metric,
+                                     char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        vcdc_sink_status_t status;
+
+        if ((status = check_existing(sink, dim, metric, errstr, errstr_size)) !=
+            VCDC_SINK_OK)
+                return status;
+        snprintf(st->id, sizeof(st->id), "%s", id);
+        if (dim)
+                st->dim = dim;
+        return VCDC_SINK_OK;
+}
+
+/* For reads: looks the collection up again while it is not known, since
+ * another process may have created it. */
+vcdc_sink_status_t vcdc_chroma_refresh(vcdc_sink_t *sink, char *errstr,
+                                       size_t errstr_size) {
+        chroma_t *st = sink->state;
+        vcdc_sink_status_t status;
+        vcdc_metric_t metric;
+        char id[CHROMA_ID_SIZE];
+        size_t dim;
+        int found;
+
+        if (st->id[0])
+                return VCDC_SINK_OK;
+        status = vcdc_chroma_lookup(sink, sink->url->path, id, &dim, &metric,
+                                    &found, errstr, errstr_size);
+        if (status != VCDC_SINK_OK || !found)
+                return status;
+        return vcdc_chroma_adopt(sink, id, dim, metric, errstr, errstr_size);
+}
+
+/* Creates (or gets) a collection, *id filled. */
+vcdc_sink_status_t vcdc_chroma_create(vcdc_sink_t *sink, const char *name,
+                                      vcdc_metric_t metric, char *id,
+                                      size_t *dimp, vcdc_metric_t *metricp,
+                                      char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        char path[CHROMA_PATH_SIZE], err[400], *body;
+        vcdc_sink_status_t status;
+        json_t *resp = NULL;
+
+        if (vcdc_chroma_coll_path(st, NULL, NULL, path, sizeof(path)) == -1 ||
+            !(body = vcdc_chroma_create_body(name, metric)))
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "out of memory");
+        status = vcdc_chroma_call(sink, "POST", path, body, &resp, NULL, errstr,
+                                  errstr_size);
+        free(body);
+        if (status != VCDC_SINK_OK)
+                return status;
+        if (vcdc_chroma_parse_collection(resp, id, CHROMA_ID_SIZE, dimp,
+                                         metricp, err, sizeof(err)) == -1) {
+                json_decref(resp);
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "POST %s: %s", path, err);
+        }
+        json_decref(resp);
+        VCDC_INFO("chroma", "%s: collection %s ready (space %s)", sink->name,
+                  name, vcdc_metric_name(*metricp));
+        return VCDC_SINK_OK;
+}
+
+vcdc_sink_status_t vcdc_chroma_ensure(vcdc_sink_t *sink, char *errstr,
+                                      size_t errstr_size) {
+        chroma_t *st = sink->state;
+        vcdc_sink_status_t status;
+        vcdc_metric_t metric;
+        char id[CHROMA_ID_SIZE];
+        size_t dim;
+
+        if (st->id[0])
+                return VCDC_SINK_OK;
+        status = vcdc_chroma_create(sink, sink->url->path, sink->conf.metric,
+                                    id, &dim, &metric, errstr, errstr_size);
+        if (status != VCDC_SINK_OK)
+                return status;
+        return vcdc_chroma_adopt(sink, id, dim, metric, errstr, errstr_size);
+}
+
+/* A 404 on the collection's own id: it was deleted under us. Writing on
+ * into a re-created one would leave the offsets claiming data it lacks. */
+static vcdc_sink_status_t gone(vcdc_sink_t *sink, char *errstr,
+                               size_t errstr_size) {
+        chroma_t *st = sink->state;
+        char id[CHROMA_ID_SIZE];
+
+        snprintf(id, sizeof(id), "%s", st->id);
+        st->id[0] = '\0';
+        return vcdc_chroma_fail(
+                sink, VCDC_SINK_FATAL, errstr, errstr_size,
+                "collection %s (id %s) was deleted while in use; delete "
+                "%s too before replaying into a new one",
+                sink->url->path, id, st->offsets_name);
+}
+
+vcdc_sink_status_t vcdc_chroma_post(vcdc_sink_t *sink, const char *verb,
+                                    const char *body, json_t **respp,
+                                    char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        char path[CHROMA_PATH_SIZE];
+        vcdc_sink_status_t status;
+        long code = 0;
+
+        if (!body)
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "out of memory");
+        if (vcdc_chroma_coll_path(st, st->id, verb, path, sizeof(path)) == -1)
+                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
+                                        errstr_size,
+                                        "collection path too long");
+        status = vcdc_chroma_call(sink, "POST", path, body, respp, &code,
+                                  errstr, errstr_size);
+        if (status != VCDC_SINK_OK && code == 404)
+                return gone(sink, errstr, errstr_size);
+        return status;
+}
