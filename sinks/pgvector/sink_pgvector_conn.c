@@ -3,7 +3,8 @@
  * 10): connecting with the server's refusal readable, telling a refusal
  * that will recur (authentication) from one that will pass (the server is
  * starting, full, or not there), and cancelling a statement we stopped
- * waiting for, in bounded time.
+ * waiting for, in bounded time. Runs no statement: that is
+ * sink_pgvector_exec.c's.
  *
  * libpq gives no SQLSTATE for a failed connection (there is no PGresult),
  * only PQerrorMessage(). Its text is the server's own message, translated
@@ -136,7 +137,8 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
                               vcdc_sink_status_t *statusp, char *errstr,
                               size_t errstr_size) {
         PostgresPollingStatusType poll_st = PGRES_POLLING_WRITING;
-        int64_t deadline = vcdc_clock_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+        int64_t deadline =
+                vcdc_clock_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
         const char *msg, *text;
         char code[CODE_LEN + 1];
         PGconn *conn;

@@ -1,7 +1,8 @@
 /*
  * vcdc - the pgvector sink's fenced offsets (issue 14, scenarios 3 and 8):
  * the SQL that records a batch's offsets in vcdc_offsets only while they
- * advance, and the reading of its refusal.
+ * advance, and the reading of its refusal. Text only: the statement runs
+ * in sink_pgvector_apply.c, in the batch's transaction.
  *
  * A batch commits only if, for every partition it lists, the offset
  * recorded for its table is strictly below the batch's. The server decides,
