@@ -273,35 +273,35 @@ static void test_stale(void **state) {
  */
 static void test_client_gone(void **state) {
         vcdc_sink_t *old_writer, *new_writer;
-        itpg_proxy_t px;
+        it_proxy_t px;
         char errstr[512];
         vcdc_sink_status_t st;
         double t0;
 
         (void)state;
-        assert_int_equal(itpg_proxy_start(&px), 0);
+        assert_int_equal(it_proxy_start(&px, itpg.host, itpg.port), 0);
         old_writer = itpg_open_at(t_gone, px.port, 1000 /*timeout_ms*/);
         st = itpg_apply_one(old_writer, 1, 1, 10, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
         new_writer = itpg_open(t_gone);
 
-        itpg_proxy_cmd(&px, 'h');
-        t0 = itpg_now();
+        it_proxy_cmd(&px, 'h');
+        t0 = it_now();
         st = itpg_apply_one(old_writer, 5, 2, 20, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_RETRIABLE, "offset 20, held", errstr);
-        fprintf(stderr, "  held for %.1f s: %s\n", itpg_now() - t0, errstr);
+        fprintf(stderr, "  held for %.1f s: %s\n", it_now() - t0, errstr);
         vcdc_sink_destroy(old_writer); /* its client is gone for good */
 
         st = itpg_apply_one(new_writer, 5, 3, 30, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "offset 30 by the newer writer", errstr);
 
         /* The old batch now reaches the server, and must not apply. */
-        itpg_proxy_cmd(&px, 'r');
-        assert_true(itpg_proxy_drained(&px, 10));
+        it_proxy_cmd(&px, 'r');
+        assert_true(it_proxy_drained(&px, 10));
         assert_int_equal(itpg_variant(t_gone, 5), 3);
         assert_int_equal(itpg_offset(new_writer, 0), 30);
         vcdc_sink_destroy(new_writer);
-        itpg_proxy_stop(&px);
+        it_proxy_stop(&px);
 }
 
 /* Two writers at once on one partition: the later offset wins whatever
@@ -330,13 +330,13 @@ static void race(const char *table, int with_row) {
         blocker = lock_table(table);
         st = send_one(a, 7, 1, 100, 0, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "sending offset 100", errstr);
-        itpg_sleep_ms(200); /* a's statements reach the server first */
+        it_sleep_ms(200); /* a's statements reach the server first */
         w.sink = b;
         w.n = 7;
         w.variant = 2;
         w.offset = 50;
         writer_start(&w);
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
         unlock_table(blocker);
         st = vcdc_sink_apply_wait(a, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "offset 100", errstr);
@@ -415,12 +415,12 @@ static void test_fence_only(void **state) {
         blocker = lock_table(t_only);
         st = send_one(a, 4, 1, 50, 1, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "sending a part at 50", errstr);
-        itpg_sleep_ms(200);
+        it_sleep_ms(200);
         w.sink = b;
         w.n = -1;
         w.offset = 60;
         writer_start(&w);
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
         assert_false(w.done);
         unlock_table(blocker);
         st = vcdc_sink_apply_wait(a, errstr, sizeof(errstr));
@@ -562,18 +562,18 @@ static void test_cancel(void **state) {
         itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
 
         blocker = lock_table(t_cancel);
-        t0 = itpg_now();
+        t0 = it_now();
         st = itpg_apply_one(sink, 5, 1, 20, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_RETRIABLE, "offset 20, table locked", errstr);
-        fprintf(stderr, "  after %.1f s: %s\n", itpg_now() - t0, errstr);
-        assert_true(itpg_now() - t0 < 8);
+        fprintf(stderr, "  after %.1f s: %s\n", it_now() - t0, errstr);
+        assert_true(it_now() - t0 < 8);
         /* The server no longer runs it. */
         for (waited = 0; waited < 30 && waiting_on(t_cancel) > 0; waited++)
-                itpg_sleep_ms(100);
+                it_sleep_ms(100);
         assert_int_equal(waiting_on(t_cancel), 0);
         assert_int_equal(vcdc_sink_retry_smaller(sink), 1);
         unlock_table(blocker);
-        itpg_sleep_ms(300);
+        it_sleep_ms(300);
         assert_int_equal(itpg_variant(t_cancel, 5), -1);
         assert_int_equal(itpg_offset(sink, 0), 10);
 

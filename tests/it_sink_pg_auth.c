@@ -58,7 +58,7 @@ static void kick(const char *role) {
                              "WHERE usename = '%s'",
                              role) == 0)
                         return;
-                itpg_sleep_ms(100);
+                it_sleep_ms(100);
         }
         fail_msg("the sessions of %s do not end", role);
 }
@@ -136,7 +136,7 @@ static int write_file(const char *path, const char *head, const char *body) {
 /* pg_hba.conf edits take effect at the next reload. */
 static void reload(void) {
         PQclear(itpg_sql(itpg.conn, "SELECT pg_reload_conf()"));
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
 }
 
 /* Puts our roles' lines first in pg_hba.conf. Returns 0, or -1 (with the
@@ -240,7 +240,7 @@ static void test_refused_at_run_time(void **state) {
         char errstr[1024];
         vcdc_sink_status_t st;
         vcdc_sink_t *sink;
-        itpg_proxy_t px;
+        it_proxy_t px;
 
         (void)state;
         sink = open_as(role_a, table_a, 0, 5000, errstr, sizeof(errstr));
@@ -274,20 +274,20 @@ static void test_refused_at_run_time(void **state) {
         vcdc_sink_destroy(sink);
 
         /* Nothing listens. */
-        assert_int_equal(itpg_proxy_start(&px), 0);
+        assert_int_equal(it_proxy_start(&px, itpg.host, itpg.port), 0);
         sink = open_as(NULL, table_a, px.port, 5000, errstr, sizeof(errstr));
         if (!sink)
                 fail_msg("open through the proxy: %s", errstr);
-        itpg_proxy_cmd(&px, 'd');
+        it_proxy_cmd(&px, 'd');
         st = apply_after_kick(sink, 3, 3, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_RETRIABLE, "server down", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_int_equal(vcdc_sink_retry_smaller(sink), 0);
-        itpg_proxy_cmd(&px, 'u');
+        it_proxy_cmd(&px, 'u');
         st = itpg_apply_one(sink, 3, 1, 3, errstr, sizeof(errstr));
         itpg_want(st, VCDC_SINK_OK, "server back", errstr);
         vcdc_sink_destroy(sink);
-        itpg_proxy_stop(&px);
+        it_proxy_stop(&px);
 }
 
 /*
