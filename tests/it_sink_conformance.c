@@ -769,16 +769,18 @@ static void test_reads(void **state) {
 
 /*
  * A scan whose pages alternate with writes through another handle: each
- * round deletes two "churn" records (spread through the target), updates
- * two "stable" ones, and inserts two new ones. Every stable record is
- * present throughout, so each must come back exactly once; no record may
- * come back twice.
+ * round deletes two "churn" records (spread through the target, front to
+ * back), updates two "stable" ones, and inserts two new ones; one round
+ * deletes BURST churn records at once, most of them behind the scan.
+ * Every stable record is present throughout, so each must come back
+ * exactly once; no record may come back twice.
  */
 static void test_scan_churn(void **state) {
-        enum { N = 240, PAGE = 10 };
+        enum { N = 400, PAGE = 10, BURST = 80, BURST_ROUND = 18 };
         vcdc_record_t recs[N], upd[2], add[2];
         char name[64], id[32], *cursor = NULL;
-        const char *dels[2];
+        const char *dels[BURST];
+        size_t del_cnt;
         vcdc_sink_t *sink, *writer;
         idlist_t seen = {0};
         size_t i, del_next = 0;
@@ -796,17 +798,20 @@ static void test_scan_churn(void **state) {
         writer = must_open(name, VCDC_METRIC_L2, 0);
         do {
                 scan_page(sink, &cursor, PAGE, round % 2, &seen);
-                for (i = 0; i < 2; i++) {
+                del_cnt = round == BURST_ROUND ? BURST : 2;
+                for (i = 0; i < del_cnt; i++) {
                         while (del_next < N && del_next % 2 == 0)
                                 del_next++;
                         dels[i] = del_next < N ? recs[del_next].id : "gone";
                         del_next++;
+                }
+                for (i = 0; i < 2; i++) {
                         rec_nth(&upd[i], recs[(round * 4 + i * 2) % N].id,
                                 round, 1);
                         snprintf(id, sizeof(id), "n%03d_%zu", round, i);
                         rec_nth(&add[i], id, round + 1000, 0);
                 }
-                apply_ok(writer, upd, 2, dels, 2);
+                apply_ok(writer, upd, 2, dels, del_cnt);
                 apply_ok(writer, add, 2, NULL, 0);
                 recs_clear(upd, 2);
                 recs_clear(add, 2);

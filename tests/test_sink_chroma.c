@@ -787,6 +787,108 @@ static void test_parse_get_page(void **state) {
         json_decref(j);
 }
 
+/* A page read from a row on, as a scan does after its lookback. */
+static void test_parse_rows(void **state) {
+        static const char answer[] =
+                "{\"ids\":[\"a\",\"b\",\"c\",\"d\"],\"embeddings\":"
+                "[[1],[2],[3],[4]],\"documents\":null,\"metadatas\":null}";
+        vcdc_record_t out[2];
+        char errstr[256];
+        size_t n;
+        json_t *j = parse(answer);
+
+        (void)state;
+        vcdc_record_init(&out[0]);
+        vcdc_record_init(&out[1]);
+        assert_int_equal(vcdc_chroma_parse_rows(j, 1, 2, out, &n, errstr,
+                                                sizeof(errstr)),
+                         0);
+        assert_int_equal(n, 2);
+        assert_string_equal(out[0].id, "b");
+        assert_true(out[1].vector[0] == 3);
+        vcdc_record_clear(&out[0]);
+        vcdc_record_clear(&out[1]);
+        assert_int_equal(vcdc_chroma_parse_rows(j, 3, 2, out, &n, errstr,
+                                                sizeof(errstr)),
+                         0);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].id, "d");
+        vcdc_record_clear(&out[0]);
+        assert_int_equal(vcdc_chroma_parse_rows(j, 9, 2, out, &n, errstr,
+                                                sizeof(errstr)),
+                         0);
+        assert_int_equal(n, 0);
+        json_decref(j);
+}
+
+/* The scan cursor as text, valid and invalid side by side, and the
+ * anchors found again in a page. */
+static void test_scan_cursor(void **state) {
+        static const struct {
+                const char *text;
+                int ok;
+                unsigned long long offset;
+                size_t anchors;
+        } cases[] = {
+                {"0", 1, 0, 0},
+                {"120", 1, 120, 0},
+                {"5,1:a", 1, 5, 1},
+                {"5,3:a,b,1:c", 1, 5, 2}, /* "a,b" is one id */
+                {"7,0:", 1, 7, 1},
+                {"", 0, 0, 0},
+                {"-1", 0, 0, 0},
+                {"x", 0, 0, 0},
+                {"5,", 0, 0, 0},
+                {"5,2:a", 0, 0, 0},
+                {"5,1:ab", 0, 0, 0},
+                {"5;1:a", 0, 0, 0},
+                {"99999999999999999999999", 0, 0, 0},
+        };
+        static const char answer[] = "{\"ids\":[\"x\",\"a\",\"y\","
+                                     "\"b\",\"z\",\"c\"]}";
+        vcdc_chroma_cursor_t cur;
+        char *text, id[8];
+        size_t i, k;
+        json_t *j;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                int r = vcdc_chroma_cursor_parse(cases[i].text, &cur);
+                if (r != (cases[i].ok ? 0 : -1))
+                        fail_msg("\"%s\": %d", cases[i].text, r);
+                assert_int_equal(cur.offset, cases[i].offset);
+                assert_int_equal(cur.anchor_cnt, cases[i].anchors);
+                if (cases[i].ok) {
+                        text = vcdc_chroma_cursor_format(&cur);
+                        assert_string_equal(text, cases[i].text);
+                        free(text);
+                }
+                vcdc_chroma_cursor_clear(&cur);
+        }
+        /* At most VCDC_CHROMA_SCAN_ANCHORS, the oldest dropped. */
+        memset(&cur, 0, sizeof(cur));
+        for (i = 0; i < VCDC_CHROMA_SCAN_ANCHORS + 3; i++) {
+                snprintf(id, sizeof(id), "i%zu", i);
+                assert_int_equal(vcdc_chroma_cursor_push(&cur, id), 0);
+        }
+        assert_int_equal(cur.anchor_cnt, VCDC_CHROMA_SCAN_ANCHORS);
+        assert_string_equal(cur.anchors[0], "i3");
+        vcdc_chroma_cursor_clear(&cur);
+
+        /* The latest anchor there, before the end offset only. */
+        j = parse(answer);
+        assert_int_equal(vcdc_chroma_cursor_parse("10,1:a,1:b,1:q", &cur), 0);
+        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 10, &cur, &k), 3);
+        assert_int_equal(k, 1); /* "b": "q" is gone */
+        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 7, &cur, &k), 1);
+        assert_int_equal(k, 0); /* "b" moved past the end: "a" */
+        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 5, &cur, &k), -1);
+        vcdc_chroma_cursor_keep(&cur, 1);
+        assert_int_equal(cur.anchor_cnt, 1);
+        vcdc_chroma_cursor_clear(&cur);
+        json_decref(j);
+}
+
 /* Malformed answers are errors that leave nothing allocated. */
 static void test_parse_get_malformed(void **state) {
         static const char *const answers[] = {
@@ -1328,6 +1430,8 @@ int main(void) {
                 cmocka_unit_test(test_parse_collection),
                 cmocka_unit_test(test_parse_get_by_ids),
                 cmocka_unit_test(test_parse_get_page),
+                cmocka_unit_test(test_parse_rows),
+                cmocka_unit_test(test_scan_cursor),
                 cmocka_unit_test(test_parse_get_malformed),
                 cmocka_unit_test(test_parse_query),
                 cmocka_unit_test(test_parse_offsets),

@@ -145,6 +145,83 @@ err:
         return -1;
 }
 
+/* The columns of a get answer: ids (an array of n), and the optional
+ * embeddings, metadatas and documents (null or arrays of n). */
+static int get_columns(const json_t *resp, const json_t **jidsp,
+                       const json_t **embp, const json_t **metap,
+                       const json_t **docp, char *errstr, size_t errstr_size) {
+        size_t n;
+
+        if (!json_is_object(resp) ||
+            !json_is_array(*jidsp = json_object_get(resp, "ids"))) {
+                snprintf(errstr, errstr_size, "get answer without \"ids\"");
+                return -1;
+        }
+        n = json_array_size(*jidsp);
+        if (column_check(resp, "embeddings", n, errstr, errstr_size) ||
+            column_check(resp, "metadatas", n, errstr, errstr_size) ||
+            column_check(resp, "documents", n, errstr, errstr_size))
+                return -1;
+        *embp = json_object_get(resp, "embeddings");
+        *metap = json_object_get(resp, "metadatas");
+        *docp = json_object_get(resp, "documents");
+        return 0;
+}
+
+int vcdc_chroma_parse_rows(const json_t *resp, size_t first, size_t cnt,
+                           vcdc_record_t *out, size_t *cntp, char *errstr,
+                           size_t errstr_size) {
+        const json_t *jids, *emb, *meta, *doc;
+        size_t n, j, found = 0;
+
+        *cntp = 0;
+        if (get_columns(resp, &jids, &emb, &meta, &doc, errstr, errstr_size) ==
+            -1)
+                return -1;
+        n = json_array_size(jids);
+        for (j = first; j < n && found < cnt; j++) {
+                const json_t *id = json_array_get(jids, j);
+
+                if (!json_is_string(id)) {
+                        snprintf(errstr, errstr_size,
+                                 "get answer: ids[%zu] is not a string", j);
+                        goto err;
+                }
+                if (fill_record(&out[found], id, column_at(emb, j),
+                                column_at(meta, j), column_at(doc, j), errstr,
+                                errstr_size) == -1)
+                        goto err;
+                found++;
+        }
+        *cntp = found;
+        return 0;
+
+err:
+        while (found-- > 0)
+                vcdc_record_clear(&out[found]);
+        return -1;
+}
+
+long vcdc_chroma_find_anchor(const json_t *resp, size_t start, size_t end,
+                             const vcdc_chroma_cursor_t *cur, size_t *kp) {
+        const json_t *jids = json_object_get(resp, "ids");
+        size_t n = json_array_size(jids), k, j;
+
+        /* The latest anchor first; rows at or past end are records that
+         * moved there (deleted and written again), not our place. */
+        for (k = cur->anchor_cnt; k-- > 0;) {
+                for (j = 0; j < n && start + j < end; j++) {
+                        const char *id =
+                                json_string_value(json_array_get(jids, j));
+                        if (id && !strcmp(id, cur->anchors[k])) {
+                                *kp = k;
+                                return (long)j;
+                        }
+                }
+        }
+        return -1;
+}
+
 int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                           size_t cnt, vcdc_record_t *out, size_t *cntp,
                           char *errstr, size_t errstr_size) {
@@ -154,21 +231,23 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
         size_t n, j, found = 0;
 
         *cntp = 0;
-        if (!json_is_object(resp) ||
-            !json_is_array(jids = json_object_get(resp, "ids"))) {
-                snprintf(errstr, errstr_size, "get answer without \"ids\"");
+        if (get_columns(resp, &jids, &emb, &meta, &doc, errstr, errstr_size) ==
+            -1)
                 return -1;
-        }
         n = json_array_size(jids);
-        if (column_check(resp, "embeddings", n, errstr, errstr_size) ||
-            column_check(resp, "metadatas", n, errstr, errstr_size) ||
-            column_check(resp, "documents", n, errstr, errstr_size))
-                return -1;
-        emb = json_object_get(resp, "embeddings");
-        meta = json_object_get(resp, "metadatas");
-        doc = json_object_get(resp, "documents");
-        if (ids && (vcdc_idindex_init(&ix, ids, cnt) == -1 ||
-                    !(filled = calloc(cnt ? cnt : 1, 1)))) {
+        if (!ids) {
+                if (n > cnt) {
+                        snprintf(errstr, errstr_size,
+                                 "get answer: more than the %zu records "
+                                 "asked for",
+                                 cnt);
+                        return -1;
+                }
+                return vcdc_chroma_parse_rows(resp, 0, cnt, out, cntp, errstr,
+                                              errstr_size);
+        }
+        if (vcdc_idindex_init(&ix, ids, cnt) == -1 ||
+            !(filled = calloc(cnt ? cnt : 1, 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
@@ -181,21 +260,6 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                         snprintf(errstr, errstr_size,
                                  "get answer: ids[%zu] is not a string", j);
                         goto err;
-                }
-                if (!ids) {
-                        if (found == cnt) {
-                                snprintf(errstr, errstr_size,
-                                         "get answer: more than the %zu "
-                                         "records asked for",
-                                         cnt);
-                                goto err;
-                        }
-                        if (fill_record(&out[found], id, column_at(emb, j),
-                                        column_at(meta, j), column_at(doc, j),
-                                        errstr, errstr_size) == -1)
-                                goto err;
-                        found++;
-                        continue;
                 }
                 pos = vcdc_idindex_find(&ix, json_string_value(id));
                 if (!vcdc_idindex_match(&ix, pos, json_string_value(id),
@@ -236,8 +300,8 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
         return 0;
 
 err:
-        for (j = 0; j < (ids ? cnt : found); j++)
-                if (!ids || (filled && filled[j]))
+        for (j = 0; j < cnt; j++)
+                if (filled && filled[j])
                         vcdc_record_clear(&out[j]);
         vcdc_idindex_free(&ix);
         free(filled);

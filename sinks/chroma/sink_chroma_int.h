@@ -47,6 +47,7 @@
 #define VCDC_SINK_CHROMA_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -63,6 +64,11 @@
 #define VCDC_CHROMA_OFFSETS_SUFFIX "_vcdc_offsets"
 /* Chroma's collection names: 3..512 characters. */
 #define VCDC_CHROMA_NAME_MAX 512
+
+/* The ids a scan cursor keeps to find its place again, and how far
+ * before its offset a page looks for them (sink_chroma_read.c). */
+#define VCDC_CHROMA_SCAN_ANCHORS  16
+#define VCDC_CHROMA_SCAN_LOOKBACK 32
 
 /* What a get or pre-read asks Chroma to include. */
 #define VCDC_CHROMA_INC_EMBEDDINGS 0x1
@@ -227,6 +233,54 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
 int vcdc_chroma_parse_stored(const json_t *resp, const char *const *ids,
                              size_t cnt, const json_t **olds, char *has_doc,
                              char *errstr, size_t errstr_size);
+
+/**
+ * Reads rows [first, first + cnt) of a page answer (a get by limit and
+ * offset) into out[0..*cntp), fewer when the answer ends sooner; earlier
+ * rows are passed over. Returns 0, or -1 with errstr on a malformed answer
+ * (nothing is left filled then).
+ */
+int vcdc_chroma_parse_rows(const json_t *resp, size_t first, size_t cnt,
+                           vcdc_record_t *out, size_t *cntp, char *errstr,
+                           size_t errstr_size);
+
+/*
+ * A scan cursor (sink_chroma_cursor.c): Chroma pages by offset in
+ * insertion order, where a record deleted before the cursor moves every
+ * later one back. The cursor keeps the last ids it returned, so the next
+ * page starts right after the latest of them still there.
+ */
+typedef struct vcdc_chroma_cursor_s {
+        uint64_t offset;   /* where the next page starts, as last seen */
+        size_t anchor_cnt;
+        char *anchors[VCDC_CHROMA_SCAN_ANCHORS]; /* oldest first, owned */
+} vcdc_chroma_cursor_t;
+
+/** Reads a cursor's text into *cur (vcdc_chroma_cursor_clear() it).
+ *  Returns 0, or -1 when it is not a cursor (cur is then empty). */
+int vcdc_chroma_cursor_parse(const char *text, vcdc_chroma_cursor_t *cur);
+
+/** The cursor as text. Returns a new string or NULL. */
+char *vcdc_chroma_cursor_format(const vcdc_chroma_cursor_t *cur);
+
+/** Appends id as the latest anchor, dropping the oldest past
+ *  VCDC_CHROMA_SCAN_ANCHORS. Returns 0, or -1 out of memory. */
+int vcdc_chroma_cursor_push(vcdc_chroma_cursor_t *cur, const char *id);
+
+/** Keeps the first cnt anchors (the oldest), freeing the others. */
+void vcdc_chroma_cursor_keep(vcdc_chroma_cursor_t *cur, size_t cnt);
+
+/** Frees the anchors and empties *cur. */
+void vcdc_chroma_cursor_clear(vcdc_chroma_cursor_t *cur);
+
+/**
+ * Finds the latest of cur's anchors in a page answer that starts at
+ * offset start, only among rows before offset end (one found later was
+ * deleted and written again, moving it to the end). Returns its row,
+ * with *kp the anchor's index, or -1 when none is there.
+ */
+long vcdc_chroma_find_anchor(const json_t *resp, size_t start, size_t end,
+                             const vcdc_chroma_cursor_t *cur, size_t *kp);
 
 /** Reads the answer of a one-vector query into hits[0..*cntp), at most k.
  *  Returns 0, or -1 with errstr (nothing is left allocated then). */
