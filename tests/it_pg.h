@@ -1,11 +1,13 @@
 /*
- * vcdc - what the pgvector integration tests of issue 14 share
- * (it_sink_fence.c, it_sink_pg_auth.c, it_sink_pg_check.c): the server
- * named by the environment, direct libpq connections for independent
- * checks and for holding locks, records and batches, and a TCP proxy that
- * can hold a client's bytes, refuse connections, or forward.
+ * vcdc - what the pgvector integration tests share (it_sink_pgvector.c,
+ * it_sink_pg_outage.c, it_sink_fence.c, it_sink_pg_auth.c,
+ * it_sink_pg_check.c): the server named by the environment, the start of
+ * main() and the group's setup and teardown, the tables of the run
+ * (dropped at both ends), direct libpq connections for independent
+ * checks and for holding locks, records and batches; it_proxy.h's TCP
+ * proxy comes with it. Tests only.
  *
- * Environment (as tests/it_sink_pgvector.c):
+ * Environment:
  *   VCDC_PG_CONNINFO   libpq conninfo, or
  *   VCDC_PGVECTOR_URL  pgvector://USER@HOST:PORT/DB?sslmode=disable
  *   VCDC_PG_PASSWORD   when the server wants one
@@ -31,18 +33,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <libpq-fe.h>
 
 #include "it_proxy.h"
+#include "log.h"
 #include "sink.h"
 #include "url.h"
 
-#define ITPG_TOPIC "it.topic"
+#define ITPG_TOPIC  "it.topic"
+#define ITPG_TABLES 32
 
 static struct {
         char host[256], user[128], db[128], sslmode[32];
         int port;
-        PGconn *conn; /* direct, for independent checks */
+        PGconn *conn;                 /* direct, for independent checks */
+        char tables[ITPG_TABLES][64]; /* itpg_table()'s, dropped */
+        int table_cnt;
+        int apply_apart; /* itpg_apply() sends, then waits */
 } itpg;
 
 static inline void itpg_copy(char *dst, size_t size, const char *v) {
@@ -184,10 +193,14 @@ static inline long long itpg_int(PGconn *conn, const char *fmt, ...) {
         return v;
 }
 
-/* it_<what>_<pid>_<suffix>: a table name of this run. */
+/* it_<what>_<pid>_<suffix>: a table name of this run, dropped by
+ * itpg_setup() and itpg_teardown(). */
 static inline void itpg_table(char *buf, size_t size, const char *what,
                               const char *suffix) {
         snprintf(buf, size, "it_%s_%d_%s", what, (int)getpid(), suffix);
+        if (itpg.table_cnt < ITPG_TABLES)
+                snprintf(itpg.tables[itpg.table_cnt++], sizeof(*itpg.tables),
+                         "%s", buf);
 }
 
 /* Drops table and what vcdc keeps about it. */
@@ -201,6 +214,51 @@ static inline void itpg_drop(const char *table) {
                          table));
 }
 
+/* The start of main(): 0 to run, or -1 (say so, exit 0) when the
+ * environment names no server. Takes VCDC_LOG_LEVEL; a proxy writes to
+ * clients that left, so SIGPIPE is ignored. */
+static inline int itpg_start(const char *prog) {
+        const char *level = getenv("VCDC_LOG_LEVEL");
+
+        if (itpg_env() == -1) {
+                fprintf(stderr,
+                        "%s: skipped: set VCDC_PG_CONNINFO or "
+                        "VCDC_PGVECTOR_URL to a PostgreSQL server "
+                        "with pgvector\n",
+                        prog);
+                return -1;
+        }
+        if (level)
+                vcdc_log_level = vcdc_log_level_parse(level);
+        signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
+
+/* The single value a query returns, as a new string. */
+static inline char *itpg_value(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+
+static inline char *itpg_value(const char *fmt, ...) {
+        PGresult *res;
+        char q[4096], *v;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(q, sizeof(q), fmt, ap);
+        va_end(ap);
+        res = itpg_sql(itpg.conn, "%s", q);
+        assert_int_equal(PQntuples(res), 1);
+        v = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return v;
+}
+
+static inline int itpg_exists(const char *table) {
+        return itpg_int(itpg.conn,
+                        "SELECT (to_regclass('\"%s\"') IS NOT NULL)::int",
+                        table) == 1;
+}
+
 /* The sink URL of table on host:port (port 0: the server's) as user
  * (NULL: the environment's). */
 static inline void itpg_url(char *buf, size_t size, const char *table,
@@ -211,10 +269,13 @@ static inline void itpg_url(char *buf, size_t size, const char *table,
                  itpg.sslmode[0] ? "&sslmode=" : "", itpg.sslmode);
 }
 
-static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
-                                        int timeout_ms) {
-        vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_COSINE,
-                                 .timeout_ms = timeout_ms};
+/* A sink on table through port (0: the server's own), or the test
+ * fails. */
+static inline vcdc_sink_t *itpg_open_conf(const char *table, int port,
+                                          vcdc_metric_t metric, size_t dim,
+                                          int timeout_ms) {
+        vcdc_sink_conf_t conf = {
+                .metric = metric, .dim = dim, .timeout_ms = timeout_ms};
         char url[1024], errstr[512];
         vcdc_sink_t *sink;
 
@@ -224,8 +285,45 @@ static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
         return sink;
 }
 
+static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
+                                        int timeout_ms) {
+        return itpg_open_conf(table, port, VCDC_METRIC_COSINE, 0, timeout_ms);
+}
+
 static inline vcdc_sink_t *itpg_open(const char *table) {
         return itpg_open_at(table, 0, 30000);
+}
+
+/* The group's setup: the checking connection, vcdc's bookkeeping tables
+ * (a sink opened once makes them) and none of the run's tables left from
+ * before. Call after naming the tables. Returns 0 or -1. */
+static inline int itpg_setup(void) {
+        int i;
+
+        if (!(itpg.conn = itpg_connect()))
+                return -1;
+        if (itpg.table_cnt)
+                vcdc_sink_destroy(itpg_open(itpg.tables[0]));
+        for (i = 0; i < itpg.table_cnt; i++)
+                itpg_drop(itpg.tables[i]);
+        return 0;
+}
+
+/* Drops the run's tables, while the checking connection is up. */
+static inline void itpg_drop_all(void) {
+        int i;
+
+        if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK)
+                for (i = 0; i < itpg.table_cnt; i++)
+                        itpg_drop(itpg.tables[i]);
+}
+
+/* The group's teardown: drops the run's tables, closes the checking
+ * connection. */
+static inline void itpg_teardown(void) {
+        itpg_drop_all();
+        PQfinish(itpg.conn);
+        itpg.conn = NULL;
 }
 
 /* Upsert of id "id-N" with dim floats; metadata {"v": variant}. */
@@ -286,7 +384,8 @@ itpg_batch(const vcdc_record_t **ptrs, vcdc_record_t *recs, size_t cnt,
         return batch;
 }
 
-/* vcdc_sink_apply() of such a batch. */
+/* vcdc_sink_apply() of such a batch; with itpg.apply_apart,
+ * vcdc_sink_apply_send() then vcdc_sink_apply_wait(). */
 static inline vcdc_sink_status_t
 itpg_apply(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
            const char *const *dels, size_t del_cnt,
@@ -298,9 +397,28 @@ itpg_apply(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
         vcdc_sink_status_t st;
 
         errstr[0] = '\0';
-        st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        if (!itpg.apply_apart) {
+                st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        } else if ((st = vcdc_sink_apply_send(sink, &batch, errstr,
+                                              errstr_size)) == VCDC_SINK_OK) {
+                /* Sent: the batch's memory is the caller's again. */
+                memset(ptrs, 0, (cnt ? cnt : 1) * sizeof(*ptrs));
+                st = vcdc_sink_apply_wait(sink, errstr, errstr_size);
+        }
         free(ptrs);
         return st;
+}
+
+/* itpg_apply() of recs[0..cnt) and dels[0..del_cnt) with offset for
+ * partition 0, none when it is negative. */
+static inline vcdc_sink_status_t
+itpg_apply_at(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
+              const char *const *dels, size_t del_cnt, int64_t offset,
+              char *errstr, size_t errstr_size) {
+        vcdc_sink_offset_t off = {0, offset};
+
+        return itpg_apply(sink, recs, cnt, dels, del_cnt, &off,
+                          offset >= 0 ? 1 : 0, 0, errstr, errstr_size);
 }
 
 /* One upsert of id-n (variant) with one offset of partition 0. */
@@ -325,6 +443,16 @@ static inline void itpg_want(vcdc_sink_status_t st, vcdc_sink_status_t want,
         if (st != want)
                 fail_msg("%s: %s, want %s: %s", what, vcdc_sink_status_name(st),
                          vcdc_sink_status_name(want), errstr);
+}
+
+/* The sink's count, or the test fails. */
+static inline uint64_t itpg_count(vcdc_sink_t *sink) {
+        char errstr[512];
+        uint64_t n = 0;
+
+        if (vcdc_sink_count(sink, &n, errstr, sizeof(errstr)) != VCDC_SINK_OK)
+                fail_msg("count: %s", errstr);
+        return n;
 }
 
 /* The offset the sink reads back for partition of ITPG_TOPIC, -1 for

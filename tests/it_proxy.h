@@ -9,8 +9,13 @@
 #ifndef VCDC_IT_PROXY_H
 #define VCDC_IT_PROXY_H
 
+/* Every descriptor is close-on-exec: a server a test restarts (system())
+ * must not inherit the listening socket, or it would take a share of
+ * the connections (SO_REUSEPORT) and never answer them. */
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -57,12 +62,21 @@ typedef struct it_proxy_s {
         pthread_t thread;
 } it_proxy_t;
 
+/* pipe(), close-on-exec. */
+static inline int it_pipe(int fds[2]) {
+        if (pipe(fds) == -1)
+                return -1;
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+        return 0;
+}
+
 static inline int it_proxy_bind(it_proxy_t *px) {
         struct sockaddr_in addr;
         socklen_t len = sizeof(addr);
         int fd, one = 1;
 
-        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
                 return -1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
@@ -105,10 +119,11 @@ static inline void it_proxy_accept(it_proxy_t *px) {
 
         if (c == -1)
                 return;
+        fcntl(c, F_SETFD, FD_CLOEXEC);
         for (j = 0; j < IT_PROXY_PAIRS; j++)
                 if (px->pairs[j].fd[0] == -1 && px->pairs[j].fd[1] == -1)
                         break;
-        s = socket(AF_INET, SOCK_STREAM, 0);
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (j == IT_PROXY_PAIRS || s == -1 ||
             connect(s, (struct sockaddr *)&px->target, sizeof(px->target)) ==
                     -1) {
@@ -263,7 +278,7 @@ static inline int it_proxy_start(it_proxy_t *px, const char *host, int port) {
         px->target.sin_port = htons((uint16_t)port);
         if (inet_pton(AF_INET, host, &px->target.sin_addr) != 1)
                 return -1; /* IPv4 literals only */
-        if (pipe(px->ctl) == -1 || pipe(px->ack) == -1 ||
+        if (it_pipe(px->ctl) == -1 || it_pipe(px->ack) == -1 ||
             (px->reserve_fd = it_proxy_bind(px)) == -1 ||
             it_proxy_listen(px) == -1)
                 return -1;

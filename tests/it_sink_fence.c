@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 
 #include "it_pg.h"
 #include "log.h"
@@ -42,31 +41,17 @@ static int setup(void **state) {
         static const char *const suffix[] = {"pipe", "only",  "stale",
                                              "gone", "conc",  "first",
                                              "inst", "cancel"};
-        vcdc_sink_t *sink;
         size_t i;
 
         (void)state;
-        signal(SIGPIPE, SIG_IGN); /* the proxy writes to clients that left */
         for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
                 itpg_table(tables[i], 64, "fence", suffix[i]);
-        if (!(itpg.conn = itpg_connect()))
-                return -1;
-        /* The bookkeeping tables exist once a sink has opened. */
-        sink = itpg_open(t_pipe);
-        vcdc_sink_destroy(sink);
-        for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
-                itpg_drop(tables[i]);
-        return 0;
+        return itpg_setup();
 }
 
 static int teardown(void **state) {
-        size_t i;
-
         (void)state;
-        if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK)
-                for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
-                        itpg_drop(tables[i]);
-        PQfinish(itpg.conn);
+        itpg_teardown();
         return 0;
 }
 
@@ -595,15 +580,8 @@ int main(void) {
                 cmocka_unit_test(test_migration),
                 cmocka_unit_test(test_cancel),
         };
-        const char *level = getenv("VCDC_LOG_LEVEL");
 
-        if (itpg_env() == -1) {
-                fprintf(stderr, "it_sink_fence: skipped: set "
-                                "VCDC_PG_CONNINFO or VCDC_PGVECTOR_URL to a "
-                                "PostgreSQL server with pgvector\n");
+        if (itpg_start("it_sink_fence") == -1)
                 return 0;
-        }
-        if (level)
-                vcdc_log_level = vcdc_log_level_parse(level);
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 
 #include "it_pg.h"
 #include "log.h"
@@ -181,21 +180,15 @@ static void hba_restore(void) {
 }
 
 static int setup(void **state) {
-        vcdc_sink_t *sink;
-
         (void)state;
-        signal(SIGPIPE, SIG_IGN);
         snprintf(role_a, sizeof(role_a), "it_auth_%d_a", (int)getpid());
         snprintf(role_pw, sizeof(role_pw), "it_auth_%d_pw", (int)getpid());
         snprintf(role_rej, sizeof(role_rej), "it_auth_%d_rej", (int)getpid());
+        itpg_table(table_t, sizeof(table_t), "auth", "t");
         itpg_table(table_a, sizeof(table_a), "auth", "a");
         itpg_table(table_pw, sizeof(table_pw), "auth", "pw");
-        itpg_table(table_t, sizeof(table_t), "auth", "t");
-        if (!(itpg.conn = itpg_connect()))
+        if (itpg_setup() == -1)
                 return -1;
-        sink = itpg_open(table_t); /* the bookkeeping tables exist */
-        vcdc_sink_destroy(sink);
-        itpg_drop(table_t);
         create_role(role_a, "");
         create_role(role_pw, "PASSWORD 'right'");
         create_role(role_rej, "");
@@ -205,15 +198,13 @@ static int setup(void **state) {
 static int teardown(void **state) {
         (void)state;
         hba_restore();
+        itpg_drop_all(); /* before the roles that own them */
         if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK) {
-                itpg_drop(table_a);
-                itpg_drop(table_pw);
-                itpg_drop(table_t);
                 drop_role(role_a);
                 drop_role(role_pw);
                 drop_role(role_rej);
         }
-        PQfinish(itpg.conn);
+        itpg_teardown();
         return 0;
 }
 
@@ -390,15 +381,8 @@ int main(void) {
                 cmocka_unit_test(test_password),
                 cmocka_unit_test(test_statement_timeout),
         };
-        const char *level = getenv("VCDC_LOG_LEVEL");
 
-        if (itpg_env() == -1) {
-                fprintf(stderr, "it_sink_pg_auth: skipped: set "
-                                "VCDC_PG_CONNINFO or VCDC_PGVECTOR_URL to a "
-                                "PostgreSQL server with pgvector\n");
+        if (itpg_start("it_sink_pg_auth") == -1)
                 return 0;
-        }
-        if (level)
-                vcdc_log_level = vcdc_log_level_parse(level);
         return cmocka_run_group_tests(tests, setup, teardown);
 }
