@@ -529,12 +529,14 @@ static void test_refuse_mismatch(void **state) {
         sink = itc_open(coll, "metric=cosine", VCDC_METRIC_UNSET, 0, 30000,
                         errstr, sizeof(errstr));
         assert_null(sink);
-        if (!strstr(errstr, "has space l2, configured cosine"))
+        if (!strstr(errstr,
+                    "has metric l2, this sink is configured for cosine"))
                 fail_msg("%s", errstr);
         sink = itc_open(coll, NULL, VCDC_METRIC_L2, 768, 30000, errstr,
                         sizeof(errstr));
         assert_null(sink);
-        if (!strstr(errstr, "has dimension 128, configured 768"))
+        if (!strstr(errstr,
+                    "has dimension 128, this sink is configured for 768"))
                 fail_msg("%s", errstr);
         sink = itc_open(coll, NULL, VCDC_METRIC_L2, DIM, 30000, errstr,
                         sizeof(errstr));

@@ -695,14 +695,14 @@ static void test_refuse(void **state) {
         assert_int_equal(itpg_apply_at(wrong, &rec, 1, NULL, 0, -1, errstr,
                                        sizeof(errstr)),
                          VCDC_SINK_FATAL);
-        assert_non_null(strstr(errstr, "was created for metric ip"));
+        assert_non_null(strstr(errstr, "has metric ip"));
         vcdc_record_clear(&rec);
         vcdc_sink_destroy(other);
         vcdc_sink_destroy(wrong);
 
         sink_url(url, sizeof(url), table_e, NULL);
         assert_null(vcdc_sink_new(url, &conf, errstr, sizeof(errstr)));
-        assert_non_null(strstr(errstr, "was created for metric ip"));
+        assert_non_null(strstr(errstr, "has metric ip"));
         assert_non_null(strstr(errstr, "configured for cosine"));
         conf.metric = VCDC_METRIC_IP;
         conf.dim = 64;

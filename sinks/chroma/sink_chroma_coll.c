@@ -46,36 +46,17 @@ vcdc_sink_status_t vcdc_chroma_lookup(vcdc_sink_t *sink, const char *name,
         return VCDC_SINK_OK;
 }
 
-/* Refuses a collection whose dimension or space differ from the
- * configuration. */
-static vcdc_sink_status_t check_existing(vcdc_sink_t *sink, size_t dim,
-                                         vcdc_metric_t metric, char *errstr,
-                                         size_t errstr_size) {
-        if (sink->conf.dim && dim && dim != sink->conf.dim)
-                return vcdc_chroma_fail(
-                        sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                        "collection %s has dimension %zu, configured %zu",
-                        sink->url->path, dim, sink->conf.dim);
-        if (sink->metric_explicit && metric != sink->conf.metric)
-                return vcdc_chroma_fail(
-                        sink, VCDC_SINK_FATAL, errstr, errstr_size,
-                        "collection %s has space %s, configured %s",
-                        sink->url->path, vcdc_metric_name(metric),
-                        vcdc_metric_name(sink->conf.metric));
-        /* Not configured: the collection's own metric is the one. */
-        sink->conf.metric = metric;
-        return VCDC_SINK_OK;
-}
-
 /* Takes the collection's id, dimension and space when it exists. */
 vcdc_sink_status_t vcdc_chroma_adopt(vcdc_sink_t *sink, const char *id,
                                      size_t dim, vcdc_metric_t metric,
                                      char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
+        char what[VCDC_CHROMA_NAME_MAX + 16];
         vcdc_sink_status_t status;
 
-        if ((status = check_existing(sink, dim, metric, errstr, errstr_size)) !=
-            VCDC_SINK_OK)
+        snprintf(what, sizeof(what), "collection %s", sink->url->path);
+        if ((status = vcdc_sink_target_compat(sink, what, dim, metric, errstr,
+                                              errstr_size)) != VCDC_SINK_OK)
                 return status;
         snprintf(st->id, sizeof(st->id), "%s", id);
         if (dim)

@@ -158,27 +158,15 @@ vcdc_sink_status_t vcdc_pgvector_adopt_target(vcdc_sink_t *sink,
                                               const target_t *t, char *errstr,
                                               size_t errstr_size) {
         pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status;
+        char what[VCDC_PGVECTOR_IDENT_MAX * 2 + 16];
 
         if (!t->exists)
                 return VCDC_SINK_OK;
-        if (sink->conf.dim && t->dim && sink->conf.dim != t->dim) {
-                snprintf(errstr, errstr_size,
-                         "%s: table %s has dimension %zu, this sink is "
-                         "configured for %zu",
-                         sink->name, pg->qtable, t->dim, sink->conf.dim);
-                return VCDC_SINK_FATAL;
-        }
-        if (t->metric != VCDC_METRIC_UNSET && !sink->metric_explicit)
-                sink->conf.metric = t->metric; /* the table's own */
-        if (t->metric != VCDC_METRIC_UNSET && t->metric != sink->conf.metric) {
-                snprintf(errstr, errstr_size,
-                         "%s: table %s was created for metric %s, this sink "
-                         "is configured for %s (?metric=%s to use it)",
-                         sink->name, pg->qtable, vcdc_metric_name(t->metric),
-                         vcdc_metric_name(sink->conf.metric),
-                         vcdc_metric_name(t->metric));
-                return VCDC_SINK_FATAL;
-        }
+        snprintf(what, sizeof(what), "table %s", pg->qtable);
+        if ((status = vcdc_sink_target_compat(sink, what, t->dim, t->metric,
+                                              errstr, errstr_size)))
+                return status;
         if (t->metric == VCDC_METRIC_UNSET)
                 VCDC_NOTICE(LOG_COMP,
                             "%s: table %s was not created by vcdc: no "
