@@ -75,13 +75,33 @@ vcdc_sink_status_t vcdc_chroma_call(vcdc_sink_t *sink, const char *method,
 }
 
 /* base/collections[/id][/verb] into path. */
-int vcdc_chroma_coll_path(const chroma_t *st, const char *id, const char *verb,
-                          char *path, size_t size) {
+static int coll_path(const chroma_t *st, const char *id, const char *verb,
+                     char *path, size_t size) {
         int n = snprintf(path, size, "%s/collections%s%s%s%s", st->base,
                          id ? "/" : "", id ? id : "", verb ? "/" : "",
                          verb ? verb : "");
 
         return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
+                                         const char *id, const char *verb,
+                                         const char *body, json_t **respp,
+                                         long *codep, char *errstr,
+                                         size_t errstr_size) {
+        char path[CHROMA_PATH_SIZE];
+
+        if (codep)
+                *codep = 0;
+        if (!body && strcmp(method, "GET"))
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "out of memory");
+        if (coll_path(sink->state, id, verb, path, sizeof(path)) == -1)
+                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
+                                        errstr_size,
+                                        "collection path too long");
+        return vcdc_chroma_call(sink, method, path, body, respp, codep, errstr,
+                                errstr_size);
 }
 
 /* Percent-encodes a path segment. */

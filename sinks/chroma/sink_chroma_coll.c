@@ -20,26 +20,22 @@ vcdc_sink_status_t vcdc_chroma_lookup(vcdc_sink_t *sink, const char *name,
                                       char *id, size_t *dimp,
                                       vcdc_metric_t *metricp, int *foundp,
                                       char *errstr, size_t errstr_size) {
-        chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[400];
         vcdc_sink_status_t status;
         json_t *resp = NULL;
+        char err[400];
         long code;
 
         *foundp = 0;
-        if (vcdc_chroma_coll_path(st, name, NULL, path, sizeof(path)) == -1)
-                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
-                                        errstr_size,
-                                        "collection path too long");
-        status = vcdc_chroma_call(sink, "GET", path, NULL, &resp, &code, errstr,
-                                  errstr_size);
+        status = vcdc_chroma_coll_call(sink, "GET", name, NULL, NULL, &resp,
+                                       &code, errstr, errstr_size);
         if (status != VCDC_SINK_OK)
                 return code == 404 ? VCDC_SINK_OK : status;
         if (vcdc_chroma_parse_collection(resp, id, CHROMA_ID_SIZE, dimp,
                                          metricp, err, sizeof(err)) == -1) {
                 json_decref(resp);
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "GET %s: %s", path, err);
+                return vcdc_chroma_fail(
+                        sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
+                        "looking up collection %s: %s", name, err);
         }
         json_decref(resp);
         *foundp = 1;
@@ -89,25 +85,21 @@ vcdc_sink_status_t vcdc_chroma_create(vcdc_sink_t *sink, const char *name,
                                       vcdc_metric_t metric, char *id,
                                       size_t *dimp, vcdc_metric_t *metricp,
                                       char *errstr, size_t errstr_size) {
-        chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[400], *body;
+        char err[400], *body = vcdc_chroma_create_body(name, metric);
         vcdc_sink_status_t status;
         json_t *resp = NULL;
 
-        if (vcdc_chroma_coll_path(st, NULL, NULL, path, sizeof(path)) == -1 ||
-            !(body = vcdc_chroma_create_body(name, metric)))
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "out of memory");
-        status = vcdc_chroma_call(sink, "POST", path, body, &resp, NULL, errstr,
-                                  errstr_size);
+        status = vcdc_chroma_coll_call(sink, "POST", NULL, NULL, body, &resp,
+                                       NULL, errstr, errstr_size);
         free(body);
         if (status != VCDC_SINK_OK)
                 return status;
         if (vcdc_chroma_parse_collection(resp, id, CHROMA_ID_SIZE, dimp,
                                          metricp, err, sizeof(err)) == -1) {
                 json_decref(resp);
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "POST %s: %s", path, err);
+                return vcdc_chroma_fail(
+                        sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
+                        "creating collection %s: %s", name, err);
         }
         json_decref(resp);
         VCDC_INFO("chroma", "%s: collection %s ready (space %s)", sink->name,
@@ -152,19 +144,11 @@ vcdc_sink_status_t vcdc_chroma_post(vcdc_sink_t *sink, const char *verb,
                                     const char *body, json_t **respp,
                                     char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status;
-        long code = 0;
+        long code;
 
-        if (!body)
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "out of memory");
-        if (vcdc_chroma_coll_path(st, st->id, verb, path, sizeof(path)) == -1)
-                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
-                                        errstr_size,
-                                        "collection path too long");
-        status = vcdc_chroma_call(sink, "POST", path, body, respp, &code,
-                                  errstr, errstr_size);
+        status = vcdc_chroma_coll_call(sink, "POST", st->id, verb, body, respp,
+                                       &code, errstr, errstr_size);
         if (status != VCDC_SINK_OK && code == 404)
                 return gone(sink, errstr, errstr_size);
         return status;

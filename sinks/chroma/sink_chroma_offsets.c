@@ -22,7 +22,6 @@ vcdc_chroma_op_record_offsets(vcdc_sink_t *sink, const char *topic,
                               const vcdc_sink_offset_t *offsets, size_t cnt,
                               char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status = VCDC_SINK_OK;
         size_t i, n;
         long code = 0;
@@ -44,23 +43,15 @@ vcdc_chroma_op_record_offsets(vcdc_sink_t *sink, const char *topic,
                 if (status != VCDC_SINK_OK)
                         return status;
         }
-        if (vcdc_chroma_coll_path(st, st->offsets_id, "upsert", path,
-                                  sizeof(path)) == -1)
-                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
-                                        errstr_size,
-                                        "collection path too long");
         for (i = 0; i < cnt && status == VCDC_SINK_OK; i += n) {
                 char *body;
                 n = cnt - i;
                 if (n > st->max_batch)
                         n = st->max_batch;
-                if (!(body = vcdc_chroma_offsets_body(topic, st->id,
-                                                      offsets + i, n)))
-                        return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE,
-                                                errstr, errstr_size,
-                                                "out of memory");
-                status = vcdc_chroma_call(sink, "POST", path, body, NULL, &code,
-                                          errstr, errstr_size);
+                body = vcdc_chroma_offsets_body(topic, st->id, offsets + i, n);
+                status = vcdc_chroma_coll_call(sink, "POST", st->offsets_id,
+                                               "upsert", body, NULL, &code,
+                                               errstr, errstr_size);
                 free(body);
         }
         if (status != VCDC_SINK_OK && code == 404) {
@@ -76,7 +67,7 @@ vcdc_sink_status_t vcdc_chroma_op_read_offsets(vcdc_sink_t *sink,
                                                size_t *cntp, char *errstr,
                                                size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[400], *body, current[CHROMA_ID_SIZE];
+        char err[400], *body, current[CHROMA_ID_SIZE];
         vcdc_sink_status_t status;
         vcdc_metric_t current_metric;
         size_t current_dim;
@@ -106,14 +97,9 @@ vcdc_sink_status_t vcdc_chroma_op_read_offsets(vcdc_sink_t *sink,
                 if (!found)
                         goto none;
         }
-        if (vcdc_chroma_coll_path(st, st->offsets_id, "get", path,
-                                  sizeof(path)) == -1 ||
-            !(body = vcdc_chroma_offsets_get_body(topic)))
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size,
-                                        "out of memory or path too long");
-        status = vcdc_chroma_call(sink, "POST", path, body, &resp, &code,
-                                  errstr, errstr_size);
+        body = vcdc_chroma_offsets_get_body(topic);
+        status = vcdc_chroma_coll_call(sink, "POST", st->offsets_id, "get",
+                                       body, &resp, &code, errstr, errstr_size);
         free(body);
         if (status != VCDC_SINK_OK) {
                 if (code != 404)
@@ -125,7 +111,8 @@ vcdc_sink_status_t vcdc_chroma_op_read_offsets(vcdc_sink_t *sink,
                                       sizeof(err)) == -1) {
                 json_decref(resp);
                 return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "POST %s: %s", path, err);
+                                        errstr_size, "reading offsets: %s",
+                                        err);
         }
         json_decref(resp);
         return VCDC_SINK_OK;

@@ -20,10 +20,9 @@
 vcdc_sink_status_t vcdc_chroma_op_count(vcdc_sink_t *sink, uint64_t *countp,
                                         char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status;
         json_t *resp = NULL;
-        long code = 0;
+        long code;
 
         *countp = 0;
         if ((status = vcdc_chroma_refresh(sink, errstr, errstr_size)) !=
@@ -31,13 +30,8 @@ vcdc_sink_status_t vcdc_chroma_op_count(vcdc_sink_t *sink, uint64_t *countp,
                 return status;
         if (!st->id[0])
                 return VCDC_SINK_OK;
-        if (vcdc_chroma_coll_path(st, st->id, "count", path, sizeof(path)) ==
-            -1)
-                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
-                                        errstr_size,
-                                        "collection path too long");
-        status = vcdc_chroma_call(sink, "GET", path, NULL, &resp, &code, errstr,
-                                  errstr_size);
+        status = vcdc_chroma_coll_call(sink, "GET", st->id, "count", NULL,
+                                       &resp, &code, errstr, errstr_size);
         if (status != VCDC_SINK_OK) {
                 if (code != 404)
                         return status;
@@ -46,9 +40,9 @@ vcdc_sink_status_t vcdc_chroma_op_count(vcdc_sink_t *sink, uint64_t *countp,
         }
         if (!json_is_integer(resp) || json_integer_value(resp) < 0) {
                 json_decref(resp);
-                return vcdc_chroma_fail(
-                        sink, VCDC_SINK_RETRIABLE, errstr, errstr_size,
-                        "GET %s: the answer is not a count", path);
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size,
+                                        "counting: the answer is not a count");
         }
         *countp = (uint64_t)json_integer_value(resp);
         json_decref(resp);
@@ -71,20 +65,12 @@ static vcdc_sink_status_t get_call(vcdc_sink_t *sink, const char *body,
                                    json_t **respp, char *errstr,
                                    size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE];
         vcdc_sink_status_t status;
-        long code = 0;
+        long code;
 
         *respp = NULL;
-        if (!body)
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "out of memory");
-        if (vcdc_chroma_coll_path(st, st->id, "get", path, sizeof(path)) == -1)
-                return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
-                                        errstr_size,
-                                        "collection path too long");
-        status = vcdc_chroma_call(sink, "POST", path, body, respp, &code,
-                                  errstr, errstr_size);
+        status = vcdc_chroma_coll_call(sink, "POST", st->id, "get", body, respp,
+                                       &code, errstr, errstr_size);
         if (status != VCDC_SINK_OK && code == 404) {
                 st->id[0] = '\0';
                 return VCDC_SINK_OK;
@@ -297,7 +283,7 @@ vcdc_sink_status_t vcdc_chroma_op_query(vcdc_sink_t *sink, const float *vector,
                                         size_t *cntp, char *errstr,
                                         size_t errstr_size) {
         chroma_t *st = sink->state;
-        char path[CHROMA_PATH_SIZE], err[512], *body;
+        char err[512], *body;
         vcdc_sink_status_t status;
         json_t *resp = NULL;
         long code = 0;
@@ -317,14 +303,9 @@ vcdc_sink_status_t vcdc_chroma_op_query(vcdc_sink_t *sink, const float *vector,
                         "query vector of dimension %zu, the collection "
                         "has %zu",
                         dim, st->dim);
-        if (vcdc_chroma_coll_path(st, st->id, "query", path, sizeof(path)) ==
-                    -1 ||
-            !(body = vcdc_chroma_query_body(vector, dim, k)))
-                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size,
-                                        "out of memory or path too long");
-        status = vcdc_chroma_call(sink, "POST", path, body, &resp, &code,
-                                  errstr, errstr_size);
+        body = vcdc_chroma_query_body(vector, dim, k);
+        status = vcdc_chroma_coll_call(sink, "POST", st->id, "query", body,
+                                       &resp, &code, errstr, errstr_size);
         free(body);
         if (status != VCDC_SINK_OK) {
                 if (code != 404)
@@ -336,7 +317,7 @@ vcdc_sink_status_t vcdc_chroma_op_query(vcdc_sink_t *sink, const float *vector,
             -1) {
                 json_decref(resp);
                 return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
-                                        errstr_size, "POST %s: %s", path, err);
+                                        errstr_size, "query: %s", err);
         }
         json_decref(resp);
         return VCDC_SINK_OK;

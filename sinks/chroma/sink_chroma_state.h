@@ -62,9 +62,16 @@ vcdc_sink_status_t vcdc_chroma_call(vcdc_sink_t *sink, const char *method,
                                     json_t **respp, long *codep, char *errstr,
                                     size_t errstr_size);
 
-/** base/collections[/id][/verb] into path. Returns 0, or -1 too long. */
-int vcdc_chroma_coll_path(const chroma_t *st, const char *id, const char *verb,
-                          char *path, size_t size);
+/**
+ * vcdc_chroma_call() of METHOD base/collections[/id][/verb]. body NULL
+ * sends none with GET; with another method it means the caller ran out
+ * of memory building it (RETRIABLE). *codep (may be NULL): HTTP status.
+ */
+vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
+                                         const char *id, const char *verb,
+                                         const char *body, json_t **respp,
+                                         long *codep, char *errstr,
+                                         size_t errstr_size);
 
 /** Appends s percent-encoded as one path segment. */
 void vcdc_chroma_put_segment(vcdc_buf_t *b, const char *s);
