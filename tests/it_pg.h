@@ -38,6 +38,7 @@
 #include <libpq-fe.h>
 
 #include "it_proxy.h"
+#include "it_sink.h"
 #include "log.h"
 #include "sink.h"
 #include "url.h"
@@ -435,42 +436,6 @@ static inline vcdc_sink_status_t itpg_apply_one(vcdc_sink_t *sink, int n,
                         errstr_size);
         vcdc_record_clear(&rec);
         return st;
-}
-
-/* Asserts st == want, with errstr in the message. */
-static inline void itpg_want(vcdc_sink_status_t st, vcdc_sink_status_t want,
-                             const char *what, const char *errstr) {
-        if (st != want)
-                fail_msg("%s: %s, want %s: %s", what, vcdc_sink_status_name(st),
-                         vcdc_sink_status_name(want), errstr);
-}
-
-/* The sink's count, or the test fails. */
-static inline uint64_t itpg_count(vcdc_sink_t *sink) {
-        char errstr[512];
-        uint64_t n = 0;
-
-        if (vcdc_sink_count(sink, &n, errstr, sizeof(errstr)) != VCDC_SINK_OK)
-                fail_msg("count: %s", errstr);
-        return n;
-}
-
-/* The offset the sink reads back for partition of ITPG_TOPIC, -1 for
- * none. */
-static inline int64_t itpg_offset(vcdc_sink_t *sink, int32_t partition) {
-        vcdc_sink_offset_t *offs;
-        char errstr[512];
-        size_t cnt, i;
-        int64_t v = -1;
-
-        if (vcdc_sink_read_offsets(sink, ITPG_TOPIC, &offs, &cnt, errstr,
-                                   sizeof(errstr)) != VCDC_SINK_OK)
-                fail_msg("read_offsets: %s", errstr);
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        v = offs[i].offset;
-        free(offs);
-        return v;
 }
 
 /* The variant stored for id-n in table (metadata "v"), -1 when absent. */

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "it_chroma.h"
+#include "it_sink.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
@@ -60,25 +61,6 @@ static void record(vcdc_sink_t *sink, int32_t partition, int64_t offset) {
         if (st != VCDC_SINK_OK)
                 fail_msg("record_offsets: %s: %s", vcdc_sink_status_name(st),
                          errstr);
-}
-
-/* The offset read back for partition, -1 for none; *cntp: how many. */
-static int64_t read_back(vcdc_sink_t *sink, int32_t partition, size_t *cntp) {
-        vcdc_sink_offset_t *offs;
-        char errstr[1024];
-        size_t cnt, i;
-        int64_t v = -1;
-
-        if (vcdc_sink_read_offsets(sink, TOPIC, &offs, &cnt, errstr,
-                                   sizeof(errstr)) != VCDC_SINK_OK)
-                fail_msg("read_offsets: %s", errstr);
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        v = offs[i].offset;
-        free(offs);
-        if (cntp)
-                *cntp = cnt;
-        return v;
 }
 
 /* What the companion records hold, for partition: the collection id they
@@ -125,13 +107,13 @@ static void test_stamped(void **state) {
         upsert_one(sink, "a");
         record(sink, 0, 10);
         record(sink, 1, 4);
-        assert_int_equal(read_back(sink, 0, &cnt), 10);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), 10);
         assert_int_equal(cnt, 2);
 
         snprintf(path, sizeof(path), "/%s", coll);
         assert_int_equal(itc_raw("DELETE", path, NULL, NULL, &code),
                          VCDC_SINK_OK);
-        assert_int_equal(read_back(sink, 0, &cnt), -1);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), -1);
         assert_int_equal(cnt, 0);
 
         /* Re-created by someone else: a new id, still none of ours. */
@@ -141,11 +123,11 @@ static void test_stamped(void **state) {
                  coll);
         assert_int_equal(itc_raw("POST", "", path, NULL, &code), VCDC_SINK_OK);
         again = must_open(coll);
-        assert_int_equal(read_back(again, 0, &cnt), -1);
+        assert_int_equal(its_offset(again, TOPIC, 0, &cnt), -1);
         assert_int_equal(cnt, 0);
         upsert_one(again, "b");
         record(again, 0, 3);
-        assert_int_equal(read_back(again, 0, &cnt), 3);
+        assert_int_equal(its_offset(again, TOPIC, 0, &cnt), 3);
         assert_int_equal(cnt, 1);
         /* Stamped with the new collection's id; partition 1's record is
          * still the old collection's. */
@@ -180,16 +162,16 @@ static void test_without_collection(void **state) {
         record(sink, 1, 9);
         itc_coll_id(coll, id, sizeof(id));
         assert_string_equal(id, ""); /* not created */
-        assert_int_equal(read_back(sink, 0, &cnt), 5);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), 5);
         vcdc_sink_destroy(sink);
 
         sink = must_open(coll);
-        assert_int_equal(read_back(sink, 0, &cnt), 5);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), 5);
         upsert_one(sink, "a");
-        assert_int_equal(read_back(sink, 0, &cnt), -1);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), -1);
         assert_int_equal(cnt, 0);
         record(sink, 0, 6);
-        assert_int_equal(read_back(sink, 0, &cnt), 6);
+        assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), 6);
         assert_int_equal(cnt, 1);
         itc_coll_id(coll, id, sizeof(id));
         stamp = stamp_of(coll, 0);

@@ -63,6 +63,7 @@
 
 #include "http.h"
 #include "it_proxy.h"
+#include "it_sink.h"
 #include "sink.h"
 #include "url.h"
 
@@ -201,29 +202,12 @@ static vcdc_sink_status_t apply_full(vcdc_sink_t *sink,
         return status;
 }
 
-static void want(vcdc_sink_status_t got, vcdc_sink_status_t wanted,
-                 const char *what, const char *errstr) {
-        if (got != wanted)
-                fail_msg("%s: %s, want %s: %s", what,
-                         vcdc_sink_status_name(got),
-                         vcdc_sink_status_name(wanted), errstr);
-}
-
 static void apply_ok(vcdc_sink_t *sink, const vcdc_record_t *recs, size_t cnt,
                      const char *const *dels, size_t del_cnt) {
         char errstr[ERR];
 
-        want(apply_full(sink, recs, cnt, dels, del_cnt, NULL, 0, 0, errstr),
-             VCDC_SINK_OK, "apply", errstr);
-}
-
-static uint64_t count_of(vcdc_sink_t *sink) {
-        char errstr[ERR];
-        uint64_t n = 0;
-
-        want(vcdc_sink_count(sink, &n, errstr, ERR), VCDC_SINK_OK, "count",
-             errstr);
-        return n;
+        its_want(apply_full(sink, recs, cnt, dels, del_cnt, NULL, 0, 0, errstr),
+                 VCDC_SINK_OK, "apply", errstr);
 }
 
 /* Gets ids[0..cnt) into out (initialised here; clear it after). */
@@ -234,8 +218,8 @@ static void get_ids(vcdc_sink_t *sink, const char *const *ids, size_t cnt,
 
         for (i = 0; i < cnt; i++)
                 vcdc_record_init(&out[i]);
-        want(vcdc_sink_get(sink, ids, cnt, out, errstr, ERR), VCDC_SINK_OK,
-             "get", errstr);
+        its_want(vcdc_sink_get(sink, ids, cnt, out, errstr, ERR), VCDC_SINK_OK,
+                 "get", errstr);
 }
 
 /* Metadata equal as JSON values; NULL and {} are the same (a sink may
@@ -347,9 +331,9 @@ static size_t scan_page(vcdc_sink_t *sink, char **cursorp, size_t page,
 
         for (i = 0; i < page; i++)
                 vcdc_record_init(&out[i]);
-        want(vcdc_sink_scan(sink, cursorp, page, with_vectors, out, &n, errstr,
-                            ERR),
-             VCDC_SINK_OK, "scan", errstr);
+        its_want(vcdc_sink_scan(sink, cursorp, page, with_vectors, out, &n,
+                                errstr, ERR),
+                 VCDC_SINK_OK, "scan", errstr);
         assert_true(n <= page);
         for (i = 0; i < n; i++) {
                 assert_non_null(out[i].id);
@@ -393,8 +377,8 @@ static const char *nearest(vcdc_sink_t *sink, char *buf, size_t size) {
         char errstr[ERR];
         size_t n = 0, i;
 
-        want(vcdc_sink_query(sink, q, DIM, 3, hits, &n, errstr, ERR),
-             VCDC_SINK_OK, "query", errstr);
+        its_want(vcdc_sink_query(sink, q, DIM, 3, hits, &n, errstr, ERR),
+                 VCDC_SINK_OK, "query", errstr);
         assert_int_equal(n, 3);
         snprintf(buf, size, "%s", hits[0].id);
         for (i = 0; i < n; i++)
@@ -422,11 +406,11 @@ static void test_create(void **state) {
                 sink = must_open(name, cases[i].metric, 0);
                 /* Nothing exists before the first upsert. */
                 assert_int_equal(vcdc_sink_dim(sink), 0);
-                assert_int_equal(count_of(sink), 0);
+                assert_int_equal(its_count(sink), 0);
                 metric_probe(recs);
                 apply_ok(sink, recs, 3, NULL, 0);
                 assert_int_equal(vcdc_sink_dim(sink), DIM);
-                assert_int_equal(count_of(sink), 3);
+                assert_int_equal(its_count(sink), 3);
                 vcdc_sink_destroy(sink);
                 /* Reopened with no metric: the target's own. */
                 sink = must_open(name, VCDC_METRIC_UNSET, 0);
@@ -476,7 +460,7 @@ static void test_refuse(void **state) {
                                          "accepted",
                                          i, vcdc_metric_name(cases[i].metric),
                                          cases[i].dim);
-                        want(status, cases[i].status, "open", errstr);
+                        its_want(status, cases[i].status, "open", errstr);
                 }
                 vcdc_sink_destroy(sink);
         }
@@ -511,11 +495,11 @@ static void test_write(void **state) {
         assert_null(out[2].id);
         assert_null(out[3].id);
         recs_clear(out, 4);
-        assert_int_equal(count_of(sink), 2);
+        assert_int_equal(its_count(sink), 2);
         /* Applied again (a replay), the end state is the same. */
         apply_ok(sink, over, 2, dels, 2);
         assert_stored(sink, over, 2);
-        assert_int_equal(count_of(sink), 2);
+        assert_int_equal(its_count(sink), 2);
         vcdc_sink_destroy(sink);
         recs_clear(recs, 3);
         recs_clear(over, 2);
@@ -609,29 +593,25 @@ static void test_ids(void **state) {
         idlist_free(&seen);
         /* Deleted by those same ids. */
         apply_ok(sink, NULL, 0, ids, n);
-        assert_int_equal(count_of(sink), 0);
+        assert_int_equal(its_count(sink), 0);
         vcdc_sink_destroy(sink);
         recs_clear(recs, n);
 }
 
-/* The offset read back for partition of topic, -1 for none. */
-static int64_t offset_of(vcdc_sink_t *sink, const char *topic,
-                         int32_t partition) {
+/* The partitions read back for topic: want_cnt of them, each once. */
+static void partitions_once(vcdc_sink_t *sink, const char *topic,
+                            size_t want_cnt) {
         vcdc_sink_offset_t *offs = NULL;
         char errstr[ERR];
-        size_t cnt = 0, i;
-        int64_t v = -1;
+        size_t cnt = 0, i, j;
 
-        want(vcdc_sink_read_offsets(sink, topic, &offs, &cnt, errstr, ERR),
-             VCDC_SINK_OK, "read_offsets", errstr);
-        for (i = 0; i < cnt; i++) {
-                if (i)
-                        assert_true(offs[i - 1].partition < offs[i].partition);
-                if (offs[i].partition == partition)
-                        v = offs[i].offset;
-        }
+        its_want(vcdc_sink_read_offsets(sink, topic, &offs, &cnt, errstr, ERR),
+                 VCDC_SINK_OK, "read_offsets", errstr);
+        assert_int_equal(cnt, want_cnt);
+        for (i = 0; i < cnt; i++)
+                for (j = i + 1; j < cnt; j++)
+                        assert_true(offs[i].partition != offs[j].partition);
         free(offs);
-        return v;
 }
 
 static void record(vcdc_sink_t *sink, const char *topic,
@@ -639,8 +619,8 @@ static void record(vcdc_sink_t *sink, const char *topic,
                    vcdc_sink_status_t wanted) {
         char errstr[ERR];
 
-        want(vcdc_sink_record_offsets(sink, topic, offs, cnt, errstr, ERR),
-             wanted, "record_offsets", errstr);
+        its_want(vcdc_sink_record_offsets(sink, topic, offs, cnt, errstr, ERR),
+                 wanted, "record_offsets", errstr);
 }
 
 static void test_offsets(void **state) {
@@ -656,22 +636,24 @@ static void test_offsets(void **state) {
         sink = must_open(target_new(name, sizeof(name)), VCDC_METRIC_L2, 0);
         rec_nth(&old, id, 1, 0);
         apply_ok(sink, &old, 1, NULL, 0);
-        assert_int_equal(offset_of(sink, TOPIC, 0), -1);
+        assert_int_equal(its_offset(sink, TOPIC, 0, NULL), -1);
         record(sink, TOPIC, first, 2, VCDC_SINK_OK);
         record(sink, "it.other", other, 1, VCDC_SINK_OK);
-        assert_int_equal(offset_of(sink, TOPIC, 0), 10);
-        assert_int_equal(offset_of(sink, TOPIC, 3), 7);
+        assert_int_equal(its_offset(sink, TOPIC, 0, NULL), 10);
+        assert_int_equal(its_offset(sink, TOPIC, 3, NULL), 7);
         record(sink, TOPIC, later, 1, VCDC_SINK_OK);
-        assert_int_equal(offset_of(sink, TOPIC, 0), 20);
-        assert_int_equal(offset_of(sink, TOPIC, 3), 7);
-        assert_int_equal(offset_of(sink, "it.other", 0), 99);
-        assert_int_equal(offset_of(sink, "it.none", 0), -1);
+        assert_int_equal(its_offset(sink, TOPIC, 0, NULL), 20);
+        assert_int_equal(its_offset(sink, TOPIC, 3, NULL), 7);
+        partitions_once(sink, TOPIC, 2);
+        assert_int_equal(its_offset(sink, "it.other", 0, NULL), 99);
+        assert_int_equal(its_offset(sink, "it.none", 0, NULL), -1);
 
         rec_nth(&rec, id, 1, 5);
         if (vcdc_sink_offsets_apart(sink)) {
                 /* Offsets go apart from the data: none in a batch. */
-                want(apply_full(sink, &rec, 1, NULL, 0, later, 1, 0, errstr),
-                     VCDC_SINK_FATAL, "offsets in a batch", errstr);
+                its_want(
+                        apply_full(sink, &rec, 1, NULL, 0, later, 1, 0, errstr),
+                        VCDC_SINK_FATAL, "offsets in a batch", errstr);
                 assert_stored(sink, &old, 1);
         } else {
                 const vcdc_sink_offset_t next[] = {{0, 30}};
@@ -679,23 +661,26 @@ static void test_offsets(void **state) {
                 const vcdc_sink_offset_t ahead[] = {{0, 40}};
 
                 /* Recorded with the data, and fenced on them. */
-                want(apply_full(sink, &rec, 1, NULL, 0, next, 1, 0, errstr),
-                     VCDC_SINK_OK, "apply with offsets", errstr);
-                assert_int_equal(offset_of(sink, TOPIC, 0), 30);
+                its_want(apply_full(sink, &rec, 1, NULL, 0, next, 1, 0, errstr),
+                         VCDC_SINK_OK, "apply with offsets", errstr);
+                assert_int_equal(its_offset(sink, TOPIC, 0, NULL), 30);
                 assert_stored(sink, &rec, 1);
-                want(apply_full(sink, &old, 1, NULL, 0, behind, 1, 0, errstr),
-                     VCDC_SINK_STALE, "a batch behind", errstr);
-                want(apply_full(sink, &old, 1, NULL, 0, next, 1, 0, errstr),
-                     VCDC_SINK_STALE, "the same batch again", errstr);
-                want(apply_full(sink, &old, 1, NULL, 0, behind, 1, 1, errstr),
-                     VCDC_SINK_STALE, "a part behind", errstr);
+                its_want(apply_full(sink, &old, 1, NULL, 0, behind, 1, 0,
+                                    errstr),
+                         VCDC_SINK_STALE, "a batch behind", errstr);
+                its_want(apply_full(sink, &old, 1, NULL, 0, next, 1, 0, errstr),
+                         VCDC_SINK_STALE, "the same batch again", errstr);
+                its_want(apply_full(sink, &old, 1, NULL, 0, behind, 1, 1,
+                                    errstr),
+                         VCDC_SINK_STALE, "a part behind", errstr);
                 record(sink, TOPIC, behind, 1, VCDC_SINK_STALE);
                 assert_stored(sink, &rec, 1); /* nothing applied */
-                assert_int_equal(offset_of(sink, TOPIC, 0), 30);
+                assert_int_equal(its_offset(sink, TOPIC, 0, NULL), 30);
                 /* A part ahead applies and records nothing. */
-                want(apply_full(sink, &rec, 1, NULL, 0, ahead, 1, 1, errstr),
-                     VCDC_SINK_OK, "a part ahead", errstr);
-                assert_int_equal(offset_of(sink, TOPIC, 0), 30);
+                its_want(
+                        apply_full(sink, &rec, 1, NULL, 0, ahead, 1, 1, errstr),
+                        VCDC_SINK_OK, "a part ahead", errstr);
+                assert_int_equal(its_offset(sink, TOPIC, 0, NULL), 30);
         }
         vcdc_sink_destroy(sink);
         vcdc_record_clear(&rec);
@@ -720,7 +705,7 @@ static void test_reads(void **state) {
                 rec_nth(&recs[i], ids[i], (int)i, 0);
         }
         apply_ok(sink, recs, N, NULL, 0);
-        assert_int_equal(count_of(sink), N);
+        assert_int_equal(its_count(sink), N);
 
         /* Get: any order, a repeated id in two slots, a missing one. */
         ask[0] = ids[42];
@@ -749,8 +734,8 @@ static void test_reads(void **state) {
         /* Top-k: each record's own vector finds it first, distances
          * grow, and k past the count gives the count. */
         memcpy(q, recs[77].vector, sizeof(q));
-        want(vcdc_sink_query(sink, q, DIM, 10, hits, &n, errstr, ERR),
-             VCDC_SINK_OK, "query", errstr);
+        its_want(vcdc_sink_query(sink, q, DIM, 10, hits, &n, errstr, ERR),
+                 VCDC_SINK_OK, "query", errstr);
         assert_int_equal(n, 10);
         assert_string_equal(hits[0].id, ids[77]);
         assert_true(fabs(hits[0].distance) < 1e-4);
@@ -758,8 +743,8 @@ static void test_reads(void **state) {
                 assert_true(hits[i].distance >= hits[i - 1].distance);
         for (i = 0; i < n; i++)
                 free(hits[i].id);
-        want(vcdc_sink_query(sink, q, DIM, N + 5, hits, &n, errstr, ERR),
-             VCDC_SINK_OK, "query past the count", errstr);
+        its_want(vcdc_sink_query(sink, q, DIM, N + 5, hits, &n, errstr, ERR),
+                 VCDC_SINK_OK, "query past the count", errstr);
         assert_int_equal(n, N);
         for (i = 0; i < n; i++)
                 free(hits[i].id);
@@ -915,32 +900,33 @@ static void test_errors(void **state) {
                 vcdc_record_t batch[2];
                 batch[0] = good[1];
                 batch[1] = bad[i];
-                want(vcdc_sink_check(sink, &bad[i], errstr, ERR),
-                     VCDC_SINK_INVALID, bad[i].id, errstr);
+                its_want(vcdc_sink_check(sink, &bad[i], errstr, ERR),
+                         VCDC_SINK_INVALID, bad[i].id, errstr);
                 if (i == 2)
                         continue;
-                want(apply_full(sink, batch, 2, NULL, 0, NULL, 0, 0, errstr),
-                     VCDC_SINK_INVALID, bad[i].id, errstr);
-                assert_int_equal(count_of(sink), 1);
+                its_want(
+                        apply_full(sink, batch, 2, NULL, 0, NULL, 0, 0, errstr),
+                        VCDC_SINK_INVALID, bad[i].id, errstr);
+                assert_int_equal(its_count(sink), 1);
         }
-        want(vcdc_sink_check(sink, &good[1], errstr, ERR), VCDC_SINK_OK,
-             "check", errstr);
+        its_want(vcdc_sink_check(sink, &good[1], errstr, ERR), VCDC_SINK_OK,
+                 "check", errstr);
 
         /* fatal: a parameter the sink does not know; an incompatible
          * target (test_refuse has more). */
         assert_null(sink_open_as(sut.tmpl, name, "vcdc_no_such_param=1",
                                  VCDC_METRIC_L2, 0, 30000, &status, errstr));
-        want(status, VCDC_SINK_FATAL, "unknown parameter", errstr);
+        its_want(status, VCDC_SINK_FATAL, "unknown parameter", errstr);
         assert_null(sink_open_as(sut.tmpl, name, NULL, VCDC_METRIC_L2, DIM + 1,
                                  30000, &status, errstr));
-        want(status, VCDC_SINK_FATAL, "other dimension", errstr);
+        its_want(status, VCDC_SINK_FATAL, "other dimension", errstr);
 
         /* retriable: nothing answers at open... */
         fd = dead_port(&port);
         tmpl_at(tmpl, sizeof(tmpl), port);
         assert_null(sink_open_as(tmpl, name, NULL, VCDC_METRIC_L2, 0, 5000,
                                  &status, errstr));
-        want(status, VCDC_SINK_RETRIABLE, "no server", errstr);
+        its_want(status, VCDC_SINK_RETRIABLE, "no server", errstr);
         close(fd);
 
         /* ...or the server goes away while in use, and comes back. */
@@ -955,11 +941,13 @@ static void test_errors(void **state) {
                 if (!via)
                         fail_msg("open through the proxy: %s", errstr);
                 it_proxy_cmd(&px, 'd');
-                want(apply_full(via, good + 1, 1, NULL, 0, NULL, 0, 0, errstr),
-                     VCDC_SINK_RETRIABLE, "server gone", errstr);
+                its_want(apply_full(via, good + 1, 1, NULL, 0, NULL, 0, 0,
+                                    errstr),
+                         VCDC_SINK_RETRIABLE, "server gone", errstr);
                 it_proxy_cmd(&px, 'u');
-                want(apply_full(via, good + 1, 1, NULL, 0, NULL, 0, 0, errstr),
-                     VCDC_SINK_OK, "server back", errstr);
+                its_want(apply_full(via, good + 1, 1, NULL, 0, NULL, 0, 0,
+                                    errstr),
+                         VCDC_SINK_OK, "server back", errstr);
                 vcdc_sink_destroy(via);
                 it_proxy_stop(&px);
                 assert_stored(sink, good, 2);

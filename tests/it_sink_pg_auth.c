@@ -22,7 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-
 #include "it_pg.h"
 #include "log.h"
 #include "sink.h"
@@ -238,12 +237,12 @@ static void test_refused_at_run_time(void **state) {
         if (!sink)
                 fail_msg("open as %s: %s", role_a, errstr);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
 
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" NOLOGIN", role_a));
         kick(role_a);
         st = apply_after_kick(sink, 2, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_FATAL, "NOLOGIN", errstr);
+        its_want(st, VCDC_SINK_FATAL, "NOLOGIN", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "authentication refused"));
         assert_non_null(strstr(errstr, "28000"));
@@ -253,7 +252,7 @@ static void test_refused_at_run_time(void **state) {
                          "LIMIT 0",
                          role_a));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "CONNECTION LIMIT 0", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "CONNECTION LIMIT 0", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "53300"));
         assert_int_equal(vcdc_sink_retry_smaller(sink), 0);
@@ -261,7 +260,7 @@ static void test_refused_at_run_time(void **state) {
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" CONNECTION LIMIT -1",
                          role_a));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "allowed again", errstr);
+        its_want(st, VCDC_SINK_OK, "allowed again", errstr);
         vcdc_sink_destroy(sink);
 
         /* Nothing listens. */
@@ -271,12 +270,12 @@ static void test_refused_at_run_time(void **state) {
                 fail_msg("open through the proxy: %s", errstr);
         it_proxy_cmd(&px, 'd');
         st = apply_after_kick(sink, 3, 3, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "server down", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "server down", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_int_equal(vcdc_sink_retry_smaller(sink), 0);
         it_proxy_cmd(&px, 'u');
         st = itpg_apply_one(sink, 3, 1, 3, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "server back", errstr);
+        its_want(st, VCDC_SINK_OK, "server back", errstr);
         vcdc_sink_destroy(sink);
         it_proxy_stop(&px);
 }
@@ -326,12 +325,12 @@ static void test_password(void **state) {
         if (!sink)
                 fail_msg("open with the password: %s", errstr);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" PASSWORD 'changed'",
                          role_pw));
         kick(role_pw);
         st = apply_after_kick(sink, 2, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_FATAL, "password changed", errstr);
+        its_want(st, VCDC_SINK_FATAL, "password changed", errstr);
         assert_non_null(strstr(errstr, "28P01"));
         assert_null(strstr(errstr, "right"));
         vcdc_sink_destroy(sink);
@@ -354,7 +353,7 @@ static void test_statement_timeout(void **state) {
         (void)state;
         sink = itpg_open(table_t);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
         vcdc_sink_destroy(sink);
 
         setenv("PGOPTIONS", "-c statement_timeout=300", 1);
@@ -365,7 +364,7 @@ static void test_statement_timeout(void **state) {
         PQclear(itpg_sql(blocker, "LOCK TABLE \"%s\" IN ACCESS EXCLUSIVE MODE",
                          table_t));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "statement_timeout", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "statement_timeout", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "57014"));
         assert_int_equal(vcdc_sink_retry_smaller(sink), 1);

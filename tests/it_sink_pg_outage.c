@@ -156,8 +156,8 @@ static void test_outage(void **state) {
         assert_int_equal(st, VCDC_SINK_OK);
         fprintf(stderr, "  back after %d tries\n", tries);
         itpg_clear(recs, BATCH);
-        assert_int_equal(itpg_count(sink), 2 * BATCH);
-        assert_int_equal(itpg_offset(sink, 0), 2);
+        assert_int_equal(its_count(sink), 2 * BATCH);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 2);
         vcdc_sink_destroy(sink);
         if (real) {
                 /* Our checking connection went down with the server. */
@@ -208,8 +208,8 @@ static void test_cut_mid_batch(void **state) {
                 pthread_t thread;
                 int64_t off_before, off_after;
 
-                before = itpg_count(sink);
-                off_before = itpg_offset(sink, 0);
+                before = its_count(sink);
+                off_before = its_offset(sink, ITPG_TOPIC, 0, NULL);
                 itpg_recs(recs, (int)(10000 + round * BIG), BIG, DIM, 0);
                 assert_int_equal(
                         pthread_create(&thread, NULL, bg_apply_main, &bg), 0);
@@ -235,7 +235,7 @@ static void test_cut_mid_batch(void **state) {
                 }
                 fprintf(stderr, "    served again after %.1f s\n",
                         it_now() - t0);
-                off_after = itpg_offset(sink, 0);
+                off_after = its_offset(sink, ITPG_TOPIC, 0, NULL);
                 if (bg.st == VCDC_SINK_OK) {
                         assert_int_equal(after, before + BIG);
                         assert_int_equal(off_after, bg.offset);
@@ -263,7 +263,7 @@ static void test_cut_mid_batch(void **state) {
                                     st == VCDC_SINK_STALE);
                         if (after != before)
                                 assert_int_equal(st, VCDC_SINK_STALE);
-                        assert_int_equal(itpg_count(sink), before + BIG);
+                        assert_int_equal(its_count(sink), before + BIG);
                 }
                 itpg_clear(recs, BIG);
         }

@@ -295,28 +295,28 @@ static void test_bulk(void **state) {
         (void)state;
         sink = itpg_open_conf(table_a, 0, VCDC_METRIC_COSINE, 0, 30000);
         assert_int_equal(vcdc_sink_dim(sink), 0); /* no table yet */
-        assert_int_equal(itpg_count(sink), 0);
+        assert_int_equal(its_count(sink), 0);
         assert_int_equal(vcdc_sink_max_batch(sink) >= BATCH, 1);
 
         t0 = it_now();
         apply_range(sink, 0, it.n, 0, &offset);
         it.apply_rate = (double)it.n / (it_now() - t0);
         assert_int_equal(vcdc_sink_dim(sink), DIM);
-        assert_int_equal(itpg_count(sink), it.n);
-        assert_int_equal(itpg_offset(sink, 0), offset);
-        assert_int_equal(itpg_offset(sink, 1), offset / 2);
+        assert_int_equal(its_count(sink), it.n);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), offset);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 1, NULL), offset / 2);
         assert_int_equal(verify_all(sink), it.n);
 
         /* Delete the first 500, re-upsert 0..99 and change 1000..1099. */
         apply_deletes(sink, 0, 500, &offset);
-        assert_int_equal(itpg_count(sink), it.n - 500);
-        assert_int_equal(itpg_offset(sink, 0), offset);
+        assert_int_equal(its_count(sink), it.n - 500);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), offset);
         apply_range(sink, 0, 100, 1, &offset);
         apply_range(sink, 1000, 1100, 2, &offset);
         expect = it.n - 400;
-        assert_int_equal(itpg_count(sink), expect);
+        assert_int_equal(its_count(sink), expect);
         assert_int_equal(verify_all(sink), expect);
-        assert_int_equal(itpg_offset(sink, 0), offset);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), offset);
 
         /* The same, seen without the sink. */
         snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\"", table_a);
@@ -475,8 +475,8 @@ static void ten_then_refused(vcdc_sink_t *sink, vcdc_record_t *recs,
                            sizeof(errstr));
         assert_int_equal(st, VCDC_SINK_INVALID);
         assert_non_null(strstr(errstr, "SQLSTATE 22P02"));
-        assert_int_equal(itpg_count(sink), 10);
-        assert_int_equal(itpg_offset(sink, 0), 10);
+        assert_int_equal(its_count(sink), 10);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 10);
 }
 
 static void test_atomic(void **state) {
@@ -525,8 +525,8 @@ static void test_atomic(void **state) {
                 VCDC_SINK_OK);
         st = itpg_apply_at(sink, recs, 20, dels, 2, 30, errstr, sizeof(errstr));
         assert_int_equal(st, VCDC_SINK_OK);
-        assert_int_equal(itpg_count(sink), 28);
-        assert_int_equal(itpg_offset(sink, 0), 30);
+        assert_int_equal(its_count(sink), 28);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 30);
 
         /* l2: the nearest is the vector itself at distance 0. */
         st = vcdc_sink_query(sink, recs[5].vector, DIM, 3, hits, &cnt, errstr,
@@ -549,8 +549,8 @@ static void test_atomic(void **state) {
         sink = itpg_open_conf(table_d, 0, VCDC_METRIC_COSINE, 0, 30000);
         st = itpg_apply_at(sink, NULL, 0, dels, 2, 5, errstr, sizeof(errstr));
         assert_int_equal(st, VCDC_SINK_OK);
-        assert_int_equal(itpg_offset(sink, 0), -1);
-        assert_int_equal(itpg_count(sink), 0);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
+        assert_int_equal(its_count(sink), 0);
         assert_false(itpg_exists(table_d));
         vcdc_sink_destroy(sink);
 
@@ -589,8 +589,8 @@ static void test_apart(void **state) {
         recs[13].metadata = strdup("{\"ok\":true}");
         st = itpg_apply_at(sink, recs, 20, dels, 1, 30, errstr, sizeof(errstr));
         assert_int_equal(st, VCDC_SINK_OK);
-        assert_int_equal(itpg_count(sink), 29);
-        assert_int_equal(itpg_offset(sink, 0), 30);
+        assert_int_equal(its_count(sink), 29);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 30);
         itpg_clear(recs, 20);
         vcdc_sink_destroy(sink);
         itpg.apply_apart = 0;
@@ -640,16 +640,16 @@ static void test_prepared(void **state) {
         free(recs[7].metadata);
         recs[7].metadata = strdup("{bad json");
         apply_want(sink, recs, N, 3 * N, VCDC_SINK_INVALID);
-        assert_int_equal(itpg_count(sink), 2 * N);
+        assert_int_equal(its_count(sink), 2 * N);
         free(recs[7].metadata);
         recs[7].metadata = strdup("{\"fixed\":1}");
         apply_want(sink, recs, N, 3 * N, VCDC_SINK_OK);
-        assert_int_equal(itpg_count(sink), 3 * N);
+        assert_int_equal(its_count(sink), 3 * N);
         itpg_clear(recs, N);
         make_records(recs, 3 * N, N, 1);
         apply_want(sink, recs, N, 4 * N, VCDC_SINK_OK);
-        assert_int_equal(itpg_count(sink), 4 * N);
-        assert_int_equal(itpg_offset(sink, 0), 4 * N);
+        assert_int_equal(its_count(sink), 4 * N);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 4 * N);
         itpg_clear(recs, N);
         vcdc_sink_destroy(sink);
 
@@ -658,8 +658,8 @@ static void test_prepared(void **state) {
         make_records(recs, 0, N, 2);
         apply_want(sink, recs, N, 5 * N, VCDC_SINK_OK);
         itpg_clear(recs, N);
-        assert_int_equal(itpg_count(sink), 4 * N);
-        assert_int_equal(itpg_offset(sink, 0), 5 * N);
+        assert_int_equal(its_count(sink), 4 * N);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 5 * N);
         vcdc_sink_destroy(sink);
         free(recs);
         itpg.apply_apart = 0;
@@ -691,7 +691,7 @@ static void test_refuse(void **state) {
                                        sizeof(errstr)),
                          VCDC_SINK_OK);
         assert_int_equal(vcdc_sink_dim(other), DIM);
-        assert_int_equal(itpg_count(other), 2);
+        assert_int_equal(its_count(other), 2);
         assert_int_equal(itpg_apply_at(wrong, &rec, 1, NULL, 0, -1, errstr,
                                        sizeof(errstr)),
                          VCDC_SINK_FATAL);
@@ -760,7 +760,7 @@ static void test_refuse(void **state) {
                                        sizeof(errstr)),
                          VCDC_SINK_INVALID);
         vcdc_record_clear(&rec);
-        assert_int_equal(itpg_count(sink), 1);
+        assert_int_equal(its_count(sink), 1);
         vcdc_sink_destroy(sink);
 }
 

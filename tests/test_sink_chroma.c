@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
@@ -40,15 +41,6 @@ static vcdc_record_t *rec_new(const char *id, const float *vector, size_t dim,
 static void rec_free(vcdc_record_t *rec) {
         vcdc_record_clear(rec);
         free(rec);
-}
-
-static json_t *parse(const char *text) {
-        json_error_t jerr;
-        json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-        if (!j)
-                fail_msg("not JSON: %s: %s", jerr.text, text);
-        return j;
 }
 
 /* Metadata Chroma can hold, and what it cannot, side by side. */
@@ -315,7 +307,7 @@ static void test_upsert_body_text(void **state) {
         assert_non_null(strstr(text, "\"documents\":[\"doc \xc3\xa9\",null]"));
         assert_non_null(strstr(text, "{\"ids\":[\"a\\\"1\",\"b\"],"));
         /* Every float reads back to the same float32. */
-        body = parse(text);
+        body = json_load_or_fail(text);
         emb = json_object_get(body, "embeddings");
         assert_int_equal(json_array_size(emb), 2);
         for (i = 0; i < ARRAY_CNT(tricky); i++) {
@@ -370,7 +362,8 @@ static void test_upsert_body_stale_keys(void **state) {
         for (i = 0; i < ARRAY_CNT(cases); i++) {
                 vcdc_record_t *rec =
                         rec_new("x", v, 1, cases[i].metadata, NULL);
-                json_t *old = cases[i].old ? parse(cases[i].old) : NULL;
+                json_t *old =
+                        cases[i].old ? json_load_or_fail(cases[i].old) : NULL;
                 const json_t *olds[1] = {old};
                 assert_int_equal(vcdc_chroma_upsert_body(
                                          (const vcdc_record_t *const *)&rec, 1,
@@ -410,7 +403,7 @@ static void test_upsert_body_split(void **state) {
                 assert_true(n >= 1);
                 assert_true(n < 10);
                 assert_true(len <= 300 || n == 1);
-                body = parse(text);
+                body = json_load_or_fail(text);
                 assert_int_equal(json_array_size(json_object_get(body, "ids")),
                                  n);
                 assert_int_equal(
@@ -483,13 +476,13 @@ static void test_metadata_dump(void **state) {
 
         (void)state;
         for (i = 0; i < ARRAY_CNT(cases); i++) {
-                json_t *in = parse(cases[i].in), *back;
+                json_t *in = json_load_or_fail(cases[i].in), *back;
                 char *out = vcdc_chroma_metadata_dump(in);
                 assert_non_null(out);
                 if (strcmp(out, cases[i].out))
                         fail_msg("case %zu: %s, expected %s", i, out,
                                  cases[i].out);
-                back = parse(out);
+                back = json_load_or_fail(out);
                 assert_true(json_equal(in, back));
                 json_decref(back);
                 json_decref(in);

@@ -16,19 +16,11 @@
 
 #include <jansson.h>
 
+#include "json_load.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
 #define ARRAY_CNT(a) (sizeof(a) / sizeof(*(a)))
-
-static json_t *parse(const char *text) {
-        json_error_t jerr;
-        json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
-
-        if (!j)
-                fail_msg("not JSON: %s: %s", jerr.text, text);
-        return j;
-}
 
 static void test_parse_collection(void **state) {
         static const struct {
@@ -76,7 +68,7 @@ static void test_parse_collection(void **state) {
 
         (void)state;
         for (i = 0; i < ARRAY_CNT(valid); i++) {
-                json_t *j = parse(valid[i].answer);
+                json_t *j = json_load_or_fail(valid[i].answer);
                 if (vcdc_chroma_parse_collection(j, id, sizeof(id), &dim,
                                                  &metric, errstr,
                                                  sizeof(errstr)))
@@ -86,7 +78,7 @@ static void test_parse_collection(void **state) {
                 json_decref(j);
         }
         for (i = 0; i < ARRAY_CNT(invalid); i++) {
-                json_t *j = parse(invalid[i]);
+                json_t *j = json_load_or_fail(invalid[i]);
                 if (!vcdc_chroma_parse_collection(j, id, sizeof(id), &dim,
                                                   &metric, errstr,
                                                   sizeof(errstr)))
@@ -111,7 +103,7 @@ static void test_parse_get_by_ids(void **state) {
         vcdc_record_t out[4];
         char errstr[256];
         size_t i, found;
-        json_t *j = parse(answer);
+        json_t *j = json_load_or_fail(answer);
         float third = 1.0f / 3.0f, tiny = 1e-45f;
 
         (void)state;
@@ -147,7 +139,7 @@ static void test_parse_get_page(void **state) {
         vcdc_record_t out[3];
         char errstr[256];
         size_t i, n;
-        json_t *j = parse(answer);
+        json_t *j = json_load_or_fail(answer);
 
         (void)state;
         for (i = 0; i < 3; i++)
@@ -180,7 +172,7 @@ static void test_parse_rows(void **state) {
         vcdc_record_t out[2];
         char errstr[256];
         size_t n;
-        json_t *j = parse(answer);
+        json_t *j = json_load_or_fail(answer);
 
         (void)state;
         vcdc_record_init(&out[0]);
@@ -261,7 +253,7 @@ static void test_scan_cursor(void **state) {
         vcdc_chroma_cursor_clear(&cur);
 
         /* The latest anchor there, before the end offset only. */
-        j = parse(answer);
+        j = json_load_or_fail(answer);
         assert_int_equal(vcdc_chroma_cursor_parse("10,1:a,1:b,1:q", &cur), 0);
         assert_int_equal(vcdc_chroma_find_anchor(j, 4, 10, &cur, &k), 3);
         assert_int_equal(k, 1); /* "b": "q" is gone */
@@ -304,7 +296,7 @@ static void test_parse_get_malformed(void **state) {
 
         (void)state;
         for (i = 0; i < ARRAY_CNT(answers); i++) {
-                json_t *j = parse(answers[i]);
+                json_t *j = json_load_or_fail(answers[i]);
                 for (k = 0; k < 2; k++)
                         vcdc_record_init(&out[k]);
                 errstr[0] = '\0';
@@ -334,7 +326,7 @@ static void test_parse_query(void **state) {
         vcdc_hit_t hits[3];
         char errstr[256];
         size_t i, n;
-        json_t *j = parse(answer);
+        json_t *j = json_load_or_fail(answer);
 
         (void)state;
         memset(hits, 0, sizeof(hits));
@@ -353,7 +345,7 @@ static void test_parse_query(void **state) {
         for (i = 0; i < n; i++)
                 free(hits[i].id);
         json_decref(j);
-        j = parse("{\"ids\":[[]],\"distances\":[[]]}");
+        j = json_load_or_fail("{\"ids\":[[]],\"distances\":[[]]}");
         assert_int_equal(
                 vcdc_chroma_parse_query(j, hits, 3, &n, errstr, sizeof(errstr)),
                 0);
@@ -361,7 +353,7 @@ static void test_parse_query(void **state) {
         json_decref(j);
         for (i = 0; i < ARRAY_CNT(malformed); i++) {
                 memset(hits, 0, sizeof(hits));
-                j = parse(malformed[i]);
+                j = json_load_or_fail(malformed[i]);
                 if (vcdc_chroma_parse_query(j, hits, 3, &n, errstr,
                                             sizeof(errstr)) != -1)
                         fail_msg("malformed[%zu] accepted", i);
@@ -403,7 +395,7 @@ static void test_parse_offsets(void **state) {
         vcdc_sink_offset_t *offs;
         char errstr[256];
         size_t i, n;
-        json_t *j = parse(answer);
+        json_t *j = json_load_or_fail(answer);
 
         (void)state;
         assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "c-1", &offs, &n,
@@ -429,7 +421,7 @@ static void test_parse_offsets(void **state) {
         assert_int_equal(n, 0);
         free(offs);
         json_decref(j);
-        j = parse("{\"ids\":[],\"metadatas\":[]}");
+        j = json_load_or_fail("{\"ids\":[],\"metadatas\":[]}");
         assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "", &offs, &n,
                                                    errstr, sizeof(errstr)),
                          0);
@@ -438,7 +430,7 @@ static void test_parse_offsets(void **state) {
         free(offs);
         json_decref(j);
         for (i = 0; i < ARRAY_CNT(malformed); i++) {
-                j = parse(malformed[i]);
+                j = json_load_or_fail(malformed[i]);
                 if (vcdc_chroma_parse_offsets(j, "t", "", &offs, &n, errstr,
                                               sizeof(errstr)) != -1)
                         fail_msg("malformed[%zu] accepted", i);

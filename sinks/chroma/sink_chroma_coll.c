@@ -60,26 +60,6 @@ vcdc_sink_status_t vcdc_chroma_adopt(vcdc_sink_t *sink, const char *id,
         return VCDC_SINK_OK;
 }
 
-/* For reads: looks the collection up again while it is not known, since
- * another process may have created it. */
-vcdc_sink_status_t vcdc_chroma_refresh(vcdc_sink_t *sink, char *errstr,
-                                       size_t errstr_size) {
-        chroma_t *st = sink->state;
-        vcdc_sink_status_t status;
-        vcdc_metric_t metric;
-        char id[CHROMA_ID_SIZE];
-        size_t dim;
-        int found;
-
-        if (st->id[0])
-                return VCDC_SINK_OK;
-        status = vcdc_chroma_lookup(sink, sink->url->path, id, &dim, &metric,
-                                    &found, errstr, errstr_size);
-        if (status != VCDC_SINK_OK || !found)
-                return status;
-        return vcdc_chroma_adopt(sink, id, dim, metric, errstr, errstr_size);
-}
-
 /* Creates (or gets) a collection, *id filled. */
 vcdc_sink_status_t vcdc_chroma_create(vcdc_sink_t *sink, const char *name,
                                       vcdc_metric_t metric, char *id,
@@ -107,21 +87,40 @@ vcdc_sink_status_t vcdc_chroma_create(vcdc_sink_t *sink, const char *name,
         return VCDC_SINK_OK;
 }
 
-vcdc_sink_status_t vcdc_chroma_ensure(vcdc_sink_t *sink, char *errstr,
-                                      size_t errstr_size) {
+/* The user's collection as it is now, while it is not known: looked up,
+ * or (create) created when missing; taken when it is compatible. */
+static vcdc_sink_status_t find(vcdc_sink_t *sink, int create, char *errstr,
+                               size_t errstr_size) {
         chroma_t *st = sink->state;
         vcdc_sink_status_t status;
         vcdc_metric_t metric;
         char id[CHROMA_ID_SIZE];
         size_t dim;
+        int found = 1;
 
         if (st->id[0])
                 return VCDC_SINK_OK;
-        status = vcdc_chroma_create(sink, sink->url->path, sink->conf.metric,
-                                    id, &dim, &metric, errstr, errstr_size);
-        if (status != VCDC_SINK_OK)
+        if (create)
+                status = vcdc_chroma_create(sink, sink->url->path,
+                                            sink->conf.metric, id, &dim,
+                                            &metric, errstr, errstr_size);
+        else
+                status = vcdc_chroma_lookup(sink, sink->url->path, id, &dim,
+                                            &metric, &found, errstr,
+                                            errstr_size);
+        if (status != VCDC_SINK_OK || !found)
                 return status;
         return vcdc_chroma_adopt(sink, id, dim, metric, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_chroma_refresh(vcdc_sink_t *sink, char *errstr,
+                                       size_t errstr_size) {
+        return find(sink, 0, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_chroma_ensure(vcdc_sink_t *sink, char *errstr,
+                                      size_t errstr_size) {
+        return find(sink, 1, errstr, errstr_size);
 }
 
 /* A 404 on the collection's own id: it was deleted under us. Writing on
