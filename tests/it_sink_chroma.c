@@ -28,6 +28,7 @@
 
 #include "it_chroma.h"
 #include "it_proxy.h"
+#include "it_sink.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
@@ -169,6 +170,25 @@ static void clear_recs(vcdc_record_t *recs, size_t cnt) {
 
         for (i = 0; i < cnt; i++)
                 vcdc_record_clear(&recs[i]);
+}
+
+/* Applies want[0..cnt) and reads them back by id into got. */
+static void write_read(vcdc_sink_t *sink, vcdc_record_t *want,
+                       vcdc_record_t *got, size_t cnt) {
+        const char **ids = calloc(cnt, sizeof(*ids));
+        char errstr[1024];
+        size_t i;
+
+        for (i = 0; i < cnt; i++) {
+                ids[i] = want[i].id;
+                vcdc_record_init(&got[i]);
+        }
+        its_want(apply(sink, want, cnt, NULL, 0, NULL, 0, errstr,
+                       sizeof(errstr)),
+                 VCDC_SINK_OK, "apply", errstr);
+        its_want(vcdc_sink_get(sink, ids, cnt, got, errstr, sizeof(errstr)),
+                 VCDC_SINK_OK, "get", errstr);
+        free(ids);
 }
 
 /* Everything a migration does, on one new l2 collection (l2 returns
@@ -450,7 +470,6 @@ static void test_lifecycle(void **state) {
 static void test_metadata_floats(void **state) {
         enum { CNT = 300, KEYS = 10 };
         static vcdc_record_t want[CNT], got[CNT];
-        const char *ids[CNT];
         char errstr[1024], coll[128];
         size_t i, k, predicted = 0, total = 0;
         uint64_t x = 0x9e3779b97f4a7c15ULL;
@@ -486,15 +505,8 @@ static void test_metadata_floats(void **state) {
                 }
                 want[i].metadata = json_dumps(meta, JSON_COMPACT);
                 json_decref(meta);
-                ids[i] = want[i].id;
-                vcdc_record_init(&got[i]);
         }
-        assert_int_equal(apply(sink, want, CNT, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
-        assert_int_equal(
-                vcdc_sink_get(sink, ids, CNT, got, errstr, sizeof(errstr)),
-                VCDC_SINK_OK);
+        write_read(sink, want, got, CNT);
         altered = 0;
         for (i = 0; i < CNT; i++)
                 assert_same(&got[i], &want[i]);
@@ -585,7 +597,6 @@ static void test_server_refusal(void **state) {
 static void test_cosine_precision(void **state) {
         enum { CNT = 50 };
         static vcdc_record_t want[CNT], got[CNT];
-        const char *ids[CNT];
         char errstr[1024], coll[128];
         size_t i, j, inexact = 0;
         vcdc_sink_t *sink;
@@ -598,15 +609,8 @@ static void test_cosine_precision(void **state) {
         assert_non_null(sink);
         for (i = 0; i < CNT; i++) {
                 make_rec(&want[i], (int)i, 0);
-                ids[i] = want[i].id;
-                vcdc_record_init(&got[i]);
         }
-        assert_int_equal(apply(sink, want, CNT, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
-        assert_int_equal(
-                vcdc_sink_get(sink, ids, CNT, got, errstr, sizeof(errstr)),
-                VCDC_SINK_OK);
+        write_read(sink, want, got, CNT);
         for (i = 0; i < CNT; i++) {
                 assert_int_equal(got[i].dim, DIM);
                 for (j = 0; j < DIM; j++) {

@@ -91,12 +91,26 @@ static char *stamp_of(const char *coll, int32_t partition) {
         return stamp;
 }
 
+/* Fails unless partition's companion record is stamped with id (same
+ * 1) or with another (same 0). */
+static void assert_stamp(const char *coll, int32_t partition, const char *id,
+                         int same) {
+        char *stamp = stamp_of(coll, partition);
+
+        assert_non_null(stamp);
+        if (same)
+                assert_string_equal(stamp, id);
+        else
+                assert_string_not_equal(stamp, id);
+        free(stamp);
+}
+
 /*
  * Recorded offsets carry the collection's id; once it is deleted, and
  * once it is re-created, none read back; new ones belong to the new one.
  */
 static void test_stamped(void **state) {
-        char coll[128], id[128], path[256], *stamp;
+        char coll[128], id[128], path[256];
         vcdc_sink_t *sink, *again;
         size_t cnt;
         long code;
@@ -132,14 +146,8 @@ static void test_stamped(void **state) {
         /* Stamped with the new collection's id; partition 1's record is
          * still the old collection's. */
         itc_coll_id(coll, id, sizeof(id));
-        stamp = stamp_of(coll, 0);
-        assert_non_null(stamp);
-        assert_string_equal(stamp, id);
-        free(stamp);
-        stamp = stamp_of(coll, 1);
-        assert_non_null(stamp);
-        assert_string_not_equal(stamp, id);
-        free(stamp);
+        assert_stamp(coll, 0, id, 1);
+        assert_stamp(coll, 1, id, 0);
         vcdc_sink_destroy(again);
         vcdc_sink_destroy(sink);
 }
@@ -151,7 +159,7 @@ static void test_stamped(void **state) {
  * they stop counting once the collection exists.
  */
 static void test_without_collection(void **state) {
-        char coll[128], id[128], *stamp;
+        char coll[128], id[128];
         vcdc_sink_t *sink;
         size_t cnt;
 
@@ -174,14 +182,8 @@ static void test_without_collection(void **state) {
         assert_int_equal(its_offset(sink, TOPIC, 0, &cnt), 6);
         assert_int_equal(cnt, 1);
         itc_coll_id(coll, id, sizeof(id));
-        stamp = stamp_of(coll, 0);
-        assert_non_null(stamp);
-        assert_string_equal(stamp, id);
-        free(stamp);
-        stamp = stamp_of(coll, 1);
-        assert_non_null(stamp);
-        assert_string_equal(stamp, "");
-        free(stamp);
+        assert_stamp(coll, 0, id, 1);
+        assert_stamp(coll, 1, "", 1);
         vcdc_sink_destroy(sink);
 }
 
