@@ -3,7 +3,9 @@
  *
  * A sink is chosen by URL scheme (chroma://, pgvector://) and used only
  * through the wrappers below. Everything above it (batching, retries,
- * offsets, verification, shadow reads) is written once, against this API.
+ * offsets, verification, shadow reads) is written once, against this API;
+ * nothing here names a database's own types, and nothing above it may
+ * reach past these calls into a sink (sink_int.h is the sinks' own).
  *
  * Every call that talks to the database returns a vcdc_sink_status_t, which
  * carries the retry decision:

@@ -1,8 +1,9 @@
 /*
  * vcdc - Chroma sink internals: the checks (sink_chroma_check.c), the
  * request-body builders (sink_chroma_body.c), the answer parsers
- * (sink_chroma_answer.c) and the float model (sink_chroma_float.c), pure
- * functions exposed so unit tests and fuzzers can check them without a
+ * (sink_chroma_answer.c), the float model (sink_chroma_float.c) and the
+ * scan cursor (sink_chroma_cursor.c): pure functions, no I/O and no sink
+ * state, exposed so unit tests and fuzzers can check them without a
  * server. Only the sink's files, its tests, fuzz/fuzz_chroma.c and
  * bench/direct_loader.c include this.
  *

@@ -1,7 +1,8 @@
 /*
  * vcdc - pgvector sink internals: the pure helpers (text formats, SQL
  * building, error mapping: sink_pgvector_sql.c, _fence.c, _check.c,
- * _conn.c), exposed for its tests. Only the sink's files, its tests,
+ * _conn.c), exposed for its tests; none keeps sink state (connecting and
+ * cancelling are the only ones that talk to a server). Only the sink's files, its tests,
  * fuzz/fuzz_pgvector.c and bench/direct_loader.c include this.
  */
 #ifndef VCDC_SINK_PGVECTOR_INT_H
