@@ -19,13 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "sink_chroma_int.h"
 #include "sink_pgvector_int.h"
 
@@ -38,36 +39,8 @@ typedef struct row_s {
         char *doc;      /* or NULL */
 } row_t;
 
-typedef struct buf_s {
-        char *p;
-        size_t len, size;
-} buf_t;
-
 static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void buf_put(buf_t *b, const char *s, size_t n) {
-        if (b->len + n + 1 > b->size) {
-                size_t size = b->size ? b->size : 4096;
-                while (size < b->len + n + 1)
-                        size *= 2;
-                if (!(b->p = realloc(b->p, size))) {
-                        fprintf(stderr, "direct_loader: out of memory\n");
-                        exit(1);
-                }
-                b->size = size;
-        }
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-}
-
-static void buf_puts(buf_t *b, const char *s) {
-        buf_put(b, s, strlen(s));
+        return (double)vcdc_clock_ms() / 1000.0;
 }
 
 /* Reads every line; the vector as text and base64 too when chroma (the
@@ -97,16 +70,16 @@ static long read_rows(const char *path, int chroma, row_t **rowsp,
                 }
                 if (cnt == cap) {
                         cap = cap ? cap * 2 : 1024;
-                        if (!(rows = realloc(rows, sizeof(*rows) *
-                                                           (size_t)cap)))
+                        if (!(rows = realloc(rows,
+                                             sizeof(*rows) * (size_t)cap)))
                                 exit(1);
                 }
                 r = &rows[cnt++];
                 memset(r, 0, sizeof(*r));
                 *dimp = json_array_size(vec);
                 f = malloc(sizeof(float) * *dimp);
-                json_array_foreach(vec, i, x)
-                        f[i] = (float)json_number_value(x);
+                json_array_foreach(vec, i, x) f[i] =
+                        (float)json_number_value(x);
                 if (!f || !(r->vec_bin = malloc(
                                     vcdc_pgvector_vector_binary_size(*dimp))))
                         exit(1);
@@ -117,8 +90,8 @@ static long read_rows(const char *path, int chroma, row_t **rowsp,
                         if (!(r->vec_text = malloc(max)) ||
                             !vcdc_pgvector_vector_format(f, *dimp, r->vec_text,
                                                          max) ||
-                            !(r->vec_b64 = vcdc_chroma_base64_floats(
-                                      f, *dimp))) {
+                            !(r->vec_b64 =
+                                      vcdc_chroma_base64_floats(f, *dimp))) {
                                 fprintf(stderr, "%s:%ld: bad vector\n", path,
                                         cnt);
                                 exit(1);
@@ -245,20 +218,21 @@ done:
 }
 
 static size_t write_cb(char *p, size_t size, size_t n, void *opaque) {
-        buf_t *b = opaque;
+        vcdc_buf_t *b = opaque;
 
         if (b->len < 65536)
-                buf_put(b, p, size * n);
+                vcdc_buf_put(b, p, size * n);
         return size * n;
 }
 
 /* POST (body) or GET (body NULL); the answer in *resp. Returns the HTTP
  * status, or -1. */
-static long http(CURL *curl, const char *url, const char *body, buf_t *resp) {
+static long http(CURL *curl, const char *url, const char *body,
+                 vcdc_buf_t *resp) {
         long status = -1;
         CURLcode res;
 
-        resp->len = 0;
+        vcdc_buf_truncate(resp, 0);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
         if (body)
@@ -283,7 +257,7 @@ static int load_chroma(const char *host, const char *port, const char *name,
                 "/api/v2/tenants/default_tenant/databases/default_database";
         CURL *curl = curl_easy_init();
         struct curl_slist *hdrs = NULL;
-        buf_t resp = {0}, body = {0};
+        vcdc_buf_t resp = VCDC_BUF_INIT, body = VCDC_BUF_INIT;
         char url[1024];
         json_t *obj = NULL;
         const char *cid;
@@ -294,54 +268,54 @@ static int load_chroma(const char *host, const char *port, const char *name,
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
         snprintf(url, sizeof(url), "http://%s:%s/api/v2/pre-flight-checks",
                  host, port);
-        if (http(curl, url, NULL, &resp) != 200 ||
+        if (http(curl, url, NULL, &resp) != 200 || !resp.p ||
             !(obj = json_loads(resp.p, 0, NULL)))
                 goto done;
         b64 = json_is_true(json_object_get(obj, "supports_base64_encoding"));
         json_decref(obj);
         snprintf(url, sizeof(url), "http://%s:%s%s/collections", host, port,
                  base);
-        buf_puts(&body, "{\"name\":\"");
-        buf_puts(&body, name);
-        buf_puts(&body, "\",\"configuration\":{\"hnsw\":{\"space\":"
-                        "\"cosine\"}},\"get_or_create\":true}");
-        if (http(curl, url, body.p, &resp) != 200 ||
+        vcdc_buf_puts(&body, "{\"name\":\"");
+        vcdc_buf_puts(&body, name);
+        vcdc_buf_puts(&body, "\",\"configuration\":{\"hnsw\":{\"space\":"
+                             "\"cosine\"}},\"get_or_create\":true}");
+        if (body.failed || http(curl, url, body.p, &resp) != 200 ||
             !(obj = json_loads(resp.p, 0, NULL)) ||
             !(cid = json_string_value(json_object_get(obj, "id"))))
                 goto done;
-        snprintf(url, sizeof(url), "http://%s:%s%s/collections/%s/upsert",
-                 host, port, base, cid);
+        snprintf(url, sizeof(url), "http://%s:%s%s/collections/%s/upsert", host,
+                 port, base, cid);
         for (i = 0; i < cnt; i += n) {
                 n = cnt - i < batch ? cnt - i : batch;
-                body.len = 0;
-                buf_puts(&body, "{\"ids\":[");
+                vcdc_buf_truncate(&body, 0);
+                vcdc_buf_puts(&body, "{\"ids\":[");
                 for (j = 0; j < n; j++) {
                         char *s = json_dumps(json_string(rows[i + j].id),
                                              JSON_ENCODE_ANY);
                         if (j)
-                                buf_puts(&body, ",");
-                        buf_puts(&body, s);
+                                vcdc_buf_puts(&body, ",");
+                        vcdc_buf_puts(&body, s);
                         free(s);
                 }
-                buf_puts(&body, "],\"embeddings\":[");
+                vcdc_buf_puts(&body, "],\"embeddings\":[");
                 for (j = 0; j < n; j++) {
                         if (j)
-                                buf_puts(&body, ",");
+                                vcdc_buf_puts(&body, ",");
                         if (b64) {
-                                buf_puts(&body, "\"");
-                                buf_puts(&body, rows[i + j].vec_b64);
-                                buf_puts(&body, "\"");
+                                vcdc_buf_puts(&body, "\"");
+                                vcdc_buf_puts(&body, rows[i + j].vec_b64);
+                                vcdc_buf_puts(&body, "\"");
                         } else {
-                                buf_puts(&body, rows[i + j].vec_text);
+                                vcdc_buf_puts(&body, rows[i + j].vec_text);
                         }
                 }
-                buf_puts(&body, "],\"metadatas\":[");
+                vcdc_buf_puts(&body, "],\"metadatas\":[");
                 for (j = 0; j < n; j++) {
                         if (j)
-                                buf_puts(&body, ",");
-                        buf_puts(&body, rows[i + j].meta);
+                                vcdc_buf_puts(&body, ",");
+                        vcdc_buf_puts(&body, rows[i + j].meta);
                 }
-                buf_puts(&body, "],\"documents\":[");
+                vcdc_buf_puts(&body, "],\"documents\":[");
                 for (j = 0; j < n; j++) {
                         char *s = rows[i + j].doc
                                           ? json_dumps(json_string(
@@ -349,19 +323,23 @@ static int load_chroma(const char *host, const char *port, const char *name,
                                                        JSON_ENCODE_ANY)
                                           : strdup("null");
                         if (j)
-                                buf_puts(&body, ",");
-                        buf_puts(&body, s);
+                                vcdc_buf_puts(&body, ",");
+                        vcdc_buf_puts(&body, s);
                         free(s);
                 }
-                buf_puts(&body, "]}");
+                vcdc_buf_puts(&body, "]}");
+                if (body.failed) {
+                        fprintf(stderr, "direct_loader: out of memory\n");
+                        goto done;
+                }
                 if (http(curl, url, body.p, &resp) != 200)
                         goto done;
         }
         rc = 0;
 done:
         json_decref(obj);
-        free(resp.p);
-        free(body.p);
+        vcdc_buf_free(&resp);
+        vcdc_buf_free(&body);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(curl);
         return rc;

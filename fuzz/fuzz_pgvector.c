@@ -1,8 +1,9 @@
 /*
  * vcdc - libFuzzer target: what the pgvector sink reads back from
- * PostgreSQL: vector text ("[1,2.5,-3]") and jsonb text, plus SQLSTATE
- * codes and identifiers. A parsed vector must format and parse back to
- * the same floats.
+ * PostgreSQL: vector text ("[1,2.5,-3]"), jsonb text, result cells as
+ * numbers, a refused connection's verbose message, the fence's refusal,
+ * plus SQLSTATE codes and identifiers. A parsed vector must format and
+ * parse back to the same floats.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,8 +36,10 @@ done:
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *text = malloc(size + 1);
-        const char *items[2];
+        char *text = malloc(size + 1), code[6], why[128];
+        const char *items[2], *line;
+        uint64_t u;
+        int64_t i;
 
         if (!text)
                 return 0;
@@ -51,6 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         items[0] = text;
         items[1] = "";
         free(vcdc_pgvector_text_array(items, 2));
+        (void)vcdc_pgvector_parse_u64(text, &u);
+        (void)vcdc_pgvector_parse_i64(text, &i);
+        (void)vcdc_pgvector_connect_status(text, size % 2, code, &line);
+        (void)vcdc_pgvector_fence_refused("22P02", text, why, sizeof(why));
+        (void)vcdc_pgvector_jsonb_check(text, 1, why, sizeof(why));
 
         free(text);
         return 0;

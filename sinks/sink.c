@@ -1,6 +1,7 @@
 /*
  * vcdc - the sink wrappers: choose the implementation by URL scheme and
- * guard the optional slots. Callers never touch the ops table.
+ * guard the optional slots. Callers never touch the ops table; nothing
+ * here knows a database (each is behind its ops table).
  */
 #include "sink_int.h"
 
@@ -104,6 +105,32 @@ char *vcdc_sink_secret(const char *name, int *failedp, char *errstr,
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
                 buf[--n] = '\0';
         return strdup(buf);
+}
+
+vcdc_sink_status_t vcdc_sink_target_compat(vcdc_sink_t *sink, const char *what,
+                                           size_t dim, vcdc_metric_t metric,
+                                           char *errstr, size_t errstr_size) {
+        vcdc_metric_t want = sink->conf.metric;
+
+        if (sink->conf.dim && dim && dim != sink->conf.dim) {
+                snprintf(errstr, errstr_size,
+                         "%s: %s has dimension %zu, this sink is configured "
+                         "for %zu",
+                         sink->name, what, dim, sink->conf.dim);
+                return VCDC_SINK_FATAL;
+        }
+        if (metric == VCDC_METRIC_UNSET)
+                return VCDC_SINK_OK;
+        if (sink->metric_explicit && metric != want) {
+                snprintf(errstr, errstr_size,
+                         "%s: %s has metric %s, this sink is configured for "
+                         "%s (?metric=%s to use it)",
+                         sink->name, what, vcdc_metric_name(metric),
+                         vcdc_metric_name(want), vcdc_metric_name(metric));
+                return VCDC_SINK_FATAL;
+        }
+        sink->conf.metric = metric; /* the target's own */
+        return VCDC_SINK_OK;
 }
 
 vcdc_sink_t *vcdc_sink_new(const char *url, const vcdc_sink_conf_t *conf,

@@ -3,7 +3,9 @@
  *
  * A sink is chosen by URL scheme (chroma://, pgvector://) and used only
  * through the wrappers below. Everything above it (batching, retries,
- * offsets, verification, shadow reads) is written once, against this API.
+ * offsets, verification, shadow reads) is written once, against this API;
+ * nothing here names a database's own types, and nothing above it may
+ * reach past these calls into a sink (sink_int.h is the sinks' own).
  *
  * Every call that talks to the database returns a vcdc_sink_status_t, which
  * carries the retry decision:
@@ -239,6 +241,10 @@ vcdc_sink_status_t vcdc_sink_get(vcdc_sink_t *sink, const char *const *ids,
  * replaced (free()d and re-allocated) by each call; it is NULL again when
  * the scan is over. Fills out[0..*cntp) with at most max records.
  * with_vectors: 0 fetches ids, metadata and documents only.
+ * Writes may go on meanwhile: a record present throughout the scan comes
+ * back exactly once, and none comes back twice unless it was deleted and
+ * written again (Chroma: unless every record of the previous page was
+ * deleted since; it logs a notice then).
  */
 vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   size_t max, int with_vectors,

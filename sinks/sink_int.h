@@ -91,6 +91,18 @@ extern const struct vcdc_sink_ops vcdc_sink_pgvector_ops;
  */
 int vcdc_sink_register(const struct vcdc_sink_ops *ops);
 
+/**
+ * The rule every sink applies to a target that exists: refuses it (FATAL,
+ * errstr saying why) when its dimension dim (0: not known) differs from
+ * conf.dim, or its metric differs from the one configured (conf or the
+ * URL's ?metric=); takes its metric when none was configured. metric
+ * UNSET: the target records none, and is taken as configured. what names
+ * the target in errstr ("collection docs", "table \"docs\"").
+ */
+vcdc_sink_status_t vcdc_sink_target_compat(vcdc_sink_t *sink, const char *what,
+                                           size_t dim, vcdc_metric_t metric,
+                                           char *errstr, size_t errstr_size);
+
 /** Reads a secret from env var name, or from the file named by name_FILE
  *  (trailing newline stripped). Returns a new string, or NULL when neither
  *  is set. Sets errstr and returns NULL with *failedp = 1 when the file

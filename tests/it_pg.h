@@ -1,11 +1,13 @@
 /*
- * vcdc - what the pgvector integration tests of issue 14 share
- * (it_sink_fence.c, it_sink_pg_auth.c, it_sink_pg_check.c): the server
- * named by the environment, direct libpq connections for independent
- * checks and for holding locks, records and batches, and a TCP proxy that
- * can hold a client's bytes, refuse connections, or forward.
+ * vcdc - what the pgvector integration tests share (it_sink_pgvector.c,
+ * it_sink_pg_outage.c, it_sink_fence.c, it_sink_pg_auth.c,
+ * it_sink_pg_check.c): the server named by the environment, the start of
+ * main() and the group's setup and teardown, the tables of the run
+ * (dropped at both ends), direct libpq connections for independent
+ * checks and for holding locks, records and batches; it_proxy.h's TCP
+ * proxy comes with it. Tests only.
  *
- * Environment (as tests/it_sink_pgvector.c):
+ * Environment:
  *   VCDC_PG_CONNINFO   libpq conninfo, or
  *   VCDC_PGVECTOR_URL  pgvector://USER@HOST:PORT/DB?sslmode=disable
  *   VCDC_PG_PASSWORD   when the server wants one
@@ -31,31 +33,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <libpq-fe.h>
 
+#include "it_proxy.h"
+#include "it_sink.h"
+#include "log.h"
 #include "sink.h"
 #include "url.h"
 
-#define ITPG_TOPIC "it.topic"
+#define ITPG_TOPIC  "it.topic"
+#define ITPG_TABLES 32
 
 static struct {
         char host[256], user[128], db[128], sslmode[32];
         int port;
-        PGconn *conn; /* direct, for independent checks */
+        PGconn *conn;                 /* direct, for independent checks */
+        char tables[ITPG_TABLES][64]; /* itpg_table()'s, dropped */
+        int table_cnt;
+        int apply_apart; /* itpg_apply() sends, then waits */
 } itpg;
-
-static inline double itpg_now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static inline void itpg_sleep_ms(int ms) {
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
-}
 
 static inline void itpg_copy(char *dst, size_t size, const char *v) {
         if (v)
@@ -196,10 +194,14 @@ static inline long long itpg_int(PGconn *conn, const char *fmt, ...) {
         return v;
 }
 
-/* it_<what>_<pid>_<suffix>: a table name of this run. */
+/* it_<what>_<pid>_<suffix>: a table name of this run, dropped by
+ * itpg_setup() and itpg_teardown(). */
 static inline void itpg_table(char *buf, size_t size, const char *what,
                               const char *suffix) {
         snprintf(buf, size, "it_%s_%d_%s", what, (int)getpid(), suffix);
+        if (itpg.table_cnt < ITPG_TABLES)
+                snprintf(itpg.tables[itpg.table_cnt++], sizeof(*itpg.tables),
+                         "%s", buf);
 }
 
 /* Drops table and what vcdc keeps about it. */
@@ -213,6 +215,51 @@ static inline void itpg_drop(const char *table) {
                          table));
 }
 
+/* The start of main(): 0 to run, or -1 (say so, exit 0) when the
+ * environment names no server. Takes VCDC_LOG_LEVEL; a proxy writes to
+ * clients that left, so SIGPIPE is ignored. */
+static inline int itpg_start(const char *prog) {
+        const char *level = getenv("VCDC_LOG_LEVEL");
+
+        if (itpg_env() == -1) {
+                fprintf(stderr,
+                        "%s: skipped: set VCDC_PG_CONNINFO or "
+                        "VCDC_PGVECTOR_URL to a PostgreSQL server "
+                        "with pgvector\n",
+                        prog);
+                return -1;
+        }
+        if (level)
+                vcdc_log_level = vcdc_log_level_parse(level);
+        signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
+
+/* The single value a query returns, as a new string. */
+static inline char *itpg_value(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+
+static inline char *itpg_value(const char *fmt, ...) {
+        PGresult *res;
+        char q[4096], *v;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(q, sizeof(q), fmt, ap);
+        va_end(ap);
+        res = itpg_sql(itpg.conn, "%s", q);
+        assert_int_equal(PQntuples(res), 1);
+        v = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return v;
+}
+
+static inline int itpg_exists(const char *table) {
+        return itpg_int(itpg.conn,
+                        "SELECT (to_regclass('\"%s\"') IS NOT NULL)::int",
+                        table) == 1;
+}
+
 /* The sink URL of table on host:port (port 0: the server's) as user
  * (NULL: the environment's). */
 static inline void itpg_url(char *buf, size_t size, const char *table,
@@ -223,10 +270,13 @@ static inline void itpg_url(char *buf, size_t size, const char *table,
                  itpg.sslmode[0] ? "&sslmode=" : "", itpg.sslmode);
 }
 
-static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
-                                        int timeout_ms) {
-        vcdc_sink_conf_t conf = {.metric = VCDC_METRIC_COSINE,
-                                 .timeout_ms = timeout_ms};
+/* A sink on table through port (0: the server's own), or the test
+ * fails. */
+static inline vcdc_sink_t *itpg_open_conf(const char *table, int port,
+                                          vcdc_metric_t metric, size_t dim,
+                                          int timeout_ms) {
+        vcdc_sink_conf_t conf = {
+                .metric = metric, .dim = dim, .timeout_ms = timeout_ms};
         char url[1024], errstr[512];
         vcdc_sink_t *sink;
 
@@ -236,8 +286,45 @@ static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
         return sink;
 }
 
+static inline vcdc_sink_t *itpg_open_at(const char *table, int port,
+                                        int timeout_ms) {
+        return itpg_open_conf(table, port, VCDC_METRIC_COSINE, 0, timeout_ms);
+}
+
 static inline vcdc_sink_t *itpg_open(const char *table) {
         return itpg_open_at(table, 0, 30000);
+}
+
+/* The group's setup: the checking connection, vcdc's bookkeeping tables
+ * (a sink opened once makes them) and none of the run's tables left from
+ * before. Call after naming the tables. Returns 0 or -1. */
+static inline int itpg_setup(void) {
+        int i;
+
+        if (!(itpg.conn = itpg_connect()))
+                return -1;
+        if (itpg.table_cnt)
+                vcdc_sink_destroy(itpg_open(itpg.tables[0]));
+        for (i = 0; i < itpg.table_cnt; i++)
+                itpg_drop(itpg.tables[i]);
+        return 0;
+}
+
+/* Drops the run's tables, while the checking connection is up. */
+static inline void itpg_drop_all(void) {
+        int i;
+
+        if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK)
+                for (i = 0; i < itpg.table_cnt; i++)
+                        itpg_drop(itpg.tables[i]);
+}
+
+/* The group's teardown: drops the run's tables, closes the checking
+ * connection. */
+static inline void itpg_teardown(void) {
+        itpg_drop_all();
+        PQfinish(itpg.conn);
+        itpg.conn = NULL;
 }
 
 /* Upsert of id "id-N" with dim floats; metadata {"v": variant}. */
@@ -298,7 +385,8 @@ itpg_batch(const vcdc_record_t **ptrs, vcdc_record_t *recs, size_t cnt,
         return batch;
 }
 
-/* vcdc_sink_apply() of such a batch. */
+/* vcdc_sink_apply() of such a batch; with itpg.apply_apart,
+ * vcdc_sink_apply_send() then vcdc_sink_apply_wait(). */
 static inline vcdc_sink_status_t
 itpg_apply(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
            const char *const *dels, size_t del_cnt,
@@ -310,9 +398,28 @@ itpg_apply(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
         vcdc_sink_status_t st;
 
         errstr[0] = '\0';
-        st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        if (!itpg.apply_apart) {
+                st = vcdc_sink_apply(sink, &batch, errstr, errstr_size);
+        } else if ((st = vcdc_sink_apply_send(sink, &batch, errstr,
+                                              errstr_size)) == VCDC_SINK_OK) {
+                /* Sent: the batch's memory is the caller's again. */
+                memset(ptrs, 0, (cnt ? cnt : 1) * sizeof(*ptrs));
+                st = vcdc_sink_apply_wait(sink, errstr, errstr_size);
+        }
         free(ptrs);
         return st;
+}
+
+/* itpg_apply() of recs[0..cnt) and dels[0..del_cnt) with offset for
+ * partition 0, none when it is negative. */
+static inline vcdc_sink_status_t
+itpg_apply_at(vcdc_sink_t *sink, vcdc_record_t *recs, size_t cnt,
+              const char *const *dels, size_t del_cnt, int64_t offset,
+              char *errstr, size_t errstr_size) {
+        vcdc_sink_offset_t off = {0, offset};
+
+        return itpg_apply(sink, recs, cnt, dels, del_cnt, &off,
+                          offset >= 0 ? 1 : 0, 0, errstr, errstr_size);
 }
 
 /* One upsert of id-n (variant) with one offset of partition 0. */
@@ -331,291 +438,12 @@ static inline vcdc_sink_status_t itpg_apply_one(vcdc_sink_t *sink, int n,
         return st;
 }
 
-/* Asserts st == want, with errstr in the message. */
-static inline void itpg_want(vcdc_sink_status_t st, vcdc_sink_status_t want,
-                             const char *what, const char *errstr) {
-        if (st != want)
-                fail_msg("%s: %s, want %s: %s", what, vcdc_sink_status_name(st),
-                         vcdc_sink_status_name(want), errstr);
-}
-
-/* The offset the sink reads back for partition of ITPG_TOPIC, -1 for
- * none. */
-static inline int64_t itpg_offset(vcdc_sink_t *sink, int32_t partition) {
-        vcdc_sink_offset_t *offs;
-        char errstr[512];
-        size_t cnt, i;
-        int64_t v = -1;
-
-        if (vcdc_sink_read_offsets(sink, ITPG_TOPIC, &offs, &cnt, errstr,
-                                   sizeof(errstr)) != VCDC_SINK_OK)
-                fail_msg("read_offsets: %s", errstr);
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        v = offs[i].offset;
-        free(offs);
-        return v;
-}
-
 /* The variant stored for id-n in table (metadata "v"), -1 when absent. */
 static inline long long itpg_variant(const char *table, int n) {
         return itpg_int(itpg.conn,
                         "SELECT (metadata->>'v')::int FROM \"%s\" "
                         "WHERE id = 'id-%d'",
                         table, n);
-}
-
-/*
- * A TCP proxy to the server in a thread. Commands: 'h' holds the clients
- * connected now (their bytes stay unread; later connections, such as a
- * cancel request, pass), 'r' releases them: what they sent goes on to the
- * server, then their end of file, and the server's answers are dropped
- * once the client is gone. 'd' closes everything and refuses connections
- * (the port stays reserved), 'u' listens again, 'q' quits.
- */
-#define ITPG_PROXY_PAIRS 16
-
-typedef struct itpg_pair_s {
-        int fd[2]; /* client, server; -1 when unused */
-        int held;
-        int client_eof;
-} itpg_pair_t;
-
-typedef struct itpg_proxy_s {
-        struct sockaddr_in target;
-        int port, reserve_fd, listen_fd;
-        int ctl[2], ack[2];
-        itpg_pair_t pairs[ITPG_PROXY_PAIRS];
-        pthread_t thread;
-} itpg_proxy_t;
-
-static inline int itpg_proxy_bind(itpg_proxy_t *px) {
-        struct sockaddr_in addr;
-        socklen_t len = sizeof(addr);
-        int fd, one = 1;
-
-        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-                return -1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        memset(&addr, 0, sizeof(addr));
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons((uint16_t)px->port);
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == -1 ||
-            getsockname(fd, (struct sockaddr *)&addr, &len) == -1) {
-                close(fd);
-                return -1;
-        }
-        px->port = ntohs(addr.sin_port);
-        return fd;
-}
-
-static inline int itpg_proxy_listen(itpg_proxy_t *px) {
-        int fd = itpg_proxy_bind(px);
-
-        if (fd == -1 || listen(fd, 16) == -1) {
-                if (fd != -1)
-                        close(fd);
-                return -1;
-        }
-        px->listen_fd = fd;
-        return 0;
-}
-
-static inline void itpg_pair_close(itpg_pair_t *p) {
-        if (p->fd[0] != -1)
-                close(p->fd[0]);
-        if (p->fd[1] != -1)
-                close(p->fd[1]);
-        memset(p, 0, sizeof(*p));
-        p->fd[0] = p->fd[1] = -1;
-}
-
-static inline void itpg_proxy_accept(itpg_proxy_t *px) {
-        int c = accept(px->listen_fd, NULL, NULL), s, j;
-
-        if (c == -1)
-                return;
-        for (j = 0; j < ITPG_PROXY_PAIRS; j++)
-                if (px->pairs[j].fd[0] == -1 && px->pairs[j].fd[1] == -1)
-                        break;
-        s = socket(AF_INET, SOCK_STREAM, 0);
-        if (j == ITPG_PROXY_PAIRS || s == -1 ||
-            connect(s, (struct sockaddr *)&px->target, sizeof(px->target)) ==
-                    -1) {
-                close(c);
-                if (s != -1)
-                        close(s);
-                return;
-        }
-        px->pairs[j].fd[0] = c;
-        px->pairs[j].fd[1] = s;
-}
-
-/* Moves what side of pair p has to the other side. */
-static inline void itpg_pair_forward(itpg_pair_t *p, int side) {
-        char buf[65536];
-        ssize_t n = read(p->fd[side], buf, sizeof(buf)), off = 0, w;
-
-        if (n <= 0) {
-                if (side == 0 && n == 0) {
-                        /* The client is gone: the server gets the end of
-                         * what it sent and may still answer. */
-                        shutdown(p->fd[1], SHUT_WR);
-                        p->client_eof = 1;
-                        return;
-                }
-                itpg_pair_close(p);
-                return;
-        }
-        if (side == 1 && p->client_eof)
-                return; /* answers for a client that left */
-        while (off < n) {
-                if ((w = write(p->fd[!side], buf + off, (size_t)(n - off))) <=
-                    0) {
-                        if (side == 1) {
-                                p->client_eof = 1;
-                                return;
-                        }
-                        itpg_pair_close(p);
-                        return;
-                }
-                off += w;
-        }
-}
-
-static inline void *itpg_proxy_main(void *arg) {
-        itpg_proxy_t *px = arg;
-
-        for (;;) {
-                struct pollfd pfd[2 + 2 * ITPG_PROXY_PAIRS];
-                int who[2 + 2 * ITPG_PROXY_PAIRS];
-                int n = 0, i, j;
-                char cmd;
-
-                pfd[n].fd = px->ctl[0];
-                pfd[n].events = POLLIN;
-                who[n++] = -1;
-                if (px->listen_fd != -1) {
-                        pfd[n].fd = px->listen_fd;
-                        pfd[n].events = POLLIN;
-                        who[n++] = -2;
-                }
-                for (i = 0; i < ITPG_PROXY_PAIRS; i++) {
-                        itpg_pair_t *p = &px->pairs[i];
-                        if (p->fd[1] == -1)
-                                continue;
-                        for (j = 0; j < 2; j++) {
-                                if (j == 0 && (p->held || p->client_eof))
-                                        continue;
-                                pfd[n].fd = p->fd[j];
-                                pfd[n].events = POLLIN;
-                                who[n++] = i * 2 + j;
-                        }
-                }
-                if (poll(pfd, (nfds_t)n, -1) == -1) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
-                }
-                if (pfd[0].revents) {
-                        if (read(px->ctl[0], &cmd, 1) != 1 || cmd == 'q')
-                                break;
-                        for (i = 0; i < ITPG_PROXY_PAIRS; i++) {
-                                itpg_pair_t *p = &px->pairs[i];
-                                if (p->fd[1] == -1)
-                                        continue;
-                                if (cmd == 'h')
-                                        p->held = 1;
-                                else if (cmd == 'r')
-                                        p->held = 0;
-                                else if (cmd == 'd')
-                                        itpg_pair_close(p);
-                        }
-                        if (cmd == 'd' && px->listen_fd != -1) {
-                                close(px->listen_fd);
-                                px->listen_fd = -1;
-                        } else if (cmd == 'u' && px->listen_fd == -1) {
-                                itpg_proxy_listen(px);
-                        } else if (cmd == 'c') {
-                                /* how many pairs are open */
-                                for (i = 0, j = 0; i < ITPG_PROXY_PAIRS; i++)
-                                        j += px->pairs[i].fd[1] != -1;
-                                cmd = (char)j;
-                        }
-                        if (write(px->ack[1], &cmd, 1) != 1)
-                                break;
-                        continue;
-                }
-                for (i = 1; i < n; i++) {
-                        if (!pfd[i].revents)
-                                continue;
-                        if (who[i] == -2)
-                                itpg_proxy_accept(px);
-                        else if (px->pairs[who[i] / 2].fd[who[i] % 2] ==
-                                 pfd[i].fd)
-                                itpg_pair_forward(&px->pairs[who[i] / 2],
-                                                  who[i] % 2);
-                }
-        }
-        return NULL;
-}
-
-/* Sends cmd and returns the proxy's answer (for 'c', the open pairs). */
-static inline int itpg_proxy_cmd(itpg_proxy_t *px, char cmd) {
-        char a = 0;
-
-        assert_int_equal(write(px->ctl[1], &cmd, 1), 1);
-        if (cmd != 'q')
-                assert_int_equal(read(px->ack[0], &a, 1), 1);
-        return a;
-}
-
-/* Waits until no pair is open (every server connection closed). */
-static inline int itpg_proxy_drained(itpg_proxy_t *px, double timeout_s) {
-        double t0 = itpg_now();
-
-        while (itpg_proxy_cmd(px, 'c') > 0) {
-                if (itpg_now() - t0 > timeout_s)
-                        return 0;
-                itpg_sleep_ms(50);
-        }
-        return 1;
-}
-
-static inline int itpg_proxy_start(itpg_proxy_t *px) {
-        int i;
-
-        memset(px, 0, sizeof(*px));
-        px->listen_fd = -1;
-        for (i = 0; i < ITPG_PROXY_PAIRS; i++)
-                px->pairs[i].fd[0] = px->pairs[i].fd[1] = -1;
-        px->target.sin_family = AF_INET;
-        px->target.sin_port = htons((uint16_t)itpg.port);
-        if (inet_pton(AF_INET, itpg.host, &px->target.sin_addr) != 1)
-                return -1; /* IPv4 literals only */
-        if (pipe(px->ctl) == -1 || pipe(px->ack) == -1 ||
-            (px->reserve_fd = itpg_proxy_bind(px)) == -1 ||
-            itpg_proxy_listen(px) == -1)
-                return -1;
-        return pthread_create(&px->thread, NULL, itpg_proxy_main, px) ? -1 : 0;
-}
-
-static inline void itpg_proxy_stop(itpg_proxy_t *px) {
-        int i;
-
-        itpg_proxy_cmd(px, 'q');
-        pthread_join(px->thread, NULL);
-        if (px->listen_fd != -1)
-                close(px->listen_fd);
-        close(px->reserve_fd);
-        for (i = 0; i < ITPG_PROXY_PAIRS; i++)
-                itpg_pair_close(&px->pairs[i]);
-        close(px->ctl[0]);
-        close(px->ctl[1]);
-        close(px->ack[0]);
-        close(px->ack[1]);
 }
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * vcdc - integration test: the Chroma sink against a real Chroma server
- * named by VCDC_CHROMA_HOST and VCDC_CHROMA_PORT. When they are unset every
- * test is skipped, saying so. Collections are named vcdc_it_<pid>_<time>_*
- * and deleted at the end.
+ * named by VCDC_CHROMA_HOST and VCDC_CHROMA_PORT (it_chroma.h; skipped,
+ * saying so, when they are unset). Collections are named
+ * vcdc_it_<pid>_<time>_* and deleted at the end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,87 +26,16 @@
 
 #include <jansson.h>
 
-#include "http.h"
+#include "it_chroma.h"
+#include "it_proxy.h"
+#include "it_sink.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
-#define DIM       128
-#define N         2500
-#define BATCH     1000
-#define TOPIC     "vcdc.it.changes"
-
-static const char *host;
-static int port;
-static char prefix[64];
-static char created[16][128]; /* collections to delete at the end */
-static int created_cnt;
-
-static int have_server(void) {
-        if (host && port)
-                return 1;
-        fprintf(stderr, "it_sink_chroma: skipped: VCDC_CHROMA_HOST and "
-                        "VCDC_CHROMA_PORT are unset\n");
-        return 0;
-}
-
-#define NEED_SERVER()                                                          \
-        do {                                                                   \
-                if (!have_server())                                            \
-                        skip();                                                \
-        } while (0)
-
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A collection name of this run, remembered for deletion. */
-static const char *coll_name(char *buf, size_t size, const char *what) {
-        snprintf(buf, size, "%s_%s", prefix, what);
-        if (created_cnt < 16)
-                snprintf(created[created_cnt++], sizeof(*created), "%s", buf);
-        return buf;
-}
-
-static vcdc_sink_t *open_sink(const char *h, int p, const char *coll,
-                              const char *params, vcdc_metric_t metric,
-                              size_t dim, int timeout_ms, char *errstr,
-                              size_t errstr_size) {
-        vcdc_sink_conf_t conf = {.metric = metric,
-                                 .dim = dim,
-                                 .timeout_ms = timeout_ms};
-        char url[512];
-
-        snprintf(url, sizeof(url), "chroma://%s:%d/%s%s%s", h, p, coll,
-                 params ? "?" : "", params ? params : "");
-        return vcdc_sink_new(url, &conf, errstr, errstr_size);
-}
-
-/* Raw API calls for checks that go around the sink. */
-static vcdc_sink_status_t raw(const char *method, const char *path,
-                              json_t **respp, long *codep) {
-        char base[300], full[1024], errstr[512];
-        vcdc_sink_status_t status;
-        vcdc_http_t *http;
-
-        snprintf(base, sizeof(base), "http://%s:%d", host, port);
-        snprintf(full, sizeof(full),
-                 "/api/v2/tenants/default_tenant/databases/default_database/"
-                 "collections%s",
-                 path);
-        http = vcdc_http_new(base, 30000, 0, errstr, sizeof(errstr));
-        assert_non_null(http);
-        if (respp)
-                status = vcdc_http_json(http, method, full, NULL, 0, respp,
-                                        codep, errstr, sizeof(errstr));
-        else
-                status = vcdc_http_request(http, method, full, NULL, 0, codep,
-                                           errstr, sizeof(errstr));
-        vcdc_http_destroy(http);
-        return status;
-}
+#define DIM   128
+#define N     2500
+#define BATCH 1000
+#define TOPIC "vcdc.it.changes"
 
 /* Deterministic float32 with every mantissa bit in play. */
 static float rnd_float(uint32_t seed) {
@@ -142,8 +71,7 @@ static void make_rec(vcdc_record_t *rec, int i, int v) {
                                  "\"even\":%s,\"score\":%.17g,\"v\":%d}",
                                  i, i, i % 2 ? "false" : "true", i * 0.1, v);
                 else
-                        snprintf(buf, sizeof(buf), "{\"i\":%d,\"v\":%d}", i,
-                                 v);
+                        snprintf(buf, sizeof(buf), "{\"i\":%d,\"v\":%d}", i, v);
                 rec->metadata = strdup(buf);
         }
         if (i % 3 != 0 && v == 0) {
@@ -213,8 +141,7 @@ static void assert_same(const vcdc_record_t *got, const vcdc_record_t *want) {
  * Chroma: apart, after the data (vcdc_sink_record_offsets()). */
 static vcdc_sink_status_t apply(vcdc_sink_t *sink, vcdc_record_t *recs,
                                 size_t cnt, const char *const *dels,
-                                size_t del_cnt,
-                                const vcdc_sink_offset_t *offs,
+                                size_t del_cnt, const vcdc_sink_offset_t *offs,
                                 size_t off_cnt, char *errstr,
                                 size_t errstr_size) {
         const vcdc_record_t **ups = malloc((cnt ? cnt : 1) * sizeof(*ups));
@@ -245,6 +172,25 @@ static void clear_recs(vcdc_record_t *recs, size_t cnt) {
                 vcdc_record_clear(&recs[i]);
 }
 
+/* Applies want[0..cnt) and reads them back by id into got. */
+static void write_read(vcdc_sink_t *sink, vcdc_record_t *want,
+                       vcdc_record_t *got, size_t cnt) {
+        const char **ids = calloc(cnt, sizeof(*ids));
+        char errstr[1024];
+        size_t i;
+
+        for (i = 0; i < cnt; i++) {
+                ids[i] = want[i].id;
+                vcdc_record_init(&got[i]);
+        }
+        its_want(apply(sink, want, cnt, NULL, 0, NULL, 0, errstr,
+                       sizeof(errstr)),
+                 VCDC_SINK_OK, "apply", errstr);
+        its_want(vcdc_sink_get(sink, ids, cnt, got, errstr, sizeof(errstr)),
+                 VCDC_SINK_OK, "get", errstr);
+        free(ids);
+}
+
 /* Everything a migration does, on one new l2 collection (l2 returns
  * vectors exactly; see test_cosine_precision). */
 static void test_lifecycle(void **state) {
@@ -263,12 +209,12 @@ static void test_lifecycle(void **state) {
         long code;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "main");
-        sink = open_sink(host, port, coll, "tenant=default_tenant&"
-                                           "database=default_database&"
-                                           "metric=l2",
-                         VCDC_METRIC_UNSET, 0, 30000, errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "main");
+        sink = itc_open(coll,
+                        "tenant=default_tenant&"
+                        "database=default_database&"
+                        "metric=l2",
+                        VCDC_METRIC_UNSET, 0, 30000, errstr, sizeof(errstr));
         if (!sink)
                 fail_msg("open: %s", errstr);
         assert_int_equal(vcdc_sink_dim(sink), 0);
@@ -280,12 +226,12 @@ static void test_lifecycle(void **state) {
         assert_int_equal(count, 0);
         ids[0] = "id1";
         vcdc_record_init(&got[0]);
-        assert_int_equal(vcdc_sink_get(sink, ids, 1, got, errstr,
-                                       sizeof(errstr)),
-                         VCDC_SINK_OK);
+        assert_int_equal(
+                vcdc_sink_get(sink, ids, 1, got, errstr, sizeof(errstr)),
+                VCDC_SINK_OK);
         assert_null(got[0].id);
-        assert_int_equal(vcdc_sink_scan(sink, &cursor, 10, 1, got, &cnt,
-                                        errstr, sizeof(errstr)),
+        assert_int_equal(vcdc_sink_scan(sink, &cursor, 10, 1, got, &cnt, errstr,
+                                        sizeof(errstr)),
                          VCDC_SINK_OK);
         assert_int_equal(cnt, 0);
         assert_null(cursor);
@@ -305,7 +251,7 @@ static void test_lifecycle(void **state) {
         /* 2,500 upserts in batches, each recording its offsets. */
         for (i = 0; i < N; i++)
                 make_rec(&want[i], (int)i, 0);
-        t0 = now_s();
+        t0 = it_now();
         for (i = 0; i < N; i += n) {
                 n = N - i < BATCH ? N - i : BATCH;
                 offs[0].partition = 0;
@@ -318,7 +264,7 @@ static void test_lifecycle(void **state) {
                         fail_msg("apply: %s: %s", vcdc_sink_status_name(status),
                                  errstr);
         }
-        t1 = now_s();
+        t1 = it_now();
         fprintf(stderr,
                 "it_sink_chroma: applied %d new %d-d vectors in batches of %d "
                 "in %.2f s: %.0f vectors/s\n",
@@ -333,22 +279,22 @@ static void test_lifecycle(void **state) {
                 ids[i] = want[i].id;
                 vcdc_record_init(&got[i]);
         }
-        t0 = now_s();
+        t0 = it_now();
         status = vcdc_sink_get(sink, ids, N, got, errstr, sizeof(errstr));
         if (status != VCDC_SINK_OK)
                 fail_msg("get: %s", errstr);
         fprintf(stderr, "it_sink_chroma: got %d vectors back in %.2f s\n", N,
-                now_s() - t0);
+                it_now() - t0);
         for (i = 0; i < N; i++)
                 assert_same(&got[i], &want[i]);
         clear_recs(got, N);
 
         /* The same records again: the pre-read now finds them all. */
-        t0 = now_s();
+        t0 = it_now();
         status = apply(sink, want, BATCH, NULL, 0, NULL, 0, errstr,
                        sizeof(errstr));
         assert_int_equal(status, VCDC_SINK_OK);
-        t1 = now_s();
+        t1 = it_now();
         fprintf(stderr,
                 "it_sink_chroma: re-applied %d existing vectors: %.0f "
                 "vectors/s\n",
@@ -373,9 +319,9 @@ static void test_lifecycle(void **state) {
         assert_int_equal(count, N - 100);
         for (i = 0; i < 200; i++)
                 vcdc_record_init(&got[i]);
-        assert_int_equal(vcdc_sink_get(sink, ids, 200, got, errstr,
-                                       sizeof(errstr)),
-                         VCDC_SINK_OK);
+        assert_int_equal(
+                vcdc_sink_get(sink, ids, 200, got, errstr, sizeof(errstr)),
+                VCDC_SINK_OK);
         for (i = 0; i < 100; i++)
                 if (got[i].id)
                         fail_msg("%s was deleted but is there", ids[i]);
@@ -403,7 +349,8 @@ static void test_lifecycle(void **state) {
                 char path[256];
                 snprintf(path, sizeof(path), "/%s%s", coll,
                          VCDC_CHROMA_OFFSETS_SUFFIX);
-                assert_int_equal(raw("GET", path, &resp, &code), VCDC_SINK_OK);
+                assert_int_equal(itc_raw("GET", path, NULL, &resp, &code),
+                                 VCDC_SINK_OK);
                 assert_string_equal(
                         json_string_value(json_object_get(resp, "name")) +
                                 strlen(coll),
@@ -411,7 +358,8 @@ static void test_lifecycle(void **state) {
                 snprintf(path, sizeof(path), "/%s/count",
                          json_string_value(json_object_get(resp, "id")));
                 json_decref(resp);
-                assert_int_equal(raw("GET", path, &resp, &code), VCDC_SINK_OK);
+                assert_int_equal(itc_raw("GET", path, NULL, &resp, &code),
+                                 VCDC_SINK_OK);
                 assert_int_equal(json_integer_value(resp), 2);
                 json_decref(resp);
         }
@@ -451,8 +399,8 @@ static void test_lifecycle(void **state) {
         assert_int_equal(seen_cnt, N - 100);
         free(seen);
         /* Without vectors. */
-        assert_int_equal(vcdc_sink_scan(sink, &cursor, 10, 0, got, &cnt,
-                                        errstr, sizeof(errstr)),
+        assert_int_equal(vcdc_sink_scan(sink, &cursor, 10, 0, got, &cnt, errstr,
+                                        sizeof(errstr)),
                          VCDC_SINK_OK);
         assert_int_equal(cnt, 10);
         assert_null(got[0].vector);
@@ -464,9 +412,8 @@ static void test_lifecycle(void **state) {
          * floats at the edges of float32. */
         vcdc_sink_chroma_set_base64(sink, 0);
         for (i = 200; i < 210; i++) {
-                static const float edge[] = {FLT_MAX, -FLT_MAX, FLT_MIN,
-                                             1e-45f,  -0.0f,    0.1f,
-                                             1.0f / 3};
+                static const float edge[] = {FLT_MAX, -FLT_MAX, FLT_MIN, 1e-45f,
+                                             -0.0f,   0.1f,     1.0f / 3};
                 size_t j;
                 for (j = 0; j < sizeof(edge) / sizeof(*edge); j++)
                         want[i].vector[j * 7 % DIM] = edge[j];
@@ -490,18 +437,18 @@ static void test_lifecycle(void **state) {
                 vcdc_record_t bad;
                 make_rec(&bad, 9999, 0);
                 bad.dim = 64;
-                assert_int_equal(vcdc_sink_check(sink, &bad, errstr,
-                                                 sizeof(errstr)),
-                                 VCDC_SINK_INVALID);
-                assert_int_equal(apply(sink, &bad, 1, NULL, 0, NULL, 0,
-                                       errstr, sizeof(errstr)),
+                assert_int_equal(
+                        vcdc_sink_check(sink, &bad, errstr, sizeof(errstr)),
+                        VCDC_SINK_INVALID);
+                assert_int_equal(apply(sink, &bad, 1, NULL, 0, NULL, 0, errstr,
+                                       sizeof(errstr)),
                                  VCDC_SINK_INVALID);
                 bad.dim = DIM;
                 free(bad.metadata);
                 bad.metadata = strdup("{\"tags\":[\"a\",\"b\"]}");
-                assert_int_equal(vcdc_sink_check(sink, &bad, errstr,
-                                                 sizeof(errstr)),
-                                 VCDC_SINK_INVALID);
+                assert_int_equal(
+                        vcdc_sink_check(sink, &bad, errstr, sizeof(errstr)),
+                        VCDC_SINK_INVALID);
                 assert_non_null(strstr(errstr, "\"tags\" is an array"));
                 vcdc_record_clear(&bad);
         }
@@ -510,8 +457,8 @@ static void test_lifecycle(void **state) {
         clear_recs(want, N);
 
         /* Reopened: the dimension comes from the collection. */
-        sink = open_sink(host, port, coll, "metric=l2", VCDC_METRIC_UNSET, 0,
-                         30000, errstr, sizeof(errstr));
+        sink = itc_open(coll, "metric=l2", VCDC_METRIC_UNSET, 0, 30000, errstr,
+                        sizeof(errstr));
         if (!sink)
                 fail_msg("reopen: %s", errstr);
         assert_int_equal(vcdc_sink_dim(sink), DIM);
@@ -523,17 +470,15 @@ static void test_lifecycle(void **state) {
 static void test_metadata_floats(void **state) {
         enum { CNT = 300, KEYS = 10 };
         static vcdc_record_t want[CNT], got[CNT];
-        const char *ids[CNT];
         char errstr[1024], coll[128];
         size_t i, k, predicted = 0, total = 0;
         uint64_t x = 0x9e3779b97f4a7c15ULL;
         vcdc_sink_t *sink;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "floats");
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, 0, 30000,
-                         errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "floats");
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, 0, 30000, errstr,
+                        sizeof(errstr));
         assert_non_null(sink);
         for (i = 0; i < CNT; i++) {
                 json_t *meta = json_object();
@@ -560,15 +505,8 @@ static void test_metadata_floats(void **state) {
                 }
                 want[i].metadata = json_dumps(meta, JSON_COMPACT);
                 json_decref(meta);
-                ids[i] = want[i].id;
-                vcdc_record_init(&got[i]);
         }
-        assert_int_equal(apply(sink, want, CNT, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
-        assert_int_equal(vcdc_sink_get(sink, ids, CNT, got, errstr,
-                                       sizeof(errstr)),
-                         VCDC_SINK_OK);
+        write_read(sink, want, got, CNT);
         altered = 0;
         for (i = 0; i < CNT; i++)
                 assert_same(&got[i], &want[i]);
@@ -589,35 +527,36 @@ static void test_refuse_mismatch(void **state) {
         vcdc_sink_t *sink;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "refuse");
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, 0, 30000,
-                         errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "refuse");
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, 0, 30000, errstr,
+                        sizeof(errstr));
         assert_non_null(sink);
         make_rec(&rec, 1, 0);
-        assert_int_equal(apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
+        assert_int_equal(
+                apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr, sizeof(errstr)),
+                VCDC_SINK_OK);
         vcdc_record_clear(&rec);
         vcdc_sink_destroy(sink);
 
-        sink = open_sink(host, port, coll, "metric=cosine", VCDC_METRIC_UNSET,
-                         0, 30000, errstr, sizeof(errstr));
+        sink = itc_open(coll, "metric=cosine", VCDC_METRIC_UNSET, 0, 30000,
+                        errstr, sizeof(errstr));
         assert_null(sink);
-        if (!strstr(errstr, "has space l2, configured cosine"))
+        if (!strstr(errstr,
+                    "has metric l2, this sink is configured for cosine"))
                 fail_msg("%s", errstr);
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, 768, 30000,
-                         errstr, sizeof(errstr));
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, 768, 30000, errstr,
+                        sizeof(errstr));
         assert_null(sink);
-        if (!strstr(errstr, "has dimension 128, configured 768"))
+        if (!strstr(errstr,
+                    "has dimension 128, this sink is configured for 768"))
                 fail_msg("%s", errstr);
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, DIM, 30000,
-                         errstr, sizeof(errstr));
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, DIM, 30000, errstr,
+                        sizeof(errstr));
         assert_non_null(sink);
         vcdc_sink_destroy(sink);
         /* A database that does not exist. */
-        sink = open_sink(host, port, coll, "database=no_such_db",
-                         VCDC_METRIC_L2, 0, 30000, errstr, sizeof(errstr));
+        sink = itc_open(coll, "database=no_such_db", VCDC_METRIC_L2, 0, 30000,
+                        errstr, sizeof(errstr));
         assert_null(sink);
         assert_non_null(strstr(errstr, "HTTP 404"));
 }
@@ -631,12 +570,11 @@ static void test_server_refusal(void **state) {
         vcdc_record_t rec;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "refusal");
-        first = open_sink(host, port, coll, NULL, VCDC_METRIC_IP, 0, 30000,
-                          errstr, sizeof(errstr));
-        second = open_sink(host, port, coll, NULL, VCDC_METRIC_IP, 0, 30000,
-                           errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "refusal");
+        first = itc_open(coll, NULL, VCDC_METRIC_IP, 0, 30000, errstr,
+                         sizeof(errstr));
+        second = itc_open(coll, NULL, VCDC_METRIC_IP, 0, 30000, errstr,
+                          sizeof(errstr));
         assert_non_null(first);
         assert_non_null(second);
         make_rec(&rec, 1, 0);
@@ -644,9 +582,9 @@ static void test_server_refusal(void **state) {
                                sizeof(errstr)),
                          VCDC_SINK_OK);
         rec.dim = 64;
-        assert_int_equal(apply(first, &rec, 1, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_INVALID);
+        assert_int_equal(
+                apply(first, &rec, 1, NULL, 0, NULL, 0, errstr, sizeof(errstr)),
+                VCDC_SINK_INVALID);
         if (!strstr(errstr, "HTTP 400") || !strstr(errstr, "dimension"))
                 fail_msg("%s", errstr);
         vcdc_record_clear(&rec);
@@ -659,29 +597,20 @@ static void test_server_refusal(void **state) {
 static void test_cosine_precision(void **state) {
         enum { CNT = 50 };
         static vcdc_record_t want[CNT], got[CNT];
-        const char *ids[CNT];
         char errstr[1024], coll[128];
         size_t i, j, inexact = 0;
         vcdc_sink_t *sink;
         double worst = 0;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "cosine");
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_COSINE, 0, 30000,
-                         errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "cosine");
+        sink = itc_open(coll, NULL, VCDC_METRIC_COSINE, 0, 30000, errstr,
+                        sizeof(errstr));
         assert_non_null(sink);
         for (i = 0; i < CNT; i++) {
                 make_rec(&want[i], (int)i, 0);
-                ids[i] = want[i].id;
-                vcdc_record_init(&got[i]);
         }
-        assert_int_equal(apply(sink, want, CNT, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
-        assert_int_equal(vcdc_sink_get(sink, ids, CNT, got, errstr,
-                                       sizeof(errstr)),
-                         VCDC_SINK_OK);
+        write_read(sink, want, got, CNT);
         for (i = 0; i < CNT; i++) {
                 assert_int_equal(got[i].dim, DIM);
                 for (j = 0; j < DIM; j++) {
@@ -703,112 +632,6 @@ static void test_cosine_precision(void **state) {
         vcdc_sink_destroy(sink);
 }
 
-/*
- * A TCP proxy in front of the real server, so the test can stop "the
- * server" (close everything) or make it hang (stop forwarding).
- */
-typedef struct proxy_s {
-        int lfd;
-        int port;
-        int wake[2];
-        volatile int hang;
-        pthread_t thread;
-} proxy_t;
-
-static int connect_server(void) {
-        struct sockaddr_in sa;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-static void *proxy_run(void *opaque) {
-        proxy_t *px = opaque;
-        int fds[64], nfds = 0, i;
-
-        for (;;) {
-                struct pollfd pfd[66];
-                int n = 0, polled = nfds;
-                pfd[n].fd = px->wake[0];
-                pfd[n++].events = POLLIN;
-                pfd[n].fd = px->lfd;
-                pfd[n++].events = POLLIN;
-                for (i = 0; i < nfds; i++) {
-                        pfd[n].fd = px->hang ? -1 : fds[i];
-                        pfd[n].revents = 0;
-                        pfd[n++].events = POLLIN;
-                }
-                if (poll(pfd, (nfds_t)n, 100) < 0 && errno != EINTR)
-                        break;
-                if (pfd[0].revents)
-                        break;
-                if ((pfd[1].revents & POLLIN) && nfds + 2 <= 64) {
-                        int c = accept(px->lfd, NULL, NULL), s;
-                        if (c >= 0 && (s = connect_server()) >= 0) {
-                                fds[nfds++] = c;
-                                fds[nfds++] = s;
-                        } else if (c >= 0) {
-                                close(c);
-                        }
-                }
-                for (i = 0; i < polled && !px->hang; i++) {
-                        char buf[65536];
-                        ssize_t r;
-                        int peer = i ^ 1;
-                        if (!(pfd[2 + i].revents & (POLLIN | POLLHUP)))
-                                continue;
-                        r = read(fds[i], buf, sizeof(buf));
-                        if (r <= 0 || send(fds[peer], buf, (size_t)r,
-                                           MSG_NOSIGNAL) != r) {
-                                int pair = i & ~1;
-                                close(fds[pair]);
-                                close(fds[pair + 1]);
-                                memmove(&fds[pair], &fds[pair + 2],
-                                        (size_t)(nfds - pair - 2) *
-                                                sizeof(*fds));
-                                nfds -= 2;
-                                break; /* pfd no longer matches fds */
-                        }
-                }
-        }
-        for (i = 0; i < nfds; i++)
-                close(fds[i]);
-        return NULL;
-}
-
-static void proxy_start(proxy_t *px) {
-        struct sockaddr_in sa;
-        socklen_t salen = sizeof(sa);
-
-        memset(px, 0, sizeof(*px));
-        assert_int_equal(pipe(px->wake), 0);
-        px->lfd = socket(AF_INET, SOCK_STREAM, 0);
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(px->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(px->lfd, 16), 0);
-        getsockname(px->lfd, (struct sockaddr *)&sa, &salen);
-        px->port = ntohs(sa.sin_port);
-        assert_int_equal(pthread_create(&px->thread, NULL, proxy_run, px), 0);
-}
-
-static void proxy_stop(proxy_t *px) {
-        assert_int_equal(write(px->wake[1], "x", 1), 1);
-        pthread_join(px->thread, NULL);
-        close(px->lfd);
-        close(px->wake[0]);
-        close(px->wake[1]);
-}
-
 /* A server that stops, or stops answering, is RETRIABLE. */
 static void test_unreachable(void **state) {
         char errstr[1024], coll[128];
@@ -816,39 +639,38 @@ static void test_unreachable(void **state) {
         vcdc_record_t rec;
         vcdc_sink_t *sink;
         uint64_t count;
-        proxy_t px;
+        it_proxy_t px;
         double t0;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "unreachable");
+        itc_coll(coll, sizeof(coll), "unreachable");
         make_rec(&rec, 1, 0);
 
         /* Hangs: each request times out. */
-        proxy_start(&px);
-        sink = open_sink("127.0.0.1", px.port, coll, NULL, VCDC_METRIC_L2, 0,
-                         1000 /*timeout_ms*/, errstr, sizeof(errstr));
+        assert_int_equal(it_proxy_start(&px, itc.host, itc.port), 0);
+        sink = itc_open_at("127.0.0.1", px.port, coll, NULL, VCDC_METRIC_L2, 0,
+                           1000 /*timeout_ms*/, errstr, sizeof(errstr));
         if (!sink)
                 fail_msg("open through the proxy: %s", errstr);
-        assert_int_equal(apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
-        px.hang = 1;
-        t0 = now_s();
+        assert_int_equal(
+                apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr, sizeof(errstr)),
+                VCDC_SINK_OK);
+        it_proxy_cmd(&px, 'h');
+        t0 = it_now();
         status = vcdc_sink_count(sink, &count, errstr, sizeof(errstr));
         assert_int_equal(status, VCDC_SINK_RETRIABLE);
-        assert_true(now_s() - t0 < 5);
+        assert_true(it_now() - t0 < 5);
         fprintf(stderr, "it_sink_chroma: hanging server: %s\n", errstr);
-        px.hang = 0;
+        it_proxy_cmd(&px, 'r');
 
         /* Stops: connection refused. */
-        proxy_stop(&px);
-        status = apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr,
-                       sizeof(errstr));
+        it_proxy_cmd(&px, 'd');
+        status = apply(sink, &rec, 1, NULL, 0, NULL, 0, errstr, sizeof(errstr));
         assert_int_equal(status, VCDC_SINK_RETRIABLE);
         fprintf(stderr, "it_sink_chroma: stopped server: %s\n", errstr);
         assert_int_equal(vcdc_sink_count(sink, &count, errstr, sizeof(errstr)),
                          VCDC_SINK_RETRIABLE);
+        it_proxy_stop(&px);
         vcdc_record_clear(&rec);
         vcdc_sink_destroy(sink);
 }
@@ -863,27 +685,27 @@ static void test_deleted_collection(void **state) {
         long code;
 
         (void)state;
-        NEED_SERVER();
-        coll_name(coll, sizeof(coll), "deleted");
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, 0, 30000,
-                         errstr, sizeof(errstr));
+        itc_coll(coll, sizeof(coll), "deleted");
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, 0, 30000, errstr,
+                        sizeof(errstr));
         assert_non_null(sink);
         make_rec(&rec, 1, 0);
-        assert_int_equal(apply(sink, &rec, 1, NULL, 0, &off, 1, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_OK);
+        assert_int_equal(
+                apply(sink, &rec, 1, NULL, 0, &off, 1, errstr, sizeof(errstr)),
+                VCDC_SINK_OK);
         snprintf(path, sizeof(path), "/%s", coll);
-        assert_int_equal(raw("DELETE", path, NULL, &code), VCDC_SINK_OK);
+        assert_int_equal(itc_raw("DELETE", path, NULL, NULL, &code),
+                         VCDC_SINK_OK);
         /* The open sink notices on its next write. */
-        assert_int_equal(apply(sink, &rec, 1, NULL, 0, &off, 1, errstr,
-                               sizeof(errstr)),
-                         VCDC_SINK_FATAL);
+        assert_int_equal(
+                apply(sink, &rec, 1, NULL, 0, &off, 1, errstr, sizeof(errstr)),
+                VCDC_SINK_FATAL);
         assert_non_null(strstr(errstr, "was deleted while in use"));
         vcdc_sink_destroy(sink);
         /* A new one starts, and finds no offsets: they were the deleted
          * collection's (a new group replays the topic whole). */
-        sink = open_sink(host, port, coll, NULL, VCDC_METRIC_L2, 0, 30000,
-                         errstr, sizeof(errstr));
+        sink = itc_open(coll, NULL, VCDC_METRIC_L2, 0, 30000, errstr,
+                        sizeof(errstr));
         if (!sink)
                 fail_msg("open: %s", errstr);
         {
@@ -900,41 +722,6 @@ static void test_deleted_collection(void **state) {
         vcdc_sink_destroy(sink);
 }
 
-static int setup(void **state) {
-        const char *p = getenv("VCDC_CHROMA_PORT");
-
-        (void)state;
-        host = getenv("VCDC_CHROMA_HOST");
-        if (host && !*host)
-                host = NULL;
-        if (p && *p) {
-                char *end;
-                long v = strtol(p, &end, 10);
-                port = *end || v < 1 || v > 65535 ? 0 : (int)v;
-        }
-        snprintf(prefix, sizeof(prefix), "vcdc_it_%ld_%ld", (long)getpid(),
-                 (long)time(NULL));
-        return 0;
-}
-
-static int teardown(void **state) {
-        char path[256];
-        long code;
-        int i;
-
-        (void)state;
-        if (!host || !port)
-                return 0;
-        for (i = 0; i < created_cnt; i++) {
-                snprintf(path, sizeof(path), "/%.200s", created[i]);
-                raw("DELETE", path, NULL, &code);
-                snprintf(path, sizeof(path), "/%.200s%s", created[i],
-                         VCDC_CHROMA_OFFSETS_SUFFIX);
-                raw("DELETE", path, NULL, &code);
-        }
-        return 0;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lifecycle),
@@ -946,5 +733,7 @@ int main(void) {
                 cmocka_unit_test(test_deleted_collection),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        if (itc_start("it_sink_chroma", "it") == -1)
+                return 0;
+        return cmocka_run_group_tests(tests, NULL, itc_teardown);
 }

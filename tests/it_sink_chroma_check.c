@@ -25,128 +25,63 @@
 
 #include <jansson.h>
 
-#include "http.h"
+#include "buf.h"
+#include "it_chroma.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
 #define DIM 4
 #define MIB ((size_t)1024 * 1024)
 
-static const char *host;
-static int port;
-static char prefix[64];
 static char l2[128], cosine[128];
-
-static vcdc_http_t *client(void) {
-        char base[300], errstr[512];
-        vcdc_http_t *http;
-
-        snprintf(base, sizeof(base), "http://%s:%d", host, port);
-        http = vcdc_http_new(base, 60000, 0, errstr, sizeof(errstr));
-        assert_non_null(http);
-        return http;
-}
-
-/* METHOD .../collections<path> with body; the answer in *respp (may be
- * NULL), the HTTP status in *codep. */
-static vcdc_sink_status_t raw(const char *method, const char *path,
-                              const char *body, size_t body_len, json_t **respp,
-                              long *codep) {
-        char full[1024], errstr[512];
-        vcdc_http_t *http = client();
-        vcdc_sink_status_t status;
-
-        snprintf(full, sizeof(full),
-                 "/api/v2/tenants/default_tenant/databases/default_database/"
-                 "collections%s",
-                 path);
-        if (respp)
-                status = vcdc_http_json(http, method, full, body, body_len,
-                                        respp, codep, errstr, sizeof(errstr));
-        else
-                status = vcdc_http_request(http, method, full, body, body_len,
-                                           codep, errstr, sizeof(errstr));
-        vcdc_http_destroy(http);
-        return status;
-}
-
-static void coll_id(const char *name, char *id, size_t size) {
-        char path[256];
-        json_t *resp = NULL;
-        long code;
-
-        snprintf(path, sizeof(path), "/%s", name);
-        assert_int_equal(raw("GET", path, NULL, 0, &resp, &code), VCDC_SINK_OK);
-        snprintf(id, size, "%s",
-                 json_string_value(json_object_get(resp, "id")));
-        json_decref(resp);
-}
-
-static vcdc_sink_t *open_sink(const char *coll, vcdc_metric_t metric) {
-        vcdc_sink_conf_t conf = {.metric = metric, .timeout_ms = 60000};
-        char url[512], errstr[1024];
-        vcdc_sink_t *sink;
-
-        snprintf(url, sizeof(url), "chroma://%s:%d/%s", host, port, coll);
-        if (!(sink = vcdc_sink_new(url, &conf, errstr, sizeof(errstr))))
-                fail_msg("open %s: %s", coll, errstr);
-        return sink;
-}
 
 /* Appends s as a JSON string, bytes as they are (invalid UTF-8 stays
  * invalid: the server is to judge it). */
-static void put_string(char **pp, const char *s) {
-        char *p = *pp;
-
-        *p++ = '"';
+static void put_string(vcdc_buf_t *b, const char *s) {
+        vcdc_buf_putc(b, '"');
         for (; *s; s++) {
                 unsigned char c = (unsigned char)*s;
                 if (c == '"' || c == '\\') {
-                        *p++ = '\\';
-                        *p++ = (char)c;
+                        vcdc_buf_putc(b, '\\');
+                        vcdc_buf_putc(b, (char)c);
                 } else if (c < 0x20) {
-                        p += sprintf(p, "\\u%04x", c);
+                        vcdc_buf_printf(b, "\\u%04x", c);
                 } else {
-                        *p++ = (char)c;
+                        vcdc_buf_putc(b, (char)c);
                 }
         }
-        *p++ = '"';
-        *pp = p;
-}
-
-/* Bytes put_string() writes for s. */
-static size_t string_len(const char *s) {
-        size_t n = 2;
-
-        for (; *s; s++)
-                n += *s == '"' || *s == '\\'    ? 2
-                     : (unsigned char)*s < 0x20 ? 6
-                                                : 1;
-        return n;
+        vcdc_buf_putc(b, '"');
 }
 
 /* The upsert of rec, its metadata text sent as it is. */
-static char *upsert_body(const vcdc_record_t *rec, size_t *lenp) {
-        size_t size = 256 + rec->dim * 20 + string_len(rec->id) +
-                      (rec->document ? string_len(rec->document) : 0) +
-                      (rec->metadata ? strlen(rec->metadata) : 0);
-        char *body = malloc(size), *p = body;
+static char *upsert_body(const vcdc_record_t *rec) {
+        vcdc_buf_t b = VCDC_BUF_INIT;
         size_t i;
 
-        p += sprintf(p, "{\"ids\":[");
-        put_string(&p, rec->id);
-        p += sprintf(p, "],\"embeddings\":[[");
+        vcdc_buf_puts(&b, "{\"ids\":[");
+        put_string(&b, rec->id);
+        vcdc_buf_puts(&b, "],\"embeddings\":[[");
         for (i = 0; i < rec->dim; i++)
-                p += sprintf(p, "%s%.9g", i ? "," : "", (double)rec->vector[i]);
-        p += sprintf(p, "]],\"metadatas\":[%s],\"documents\":[",
-                     rec->metadata ? rec->metadata : "null");
+                vcdc_buf_printf(&b, "%s%.9g", i ? "," : "",
+                                (double)rec->vector[i]);
+        vcdc_buf_printf(&b, "]],\"metadatas\":[%s],\"documents\":[",
+                        rec->metadata ? rec->metadata : "null");
         if (rec->document)
-                put_string(&p, rec->document);
+                put_string(&b, rec->document);
         else
-                p += sprintf(p, "null");
-        p += sprintf(p, "]}");
-        *lenp = (size_t)(p - body);
-        return body;
+                vcdc_buf_puts(&b, "null");
+        vcdc_buf_puts(&b, "]}");
+        return vcdc_buf_detach(&b, NULL);
+}
+
+/* {"ids":[id]} with what follows it (tail, from '],'). */
+static char *ids_body(const char *id, const char *tail) {
+        vcdc_buf_t b = VCDC_BUF_INIT;
+
+        vcdc_buf_puts(&b, "{\"ids\":[");
+        put_string(&b, id);
+        vcdc_buf_puts(&b, tail);
+        return vcdc_buf_detach(&b, NULL);
 }
 
 /* Metadata as sent and as stored are the same: equal JSON, with {} and
@@ -174,32 +109,26 @@ static int server_takes(const char *coll, const vcdc_record_t *rec, char *why,
         char id[128], path[256], *body, *get;
         json_t *resp = NULL;
         const json_t *emb, *doc;
-        size_t len, i;
+        size_t i;
         long code = 0;
         int ok;
 
-        coll_id(coll, id, sizeof(id));
+        itc_coll_id(coll, id, sizeof(id));
         snprintf(path, sizeof(path), "/%s/upsert", id);
-        body = upsert_body(rec, &len);
-        raw("POST", path, body, len, NULL, &code);
+        body = upsert_body(rec);
+        itc_raw("POST", path, body, NULL, &code);
         free(body);
         if (code != 200) {
                 snprintf(why, why_size, "refused: HTTP %ld", code);
                 return 0;
         }
-        body = malloc(string_len(rec->id) + 96);
-        {
-                char *p = body;
-                p += sprintf(p, "{\"ids\":[");
-                put_string(&p, rec->id);
-                sprintf(p, "],\"include\":[\"embeddings\",\"metadatas\","
-                           "\"documents\"]}");
-        }
+        body = ids_body(rec->id, "],\"include\":[\"embeddings\","
+                                 "\"metadatas\",\"documents\"]}");
         get = body;
         snprintf(path, sizeof(path), "/%s/get", id);
         /* vcdc reads what it wrote before each upsert of the id: what its
          * JSON client cannot read back counts as refused. */
-        ok = raw("POST", path, get, strlen(get), &resp, &code) == VCDC_SINK_OK;
+        ok = itc_raw("POST", path, get, &resp, &code) == VCDC_SINK_OK;
         free(get);
         if (!ok) {
                 snprintf(why, why_size, "stored, unreadable by jansson");
@@ -236,15 +165,9 @@ static int server_takes(const char *coll, const vcdc_record_t *rec, char *why,
         json_decref(resp);
         if (ok)
                 snprintf(why, why_size, "taken as sent");
-        body = malloc(string_len(rec->id) + 32);
-        {
-                char *p = body;
-                p += sprintf(p, "{\"ids\":[");
-                put_string(&p, rec->id);
-                sprintf(p, "]}");
-        }
+        body = ids_body(rec->id, "]}");
         snprintf(path, sizeof(path), "/%s/delete", id);
-        raw("POST", path, body, strlen(body), NULL, &code);
+        itc_raw("POST", path, body, NULL, &code);
         free(body);
         return ok;
 }
@@ -362,10 +285,10 @@ static void test_check_complete(void **state) {
         char *long_id = malloc(10001);
 
         (void)state;
-        snprintf(l2, sizeof(l2), "%s_l2", prefix);
-        snprintf(cosine, sizeof(cosine), "%s_cos", prefix);
-        sink_l2 = open_sink(l2, VCDC_METRIC_L2);
-        sink_cos = open_sink(cosine, VCDC_METRIC_COSINE);
+        itc_coll(l2, sizeof(l2), "l2");
+        itc_coll(cosine, sizeof(cosine), "cos");
+        sink_l2 = itc_must_open(l2, VCDC_METRIC_L2);
+        sink_cos = itc_must_open(cosine, VCDC_METRIC_COSINE);
         /* Each collection exists, with dimension DIM. */
         {
                 float v[DIM] = {1, 2, 3, 4};
@@ -408,15 +331,15 @@ static void test_check_delete(void **state) {
         size_t i;
 
         (void)state;
-        sink = open_sink(l2, VCDC_METRIC_L2);
-        coll_id(l2, id, sizeof(id));
+        sink = itc_must_open(l2, VCDC_METRIC_L2);
+        itc_coll_id(l2, id, sizeof(id));
         snprintf(path, sizeof(path), "/%s/delete", id);
         for (i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
                 vcdc_sink_status_t st;
                 const char *del = ids[i];
                 vcdc_sink_batch_t batch = {.delete_ids = &del, .delete_cnt = 1};
                 snprintf(body, sizeof(body), "{\"ids\":[\"%s\"]}", ids[i]);
-                raw("POST", path, body, strlen(body), NULL, &code);
+                itc_raw("POST", path, body, NULL, &code);
                 vcdc_record_init(&rec);
                 rec.op = VCDC_OP_DELETE;
                 rec.id = strdup(ids[i]);
@@ -434,50 +357,13 @@ static void test_check_delete(void **state) {
         vcdc_sink_destroy(sink);
 }
 
-static int setup(void **state) {
-        const char *p = getenv("VCDC_CHROMA_PORT");
-
-        (void)state;
-        host = getenv("VCDC_CHROMA_HOST");
-        if (p && *p)
-                port = (int)strtol(p, NULL, 10);
-        snprintf(prefix, sizeof(prefix), "vcdc_itc_%ld_%ld", (long)getpid(),
-                 (long)time(NULL));
-        return 0;
-}
-
-static int teardown(void **state) {
-        const char *names[] = {l2, cosine};
-        char path[256];
-        long code;
-        size_t i;
-
-        (void)state;
-        for (i = 0; i < 2; i++) {
-                if (!names[i][0])
-                        continue;
-                snprintf(path, sizeof(path), "/%.200s", names[i]);
-                raw("DELETE", path, NULL, 0, NULL, &code);
-                snprintf(path, sizeof(path), "/%.200s%s", names[i],
-                         VCDC_CHROMA_OFFSETS_SUFFIX);
-                raw("DELETE", path, NULL, 0, NULL, &code);
-        }
-        return 0;
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_check_complete),
                 cmocka_unit_test(test_check_delete),
         };
-        const char *h = getenv("VCDC_CHROMA_HOST"),
-                   *p = getenv("VCDC_CHROMA_PORT");
 
-        if (!h || !*h || !p || !*p) {
-                fprintf(stderr, "it_sink_chroma_check: skipped: "
-                                "VCDC_CHROMA_HOST and VCDC_CHROMA_PORT are "
-                                "unset\n");
+        if (itc_start("it_sink_chroma_check", "itc") == -1)
                 return 0;
-        }
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, NULL, itc_teardown);
 }

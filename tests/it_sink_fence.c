@@ -24,8 +24,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
-
 #include "it_pg.h"
 #include "log.h"
 #include "sink.h"
@@ -42,31 +40,17 @@ static int setup(void **state) {
         static const char *const suffix[] = {"pipe", "only",  "stale",
                                              "gone", "conc",  "first",
                                              "inst", "cancel"};
-        vcdc_sink_t *sink;
         size_t i;
 
         (void)state;
-        signal(SIGPIPE, SIG_IGN); /* the proxy writes to clients that left */
         for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
                 itpg_table(tables[i], 64, "fence", suffix[i]);
-        if (!(itpg.conn = itpg_connect()))
-                return -1;
-        /* The bookkeeping tables exist once a sink has opened. */
-        sink = itpg_open(t_pipe);
-        vcdc_sink_destroy(sink);
-        for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
-                itpg_drop(tables[i]);
-        return 0;
+        return itpg_setup();
 }
 
 static int teardown(void **state) {
-        size_t i;
-
         (void)state;
-        if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK)
-                for (i = 0; i < sizeof(tables) / sizeof(*tables); i++)
-                        itpg_drop(tables[i]);
-        PQfinish(itpg.conn);
+        itpg_teardown();
         return 0;
 }
 
@@ -159,7 +143,7 @@ static void test_pipeline_full(void **state) {
                 vcdc_sink_offset_t off = {0, 1};
                 st = itpg_apply(sink, recs, 10, NULL, 0, &off, 1, 0, errstr,
                                 sizeof(errstr));
-                itpg_want(st, VCDC_SINK_OK, "creating the table", errstr);
+                its_want(st, VCDC_SINK_OK, "creating the table", errstr);
         }
         itpg_clear(recs, 10);
         vcdc_sink_destroy(sink);
@@ -182,15 +166,16 @@ static void test_pipeline_full(void **state) {
                                 st = vcdc_sink_apply_wait(sink, errstr,
                                                           sizeof(errstr));
                 }
-                itpg_want(st, VCDC_SINK_OK,
-                          round ? "5,000 upserts and a delete, sent"
-                                : "5,000 upserts and a delete",
-                          errstr);
+                its_want(st, VCDC_SINK_OK,
+                         round ? "5,000 upserts and a delete, sent"
+                               : "5,000 upserts and a delete",
+                         errstr);
                 assert_int_equal(itpg_int(itpg.conn,
                                           "SELECT count(*) FROM \"%s\"",
                                           t_pipe),
                                  10 - (round + 1) + (round + 1) * BIG);
-                assert_int_equal(itpg_offset(sink, 0), 10 + round);
+                assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL),
+                                 10 + round);
                 itpg_clear(recs, BIG);
                 vcdc_sink_destroy(sink);
         }
@@ -213,19 +198,19 @@ static void test_stale(void **state) {
         (void)state;
         sink = itpg_open(t_stale);
         st = itpg_apply_one(sink, 1, 1, 10, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 10", errstr);
 
         st = itpg_apply_one(sink, 2, 1, 5, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "offset 5 after 10", errstr);
+        its_want(st, VCDC_SINK_STALE, "offset 5 after 10", errstr);
         assert_non_null(strstr(errstr, "stale"));
         fprintf(stderr, "  stale: %s\n", errstr);
         assert_int_equal(itpg_variant(t_stale, 2), -1);
-        assert_int_equal(itpg_offset(sink, 0), 10);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 10);
         st = itpg_apply_one(sink, 2, 1, 10, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "offset 10 again", errstr);
+        its_want(st, VCDC_SINK_STALE, "offset 10 again", errstr);
         assert_int_equal(itpg_variant(t_stale, 2), -1);
         st = itpg_apply_one(sink, 2, 1, 11, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 11", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 11", errstr);
         assert_int_equal(itpg_variant(t_stale, 2), 1);
 
         /* Two partitions: one behind fences the batch. */
@@ -234,35 +219,35 @@ static void test_stale(void **state) {
         itpg_rec(&rec, 3, DIM, 1);
         st = itpg_apply(sink, &rec, 1, NULL, 0, offs, 2, 0, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "partitions 0 and 1", errstr);
+        its_want(st, VCDC_SINK_OK, "partitions 0 and 1", errstr);
         vcdc_record_clear(&rec);
         offs[0].offset = 21;
         itpg_rec(&rec, 4, DIM, 1);
         st = itpg_apply(sink, &rec, 1, NULL, 0, offs, 2, 0, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "partition 1 not advanced", errstr);
+        its_want(st, VCDC_SINK_STALE, "partition 1 not advanced", errstr);
         vcdc_record_clear(&rec);
         assert_int_equal(itpg_variant(t_stale, 4), -1);
-        assert_int_equal(itpg_offset(sink, 0), 20);
-        assert_int_equal(itpg_offset(sink, 1), 3);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 20);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 1, NULL), 3);
 
         /* Pipelined: apply_wait() answers STALE. */
         st = send_one(sink, 5, 1, 20, 0, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "sending offset 20 again", errstr);
+        its_want(st, VCDC_SINK_OK, "sending offset 20 again", errstr);
         st = vcdc_sink_apply_wait(sink, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "waiting for offset 20 again", errstr);
+        its_want(st, VCDC_SINK_STALE, "waiting for offset 20 again", errstr);
         assert_int_equal(itpg_variant(t_stale, 5), -1);
 
         /* record_offsets() alone. */
         offs[0].offset = 19;
         st = vcdc_sink_record_offsets(sink, ITPG_TOPIC, offs, 1, errstr,
                                       sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "record_offsets 19", errstr);
+        its_want(st, VCDC_SINK_STALE, "record_offsets 19", errstr);
         offs[0].offset = 25;
         st = vcdc_sink_record_offsets(sink, ITPG_TOPIC, offs, 1, errstr,
                                       sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "record_offsets 25", errstr);
-        assert_int_equal(itpg_offset(sink, 0), 25);
+        its_want(st, VCDC_SINK_OK, "record_offsets 25", errstr);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 25);
         vcdc_sink_destroy(sink);
 }
 
@@ -273,35 +258,35 @@ static void test_stale(void **state) {
  */
 static void test_client_gone(void **state) {
         vcdc_sink_t *old_writer, *new_writer;
-        itpg_proxy_t px;
+        it_proxy_t px;
         char errstr[512];
         vcdc_sink_status_t st;
         double t0;
 
         (void)state;
-        assert_int_equal(itpg_proxy_start(&px), 0);
+        assert_int_equal(it_proxy_start(&px, itpg.host, itpg.port), 0);
         old_writer = itpg_open_at(t_gone, px.port, 1000 /*timeout_ms*/);
         st = itpg_apply_one(old_writer, 1, 1, 10, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 10", errstr);
         new_writer = itpg_open(t_gone);
 
-        itpg_proxy_cmd(&px, 'h');
-        t0 = itpg_now();
+        it_proxy_cmd(&px, 'h');
+        t0 = it_now();
         st = itpg_apply_one(old_writer, 5, 2, 20, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "offset 20, held", errstr);
-        fprintf(stderr, "  held for %.1f s: %s\n", itpg_now() - t0, errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "offset 20, held", errstr);
+        fprintf(stderr, "  held for %.1f s: %s\n", it_now() - t0, errstr);
         vcdc_sink_destroy(old_writer); /* its client is gone for good */
 
         st = itpg_apply_one(new_writer, 5, 3, 30, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 30 by the newer writer", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 30 by the newer writer", errstr);
 
         /* The old batch now reaches the server, and must not apply. */
-        itpg_proxy_cmd(&px, 'r');
-        assert_true(itpg_proxy_drained(&px, 10));
+        it_proxy_cmd(&px, 'r');
+        assert_true(it_proxy_drained(&px, 10));
         assert_int_equal(itpg_variant(t_gone, 5), 3);
-        assert_int_equal(itpg_offset(new_writer, 0), 30);
+        assert_int_equal(its_offset(new_writer, ITPG_TOPIC, 0, NULL), 30);
         vcdc_sink_destroy(new_writer);
-        itpg_proxy_stop(&px);
+        it_proxy_stop(&px);
 }
 
 /* Two writers at once on one partition: the later offset wins whatever
@@ -325,25 +310,25 @@ static void race(const char *table, int with_row) {
                                 sizeof(errstr));
                 vcdc_record_clear(&rec);
         }
-        itpg_want(st, VCDC_SINK_OK, "the table", errstr);
+        its_want(st, VCDC_SINK_OK, "the table", errstr);
 
         blocker = lock_table(table);
         st = send_one(a, 7, 1, 100, 0, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "sending offset 100", errstr);
-        itpg_sleep_ms(200); /* a's statements reach the server first */
+        its_want(st, VCDC_SINK_OK, "sending offset 100", errstr);
+        it_sleep_ms(200); /* a's statements reach the server first */
         w.sink = b;
         w.n = 7;
         w.variant = 2;
         w.offset = 50;
         writer_start(&w);
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
         unlock_table(blocker);
         st = vcdc_sink_apply_wait(a, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 100", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 100", errstr);
         pthread_join(w.thread, NULL);
-        itpg_want(w.st, VCDC_SINK_STALE, "offset 50 after 100", w.errstr);
+        its_want(w.st, VCDC_SINK_STALE, "offset 50 after 100", w.errstr);
         assert_int_equal(itpg_variant(table, 7), 1);
-        assert_int_equal(itpg_offset(a, 0), 100);
+        assert_int_equal(its_offset(a, ITPG_TOPIC, 0, NULL), 100);
         vcdc_sink_destroy(a);
         vcdc_sink_destroy(b);
 }
@@ -377,58 +362,58 @@ static void test_fence_only(void **state) {
         (void)state;
         a = itpg_open(t_only);
         st = itpg_apply_one(a, 1, 1, 30, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 30", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 30", errstr);
 
         off = (vcdc_sink_offset_t){0, 40};
         itpg_rec(&rec, 2, DIM, 1);
         st = itpg_apply(a, &rec, 1, NULL, 0, &off, 1, 1, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "a part at 40", errstr);
+        its_want(st, VCDC_SINK_OK, "a part at 40", errstr);
         vcdc_record_clear(&rec);
         assert_int_equal(itpg_variant(t_only, 2), 1);
-        assert_int_equal(itpg_offset(a, 0), 30);
+        assert_int_equal(its_offset(a, ITPG_TOPIC, 0, NULL), 30);
         st = vcdc_sink_record_offsets(a, ITPG_TOPIC, &off, 1, errstr,
                                       sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "recording 40", errstr);
-        assert_int_equal(itpg_offset(a, 0), 40);
+        its_want(st, VCDC_SINK_OK, "recording 40", errstr);
+        assert_int_equal(its_offset(a, ITPG_TOPIC, 0, NULL), 40);
 
         itpg_rec(&rec, 3, DIM, 1);
         st = itpg_apply(a, &rec, 1, NULL, 0, &off, 1, 1, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "a part at 40 again", errstr);
+        its_want(st, VCDC_SINK_STALE, "a part at 40 again", errstr);
         off.offset = 35;
         st = itpg_apply(a, &rec, 1, NULL, 0, &off, 1, 1, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_STALE, "a part at 35", errstr);
+        its_want(st, VCDC_SINK_STALE, "a part at 35", errstr);
         assert_int_equal(itpg_variant(t_only, 3), -1);
         /* A partition with nothing recorded: applied, still nothing. */
         off = (vcdc_sink_offset_t){5, 7};
         st = itpg_apply(a, &rec, 1, NULL, 0, &off, 1, 1, errstr,
                         sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "a part of partition 5", errstr);
+        its_want(st, VCDC_SINK_OK, "a part of partition 5", errstr);
         vcdc_record_clear(&rec);
         assert_int_equal(itpg_variant(t_only, 3), 1);
-        assert_int_equal(itpg_offset(a, 5), -1);
+        assert_int_equal(its_offset(a, ITPG_TOPIC, 5, NULL), -1);
 
         /* A part in flight holds the row: record_offsets() waits. */
         b = itpg_open(t_only);
         blocker = lock_table(t_only);
         st = send_one(a, 4, 1, 50, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "sending a part at 50", errstr);
-        itpg_sleep_ms(200);
+        its_want(st, VCDC_SINK_OK, "sending a part at 50", errstr);
+        it_sleep_ms(200);
         w.sink = b;
         w.n = -1;
         w.offset = 60;
         writer_start(&w);
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
         assert_false(w.done);
         unlock_table(blocker);
         st = vcdc_sink_apply_wait(a, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "a part at 50", errstr);
+        its_want(st, VCDC_SINK_OK, "a part at 50", errstr);
         pthread_join(w.thread, NULL);
-        itpg_want(w.st, VCDC_SINK_OK, "recording 60", w.errstr);
+        its_want(w.st, VCDC_SINK_OK, "recording 60", w.errstr);
         assert_int_equal(itpg_variant(t_only, 4), 1);
-        assert_int_equal(itpg_offset(a, 0), 60);
+        assert_int_equal(its_offset(a, ITPG_TOPIC, 0, NULL), 60);
         vcdc_sink_destroy(a);
         vcdc_sink_destroy(b);
 }
@@ -448,25 +433,25 @@ static void test_instance(void **state) {
         (void)state;
         sink = itpg_open(t_inst);
         st = itpg_apply_one(sink, 1, 1, 10, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
-        assert_int_equal(itpg_offset(sink, 0), 10);
+        its_want(st, VCDC_SINK_OK, "offset 10", errstr);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 10);
         vcdc_sink_destroy(sink);
 
         PQclear(itpg_sql(itpg.conn, "DROP TABLE \"%s\"", t_inst));
         sink = itpg_open(t_inst);
-        assert_int_equal(itpg_offset(sink, 0), -1);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
         st = itpg_apply_one(sink, 2, 1, 3, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 3 into the new table", errstr);
-        assert_int_equal(itpg_offset(sink, 0), 3);
+        its_want(st, VCDC_SINK_OK, "offset 3 into the new table", errstr);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 3);
 
         PQclear(itpg_sql(itpg.conn, "TRUNCATE \"%s\"", t_inst));
-        assert_int_equal(itpg_offset(sink, 0), -1);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
         st = itpg_apply_one(sink, 3, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1 after TRUNCATE", errstr);
-        assert_int_equal(itpg_offset(sink, 0), 1);
+        its_want(st, VCDC_SINK_OK, "offset 1 after TRUNCATE", errstr);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 1);
 
         PQclear(itpg_sql(itpg.conn, "VACUUM FULL \"%s\"", t_inst));
-        assert_int_equal(itpg_offset(sink, 0), -1);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
         vcdc_sink_destroy(sink);
 
         /* Without the table: recorded, read back as none, no table. */
@@ -474,13 +459,13 @@ static void test_instance(void **state) {
         sink = itpg_open(t_inst);
         st = vcdc_sink_record_offsets(sink, ITPG_TOPIC, &off, 1, errstr,
                                       sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "record_offsets without the table", errstr);
+        its_want(st, VCDC_SINK_OK, "record_offsets without the table", errstr);
         assert_int_equal(itpg_int(itpg.conn,
                                   "SELECT count(*) FROM pg_class "
                                   "WHERE relname = '%s'",
                                   t_inst),
                          0);
-        assert_int_equal(itpg_offset(sink, 0), -1);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
         vcdc_sink_destroy(sink);
 }
 
@@ -525,10 +510,10 @@ static void test_migration(void **state) {
                                   "AND attname = 'table_instance'",
                                   schema),
                          1);
-        assert_int_equal(itpg_offset(sink, 0), -1);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), -1);
         st = itpg_apply_one(sink, 1, 1, 5, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 5 below the old row's 100", errstr);
-        assert_int_equal(itpg_offset(sink, 0), 5);
+        its_want(st, VCDC_SINK_OK, "offset 5 below the old row's 100", errstr);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 5);
         vcdc_sink_destroy(sink);
         PQclear(itpg_sql(itpg.conn, "DROP SCHEMA %s CASCADE", schema));
 }
@@ -559,26 +544,26 @@ static void test_cancel(void **state) {
         (void)state;
         sink = itpg_open_at(t_cancel, 0, 1000 /*timeout_ms*/);
         st = itpg_apply_one(sink, 1, 1, 10, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 10", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 10", errstr);
 
         blocker = lock_table(t_cancel);
-        t0 = itpg_now();
+        t0 = it_now();
         st = itpg_apply_one(sink, 5, 1, 20, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "offset 20, table locked", errstr);
-        fprintf(stderr, "  after %.1f s: %s\n", itpg_now() - t0, errstr);
-        assert_true(itpg_now() - t0 < 8);
+        its_want(st, VCDC_SINK_RETRIABLE, "offset 20, table locked", errstr);
+        fprintf(stderr, "  after %.1f s: %s\n", it_now() - t0, errstr);
+        assert_true(it_now() - t0 < 8);
         /* The server no longer runs it. */
         for (waited = 0; waited < 30 && waiting_on(t_cancel) > 0; waited++)
-                itpg_sleep_ms(100);
+                it_sleep_ms(100);
         assert_int_equal(waiting_on(t_cancel), 0);
         assert_int_equal(vcdc_sink_retry_smaller(sink), 1);
         unlock_table(blocker);
-        itpg_sleep_ms(300);
+        it_sleep_ms(300);
         assert_int_equal(itpg_variant(t_cancel, 5), -1);
-        assert_int_equal(itpg_offset(sink, 0), 10);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 10);
 
         st = itpg_apply_one(sink, 5, 1, 20, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 20 again", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 20 again", errstr);
         assert_int_equal(itpg_variant(t_cancel, 5), 1);
         vcdc_sink_destroy(sink);
 }
@@ -595,15 +580,8 @@ int main(void) {
                 cmocka_unit_test(test_migration),
                 cmocka_unit_test(test_cancel),
         };
-        const char *level = getenv("VCDC_LOG_LEVEL");
 
-        if (itpg_env() == -1) {
-                fprintf(stderr, "it_sink_fence: skipped: set "
-                                "VCDC_PG_CONNINFO or VCDC_PGVECTOR_URL to a "
-                                "PostgreSQL server with pgvector\n");
+        if (itpg_start("it_sink_fence") == -1)
                 return 0;
-        }
-        if (level)
-                vcdc_log_level = vcdc_log_level_parse(level);
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,8 +22,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
-
 #include "it_pg.h"
 #include "log.h"
 #include "sink.h"
@@ -58,7 +56,7 @@ static void kick(const char *role) {
                              "WHERE usename = '%s'",
                              role) == 0)
                         return;
-                itpg_sleep_ms(100);
+                it_sleep_ms(100);
         }
         fail_msg("the sessions of %s do not end", role);
 }
@@ -136,7 +134,7 @@ static int write_file(const char *path, const char *head, const char *body) {
 /* pg_hba.conf edits take effect at the next reload. */
 static void reload(void) {
         PQclear(itpg_sql(itpg.conn, "SELECT pg_reload_conf()"));
-        itpg_sleep_ms(500);
+        it_sleep_ms(500);
 }
 
 /* Puts our roles' lines first in pg_hba.conf. Returns 0, or -1 (with the
@@ -181,21 +179,15 @@ static void hba_restore(void) {
 }
 
 static int setup(void **state) {
-        vcdc_sink_t *sink;
-
         (void)state;
-        signal(SIGPIPE, SIG_IGN);
         snprintf(role_a, sizeof(role_a), "it_auth_%d_a", (int)getpid());
         snprintf(role_pw, sizeof(role_pw), "it_auth_%d_pw", (int)getpid());
         snprintf(role_rej, sizeof(role_rej), "it_auth_%d_rej", (int)getpid());
+        itpg_table(table_t, sizeof(table_t), "auth", "t");
         itpg_table(table_a, sizeof(table_a), "auth", "a");
         itpg_table(table_pw, sizeof(table_pw), "auth", "pw");
-        itpg_table(table_t, sizeof(table_t), "auth", "t");
-        if (!(itpg.conn = itpg_connect()))
+        if (itpg_setup() == -1)
                 return -1;
-        sink = itpg_open(table_t); /* the bookkeeping tables exist */
-        vcdc_sink_destroy(sink);
-        itpg_drop(table_t);
         create_role(role_a, "");
         create_role(role_pw, "PASSWORD 'right'");
         create_role(role_rej, "");
@@ -205,15 +197,13 @@ static int setup(void **state) {
 static int teardown(void **state) {
         (void)state;
         hba_restore();
+        itpg_drop_all(); /* before the roles that own them */
         if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK) {
-                itpg_drop(table_a);
-                itpg_drop(table_pw);
-                itpg_drop(table_t);
                 drop_role(role_a);
                 drop_role(role_pw);
                 drop_role(role_rej);
         }
-        PQfinish(itpg.conn);
+        itpg_teardown();
         return 0;
 }
 
@@ -240,19 +230,19 @@ static void test_refused_at_run_time(void **state) {
         char errstr[1024];
         vcdc_sink_status_t st;
         vcdc_sink_t *sink;
-        itpg_proxy_t px;
+        it_proxy_t px;
 
         (void)state;
         sink = open_as(role_a, table_a, 0, 5000, errstr, sizeof(errstr));
         if (!sink)
                 fail_msg("open as %s: %s", role_a, errstr);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
 
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" NOLOGIN", role_a));
         kick(role_a);
         st = apply_after_kick(sink, 2, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_FATAL, "NOLOGIN", errstr);
+        its_want(st, VCDC_SINK_FATAL, "NOLOGIN", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "authentication refused"));
         assert_non_null(strstr(errstr, "28000"));
@@ -262,7 +252,7 @@ static void test_refused_at_run_time(void **state) {
                          "LIMIT 0",
                          role_a));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "CONNECTION LIMIT 0", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "CONNECTION LIMIT 0", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "53300"));
         assert_int_equal(vcdc_sink_retry_smaller(sink), 0);
@@ -270,24 +260,24 @@ static void test_refused_at_run_time(void **state) {
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" CONNECTION LIMIT -1",
                          role_a));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "allowed again", errstr);
+        its_want(st, VCDC_SINK_OK, "allowed again", errstr);
         vcdc_sink_destroy(sink);
 
         /* Nothing listens. */
-        assert_int_equal(itpg_proxy_start(&px), 0);
+        assert_int_equal(it_proxy_start(&px, itpg.host, itpg.port), 0);
         sink = open_as(NULL, table_a, px.port, 5000, errstr, sizeof(errstr));
         if (!sink)
                 fail_msg("open through the proxy: %s", errstr);
-        itpg_proxy_cmd(&px, 'd');
+        it_proxy_cmd(&px, 'd');
         st = apply_after_kick(sink, 3, 3, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "server down", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "server down", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_int_equal(vcdc_sink_retry_smaller(sink), 0);
-        itpg_proxy_cmd(&px, 'u');
+        it_proxy_cmd(&px, 'u');
         st = itpg_apply_one(sink, 3, 1, 3, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "server back", errstr);
+        its_want(st, VCDC_SINK_OK, "server back", errstr);
         vcdc_sink_destroy(sink);
-        itpg_proxy_stop(&px);
+        it_proxy_stop(&px);
 }
 
 /*
@@ -335,12 +325,12 @@ static void test_password(void **state) {
         if (!sink)
                 fail_msg("open with the password: %s", errstr);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
         PQclear(itpg_sql(itpg.conn, "ALTER ROLE \"%s\" PASSWORD 'changed'",
                          role_pw));
         kick(role_pw);
         st = apply_after_kick(sink, 2, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_FATAL, "password changed", errstr);
+        its_want(st, VCDC_SINK_FATAL, "password changed", errstr);
         assert_non_null(strstr(errstr, "28P01"));
         assert_null(strstr(errstr, "right"));
         vcdc_sink_destroy(sink);
@@ -363,7 +353,7 @@ static void test_statement_timeout(void **state) {
         (void)state;
         sink = itpg_open(table_t);
         st = itpg_apply_one(sink, 1, 1, 1, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_OK, "offset 1", errstr);
+        its_want(st, VCDC_SINK_OK, "offset 1", errstr);
         vcdc_sink_destroy(sink);
 
         setenv("PGOPTIONS", "-c statement_timeout=300", 1);
@@ -374,7 +364,7 @@ static void test_statement_timeout(void **state) {
         PQclear(itpg_sql(blocker, "LOCK TABLE \"%s\" IN ACCESS EXCLUSIVE MODE",
                          table_t));
         st = itpg_apply_one(sink, 2, 1, 2, errstr, sizeof(errstr));
-        itpg_want(st, VCDC_SINK_RETRIABLE, "statement_timeout", errstr);
+        its_want(st, VCDC_SINK_RETRIABLE, "statement_timeout", errstr);
         fprintf(stderr, "  %s\n", errstr);
         assert_non_null(strstr(errstr, "57014"));
         assert_int_equal(vcdc_sink_retry_smaller(sink), 1);
@@ -390,15 +380,8 @@ int main(void) {
                 cmocka_unit_test(test_password),
                 cmocka_unit_test(test_statement_timeout),
         };
-        const char *level = getenv("VCDC_LOG_LEVEL");
 
-        if (itpg_env() == -1) {
-                fprintf(stderr, "it_sink_pg_auth: skipped: set "
-                                "VCDC_PG_CONNINFO or VCDC_PGVECTOR_URL to a "
-                                "PostgreSQL server with pgvector\n");
+        if (itpg_start("it_sink_pg_auth") == -1)
                 return 0;
-        }
-        if (level)
-                vcdc_log_level = vcdc_log_level_parse(level);
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -29,17 +29,12 @@ static char table[64];
 static int setup(void **state) {
         (void)state;
         itpg_table(table, sizeof(table), "check", "t");
-        if (!(itpg.conn = itpg_connect()))
-                return -1;
-        itpg_drop(table);
-        return 0;
+        return itpg_setup();
 }
 
 static int teardown(void **state) {
         (void)state;
-        if (itpg.conn && PQstatus(itpg.conn) == CONNECTION_OK)
-                itpg_drop(table);
-        PQfinish(itpg.conn);
+        itpg_teardown();
         return 0;
 }
 
@@ -336,15 +331,8 @@ int main(void) {
                 cmocka_unit_test(test_dimension_max),
                 cmocka_unit_test(test_target),
         };
-        const char *level = getenv("VCDC_LOG_LEVEL");
 
-        if (itpg_env() == -1) {
-                fprintf(stderr, "it_sink_pg_check: skipped: set "
-                                "VCDC_PG_CONNINFO or VCDC_PGVECTOR_URL to a "
-                                "PostgreSQL server with pgvector\n");
+        if (itpg_start("it_sink_pg_check") == -1)
                 return 0;
-        }
-        if (level)
-                vcdc_log_level = vcdc_log_level_parse(level);
         return cmocka_run_group_tests(tests, setup, teardown);
 }

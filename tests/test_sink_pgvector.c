@@ -623,7 +623,7 @@ static void test_check(void **state) {
                  NULL},
                 {NAN, 3, NULL, NULL, VCDC_SINK_INVALID, "NaN"},
                 {INFINITY, 3, NULL, NULL, VCDC_SINK_INVALID, "infinite"},
-                {1, 0, NULL, NULL, VCDC_SINK_INVALID, "without a vector"},
+                {1, 0, NULL, NULL, VCDC_SINK_INVALID, "no vector"},
                 {1, 16001, NULL, NULL, VCDC_SINK_INVALID, "at most 16000"},
                 {1, 3, "[1,2]", NULL, VCDC_SINK_INVALID, "JSON object"},
                 {1, 3, "\"s\"", NULL, VCDC_SINK_INVALID, "JSON object"},

@@ -1,5 +1,7 @@
 /*
- * vcdc - a small HTTP/JSON client for sinks that talk HTTP.
+ * vcdc - a small HTTP/JSON client for sinks that talk HTTP (http.h): one
+ * keep-alive connection, a bounded answer, failures mapped to the sink's
+ * statuses. Knows no database: no paths, no bodies, no tokens of its own.
  */
 #include "http.h"
 
@@ -9,18 +11,17 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
+
 struct vcdc_http_s {
         CURL *curl;
         struct curl_slist *headers;
         char *base_url;
-        char *url;        /* base_url + path of the current request */
+        char *url; /* base_url + path of the current request */
         size_t url_size;
-        size_t max_body;
-        char *body;       /* the last answer, NUL-terminated */
-        size_t body_len;
-        size_t body_size;
-        int too_big;      /* the answer crossed max_body */
-        int timed_out;    /* the last request ran out of time */
+        vcdc_buf_t body; /* the last answer, at most body.max bytes */
+        int too_big;     /* the answer crossed body.max */
+        int timed_out;   /* the last request ran out of time */
         char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -29,29 +30,15 @@ struct vcdc_http_s {
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *opaque) {
         vcdc_http_t *http = opaque;
-        size_t n = size * nmemb, need;
-        char *p;
+        size_t n = size * nmemb;
 
-        if (n > http->max_body - http->body_len) {
+        /* Returning less than n aborts the transfer (CURLE_WRITE_ERROR). */
+        if (n > http->body.max - http->body.len) {
                 http->too_big = 1;
-                return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+                return 0;
         }
-        need = http->body_len + n + 1;
-        if (need > http->body_size) {
-                size_t size2 = http->body_size ? http->body_size : 16384;
-                while (size2 < need)
-                        size2 *= 2;
-                if (size2 > http->max_body + 1)
-                        size2 = http->max_body + 1;
-                if (!(p = realloc(http->body, size2)))
-                        return 0;
-                http->body = p;
-                http->body_size = size2;
-        }
-        memcpy(http->body + http->body_len, ptr, n);
-        http->body_len += n;
-        http->body[http->body_len] = '\0';
-        return n;
+        vcdc_buf_put(&http->body, ptr, n);
+        return http->body.failed ? 0 /* out of memory */ : n;
 }
 
 vcdc_http_t *vcdc_http_new(const char *base_url, int timeout_ms,
@@ -69,7 +56,8 @@ vcdc_http_t *vcdc_http_new(const char *base_url, int timeout_ms,
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        http->max_body = max_body ? max_body : VCDC_HTTP_MAX_BODY_DEFAULT;
+        vcdc_buf_init(&http->body,
+                      max_body ? max_body : VCDC_HTTP_MAX_BODY_DEFAULT);
         if (timeout_ms <= 0)
                 timeout_ms = 30000;
         if (!(http->base_url = strdup(base_url)) ||
@@ -92,7 +80,7 @@ vcdc_http_t *vcdc_http_new(const char *base_url, int timeout_ms,
         curl_easy_setopt(http->curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(http->curl, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(http->curl, CURLOPT_MAXFILESIZE_LARGE,
-                         (curl_off_t)http->max_body);
+                         (curl_off_t)http->body.max);
         curl_easy_setopt(http->curl, CURLOPT_WRITEFUNCTION, write_cb);
         curl_easy_setopt(http->curl, CURLOPT_WRITEDATA, http);
         curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, http->curl_err);
@@ -108,7 +96,7 @@ void vcdc_http_destroy(vcdc_http_t *http) {
         curl_slist_free_all(http->headers);
         free(http->base_url);
         free(http->url);
-        free(http->body);
+        vcdc_buf_free(&http->body);
         free(http);
         curl_global_cleanup();
 }
@@ -124,8 +112,8 @@ int vcdc_http_add_header(vcdc_http_t *http, const char *header) {
 
 const char *vcdc_http_body(const vcdc_http_t *http, size_t *lenp) {
         if (lenp)
-                *lenp = http->body_len;
-        return http->body ? http->body : "";
+                *lenp = http->body.len;
+        return http->body.p ? http->body.p : "";
 }
 
 int vcdc_http_timed_out(const vcdc_http_t *http) {
@@ -138,8 +126,8 @@ vcdc_sink_status_t vcdc_http_status_map(long status) {
         /* Credentials refused (407: by a proxy on the way), or a server
          * that lacks the route or the protocol: every retry would meet
          * the same. */
-        if (status == 401 || status == 403 || status == 407 ||
-            status == 501 || status == 505)
+        if (status == 401 || status == 403 || status == 407 || status == 501 ||
+            status == 505)
                 return VCDC_SINK_FATAL;
         if (status == 408 || status == 425 || status == 429 ||
             (status >= 500 && status <= 599))
@@ -170,15 +158,15 @@ static vcdc_sink_status_t transport_status(CURLcode res) {
  * control characters flattened, so the message stays one line. */
 static void append_excerpt(const vcdc_http_t *http, char *errstr,
                            size_t errstr_size) {
-        size_t n = strlen(errstr), i, len = http->body_len;
+        size_t n = strlen(errstr), i, len = http->body.len;
 
         if (len > VCDC_HTTP_EXCERPT_BYTES)
                 len = VCDC_HTTP_EXCERPT_BYTES;
         for (i = 0; i < len && n + 1 < errstr_size; i++) {
-                unsigned char c = (unsigned char)http->body[i];
+                unsigned char c = (unsigned char)http->body.p[i];
                 errstr[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
         }
-        if (len < http->body_len && n + 4 < errstr_size) {
+        if (len < http->body.len && n + 4 < errstr_size) {
                 memcpy(errstr + n, "...", 3);
                 n += 3;
         }
@@ -207,14 +195,10 @@ vcdc_sink_status_t vcdc_http_request(vcdc_http_t *http, const char *method,
                 http->url_size = need;
         }
         snprintf(http->url, http->url_size, "%s%s", http->base_url, path);
-        if (http->body_size > KEEP_BODY_BYTES) {
-                free(http->body);
-                http->body = NULL;
-                http->body_size = 0;
-        }
-        http->body_len = 0;
-        if (http->body)
-                http->body[0] = '\0';
+        /* A large buffer goes (and a failed one starts again). */
+        if (http->body.size > KEEP_BODY_BYTES || http->body.failed)
+                vcdc_buf_free(&http->body);
+        vcdc_buf_truncate(&http->body, 0);
         http->too_big = 0;
         http->timed_out = 0;
         http->curl_err[0] = '\0';
@@ -230,8 +214,7 @@ vcdc_sink_status_t vcdc_http_request(vcdc_http_t *http, const char *method,
                 curl_easy_setopt(http->curl, CURLOPT_HTTPGET, 1L);
         }
         curl_easy_setopt(http->curl, CURLOPT_CUSTOMREQUEST,
-                         strcmp(method, body ? "POST" : "GET") ? method
-                                                               : NULL);
+                         strcmp(method, body ? "POST" : "GET") ? method : NULL);
 
         res = curl_easy_perform(http->curl);
         curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -241,7 +224,7 @@ vcdc_sink_status_t vcdc_http_request(vcdc_http_t *http, const char *method,
                 if (http->too_big || res == CURLE_FILESIZE_EXCEEDED) {
                         snprintf(errstr, errstr_size,
                                  "%s %s: the answer exceeds %zu bytes", method,
-                                 path, http->max_body);
+                                 path, http->body.max);
                         return VCDC_SINK_INVALID;
                 }
                 http->timed_out = res == CURLE_OPERATION_TIMEDOUT;
@@ -272,7 +255,7 @@ vcdc_sink_status_t vcdc_http_json(vcdc_http_t *http, const char *method,
                                    errstr, errstr_size);
         if (status != VCDC_SINK_OK)
                 return status;
-        if (!(*respp = json_loadb(http->body ? http->body : "", http->body_len,
+        if (!(*respp = json_loadb(vcdc_http_body(http, NULL), http->body.len,
                                   JSON_DECODE_ANY, &jerr))) {
                 snprintf(errstr, errstr_size,
                          "%s %s: the answer is not JSON (%s at byte %d): ",

@@ -1,6 +1,7 @@
 /*
  * vcdc - a small HTTP/JSON client for sinks that talk HTTP (Chroma, and
- * later Weaviate or Milvus).
+ * later Weaviate or Milvus). It knows no database: no paths, bodies or
+ * tokens of its own.
  *
  * One handle keeps one libcurl easy handle, so consecutive requests reuse
  * the connection (keep-alive). Answers are read into a buffer capped at a

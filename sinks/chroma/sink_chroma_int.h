@@ -1,7 +1,11 @@
 /*
- * vcdc - Chroma sink internals: the request-body builders and answer
- * parsers of sink_chroma.c, exposed so unit tests can check them without a
- * server. Only sink_chroma.c and its tests include this.
+ * vcdc - Chroma sink internals: the checks (sink_chroma_check.c), the
+ * request-body builders (sink_chroma_body.c), the answer parsers
+ * (sink_chroma_answer.c), the float model (sink_chroma_float.c) and the
+ * scan cursor (sink_chroma_cursor.c): pure functions, no I/O and no sink
+ * state, exposed so unit tests and fuzzers can check them without a
+ * server. Only the sink's files, its tests, fuzz/fuzz_chroma.c and
+ * bench/direct_loader.c include this.
  *
  * What Chroma 3.0.6 does that shapes them (checked against the server;
  * tests/it_sink_chroma_check.c tries each case):
@@ -44,6 +48,7 @@
 #define VCDC_SINK_CHROMA_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -60,6 +65,11 @@
 #define VCDC_CHROMA_OFFSETS_SUFFIX "_vcdc_offsets"
 /* Chroma's collection names: 3..512 characters. */
 #define VCDC_CHROMA_NAME_MAX 512
+
+/* The ids a scan cursor keeps to find its place again, and how far
+ * before its offset a page looks for them (sink_chroma_read.c). */
+#define VCDC_CHROMA_SCAN_ANCHORS  16
+#define VCDC_CHROMA_SCAN_LOOKBACK 32
 
 /* What a get or pre-read asks Chroma to include. */
 #define VCDC_CHROMA_INC_EMBEDDINGS 0x1
@@ -92,6 +102,17 @@ int vcdc_chroma_metadata_check(const char *metadata, char *errstr,
  */
 int vcdc_chroma_record_check(const vcdc_record_t *rec, vcdc_metric_t metric,
                              size_t *dimp, char *errstr, size_t errstr_size);
+
+/** vcdc_chroma_record_check(), handing back in *metap the parsed
+ *  metadata (NULL for none; json_decref() it) when it passes. */
+int vcdc_chroma_record_check_meta(const vcdc_record_t *rec,
+                                  vcdc_metric_t metric, size_t *dimp,
+                                  json_t **metap, char *errstr,
+                                  size_t errstr_size);
+
+/** The shortest "%.Ng" text that reads back to d, with a '.' or an
+ *  exponent so it stays a float in JSON (sink_chroma_float.c). */
+void vcdc_chroma_real_text(double d, char *out, size_t size);
 
 /**
  * Writes metadata object obj as compact JSON with the shortest text that
@@ -158,6 +179,10 @@ char *vcdc_chroma_delete_body(const char *const *ids, size_t cnt);
 char *vcdc_chroma_get_body(const char *const *ids, size_t cnt, size_t limit,
                            size_t offset, int include);
 
+/** The get of the companion collection's records of topic, with their
+ *  metadatas. Returns a new string or NULL. */
+char *vcdc_chroma_offsets_get_body(const char *topic);
+
 /** {"query_embeddings":[[..]],"n_results":k,"include":["distances"]}.
  *  Returns a new string or NULL. */
 char *vcdc_chroma_query_body(const float *vector, size_t dim, size_t k);
@@ -198,6 +223,65 @@ int vcdc_chroma_parse_collection(const json_t *resp, char *id, size_t id_size,
 int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
                           size_t cnt, vcdc_record_t *out, size_t *cntp,
                           char *errstr, size_t errstr_size);
+
+/**
+ * Reads the answer of the get before an upsert of ids[0..cnt) (metadatas
+ * and documents included): olds[i] gets the metadata object Chroma stores
+ * for ids[i] (borrowed from resp; NULL for none) and has_doc[i] 1 when it
+ * stores a document for it. Rows of ids not asked for are passed over.
+ * Returns 0, or -1 with errstr when the answer lacks its columns.
+ */
+int vcdc_chroma_parse_stored(const json_t *resp, const char *const *ids,
+                             size_t cnt, const json_t **olds, char *has_doc,
+                             char *errstr, size_t errstr_size);
+
+/**
+ * Reads rows [first, first + cnt) of a page answer (a get by limit and
+ * offset) into out[0..*cntp), fewer when the answer ends sooner; earlier
+ * rows are passed over. Returns 0, or -1 with errstr on a malformed answer
+ * (nothing is left filled then).
+ */
+int vcdc_chroma_parse_rows(const json_t *resp, size_t first, size_t cnt,
+                           vcdc_record_t *out, size_t *cntp, char *errstr,
+                           size_t errstr_size);
+
+/*
+ * A scan cursor (sink_chroma_cursor.c): Chroma pages by offset in
+ * insertion order, where a record deleted before the cursor moves every
+ * later one back. The cursor keeps the last ids it returned, so the next
+ * page starts right after the latest of them still there.
+ */
+typedef struct vcdc_chroma_cursor_s {
+        uint64_t offset;   /* where the next page starts, as last seen */
+        size_t anchor_cnt;
+        char *anchors[VCDC_CHROMA_SCAN_ANCHORS]; /* oldest first, owned */
+} vcdc_chroma_cursor_t;
+
+/** Reads a cursor's text into *cur (vcdc_chroma_cursor_clear() it).
+ *  Returns 0, or -1 when it is not a cursor (cur is then empty). */
+int vcdc_chroma_cursor_parse(const char *text, vcdc_chroma_cursor_t *cur);
+
+/** The cursor as text. Returns a new string or NULL. */
+char *vcdc_chroma_cursor_format(const vcdc_chroma_cursor_t *cur);
+
+/** Appends id as the latest anchor, dropping the oldest past
+ *  VCDC_CHROMA_SCAN_ANCHORS. Returns 0, or -1 out of memory. */
+int vcdc_chroma_cursor_push(vcdc_chroma_cursor_t *cur, const char *id);
+
+/** Keeps the first cnt anchors (the oldest), freeing the others. */
+void vcdc_chroma_cursor_keep(vcdc_chroma_cursor_t *cur, size_t cnt);
+
+/** Frees the anchors and empties *cur. */
+void vcdc_chroma_cursor_clear(vcdc_chroma_cursor_t *cur);
+
+/**
+ * Finds the latest of cur's anchors in a page answer that starts at
+ * offset start, only among rows before offset end (one found later was
+ * deleted and written again, moving it to the end). Returns its row,
+ * with *kp the anchor's index, or -1 when none is there.
+ */
+long vcdc_chroma_find_anchor(const json_t *resp, size_t start, size_t end,
+                             const vcdc_chroma_cursor_t *cur, size_t *kp);
 
 /** Reads the answer of a one-vector query into hits[0..*cntp), at most k.
  *  Returns 0, or -1 with errstr (nothing is left allocated then). */

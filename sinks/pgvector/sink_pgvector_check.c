@@ -3,7 +3,8 @@
  * table, predicted without a server (issue 14: the consumer dead-letters
  * what check() refuses before batching, so the database should refuse
  * nothing that check() passed, and check() should refuse nothing the
- * database takes).
+ * database takes): the jsonb check, the vector check and the check()
+ * slot. Talks to no server.
  *
  * The metadata column is jsonb. Its input is JSON (RFC 8259: no comments,
  * no trailing commas, no NaN, no leading zeros, control characters
@@ -24,7 +25,7 @@
  * Strings must be valid UTF-8 (the whole text is, for the database's
  * UTF8 encoding).
  */
-#include "sink_pgvector_int.h"
+#include "sink_pgvector_state.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -285,4 +286,87 @@ int vcdc_pgvector_jsonb_check(const char *json, int want_object, char *err,
         if (*j.p)
                 return fail_at(&j, "text after the JSON value");
         return 0;
+}
+
+/* The checks that need no database, shared by check() and apply(). */
+vcdc_sink_status_t vcdc_pgvector_check_vector(vcdc_sink_t *sink,
+                                              const vcdc_record_t *rec,
+                                              char *errstr,
+                                              size_t errstr_size) {
+        char err[128];
+
+        if (!rec->id) {
+                snprintf(errstr, errstr_size, "%s: record without an id",
+                         sink->name);
+                return VCDC_SINK_INVALID;
+        }
+        if (vcdc_vector_check(rec->vector, rec->dim, err, sizeof(err)) == -1) {
+                snprintf(errstr, errstr_size,
+                         "%s: record \"%.100s\": %s (pgvector holds a "
+                         "vector of finite floats)",
+                         sink->name, rec->id, err);
+                return VCDC_SINK_INVALID;
+        }
+        if (rec->dim > VCDC_PGVECTOR_DIM_MAX) {
+                snprintf(errstr, errstr_size,
+                         "%s: record \"%.100s\": dimension %zu, pgvector "
+                         "holds at most %d",
+                         sink->name, rec->id, rec->dim, VCDC_PGVECTOR_DIM_MAX);
+                return VCDC_SINK_INVALID;
+        }
+        return VCDC_SINK_OK;
+}
+
+/* What the database would refuse in rec, predicted (issue 14): the
+ * consumer dead-letters what this refuses, before batching. */
+vcdc_sink_status_t vcdc_pgvector_op_check(vcdc_sink_t *sink,
+                                          const vcdc_record_t *rec,
+                                          char *errstr, size_t errstr_size) {
+        vcdc_sink_status_t status;
+        size_t id_len;
+        char err[256];
+
+        if (rec->op == VCDC_OP_DELETE) {
+                /* The id goes into a text[]: UTF-8 is all it needs. */
+                if (!rec->id || !vcdc_utf8_valid(rec->id, strlen(rec->id))) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: delete of an id that is not valid "
+                                 "UTF-8",
+                                 sink->name);
+                        return VCDC_SINK_INVALID;
+                }
+                return VCDC_SINK_OK;
+        }
+        if ((status = vcdc_pgvector_check_vector(sink, rec, errstr,
+                                                 errstr_size)))
+                return status;
+        if (!vcdc_utf8_valid(rec->id, strlen(rec->id)) ||
+            (rec->document &&
+             !vcdc_utf8_valid(rec->document, strlen(rec->document)))) {
+                snprintf(errstr, errstr_size,
+                         "%s: record \"%.100s\": %s is not valid UTF-8",
+                         sink->name, rec->id,
+                         vcdc_utf8_valid(rec->id, strlen(rec->id)) ? "document"
+                                                                   : "id");
+                return VCDC_SINK_INVALID;
+        }
+        if ((id_len = strlen(rec->id)) > VCDC_PGVECTOR_ID_BYTES_MAX) {
+                snprintf(errstr, errstr_size,
+                         "%s: record \"%.100s...\": an id of %zu bytes; the "
+                         "primary key's index holds %d (PostgreSQL refuses "
+                         "a longer one unless it compresses)",
+                         sink->name, rec->id, id_len,
+                         VCDC_PGVECTOR_ID_BYTES_MAX);
+                return VCDC_SINK_INVALID;
+        }
+        if (rec->metadata &&
+            vcdc_pgvector_jsonb_check(rec->metadata, 1 /*object*/, err,
+                                      sizeof(err)) == -1) {
+                snprintf(errstr, errstr_size,
+                         "%s: record \"%.100s\": metadata is not JSON "
+                         "that jsonb holds: %s",
+                         sink->name, rec->id, err);
+                return VCDC_SINK_INVALID;
+        }
+        return VCDC_SINK_OK;
 }

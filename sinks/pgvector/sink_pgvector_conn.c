@@ -3,7 +3,8 @@
  * 10): connecting with the server's refusal readable, telling a refusal
  * that will recur (authentication) from one that will pass (the server is
  * starting, full, or not there), and cancelling a statement we stopped
- * waiting for, in bounded time.
+ * waiting for, in bounded time. Runs no statement: that is
+ * sink_pgvector_exec.c's.
  *
  * libpq gives no SQLSTATE for a failed connection (there is no PGresult),
  * only PQerrorMessage(). Its text is the server's own message, translated
@@ -41,15 +42,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* What a connection refusal reads like in verbose form: "...:  CODE: ". */
 #define CODE_LEN 5
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int code_char(char c) {
         return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
@@ -141,7 +137,8 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
                               vcdc_sink_status_t *statusp, char *errstr,
                               size_t errstr_size) {
         PostgresPollingStatusType poll_st = PGRES_POLLING_WRITING;
-        int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+        int64_t deadline =
+                vcdc_clock_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
         const char *msg, *text;
         char code[CODE_LEN + 1];
         PGconn *conn;
@@ -156,7 +153,7 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
         while (PQstatus(conn) != CONNECTION_BAD &&
                poll_st != PGRES_POLLING_OK && poll_st != PGRES_POLLING_FAILED) {
                 struct pollfd pfd = {.fd = PQsocket(conn)};
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - vcdc_clock_ms();
                 int r;
 
                 pfd.events =

@@ -1,7 +1,8 @@
 /*
  * vcdc - the pgvector sink's fenced offsets (issue 14, scenarios 3 and 8):
  * the SQL that records a batch's offsets in vcdc_offsets only while they
- * advance, and the reading of its refusal.
+ * advance, and the reading of its refusal. Text only: the statement runs
+ * in sink_pgvector_apply.c, in the batch's transaction.
  *
  * A batch commits only if, for every partition it lists, the offset
  * recorded for its table is strictly below the batch's. The server decides,
@@ -42,122 +43,85 @@
  */
 #include "sink_pgvector_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
 
 /* What the refusal's text starts with (it ends up in the error message,
  * quoted: invalid input syntax for type integer: "vcdc_stale: ..."). */
 #define STALE_MARK "vcdc_stale: "
 
-/* A growing string; a failed allocation sticks. */
-typedef struct text_s {
-        char *p;
-        size_t len, size;
-        int failed;
-} text_t;
-
-static void text_add(text_t *t, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void text_add(text_t *t, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (t->failed)
-                return;
-        va_start(ap, fmt);
-        r = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->size - t->len : 0,
-                      fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                t->failed = 1;
-                return;
-        }
-        if (!t->p || (size_t)r >= t->size - t->len) {
-                size_t size = t->size ? t->size : 1024;
-                char *p;
-                while (size - t->len <= (size_t)r)
-                        size *= 2;
-                if (!(p = realloc(t->p, size))) {
-                        t->failed = 1;
-                        return;
-                }
-                t->p = p;
-                t->size = size;
-                va_start(ap, fmt);
-                vsnprintf(t->p + t->len, t->size - t->len, fmt, ap);
-                va_end(ap);
-        }
-        t->len += (size_t)r;
-}
-
 char *vcdc_pgvector_fence_sql(size_t rows, int record) {
-        text_t t = {0};
+        vcdc_buf_t t = VCDC_BUF_INIT;
         size_t i;
 
         if (!rows)
                 return NULL;
-        text_add(&t, "WITH batch (partition, \"offset\") AS (VALUES ");
+        vcdc_buf_printf(&t, "WITH batch (partition, \"offset\") AS (VALUES ");
         for (i = 0; i < rows; i++)
-                text_add(&t, "%s($%zu::int,$%zu::bigint)", i ? "," : "",
-                         3 + 2 * i, 4 + 2 * i);
+                vcdc_buf_printf(&t, "%s($%zu::int,$%zu::bigint)", i ? "," : "",
+                                3 + 2 * i, 4 + 2 * i);
         /* NULL while the table does not exist. */
-        text_add(&t, "), target AS (SELECT pg_relation_filenode("
-                     "to_regclass(quote_ident($1::text))) AS instance), ");
-        text_add(&t, "fenced AS (INSERT INTO vcdc_offsets AS o (table_name, "
-                     "topic, partition, \"offset\", table_instance, "
-                     "updated_at) SELECT $1::text, $2::text, b.partition, ");
+        vcdc_buf_printf(&t,
+                        "), target AS (SELECT pg_relation_filenode("
+                        "to_regclass(quote_ident($1::text))) AS instance), ");
+        vcdc_buf_printf(&t,
+                        "fenced AS (INSERT INTO vcdc_offsets AS o (table_name, "
+                        "topic, partition, \"offset\", table_instance, "
+                        "updated_at) SELECT $1::text, $2::text, b.partition, ");
         if (record) {
                 /* Written where the row is behind, of another instance,
                  * or the table is missing; only locked where it is at or
                  * past the batch. */
-                text_add(&t, "b.\"offset\", t.instance, now() "
-                             "FROM batch b CROSS JOIN target t "
-                             "ORDER BY b.partition "
-                             "ON CONFLICT (table_name, topic, partition) DO "
-                             "UPDATE SET \"offset\" = EXCLUDED.\"offset\", "
-                             "table_instance = EXCLUDED.table_instance, "
-                             "updated_at = EXCLUDED.updated_at "
-                             "WHERE o.\"offset\" < EXCLUDED.\"offset\" "
-                             "OR o.table_instance IS DISTINCT FROM "
-                             "EXCLUDED.table_instance "
-                             "OR EXCLUDED.table_instance IS NULL "
-                             "RETURNING o.partition) ");
-                text_add(&t, "SELECT CASE WHEN count(*) = %zu THEN 0 ELSE (",
-                         rows);
-                text_add(&t, "'" STALE_MARK "partition ' || (SELECT "
-                             "string_agg(b.partition::text, ',' ORDER BY "
-                             "b.partition) FROM batch b WHERE b.partition "
-                             "NOT IN (SELECT partition FROM fenced)) || "
-                             "' records an offset at or past the "
-                             "batch''s')::int END FROM fenced");
+                vcdc_buf_printf(&t,
+                                "b.\"offset\", t.instance, now() "
+                                "FROM batch b CROSS JOIN target t "
+                                "ORDER BY b.partition "
+                                "ON CONFLICT (table_name, topic, partition) DO "
+                                "UPDATE SET \"offset\" = EXCLUDED.\"offset\", "
+                                "table_instance = EXCLUDED.table_instance, "
+                                "updated_at = EXCLUDED.updated_at "
+                                "WHERE o.\"offset\" < EXCLUDED.\"offset\" "
+                                "OR o.table_instance IS DISTINCT FROM "
+                                "EXCLUDED.table_instance "
+                                "OR EXCLUDED.table_instance IS NULL "
+                                "RETURNING o.partition) ");
+                vcdc_buf_printf(&t,
+                                "SELECT CASE WHEN count(*) = %zu THEN 0 ELSE (",
+                                rows);
+                vcdc_buf_printf(&t,
+                                "'" STALE_MARK "partition ' || (SELECT "
+                                "string_agg(b.partition::text, ',' ORDER BY "
+                                "b.partition) FROM batch b WHERE b.partition "
+                                "NOT IN (SELECT partition FROM fenced)) || "
+                                "' records an offset at or past the "
+                                "batch''s')::int END FROM fenced");
         } else {
                 /* Missing rows become placeholders; existing ones are
                  * locked and come back unchanged. */
-                text_add(&t, "-1, t.instance, now() "
-                             "FROM batch b CROSS JOIN target t "
-                             "ORDER BY b.partition "
-                             "ON CONFLICT (table_name, topic, partition) DO "
-                             "UPDATE SET \"offset\" = o.\"offset\" "
-                             "RETURNING o.partition, o.\"offset\", "
-                             "o.table_instance), ");
-                text_add(&t, "stale AS (SELECT r.partition FROM fenced r "
-                             "JOIN batch b USING (partition) CROSS JOIN "
-                             "target t WHERE r.table_instance = t.instance "
-                             "AND r.\"offset\" >= b.\"offset\") ");
-                text_add(&t, "SELECT CASE WHEN count(*) = 0 THEN 0 ELSE ("
-                             "'" STALE_MARK "partition ' || string_agg("
-                             "partition::text, ',' ORDER BY partition) || "
-                             "' records an offset at or past the "
-                             "batch''s')::int END FROM stale");
+                vcdc_buf_printf(&t,
+                                "-1, t.instance, now() "
+                                "FROM batch b CROSS JOIN target t "
+                                "ORDER BY b.partition "
+                                "ON CONFLICT (table_name, topic, partition) DO "
+                                "UPDATE SET \"offset\" = o.\"offset\" "
+                                "RETURNING o.partition, o.\"offset\", "
+                                "o.table_instance), ");
+                vcdc_buf_printf(&t,
+                                "stale AS (SELECT r.partition FROM fenced r "
+                                "JOIN batch b USING (partition) CROSS JOIN "
+                                "target t WHERE r.table_instance = t.instance "
+                                "AND r.\"offset\" >= b.\"offset\") ");
+                vcdc_buf_printf(&t,
+                                "SELECT CASE WHEN count(*) = 0 THEN 0 ELSE ("
+                                "'" STALE_MARK "partition ' || string_agg("
+                                "partition::text, ',' ORDER BY partition) || "
+                                "' records an offset at or past the "
+                                "batch''s')::int END FROM stale");
         }
-        if (t.failed) {
-                free(t.p);
-                return NULL;
-        }
-        return t.p;
+        return vcdc_buf_detach(&t, NULL);
 }
 
 int vcdc_pgvector_fence_refused(const char *sqlstate, const char *message,

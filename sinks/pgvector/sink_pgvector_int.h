@@ -1,12 +1,15 @@
 /*
- * vcdc - pgvector sink internals: the pure helpers of sink_pgvector.c (text
- * formats, SQL building, error mapping), exposed for its tests. Only
- * sink_pgvector.c and tests/{test,it}_sink_pgvector.c include this.
+ * vcdc - pgvector sink internals: the pure helpers (text formats, SQL
+ * building, error mapping: sink_pgvector_sql.c, _fence.c, _check.c,
+ * _conn.c), exposed for its tests; none keeps sink state (connecting and
+ * cancelling are the only ones that talk to a server). Only the sink's files, its tests,
+ * fuzz/fuzz_pgvector.c and bench/direct_loader.c include this.
  */
 #ifndef VCDC_SINK_PGVECTOR_INT_H
 #define VCDC_SINK_PGVECTOR_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -194,6 +197,13 @@ PGconn *vcdc_pgvector_connect(const char *const *keys,
  */
 int vcdc_pgvector_cancel(PGconn *conn, int wait_ms, char *errstr,
                          size_t errstr_size);
+
+/** Parses a result cell holding a non-negative decimal. Returns 0, or
+ *  -1 when it is not one. */
+int vcdc_pgvector_parse_u64(const char *s, uint64_t *vp);
+
+/** Parses a result cell holding a decimal. Returns 0 or -1. */
+int vcdc_pgvector_parse_i64(const char *s, int64_t *vp);
 
 /**
  * Copies JSON text as PostgreSQL prints jsonb ({"a": 1, "b": [1, 2]}) into
