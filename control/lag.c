@@ -1,5 +1,6 @@
 /*
- * vcdc - lag and readiness of a consumer group.
+ * vcdc - lag and readiness of a consumer group: samples and their
+ * judgement. It reports nothing itself (cli/status.c, the cut-over gate).
  *
  * A sample asks the group coordinator for the committed offsets
  * (ListConsumerGroupOffsets) and the members (DescribeConsumerGroups), the
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "log.h"
 
 #define ADMIN_TIMEOUT_MS 10000
@@ -35,20 +37,6 @@ const char *vcdc_group_state_name(vcdc_group_state_t state) {
                 return "STOPPED";
         }
         return "UNKNOWN";
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int64_t ms) {
@@ -328,8 +316,8 @@ static void probe_timestamps(rd_kafka_t *rk, const char *topic,
                 started[i] = 1;
                 left++;
         }
-        deadline = mono_ms() + PROBE_TIMEOUT_MS;
-        while (left > 0 && mono_ms() < deadline) {
+        deadline = vcdc_clock_ms() + PROBE_TIMEOUT_MS;
+        while (left > 0 && vcdc_clock_ms() < deadline) {
                 if (!(rkm = rd_kafka_consume_queue(q, 100 /*ms*/)))
                         continue;
                 for (i = 0; i < s->part_cnt; i++)
@@ -374,6 +362,20 @@ done:
         free(done);
 }
 
+rd_kafka_t *vcdc_lag_client_new(const vcdc_conf_t *conf, char *errstr,
+                                size_t errstr_size) {
+        rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(conf);
+        rd_kafka_t *rk;
+
+        if (!rkc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr, errstr_size)))
+                rd_kafka_conf_destroy(rkc);
+        return rk;
+}
+
 int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, vcdc_lag_sample_t *out, char *errstr,
                     size_t errstr_size) {
@@ -394,7 +396,7 @@ int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                          topic);
                 return -1;
         }
-        out->t_ms = wall_ms();
+        out->t_ms = vcdc_wall_ms();
         if (!(out->parts = calloc((size_t)partition_cnt, sizeof(*out->parts)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
@@ -485,6 +487,27 @@ void vcdc_lag_sample_clear(vcdc_lag_sample_t *s) {
         s->last_applied_ts_ms = s->time_lag_ms = -1;
 }
 
+int64_t vcdc_lag_part_time_lag(const vcdc_lag_sample_t *s,
+                               const vcdc_part_lag_t *p) {
+        if (p->lag == 0)
+                return 0;
+        if (p->pending_ts_ms < 0)
+                return -1;
+        return s->t_ms > p->pending_ts_ms ? s->t_ms - p->pending_ts_ms : 0;
+}
+
+void vcdc_lag_totals(const vcdc_lag_sample_t *s, int64_t *committedp,
+                     int64_t *endp) {
+        size_t k;
+
+        *committedp = *endp = 0;
+        for (k = 0; k < s->part_cnt; k++) {
+                if (s->parts[k].committed > 0)
+                        *committedp += s->parts[k].committed;
+                *endp += s->parts[k].end;
+        }
+}
+
 int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, size_t n, int interval_ms,
                     vcdc_lag_sample_t *samples, char *errstr,
@@ -495,7 +518,8 @@ int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
                 /* From the moment the previous sample was taken (t_ms), not
                  * from when the call began: connecting takes time too. */
                 if (i > 0)
-                        sleep_ms(samples[i - 1].t_ms + interval_ms - wall_ms());
+                        sleep_ms(samples[i - 1].t_ms + interval_ms -
+                                 vcdc_wall_ms());
                 if (vcdc_lag_sample(rk, topic, group, sink, &samples[i],
                                     errstr, errstr_size) == -1) {
                         for (j = 0; j < i; j++)
