@@ -89,6 +89,9 @@ int vcdc_route_record_decode(const void *buf, size_t len,
                              vcdc_route_record_t *rec, char *errstr,
                              size_t errstr_size);
 
+/** A switch's ts_ms as "2026-01-01T12:00:00.000Z" (UTC) into buf. */
+void vcdc_route_time_str(char *buf, size_t size, int64_t ts_ms);
+
 /** The key of rec's history record, "COLLECTION#<ts_ms>", into buf.
  *  Returns 0, or -1 when it does not fit. */
 int vcdc_route_history_key(const vcdc_route_record_t *rec, char *buf,
