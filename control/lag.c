@@ -70,6 +70,17 @@ static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q,
         return ev;
 }
 
+/* Options of an admin request: op, with the request timeout set. */
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk,
+                                              rd_kafka_admin_op_t op) {
+        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, op);
+        char err[256];
+
+        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
+                                                  sizeof(err));
+        return opts;
+}
+
 /* Committed offsets of group for every partition of s->parts. */
 static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
                           vcdc_lag_sample_t *s, char *errstr,
@@ -82,7 +93,7 @@ static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
         rd_kafka_AdminOptions_t *opts;
         rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
-        char what[512], err[256];
+        char what[512];
         size_t cnt, i;
         int j, r = -1;
 
@@ -95,10 +106,7 @@ static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
         req = rd_kafka_ListConsumerGroupOffsets_new(group, parts);
         rd_kafka_topic_partition_list_destroy(parts);
         q = rd_kafka_queue_new(rk);
-        opts = rd_kafka_AdminOptions_new(
-                rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
-                                                  sizeof(err));
+        opts = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
         rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
         rd_kafka_AdminOptions_destroy(opts);
         rd_kafka_ListConsumerGroupOffsets_destroy(req);
@@ -153,16 +161,13 @@ static int read_members(rd_kafka_t *rk, const char *group,
         rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
         const char *groups[1] = {group};
-        char what[300], err[256];
+        char what[300];
         size_t cnt;
         int r = -1;
 
         snprintf(what, sizeof(what), "describe group %s", group);
         q = rd_kafka_queue_new(rk);
-        opts = rd_kafka_AdminOptions_new(
-                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
-                                                  sizeof(err));
+        opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
         rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
         rd_kafka_AdminOptions_destroy(opts);
 
