@@ -1,9 +1,8 @@
 /*
  * vcdc - reading the commands' options: a number with the command's own
  * message, "--name VALUE" / "--name=VALUE" for the commands that read
- * argv by hand, and the options every OLD/NEW command (verify, shadow)
- * takes. Errors go to stderr as "vcdc CMD: ..."; nothing here runs a
- * command.
+ * argv by hand, a default seed. Errors go to stderr as "vcdc CMD: ...";
+ * nothing here runs a command.
  */
 #ifndef VCDC_CLI_OPTIONS_H
 #define VCDC_CLI_OPTIONS_H
@@ -37,39 +36,5 @@ int vcdc_cli_take(int argc, char **argv, int *ip, const char *name,
 /** A seed from the clock and the process id, for samples without
  *  --seed. */
 uint32_t vcdc_cli_seed(void);
-
-/* What the commands comparing OLD and NEW (verify, shadow) share. */
-typedef struct vcdc_cli_pair_s {
-        const char *cmd;   /* "verify" */
-        const char *usage; /* the usage text, printed after an error */
-        const char *old_url, *new_url;
-        uint32_t seed;
-        int have_seed;
-        int timeout_ms; /* 0: the sink's default */
-        int json;
-        int help;
-} vcdc_cli_pair_t;
-
-/**
- * Says "vcdc CMD: " and fmt with what, then the usage text, on stderr.
- * Returns VCDC_CLI_USAGE.
- */
-int vcdc_cli_usage_error(const vcdc_cli_pair_t *p, const char *fmt,
-                         const char *what);
-
-/**
- * Reads argv[*ip] when it is an option every pair command takes (-h,
- * --help, --json, --old, --new, --seed, --timeout-ms). Returns 1 when it
- * was one (check p->help), 0 when it is not, VCDC_CLI_USAGE after a usage
- * error.
- */
-int vcdc_cli_pair_opt(vcdc_cli_pair_t *p, int argc, char **argv, int *ip);
-
-/**
- * After the options: --old and --new are required; without --seed the
- * seed comes from vcdc_cli_seed(). Returns 0, or VCDC_CLI_USAGE after a
- * usage error.
- */
-int vcdc_cli_pair_done(vcdc_cli_pair_t *p);
 
 #endif

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "options.h"
 #include "output.h"
-#include "pair.h"
+#include "paircmd.h"
 #include "shadow.h"
 #include "sink.h"
 
@@ -55,6 +55,12 @@ typedef struct args_s {
         double min_overlap; /* < 0: none */
 } args_t;
 
+/* What the run fills. */
+typedef struct run_s {
+        const args_t *a;
+        vcdc_shadow_result_t *res;
+} run_t;
+
 static int parse_args(int argc, char **argv, args_t *a) {
         vcdc_cli_pair_t *p = &a->pair;
         const char *v;
@@ -90,8 +96,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
                                         p, "-k \"%s\" is not 1..1000",
                                         v ? v : "");
                         a->opts.k = (size_t)n;
-                } else if (vcdc_cli_take(argc, argv, &i, "--min-overlap",
-                                         &v)) {
+                } else if (vcdc_cli_take(argc, argv, &i, "--min-overlap", &v)) {
                         if (vcdc_conf_parse_double(v, 0, 1, &d))
                                 return vcdc_cli_usage_error(
                                         p, "--min-overlap \"%s\" is not 0..1",
@@ -181,11 +186,18 @@ static void print_json(const args_t *a, const vcdc_shadow_result_t *res,
         vcdc_cli_print_json(obj, 9);
 }
 
+/* The run: the library's comparison into the result. */
+static int run(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink, void *ctx,
+               char *errstr, size_t errstr_size) {
+        run_t *r = ctx;
+
+        return vcdc_shadow(old_sink, new_sink, &r->a->opts, r->res, errstr,
+                           errstr_size);
+}
+
 int vcdc_cmd_shadow(int argc, char **argv) {
-        vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
-        vcdc_sink_conf_t sink_conf = {0};
         vcdc_shadow_result_t res;
-        char errstr[640];
+        run_t r = {NULL, &res};
         int rc, ok;
         args_t a;
 
@@ -195,19 +207,9 @@ int vcdc_cmd_shadow(int argc, char **argv) {
                 fputs(usage_text, stdout);
                 return EXIT_RAN;
         }
-        sink_conf.timeout_ms = a.pair.timeout_ms;
-        if (vcdc_pair_open(a.pair.old_url, a.pair.new_url, &sink_conf,
-                           &old_sink, &new_sink, errstr,
-                           sizeof(errstr)) == -1) {
-                vcdc_cli_error("shadow", a.pair.json, errstr);
+        r.a = &a;
+        if (vcdc_cli_pair_run(&a.pair, run, &r) == -1)
                 return EXIT_FAILED;
-        }
-        if (vcdc_shadow(old_sink, new_sink, &a.opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                vcdc_cli_error("shadow", a.pair.json, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
         ok = a.min_overlap < 0 || res.overlap_mean >= a.min_overlap;
         if (a.pair.json)
                 print_json(&a, &res, ok);
@@ -219,9 +221,5 @@ int vcdc_cmd_shadow(int argc, char **argv) {
                     "agreement %.4f",
                     res.queries, res.k, res.overlap_mean, res.overlap_min,
                     res.rank_agreement);
-        rc = ok ? EXIT_RAN : EXIT_BELOW;
-done:
-        vcdc_sink_destroy(new_sink);
-        vcdc_sink_destroy(old_sink);
-        return rc;
+        return ok ? EXIT_RAN : EXIT_BELOW;
 }

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "options.h"
 #include "output.h"
-#include "pair.h"
+#include "paircmd.h"
 #include "sink.h"
 #include "verify.h"
 
@@ -53,6 +53,12 @@ typedef struct args_s {
         vcdc_cli_pair_t pair; /* --old, --new, --seed, --timeout-ms, ... */
         vcdc_verify_opts_t opts;
 } args_t;
+
+/* What the run fills. */
+typedef struct run_s {
+        const args_t *a;
+        vcdc_verify_result_t *res;
+} run_t;
 
 static int parse_args(int argc, char **argv, args_t *a) {
         vcdc_cli_pair_t *p = &a->pair;
@@ -234,11 +240,18 @@ static void print_json(const args_t *a, const vcdc_verify_result_t *res,
         vcdc_cli_print_json(obj, 9);
 }
 
+/* The run: the library's comparison into the result. */
+static int run(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink, void *ctx,
+               char *errstr, size_t errstr_size) {
+        run_t *r = ctx;
+
+        return vcdc_verify(old_sink, new_sink, &r->a->opts, r->res, errstr,
+                           errstr_size);
+}
+
 int vcdc_cmd_verify(int argc, char **argv) {
-        vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
-        vcdc_sink_conf_t sink_conf = {0};
         vcdc_verify_result_t res;
-        char errstr[640];
+        run_t r = {NULL, &res};
         int rc, ok;
         args_t a;
 
@@ -248,19 +261,9 @@ int vcdc_cmd_verify(int argc, char **argv) {
                 fputs(usage_text, stdout);
                 return EXIT_MATCH;
         }
-        sink_conf.timeout_ms = a.pair.timeout_ms;
-        if (vcdc_pair_open(a.pair.old_url, a.pair.new_url, &sink_conf,
-                           &old_sink, &new_sink, errstr,
-                           sizeof(errstr)) == -1) {
-                vcdc_cli_error("verify", a.pair.json, errstr);
+        r.a = &a;
+        if (vcdc_cli_pair_run(&a.pair, run, &r) == -1)
                 return EXIT_FAILED;
-        }
-        if (vcdc_verify(old_sink, new_sink, &a.opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                vcdc_cli_error("verify", a.pair.json, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
         ok = vcdc_verify_ok(&res);
         if (a.pair.json)
                 print_json(&a, &res, ok);
@@ -271,9 +274,5 @@ int vcdc_cmd_verify(int argc, char **argv) {
                     ok ? "match" : "different",
                     (unsigned long long)res.old_count,
                     (unsigned long long)res.new_count, res.seconds);
-        rc = ok ? EXIT_MATCH : EXIT_DIFFER;
-done:
-        vcdc_sink_destroy(new_sink);
-        vcdc_sink_destroy(old_sink);
-        return rc;
+        return ok ? EXIT_MATCH : EXIT_DIFFER;
 }
