@@ -1,5 +1,6 @@
 /*
- * vcdc - reading the commands' options.
+ * vcdc - reading the commands' options (options.h); it never runs a
+ * command.
  */
 #include "options.h"
 

@@ -1,5 +1,5 @@
 /*
- * vcdc - what the commands print alike.
+ * vcdc - what the commands print alike (output.h); no command's logic.
  */
 #include "output.h"
 

@@ -1,7 +1,7 @@
 /*
  * vcdc - what the commands print alike: an error (on stderr, and as JSON
- * on stdout with --json), a JSON report, a switch record and a time.
- * Nothing here decides anything.
+ * on stdout with --json), a JSON report, a switch record as JSON. Nothing
+ * here decides anything.
  */
 #ifndef VCDC_CLI_OUTPUT_H
 #define VCDC_CLI_OUTPUT_H

@@ -1,5 +1,6 @@
 /*
- * vcdc - what the commands comparing OLD and NEW share.
+ * vcdc - what the commands comparing OLD and NEW share (paircmd.h); it
+ * never compares records itself.
  */
 #include "paircmd.h"
 

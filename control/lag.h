@@ -1,5 +1,7 @@
 /*
- * vcdc - lag and readiness of a consumer group (DESIGN.md, Readiness).
+ * vcdc - lag and readiness of a consumer group (DESIGN.md, Readiness):
+ * samples and their judgement; the reports are the callers' (vcdc
+ * status, the cut-over gate).
  *
  * A sample reads, for one group on one topic, every partition's committed
  * offset and log-end offset (admin API and watermarks), the group's member

@@ -1,5 +1,5 @@
 /*
- * vcdc - the OLD/NEW pair of sinks, opened together.
+ * vcdc - the OLD/NEW pair of sinks, opened together; it prints nothing.
  */
 #include "pair.h"
 

@@ -1,6 +1,7 @@
 /*
  * vcdc - the route: which side, OLD or NEW, the readers of a collection use
- * (DESIGN.md, Readiness, cut-over, rollback).
+ * (DESIGN.md, Readiness, cut-over, rollback). It stores and reads
+ * switches; whether to switch is the cut-over gate's (control/cutover.h).
  *
  * The route lives in a control topic (default "vcdc.control"), created on
  * first use with one partition and cleanup.policy=compact. Each switch
