@@ -1,84 +1,82 @@
 /*
- * vcdc - `vcdc cutover`, `vcdc rollback` and `vcdc route`.
- *
- * cutover evaluates the gate of DESIGN.md for the side reads move to (the
- * target) against the side they leave (the reference):
- *   readiness  the target's group is OK over a window of samples
- *   offsets    the target's recorded offsets are at or past the
- *              reference's, partition by partition
- *   verify     the target holds exactly what the reference holds (full, or
- *              --verify-sample N ids)
- *   shadow     top-k overlap of the same queries at least --min-overlap
- * prints each check with its figures, and writes the route (control/route.h)
- * only when all pass, or with --force (recorded as forced). Every check
- * runs even after one failed, so the operator sees the whole picture.
+ * vcdc - `vcdc cutover`, `vcdc rollback` and `vcdc route`: their options
+ * and what they print. The gate, the switch and the rollback are the
+ * library's (control/cutover.h), the route's records control/route.h's;
+ * nothing here decides whether to switch.
  */
 #include "commands.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "shadow.h"
-#include "verify.h"
 #include "conf.h"
+#include "cutover.h"
 #include "lag.h"
 #include "log.h"
+#include "options.h"
+#include "output.h"
+#include "pair.h"
 #include "route.h"
+#include "shadow.h"
 #include "sink.h"
 
-enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_ERROR = 2, EXIT_USAGE = 64 };
+enum {
+        EXIT_OK = 0,
+        EXIT_REFUSED = 1,
+        EXIT_ERROR = 2,
+        EXIT_USAGE = VCDC_CLI_USAGE
+};
 
-#define K_MAX 1000 /* neighbours per shadow query */
-#define VCDC_XSTR(x) #x
-#define VCDC_STR(x) VCDC_XSTR(x)
+#define JSON_PRECISION 10 /* significant digits of reals */
+#define VCDC_XSTR(x)   #x
+#define VCDC_STR(x)    VCDC_XSTR(x)
 
 /* Which options a command takes. */
 enum {
-        A_GATE = 1,     /* cutover's */
-        A_HISTORY = 2,  /* route's */
+        A_GATE = 1,    /* cutover's */
+        A_HISTORY = 2, /* route's */
 };
 
 typedef struct args_s {
         const char *cmd;
-        const char *brokers, *topic, *collection, *control_topic;
-        const char *old_url, *new_url, *old_group, *new_group;
-        vcdc_route_side_t to;
+        const char *brokers, *collection, *control_topic;
+        const char *old_url, *new_url;
+        vcdc_gate_opts_t gate; /* cutover's options but for the metric */
         int to_set;
-        int64_t max_lag;
-        size_t window;
-        int interval_ms;
-        double min_overlap, tolerance;
-        size_t verify_sample, shadow_sample, k;
-        uint32_t seed;
         int seed_set, force, json, history, follow;
         vcdc_metric_t metric;
         vcdc_conf_t *conf;
 } args_t;
 
-typedef enum { CHECK_PASS, CHECK_FAIL, CHECK_ERROR } check_result_t;
-
-static const char *check_result_name(check_result_t r) {
-        return r == CHECK_PASS ? "PASS" : r == CHECK_FAIL ? "FAIL" : "ERROR";
-}
-
-typedef struct check_s {
-        const char *name;
-        check_result_t result;
-        char summary[2048];
-        json_t *figures; /* an object, owned */
-} check_t;
+/* The long options, in the order the gate's come (see is_gate_opt). */
+enum {
+        O_COLLECTION = 256,
+        O_TO,
+        O_OLD,
+        O_NEW,
+        O_OLD_GROUP,
+        O_NEW_GROUP,
+        O_MAX_LAG,
+        O_WINDOW,
+        O_INTERVAL,
+        O_MIN_OVERLAP,
+        O_VERIFY_SAMPLE,
+        O_TOLERANCE,
+        O_SHADOW_SAMPLE,
+        O_SEED,
+        O_FORCE,
+        O_CONTROL,
+        O_METRIC,
+        O_JSON,
+        O_HISTORY,
+        O_FOLLOW
+};
 
 static void usage_cutover(FILE *fp) {
         fprintf(fp,
@@ -182,28 +180,70 @@ static void usage(const args_t *a, FILE *fp) {
                 usage_route(fp);
 }
 
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *vp) {
-        long long v;
-        char *end;
 
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (end == s || *end || errno || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
-}
+/* Reads the argument of a numeric option of the gate into a->gate.
+ * Returns 0, or -1 after saying what was expected. */
+static int gate_number(args_t *a, int opt, const char *arg) {
+        vcdc_gate_opts_t *g = &a->gate;
+        const char *cmd = a->cmd;
+        int64_t v;
+        double d;
 
-static int parse_double(const char *s, double min, double max, double *vp) {
-        double v;
-        char *end;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (end == s || *end || errno || !isfinite(v) || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
+        switch (opt) {
+        case 'k':
+                if (vcdc_cli_int(cmd, "-k", arg, 1, VCDC_SHADOW_K_MAX,
+                                 "expected 1.." VCDC_STR(VCDC_SHADOW_K_MAX),
+                                 &v))
+                        return -1;
+                g->k = (size_t)v;
+                return 0;
+        case O_MAX_LAG:
+                return vcdc_cli_int(cmd, "--max-lag", arg, 0, INT64_MAX,
+                                    "expected a count >= 0", &g->max_lag);
+        case O_WINDOW:
+                if (vcdc_cli_int(cmd, "--window", arg, 1, 100,
+                                 "expected 1..100 samples", &v))
+                        return -1;
+                g->window = (size_t)v;
+                return 0;
+        case O_INTERVAL:
+                if (vcdc_cli_double(cmd, "--interval", arg, 0.05, 3600,
+                                    "expected seconds, 0.05..3600", &d))
+                        return -1;
+                g->interval_ms = (int)(d * 1000);
+                return 0;
+        case O_MIN_OVERLAP:
+                return vcdc_cli_double(cmd, "--min-overlap", arg, 0, 1,
+                                       "expected 0..1", &g->min_overlap);
+        case O_VERIFY_SAMPLE:
+                if (vcdc_cli_int(cmd, "--verify-sample", arg, 0, 100000000,
+                                 "expected 0 (all) or a count", &v))
+                        return -1;
+                g->verify_sample = (size_t)v;
+                return 0;
+        case O_TOLERANCE:
+                if (vcdc_cli_double(cmd, "--tolerance", arg, 0, 1e30,
+                                    "expected a number >= 0", &d))
+                        return -1;
+                /* As vcdc verify: 0 means exact (the library reads 0 as
+                 * its default and a negative as exact). */
+                g->tolerance = d == 0 ? -1 : d;
+                return 0;
+        case O_SHADOW_SAMPLE:
+                if (vcdc_cli_int(cmd, "--shadow-sample", arg, 1, 1000000,
+                                 "expected 1..1000000", &v))
+                        return -1;
+                g->shadow_sample = (size_t)v;
+                return 0;
+        case O_SEED:
+                if (vcdc_cli_int(cmd, "--seed", arg, 0, UINT32_MAX,
+                                 "expected 0..4294967295", &v))
+                        return -1;
+                g->seed = (uint32_t)v;
+                a->seed_set = 1;
+                return 0;
+        }
+        return -1;
 }
 
 /*
@@ -211,10 +251,6 @@ static int parse_double(const char *s, double min, double max, double *vp) {
  * Returns 0, 1 when --help was printed, -1 on bad usage (said on stderr).
  */
 static int parse_args(int argc, char **argv, int allowed, args_t *a) {
-        enum { O_COLLECTION = 256, O_TO, O_OLD, O_NEW, O_OLD_GROUP,
-               O_NEW_GROUP, O_MAX_LAG, O_WINDOW, O_INTERVAL, O_MIN_OVERLAP,
-               O_VERIFY_SAMPLE, O_TOLERANCE, O_SHADOW_SAMPLE, O_SEED,
-               O_FORCE, O_CONTROL, O_METRIC, O_JSON, O_HISTORY, O_FOLLOW };
         static const struct option longopts[] = {
                 {"collection", required_argument, NULL, O_COLLECTION},
                 {"to", required_argument, NULL, O_TO},
@@ -239,22 +275,21 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
+        vcdc_gate_opts_t *g = &a->gate;
         char errstr[1024];
         int opt, gate = allowed & A_GATE;
-        int64_t v;
-        double d;
 
         a->brokers = getenv("VCDC_BROKERS");
         a->control_topic = VCDC_ROUTE_CONTROL_TOPIC;
-        a->window = 3;
-        a->max_lag = VCDC_LAG_MAX_DEFAULT;
-        a->interval_ms = 1000;
-        a->min_overlap = 0.95;
-        a->shadow_sample = 100;
-        a->k = 10;
+        g->window = 3;
+        g->max_lag = VCDC_LAG_MAX_DEFAULT;
+        g->interval_ms = 1000;
+        g->min_overlap = 0.95;
+        g->shadow_sample = 100;
+        g->k = 10;
         optind = 0; /* a fresh parse, also when called twice */
-        while ((opt = getopt_long(argc, argv, gate ? "b:t:k:X:F:vqh"
-                                                   : "b:X:F:vqh",
+        while ((opt = getopt_long(argc, argv,
+                                  gate ? "b:t:k:X:F:vqh" : "b:X:F:vqh",
                                   longopts, NULL)) != -1) {
                 int is_gate_opt = opt == 't' || opt == 'k' ||
                                   (opt >= O_TO && opt <= O_FORCE) ||
@@ -262,8 +297,9 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 if ((is_gate_opt && !gate) ||
                     ((opt == O_HISTORY || opt == O_FOLLOW) &&
                      !(allowed & A_HISTORY))) {
-                        fprintf(stderr, "vcdc %s: %s takes no such option "
-                                        "(--help)\n",
+                        fprintf(stderr,
+                                "vcdc %s: %s takes no such option "
+                                "(--help)\n",
                                 a->cmd, a->cmd);
                         return -1;
                 }
@@ -272,15 +308,16 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                         a->brokers = optarg;
                         break;
                 case 't':
-                        a->topic = optarg;
+                        g->topic = optarg;
                         break;
                 case O_COLLECTION:
                         a->collection = optarg;
                         break;
                 case O_TO:
-                        if (vcdc_route_side_parse(optarg, &a->to) == -1) {
-                                fprintf(stderr, "vcdc %s: --to %s: expected "
-                                                "new or old\n",
+                        if (vcdc_route_side_parse(optarg, &g->to) == -1) {
+                                fprintf(stderr,
+                                        "vcdc %s: --to %s: expected "
+                                        "new or old\n",
                                         a->cmd, optarg);
                                 return -1;
                         }
@@ -293,99 +330,22 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                         a->new_url = optarg;
                         break;
                 case O_OLD_GROUP:
-                        a->old_group = optarg;
+                        g->old_group = optarg;
                         break;
                 case O_NEW_GROUP:
-                        a->new_group = optarg;
-                        break;
-                case O_MAX_LAG:
-                        if (parse_int(optarg, 0, INT64_MAX, &a->max_lag) ==
-                            -1) {
-                                fprintf(stderr, "vcdc %s: --max-lag %s: "
-                                                "expected a count >= 0\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        break;
-                case O_WINDOW:
-                        if (parse_int(optarg, 1, 100, &v) == -1) {
-                                fprintf(stderr, "vcdc %s: --window %s: "
-                                                "expected 1..100 samples\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        a->window = (size_t)v;
-                        break;
-                case O_INTERVAL:
-                        if (parse_double(optarg, 0.05, 3600, &d) == -1) {
-                                fprintf(stderr, "vcdc %s: --interval %s: "
-                                                "expected seconds, "
-                                                "0.05..3600\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        a->interval_ms = (int)(d * 1000);
-                        break;
-                case O_MIN_OVERLAP:
-                        if (parse_double(optarg, 0, 1, &a->min_overlap) ==
-                            -1) {
-                                fprintf(stderr, "vcdc %s: --min-overlap %s: "
-                                                "expected 0..1\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        break;
-                case O_VERIFY_SAMPLE:
-                        if (parse_int(optarg, 0, 100000000, &v) == -1) {
-                                fprintf(stderr, "vcdc %s: --verify-sample "
-                                                "%s: expected 0 (all) or a "
-                                                "count\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        a->verify_sample = (size_t)v;
-                        break;
-                case O_TOLERANCE:
-                        if (parse_double(optarg, 0, 1e30, &a->tolerance) ==
-                            -1) {
-                                fprintf(stderr, "vcdc %s: --tolerance %s: "
-                                                "expected a number >= 0\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        /* As vcdc verify: 0 means exact (the library reads
-                         * 0 as its default and a negative as exact). */
-                        if (a->tolerance == 0)
-                                a->tolerance = -1;
-                        break;
-                case O_SHADOW_SAMPLE:
-                        if (parse_int(optarg, 1, 1000000, &v) == -1) {
-                                fprintf(stderr, "vcdc %s: --shadow-sample "
-                                                "%s: expected 1..1000000\n",
-                                        a->cmd, optarg);
-                                return -1;
-                        }
-                        a->shadow_sample = (size_t)v;
+                        g->new_group = optarg;
                         break;
                 case 'k':
-                        if (parse_int(optarg, 1, K_MAX, &v) ==
-                            -1) {
-                                fprintf(stderr, "vcdc %s: -k %s: expected "
-                                                "1..%d\n",
-                                        a->cmd, optarg, K_MAX);
-                                return -1;
-                        }
-                        a->k = (size_t)v;
-                        break;
+                case O_MAX_LAG:
+                case O_WINDOW:
+                case O_INTERVAL:
+                case O_MIN_OVERLAP:
+                case O_VERIFY_SAMPLE:
+                case O_TOLERANCE:
+                case O_SHADOW_SAMPLE:
                 case O_SEED:
-                        if (parse_int(optarg, 0, UINT32_MAX, &v) == -1) {
-                                fprintf(stderr, "vcdc %s: --seed %s: "
-                                                "expected 0..%u\n",
-                                        a->cmd, optarg, UINT32_MAX);
+                        if (gate_number(a, opt, optarg) == -1)
                                 return -1;
-                        }
-                        a->seed = (uint32_t)v;
-                        a->seed_set = 1;
                         break;
                 case O_FORCE:
                         a->force = 1;
@@ -396,8 +356,9 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 case O_METRIC:
                         if ((a->metric = vcdc_metric_parse(optarg)) ==
                             VCDC_METRIC_UNSET) {
-                                fprintf(stderr, "vcdc %s: --metric %s: "
-                                                "expected cosine, l2 or ip\n",
+                                fprintf(stderr,
+                                        "vcdc %s: --metric %s: "
+                                        "expected cosine, l2 or ip\n",
                                         a->cmd, optarg);
                                 return -1;
                         }
@@ -437,16 +398,18 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
         }
         if (!a->brokers || !*a->brokers || !a->collection ||
             !*a->collection || !*a->control_topic) {
-                fprintf(stderr, "vcdc %s: -b (or VCDC_BROKERS) and "
-                                "--collection are required (--help)\n",
+                fprintf(stderr,
+                        "vcdc %s: -b (or VCDC_BROKERS) and "
+                        "--collection are required (--help)\n",
                         a->cmd);
                 return -1;
         }
-        if (gate && (!a->topic || !a->to_set || !a->old_url || !a->new_url ||
-                     !a->old_group || !a->new_group)) {
-                fprintf(stderr, "vcdc %s: -t, --to, --old, --new, "
-                                "--old-group and --new-group are required "
-                                "(--help)\n",
+        if (gate && (!g->topic || !a->to_set || !a->old_url || !a->new_url ||
+                     !g->old_group || !g->new_group)) {
+                fprintf(stderr,
+                        "vcdc %s: -t, --to, --old, --new, "
+                        "--old-group and --new-group are required "
+                        "(--help)\n",
                         a->cmd);
                 return -1;
         }
@@ -456,536 +419,134 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 return -1;
         }
         rd_kafka_conf_set_log_cb(vcdc_conf_kafka(a->conf), vcdc_log_rdkafka_cb);
+        g->collection = a->collection;
         if (!a->seed_set)
-                a->seed = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+                g->seed = vcdc_cli_seed();
         return 0;
 }
 
-/*
- * Who and when.
- */
-
-static char *current_user(void) {
-        const char *name = getenv("USER");
-        struct passwd *pw;
-
-        if (!name || !*name)
-                name = getenv("LOGNAME");
-        if ((!name || !*name) && (pw = getpwuid(geteuid())))
-                name = pw->pw_name;
-        return strdup(name && *name ? name : "unknown");
-}
-
-static char *current_host(void) {
-        char host[256];
-
-        if (gethostname(host, sizeof(host)) == -1)
-                return strdup("unknown");
-        host[sizeof(host) - 1] = '\0';
-        return strdup(host);
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void fmt_time(char *buf, size_t size, int64_t ts_ms) {
-        time_t secs = (time_t)(ts_ms / 1000);
-        struct tm tm;
-
-        gmtime_r(&secs, &tm);
-        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
-}
-
-/*
- * Writes the switch of a->collection to side to, after the record of
- * state (the route read just before; its ts_ms keeps ours increasing).
- * gate (may be NULL) is stolen. Fills *rec with what was written.
- */
-static int write_switch(const args_t *a, const vcdc_route_state_t *state,
-                        vcdc_route_side_t to, const char *action, int forced,
-                        json_t *gate, vcdc_route_record_t *rec, char *errstr,
-                        size_t errstr_size) {
-        int64_t now = wall_ms();
-        int r = -1;
-
-        vcdc_route_record_init(rec);
-        rec->route = to;
-        rec->previous = state->has_current ? state->current.route
-                                           : VCDC_ROUTE_OLD;
-        rec->ts_ms = state->has_current && state->current.ts_ms >= now
-                             ? state->current.ts_ms + 1
-                             : now;
-        rec->forced = forced;
-        if (!(rec->collection = strdup(a->collection)) ||
-            !(rec->action = strdup(action)) ||
-            !(rec->user = current_user()) || !(rec->host = current_host()) ||
-            (gate && !(rec->gate = json_dumps(gate, JSON_COMPACT |
-                                                            JSON_REAL_PRECISION(
-                                                                    10))))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
-        r = vcdc_route_write(a->conf, a->control_topic, rec, errstr,
-                             errstr_size);
-done:
-        json_decref(gate);
-        return r;
-}
-
-/* The record as a JSON value (for --json output). */
-static json_t *record_json(const vcdc_route_record_t *rec) {
-        char errstr[256], *text;
-        json_t *v;
-
-        if (!(text = vcdc_route_record_encode(rec, errstr, sizeof(errstr))))
-                return json_null();
-        v = json_loads(text, 0, NULL);
-        free(text);
-        return v ? v : json_null();
-}
-
 static void print_json(json_t *root) {
-        if (root) {
-                json_dumpf(root, stdout,
-                           JSON_COMPACT | JSON_REAL_PRECISION(10));
-                printf("\n");
-        }
-        fflush(stdout);
-        json_decref(root);
+        vcdc_cli_print_json(root, JSON_PRECISION);
 }
 
 /*
- * The gate's checks.
+ * vcdc cutover.
  */
 
-static void check_readiness(const args_t *a, const char *group,
-                            vcdc_sink_t *sink, check_t *c) {
-        vcdc_lag_sample_t *samples = NULL;
-        vcdc_readiness_t ready;
-        rd_kafka_conf_t *rkc;
-        rd_kafka_t *rk = NULL;
-        char errstr[1024], tl[64];
-        const vcdc_lag_sample_t *s;
-        size_t i;
+/* Already routed to a->gate.to: says so, nothing to do. */
+static void print_already(const args_t *a, const vcdc_route_state_t *state) {
+        const char *tname = vcdc_route_side_name(a->gate.to);
+        char when[64];
 
-        c->name = "readiness";
-        c->result = CHECK_ERROR;
-        if (!(rkc = vcdc_conf_kafka_dup(a->conf)) ||
-            !(samples = calloc(a->window, sizeof(*samples)))) {
-                if (rkc)
-                        rd_kafka_conf_destroy(rkc);
-                snprintf(c->summary, sizeof(c->summary), "out of memory");
-                goto done;
-        }
-        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr,
-                                sizeof(errstr)))) {
-                rd_kafka_conf_destroy(rkc);
-                snprintf(c->summary, sizeof(c->summary), "%s", errstr);
-                goto done;
-        }
-        if (vcdc_lag_window(rk, a->topic, group, sink, a->window,
-                            a->interval_ms, samples, errstr,
-                            sizeof(errstr)) == -1) {
-                snprintf(c->summary, sizeof(c->summary), "group %s: %s",
-                         group, errstr);
-                free(samples);
-                samples = NULL;
-                goto done;
-        }
-        vcdc_lag_evaluate(samples, a->window, a->max_lag, &ready);
-        s = &samples[a->window - 1];
-        c->result = ready.state == VCDC_STATE_OK ? CHECK_PASS : CHECK_FAIL;
-        if (s->time_lag_ms >= 0)
-                snprintf(tl, sizeof(tl), "%" PRId64 " ms", s->time_lag_ms);
+        vcdc_route_time_str(when, sizeof(when), state->current.ts_ms);
+        if (a->json)
+                print_json(json_pack("{s:s, s:s, s:s, s:b, s:o}", "collection",
+                                     a->collection, "to", tname, "route",
+                                     tname, "switched", 0, "current",
+                                     vcdc_cli_record_json(&state->current)));
         else
-                snprintf(tl, sizeof(tl), "unknown");
-        snprintf(c->summary, sizeof(c->summary),
-                 "group %s is %s: lag %" PRId64 ", time lag %s, %d "
-                 "member%s; %s",
-                 group, vcdc_group_state_name(ready.state), ready.lag, tl,
-                 s->members, s->members == 1 ? "" : "s", ready.reason);
-        c->figures = json_pack(
-                "{s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:f, s:f, s:I, s:s}",
-                "group", group, "state", vcdc_group_state_name(ready.state),
-                "lag", (json_int_t)ready.lag, "max_lag",
-                (json_int_t)a->max_lag, "time_lag_ms",
-                (json_int_t)s->time_lag_ms, "members", s->members,
-                "reached_zero", ready.reached_zero, "rate", ready.rate,
-                "eta_s", ready.eta_s, "samples", (json_int_t)a->window,
-                "reason", ready.reason);
-done:
-        if (samples) {
-                for (i = 0; i < a->window; i++)
-                        vcdc_lag_sample_clear(&samples[i]);
-                free(samples);
-        }
-        if (rk)
-                rd_kafka_destroy(rk);
+                printf("%s already routes to %s (since %s): nothing "
+                       "to do\n",
+                       a->collection, tname, when);
 }
 
-static int64_t offset_of(const vcdc_sink_offset_t *offs, size_t cnt,
-                         int32_t partition) {
-        size_t i;
+/* The gate refused (or could not run): its checks, the route unchanged. */
+static void print_refused(const args_t *a, const vcdc_gate_t *gate) {
+        const char *rname = vcdc_route_side_name(!a->gate.to);
 
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        return offs[i].offset;
-        return -1;
+        if (a->json)
+                print_json(json_pack("{s:s, s:s, s:s, s:b, s:b, s:O, s:O}",
+                                     "collection", a->collection, "to",
+                                     vcdc_route_side_name(a->gate.to),
+                                     "route", rname, "passed", 0, "switched",
+                                     0, "checks", gate->checks_json, "gate",
+                                     gate->json));
+        else
+                printf("gate %s: %d of %d checks failed%s; %s stays "
+                       "routed to %s (--force overrides)\n",
+                       gate->errors ? "not evaluated" : "refused",
+                       gate->failed + gate->errors, VCDC_GATE_CHECKS,
+                       gate->errors ? " or could not run" : "",
+                       a->collection, rname);
 }
 
-static void check_offsets(const args_t *a, vcdc_sink_t *target,
-                          vcdc_sink_t *reference, const char *tname,
-                          const char *rname, check_t *c) {
-        vcdc_sink_offset_t *toffs = NULL, *roffs = NULL;
-        size_t tcnt = 0, rcnt = 0, i, behind = 0, seen = 0;
-        int64_t max_behind = 0;
-        int32_t first = -1, pmax = -1;
-        char errstr[1024], first_str[128] = "";
-        json_t *parts;
+static void print_switched(const args_t *a, const vcdc_gate_t *gate,
+                           const vcdc_route_record_t *rec) {
+        const char *tname = vcdc_route_side_name(a->gate.to);
+        char when[64];
 
-        c->name = "offsets";
-        c->result = CHECK_ERROR;
-        if (vcdc_sink_read_offsets(target, a->topic, &toffs, &tcnt, errstr,
-                                   sizeof(errstr)) != VCDC_SINK_OK) {
-                snprintf(c->summary, sizeof(c->summary), "%s (%s): %s", tname,
-                         vcdc_sink_name(target), errstr);
-                goto done;
-        }
-        if (vcdc_sink_read_offsets(reference, a->topic, &roffs, &rcnt, errstr,
-                                   sizeof(errstr)) != VCDC_SINK_OK) {
-                snprintf(c->summary, sizeof(c->summary), "%s (%s): %s", rname,
-                         vcdc_sink_name(reference), errstr);
-                goto done;
-        }
-        if (!(c->figures = json_object()) || !(parts = json_array()) ||
-            json_object_set_new(c->figures, "partitions", parts)) {
-                snprintf(c->summary, sizeof(c->summary), "out of memory");
-                goto done;
-        }
-        /* Every partition either side recorded: the target's offset must
-         * be at or past the reference's (none counts as -1). */
-        for (pmax = 0, i = 0; i < tcnt; i++)
-                if (toffs[i].partition > pmax)
-                        pmax = toffs[i].partition;
-        for (i = 0; i < rcnt; i++)
-                if (roffs[i].partition > pmax)
-                        pmax = roffs[i].partition;
-        if (!tcnt && !rcnt)
-                pmax = -1;
-        for (int32_t p = 0; p <= pmax; p++) {
-                int64_t t = offset_of(toffs, tcnt, p);
-                int64_t r = offset_of(roffs, rcnt, p);
-                if (t < 0 && r < 0)
-                        continue;
-                seen++;
-                json_array_append_new(parts,
-                                      json_pack("{s:i, s:I, s:I}", "partition",
-                                                (int)p, tname, (json_int_t)t,
-                                                rname, (json_int_t)r));
-                if (t >= r)
-                        continue;
-                if (!behind++) {
-                        first = p;
-                        if (t >= 0)
-                                snprintf(first_str, sizeof(first_str),
-                                         "%" PRId64 " < %" PRId64, t, r);
-                        else
-                                snprintf(first_str, sizeof(first_str),
-                                         "none < %" PRId64, r);
-                }
-                if (r - t > max_behind)
-                        max_behind = r - t;
-        }
-        json_object_set_new(c->figures, "behind", json_integer((json_int_t)behind));
-        json_object_set_new(c->figures, "max_behind",
-                            json_integer(max_behind));
-        if (behind) {
-                c->result = CHECK_FAIL;
-                snprintf(c->summary, sizeof(c->summary),
-                         "%s's recorded offsets are behind %s's in %zu of "
-                         "%zu partitions (partition %" PRId32 ": %s), by "
-                         "%" PRId64 " at most",
-                         tname, rname, behind, seen, first, first_str,
-                         max_behind);
-        } else {
-                c->result = CHECK_PASS;
-                if (seen)
-                        snprintf(c->summary, sizeof(c->summary),
-                                 "%s's recorded offsets are at or past "
-                                 "%s's in all %zu partitions",
-                                 tname, rname, seen);
-                else
-                        snprintf(c->summary, sizeof(c->summary),
-                                 "neither side recorded offsets for %s",
-                                 a->topic);
-        }
-done:
-        free(toffs);
-        free(roffs);
-}
-
-static void check_verify(const args_t *a, vcdc_sink_t *target,
-                         vcdc_sink_t *reference, const char *tname,
-                         const char *rname, check_t *c) {
-        vcdc_verify_opts_t opts = {0};
-        vcdc_verify_result_t res;
-        char errstr[1024], ex[256] = "";
-
-        c->name = "verify";
-        opts.sample = a->verify_sample;
-        opts.tolerance = a->tolerance;
-        opts.seed = a->seed;
-        memset(&res, 0, sizeof(res));
-        /* verify's "old" is the reference, its "new" the target. */
-        if (vcdc_verify(reference, target, &opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                c->result = CHECK_ERROR;
-                snprintf(c->summary, sizeof(c->summary), "%s", errstr);
-                return;
-        }
-        c->result = vcdc_verify_ok(&res) ? CHECK_PASS : CHECK_FAIL;
-        if (res.missing_ex[0][0])
-                snprintf(ex, sizeof(ex), "; missing e.g. %s",
-                         res.missing_ex[0]);
-        else if (res.vector_ex[0][0])
-                snprintf(ex, sizeof(ex), "; vector differs e.g. %s",
-                         res.vector_ex[0]);
-        else if (res.metadata_ex[0][0])
-                snprintf(ex, sizeof(ex), "; metadata differs e.g. %s",
-                         res.metadata_ex[0]);
-        else if (res.document_ex[0][0])
-                snprintf(ex, sizeof(ex), "; document differs e.g. %s",
-                         res.document_ex[0]);
-        else if (res.extra_ex[0][0])
-                snprintf(ex, sizeof(ex), "; extra e.g. %s", res.extra_ex[0]);
-        snprintf(c->summary, sizeof(c->summary),
-                 "%s comparison, %s %" PRIu64 " records, %s %" PRIu64
-                 ": %" PRIu64 " compared, %" PRIu64 " missing in %s, %" PRIu64
-                 " extra, %" PRIu64 " vector, %" PRIu64 " metadata, %" PRIu64
-                 " document differences%s",
-                 a->verify_sample ? "sampled" : "full", rname, res.old_count,
-                 tname, res.new_count, res.compared, res.missing, tname,
-                 res.extra, res.vector_diff, res.metadata_diff,
-                 res.document_diff, ex);
-        c->figures = json_pack(
-                "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-                "mode", a->verify_sample ? "sample" : "full", "sample",
-                (json_int_t)a->verify_sample, "reference_count",
-                (json_int_t)res.old_count, "target_count",
-                (json_int_t)res.new_count, "compared",
-                (json_int_t)res.compared, "missing", (json_int_t)res.missing,
-                "extra", (json_int_t)res.extra, "vector_diff",
-                (json_int_t)res.vector_diff, "metadata_diff",
-                (json_int_t)res.metadata_diff, "document_diff",
-                (json_int_t)res.document_diff, "seconds", res.seconds);
-}
-
-static void check_shadow(const args_t *a, vcdc_sink_t *target,
-                         vcdc_sink_t *reference, const char *tname,
-                         const char *rname, check_t *c) {
-        vcdc_shadow_opts_t opts = {0};
-        vcdc_shadow_result_t res;
-        char errstr[1024];
-
-        c->name = "shadow";
-        opts.k = a->k;
-        opts.sample = a->shadow_sample;
-        opts.seed = a->seed;
-        memset(&res, 0, sizeof(res));
-        if (vcdc_shadow(reference, target, &opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                c->result = CHECK_ERROR;
-                snprintf(c->summary, sizeof(c->summary), "%s", errstr);
-                return;
-        }
-        c->result = res.overlap_mean >= a->min_overlap ? CHECK_PASS
-                                                       : CHECK_FAIL;
-        snprintf(c->summary, sizeof(c->summary),
-                 "%zu queries, overlap@%zu mean %.3f min %.3f (at least "
-                 "%.3f), rank agreement %.3f, p50/p99 %s %.1f/%.1f ms, %s "
-                 "%.1f/%.1f ms",
-                 res.queries, a->k, res.overlap_mean, res.overlap_min,
-                 a->min_overlap, res.rank_agreement, tname, res.new_p50_ms,
-                 res.new_p99_ms, rname, res.old_p50_ms, res.old_p99_ms);
-        c->figures = json_pack(
-                "{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
-                "queries", (json_int_t)res.queries, "k", (json_int_t)a->k,
-                "overlap_mean", res.overlap_mean, "overlap_min",
-                res.overlap_min, "min_overlap", a->min_overlap,
-                "rank_agreement", res.rank_agreement, "target_p50_ms",
-                res.new_p50_ms, "target_p99_ms", res.new_p99_ms,
-                "reference_p50_ms", res.old_p50_ms, "reference_p99_ms",
-                res.old_p99_ms);
-}
-
-static vcdc_sink_t *open_sink(const args_t *a, const char *url,
-                              const char *side, char *errstr,
-                              size_t errstr_size) {
-        vcdc_sink_conf_t sink_conf = {.metric = a->metric};
-        char err[768];
-        vcdc_sink_t *sink;
-
-        sink_conf.timeout_ms =
-                (int)vcdc_conf_int(a->conf, "vcdc.sink.timeout.ms");
-        if (!(sink = vcdc_sink_new(url, &sink_conf, err, sizeof(err))))
-                snprintf(errstr, errstr_size, "%s: %s", side, err);
-        return sink;
+        vcdc_route_time_str(when, sizeof(when), rec->ts_ms);
+        if (a->json)
+                print_json(json_pack(
+                        "{s:s, s:s, s:s, s:b, s:b, s:b, s:O, s:o}",
+                        "collection", a->collection, "to", tname, "route",
+                        tname, "passed", vcdc_gate_passed(gate), "switched",
+                        1, "forced", rec->forced, "checks", gate->checks_json,
+                        "record", vcdc_cli_record_json(rec)));
+        else
+                printf("%s: %s now routes to %s (was %s), %s by %s@%s\n",
+                       rec->forced ? "FORCED despite the gate" : "gate passed",
+                       a->collection, tname,
+                       vcdc_route_side_name(!a->gate.to), when, rec->user,
+                       rec->host);
 }
 
 static int cutover(args_t *a) {
-        check_t checks[4];
+        vcdc_sink_conf_t sink_conf = {.metric = a->metric};
+        vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
         vcdc_route_state_t state;
         vcdc_route_record_t rec;
-        vcdc_sink_t *old_sink = NULL, *new_sink = NULL, *target, *reference;
-        const char *tname = vcdc_route_side_name(a->to);
-        const char *rname = vcdc_route_side_name(!a->to);
-        const char *group = a->to == VCDC_ROUTE_NEW ? a->new_group
-                                                    : a->old_group;
-        char errstr[1024], when[64];
-        json_t *gate = NULL, *out = NULL, *jchecks = NULL;
-        int failed = 0, errors = 0, r = EXIT_ERROR;
-        size_t i, n = sizeof(checks) / sizeof(*checks);
+        vcdc_gate_t gate;
+        char errstr[1024];
+        int r = EXIT_ERROR, bad;
+        size_t i;
 
-        memset(checks, 0, sizeof(checks));
+        memset(&gate, 0, sizeof(gate));
         memset(&state, 0, sizeof(state));
         vcdc_route_record_init(&rec);
         if (vcdc_route_read(a->conf, a->control_topic, a->collection, &state,
-                            errstr, sizeof(errstr)) == -1) {
-                fprintf(stderr, "vcdc cutover: %s\n", errstr);
-                goto done;
-        }
-        if (state.has_current && state.current.route == a->to) {
-                fmt_time(when, sizeof(when), state.current.ts_ms);
-                if (a->json)
-                        print_json(json_pack("{s:s, s:s, s:s, s:b, s:o}",
-                                             "collection", a->collection,
-                                             "to", tname, "route", tname,
-                                             "switched", 0, "current",
-                                             record_json(&state.current)));
-                else
-                        printf("%s already routes to %s (since %s): nothing "
-                               "to do\n",
-                               a->collection, tname, when);
+                            errstr, sizeof(errstr)) == -1)
+                goto err;
+        if (state.has_current && state.current.route == a->gate.to) {
+                print_already(a, &state);
                 r = EXIT_OK;
                 goto done;
         }
-
-        if (!(old_sink = open_sink(a, a->old_url, "old", errstr,
-                                   sizeof(errstr))) ||
-            !(new_sink = open_sink(a, a->new_url, "new", errstr,
-                                   sizeof(errstr)))) {
-                fprintf(stderr, "vcdc cutover: %s\n", errstr);
+        sink_conf.timeout_ms =
+                (int)vcdc_conf_int(a->conf, "vcdc.sink.timeout.ms");
+        if (vcdc_pair_open(a->old_url, a->new_url, &sink_conf, &old_sink,
+                           &new_sink, errstr, sizeof(errstr)) == -1 ||
+            vcdc_gate_evaluate(a->conf, &a->gate, old_sink, new_sink, &gate,
+                               errstr, sizeof(errstr)) == -1)
+                goto err;
+        if (!a->json)
+                for (i = 0; i < VCDC_GATE_CHECKS; i++)
+                        printf("[%s] %-9s %s\n",
+                               vcdc_check_result_name(gate.checks[i].result),
+                               gate.checks[i].name, gate.checks[i].summary);
+        bad = gate.failed + gate.errors;
+        if (bad && !a->force) {
+                r = gate.errors ? EXIT_ERROR : EXIT_REFUSED;
+                print_refused(a, &gate);
                 goto done;
         }
-        target = a->to == VCDC_ROUTE_NEW ? new_sink : old_sink;
-        reference = a->to == VCDC_ROUTE_NEW ? old_sink : new_sink;
-        VCDC_NOTICE("cutover", "gate of %s: %s -> %s", a->collection, rname,
-                    tname);
-
-        check_readiness(a, group, target, &checks[0]);
-        check_offsets(a, target, reference, tname, rname, &checks[1]);
-        check_verify(a, target, reference, tname, rname, &checks[2]);
-        check_shadow(a, target, reference, tname, rname, &checks[3]);
-
-        if (!(gate = json_object()) || !(jchecks = json_array())) {
-                fprintf(stderr, "vcdc cutover: out of memory\n");
-                goto done;
-        }
-        for (i = 0; i < n; i++) {
-                check_t *c = &checks[i];
-                json_t *obj = c->figures ? json_deep_copy(c->figures)
-                                         : json_object();
-                if (c->result == CHECK_FAIL)
-                        failed++;
-                else if (c->result == CHECK_ERROR)
-                        errors++;
-                if (!obj) {
-                        fprintf(stderr, "vcdc cutover: out of memory\n");
-                        goto done;
-                }
-                json_object_set_new(obj, "result",
-                                    json_string(check_result_name(c->result)));
-                json_object_set_new(obj, "summary", json_string(c->summary));
-                json_object_set(gate, c->name, obj);
-                json_object_set_new(obj, "name", json_string(c->name));
-                json_array_append_new(jchecks, obj);
-                if (!a->json)
-                        printf("[%s] %-9s %s\n", check_result_name(c->result),
-                               c->name, c->summary);
-        }
-        json_object_set_new(gate, "passed", json_boolean(!failed && !errors));
-        json_object_set_new(gate, "from", json_string(rname));
-        json_object_set_new(gate, "to", json_string(tname));
-        json_object_set_new(gate, "topic", json_string(a->topic));
-        json_object_set_new(gate, "old", json_string(vcdc_sink_name(old_sink)));
-        json_object_set_new(gate, "new", json_string(vcdc_sink_name(new_sink)));
-        json_object_set_new(gate, "old_group", json_string(a->old_group));
-        json_object_set_new(gate, "new_group", json_string(a->new_group));
-
-        if ((failed || errors) && !a->force) {
-                r = errors ? EXIT_ERROR : EXIT_REFUSED;
-                if (a->json) {
-                        out = json_pack("{s:s, s:s, s:s, s:b, s:b, s:O, s:O}",
-                                        "collection", a->collection, "to",
-                                        tname, "route", rname, "passed", 0,
-                                        "switched", 0, "checks", jchecks,
-                                        "gate", gate);
-                        print_json(out);
-                } else
-                        printf("gate %s: %d of %zu checks failed%s; %s stays "
-                               "routed to %s (--force overrides)\n",
-                               errors ? "not evaluated" : "refused",
-                               failed + errors, n,
-                               errors ? " or could not run" : "",
-                               a->collection, rname);
-                goto done;
-        }
-        /* Read again just before writing: previous and ts_ms must follow
-         * the newest switch. */
-        vcdc_route_state_clear(&state);
-        if (vcdc_route_read(a->conf, a->control_topic, a->collection, &state,
-                            errstr, sizeof(errstr)) == -1) {
-                fprintf(stderr, "vcdc cutover: %s\n", errstr);
-                goto done;
-        }
-        if (write_switch(a, &state, a->to, "cutover",
-                         (failed || errors) ? 1 : 0, json_incref(gate), &rec,
-                         errstr, sizeof(errstr)) == -1) {
-                fprintf(stderr, "vcdc cutover: %s\n", errstr);
-                goto done;
-        }
-        fmt_time(when, sizeof(when), rec.ts_ms);
-        if (a->json) {
-                out = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:O, s:o}",
-                                "collection", a->collection, "to", tname,
-                                "route", tname, "passed", !failed && !errors,
-                                "switched", 1, "forced", rec.forced,
-                                "checks", jchecks, "record",
-                                record_json(&rec));
-                print_json(out);
-        } else
-                printf("%s: %s now routes to %s (was %s), %s by %s@%s\n",
-                       rec.forced ? "FORCED despite the gate" : "gate passed",
-                       a->collection, tname, rname, when, rec.user,
-                       rec.host);
+        if (vcdc_cutover_switch(a->conf, a->control_topic, a->collection,
+                                a->gate.to, &gate, &rec, errstr,
+                                sizeof(errstr)) == -1)
+                goto err;
+        print_switched(a, &gate, &rec);
         if (rec.forced)
                 VCDC_WARN("cutover",
                           "%s switched to %s by --force with %d failed "
                           "check%s",
-                          a->collection, tname, failed + errors,
-                          failed + errors == 1 ? "" : "s");
+                          a->collection, vcdc_route_side_name(a->gate.to),
+                          bad, bad == 1 ? "" : "s");
         r = EXIT_OK;
+        goto done;
+err:
+        fprintf(stderr, "vcdc cutover: %s\n", errstr);
 done:
-        for (i = 0; i < n; i++)
-                json_decref(checks[i].figures);
-        json_decref(jchecks);
-        json_decref(gate);
+        vcdc_gate_clear(&gate);
         vcdc_route_record_clear(&rec);
         vcdc_route_state_clear(&state);
         vcdc_sink_destroy(old_sink);
@@ -993,62 +554,37 @@ done:
         return r;
 }
 
+/*
+ * vcdc rollback.
+ */
+
 static int rollback(args_t *a) {
         vcdc_route_state_t state;
         vcdc_route_record_t rec;
-        vcdc_route_side_t to;
-        json_t *gate;
         char errstr[1024], when[64], was[64];
-        int r = EXIT_ERROR;
+        int r;
 
-        vcdc_route_record_init(&rec);
-        if (vcdc_route_read(a->conf, a->control_topic, a->collection, &state,
-                            errstr, sizeof(errstr)) == -1) {
+        r = vcdc_cutover_rollback(a->conf, a->control_topic, a->collection,
+                                  &state, &rec, errstr, sizeof(errstr));
+        if (r) {
                 fprintf(stderr, "vcdc rollback: %s\n", errstr);
+                r = r == 1 ? EXIT_REFUSED : EXIT_ERROR;
                 goto done;
         }
-        if (!state.has_current) {
-                fprintf(stderr, "vcdc rollback: %s was never switched (it "
-                                "routes to old): nothing to roll back\n",
-                        a->collection);
-                r = EXIT_REFUSED;
-                goto done;
-        }
-        fmt_time(was, sizeof(was), state.current.ts_ms);
-        if (state.current.action && !strcmp(state.current.action, "rollback")) {
-                /* Rolling a rollback back would redo a cut-over without
-                 * its gate. */
-                fprintf(stderr, "vcdc rollback: the last switch of %s was "
-                                "already a rollback (to %s, %s): use vcdc "
-                                "cutover to switch again\n",
-                        a->collection,
-                        vcdc_route_side_name(state.current.route), was);
-                r = EXIT_REFUSED;
-                goto done;
-        }
-        to = state.current.previous;
-        if (to == state.current.route)
-                to = !to;
-        gate = json_pack("{s:I, s:s}", "rolled_back_ts_ms",
-                         (json_int_t)state.current.ts_ms, "rolled_back_from",
-                         vcdc_route_side_name(state.current.route));
-        if (write_switch(a, &state, to, "rollback", 0, gate, &rec, errstr,
-                         sizeof(errstr)) == -1) {
-                fprintf(stderr, "vcdc rollback: %s\n", errstr);
-                goto done;
-        }
-        fmt_time(when, sizeof(when), rec.ts_ms);
+        vcdc_route_time_str(was, sizeof(was), state.current.ts_ms);
+        vcdc_route_time_str(when, sizeof(when), rec.ts_ms);
         if (a->json)
                 print_json(json_pack("{s:s, s:s, s:s, s:b, s:o}",
                                      "collection", a->collection, "route",
-                                     vcdc_route_side_name(to), "previous",
+                                     vcdc_route_side_name(rec.route),
+                                     "previous",
                                      vcdc_route_side_name(rec.previous),
                                      "switched", 1, "record",
-                                     record_json(&rec)));
+                                     vcdc_cli_record_json(&rec)));
         else
                 printf("rolled back: %s routes to %s again (was %s since "
                        "%s), %s by %s@%s\n",
-                       a->collection, vcdc_route_side_name(to),
+                       a->collection, vcdc_route_side_name(rec.route),
                        vcdc_route_side_name(rec.previous), was, when,
                        rec.user, rec.host);
         r = EXIT_OK;
@@ -1058,10 +594,14 @@ done:
         return r;
 }
 
+/*
+ * vcdc route.
+ */
+
 static void print_record_line(const vcdc_route_record_t *rec) {
         char when[64];
 
-        fmt_time(when, sizeof(when), rec->ts_ms);
+        vcdc_route_time_str(when, sizeof(when), rec->ts_ms);
         printf("%s  %s -> %s  %-8s  %s@%s%s\n", when,
                vcdc_route_side_name(rec->previous),
                vcdc_route_side_name(rec->route),
@@ -1086,11 +626,12 @@ static void print_side(const args_t *a, vcdc_route_side_t side,
                 print_json(json_pack("{s:s, s:s, s:o}", "collection",
                                      a->collection, "route",
                                      vcdc_route_side_name(side), "record",
-                                     rec ? record_json(rec) : json_null()));
+                                     rec ? vcdc_cli_record_json(rec)
+                                         : json_null()));
                 return;
         }
         if (rec) {
-                fmt_time(when, sizeof(when), rec->ts_ms);
+                vcdc_route_time_str(when, sizeof(when), rec->ts_ms);
                 printf("%s (%s by %s@%s at %s%s)\n", vcdc_route_side_name(side),
                        rec->action ? rec->action : "switch",
                        rec->user ? rec->user : "?",
@@ -1151,17 +692,19 @@ static int route(args_t *a) {
                                                 : VCDC_ROUTE_OLD),
                                 "current",
                                 state.has_current
-                                        ? record_json(&state.current)
+                                        ? vcdc_cli_record_json(&state.current)
                                         : json_null());
                 if (out && a->history && (hist = json_array()) &&
                     !json_object_set_new(out, "history", hist))
                         for (i = 0; i < state.history_cnt; i++)
                                 json_array_append_new(
-                                        hist, record_json(&state.history[i]));
+                                        hist, vcdc_cli_record_json(
+                                                      &state.history[i]));
                 print_json(out);
         } else {
                 if (state.has_current) {
-                        fmt_time(when, sizeof(when), state.current.ts_ms);
+                        vcdc_route_time_str(when, sizeof(when),
+                                            state.current.ts_ms);
                         printf("%s: %s (since %s, %s by %s@%s%s)\n",
                                a->collection,
                                vcdc_route_side_name(state.current.route),

@@ -9,7 +9,8 @@
  *   vcdc route     where reads go, and the history of switches
  *
  * Each command parses its own options (argv[0] is its name) and returns
- * its exit status.
+ * its exit status. This file only dispatches: no command's options,
+ * logic or output belong here.
  */
 #include <stdio.h>
 #include <string.h>

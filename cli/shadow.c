@@ -1,31 +1,29 @@
 /*
- * vcdc - `vcdc shadow`: options, the run, the report.
- *
- * cli/commands.h (this command) and control/shadow.h (the library) share a
- * base name: the library's is included by its path.
+ * vcdc - `vcdc shadow`: its options and its report (a table, or JSON).
+ * The queries run in the library (control/shadow.h); nothing here queries
+ * a database.
  */
 #include "commands.h"
-#include "pair.h"
 
-#include <errno.h>
-#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
-#include "shadow.h"
+#include "conf.h"
 #include "log.h"
+#include "options.h"
+#include "output.h"
+#include "paircmd.h"
+#include "shadow.h"
 #include "sink.h"
 
 enum {
         EXIT_RAN = 0,
         EXIT_BELOW = 1,
         EXIT_FAILED = 2,
-        EXIT_USAGE = 64,
+        EXIT_USAGE = VCDC_CLI_USAGE,
 };
 
 static const char usage_text[] =
@@ -52,141 +50,72 @@ static const char usage_text[] =
         "2 error, 64 bad usage.\n";
 
 typedef struct args_s {
-        const char *old_url, *new_url;
+        vcdc_cli_pair_t pair; /* --old, --new, --seed, --timeout-ms, ... */
         vcdc_shadow_opts_t opts;
         double min_overlap; /* < 0: none */
-        int have_seed;
-        int timeout_ms;
-        int json;
-        int help;
 } args_t;
 
-static int usage_error(const char *fmt, const char *what) {
-        fprintf(stderr, "vcdc shadow: ");
-        fprintf(stderr, fmt, what);
-        fprintf(stderr, "\n%s", usage_text);
-        return EXIT_USAGE;
-}
-
-/* When argv[*ip] is option name, as "name VALUE" or "name=VALUE": returns
- * 1 with *valp the value (NULL when it is missing), else 0. */
-static int take(int argc, char **argv, int *ip, const char *name,
-                const char **valp) {
-        const char *arg = argv[*ip];
-        size_t len = strlen(name);
-
-        if (strncmp(arg, name, len))
-                return 0;
-        if (arg[len] == '=') {
-                *valp = arg + len + 1;
-                return 1;
-        }
-        if (arg[len])
-                return 0;
-        *valp = *ip + 1 < argc ? argv[++*ip] : NULL;
-        return 1;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *vp) {
-        unsigned long long v;
-        char *end;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -1;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || *end || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
-}
-
-static int parse_double(const char *s, double *vp) {
-        char *end;
-        double v;
-
-        if (!s || !*s)
-                return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || *end || !isfinite(v))
-                return -1;
-        *vp = v;
-        return 0;
-}
+/* What the run fills. */
+typedef struct run_s {
+        const args_t *a;
+        vcdc_shadow_result_t *res;
+} run_t;
 
 static int parse_args(int argc, char **argv, args_t *a) {
+        vcdc_cli_pair_t *p = &a->pair;
         const char *v;
-        uint64_t n;
+        int64_t n;
         double d;
-        int i;
+        int i, r;
 
         memset(a, 0, sizeof(*a));
+        p->cmd = "shadow";
+        p->usage = usage_text;
         a->min_overlap = -1;
         for (i = 1; i < argc; i++) {
                 const char *arg = argv[i];
 
-                if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-                        a->help = 1;
-                        return 0;
-                } else if (!strcmp(arg, "--json")) {
-                        a->json = 1;
-                } else if (take(argc, argv, &i, "--old", &v)) {
+                if ((r = vcdc_cli_pair_opt(p, argc, argv, &i))) {
+                        if (r != 1 || p->help)
+                                return r == 1 ? 0 : r;
+                } else if (vcdc_cli_take(argc, argv, &i, "--queries", &v)) {
                         if (!v || !*v)
-                                return usage_error("%s needs a URL", arg);
-                        a->old_url = v;
-                } else if (take(argc, argv, &i, "--new", &v)) {
-                        if (!v || !*v)
-                                return usage_error("%s needs a URL", arg);
-                        a->new_url = v;
-                } else if (take(argc, argv, &i, "--queries", &v)) {
-                        if (!v || !*v)
-                                return usage_error("%s needs a file", arg);
+                                return vcdc_cli_usage_error(
+                                        p, "%s needs a file", arg);
                         a->opts.queries_path = v;
-                } else if (take(argc, argv, &i, "--sample", &v)) {
-                        if (parse_u64(v, 1, 10 * 1000 * 1000, &n))
-                                return usage_error("--sample \"%s\" is not "
-                                                   "1..10000000",
-                                                   v ? v : "");
+                } else if (vcdc_cli_take(argc, argv, &i, "--sample", &v)) {
+                        if (vcdc_conf_parse_int(v, 1, 10 * 1000 * 1000, &n))
+                                return vcdc_cli_usage_error(
+                                        p, "--sample \"%s\" is not 1..10000000",
+                                        v ? v : "");
                         a->opts.sample = (size_t)n;
-                } else if (take(argc, argv, &i, "--seed", &v)) {
-                        if (parse_u64(v, 0, UINT32_MAX, &n))
-                                return usage_error("--seed \"%s\" is not "
-                                                   "0..4294967295",
-                                                   v ? v : "");
-                        a->opts.seed = (uint32_t)n;
-                        a->have_seed = 1;
-                } else if (take(argc, argv, &i, "-k", &v) ||
-                           take(argc, argv, &i, "--k", &v)) {
-                        if (parse_u64(v, 1, VCDC_SHADOW_K_MAX, &n))
-                                return usage_error("-k \"%s\" is not 1..1000",
-                                                   v ? v : "");
+                } else if (vcdc_cli_take(argc, argv, &i, "-k", &v) ||
+                           vcdc_cli_take(argc, argv, &i, "--k", &v)) {
+                        if (vcdc_conf_parse_int(v, 1, VCDC_SHADOW_K_MAX, &n))
+                                return vcdc_cli_usage_error(
+                                        p, "-k \"%s\" is not 1..1000",
+                                        v ? v : "");
                         a->opts.k = (size_t)n;
-                } else if (take(argc, argv, &i, "--min-overlap", &v)) {
-                        if (parse_double(v, &d) || d < 0 || d > 1)
-                                return usage_error("--min-overlap \"%s\" is "
-                                                   "not 0..1",
-                                                   v ? v : "");
+                } else if (vcdc_cli_take(argc, argv, &i, "--min-overlap", &v)) {
+                        if (vcdc_conf_parse_double(v, 0, 1, &d))
+                                return vcdc_cli_usage_error(
+                                        p, "--min-overlap \"%s\" is not 0..1",
+                                        v ? v : "");
                         a->min_overlap = d;
-                } else if (take(argc, argv, &i, "--timeout-ms", &v)) {
-                        if (parse_u64(v, 1, 3600 * 1000, &n))
-                                return usage_error("--timeout-ms \"%s\" is "
-                                                   "not 1..3600000",
-                                                   v ? v : "");
-                        a->timeout_ms = (int)n;
                 } else {
-                        return usage_error("unknown argument \"%s\"", arg);
+                        return vcdc_cli_usage_error(
+                                p, "unknown argument \"%s\"", arg);
                 }
         }
-        if (!a->old_url || !a->new_url)
-                return usage_error("%s", "--old and --new are required");
+        if ((r = vcdc_cli_pair_done(p)))
+                return r;
         if (!a->opts.queries_path == !a->opts.sample)
-                return usage_error("%s", "give either --queries FILE or "
-                                         "--sample N");
+                return vcdc_cli_usage_error(p, "%s",
+                                            "give either --queries FILE or "
+                                            "--sample N");
         if (!a->opts.k)
                 a->opts.k = 10;
-        if (!a->have_seed)
-                a->opts.seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+        a->opts.seed = p->seed;
         return 0;
 }
 
@@ -195,8 +124,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
 static void print_table(const args_t *a, const vcdc_shadow_result_t *res,
                         int ok) {
         printf("vcdc shadow\n");
-        printf("  OLD             %s\n", a->old_url);
-        printf("  NEW             %s\n", a->new_url);
+        printf("  OLD             %s\n", a->pair.old_url);
+        printf("  NEW             %s\n", a->pair.new_url);
         if (a->opts.queries_path)
                 printf("  queries         %zu from %s, dimension %zu, k %zu\n",
                        res->queries, a->opts.queries_path, res->dim, res->k);
@@ -224,8 +153,8 @@ static void print_json(const args_t *a, const vcdc_shadow_result_t *res,
                        int ok) {
         json_t *obj = json_object();
 
-        json_object_set_new(obj, "old", json_string(a->old_url));
-        json_object_set_new(obj, "new", json_string(a->new_url));
+        json_object_set_new(obj, "old", json_string(a->pair.old_url));
+        json_object_set_new(obj, "new", json_string(a->pair.new_url));
         json_object_set_new(
                 obj, "source",
                 json_string(a->opts.queries_path ? "file" : "sample"));
@@ -254,35 +183,35 @@ static void print_json(const args_t *a, const vcdc_shadow_result_t *res,
                             a->min_overlap >= 0 ? json_real(a->min_overlap)
                                                 : json_null());
         json_object_set_new(obj, "ok", json_boolean(ok));
-        json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        printf("\n");
-        json_decref(obj);
+        vcdc_cli_print_json(obj, 9);
+}
+
+/* The run: the library's comparison into the result. */
+static int run(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink, void *ctx,
+               char *errstr, size_t errstr_size) {
+        run_t *r = ctx;
+
+        return vcdc_shadow(old_sink, new_sink, &r->a->opts, r->res, errstr,
+                           errstr_size);
 }
 
 int vcdc_cmd_shadow(int argc, char **argv) {
-        vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
         vcdc_shadow_result_t res;
-        char errstr[640];
+        run_t r = {NULL, &res};
         int rc, ok;
         args_t a;
 
         if ((rc = parse_args(argc, argv, &a)))
                 return rc;
-        if (a.help) {
+        if (a.pair.help) {
                 fputs(usage_text, stdout);
                 return EXIT_RAN;
         }
-        if (vcdc_cli_open_pair("shadow", a.json, a.old_url, a.new_url,
-                               a.timeout_ms, &old_sink, &new_sink) == -1)
+        r.a = &a;
+        if (vcdc_cli_pair_run(&a.pair, run, &r) == -1)
                 return EXIT_FAILED;
-        if (vcdc_shadow(old_sink, new_sink, &a.opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                vcdc_cli_error("shadow", a.json, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
         ok = a.min_overlap < 0 || res.overlap_mean >= a.min_overlap;
-        if (a.json)
+        if (a.pair.json)
                 print_json(&a, &res, ok);
         else
                 print_table(&a, &res, ok);
@@ -292,9 +221,5 @@ int vcdc_cmd_shadow(int argc, char **argv) {
                     "agreement %.4f",
                     res.queries, res.k, res.overlap_mean, res.overlap_min,
                     res.rank_agreement);
-        rc = ok ? EXIT_RAN : EXIT_BELOW;
-done:
-        vcdc_sink_destroy(new_sink);
-        vcdc_sink_destroy(old_sink);
-        return rc;
+        return ok ? EXIT_RAN : EXIT_BELOW;
 }

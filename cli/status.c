@@ -1,7 +1,9 @@
 /*
- * vcdc - `vcdc status`: per group and partition the committed offset, the
- * log end, the lag, the offset recorded in the target and the time lag,
- * judged over a window of samples (control/lag.h).
+ * vcdc - `vcdc status`: its options and its report, per group and
+ * partition the committed offset, the log end, the lag, the offset
+ * recorded in the target and the time lag, judged over a window of
+ * samples. The windows and the judgement are the library's
+ * (control/status.h, control/lag.h); nothing here reads Kafka or a sink.
  *
  * Without --watch: N samples of every group, --interval apart, then one
  * report. With --watch S: the same first report, then a new sample of every
@@ -10,15 +12,12 @@
  */
 #include "commands.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -26,12 +25,22 @@
 #include "conf.h"
 #include "lag.h"
 #include "log.h"
+#include "options.h"
+#include "output.h"
 #include "sink.h"
+#include "status.h"
 
-enum { EXIT_OK = 0, EXIT_NOT_OK = 1, EXIT_ERROR = 2, EXIT_USAGE = 64 };
+enum {
+        EXIT_OK = 0,
+        EXIT_NOT_OK = 1,
+        EXIT_ERROR = 2,
+        EXIT_USAGE = VCDC_CLI_USAGE
+};
 
 #define GROUPS_MAX 32
 #define WINDOW_MAX 100
+#define VCDC_XSTR(x) #x
+#define VCDC_STR(x)  VCDC_XSTR(x)
 
 static volatile sig_atomic_t run = 1;
 
@@ -40,25 +49,13 @@ static void on_signal(int sig) {
         run = 0;
 }
 
-typedef struct group_s {
-        char *name;           /* owned: split from "G=URL" */
-        const char *sink_url; /* into the same allocation, or NULL */
-        vcdc_sink_t *sink;
-        vcdc_lag_sample_t *samples; /* oldest first */
-        size_t cnt;
-        vcdc_readiness_t ready;
-        char error[512];      /* the last sample failed: why */
-} group_t;
-
-typedef struct status_s {
+/* What the report shows besides the groups. */
+typedef struct report_s {
         const char *topic;
-        group_t groups[GROUPS_MAX];
-        size_t group_cnt;
         size_t window;
-        int interval_ms, watch_s, json;
         int64_t max_lag;
-        rd_kafka_t *rk;
-} status_t;
+        int json;
+} report_t;
 
 static void usage(FILE *fp) {
         fprintf(fp,
@@ -111,90 +108,6 @@ static void usage(FILE *fp) {
                 VCDC_LAG_MAX_DEFAULT);
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleeps until the monotonic deadline, or until interrupted. */
-static void sleep_until(int64_t deadline) {
-        int64_t left;
-
-        while (run && (left = deadline - mono_ms()) > 0) {
-                if (left > 100)
-                        left = 100;
-                nanosleep(&(struct timespec){.tv_nsec = left * 1000000L},
-                          NULL);
-        }
-}
-
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *vp) {
-        long long v;
-        char *end;
-
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (end == s || *end || errno || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
-}
-
-static int parse_seconds(const char *s, double min, double max, double *vp) {
-        double v;
-        char *end;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (end == s || *end || errno || !isfinite(v) || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
-}
-
-/* Takes one sample of every group, each at least interval_ms after the
- * group's previous one, and slides the windows. Returns the number of
- * groups whose sample failed. */
-static int sample_round(status_t *st, int interval_ms) {
-        int failed = 0;
-        size_t i;
-
-        for (i = 0; i < st->group_cnt && run; i++) {
-                group_t *g = &st->groups[i];
-                vcdc_lag_sample_t s;
-
-                if (g->cnt)
-                        sleep_until(mono_ms() + g->samples[g->cnt - 1].t_ms +
-                                    interval_ms - wall_ms());
-                if (!run)
-                        break;
-                if (vcdc_lag_sample(st->rk, st->topic, g->name, g->sink, &s,
-                                    g->error, sizeof(g->error)) == -1) {
-                        VCDC_ERR("status", "group %s: %s", g->name, g->error);
-                        failed++;
-                        continue;
-                }
-                g->error[0] = '\0';
-                if (g->cnt == st->window) {
-                        vcdc_lag_sample_clear(&g->samples[0]);
-                        memmove(g->samples, g->samples + 1,
-                                (g->cnt - 1) * sizeof(*g->samples));
-                        g->cnt--;
-                }
-                g->samples[g->cnt++] = s;
-        }
-        return failed;
-}
-
 static void fmt_ms(char *buf, size_t size, int64_t ms) {
         if (ms < 0)
                 snprintf(buf, size, "?");
@@ -224,24 +137,20 @@ static void fmt_offset(char *buf, size_t size, int64_t offset) {
                 snprintf(buf, size, "%" PRId64, offset);
 }
 
-static int64_t part_time_lag(const vcdc_lag_sample_t *s,
-                             const vcdc_part_lag_t *p) {
-        if (p->lag == 0)
-                return 0;
-        if (p->pending_ts_ms < 0)
-                return -1;
-        return s->t_ms > p->pending_ts_ms ? s->t_ms - p->pending_ts_ms : 0;
+/* Seconds the group's window spans. */
+static double span_s(const vcdc_status_group_t *g) {
+        return (double)(g->samples[g->cnt - 1].t_ms - g->samples[0].t_ms) /
+               1000.0;
 }
 
-static void report_text(status_t *st) {
+static void report_text(const vcdc_status_t *st) {
         char a[32], b[32], c[32], d[32];
         size_t i, k;
 
-        for (i = 0; i < st->group_cnt; i++) {
-                group_t *g = &st->groups[i];
+        for (i = 0; i < vcdc_status_group_cnt(st); i++) {
+                const vcdc_status_group_t *g = vcdc_status_group(st, i);
                 const vcdc_lag_sample_t *s;
-                int64_t committed = 0, end = 0;
-                double span;
+                int64_t committed, end;
 
                 if (i > 0)
                         printf("\n");
@@ -250,7 +159,6 @@ static void report_text(status_t *st) {
                         continue;
                 }
                 s = &g->samples[g->cnt - 1];
-                span = (double)(s->t_ms - g->samples[0].t_ms) / 1000.0;
                 fmt_ms(a, sizeof(a), s->time_lag_ms);
                 fmt_eta(b, sizeof(b), g->ready.eta_s);
                 printf("%s  %s  lag %" PRId64 "  time lag %s  rate %.1f/s  "
@@ -259,7 +167,7 @@ static void report_text(status_t *st) {
                        g->ready.lag, a, g->ready.rate, b, s->members,
                        s->group_state[0] ? s->group_state : "?");
                 printf("  %s (%zu sample%s over %.1f s)\n", g->ready.reason,
-                       g->cnt, g->cnt == 1 ? "" : "s", span);
+                       g->cnt, g->cnt == 1 ? "" : "s", span_s(g));
                 if (g->error[0])
                         printf("  last sample failed: %s\n", g->error);
                 printf("  %9s %12s %12s %10s %12s %10s\n", "partition",
@@ -268,15 +176,13 @@ static void report_text(status_t *st) {
                         const vcdc_part_lag_t *p = &s->parts[k];
                         fmt_offset(a, sizeof(a), p->committed);
                         fmt_offset(b, sizeof(b), p->recorded);
-                        fmt_ms(c, sizeof(c), part_time_lag(s, p));
-                        printf("  %9" PRId32 " %12s %12" PRId64
-                               " %10" PRId64 " %12s %10s\n",
+                        fmt_ms(c, sizeof(c), vcdc_lag_part_time_lag(s, p));
+                        printf("  %9" PRId32 " %12s %12" PRId64 " %10" PRId64
+                               " %12s %10s\n",
                                p->partition, a, p->end, p->lag,
                                g->sink ? b : "", c);
-                        if (p->committed > 0)
-                                committed += p->committed;
-                        end += p->end;
                 }
+                vcdc_lag_totals(s, &committed, &end);
                 fmt_ms(d, sizeof(d), s->time_lag_ms);
                 printf("  %9s %12" PRId64 " %12" PRId64 " %10" PRId64
                        " %12s %10s\n",
@@ -285,91 +191,83 @@ static void report_text(status_t *st) {
         fflush(stdout);
 }
 
-static int report_json(status_t *st, int all_ok) {
-        json_t *root, *groups, *g_obj, *parts;
-        size_t i, k;
+/* One group of the JSON report: appended to groups. Returns 0 or -1. */
+static int group_json(const vcdc_status_group_t *g, json_t *groups) {
+        const vcdc_lag_sample_t *s;
+        json_t *g_obj, *parts;
+        int64_t committed, end;
+        size_t k;
+
+        if (!g->cnt)
+                return json_array_append_new(
+                        groups, json_pack("{s:s, s:s?, s:s}", "group", g->name,
+                                          "sink", g->sink_url, "error",
+                                          g->error));
+        s = &g->samples[g->cnt - 1];
+        g_obj = json_pack("{s:s, s:s?, s:s, s:s, s:i, s:s, s:I, s:I, s:b, "
+                          "s:f, s:f, s:I, s:I, s:f}",
+                          "group", g->name, "sink", g->sink_url, "state",
+                          vcdc_group_state_name(g->ready.state), "reason",
+                          g->ready.reason, "members", s->members,
+                          "group_state", s->group_state, "lag",
+                          (json_int_t)g->ready.lag, "time_lag_ms",
+                          (json_int_t)s->time_lag_ms, "reached_zero",
+                          g->ready.reached_zero, "rate", g->ready.rate,
+                          "eta_s", g->ready.eta_s, "samples",
+                          (json_int_t)g->cnt, "ts_ms", (json_int_t)s->t_ms,
+                          "span_s", span_s(g));
+        if (!g_obj || json_array_append_new(groups, g_obj))
+                return -1;
+        if (g->error[0] &&
+            json_object_set_new(g_obj, "error", json_string(g->error)))
+                return -1;
+        if (!(parts = json_array()) ||
+            json_object_set_new(g_obj, "partitions", parts))
+                return -1;
+        for (k = 0; k < s->part_cnt; k++) {
+                const vcdc_part_lag_t *p = &s->parts[k];
+                if (json_array_append_new(
+                            parts,
+                            json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, "
+                                      "s:I}",
+                                      "partition", (int)p->partition,
+                                      "committed", (json_int_t)p->committed,
+                                      "start", (json_int_t)p->start, "end",
+                                      (json_int_t)p->end, "lag",
+                                      (json_int_t)p->lag, "recorded",
+                                      (json_int_t)p->recorded, "time_lag_ms",
+                                      (json_int_t)vcdc_lag_part_time_lag(s, p),
+                                      "applied_ts_ms",
+                                      (json_int_t)p->applied_ts_ms)))
+                        return -1;
+        }
+        vcdc_lag_totals(s, &committed, &end);
+        if (json_object_set_new(g_obj, "committed", json_integer(committed)) ||
+            json_object_set_new(g_obj, "end", json_integer(end)))
+                return -1;
+        return 0;
+}
+
+static int report_json(const vcdc_status_t *st, const report_t *rp,
+                       int all_ok) {
+        json_t *root, *groups;
+        size_t i;
         int r = -1;
 
-        root = json_pack("{s:s, s:I, s:I, s:b}", "topic", st->topic,
-                         "window", (json_int_t)st->window, "max_lag",
-                         (json_int_t)st->max_lag, "ok", all_ok);
+        root = json_pack("{s:s, s:I, s:I, s:b}", "topic", rp->topic, "window",
+                         (json_int_t)rp->window, "max_lag",
+                         (json_int_t)rp->max_lag, "ok", all_ok);
         groups = json_array();
         if (!root || !groups || json_object_set_new(root, "groups", groups)) {
                 if (!root)
                         json_decref(groups);
                 goto done;
         }
-        for (i = 0; i < st->group_cnt; i++) {
-                group_t *g = &st->groups[i];
-                const vcdc_lag_sample_t *s;
-                int64_t committed = 0, end = 0;
-
-                if (!g->cnt) {
-                        if (json_array_append_new(
-                                    groups,
-                                    json_pack("{s:s, s:s?, s:s}", "group",
-                                              g->name, "sink", g->sink_url,
-                                              "error", g->error)))
-                                goto done;
-                        continue;
-                }
-                s = &g->samples[g->cnt - 1];
-                g_obj = json_pack(
-                        "{s:s, s:s?, s:s, s:s, s:i, s:s, s:I, s:I, s:b, "
-                        "s:f, s:f, s:I, s:I, s:f}",
-                        "group", g->name, "sink", g->sink_url, "state",
-                        vcdc_group_state_name(g->ready.state), "reason",
-                        g->ready.reason, "members", s->members, "group_state",
-                        s->group_state, "lag", (json_int_t)g->ready.lag,
-                        "time_lag_ms", (json_int_t)s->time_lag_ms,
-                        "reached_zero", g->ready.reached_zero, "rate",
-                        g->ready.rate, "eta_s", g->ready.eta_s, "samples",
-                        (json_int_t)g->cnt, "ts_ms", (json_int_t)s->t_ms,
-                        "span_s",
-                        (double)(s->t_ms - g->samples[0].t_ms) / 1000.0);
-                if (!g_obj || json_array_append_new(groups, g_obj))
+        for (i = 0; i < vcdc_status_group_cnt(st); i++)
+                if (group_json(vcdc_status_group(st, i), groups) == -1)
                         goto done;
-                if (g->error[0] &&
-                    json_object_set_new(g_obj, "error",
-                                        json_string(g->error)))
-                        goto done;
-                if (!(parts = json_array()) ||
-                    json_object_set_new(g_obj, "partitions", parts))
-                        goto done;
-                for (k = 0; k < s->part_cnt; k++) {
-                        const vcdc_part_lag_t *p = &s->parts[k];
-                        if (json_array_append_new(
-                                    parts,
-                                    json_pack("{s:i, s:I, s:I, s:I, s:I, "
-                                              "s:I, s:I, s:I}",
-                                              "partition", (int)p->partition,
-                                              "committed",
-                                              (json_int_t)p->committed,
-                                              "start", (json_int_t)p->start,
-                                              "end", (json_int_t)p->end,
-                                              "lag", (json_int_t)p->lag,
-                                              "recorded",
-                                              (json_int_t)p->recorded,
-                                              "time_lag_ms",
-                                              (json_int_t)part_time_lag(s, p),
-                                              "applied_ts_ms",
-                                              (json_int_t)p->applied_ts_ms)))
-                                goto done;
-                        if (p->committed > 0)
-                                committed += p->committed;
-                        end += p->end;
-                }
-                if (json_object_set_new(g_obj, "committed",
-                                        json_integer(committed)) ||
-                    json_object_set_new(g_obj, "end", json_integer(end)))
-                        goto done;
-        }
-        if (json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6)) ==
-            -1)
-                goto done;
-        printf("\n");
-        fflush(stdout);
-        r = 0;
+        r = vcdc_cli_print_json(root, 6);
+        root = NULL;
 done:
         json_decref(root);
         if (r == -1)
@@ -377,45 +275,18 @@ done:
         return r;
 }
 
-/* Evaluates every group and reports. Returns the exit status. */
-static int report(status_t *st) {
-        int all_ok = 1, errors = 0;
-        size_t i;
+/* Judges every group and reports. Returns the exit status. */
+static int report(vcdc_status_t *st, const report_t *rp) {
+        int errors, all_ok = vcdc_status_evaluate(st, rp->max_lag, &errors);
 
-        for (i = 0; i < st->group_cnt; i++) {
-                group_t *g = &st->groups[i];
-                if (g->error[0])
-                        errors++;
-                if (!g->cnt) {
-                        all_ok = 0;
-                        continue;
-                }
-                if (vcdc_lag_evaluate(g->samples, g->cnt, st->max_lag,
-                                      &g->ready) != VCDC_STATE_OK)
-                        all_ok = 0;
-        }
-        if (st->json) {
-                if (report_json(st, all_ok && !errors) == -1)
+        if (rp->json) {
+                if (report_json(st, rp, all_ok && !errors) == -1)
                         return EXIT_ERROR;
         } else
                 report_text(st);
         if (errors)
                 return EXIT_ERROR;
         return all_ok ? EXIT_OK : EXIT_NOT_OK;
-}
-
-static rd_kafka_t *client_new(vcdc_conf_t *conf, char *errstr,
-                              size_t errstr_size) {
-        rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(conf);
-        rd_kafka_t *rk;
-
-        if (!rkc) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr, errstr_size)))
-                rd_kafka_conf_destroy(rkc);
-        return rk;
 }
 
 int vcdc_cmd_status(int argc, char **argv) {
@@ -432,18 +303,19 @@ int vcdc_cmd_status(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        status_t st = {.window = 3,
-                       .interval_ms = 1000,
-                       .max_lag = VCDC_LAG_MAX_DEFAULT};
+        report_t rp = {.window = 3, .max_lag = VCDC_LAG_MAX_DEFAULT};
         const char *brokers = getenv("VCDC_BROKERS");
+        /* --group G[=URL]: the arguments split in place (argv is ours). */
+        const char *names[GROUPS_MAX], *urls[GROUPS_MAX];
+        size_t group_cnt = 0, i;
         vcdc_sink_conf_t sink_conf = {0};
+        vcdc_status_t *st = NULL;
         vcdc_conf_t *conf;
         struct sigaction sa;
-        char errstr[1024], *eq;
-        int opt, r = EXIT_ERROR;
+        char errstr[1024], *spec[GROUPS_MAX], *eq;
+        int opt, r = EXIT_ERROR, interval_ms = 1000, watch_s = 0;
         int64_t v;
         double secs;
-        size_t i;
 
         if (!(conf = vcdc_conf_new())) {
                 fprintf(stderr, "vcdc status: out of memory\n");
@@ -457,28 +329,28 @@ int vcdc_cmd_status(int argc, char **argv) {
                         brokers = optarg;
                         break;
                 case 't':
-                        st.topic = optarg;
+                        rp.topic = optarg;
                         break;
-                case O_GROUP: {
-                        group_t *g;
-                        if (st.group_cnt == GROUPS_MAX) {
+                case O_GROUP:
+                        if (group_cnt == GROUPS_MAX) {
                                 fprintf(stderr,
                                         "vcdc status: at most %d groups\n",
                                         GROUPS_MAX);
                                 goto usage_err;
                         }
-                        g = &st.groups[st.group_cnt];
-                        if (!(g->name = strdup(optarg))) {
+                        if (!(spec[group_cnt] = strdup(optarg))) {
                                 fprintf(stderr, "vcdc status: out of "
                                                 "memory\n");
                                 goto done;
                         }
-                        st.group_cnt++;
-                        if ((eq = strchr(g->name, '='))) {
+                        names[group_cnt] = spec[group_cnt];
+                        urls[group_cnt] = NULL;
+                        if ((eq = strchr(spec[group_cnt], '='))) {
                                 *eq = '\0';
-                                g->sink_url = eq + 1;
+                                urls[group_cnt] = eq + 1;
                         }
-                        if (!*g->name || (g->sink_url && !*g->sink_url)) {
+                        if (!*names[group_cnt++] ||
+                            (eq && !*urls[group_cnt - 1])) {
                                 fprintf(stderr,
                                         "vcdc status: --group %s: expected "
                                         "GROUP or GROUP=SINK_URL\n",
@@ -486,49 +358,38 @@ int vcdc_cmd_status(int argc, char **argv) {
                                 goto usage_err;
                         }
                         break;
-                }
                 case O_JSON:
-                        st.json = 1;
+                        rp.json = 1;
                         break;
                 case O_WATCH:
-                        if (parse_int(optarg, 1, 86400, &v) == -1) {
-                                fprintf(stderr,
-                                        "vcdc status: --watch %s: expected "
-                                        "seconds, 1..86400\n",
-                                        optarg);
+                        if (vcdc_cli_int("status", "--watch", optarg, 1,
+                                         86400, "expected seconds, 1..86400",
+                                         &v))
                                 goto usage_err;
-                        }
-                        st.watch_s = (int)v;
+                        watch_s = (int)v;
                         break;
                 case O_WINDOW:
-                        if (parse_int(optarg, 1, WINDOW_MAX, &v) == -1) {
-                                fprintf(stderr,
-                                        "vcdc status: --window %s: expected "
-                                        "1..%d samples\n",
-                                        optarg, WINDOW_MAX);
+                        if (vcdc_cli_int("status", "--window", optarg, 1,
+                                         WINDOW_MAX,
+                                         "expected 1.." VCDC_STR(
+                                                 WINDOW_MAX) " samples",
+                                         &v))
                                 goto usage_err;
-                        }
-                        st.window = (size_t)v;
+                        rp.window = (size_t)v;
                         break;
                 case O_INTERVAL:
-                        if (parse_seconds(optarg, 0.05, 3600, &secs) == -1) {
-                                fprintf(stderr,
-                                        "vcdc status: --interval %s: "
-                                        "expected seconds, 0.05..3600\n",
-                                        optarg);
+                        if (vcdc_cli_double("status", "--interval", optarg,
+                                            0.05, 3600,
+                                            "expected seconds, 0.05..3600",
+                                            &secs))
                                 goto usage_err;
-                        }
-                        st.interval_ms = (int)(secs * 1000);
+                        interval_ms = (int)(secs * 1000);
                         break;
                 case O_MAX_LAG:
-                        if (parse_int(optarg, 0, INT64_MAX, &st.max_lag) ==
-                            -1) {
-                                fprintf(stderr,
-                                        "vcdc status: --max-lag %s: "
-                                        "expected a count >= 0\n",
-                                        optarg);
+                        if (vcdc_cli_int("status", "--max-lag", optarg, 0,
+                                         INT64_MAX, "expected a count >= 0",
+                                         &rp.max_lag))
                                 goto usage_err;
-                        }
                         break;
                 case O_METRIC:
                         if ((sink_conf.metric = vcdc_metric_parse(optarg)) ==
@@ -565,7 +426,7 @@ int vcdc_cmd_status(int argc, char **argv) {
                         argv[optind]);
                 goto usage_err;
         }
-        if (!brokers || !*brokers || !st.topic || !st.group_cnt) {
+        if (!brokers || !*brokers || !rp.topic || !group_cnt) {
                 fprintf(stderr, "vcdc status: -b (or VCDC_BROKERS), -t and "
                                 "at least one --group are required "
                                 "(--help)\n");
@@ -579,21 +440,9 @@ int vcdc_cmd_status(int argc, char **argv) {
         rd_kafka_conf_set_log_cb(vcdc_conf_kafka(conf), vcdc_log_rdkafka_cb);
 
         sink_conf.timeout_ms = (int)vcdc_conf_int(conf, "vcdc.sink.timeout.ms");
-        for (i = 0; i < st.group_cnt; i++) {
-                group_t *g = &st.groups[i];
-                if (!(g->samples = calloc(st.window, sizeof(*g->samples)))) {
-                        fprintf(stderr, "vcdc status: out of memory\n");
-                        goto done;
-                }
-                if (g->sink_url &&
-                    !(g->sink = vcdc_sink_new(g->sink_url, &sink_conf, errstr,
-                                              sizeof(errstr)))) {
-                        fprintf(stderr, "vcdc status: group %s: %s\n",
-                                g->name, errstr);
-                        goto done;
-                }
-        }
-        if (!(st.rk = client_new(conf, errstr, sizeof(errstr)))) {
+        if (!(st = vcdc_status_new(conf, rp.topic, names, urls, group_cnt,
+                                   rp.window, &sink_conf, errstr,
+                                   sizeof(errstr)))) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
                 goto done;
         }
@@ -605,35 +454,27 @@ int vcdc_cmd_status(int argc, char **argv) {
         run = 1;
 
         /* The first window: samples of a group --interval apart. */
-        for (i = 0; i < st.window && run; i++)
-                if (sample_round(&st, st.interval_ms) && !st.watch_s) {
+        for (i = 0; i < rp.window && run; i++)
+                if (vcdc_status_sample(st, interval_ms, &run) && !watch_s) {
                         r = EXIT_ERROR;
                         goto done;
                 }
         if (!run)
                 goto done;
-        r = report(&st);
+        r = report(st, &rp);
         /* Then one sample a round, --watch apart, the window sliding. */
-        while (st.watch_s && run) {
-                sample_round(&st, st.watch_s * 1000);
+        while (watch_s && run) {
+                vcdc_status_sample(st, watch_s * 1000, &run);
                 if (!run)
                         break;
-                if (!st.json)
+                if (!rp.json)
                         printf("\n");
-                r = report(&st);
+                r = report(st, &rp);
         }
 done:
-        if (st.rk)
-                rd_kafka_destroy(st.rk);
-        for (i = 0; i < st.group_cnt; i++) {
-                group_t *g = &st.groups[i];
-                size_t j;
-                for (j = 0; j < g->cnt; j++)
-                        vcdc_lag_sample_clear(&g->samples[j]);
-                free(g->samples);
-                vcdc_sink_destroy(g->sink);
-                free(g->name);
-        }
+        vcdc_status_destroy(st);
+        for (i = 0; i < group_cnt; i++)
+                free(spec[i]);
         vcdc_conf_destroy(conf);
         return r;
 

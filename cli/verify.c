@@ -1,31 +1,30 @@
 /*
- * vcdc - `vcdc verify`: options, the run, the report.
- *
- * cli/commands.h (this command) and control/verify.h (the library) share a
- * base name: the library's is included by its path.
+ * vcdc - `vcdc verify`: its options and its report (a table, or JSON). The
+ * comparison is the library's (control/verify.h); nothing here compares
+ * records.
  */
 #include "commands.h"
-#include "pair.h"
 
-#include <errno.h>
-#include <math.h>
+#include <float.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
-#include "verify.h"
+#include "conf.h"
 #include "log.h"
+#include "options.h"
+#include "output.h"
+#include "paircmd.h"
 #include "sink.h"
+#include "verify.h"
 
 enum {
         EXIT_MATCH = 0,
         EXIT_DIFFER = 1,
         EXIT_FAILED = 2,
-        EXIT_USAGE = 64,
+        EXIT_USAGE = VCDC_CLI_USAGE,
 };
 
 #define PAGE_MAX (100 * 1000)
@@ -51,165 +50,73 @@ static const char usage_text[] =
         "Exit status: 0 they match, 1 they differ, 2 error, 64 bad usage.\n";
 
 typedef struct args_s {
-        const char *old_url, *new_url;
+        vcdc_cli_pair_t pair; /* --old, --new, --seed, --timeout-ms, ... */
         vcdc_verify_opts_t opts;
-        int have_seed;
-        int timeout_ms;
-        int json;
-        int help;
 } args_t;
 
-static int usage_error(const char *fmt, const char *what) {
-        fprintf(stderr, "vcdc verify: ");
-        fprintf(stderr, fmt, what);
-        fprintf(stderr, "\n%s", usage_text);
-        return EXIT_USAGE;
-}
-
-/* When argv[*ip] is option name, as "name VALUE" or "name=VALUE": returns
- * 1 with *valp the value (NULL when it is missing), else 0. */
-static int take(int argc, char **argv, int *ip, const char *name,
-                const char **valp) {
-        const char *arg = argv[*ip];
-        size_t len = strlen(name);
-
-        if (strncmp(arg, name, len))
-                return 0;
-        if (arg[len] == '=') {
-                *valp = arg + len + 1;
-                return 1;
-        }
-        if (arg[len])
-                return 0;
-        *valp = *ip + 1 < argc ? argv[++*ip] : NULL;
-        return 1;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *vp) {
-        unsigned long long v;
-        char *end;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -1;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || *end || v < min || v > max)
-                return -1;
-        *vp = v;
-        return 0;
-}
-
-/* "64M", "512K", "1G", "1048576". */
-static int parse_bytes(const char *s, uint64_t *vp) {
-        unsigned long long v;
-        uint64_t mult = 1;
-        char *end;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -1;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || end == s)
-                return -1;
-        if (*end == 'K' || *end == 'k')
-                mult = (uint64_t)1 << 10;
-        else if (*end == 'M' || *end == 'm')
-                mult = (uint64_t)1 << 20;
-        else if (*end == 'G' || *end == 'g')
-                mult = (uint64_t)1 << 30;
-        else if (*end)
-                return -1;
-        if (*end && end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
-                return -1;
-        if (v > SIZE_MAX / mult)
-                return -1;
-        *vp = v * mult;
-        return 0;
-}
-
-static int parse_double(const char *s, double *vp) {
-        char *end;
-        double v;
-
-        if (!s || !*s)
-                return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || *end || !isfinite(v))
-                return -1;
-        *vp = v;
-        return 0;
-}
+/* What the run fills. */
+typedef struct run_s {
+        const args_t *a;
+        vcdc_verify_result_t *res;
+} run_t;
 
 static int parse_args(int argc, char **argv, args_t *a) {
+        vcdc_cli_pair_t *p = &a->pair;
         const char *v;
-        uint64_t n;
+        int64_t n;
         double d;
-        int i;
+        size_t size;
+        int i, r;
 
         memset(a, 0, sizeof(*a));
+        p->cmd = "verify";
+        p->usage = usage_text;
         for (i = 1; i < argc; i++) {
                 const char *arg = argv[i];
 
-                if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-                        a->help = 1;
-                        return 0;
-                } else if (!strcmp(arg, "--json")) {
-                        a->json = 1;
-                } else if (take(argc, argv, &i, "--old", &v)) {
-                        if (!v || !*v)
-                                return usage_error("%s needs a URL", arg);
-                        a->old_url = v;
-                } else if (take(argc, argv, &i, "--new", &v)) {
-                        if (!v || !*v)
-                                return usage_error("%s needs a URL", arg);
-                        a->new_url = v;
-                } else if (take(argc, argv, &i, "--sample", &v)) {
-                        if (parse_u64(v, 1, SIZE_MAX / 16, &n))
-                                return usage_error("--sample \"%s\" is not a "
-                                                   "positive count",
-                                                   v ? v : "");
+                if ((r = vcdc_cli_pair_opt(p, argc, argv, &i))) {
+                        if (r != 1 || p->help)
+                                return r == 1 ? 0 : r;
+                } else if (vcdc_cli_take(argc, argv, &i, "--sample", &v)) {
+                        if (vcdc_conf_parse_int(v, 1, SIZE_MAX / 16, &n))
+                                return vcdc_cli_usage_error(
+                                        p,
+                                        "--sample \"%s\" is not a positive "
+                                        "count",
+                                        v ? v : "");
                         a->opts.sample = (size_t)n;
-                } else if (take(argc, argv, &i, "--seed", &v)) {
-                        if (parse_u64(v, 0, UINT32_MAX, &n))
-                                return usage_error("--seed \"%s\" is not "
-                                                   "0..4294967295",
-                                                   v ? v : "");
-                        a->opts.seed = (uint32_t)n;
-                        a->have_seed = 1;
-                } else if (take(argc, argv, &i, "--tolerance", &v)) {
-                        if (parse_double(v, &d) || d < 0)
-                                return usage_error("--tolerance \"%s\" is not "
-                                                   "a number >= 0",
-                                                   v ? v : "");
+                } else if (vcdc_cli_take(argc, argv, &i, "--tolerance", &v)) {
+                        if (vcdc_conf_parse_double(v, 0, DBL_MAX, &d))
+                                return vcdc_cli_usage_error(
+                                        p,
+                                        "--tolerance \"%s\" is not a number "
+                                        ">= 0",
+                                        v ? v : "");
                         /* The library reads 0 as "default"; exact is < 0. */
                         a->opts.tolerance = d == 0 ? -1 : d;
-                } else if (take(argc, argv, &i, "--memory", &v)) {
-                        if (parse_bytes(v, &n) || n < VCDC_VERIFY_MEMORY_MIN)
-                                return usage_error("--memory \"%s\" is not a "
-                                                   "size of at least 64K",
-                                                   v ? v : "");
-                        a->opts.memory = (size_t)n;
-                } else if (take(argc, argv, &i, "--page", &v)) {
-                        if (parse_u64(v, 1, PAGE_MAX, &n))
-                                return usage_error("--page \"%s\" is not "
-                                                   "1..100000",
-                                                   v ? v : "");
+                } else if (vcdc_cli_take(argc, argv, &i, "--memory", &v)) {
+                        if (vcdc_conf_parse_size(v, &size) ||
+                            size < VCDC_VERIFY_MEMORY_MIN)
+                                return vcdc_cli_usage_error(
+                                        p,
+                                        "--memory \"%s\" is not a size of at "
+                                        "least 64K",
+                                        v ? v : "");
+                        a->opts.memory = size;
+                } else if (vcdc_cli_take(argc, argv, &i, "--page", &v)) {
+                        if (vcdc_conf_parse_int(v, 1, PAGE_MAX, &n))
+                                return vcdc_cli_usage_error(
+                                        p, "--page \"%s\" is not 1..100000",
+                                        v ? v : "");
                         a->opts.page = (size_t)n;
-                } else if (take(argc, argv, &i, "--timeout-ms", &v)) {
-                        if (parse_u64(v, 1, 3600 * 1000, &n))
-                                return usage_error("--timeout-ms \"%s\" is "
-                                                   "not 1..3600000",
-                                                   v ? v : "");
-                        a->timeout_ms = (int)n;
                 } else {
-                        return usage_error("unknown argument \"%s\"", arg);
+                        return vcdc_cli_usage_error(
+                                p, "unknown argument \"%s\"", arg);
                 }
         }
-        if (!a->old_url || !a->new_url)
-                return usage_error("%s", "--old and --new are required");
-        if (!a->have_seed)
-                a->opts.seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+        if ((r = vcdc_cli_pair_done(p)))
+                return r;
+        a->opts.seed = p->seed;
         return 0;
 }
 
@@ -251,8 +158,8 @@ static void print_table(const args_t *a, const vcdc_verify_result_t *res,
 
         kinds_of(res, kinds);
         printf("vcdc verify\n");
-        printf("  OLD         %s\n", a->old_url);
-        printf("  NEW         %s\n", a->new_url);
+        printf("  OLD         %s\n", a->pair.old_url);
+        printf("  NEW         %s\n", a->pair.new_url);
         if (res->sampled)
                 printf("  mode        sample of %llu ids (seed %u), "
                        "tolerance %g\n",
@@ -297,8 +204,8 @@ static void print_json(const args_t *a, const vcdc_verify_result_t *res,
 
         kinds_of(res, kinds);
         obj = json_object();
-        json_object_set_new(obj, "old", json_string(a->old_url));
-        json_object_set_new(obj, "new", json_string(a->new_url));
+        json_object_set_new(obj, "old", json_string(a->pair.old_url));
+        json_object_set_new(obj, "new", json_string(a->pair.new_url));
         json_object_set_new(obj, "mode",
                             json_string(res->sampled ? "sample" : "full"));
         json_object_set_new(obj, "sampled",
@@ -330,35 +237,35 @@ static void print_json(const args_t *a, const vcdc_verify_result_t *res,
         json_object_set_new(obj, "seconds", json_real(res->seconds));
         json_object_set_new(obj, "records_per_s", json_real(rate(res)));
         json_object_set_new(obj, "ok", json_boolean(ok));
-        json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        printf("\n");
-        json_decref(obj);
+        vcdc_cli_print_json(obj, 9);
+}
+
+/* The run: the library's comparison into the result. */
+static int run(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink, void *ctx,
+               char *errstr, size_t errstr_size) {
+        run_t *r = ctx;
+
+        return vcdc_verify(old_sink, new_sink, &r->a->opts, r->res, errstr,
+                           errstr_size);
 }
 
 int vcdc_cmd_verify(int argc, char **argv) {
-        vcdc_sink_t *old_sink = NULL, *new_sink = NULL;
         vcdc_verify_result_t res;
-        char errstr[640];
+        run_t r = {NULL, &res};
         int rc, ok;
         args_t a;
 
         if ((rc = parse_args(argc, argv, &a)))
                 return rc;
-        if (a.help) {
+        if (a.pair.help) {
                 fputs(usage_text, stdout);
                 return EXIT_MATCH;
         }
-        if (vcdc_cli_open_pair("verify", a.json, a.old_url, a.new_url,
-                               a.timeout_ms, &old_sink, &new_sink) == -1)
+        r.a = &a;
+        if (vcdc_cli_pair_run(&a.pair, run, &r) == -1)
                 return EXIT_FAILED;
-        if (vcdc_verify(old_sink, new_sink, &a.opts, &res, errstr,
-                        sizeof(errstr)) == -1) {
-                vcdc_cli_error("verify", a.json, errstr);
-                rc = EXIT_FAILED;
-                goto done;
-        }
         ok = vcdc_verify_ok(&res);
-        if (a.json)
+        if (a.pair.json)
                 print_json(&a, &res, ok);
         else
                 print_table(&a, &res, ok);
@@ -367,9 +274,5 @@ int vcdc_cmd_verify(int argc, char **argv) {
                     ok ? "match" : "different",
                     (unsigned long long)res.old_count,
                     (unsigned long long)res.new_count, res.seconds);
-        rc = ok ? EXIT_MATCH : EXIT_DIFFER;
-done:
-        vcdc_sink_destroy(new_sink);
-        vcdc_sink_destroy(old_sink);
-        return rc;
+        return ok ? EXIT_MATCH : EXIT_DIFFER;
 }

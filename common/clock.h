@@ -10,6 +10,10 @@
 /** Milliseconds of the monotonic clock (CLOCK_MONOTONIC). */
 int64_t vcdc_clock_ms(void);
 
+/** Microseconds of the same clock, for durations shorter than a few
+ *  milliseconds (a database query's latency). */
+int64_t vcdc_clock_us(void);
+
 /** Milliseconds since the epoch (CLOCK_REALTIME), for timestamps. */
 int64_t vcdc_wall_ms(void);
 

@@ -121,17 +121,70 @@ void vcdc_conf_destroy(vcdc_conf_t *conf) {
         free(conf);
 }
 
-static int validate(const prop_t *p, const char *value, char *errstr,
-                    size_t errstr_size) {
+int vcdc_conf_parse_int(const char *s, int64_t min, int64_t max,
+                        int64_t *vp) {
+        long long v;
         char *end;
 
+        if (!s)
+                return -1;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (end == s || *end || errno || v < min || v > max)
+                return -1;
+        *vp = v;
+        return 0;
+}
+
+int vcdc_conf_parse_double(const char *s, double min, double max,
+                           double *vp) {
+        double v;
+        char *end;
+
+        if (!s)
+                return -1;
+        errno = 0;
+        v = strtod(s, &end);
+        if (end == s || *end || errno || !isfinite(v) || v < min || v > max)
+                return -1;
+        *vp = v;
+        return 0;
+}
+
+int vcdc_conf_parse_size(const char *s, size_t *vp) {
+        unsigned long long v;
+        uint64_t mult = 1;
+        char *end;
+
+        if (!s || !*s || *s == '-' || *s == '+')
+                return -1;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s)
+                return -1;
+        if (*end == 'K' || *end == 'k')
+                mult = (uint64_t)1 << 10;
+        else if (*end == 'M' || *end == 'm')
+                mult = (uint64_t)1 << 20;
+        else if (*end == 'G' || *end == 'g')
+                mult = (uint64_t)1 << 30;
+        else if (*end)
+                return -1;
+        if (*end && end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
+                return -1;
+        if (v > SIZE_MAX / mult)
+                return -1;
+        *vp = (size_t)(v * mult);
+        return 0;
+}
+
+static int validate(const prop_t *p, const char *value, char *errstr,
+                    size_t errstr_size) {
         switch (p->type) {
         case T_INT: {
-                long long v;
-                errno = 0;
-                v = strtoll(value, &end, 10);
-                if (end == value || *end || errno || v < (long long)p->min ||
-                    v > (long long)p->max) {
+                int64_t v;
+                if (vcdc_conf_parse_int(value, (int64_t)p->min,
+                                        (int64_t)p->max, &v) == -1) {
                         snprintf(errstr, errstr_size,
                                  "%s: \"%s\" is not an integer in %.0f..%.0f",
                                  p->name, value, p->min, p->max);
@@ -141,10 +194,8 @@ static int validate(const prop_t *p, const char *value, char *errstr,
         }
         case T_DOUBLE: {
                 double v;
-                errno = 0;
-                v = strtod(value, &end);
-                if (end == value || *end || errno || !isfinite(v) ||
-                    v < p->min || v > p->max) {
+                if (vcdc_conf_parse_double(value, p->min, p->max, &v) ==
+                    -1) {
                         snprintf(errstr, errstr_size,
                                  "%s: \"%s\" is not a number in %g..%g",
                                  p->name, value, p->min, p->max);

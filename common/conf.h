@@ -68,6 +68,27 @@ rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf);
 int vcdc_conf_kafka_set(rd_kafka_conf_t *rkc, const char *name,
                         const char *value, char *errstr, size_t errstr_size);
 
+/*
+ * Numbers on a command line, read by the rules of the vcdc.* keys: the
+ * whole string, within range. Each returns 0 with *vp set, or -1 (NULL,
+ * empty, not a number, out of range) leaving *vp alone: the caller says
+ * what it expected, in its own words.
+ */
+
+/** A decimal integer in min..max (as strtoll: leading blanks and a sign
+ *  allowed). */
+int vcdc_conf_parse_int(const char *s, int64_t min, int64_t max,
+                        int64_t *vp);
+
+/** A finite number in min..max (as strtod). */
+int vcdc_conf_parse_double(const char *s, double min, double max,
+                           double *vp);
+
+/** A size in bytes, unsigned: digits, then optionally K, M or G (powers of
+ *  1024, either case) and then optionally B or iB: "1048576", "512K",
+ *  "64M", "1GiB". */
+int vcdc_conf_parse_size(const char *s, size_t *vp);
+
 /** Prints the vcdc keys, their defaults and what they do. */
 void vcdc_conf_print_help(FILE *fp);
 

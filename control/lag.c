@@ -1,5 +1,6 @@
 /*
- * vcdc - lag and readiness of a consumer group.
+ * vcdc - lag and readiness of a consumer group: samples and their
+ * judgement. It reports nothing itself (cli/status.c, the cut-over gate).
  *
  * A sample asks the group coordinator for the committed offsets
  * (ListConsumerGroupOffsets) and the members (DescribeConsumerGroups), the
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "log.h"
 
 #define ADMIN_TIMEOUT_MS 10000
@@ -35,20 +37,6 @@ const char *vcdc_group_state_name(vcdc_group_state_t state) {
                 return "STOPPED";
         }
         return "UNKNOWN";
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int64_t ms) {
@@ -82,6 +70,17 @@ static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q,
         return ev;
 }
 
+/* Options of an admin request: op, with the request timeout set. */
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk,
+                                              rd_kafka_admin_op_t op) {
+        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, op);
+        char err[256];
+
+        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
+                                                  sizeof(err));
+        return opts;
+}
+
 /* Committed offsets of group for every partition of s->parts. */
 static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
                           vcdc_lag_sample_t *s, char *errstr,
@@ -94,7 +93,7 @@ static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
         rd_kafka_AdminOptions_t *opts;
         rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
-        char what[512], err[256];
+        char what[512];
         size_t cnt, i;
         int j, r = -1;
 
@@ -107,10 +106,7 @@ static int read_committed(rd_kafka_t *rk, const char *topic, const char *group,
         req = rd_kafka_ListConsumerGroupOffsets_new(group, parts);
         rd_kafka_topic_partition_list_destroy(parts);
         q = rd_kafka_queue_new(rk);
-        opts = rd_kafka_AdminOptions_new(
-                rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
-                                                  sizeof(err));
+        opts = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
         rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
         rd_kafka_AdminOptions_destroy(opts);
         rd_kafka_ListConsumerGroupOffsets_destroy(req);
@@ -165,16 +161,13 @@ static int read_members(rd_kafka_t *rk, const char *group,
         rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
         const char *groups[1] = {group};
-        char what[300], err[256];
+        char what[300];
         size_t cnt;
         int r = -1;
 
         snprintf(what, sizeof(what), "describe group %s", group);
         q = rd_kafka_queue_new(rk);
-        opts = rd_kafka_AdminOptions_new(
-                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS, err,
-                                                  sizeof(err));
+        opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
         rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
         rd_kafka_AdminOptions_destroy(opts);
 
@@ -328,8 +321,8 @@ static void probe_timestamps(rd_kafka_t *rk, const char *topic,
                 started[i] = 1;
                 left++;
         }
-        deadline = mono_ms() + PROBE_TIMEOUT_MS;
-        while (left > 0 && mono_ms() < deadline) {
+        deadline = vcdc_clock_ms() + PROBE_TIMEOUT_MS;
+        while (left > 0 && vcdc_clock_ms() < deadline) {
                 if (!(rkm = rd_kafka_consume_queue(q, 100 /*ms*/)))
                         continue;
                 for (i = 0; i < s->part_cnt; i++)
@@ -374,6 +367,20 @@ done:
         free(done);
 }
 
+rd_kafka_t *vcdc_lag_client_new(const vcdc_conf_t *conf, char *errstr,
+                                size_t errstr_size) {
+        rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(conf);
+        rd_kafka_t *rk;
+
+        if (!rkc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr, errstr_size)))
+                rd_kafka_conf_destroy(rkc);
+        return rk;
+}
+
 int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, vcdc_lag_sample_t *out, char *errstr,
                     size_t errstr_size) {
@@ -394,7 +401,7 @@ int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                          topic);
                 return -1;
         }
-        out->t_ms = wall_ms();
+        out->t_ms = vcdc_wall_ms();
         if (!(out->parts = calloc((size_t)partition_cnt, sizeof(*out->parts)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
@@ -485,6 +492,27 @@ void vcdc_lag_sample_clear(vcdc_lag_sample_t *s) {
         s->last_applied_ts_ms = s->time_lag_ms = -1;
 }
 
+int64_t vcdc_lag_part_time_lag(const vcdc_lag_sample_t *s,
+                               const vcdc_part_lag_t *p) {
+        if (p->lag == 0)
+                return 0;
+        if (p->pending_ts_ms < 0)
+                return -1;
+        return s->t_ms > p->pending_ts_ms ? s->t_ms - p->pending_ts_ms : 0;
+}
+
+void vcdc_lag_totals(const vcdc_lag_sample_t *s, int64_t *committedp,
+                     int64_t *endp) {
+        size_t k;
+
+        *committedp = *endp = 0;
+        for (k = 0; k < s->part_cnt; k++) {
+                if (s->parts[k].committed > 0)
+                        *committedp += s->parts[k].committed;
+                *endp += s->parts[k].end;
+        }
+}
+
 int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
                     vcdc_sink_t *sink, size_t n, int interval_ms,
                     vcdc_lag_sample_t *samples, char *errstr,
@@ -495,7 +523,8 @@ int vcdc_lag_window(rd_kafka_t *rk, const char *topic, const char *group,
                 /* From the moment the previous sample was taken (t_ms), not
                  * from when the call began: connecting takes time too. */
                 if (i > 0)
-                        sleep_ms(samples[i - 1].t_ms + interval_ms - wall_ms());
+                        sleep_ms(samples[i - 1].t_ms + interval_ms -
+                                 vcdc_wall_ms());
                 if (vcdc_lag_sample(rk, topic, group, sink, &samples[i],
                                     errstr, errstr_size) == -1) {
                         for (j = 0; j < i; j++)

@@ -1,5 +1,7 @@
 /*
- * vcdc - lag and readiness of a consumer group (DESIGN.md, Readiness).
+ * vcdc - lag and readiness of a consumer group (DESIGN.md, Readiness):
+ * samples and their judgement; the reports are the callers' (vcdc
+ * status, the cut-over gate).
  *
  * A sample reads, for one group on one topic, every partition's committed
  * offset and log-end offset (admin API and watermarks), the group's member
@@ -34,6 +36,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "conf.h"
 #include "sink.h"
 
 /* The default limit of the lag a ready group may have now, in records
@@ -81,6 +84,13 @@ typedef struct vcdc_lag_sample_s {
 } vcdc_lag_sample_t;
 
 /**
+ * A client handle to take samples with: a consumer (without a group)
+ * made from conf's librdkafka settings. Returns NULL with errstr.
+ */
+rd_kafka_t *vcdc_lag_client_new(const vcdc_conf_t *conf, char *errstr,
+                                size_t errstr_size);
+
+/**
  * Takes one sample of group on topic through rk (any client handle; a
  * producer should have allow.auto.create.topics=false, or the broker
  * creates a missing topic when asked for its metadata). sink may be NULL
@@ -93,6 +103,16 @@ int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                     size_t errstr_size);
 
 void vcdc_lag_sample_clear(vcdc_lag_sample_t *s);
+
+/** The time lag of partition p of sample s: 0 when caught up, -1 when
+ *  unknown. */
+int64_t vcdc_lag_part_time_lag(const vcdc_lag_sample_t *s,
+                               const vcdc_part_lag_t *p);
+
+/** Sums over s's partitions: committed offsets (those set) and log
+ *  ends. */
+void vcdc_lag_totals(const vcdc_lag_sample_t *s, int64_t *committedp,
+                     int64_t *endp);
 
 /**
  * Takes n samples interval_ms apart (from the start of one to the start of

@@ -1,42 +1,22 @@
 /*
- * vcdc - the OLD/NEW sink pair and error report of verify and shadow.
+ * vcdc - the OLD/NEW pair of sinks, opened together; it prints nothing.
  */
 #include "pair.h"
 
 #include <stdio.h>
 
-#include <jansson.h>
+int vcdc_pair_open(const char *old_url, const char *new_url,
+                   const vcdc_sink_conf_t *conf, vcdc_sink_t **oldp,
+                   vcdc_sink_t **newp, char *errstr, size_t errstr_size) {
+        char err[512];
 
-void vcdc_cli_error(const char *cmd, int json, const char *errstr) {
-        json_t *obj;
-
-        fprintf(stderr, "vcdc %s: %s\n", cmd, errstr);
-        if (!json)
-                return;
-        obj = json_pack("{s:s, s:b}", "error", errstr, "ok", 0);
-        if (obj) {
-                json_dumpf(obj, stdout, JSON_COMPACT);
-                printf("\n");
-                json_decref(obj);
-        }
-}
-
-int vcdc_cli_open_pair(const char *cmd, int json, const char *old_url,
-                       const char *new_url, int timeout_ms,
-                       vcdc_sink_t **oldp, vcdc_sink_t **newp) {
-        vcdc_sink_conf_t conf = {0};
-        char errstr[640], err[512];
-
-        conf.timeout_ms = timeout_ms;
         *newp = NULL;
-        if (!(*oldp = vcdc_sink_new(old_url, &conf, err, sizeof(err)))) {
-                snprintf(errstr, sizeof(errstr), "OLD: %s", err);
-                vcdc_cli_error(cmd, json, errstr);
+        if (!(*oldp = vcdc_sink_new(old_url, conf, err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "OLD: %s", err);
                 return -1;
         }
-        if (!(*newp = vcdc_sink_new(new_url, &conf, err, sizeof(err)))) {
-                snprintf(errstr, sizeof(errstr), "NEW: %s", err);
-                vcdc_cli_error(cmd, json, errstr);
+        if (!(*newp = vcdc_sink_new(new_url, conf, err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "NEW: %s", err);
                 vcdc_sink_destroy(*oldp);
                 *oldp = NULL;
                 return -1;

@@ -1,25 +1,22 @@
 /*
- * vcdc - what `vcdc verify` and `vcdc shadow` share: both read an OLD and a
- * NEW database and report an error the same way.
+ * vcdc - the OLD/NEW pair of sinks that verify, shadow reads and the
+ * cut-over gate compare: opened together, or neither. It opens sinks and
+ * says which side failed; it prints nothing and compares nothing.
  */
-#ifndef VCDC_CLI_PAIR_H
-#define VCDC_CLI_PAIR_H
+#ifndef VCDC_PAIR_H
+#define VCDC_PAIR_H
+
+#include <stddef.h>
 
 #include "sink.h"
 
 /**
- * Reports errstr for command cmd: "vcdc CMD: ERRSTR" on stderr and, with
- * json, {"error": ERRSTR, "ok": false} on stdout.
+ * Opens the sinks of old_url and new_url with conf (may be NULL: the
+ * defaults) into *oldp and *newp. Returns 0, or -1 with both set to NULL
+ * and errstr "OLD: why" or "NEW: why".
  */
-void vcdc_cli_error(const char *cmd, int json, const char *errstr);
-
-/**
- * Opens the sinks of old_url and new_url with a request timeout of
- * timeout_ms into *oldp and *newp. Returns 0, or -1 after reporting which
- * side failed and why (vcdc_cli_error()) with both set to NULL.
- */
-int vcdc_cli_open_pair(const char *cmd, int json, const char *old_url,
-                       const char *new_url, int timeout_ms,
-                       vcdc_sink_t **oldp, vcdc_sink_t **newp);
+int vcdc_pair_open(const char *old_url, const char *new_url,
+                   const vcdc_sink_conf_t *conf, vcdc_sink_t **oldp,
+                   vcdc_sink_t **newp, char *errstr, size_t errstr_size);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * vcdc - the route in the control topic: record codec, reader, writer and
- * follower.
+ * follower. It stores and reads switches; deciding whether to switch is
+ * the cut-over gate's (control/cutover.c).
  */
 #include "route.h"
 
@@ -15,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS 15000
@@ -35,16 +37,20 @@ int vcdc_route_side_parse(const char *name, vcdc_route_side_t *sidep) {
         return 0;
 }
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The record codec.
  */
+
+void vcdc_route_time_str(char *buf, size_t size, int64_t ts_ms) {
+        time_t secs = (time_t)(ts_ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
+}
+
 
 void vcdc_route_record_init(vcdc_route_record_t *rec) {
         memset(rec, 0, sizeof(*rec));
@@ -298,7 +304,7 @@ static int ensure_topic(rd_kafka_t *rk, const char *topic, char *errstr,
                         size_t errstr_size) {
         static const char *const configs[] = {"cleanup.policy", "compact",
                                               NULL};
-        int64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+        int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS;
         char policy[64], err[512];
         int cnt, created = 0;
 
@@ -318,7 +324,7 @@ static int ensure_topic(rd_kafka_t *rk, const char *topic, char *errstr,
                                   topic);
                         created = 1;
                 }
-                if (mono_ms() > deadline) {
+                if (vcdc_clock_ms() > deadline) {
                         snprintf(errstr, errstr_size,
                                  "control topic %s: no partitions after "
                                  "%d ms",
@@ -466,7 +472,7 @@ static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
         vcdc_route_follower_t *f = calloc(1, sizeof(*f));
         rd_kafka_conf_t *rkc = NULL;
         rd_kafka_message_t *rkm;
-        int64_t deadline = mono_ms() + CONNECT_TIMEOUT_MS, lo;
+        int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS, lo;
         char err[512];
         int cnt;
         size_t i;
@@ -506,7 +512,7 @@ static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
                 while ((kerr = rd_kafka_query_watermark_offsets(
                                 f->rk, control_topic, p->partition, &lo,
                                 &p->end, 5000)) &&
-                       mono_ms() < deadline)
+                       vcdc_clock_ms() < deadline)
                         nanosleep(&(struct timespec){.tv_nsec = 100000000L},
                                   NULL);
                 if (kerr) {
@@ -532,7 +538,7 @@ static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
         /* Up to the end seen at start: the route is known once _new
          * returns. */
         while (!caught_up(f)) {
-                if (mono_ms() > deadline) {
+                if (vcdc_clock_ms() > deadline) {
                         snprintf(errstr, errstr_size,
                                  "control topic %s: not read to its end "
                                  "within %d ms",
@@ -728,7 +734,7 @@ int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
         keys[0] = rec->collection;
         keys[1] = hkey;
         for (i = 0; i < 2; i++) {
-                deadline = mono_ms() + WRITE_TIMEOUT_MS;
+                deadline = vcdc_clock_ms() + WRITE_TIMEOUT_MS;
                 while ((kerr = rd_kafka_producev(
                                 rk, RD_KAFKA_V_TOPIC(control_topic),
                                 RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
@@ -737,7 +743,7 @@ int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
                                 RD_KAFKA_V_OPAQUE((void *)i),
                                 RD_KAFKA_V_END)) ==
                                RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-                       mono_ms() < deadline)
+                       vcdc_clock_ms() < deadline)
                         rd_kafka_poll(rk, 100 /*ms*/);
                 if (kerr) {
                         snprintf(errstr, errstr_size,

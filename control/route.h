@@ -1,6 +1,7 @@
 /*
  * vcdc - the route: which side, OLD or NEW, the readers of a collection use
- * (DESIGN.md, Readiness, cut-over, rollback).
+ * (DESIGN.md, Readiness, cut-over, rollback). It stores and reads
+ * switches; whether to switch is the cut-over gate's (control/cutover.h).
  *
  * The route lives in a control topic (default "vcdc.control"), created on
  * first use with one partition and cleanup.policy=compact. Each switch
@@ -88,6 +89,9 @@ char *vcdc_route_record_encode(const vcdc_route_record_t *rec, char *errstr,
 int vcdc_route_record_decode(const void *buf, size_t len,
                              vcdc_route_record_t *rec, char *errstr,
                              size_t errstr_size);
+
+/** A switch's ts_ms as "2026-01-01T12:00:00.000Z" (UTC) into buf. */
+void vcdc_route_time_str(char *buf, size_t size, int64_t ts_ms);
 
 /** The key of rec's history record, "COLLECTION#<ts_ms>", into buf.
  *  Returns 0, or -1 when it does not fit. */

@@ -5,6 +5,8 @@
  * are sampled from OLD (the ids by reservoir sampling, then their vectors
  * by get). Each query runs on both sides, in alternating order; the
  * answers give overlap@k and rank agreement, the timings p50/p99 latency.
+ * Sink calls and their retries go through control/side.h; nothing here
+ * prints a report (cli/shadow.c, the cut-over gate).
  */
 #include "shadow.h"
 
@@ -13,20 +15,20 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 #include "record.h"
+#include "side.h"
 #include "verify.h"
 
-#define LOG_COMP         "shadow"
-#define K_DEFAULT        10
-#define GET_PAGE         500
-#define RETRIES          3
-#define RETRY_BASE_MS    250
-#define PROGRESS_EVERY_S 5.0
+#define LOG_COMP          "shadow"
+#define K_DEFAULT         10
+#define GET_PAGE          500
+#define RETRIES           3 /* attempts after the first */
+#define PROGRESS_EVERY_US 5000000
 
 /* ---- The queries file -------------------------------------------------- */
 
@@ -261,49 +263,22 @@ double vcdc_shadow_percentile(double *values, size_t n, double p) {
 
 /* ---- Running the queries ----------------------------------------------- */
 
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* After a failed call: 1 (having waited) when it is worth another try. */
-static int retry(vcdc_sink_status_t status, int *attemptp, const char *role,
-                 const char *what, const char *err) {
-        struct timespec ts;
-        long ms;
-
-        if (status != VCDC_SINK_RETRIABLE || *attemptp >= RETRIES)
-                return 0;
-        ms = (long)RETRY_BASE_MS << *attemptp;
-        VCDC_WARN(LOG_COMP, "%s: %s failed, retrying in %ld ms: %s", role, what,
-                  ms, err);
-        ts.tv_sec = ms / 1000;
-        ts.tv_nsec = (ms % 1000) * 1000000L;
-        while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-                ;
-        (*attemptp)++;
-        return 1;
-}
-
 /* The vectors of n ids sampled from OLD, as one array of *cntp * *dimp. */
-static int sample_queries(vcdc_sink_t *sink, size_t n, uint32_t seed,
+static int sample_queries(const vcdc_side_t *side, size_t n, uint32_t seed,
                           float **vecsp, size_t *cntp, size_t *dimp,
                           char *errstr, size_t errstr_size) {
         vcdc_record_t recs[GET_PAGE];
-        vcdc_sink_status_t status;
-        char **ids = NULL, err[512];
+        char **ids = NULL;
         size_t cnt = 0, i, j, m, dim = 0, got = 0;
         float *vecs = NULL;
-        int rc = -1, attempt;
+        int rc = -1;
 
         *vecsp = NULL;
         *cntp = *dimp = 0;
         for (j = 0; j < GET_PAGE; j++)
                 vcdc_record_init(&recs[j]);
-        if (vcdc_verify_sample_ids(sink, n, seed, 0, &ids, &cnt, NULL, errstr,
-                                   errstr_size) == -1)
+        if (vcdc_verify_sample_ids(side->sink, n, seed, 0, &ids, &cnt, NULL,
+                                   errstr, errstr_size) == -1)
                 return -1;
         if (!cnt) {
                 snprintf(errstr, errstr_size,
@@ -312,20 +287,10 @@ static int sample_queries(vcdc_sink_t *sink, size_t n, uint32_t seed,
         }
         for (i = 0; i < cnt; i += m) {
                 m = cnt - i < GET_PAGE ? cnt - i : GET_PAGE;
-                attempt = 0;
-                while ((status = vcdc_sink_get(
-                                sink, (const char *const *)ids + i, m, recs,
-                                err, sizeof(err))) != VCDC_SINK_OK) {
-                        for (j = 0; j < m; j++)
-                                vcdc_record_clear(&recs[j]);
-                        if (!retry(status, &attempt, "OLD", "get", err)) {
-                                snprintf(errstr, errstr_size,
-                                         "OLD: getting the sampled vectors: "
-                                         "%s",
-                                         err);
-                                goto done;
-                        }
-                }
+                if (vcdc_side_get(side, "getting the sampled vectors",
+                                  (const char *const *)ids + i, m, recs, errstr,
+                                  errstr_size) == -1)
+                        goto done;
                 for (j = 0; j < m; j++) {
                         vcdc_record_t *rec = &recs[j];
                         /* Deleted since the sampling scan: skip it. */
@@ -372,8 +337,9 @@ done:
         return rc;
 }
 
-static int load_queries(vcdc_sink_t *old_sink, const vcdc_shadow_opts_t *opts,
-                        float **vecsp, size_t *cntp, size_t *dimp, char *errstr,
+static int load_queries(const vcdc_side_t *old_side,
+                        const vcdc_shadow_opts_t *opts, float **vecsp,
+                        size_t *cntp, size_t *dimp, char *errstr,
                         size_t errstr_size) {
         FILE *fp;
         int rc;
@@ -385,7 +351,7 @@ static int load_queries(vcdc_sink_t *old_sink, const vcdc_shadow_opts_t *opts,
                                  "sample size");
                         return -1;
                 }
-                return sample_queries(old_sink, opts->sample, opts->seed, vecsp,
+                return sample_queries(old_side, opts->sample, opts->seed, vecsp,
                                       cntp, dimp, errstr, errstr_size);
         }
         if (!(fp = fopen(opts->queries_path, "r"))) {
@@ -399,30 +365,6 @@ static int load_queries(vcdc_sink_t *old_sink, const vcdc_shadow_opts_t *opts,
         return rc;
 }
 
-/* One query on one side; *msp is the latency of the attempt that worked. */
-static int query_side(vcdc_sink_t *sink, const char *role, size_t q,
-                      const float *vec, size_t dim, size_t k, vcdc_hit_t *hits,
-                      size_t *cntp, double *msp, char *errstr,
-                      size_t errstr_size) {
-        vcdc_sink_status_t status;
-        int attempt = 0;
-        char err[512];
-        double t0;
-
-        for (;;) {
-                t0 = now_s();
-                status = vcdc_sink_query(sink, vec, dim, k, hits, cntp, err,
-                                         sizeof(err));
-                *msp = (now_s() - t0) * 1000.0;
-                if (status == VCDC_SINK_OK)
-                        return 0;
-                if (!retry(status, &attempt, role, "query", err))
-                        break;
-        }
-        snprintf(errstr, errstr_size, "%s: query %zu: %s", role, q + 1, err);
-        return -1;
-}
-
 static void hits_free(vcdc_hit_t *hits, size_t cnt) {
         size_t i;
 
@@ -432,26 +374,30 @@ static void hits_free(vcdc_hit_t *hits, size_t cnt) {
         }
 }
 
-static int check_dim(vcdc_sink_t *sink, const char *role, size_t dim,
-                     char *errstr, size_t errstr_size) {
-        size_t have = vcdc_sink_dim(sink);
+static int check_dim(const vcdc_side_t *side, size_t dim, char *errstr,
+                     size_t errstr_size) {
+        size_t have = vcdc_sink_dim(side->sink);
 
         if (!have || have == dim)
                 return 0;
         snprintf(errstr, errstr_size,
-                 "the queries have dimension %zu, %s (%s) has %zu", dim, role,
-                 vcdc_sink_name(sink), have);
+                 "the queries have dimension %zu, %s (%s) has %zu", dim,
+                 side->role, vcdc_sink_name(side->sink), have);
         return -1;
 }
 
 int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                 const vcdc_shadow_opts_t *opts, vcdc_shadow_result_t *res,
                 char *errstr, size_t errstr_size) {
-        vcdc_hit_t *old_hits = NULL, *new_hits = NULL;
-        const char **old_ids = NULL, **new_ids = NULL;
-        size_t cnt = 0, dim = 0, k, q, i, old_n = 0, new_n = 0;
-        size_t same = 0, slots = 0, d;
-        double *old_ms = NULL, *new_ms = NULL, start = now_s(), last;
+        /* [0] OLD, [1] NEW */
+        const vcdc_side_t sides[2] = {{old_sink, "OLD", LOG_COMP, RETRIES},
+                                      {new_sink, "NEW", LOG_COMP, RETRIES}};
+        vcdc_hit_t *hits[2] = {NULL, NULL};
+        const char **ids[2] = {NULL, NULL};
+        double *ms[2] = {NULL, NULL};
+        size_t n[2] = {0, 0}, cnt = 0, dim = 0, k, q, i, s, same = 0, slots = 0,
+               d;
+        int64_t start_us = vcdc_clock_us(), last_us = start_us;
         double overlap_sum = 0, overlap;
         float *vecs = NULL;
         int rc = -1;
@@ -463,67 +409,55 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                          VCDC_SHADOW_K_MAX);
                 return -1;
         }
-        if (load_queries(old_sink, opts, &vecs, &cnt, &dim, errstr,
+        if (load_queries(&sides[0], opts, &vecs, &cnt, &dim, errstr,
                          errstr_size) == -1)
                 return -1;
-        if (check_dim(old_sink, "OLD", dim, errstr, errstr_size) == -1 ||
-            check_dim(new_sink, "NEW", dim, errstr, errstr_size) == -1)
+        if (check_dim(&sides[0], dim, errstr, errstr_size) == -1 ||
+            check_dim(&sides[1], dim, errstr, errstr_size) == -1)
                 goto done;
-        if (!(old_hits = calloc(k, sizeof(*old_hits))) ||
-            !(new_hits = calloc(k, sizeof(*new_hits))) ||
-            !(old_ids = calloc(k, sizeof(*old_ids))) ||
-            !(new_ids = calloc(k, sizeof(*new_ids))) ||
-            !(old_ms = calloc(cnt, sizeof(*old_ms))) ||
-            !(new_ms = calloc(cnt, sizeof(*new_ms)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
+        for (s = 0; s < 2; s++)
+                if (!(hits[s] = calloc(k, sizeof(*hits[s]))) ||
+                    !(ids[s] = calloc(k, sizeof(*ids[s]))) ||
+                    !(ms[s] = calloc(cnt, sizeof(*ms[s])))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
         VCDC_NOTICE(LOG_COMP, "%zu queries of dimension %zu, k = %zu", cnt, dim,
                     k);
         res->overlap_min = 1.0;
-        last = start;
         for (q = 0; q < cnt; q++) {
                 const float *vec = vecs + q * dim;
-                int r;
 
-                /* Alternate which side goes first: caches warmed by the
-                 * first query do not always favour the same side. */
-                if (q % 2 == 0)
-                        r = query_side(old_sink, "OLD", q, vec, dim, k,
-                                       old_hits, &old_n, &old_ms[q], errstr,
-                                       errstr_size) ||
-                            query_side(new_sink, "NEW", q, vec, dim, k,
-                                       new_hits, &new_n, &new_ms[q], errstr,
-                                       errstr_size);
-                else
-                        r = query_side(new_sink, "NEW", q, vec, dim, k,
-                                       new_hits, &new_n, &new_ms[q], errstr,
-                                       errstr_size) ||
-                            query_side(old_sink, "OLD", q, vec, dim, k,
-                                       old_hits, &old_n, &old_ms[q], errstr,
-                                       errstr_size);
-                if (r)
-                        goto done;
-                for (i = 0; i < old_n; i++)
-                        old_ids[i] = old_hits[i].id;
-                for (i = 0; i < new_n; i++)
-                        new_ids[i] = new_hits[i].id;
-                overlap =
-                        vcdc_shadow_overlap(old_ids, old_n, new_ids, new_n, k);
+                /* Alternate which side goes first (OLD on even queries):
+                 * caches warmed by the first query do not always favour
+                 * the same side. */
+                for (i = 0; i < 2; i++) {
+                        s = (q + i) % 2;
+                        if (vcdc_side_query(&sides[s], q, vec, dim, k, hits[s],
+                                            &n[s], &ms[s][q], errstr,
+                                            errstr_size) == -1)
+                                goto done;
+                }
+                for (s = 0; s < 2; s++)
+                        for (i = 0; i < n[s]; i++)
+                                ids[s][i] = hits[s][i].id;
+                overlap = vcdc_shadow_overlap(ids[0], n[0], ids[1], n[1], k);
                 overlap_sum += overlap;
                 if (overlap < res->overlap_min)
                         res->overlap_min = overlap;
-                same += vcdc_shadow_rank_matches(old_ids, old_n, new_ids, new_n,
-                                                 k, &d);
+                same += vcdc_shadow_rank_matches(ids[0], n[0], ids[1], n[1], k,
+                                                 &d);
                 slots += d;
-                hits_free(old_hits, old_n);
-                hits_free(new_hits, new_n);
-                old_n = new_n = 0;
-                if (now_s() - last >= PROGRESS_EVERY_S) {
-                        last = now_s();
+                for (s = 0; s < 2; s++) {
+                        hits_free(hits[s], n[s]);
+                        n[s] = 0;
+                }
+                if (vcdc_clock_us() - last_us >= PROGRESS_EVERY_US) {
+                        last_us = vcdc_clock_us();
                         VCDC_NOTICE(LOG_COMP, "%zu of %zu queries (%.0f/s)",
                                     q + 1, cnt,
-                                    (double)(q + 1) / (last - start));
+                                    (double)(q + 1) * 1e6 /
+                                            (double)(last_us - start_us));
                 }
         }
         res->queries = cnt;
@@ -532,26 +466,23 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
         res->overlap_mean = overlap_sum / (double)cnt;
         res->rank_agreement = slots ? (double)same / (double)slots : 1.0;
         for (q = 0; q < cnt; q++) {
-                res->old_mean_ms += old_ms[q] / (double)cnt;
-                res->new_mean_ms += new_ms[q] / (double)cnt;
+                res->old_mean_ms += ms[0][q] / (double)cnt;
+                res->new_mean_ms += ms[1][q] / (double)cnt;
         }
-        res->old_p50_ms = vcdc_shadow_percentile(old_ms, cnt, 50);
-        res->old_p99_ms = vcdc_shadow_percentile(old_ms, cnt, 99);
-        res->new_p50_ms = vcdc_shadow_percentile(new_ms, cnt, 50);
-        res->new_p99_ms = vcdc_shadow_percentile(new_ms, cnt, 99);
+        res->old_p50_ms = vcdc_shadow_percentile(ms[0], cnt, 50);
+        res->old_p99_ms = vcdc_shadow_percentile(ms[0], cnt, 99);
+        res->new_p50_ms = vcdc_shadow_percentile(ms[1], cnt, 50);
+        res->new_p99_ms = vcdc_shadow_percentile(ms[1], cnt, 99);
         rc = 0;
 done:
-        if (old_hits)
-                hits_free(old_hits, old_n);
-        if (new_hits)
-                hits_free(new_hits, new_n);
-        free(old_hits);
-        free(new_hits);
-        free(old_ids);
-        free(new_ids);
-        free(old_ms);
-        free(new_ms);
+        for (s = 0; s < 2; s++) {
+                if (hits[s])
+                        hits_free(hits[s], n[s]);
+                free(hits[s]);
+                free(ids[s]);
+                free(ms[s]);
+        }
         free(vecs);
-        res->seconds = now_s() - start;
+        res->seconds = (double)(vcdc_clock_us() - start_us) / 1e6;
         return rc;
 }

@@ -1,5 +1,7 @@
 /*
- * vcdc - shadow reads: the same k-NN queries on OLD and NEW, compared.
+ * vcdc - shadow reads: the same k-NN queries on OLD and NEW, compared:
+ * overlap@k, rank agreement, latency. It prints nothing; the report is the
+ * caller's (cli/shadow.c, the cut-over gate).
  */
 #ifndef VCDC_SHADOW_H
 #define VCDC_SHADOW_H

@@ -8,7 +8,8 @@
  * and different records, not extra ones, and compares the two counts).
  * Vectors are equal within a tolerance; metadata compares as JSON values
  * (key order ignored, 1 equals 1.0, reals within 4 ulps, no metadata
- * equals {}); documents exactly.
+ * equals {}); documents exactly. It prints nothing: the report is the
+ * caller's (cli/verify.c, the cut-over gate).
  */
 #ifndef VCDC_VERIFY_H
 #define VCDC_VERIFY_H

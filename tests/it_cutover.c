@@ -16,9 +16,11 @@
  *     rollback is refused;
  *   - --force switches despite a failing gate and the record says forced;
  *   - `vcdc route --history --json` lists every switch.
- * bin/vcdc is VCDC_BIN, else ../bin/vcdc (tests run from tests/). Names are
- * itcut_<pid>_<time>*; the targets are removed at the end. Skipped, saying
- * so, when the stack's variables are unset.
+ * The topic, the members and running bin/vcdc come from it_vcdc.h; this
+ * file holds the scenario, asserted on the commands' JSON and the control
+ * topic, never on log lines. Names are itcut_<pid>_<time>*; the targets
+ * are removed at the end. Skipped, saying so, when the stack's variables
+ * are unset.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,14 +29,11 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,13 +42,12 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
-#include "admin.h"
+#include "clock.h"
 #include "conf.h"
+#include "it_vcdc.h"
 #include "record.h"
 #include "route.h"
 #include "sink.h"
-
-extern char **environ;
 
 #define PARTS 2
 #define N     300 /* records in each target */
@@ -68,31 +66,10 @@ static struct {
         vcdc_conf_t *conf;
         vcdc_route_follower_t *follower;
         vcdc_sink_offset_t recorded[PARTS]; /* what both targets recorded */
-        struct member_s *old_member, *new_member;
-        struct proc_s *reader; /* `vcdc route --follow` */
+        itv_member_t *old_member, *new_member;
+        itv_proc_t *reader; /* `vcdc route --follow` */
         int ready;
 } it;
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-        struct timespec ts = {.tv_sec = ms / 1000,
-                              .tv_nsec = (ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
-}
 
 #define NEED_STACK()                                                           \
         do {                                                                   \
@@ -104,42 +81,8 @@ static void sleep_ms(int ms) {
                 }                                                              \
         } while (0)
 
-static rd_kafka_conf_t *base_conf(void) {
-        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
-        char err[256];
-
-        if (rd_kafka_conf_set(rkc, "bootstrap.servers", it.brokers, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK)
-                fail_msg("%s", err);
-        return rkc;
-}
-
-static void produce(int n) {
-        rd_kafka_conf_t *rkc = base_conf();
-        char err[256], key[32];
-        rd_kafka_t *rk;
-        int i;
-
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err));
-        assert_non_null(rk);
-        for (i = 0; i < n; i++) {
-                snprintf(key, sizeof(key), "k%d", i);
-                while (rd_kafka_producev(
-                               rk, RD_KAFKA_V_TOPIC(it.topic),
-                               RD_KAFKA_V_PARTITION(i % PARTS),
-                               RD_KAFKA_V_KEY(key, strlen(key)),
-                               RD_KAFKA_V_VALUE(key, strlen(key)),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END) ==
-                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        rd_kafka_poll(rk, 100);
-        }
-        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
-        rd_kafka_destroy(rk);
-}
-
 static void log_end(int64_t *ends) {
-        rd_kafka_conf_t *rkc = base_conf();
+        rd_kafka_conf_t *rkc = itv_conf(it.brokers);
         char err[256];
         rd_kafka_t *rk;
         int64_t lo;
@@ -155,104 +98,22 @@ static void log_end(int64_t *ends) {
         rd_kafka_destroy(rk);
 }
 
-/*
- * A group member that consumes everything and, while allowed, commits
- * what it consumed (the stored offsets).
- */
-typedef struct member_s {
-        rd_kafka_t *rk;
-        pthread_t th;
-        atomic_int run, assigned, commit, dirty;
-        atomic_long commits;
-} member_t;
-
-static void *member_main(void *arg) {
-        member_t *m = arg;
-        rd_kafka_topic_partition_list_t *assignment;
-        rd_kafka_message_t *rkm;
-
-        while (atomic_load(&m->run)) {
-                if ((rkm = rd_kafka_consumer_poll(m->rk, 50))) {
-                        if (!rkm->err)
-                                atomic_store(&m->dirty, 1);
-                        rd_kafka_message_destroy(rkm);
-                }
-                if (!atomic_load(&m->assigned) &&
-                    !rd_kafka_assignment(m->rk, &assignment)) {
-                        if (assignment->cnt > 0)
-                                atomic_store(&m->assigned, 1);
-                        rd_kafka_topic_partition_list_destroy(assignment);
-                }
-                if (atomic_load(&m->commit) && atomic_load(&m->dirty) &&
-                    !rd_kafka_commit(m->rk, NULL, 0 /*sync*/)) {
-                        atomic_store(&m->dirty, 0);
-                        atomic_fetch_add(&m->commits, 1);
-                }
-        }
-        return NULL;
-}
-
-static member_t *member_start(const char *group) {
-        rd_kafka_topic_partition_list_t *sub;
-        rd_kafka_conf_t *rkc = base_conf();
-        member_t *m = calloc(1, sizeof(*m));
-        int64_t deadline;
-        char err[256];
-
-        assert_non_null(m);
-        assert_int_equal(rd_kafka_conf_set(rkc, "group.id", group, err,
-                                           sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(rkc, "enable.auto.commit", "false",
-                                           err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(rkc, "auto.offset.reset",
-                                           "earliest", err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, err, sizeof(err));
-        assert_non_null(m->rk);
-        rd_kafka_poll_set_consumer(m->rk);
-        sub = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(sub, it.topic,
-                                          RD_KAFKA_PARTITION_UA);
-        assert_int_equal(rd_kafka_subscribe(m->rk, sub), 0);
-        rd_kafka_topic_partition_list_destroy(sub);
-        atomic_store(&m->run, 1);
-        atomic_store(&m->commit, 1);
-        assert_int_equal(pthread_create(&m->th, NULL, member_main, m), 0);
-        for (deadline = mono_ms() + 30000;
-             !atomic_load(&m->assigned) && mono_ms() < deadline;)
-                sleep_ms(50);
-        assert_true(atomic_load(&m->assigned));
-        return m;
-}
-
-static void member_stop(member_t *m) {
-        if (!m)
-                return;
-        atomic_store(&m->run, 0);
-        pthread_join(m->th, NULL);
-        rd_kafka_consumer_close(m->rk);
-        rd_kafka_destroy(m->rk);
-        free(m);
-}
-
 /* Waits until the member's group has committed the whole topic. */
-static void member_caught_up(member_t *m) {
+static void member_caught_up(itv_member_t *m) {
         rd_kafka_topic_partition_list_t *parts;
-        int64_t ends[PARTS], deadline = mono_ms() + 30000;
+        int64_t ends[PARTS], deadline = vcdc_clock_ms() + 30000;
         int p, done = 0;
 
         log_end(ends);
         parts = rd_kafka_topic_partition_list_new(PARTS);
         for (p = 0; p < PARTS; p++)
                 rd_kafka_topic_partition_list_add(parts, it.topic, p);
-        while (!done && mono_ms() < deadline) {
+        while (!done && vcdc_clock_ms() < deadline) {
                 done = !rd_kafka_committed(m->rk, parts, 5000);
                 for (p = 0; done && p < PARTS; p++)
                         done = parts->elems[p].offset == ends[p];
                 if (!done)
-                        sleep_ms(100);
+                        itv_sleep_ms(100);
         }
         rd_kafka_topic_partition_list_destroy(parts);
         assert_true(done);
@@ -348,73 +209,6 @@ static void record_offsets(const char *url, const vcdc_sink_offset_t *offs) {
         vcdc_sink_destroy(sink);
 }
 
-/*
- * Running bin/vcdc.
- */
-
-typedef struct proc_s {
-        pid_t pid;
-        int fd; /* its stdout */
-} proc_t;
-
-static void proc_start(proc_t *p, const char *const *args) {
-        posix_spawn_file_actions_t fa;
-        char *argv[64];
-        int pipefd[2], argc = 0;
-
-        argv[argc++] = "vcdc";
-        for (; *args; args++)
-                argv[argc++] = (char *)*args;
-        argv[argc] = NULL;
-        assert_int_equal(pipe(pipefd), 0);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-        posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-        posix_spawn_file_actions_addclose(&fa, pipefd[1]);
-        if (posix_spawn(&p->pid, it.vcdc_bin, &fa, NULL, argv, environ))
-                fail_msg("cannot run %s: %s", it.vcdc_bin, strerror(errno));
-        posix_spawn_file_actions_destroy(&fa);
-        close(pipefd[1]);
-        p->fd = pipefd[0];
-}
-
-/* Reads all it writes, waits for it: its exit status, its stdout in *outp
- * (free() it). */
-static int proc_finish(proc_t *p, char **outp) {
-        size_t len = 0, cap = 65536;
-        char *out = malloc(cap);
-        ssize_t n;
-        int status;
-
-        assert_non_null(out);
-        for (;;) {
-                if (len + 1 >= cap) {
-                        cap *= 2;
-                        out = realloc(out, cap);
-                        assert_non_null(out);
-                }
-                n = read(p->fd, out + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-        }
-        out[len] = '\0';
-        close(p->fd);
-        assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-        assert_true(WIFEXITED(status));
-        *outp = out;
-        return WEXITSTATUS(status);
-}
-
-static int run_vcdc(char **outp, const char *const *args) {
-        proc_t p;
-
-        proc_start(&p, args);
-        return proc_finish(&p, outp);
-}
-
 /* `vcdc cutover --to new --json` with the test's targets and groups plus
  * extra arguments; the report parsed into *reportp. */
 static int cutover(json_t **reportp, const char *const *extra) {
@@ -453,7 +247,7 @@ static int cutover(json_t **reportp, const char *const *extra) {
         for (; extra && *extra; extra++)
                 args[n++] = *extra;
         args[n] = NULL;
-        rc = run_vcdc(&out, args);
+        rc = itv_run(it.vcdc_bin, &out, args);
         if (!(*reportp = json_loads(out, 0, &jerr)))
                 fail_msg("cutover printed no JSON (%s): %s", jerr.text, out);
         free(out);
@@ -509,11 +303,11 @@ static vcdc_route_side_t route_now(vcdc_route_state_t *state) {
 /* Polls the follower until it reports a change; returns ms taken, -1 if
  * none within limit_ms. */
 static int64_t follower_change(int64_t limit_ms) {
-        int64_t t0 = mono_ms();
+        int64_t t0 = vcdc_clock_ms();
 
-        while (mono_ms() - t0 < limit_ms)
+        while (vcdc_clock_ms() - t0 < limit_ms)
                 if (vcdc_route_follower_poll(it.follower, 50) == 1)
-                        return mono_ms() - t0;
+                        return vcdc_clock_ms() - t0;
         return -1;
 }
 
@@ -546,8 +340,8 @@ static void test_refuse_lagging(void **state) {
         NEED_STACK();
         /* NEW's consumer stops committing while records arrive. */
         atomic_store(&it.new_member->commit, 0);
-        produce(10);
-        sleep_ms(500);
+        itv_produce(it.brokers, it.topic, PARTS, 10);
+        itv_sleep_ms(500);
         rc = cutover(&report, NULL);
         c = check_of(report, "readiness");
         expect_refused(report, rc, "readiness");
@@ -661,7 +455,7 @@ static void test_switch(void **state) {
                         "after the command ended, %lld ms after the record's "
                         "ts_ms\n",
                 (long long)ms,
-                (long long)(wall_ms() -
+                (long long)(vcdc_wall_ms() -
                             vcdc_route_follower_record(it.follower)->ts_ms));
         assert_int_equal(vcdc_route_follower_side(it.follower),
                          VCDC_ROUTE_NEW);
@@ -699,7 +493,7 @@ static void test_rollback(void **state) {
 
         (void)state;
         NEED_STACK();
-        rc = run_vcdc(&out, args);
+        rc = itv_run(it.vcdc_bin, &out, args);
         assert_int_equal(rc, 0);
         report = json_loads(out, 0, NULL);
         assert_non_null(report);
@@ -723,7 +517,7 @@ static void test_rollback(void **state) {
 
         /* A rollback of a rollback would redo the cut-over without its
          * gate: refused. */
-        rc = run_vcdc(&out, args);
+        rc = itv_run(it.vcdc_bin, &out, args);
         assert_int_equal(rc, 1);
         free(out);
         assert_int_equal(route_now(&st), VCDC_ROUTE_OLD);
@@ -776,7 +570,7 @@ static void test_history(void **state) {
 
         (void)state;
         NEED_STACK();
-        assert_int_equal(run_vcdc(&out, args), 0);
+        assert_int_equal(itv_run(it.vcdc_bin, &out, args), 0);
         report = json_loads(out, 0, NULL);
         assert_non_null(report);
         assert_string_equal(json_string_value(json_object_get(report,
@@ -816,7 +610,7 @@ static void test_follow_cli(void **state) {
         (void)state;
         NEED_STACK();
         kill(it.reader->pid, SIGTERM);
-        assert_int_equal(proc_finish(it.reader, &out), 0);
+        assert_int_equal(itv_proc_finish(it.reader, &out), 0);
         it.reader = NULL;
         line = out;
         for (i = 0; i < 4; i++) {
@@ -839,13 +633,10 @@ static void test_follow_cli(void **state) {
  */
 
 static int setup(void **state) {
-        const char *bin = getenv("VCDC_BIN"), *port = getenv(
-                                                       "VCDC_CHROMA_PORT");
-        rd_kafka_conf_t *rkc;
-        rd_kafka_t *rk;
+        const char *port = getenv("VCDC_CHROMA_PORT");
         char errstr[512], *end;
         int64_t ends[PARTS];
-        int p, cnt = 0;
+        int p;
         long v;
 
         (void)state;
@@ -862,12 +653,7 @@ static int setup(void **state) {
                 return -1;
         }
         it.chroma_port = (int)v;
-        if (bin && *bin)
-                snprintf(it.vcdc_bin, sizeof(it.vcdc_bin), "%s", bin);
-        else if (access("../bin/vcdc", X_OK) == 0)
-                snprintf(it.vcdc_bin, sizeof(it.vcdc_bin), "../bin/vcdc");
-        else
-                snprintf(it.vcdc_bin, sizeof(it.vcdc_bin), "bin/vcdc");
+        itv_vcdc_bin(it.vcdc_bin, sizeof(it.vcdc_bin));
         if (access(it.vcdc_bin, X_OK) != 0) {
                 fprintf(stderr, "it_cutover: %s is not built (make all)\n",
                         it.vcdc_bin);
@@ -892,22 +678,12 @@ static int setup(void **state) {
                 return -1;
 
         /* The topic, its records, both groups caught up. */
-        rkc = base_conf();
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, errstr,
-                                sizeof(errstr))) ||
-            vcdc_admin_create_topic(rk, it.topic, PARTS, -1, NULL, 15000,
-                                    errstr, sizeof(errstr)) == -1) {
-                fprintf(stderr, "it_cutover: %s\n", errstr);
-                return -1;
-        }
-        while (cnt != PARTS &&
-               vcdc_admin_partition_count(rk, it.topic, &cnt, 5000, errstr,
-                                          sizeof(errstr)) == 0)
-                sleep_ms(100);
-        rd_kafka_destroy(rk);
-        produce(MSGS);
-        it.old_member = member_start(it.old_group);
-        it.new_member = member_start(it.new_group);
+        itv_create_topic(it.brokers, it.topic, PARTS);
+        itv_produce(it.brokers, it.topic, PARTS, MSGS);
+        it.old_member = itv_member_start(it.brokers, it.old_group, it.topic,
+                                         ITV_COMMIT_ALL, 0, 0);
+        it.new_member = itv_member_start(it.brokers, it.new_group, it.topic,
+                                         ITV_COMMIT_ALL, 0, 0);
         member_caught_up(it.old_member);
         member_caught_up(it.new_member);
 
@@ -931,11 +707,11 @@ static int setup(void **state) {
                 return -1;
         /* And a reader on the command line. */
         {
-                static proc_t reader;
+                static itv_proc_t reader;
                 const char *args[] = {"route", "-q", "--collection",
                                       it.collection, "--control-topic",
                                       it.control, "--follow", NULL};
-                proc_start(&reader, args);
+                itv_proc_start(&reader, it.vcdc_bin, args);
                 it.reader = &reader;
         }
         it.ready = 1;
@@ -996,11 +772,11 @@ static int teardown(void **state) {
         if (it.reader) {
                 char *out;
                 kill(it.reader->pid, SIGTERM);
-                proc_finish(it.reader, &out);
+                itv_proc_finish(it.reader, &out);
                 free(out);
         }
-        member_stop(it.old_member);
-        member_stop(it.new_member);
+        itv_member_stop(it.old_member);
+        itv_member_stop(it.new_member);
         if (it.ready) {
                 drop_chroma(it.prefix);
                 snprintf(name, sizeof(name), "%s_vcdc_offsets", it.prefix);

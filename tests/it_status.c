@@ -12,6 +12,8 @@
  *   REWOUND  offsets reset to 0 through the admin API
  *            (AlterConsumerGroupOffsets, what kafka-consumer-groups
  *            --reset-offsets does) while status samples
+ * The topic, the members and running bin/vcdc come from it_vcdc.h; this
+ * file holds the scenarios, asserted on the reports, never on log lines.
  * Topics and groups are named it_status_<pid>_<time>_*; skipped, saying so,
  * when VCDC_BROKERS is unset.
  */
@@ -24,22 +26,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "admin.h"
+#include "clock.h"
+#include "it_vcdc.h"
 #include "sink.h"
-
-extern char **environ;
 
 #define PARTS 3
 
@@ -47,20 +46,6 @@ static const char *brokers;
 static char prefix[64];
 static char vcdc_bin[512];
 static char topic[128];
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-        struct timespec ts = {.tv_sec = ms / 1000,
-                              .tv_nsec = (ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
-}
 
 static int have_broker(void) {
         if (brokers && *brokers)
@@ -79,177 +64,6 @@ static void name(char *buf, size_t size, const char *what) {
         snprintf(buf, size, "%s_%s", prefix, what);
 }
 
-static rd_kafka_conf_t *base_conf(void) {
-        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
-        char err[256];
-
-        assert_int_equal(rd_kafka_conf_set(rkc, "bootstrap.servers", brokers,
-                                           err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        return rkc;
-}
-
-/* A plain producer writes n records round-robin over the partitions. */
-static void produce(const char *t, int n) {
-        rd_kafka_conf_t *rkc = base_conf();
-        char err[256], key[32], value[64];
-        rd_kafka_t *rk;
-        int i;
-
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err));
-        assert_non_null(rk);
-        for (i = 0; i < n; i++) {
-                snprintf(key, sizeof(key), "k%d", i);
-                snprintf(value, sizeof(value), "value %d", i);
-                while (rd_kafka_producev(
-                               rk, RD_KAFKA_V_TOPIC(t),
-                               RD_KAFKA_V_PARTITION(i % PARTS),
-                               RD_KAFKA_V_KEY(key, strlen(key)),
-                               RD_KAFKA_V_VALUE(value, strlen(value)),
-                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                               RD_KAFKA_V_END) ==
-                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        rd_kafka_poll(rk, 100);
-        }
-        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
-        assert_int_equal(rd_kafka_outq_len(rk), 0);
-        rd_kafka_destroy(rk);
-}
-
-static void create_topic(const char *t) {
-        rd_kafka_conf_t *rkc = base_conf();
-        char err[512];
-        rd_kafka_t *rk;
-        int cnt = 0, tries;
-
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err));
-        assert_non_null(rk);
-        if (vcdc_admin_create_topic(rk, t, PARTS, -1, NULL, 15000, err,
-                                    sizeof(err)) == -1)
-                fail_msg("%s", err);
-        for (tries = 0; tries < 100 && cnt != PARTS; tries++) {
-                assert_int_equal(vcdc_admin_partition_count(rk, t, &cnt, 5000,
-                                                            err, sizeof(err)),
-                                 0);
-                if (cnt != PARTS)
-                        sleep_ms(100);
-        }
-        assert_int_equal(cnt, PARTS);
-        rd_kafka_destroy(rk);
-}
-
-/*
- * A group member in a thread of its own: subscribes, polls, and commits as
- * its mode says.
- */
-typedef enum {
-        COMMIT_ALL,   /* each record, at once */
-        COMMIT_FIRST, /* the first `limit` records, then nothing */
-        COMMIT_SLOW,  /* each record, then a pause of delay_ms */
-} commit_mode_t;
-
-typedef struct member_s {
-        rd_kafka_t *rk;
-        pthread_t th;
-        commit_mode_t mode;
-        int limit, delay_ms;
-        atomic_int run, assigned;
-        atomic_long consumed, committed;
-} member_t;
-
-static void *member_main(void *arg) {
-        member_t *m = arg;
-        rd_kafka_topic_partition_list_t *assignment;
-        rd_kafka_message_t *rkm;
-
-        while (atomic_load(&m->run)) {
-                rkm = rd_kafka_consumer_poll(m->rk, 100);
-                if (!atomic_load(&m->assigned) &&
-                    !rd_kafka_assignment(m->rk, &assignment)) {
-                        if (assignment->cnt > 0)
-                                atomic_store(&m->assigned, 1);
-                        rd_kafka_topic_partition_list_destroy(assignment);
-                }
-                if (!rkm)
-                        continue;
-                if (rkm->err) {
-                        rd_kafka_message_destroy(rkm);
-                        continue;
-                }
-                atomic_fetch_add(&m->consumed, 1);
-                if (m->mode != COMMIT_FIRST ||
-                    atomic_load(&m->committed) < m->limit) {
-                        if (!rd_kafka_commit_message(m->rk, rkm, 0 /*sync*/))
-                                atomic_fetch_add(&m->committed, 1);
-                }
-                rd_kafka_message_destroy(rkm);
-                if (m->mode == COMMIT_SLOW)
-                        sleep_ms(m->delay_ms);
-        }
-        return NULL;
-}
-
-static member_t *member_start(const char *group, const char *t,
-                              commit_mode_t mode, int limit, int delay_ms) {
-        rd_kafka_topic_partition_list_t *sub;
-        rd_kafka_conf_t *rkc = base_conf();
-        member_t *m = calloc(1, sizeof(*m));
-        int64_t deadline;
-        char err[256];
-
-        assert_non_null(m);
-        assert_int_equal(rd_kafka_conf_set(rkc, "group.id", group, err,
-                                           sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(rkc, "enable.auto.commit", "false",
-                                           err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        assert_int_equal(rd_kafka_conf_set(rkc, "auto.offset.reset",
-                                           "earliest", err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        /* Small fetches: the slow member must not have everything in hand
-         * at once (it commits what it was handed, one at a time anyway). */
-        assert_int_equal(rd_kafka_conf_set(rkc, "queued.max.messages.kbytes",
-                                           "1", err, sizeof(err)),
-                         RD_KAFKA_CONF_OK);
-        m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, err, sizeof(err));
-        assert_non_null(m->rk);
-        rd_kafka_poll_set_consumer(m->rk);
-        sub = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
-        assert_int_equal(rd_kafka_subscribe(m->rk, sub), 0);
-        rd_kafka_topic_partition_list_destroy(sub);
-        m->mode = mode;
-        m->limit = limit;
-        m->delay_ms = delay_ms;
-        atomic_store(&m->run, 1);
-        assert_int_equal(pthread_create(&m->th, NULL, member_main, m), 0);
-        for (deadline = mono_ms() + 30000;
-             !atomic_load(&m->assigned) && mono_ms() < deadline;)
-                sleep_ms(50);
-        assert_true(atomic_load(&m->assigned));
-        return m;
-}
-
-/* Leaves the group (close sends LeaveGroup: no member at once). */
-static void member_stop(member_t *m) {
-        if (!m)
-                return;
-        atomic_store(&m->run, 0);
-        pthread_join(m->th, NULL);
-        rd_kafka_consumer_close(m->rk);
-        rd_kafka_destroy(m->rk);
-        free(m);
-}
-
-static void wait_committed(member_t *m, long n) {
-        int64_t deadline = mono_ms() + 30000;
-
-        while (atomic_load(&m->committed) < n && mono_ms() < deadline)
-                sleep_ms(50);
-        assert_int_equal(atomic_load(&m->committed), n);
-}
-
 /* kafka-consumer-groups --reset-offsets --to-offset: through the admin API
  * (the group must have no member). */
 static void reset_offsets(const char *group, const char *t, int64_t offset) {
@@ -257,7 +71,6 @@ static void reset_offsets(const char *group, const char *t, int64_t offset) {
         rd_kafka_AlterConsumerGroupOffsets_t *req;
         const rd_kafka_group_result_t **groups;
         const rd_kafka_topic_partition_list_t *res;
-        rd_kafka_conf_t *rkc = base_conf();
         rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
         rd_kafka_t *rk;
@@ -265,7 +78,8 @@ static void reset_offsets(const char *group, const char *t, int64_t offset) {
         size_t cnt;
         int p;
 
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, itv_conf(brokers), err,
+                          sizeof(err));
         assert_non_null(rk);
         parts = rd_kafka_topic_partition_list_new(PARTS);
         for (p = 0; p < PARTS; p++)
@@ -296,60 +110,12 @@ static void reset_offsets(const char *group, const char *t, int64_t offset) {
         rd_kafka_destroy(rk);
 }
 
+/* The arguments of a command line, NULL-terminated. */
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /*
  * Running bin/vcdc.
  */
-
-typedef struct proc_s {
-        pid_t pid;
-        int fd; /* its stdout */
-} proc_t;
-
-static void proc_start(proc_t *p, char *const argv[]) {
-        posix_spawn_file_actions_t fa;
-        int pipefd[2];
-
-        assert_int_equal(pipe(pipefd), 0);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-        posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-        posix_spawn_file_actions_addclose(&fa, pipefd[1]);
-        if (posix_spawn(&p->pid, vcdc_bin, &fa, NULL, argv, environ))
-                fail_msg("cannot run %s: %s", vcdc_bin, strerror(errno));
-        posix_spawn_file_actions_destroy(&fa);
-        close(pipefd[1]);
-        p->fd = pipefd[0];
-}
-
-/* Reads everything it writes, waits for it; returns its exit status and
- * its stdout in *outp (free() it). */
-static int proc_finish(proc_t *p, char **outp) {
-        size_t len = 0, cap = 4096;
-        char *out = malloc(cap);
-        ssize_t n;
-        int status;
-
-        assert_non_null(out);
-        for (;;) {
-                if (len + 1 >= cap) {
-                        cap *= 2;
-                        out = realloc(out, cap);
-                        assert_non_null(out);
-                }
-                n = read(p->fd, out + len, cap - len - 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t)n;
-        }
-        out[len] = '\0';
-        close(p->fd);
-        assert_int_equal(waitpid(p->pid, &status, 0), p->pid);
-        *outp = out;
-        assert_true(WIFEXITED(status));
-        return WEXITSTATUS(status);
-}
 
 /* The next line of *sp (NUL-terminated in place), or NULL at the end. */
 static char *next_line(char **sp) {
@@ -381,23 +147,31 @@ static json_t *last_report(char *out) {
         return report;
 }
 
-/* `vcdc status --json` with extra arguments; the last report parsed. */
-static int status(json_t **reportp, const char *const *args) {
-        char *argv[64], *out;
-        proc_t p;
-        int argc = 0, rc;
+/* Starts `vcdc status --json -q -t TOPIC` with more arguments. */
+static void status_start(itv_proc_t *p, const char *const *args) {
+        const char *argv[64];
+        int argc = 0;
 
-        argv[argc++] = "vcdc";
         argv[argc++] = "status";
         argv[argc++] = "--json";
         argv[argc++] = "-q";
         argv[argc++] = "-t";
         argv[argc++] = topic;
-        for (; *args; args++)
-                argv[argc++] = (char *)*args;
+        for (; *args && argc < 63; args++)
+                argv[argc++] = *args;
         argv[argc] = NULL;
-        proc_start(&p, argv);
-        rc = proc_finish(&p, &out);
+        itv_proc_start(p, vcdc_bin, argv);
+}
+
+/* `vcdc status --json` with more arguments to its end: its exit status,
+ * its last report parsed into *reportp. */
+static int status(json_t **reportp, const char *const *args) {
+        itv_proc_t p;
+        char *out;
+        int rc;
+
+        status_start(&p, args);
+        rc = itv_proc_finish(&p, &out);
         *reportp = last_report(out);
         free(out);
         return rc;
@@ -441,22 +215,18 @@ static void expect_state(json_t *g, const char *state) {
  */
 
 static void test_ok(void **state) {
-        const char *args[8];
         char group[160];
         json_t *report, *g, *p;
-        member_t *m;
+        itv_member_t *m;
         size_t i;
         int rc;
 
         (void)state;
         NEED_BROKER();
         name(group, sizeof(group), "ok");
-        m = member_start(group, topic, COMMIT_ALL, 0, 0);
-        wait_committed(m, 30);
-        args[0] = "--group";
-        args[1] = group;
-        args[2] = NULL;
-        rc = status(&report, args);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_ALL, 0, 0);
+        itv_member_wait_committed(m, 30);
+        rc = status(&report, ARGS("--group", group));
         g = group_of(report, group);
         expect_state(g, "OK");
         assert_int_equal(rc, 0);
@@ -475,7 +245,7 @@ static void test_ok(void **state) {
                 assert_true(int_of(p, "applied_ts_ms") > 0);
         }
         json_decref(report);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 /* A writer in a thread: n records a second into t until stopped. */
@@ -489,12 +259,12 @@ typedef struct writer_s {
 
 static void *writer_main(void *arg) {
         writer_t *w = arg;
-        rd_kafka_conf_t *rkc = base_conf();
-        char err[256], key[32];
+                char err[256], key[32];
         rd_kafka_t *rk;
         long i = 0;
 
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err))))
+        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, itv_conf(brokers), err,
+                                sizeof(err))))
                 return NULL;
         while (atomic_load(&w->run)) {
                 snprintf(key, sizeof(key), "live%ld", i);
@@ -508,7 +278,7 @@ static void *writer_main(void *arg) {
                         atomic_store(&w->written, i);
                 }
                 rd_kafka_poll(rk, 0);
-                sleep_ms(1000 / w->rate);
+                itv_sleep_ms(1000 / w->rate);
         }
         rd_kafka_flush(rk, 10000);
         rd_kafka_destroy(rk);
@@ -520,27 +290,21 @@ static void *writer_main(void *arg) {
 static void test_ok_live_writes(void **state) {
         writer_t w = {.rate = 200};
         char group[160], t[160];
-        const char *args[8];
         json_t *report, *g;
-        member_t *m;
+        itv_member_t *m;
         int rc;
 
         (void)state;
         NEED_BROKER();
         name(t, sizeof(t), "live");
-        create_topic(t);
+        itv_create_topic(brokers, t, PARTS);
         w.topic = t;
         atomic_store(&w.run, 1);
         assert_int_equal(pthread_create(&w.th, NULL, writer_main, &w), 0);
         name(group, sizeof(group), "live");
-        m = member_start(group, t, COMMIT_ALL, 0, 0);
-        sleep_ms(1000);
-        args[0] = "--group";
-        args[1] = group;
-        args[2] = "-t";
-        args[3] = t;
-        args[4] = NULL;
-        rc = status(&report, args);
+        m = itv_member_start(brokers, group, t, ITV_COMMIT_ALL, 0, 0);
+        itv_sleep_ms(1000);
+        rc = status(&report, ARGS("--group", group, "-t", t));
         g = group_of(report, group);
         expect_state(g, "OK");
         assert_int_equal(rc, 0);
@@ -550,31 +314,25 @@ static void test_ok_live_writes(void **state) {
         atomic_store(&w.run, 0);
         pthread_join(w.th, NULL);
         assert_true(atomic_load(&w.written) > 200);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 static void test_lagging(void **state) {
         char group[160], t[160];
-        const char *args[8];
         json_t *report, *g;
-        member_t *m;
+        itv_member_t *m;
         int rc;
 
         (void)state;
         NEED_BROKER();
         /* A topic of its own with a backlog of 600. */
         name(t, sizeof(t), "lagging");
-        create_topic(t);
-        produce(t, 600);
+        itv_create_topic(brokers, t, PARTS);
+        itv_produce(brokers, t, PARTS, 600);
         name(group, sizeof(group), "lag");
-        m = member_start(group, t, COMMIT_SLOW, 0, 40 /*ms: ~25/s*/);
-        wait_committed(m, 5);
-        args[0] = "--group";
-        args[1] = group;
-        args[2] = "-t";
-        args[3] = t;
-        args[4] = NULL;
-        rc = status(&report, args);
+        m = itv_member_start(brokers, group, t, ITV_COMMIT_SLOW, 0, 40 /*ms: ~25/s*/);
+        itv_member_wait_committed(m, 5);
+        rc = status(&report, ARGS("--group", group, "-t", t));
         g = group_of(report, group);
         expect_state(g, "LAGGING");
         assert_int_equal(rc, 1);
@@ -588,22 +346,19 @@ static void test_lagging(void **state) {
 
         /* With a limit above the lag it is still LAGGING: the group never
          * caught up with the log end in the window. */
-        args[4] = "--max-lag";
-        args[5] = "1000000";
-        args[6] = NULL;
-        rc = status(&report, args);
+        rc = status(&report, ARGS("--group", group, "-t", t, "--max-lag",
+                                  "1000000"));
         g = group_of(report, group);
         expect_state(g, "LAGGING");
         assert_int_equal(rc, 1);
         json_decref(report);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 static void test_stalled(void **state) {
         char group[160];
-        const char *args[8];
         json_t *report, *g, *p;
-        member_t *m;
+        itv_member_t *m;
         json_int_t committed = 0;
         size_t i;
         int rc;
@@ -611,15 +366,12 @@ static void test_stalled(void **state) {
         (void)state;
         NEED_BROKER();
         name(group, sizeof(group), "stall");
-        m = member_start(group, topic, COMMIT_FIRST, 10, 0);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_FIRST, 10, 0);
         /* It consumes all 30 and committed 10: a member, no progress. */
         while (atomic_load(&m->consumed) < 30)
-                sleep_ms(50);
-        wait_committed(m, 10);
-        args[0] = "--group";
-        args[1] = group;
-        args[2] = NULL;
-        rc = status(&report, args);
+                itv_sleep_ms(50);
+        itv_member_wait_committed(m, 10);
+        rc = status(&report, ARGS("--group", group));
         g = group_of(report, group);
         expect_state(g, "STALLED");
         assert_int_equal(rc, 1);
@@ -633,14 +385,13 @@ static void test_stalled(void **state) {
                                      : 0;
         assert_int_equal(committed, 10);
         json_decref(report);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 static void test_stopped(void **state) {
         char group[160], never[160];
-        const char *args[8];
         json_t *report, *g, *p;
-        member_t *m;
+        itv_member_t *m;
         size_t i;
         int rc;
 
@@ -648,15 +399,10 @@ static void test_stopped(void **state) {
         NEED_BROKER();
         name(group, sizeof(group), "stop");
         name(never, sizeof(never), "never");
-        m = member_start(group, topic, COMMIT_ALL, 0, 0);
-        wait_committed(m, 30);
-        member_stop(m);
-        args[0] = "--group";
-        args[1] = group;
-        args[2] = "--group";
-        args[3] = never;
-        args[4] = NULL;
-        rc = status(&report, args);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_ALL, 0, 0);
+        itv_member_wait_committed(m, 30);
+        itv_member_stop(m);
+        rc = status(&report, ARGS("--group", group, "--group", never));
         assert_int_equal(rc, 1);
         assert_false(json_is_true(json_object_get(report, "ok")));
         /* Caught up, but nobody applies what comes next. */
@@ -682,8 +428,8 @@ typedef struct lines_s {
         size_t len, consumed;
 } lines_t;
 
-static char *read_line(proc_t *p, lines_t *l) {
-        int64_t deadline = mono_ms() + 60000;
+static char *read_line(itv_proc_t *p, lines_t *l) {
+        int64_t deadline = vcdc_clock_ms() + 60000;
         char *nl;
         ssize_t n;
 
@@ -699,7 +445,7 @@ static char *read_line(proc_t *p, lines_t *l) {
                         l->consumed = (size_t)(nl - l->buf) + 1;
                         return l->buf;
                 }
-                if (mono_ms() > deadline || l->len + 1 >= sizeof(l->buf))
+                if (vcdc_clock_ms() > deadline || l->len + 1 >= sizeof(l->buf))
                         return NULL;
                 n = read(p->fd, l->buf + l->len, sizeof(l->buf) - l->len - 1);
                 if (n < 0 && errno == EINTR)
@@ -713,40 +459,25 @@ static char *read_line(proc_t *p, lines_t *l) {
 static void test_rewound(void **state) {
         static lines_t lines;
         char group[160], *out, *line;
-        char *argv[20];
         json_t *report, *g, *p;
-        member_t *m;
-        proc_t proc;
+        itv_member_t *m;
+        itv_proc_t proc;
         size_t i;
-        int rc, argc = 0;
+        int rc;
 
         (void)state;
         NEED_BROKER();
         name(group, sizeof(group), "rewind");
-        m = member_start(group, topic, COMMIT_ALL, 0, 0);
-        wait_committed(m, 30);
-        member_stop(m);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_ALL, 0, 0);
+        itv_member_wait_committed(m, 30);
+        itv_member_stop(m);
 
         /* A first report over 3 samples, then the offsets are reset (what
          * kafka-consumer-groups --reset-offsets --to-offset 0 does), then
          * the sliding window holds samples from before and after. */
-        argv[argc++] = "vcdc";
-        argv[argc++] = "status";
-        argv[argc++] = "--json";
-        argv[argc++] = "-q";
-        argv[argc++] = "-t";
-        argv[argc++] = topic;
-        argv[argc++] = "--group";
-        argv[argc++] = group;
-        argv[argc++] = "--window";
-        argv[argc++] = "3";
-        argv[argc++] = "--interval";
-        argv[argc++] = "0.2";
-        argv[argc++] = "--watch";
-        argv[argc++] = "1";
-        argv[argc] = NULL;
         memset(&lines, 0, sizeof(lines));
-        proc_start(&proc, argv);
+        status_start(&proc, ARGS("--group", group, "--window", "3",
+                                 "--interval", "0.2", "--watch", "1"));
         assert_non_null(line = read_line(&proc, &lines));
         report = last_report(line);
         g = group_of(report, group);
@@ -765,7 +496,7 @@ static void test_rewound(void **state) {
                         break;
         }
         kill(proc.pid, SIGTERM);
-        rc = proc_finish(&proc, &out);
+        rc = itv_proc_finish(&proc, &out);
         free(out);
         g = group_of(report, group);
         expect_state(g, "REWOUND");
@@ -785,9 +516,8 @@ static void test_recorded(void **state) {
         vcdc_sink_offset_t offs[PARTS];
         vcdc_sink_t *sink;
         char group[160], url[512], spec[700], errstr[512];
-        const char *args[8];
         json_t *report, *g, *p;
-        member_t *m;
+        itv_member_t *m;
         size_t i;
         int rc;
 
@@ -825,15 +555,10 @@ static void test_recorded(void **state) {
                 fail_msg("recording offsets: %s", errstr);
         vcdc_sink_destroy(sink);
 
-        m = member_start(group, topic, COMMIT_ALL, 0, 0);
-        wait_committed(m, 30);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_ALL, 0, 0);
+        itv_member_wait_committed(m, 30);
         snprintf(spec, sizeof(spec), "%s=%s", group, url);
-        args[0] = "--group";
-        args[1] = spec;
-        args[2] = "--window";
-        args[3] = "2";
-        args[4] = NULL;
-        rc = status(&report, args);
+        rc = status(&report, ARGS("--group", spec, "--window", "2"));
         assert_int_equal(rc, 0);
         g = group_of(report, group);
         expect_state(g, "OK");
@@ -843,42 +568,30 @@ static void test_recorded(void **state) {
                 assert_int_equal(int_of(p, "recorded"),
                                  int_of(p, "partition") + 4);
         json_decref(report);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 /* --watch reports again over a sliding window until SIGTERM. */
 static void test_watch(void **state) {
         char group[160], *out, *line, *cur, buf[4096];
         static char head[1 << 16];
-        char *argv[20];
         json_t *report;
-        member_t *m;
-        proc_t proc;
+        itv_member_t *m;
+        itv_proc_t proc;
         int64_t deadline;
         size_t i, head_len = 0;
-        int rc, argc = 0, reports = 0, lines = 0;
+        int rc, reports = 0, lines = 0;
 
         (void)state;
         NEED_BROKER();
         name(group, sizeof(group), "watch");
-        m = member_start(group, topic, COMMIT_ALL, 0, 0);
-        wait_committed(m, 30);
-        argv[argc++] = "vcdc";
-        argv[argc++] = "status";
-        argv[argc++] = "--json";
-        argv[argc++] = "-q";
-        argv[argc++] = "-t";
-        argv[argc++] = topic;
-        argv[argc++] = "--group";
-        argv[argc++] = group;
-        argv[argc++] = "--window";
-        argv[argc++] = "2";
-        argv[argc++] = "--watch";
-        argv[argc++] = "1";
-        argv[argc] = NULL;
-        proc_start(&proc, argv);
+        m = itv_member_start(brokers, group, topic, ITV_COMMIT_ALL, 0, 0);
+        itv_member_wait_committed(m, 30);
+        status_start(&proc, ARGS("--group", group, "--window", "2",
+                                 "--watch", "1"));
         /* Two reports (the first window, then one a second), then stop. */
-        for (deadline = mono_ms() + 60000; lines < 2 && mono_ms() < deadline;) {
+        for (deadline = vcdc_clock_ms() + 60000;
+             lines < 2 && vcdc_clock_ms() < deadline;) {
                 ssize_t n = read(proc.fd, buf, sizeof(buf));
                 if (n <= 0)
                         break;
@@ -890,7 +603,7 @@ static void test_watch(void **state) {
         }
         head[head_len] = '\0';
         kill(proc.pid, SIGTERM);
-        rc = proc_finish(&proc, &out);
+        rc = itv_proc_finish(&proc, &out);
         assert_true(head_len + strlen(out) < sizeof(head));
         memcpy(head + head_len, out, strlen(out) + 1);
         free(out);
@@ -907,49 +620,35 @@ static void test_watch(void **state) {
         }
         assert_true(reports >= 2);
         free(out);
-        member_stop(m);
+        itv_member_stop(m);
 }
 
 static void test_errors(void **state) {
-        char *argv[12], *out;
-        proc_t proc;
-        int argc = 0;
+        char *out;
 
         (void)state;
         NEED_BROKER();
         /* A topic that does not exist: an error, 2. */
-        argv[argc++] = "vcdc";
-        argv[argc++] = "status";
-        argv[argc++] = "-q";
-        argv[argc++] = "-t";
-        argv[argc++] = "it_status_no_such_topic";
-        argv[argc++] = "--group";
-        argv[argc++] = "g";
-        argv[argc] = NULL;
-        proc_start(&proc, argv);
-        assert_int_equal(proc_finish(&proc, &out), 2);
+        assert_int_equal(itv_run(vcdc_bin, &out,
+                                 ARGS("status", "-q", "-t",
+                                      "it_status_no_such_topic", "--group",
+                                      "g")),
+                         2);
         free(out);
         /* Bad usage: 64. */
-        argv[3] = "--window";
-        argv[4] = "0";
-        proc_start(&proc, argv);
-        assert_int_equal(proc_finish(&proc, &out), 64);
+        assert_int_equal(itv_run(vcdc_bin, &out,
+                                 ARGS("status", "-q", "--window", "0", "--group",
+                                      "g")),
+                         64);
         free(out);
 }
 
 static int setup(void **state) {
-        const char *bin = getenv("VCDC_BIN");
-
         (void)state;
         brokers = getenv("VCDC_BROKERS");
         snprintf(prefix, sizeof(prefix), "it_status_%d_%ld", (int)getpid(),
                  (long)time(NULL));
-        if (bin && *bin)
-                snprintf(vcdc_bin, sizeof(vcdc_bin), "%s", bin);
-        else if (access("../bin/vcdc", X_OK) == 0)
-                snprintf(vcdc_bin, sizeof(vcdc_bin), "../bin/vcdc");
-        else
-                snprintf(vcdc_bin, sizeof(vcdc_bin), "bin/vcdc");
+        itv_vcdc_bin(vcdc_bin, sizeof(vcdc_bin));
         if (!brokers || !*brokers)
                 return 0;
         if (access(vcdc_bin, X_OK) != 0) {
@@ -959,8 +658,8 @@ static int setup(void **state) {
         }
         /* The shared topic: 30 records, 10 a partition. */
         name(topic, sizeof(topic), "t");
-        create_topic(topic);
-        produce(topic, 30);
+        itv_create_topic(brokers, topic, PARTS);
+        itv_produce(brokers, topic, PARTS, 30);
         return 0;
 }
 

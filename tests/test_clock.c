@@ -42,9 +42,13 @@ static void test_backoff(void **state) {
  * present (after 2020). */
 static void test_clocks(void **state) {
         int64_t a = vcdc_clock_ms(), b = vcdc_clock_ms();
+        int64_t us = vcdc_clock_us(), ms = vcdc_clock_ms();
 
         (void)state;
         assert_true(b >= a);
+        /* The same clock in finer units. */
+        assert_true(vcdc_clock_us() >= us);
+        assert_true(us / 1000 <= ms && ms - us / 1000 < 1000);
         assert_true(vcdc_wall_ms() > INT64_C(1577836800000));
 }
 

@@ -256,8 +256,87 @@ static void test_common_opt(void **state) {
         vcdc_conf_destroy(conf);
 }
 
+/* The option parsers, valid and invalid inputs side by side. */
+static void test_parse_numbers(void **state) {
+        static const struct {
+                const char *s;
+                int64_t min, max;
+                int rc;
+                int64_t v;
+        } ints[] = {
+                {"0", 0, 10, 0, 0},         {"10", 0, 10, 0, 10},
+                {"-3", -5, 5, 0, -3},       {"+7", 0, 10, 0, 7},
+                {" 4", 0, 10, 0, 4},        {"9223372036854775807", 0,
+                                             INT64_MAX, 0, INT64_MAX},
+                {"11", 0, 10, -1, 0},       {"-1", 0, 10, -1, 0},
+                {"", 0, 10, -1, 0},         {"x", 0, 10, -1, 0},
+                {"5x", 0, 10, -1, 0},       {"5 ", 0, 10, -1, 0},
+                {"1.5", 0, 10, -1, 0},      {NULL, 0, 10, -1, 0},
+                {"99999999999999999999", 0, INT64_MAX, -1, 0},
+        };
+        static const struct {
+                const char *s;
+                double min, max;
+                int rc;
+                double v;
+        } doubles[] = {
+                {"0.05", 0.05, 3600, 0, 0.05}, {"1e3", 0, 3600, 0, 1000},
+                {"0", 0, 1, 0, 0},             {"-0.5", -1, 1, 0, -0.5},
+                {"0.01", 0.05, 3600, -1, 0},   {"2", 0, 1, -1, 0},
+                {"inf", 0, 1e300, -1, 0},      {"nan", 0, 1, -1, 0},
+                {"1e999", 0, 1e300, -1, 0},    {"", 0, 1, -1, 0},
+                {"1,5", 0, 9, -1, 0},          {NULL, 0, 1, -1, 0},
+        };
+        static const struct {
+                const char *s;
+                int rc;
+                size_t v;
+        } sizes[] = {
+                {"1048576", 0, 1048576},     {"64K", 0, 65536},
+                {"64k", 0, 65536},           {"2M", 0, 2 << 20},
+                {"1G", 0, (size_t)1 << 30},  {"1GiB", 0, (size_t)1 << 30},
+                {"3MB", 0, 3 << 20},         {"0", 0, 0},
+                {"", -1, 0},                 {"-1K", -1, 0},
+                {"+1K", -1, 0},              {"64Q", -1, 0},
+                {"64KX", -1, 0},             {"64Kib", -1, 0},
+                {"K", -1, 0},                {"lots", -1, 0},
+                {"99999999999999999999G", -1, 0},
+                {"17179869184G", -1, 0},     {NULL, -1, 0},
+        };
+        size_t i, sz;
+        int64_t v;
+        double d;
+
+        (void)state;
+        for (i = 0; i < sizeof(ints) / sizeof(*ints); i++) {
+                v = -42;
+                if (vcdc_conf_parse_int(ints[i].s, ints[i].min, ints[i].max,
+                                        &v) != ints[i].rc)
+                        fail_msg("int \"%s\": want %d", ints[i].s,
+                                 ints[i].rc);
+                assert_true(v == (ints[i].rc ? -42 : ints[i].v));
+        }
+        for (i = 0; i < sizeof(doubles) / sizeof(*doubles); i++) {
+                d = -42;
+                if (vcdc_conf_parse_double(doubles[i].s, doubles[i].min,
+                                           doubles[i].max,
+                                           &d) != doubles[i].rc)
+                        fail_msg("double \"%s\": want %d", doubles[i].s,
+                                 doubles[i].rc);
+                assert_true(d == (doubles[i].rc ? -42 : doubles[i].v));
+        }
+        for (i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+                sz = 42;
+                if (vcdc_conf_parse_size(sizes[i].s, &sz) != sizes[i].rc)
+                        fail_msg("size \"%s\": want %d", sizes[i].s,
+                                 sizes[i].rc);
+                assert_true(sz == (sizes[i].rc ? 42 : sizes[i].v));
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_numbers),
                 cmocka_unit_test(test_defaults_and_set),
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_file),

@@ -274,8 +274,44 @@ static void test_clear(void **state) {
         vcdc_lag_sample_clear(NULL);
 }
 
+/* A partition's time lag and a sample's totals, as both reports show
+ * them. */
+static void test_part_time_lag_and_totals(void **state) {
+        vcdc_part_lag_t parts[] = {
+                /* caught up: 0, whatever the timestamps */
+                {.partition = 0, .committed = 10, .end = 10, .lag = 0,
+                 .pending_ts_ms = -1},
+                /* waiting since 400 ms before the sample */
+                {.partition = 1, .committed = 5, .end = 9, .lag = 4,
+                 .pending_ts_ms = 600},
+                /* behind, the pending record unknown: -1 */
+                {.partition = 2, .committed = -1, .end = 7, .lag = 7,
+                 .pending_ts_ms = -1},
+                /* a record stamped after the sample: 0, not negative */
+                {.partition = 3, .committed = 0, .end = 2, .lag = 2,
+                 .pending_ts_ms = 1500},
+        };
+        vcdc_lag_sample_t s = {.t_ms = 1000, .parts = parts, .part_cnt = 4};
+        int64_t committed, end;
+
+        (void)state;
+        assert_int_equal(vcdc_lag_part_time_lag(&s, &parts[0]), 0);
+        assert_int_equal(vcdc_lag_part_time_lag(&s, &parts[1]), 400);
+        assert_int_equal(vcdc_lag_part_time_lag(&s, &parts[2]), -1);
+        assert_int_equal(vcdc_lag_part_time_lag(&s, &parts[3]), 0);
+        /* Committed offsets that are set (-1: none), and every log end. */
+        vcdc_lag_totals(&s, &committed, &end);
+        assert_int_equal(committed, 15);
+        assert_int_equal(end, 28);
+        s.part_cnt = 0;
+        vcdc_lag_totals(&s, &committed, &end);
+        assert_int_equal(committed, 0);
+        assert_int_equal(end, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_part_time_lag_and_totals),
                 cmocka_unit_test(test_evaluate),
                 cmocka_unit_test(test_partition_added),
                 cmocka_unit_test(test_eta),

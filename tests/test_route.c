@@ -285,8 +285,33 @@ static void test_sides_and_keys(void **state) {
         assert_int_equal(vcdc_route_history_key(&rec, key, sizeof(key)), -1);
 }
 
+/* The time of a switch as the commands print it: UTC, milliseconds. */
+static void test_time_str(void **state) {
+        static const struct {
+                int64_t ts_ms;
+                const char *want;
+        } cases[] = {
+                {0, "1970-01-01T00:00:00.000Z"},
+                {1767225600000, "2026-01-01T00:00:00.000Z"},
+                {1767225600001, "2026-01-01T00:00:00.001Z"},
+                {1709210096789, "2024-02-29T12:34:56.789Z"},
+        };
+        char buf[64], small[11];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_route_time_str(buf, sizeof(buf), cases[i].ts_ms);
+                assert_string_equal(buf, cases[i].want);
+        }
+        /* A short buffer is cut, never overrun. */
+        vcdc_route_time_str(small, sizeof(small), 1767225600000);
+        assert_string_equal(small, "2026-01-01");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_time_str),
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_encode_invalid),
                 cmocka_unit_test(test_decode_valid),
