@@ -30,21 +30,23 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
-           -Icommon -Iproducer -Iconsumer $(PKG_CFLAGS) -MMD -MP
+           -Icommon -Iproducer -Iconsumer -Icapture $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm -pthread
 
 # Everything but the programs' main.c goes into one library.
 LIB_SRC := $(wildcard common/*.c) \
            $(filter-out producer/main.c,$(wildcard producer/*.c)) \
            $(filter-out consumer/main.c,$(wildcard consumer/*.c)) \
-           $(filter-out cli/main.c,$(wildcard cli/*.c))
+           $(filter-out cli/main.c,$(wildcard cli/*.c)) \
+           $(filter-out capture/main.c,$(wildcard capture/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libvcdc.a
 
 PROGS   := bin/vcdc-gen \
            $(if $(wildcard producer/main.c),bin/vcdc-producer) \
            $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
-           $(if $(wildcard cli/main.c),bin/vcdc)
+           $(if $(wildcard cli/main.c),bin/vcdc) \
+           $(if $(wildcard capture/main.c),bin/vcdc-capture)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -79,6 +81,10 @@ bin/vcdc-producer: $(BUILD)/producer/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/vcdc-consumer: $(BUILD)/consumer/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc-capture: $(BUILD)/capture/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
