@@ -100,8 +100,8 @@ static int get_u32(reader_t *r, uint32_t *v) {
 
         if (!have(r, 4))
                 return -1;
-        *v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-             (uint32_t)p[2] << 8 | (uint32_t)p[3];
+        *v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+             (uint32_t)p[3];
         r->off += 4;
         return 0;
 }
@@ -129,8 +129,7 @@ static int get_str(reader_t *r, const char **s) {
         return 0;
 }
 
-static int fail(const reader_t *r, int type, char *errstr,
-                size_t errstr_size) {
+static int fail(const reader_t *r, int type, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size,
                  "pgoutput %s message of %zu bytes: %s at byte %zu",
                  vcdc_pgoutput_type_name(type), r->len, r->what, r->off);
@@ -202,16 +201,14 @@ static int get_relation(vcdc_pgoutput_t *dec, reader_t *r,
 
         r->what = "truncated relation";
         if (get_u32(r, &msg->oid) || get_str(r, &msg->nspname) ||
-            get_str(r, &msg->name) || get_u8(r, &replident) ||
-            get_u16(r, &n))
+            get_str(r, &msg->name) || get_u8(r, &replident) || get_u16(r, &n))
                 return -1;
         msg->replident = (char)replident;
         r->what = "too many columns";
         if (n > VCDC_PGOUTPUT_COLS_MAX)
                 return -1;
         r->what = "out of memory";
-        if (reserve((void **)&dec->cols, &dec->cols_cap, n,
-                    sizeof(*dec->cols)))
+        if (reserve((void **)&dec->cols, &dec->cols_cap, n, sizeof(*dec->cols)))
                 return -1;
         for (i = 0; i < n; i++) {
                 vcdc_pgoutput_column_t *c = &dec->cols[i];

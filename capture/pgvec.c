@@ -17,9 +17,8 @@
 #include <string.h>
 
 static const double pow10_exact[23] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
 #define MANT_EXACT_MAX (UINT64_C(1) << 53)
@@ -188,8 +187,8 @@ int vcdc_pgvec_parse_text(const char *text, size_t len, float **vecp,
                         snprintf(errstr, errstr_size,
                                  "vector element %zu (\"%.*s\") is not a "
                                  "finite float32",
-                                 dim + 1, (int)(i - start > 32 ? 32
-                                                               : i - start),
+                                 dim + 1,
+                                 (int)(i - start > 32 ? 32 : i - start),
                                  text + start);
                         goto err;
                 }
