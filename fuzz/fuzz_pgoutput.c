@@ -57,8 +57,8 @@ static void map_tuple(const vcdc_pgoutput_tuple_t *t) {
         if (vcdc_rowmap_upsert(&row, VCDC_PGVEC_HALFVEC, "c", 0, &rec, errstr,
                                sizeof(errstr)) == VCDC_ROWMAP_OK)
                 vcdc_record_clear(&rec);
-        if (vcdc_rowmap_delete(&row.id, "c", 0, &rec, errstr,
-                               sizeof(errstr)) == VCDC_ROWMAP_OK)
+        if (vcdc_rowmap_delete(&row.id, "c", 0, &rec, errstr, sizeof(errstr)) ==
+            VCDC_ROWMAP_OK)
                 vcdc_record_clear(&rec);
 }
 
@@ -68,8 +68,8 @@ static void decode(vcdc_pgoutput_t *dec, const char *buf, size_t len) {
         size_t i, dim;
         float *vec;
 
-        if (vcdc_pgoutput_decode(dec, buf, len, &msg, errstr,
-                                 sizeof(errstr)) == -1) {
+        if (vcdc_pgoutput_decode(dec, buf, len, &msg, errstr, sizeof(errstr)) ==
+            -1) {
                 (void)vcdc_pgoutput_decode(dec, buf, len, &msg, tiny,
                                            sizeof(tiny));
                 return;
@@ -111,14 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                          sizeof(errstr)) == 0 &&
             f.type == 'w')
                 decode(dec, f.data, f.len);
-        (void)vcdc_snapshot_parse_copy(buf, size, &header_done, &end,
-                                       count_row, NULL, &rows, errstr,
-                                       sizeof(errstr));
+        (void)vcdc_snapshot_parse_copy(buf, size, &header_done, &end, count_row,
+                                       NULL, &rows, errstr, sizeof(errstr));
         header_done = 1;
         end = 0;
-        (void)vcdc_snapshot_parse_copy(buf, size, &header_done, &end,
-                                       count_row, NULL, &rows, errstr,
-                                       sizeof(errstr));
+        (void)vcdc_snapshot_parse_copy(buf, size, &header_done, &end, count_row,
+                                       NULL, &rows, errstr, sizeof(errstr));
         (void)vcdc_pgvec_parse_float(buf, size, &x);
         free(buf);
         return 0;
