@@ -58,9 +58,22 @@ static void putval(msgbuf_t *m, char kind, const char *s) {
 }
 
 /* The message kinds the sweep and the valid tests share. */
-enum { M_BEGIN, M_COMMIT, M_ORIGIN, M_RELATION, M_TYPE, M_INSERT,
-       M_UPDATE, M_UPDATE_K, M_UPDATE_O, M_DELETE_K, M_DELETE_O,
-       M_TRUNCATE, M_MESSAGE, M_COUNT };
+enum {
+        M_BEGIN,
+        M_COMMIT,
+        M_ORIGIN,
+        M_RELATION,
+        M_TYPE,
+        M_INSERT,
+        M_UPDATE,
+        M_UPDATE_K,
+        M_UPDATE_O,
+        M_DELETE_K,
+        M_DELETE_O,
+        M_TRUNCATE,
+        M_MESSAGE,
+        M_COUNT
+};
 
 static void build(int which, msgbuf_t *m) {
         m->n = 0;
@@ -193,7 +206,7 @@ static void decode_ok(vcdc_pgoutput_t *dec, const msgbuf_t *m,
 }
 
 static void check_value(const vcdc_pgoutput_value_t *v, char kind,
-                         const char *text) {
+                        const char *text) {
         assert_int_equal(v->kind, kind);
         if (text) {
                 assert_int_equal(v->len, strlen(text));
@@ -365,8 +378,7 @@ static void test_invalid(void **state) {
                 /* A string without its NUL. */
                 {"R\0\0\0\1public", 11, "truncated relation"},
                 {"Y\0\0\0\1pg", 7, "truncated Type"},
-                {"T\xff\xff\xff\xff\0", 6,
-                 "relation count beyond the message"},
+                {"T\xff\xff\xff\xff\0", 6, "relation count beyond the message"},
                 {"T\0\0\0\2\0\0\0\0\1", 10,
                  "relation count beyond the message"},
                 {"M\1\0\0\0\0\0\0\0\1p\0\0\0\0\7abc", 19,
@@ -410,8 +422,7 @@ static void test_truncation_sweep(void **state) {
                         char *copy = malloc(cut ? cut : 1);
                         assert_non_null(copy);
                         memcpy(copy, m.b, cut);
-                        if (vcdc_pgoutput_decode(dec, copy, cut, &msg,
-                                                 errstr,
+                        if (vcdc_pgoutput_decode(dec, copy, cut, &msg, errstr,
                                                  sizeof(errstr)) != -1)
                                 fail_msg("message %d cut to %zu of %zu "
                                          "bytes accepted",
@@ -435,9 +446,9 @@ static void test_small_errstr(void **state) {
         char tiny[8];
 
         (void)state;
-        assert_int_equal(vcdc_pgoutput_decode(dec, "Bxx", 3, &msg, tiny,
-                                              sizeof(tiny)),
-                         -1);
+        assert_int_equal(
+                vcdc_pgoutput_decode(dec, "Bxx", 3, &msg, tiny, sizeof(tiny)),
+                -1);
         assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
         assert_string_equal(vcdc_pgoutput_type_name('T'), "Truncate");
         assert_string_equal(vcdc_pgoutput_type_name('z'), "?");

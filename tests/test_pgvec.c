@@ -57,7 +57,7 @@ static void test_float_valid(void **state) {
                 {"1E+3", 1000.0f},
                 {"1.5e-05", 1.5e-05f},
                 {"-3.4028235e+38", -3.4028235e+38f},
-                {"1e-45", 1e-45f},            /* the smallest subnormal */
+                {"1e-45", 1e-45f}, /* the smallest subnormal */
                 {"1.17549435e-38", 1.17549435e-38f},
                 {"0.000000000000000000000000000001", 1e-30f},
                 {"123456789012345678901234567890", 1.2345679e29f},
@@ -84,9 +84,27 @@ static void test_float_valid(void **state) {
 
 static void test_float_invalid(void **state) {
         static const char *const cases[] = {
-                "", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", "1,2", " 1",
-                "1 ", "NaN", "nan", "Infinity", "-inf", "0x10", "1f", "--1",
-                "1e39", "-1e39", "3.5e38",
+                "",
+                "-",
+                "+",
+                ".",
+                "e5",
+                "1e",
+                "1e+",
+                "1.2.3",
+                "1,2",
+                " 1",
+                "1 ",
+                "NaN",
+                "nan",
+                "Infinity",
+                "-inf",
+                "0x10",
+                "1f",
+                "--1",
+                "1e39",
+                "-1e39",
+                "3.5e38",
                 "1234567890123456789012345678901234567890123456789012345678901"
                 "2345",
         };
@@ -104,17 +122,17 @@ static void test_float_invalid(void **state) {
  * where a double rounded once more to float goes wrong. */
 static void test_float_midpoints(void **state) {
         static const char *const cases[] = {
-                "1.000000059604644775390625",   /* exactly 1 + 2^-24 */
-                "1.0000000596046448",           /* above it, by a hair */
-                "1.0000000596046447",           /* below it */
-                "1.000000178813934326171875",   /* 1 + 3 * 2^-24 */
+                "1.000000059604644775390625", /* exactly 1 + 2^-24 */
+                "1.0000000596046448",         /* above it, by a hair */
+                "1.0000000596046447",         /* below it */
+                "1.000000178813934326171875", /* 1 + 3 * 2^-24 */
                 "1.0000001788139343",
                 "0.50000002980232238769531250", /* 0.5 + 2^-25 */
                 "16777217",                     /* 2^24 + 1 */
                 "16777219",
-                "3.4028235677973366e+38",      /* between FLT_MAX and 2^128 */
+                "3.4028235677973366e+38", /* between FLT_MAX and 2^128 */
                 "3.4028235e+38",
-                "7.0064923216240854e-46",      /* half the smallest subnormal */
+                "7.0064923216240854e-46", /* half the smallest subnormal */
                 "1.4012984643248171e-45",
         };
         size_t i;
@@ -236,15 +254,15 @@ static void test_text_not_terminated(void **state) {
 
         (void)state;
         memcpy(buf, "[7,8]99999", 10);
-        assert_int_equal(vcdc_pgvec_parse_text(buf, 5, &v, &dim, errstr,
-                                               sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_pgvec_parse_text(buf, 5, &v, &dim, errstr, sizeof(errstr)),
+                0);
         assert_int_equal(dim, 2);
         assert_true(v[1] == 8.0f);
         free(v);
-        assert_int_equal(vcdc_pgvec_parse_text(buf, 4, &v, &dim, errstr,
-                                               sizeof(errstr)),
-                         -1);
+        assert_int_equal(
+                vcdc_pgvec_parse_text(buf, 4, &v, &dim, errstr, sizeof(errstr)),
+                -1);
 }
 
 static void test_too_many_dims(void **state) {
@@ -275,11 +293,11 @@ static void test_too_many_dims(void **state) {
 
 static void test_binary(void **state) {
         /* vector_send of [1, -2.5]: dim 2, unused 0, two float4. */
-        static const unsigned char vec[] = {0, 2, 0, 0, 0x3f, 0x80, 0, 0,
-                                            0xc0, 0x20, 0, 0};
+        static const unsigned char vec[] = {0, 2, 0,    0,    0x3f, 0x80,
+                                            0, 0, 0xc0, 0x20, 0,    0};
         /* halfvec_send of [1, -2.5, 65504, 2^-24]. */
-        static const unsigned char half[] = {0, 4, 0, 0, 0x3c, 0x00, 0xc1,
-                                             0x00, 0x7b, 0xff, 0x00, 0x01};
+        static const unsigned char half[] = {
+                0, 4, 0, 0, 0x3c, 0x00, 0xc1, 0x00, 0x7b, 0xff, 0x00, 0x01};
         static const unsigned char nan[] = {0, 1, 0, 0, 0x7f, 0xc0, 0, 0};
         static const unsigned char half_inf[] = {0, 1, 0, 0, 0x7c, 0x00};
         static const unsigned char empty[] = {0, 0, 0, 0};
@@ -289,15 +307,15 @@ static void test_binary(void **state) {
 
         (void)state;
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, vec,
-                                                 sizeof(vec), &v, &dim,
-                                                 errstr, sizeof(errstr)),
+                                                 sizeof(vec), &v, &dim, errstr,
+                                                 sizeof(errstr)),
                          0);
         assert_int_equal(dim, 2);
         assert_true(v[0] == 1.0f && v[1] == -2.5f);
         free(v);
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_HALFVEC, half,
-                                                 sizeof(half), &v, &dim,
-                                                 errstr, sizeof(errstr)),
+                                                 sizeof(half), &v, &dim, errstr,
+                                                 sizeof(errstr)),
                          0);
         assert_int_equal(dim, 4);
         assert_true(v[0] == 1.0f && v[1] == -2.5f && v[2] == 65504.0f &&
@@ -311,12 +329,11 @@ static void test_binary(void **state) {
                          -1);
         assert_non_null(strstr(errstr, "does not hold 2 dimensions"));
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_HALFVEC, vec,
-                                                 sizeof(vec), &v, &dim,
-                                                 errstr, sizeof(errstr)),
-                         -1);
-        assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, vec, 3,
-                                                 &v, &dim, errstr,
+                                                 sizeof(vec), &v, &dim, errstr,
                                                  sizeof(errstr)),
+                         -1);
+        assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, vec, 3, &v,
+                                                 &dim, errstr, sizeof(errstr)),
                          -1);
         assert_non_null(strstr(errstr, "too short"));
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, empty,
@@ -324,8 +341,8 @@ static void test_binary(void **state) {
                                                  errstr, sizeof(errstr)),
                          -1);
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, nan,
-                                                 sizeof(nan), &v, &dim,
-                                                 errstr, sizeof(errstr)),
+                                                 sizeof(nan), &v, &dim, errstr,
+                                                 sizeof(errstr)),
                          -1);
         assert_non_null(strstr(errstr, "element 1 is not finite"));
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_HALFVEC, half_inf,
