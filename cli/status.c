@@ -7,6 +7,9 @@
  * report. With --watch S: the same first report, then a new sample of every
  * group each S seconds and a report over the last N samples (a sliding
  * window spanning (N-1)*S seconds), until SIGINT or SIGTERM.
+ *
+ * --capture URL adds a vcdc-capture's lag as its database sees it, read
+ * at each report (capture/slotlag.h).
  */
 #include "status.h"
 
@@ -27,10 +30,12 @@
 #include "lag.h"
 #include "log.h"
 #include "sink.h"
+#include "slotlag.h"
 
 enum { EXIT_OK = 0, EXIT_NOT_OK = 1, EXIT_ERROR = 2, EXIT_USAGE = 64 };
 
 #define GROUPS_MAX 32
+#define CAPTURES_MAX 8
 #define WINDOW_MAX 100
 
 static volatile sig_atomic_t run = 1;
@@ -58,6 +63,9 @@ typedef struct status_s {
         int interval_ms, watch_s, json;
         int64_t max_lag;
         rd_kafka_t *rk;
+        const char *captures[CAPTURES_MAX]; /* --capture URLs */
+        vcdc_slotlag_t capture_lag[CAPTURES_MAX];
+        size_t capture_cnt;
 } status_t;
 
 static void usage(FILE *fp) {
@@ -90,6 +98,12 @@ static void usage(FILE *fp) {
                 "  --metric cosine|l2|ip  the sinks' metric (default: the "
                 "URL's ?metric=,\n"
                 "                      else cosine)\n"
+                "  --capture URL       a vcdc-capture's slot, pgvector://USER@"
+                "HOST:PORT/DB?slot=S:\n"
+                "                      its lag behind the database's WAL "
+                "(OK while streamed);\n"
+                "                      repeatable, or alone without -t and "
+                "--group\n"
                 "  -X key=value        librdkafka or vcdc.* setting\n"
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n\n"
@@ -290,7 +304,7 @@ static int report_json(status_t *st, int all_ok) {
         size_t i, k;
         int r = -1;
 
-        root = json_pack("{s:s, s:I, s:I, s:b}", "topic", st->topic,
+        root = json_pack("{s:s?, s:I, s:I, s:b}", "topic", st->topic,
                          "window", (json_int_t)st->window, "max_lag",
                          (json_int_t)st->max_lag, "ok", all_ok);
         groups = json_array();
@@ -299,6 +313,11 @@ static int report_json(status_t *st, int all_ok) {
                         json_decref(groups);
                 goto done;
         }
+        if (st->capture_cnt &&
+            json_object_set_new(root, "captures",
+                                vcdc_slotlag_json(st->capture_lag,
+                                                  st->capture_cnt)))
+                goto done;
         for (i = 0; i < st->group_cnt; i++) {
                 group_t *g = &st->groups[i];
                 const vcdc_lag_sample_t *s;
@@ -382,6 +401,14 @@ static int report(status_t *st) {
         int all_ok = 1, errors = 0;
         size_t i;
 
+        for (i = 0; i < st->capture_cnt; i++) {
+                vcdc_slotlag_t *c = &st->capture_lag[i];
+                if (vcdc_slotlag_read(st->captures[i], c) == -1)
+                        errors++;
+                else if (!c->active)
+                        all_ok = 0;
+        }
+
         for (i = 0; i < st->group_cnt; i++) {
                 group_t *g = &st->groups[i];
                 if (g->error[0])
@@ -397,8 +424,13 @@ static int report(status_t *st) {
         if (st->json) {
                 if (report_json(st, all_ok && !errors) == -1)
                         return EXIT_ERROR;
-        } else
+        } else {
+                for (i = 0; i < st->capture_cnt; i++)
+                        vcdc_slotlag_print(stdout, &st->capture_lag[i]);
+                if (st->capture_cnt && st->group_cnt)
+                        printf("\n");
                 report_text(st);
+        }
         if (errors)
                 return EXIT_ERROR;
         return all_ok ? EXIT_OK : EXIT_NOT_OK;
@@ -420,7 +452,7 @@ static rd_kafka_t *client_new(vcdc_conf_t *conf, char *errstr,
 
 int vcdc_cmd_status(int argc, char **argv) {
         enum { O_GROUP = 256, O_JSON, O_WATCH, O_WINDOW, O_INTERVAL,
-               O_MAX_LAG, O_METRIC };
+               O_MAX_LAG, O_METRIC, O_CAPTURE };
         static const struct option longopts[] = {
                 {"group", required_argument, NULL, O_GROUP},
                 {"json", no_argument, NULL, O_JSON},
@@ -429,6 +461,7 @@ int vcdc_cmd_status(int argc, char **argv) {
                 {"interval", required_argument, NULL, O_INTERVAL},
                 {"max-lag", required_argument, NULL, O_MAX_LAG},
                 {"metric", required_argument, NULL, O_METRIC},
+                {"capture", required_argument, NULL, O_CAPTURE},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -540,6 +573,15 @@ int vcdc_cmd_status(int argc, char **argv) {
                                 goto usage_err;
                         }
                         break;
+                case O_CAPTURE:
+                        if (st.capture_cnt == CAPTURES_MAX) {
+                                fprintf(stderr,
+                                        "vcdc status: at most %d captures\n",
+                                        CAPTURES_MAX);
+                                goto usage_err;
+                        }
+                        st.captures[st.capture_cnt++] = optarg;
+                        break;
                 case 'X':
                 case 'F':
                 case 'v':
@@ -565,13 +607,14 @@ int vcdc_cmd_status(int argc, char **argv) {
                         argv[optind]);
                 goto usage_err;
         }
-        if (!brokers || !*brokers || !st.topic || !st.group_cnt) {
+        if ((st.group_cnt || !st.capture_cnt) &&
+            (!brokers || !*brokers || !st.topic || !st.group_cnt)) {
                 fprintf(stderr, "vcdc status: -b (or VCDC_BROKERS), -t and "
-                                "at least one --group are required "
-                                "(--help)\n");
+                                "at least one --group are required, or "
+                                "--capture alone (--help)\n");
                 goto usage_err;
         }
-        if (vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
+        if (brokers && *brokers && vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
                           sizeof(errstr)) == -1) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
                 goto usage_err;
@@ -593,7 +636,8 @@ int vcdc_cmd_status(int argc, char **argv) {
                         goto done;
                 }
         }
-        if (!(st.rk = client_new(conf, errstr, sizeof(errstr)))) {
+        if (st.group_cnt && !(st.rk = client_new(conf, errstr,
+                                                 sizeof(errstr)))) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
                 goto done;
         }
