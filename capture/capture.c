@@ -278,6 +278,7 @@ int vcdc_capture_wait_acked(vcdc_capture_t *cap, int64_t deadline_ms,
                     (deadline_ms && vcdc_clock_ms() > deadline_ms))
                         return VCDC_CAPTURE_STOPPED;
                 vcdc_producer_flush(cap->p, 100, err, sizeof(err));
+                vcdc_capture_progress(cap, 0);
                 if (cap->streaming &&
                     vcdc_clock_ms() - cap->status_sent_ms > STATUS_INTERVAL_MS)
                         send_status(cap, 0);

@@ -92,7 +92,7 @@ struct vcdc_capture_s {
 
         vcdc_metrics_t *metrics;
         capture_stats_t stats;
-        int64_t progress_ms, started_ms, stream_started_ms;
+        int64_t progress_ms, progress_line_ms, started_ms, stream_started_ms;
         uint64_t progress_changes, stream_changes_at_start;
 };
 

@@ -84,8 +84,14 @@ void vcdc_capture_progress(vcdc_capture_t *cap, int force) {
                 return;
         sample_lag(cap);
         changes = atomic_load(&cap->stats.changes);
+        /* Idle and caught up: a line a minute is enough. */
+        if (!force && changes == cap->progress_changes &&
+            atomic_load(&cap->stats.lag_ms) < 1000 &&
+            now - cap->progress_line_ms < 60000)
+                return;
+        cap->progress_line_ms = now;
         server = atomic_load(&cap->stats.server_lsn);
-        confirmed = atomic_load(&cap->stats.confirmed_lsn);
+        confirmed = cap->confirmed;
         lag_ms = atomic_load(&cap->stats.lag_ms);
         vcdc_pgconn_lsn_format(confirmed, lsn, sizeof(lsn));
         fmt_bytes(bytes, sizeof(bytes),
