@@ -186,7 +186,7 @@ int vcdc_capture_snapshot(vcdc_capture_t *cap, char *errstr,
         int status;
 
         atomic_store(&cap->stats.phase, 1);
-        snprintf(tmp, sizeof(tmp), "vcdc_snap_%ld_%08x", (long)getpid(),
+        snprintf(tmp, sizeof(tmp), "vcdcsnap_%ld_%08x", (long)getpid(),
                  (unsigned)rand());
         if (!(cap->repl = vcdc_replication_open(cap->pc, &status, errstr,
                                                 errstr_size)))
