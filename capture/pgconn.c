@@ -264,3 +264,35 @@ void vcdc_pgconn_lsn_format(uint64_t lsn, char *buf, size_t size) {
         snprintf(buf, size, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32),
                  (uint32_t)lsn);
 }
+
+int vcdc_pgconn_xid_visible(const char *snap, uint32_t xid) {
+        unsigned long long xmin, xmax, x, ip;
+        const char *p = snap;
+        char *end;
+
+        xmin = strtoull(p, &end, 10);
+        if (end == p || *end != ':')
+                return 0;
+        p = end + 1;
+        xmax = strtoull(p, &end, 10);
+        if (end == p || *end != ':' || xmax < xmin)
+                return 0;
+        /* The 64-bit id: xid in the epoch of xmax, or the one before. */
+        x = (xmax & ~0xffffffffULL) | xid;
+        if (x >= xmax) {
+                if (x < 0x100000000ULL)
+                        return 0;
+                x -= 0x100000000ULL;
+        }
+        if (x < xmin)
+                return 1;
+        for (p = end + 1; *p;) {
+                ip = strtoull(p, &end, 10);
+                if (end == p)
+                        return 0;
+                if (ip == x)
+                        return 0;
+                p = *end == ',' ? end + 1 : end;
+        }
+        return 1;
+}

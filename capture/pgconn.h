@@ -95,6 +95,15 @@ void vcdc_pgconn_lsn_format(uint64_t lsn, char *buf, size_t size);
 char *vcdc_pgconn_secret(const char *name, int *failedp, char *errstr,
                          size_t errstr_size);
 
+/**
+ * 1 when transaction xid (32 bits, as Begin messages carry it) is visible
+ * in snap, a snapshot as txid_current_snapshot() prints it
+ * ("xmin:xmax:xip,..." with 64-bit ids): it was committed (or ended)
+ * before the snapshot was taken. 0 when it was still running then, or
+ * snap is not such text.
+ */
+int vcdc_pgconn_xid_visible(const char *snap, uint32_t xid);
+
 /** The first line of a libpq or server message, as an int for "%.*s". */
 int vcdc_pgconn_msg_len(const char *msg);
 

@@ -168,6 +168,39 @@ static void test_sqlstate(void **state) {
         assert_int_equal(vcdc_pgconn_sqlstate_status(NULL), VCDC_PG_FATAL);
 }
 
+static void test_xid_visible(void **state) {
+        static const struct {
+                const char *snap;
+                uint32_t xid;
+                int visible;
+        } cases[] = {
+                {"100:105:", 99, 1},         /* before xmin */
+                {"100:105:", 100, 1},        /* at xmin, not running */
+                {"100:105:100,103", 100, 0}, /* running */
+                {"100:105:100,103", 103, 0},
+                {"100:105:100,103", 101, 1},
+                {"100:105:100,103", 104, 1},
+                {"100:105:", 105, 0},         /* not yet started */
+                {"100:105:", 4000000000u, 0}, /* no epoch before the first */
+                /* Epoch 1: 64-bit ids 2^32 + n. */
+                {"4294967396:4294967401:4294967398", 102, 0},
+                {"4294967396:4294967401:4294967398", 101, 1},
+                {"4294967396:4294967401:", 4294967295u, 1}, /* epoch 0 */
+                {"", 1, 0},
+                {"1", 1, 0},
+                {"5:3:", 1, 0},
+                {"1:5:x", 2, 0},
+        };
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+                if (vcdc_pgconn_xid_visible(cases[i].snap, cases[i].xid) !=
+                    cases[i].visible)
+                        fail_msg("xid %u in \"%s\": expected %d", cases[i].xid,
+                                 cases[i].snap, cases[i].visible);
+}
+
 static void test_names(void **state) {
         static const char *const slots_ok[] = {"vcdc_docs", "a", "s1_2", "123"};
         static const char *const slots_bad[] = {
@@ -206,6 +239,7 @@ int main(void) {
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_lsn),
                 cmocka_unit_test(test_sqlstate),
+                cmocka_unit_test(test_xid_visible),
                 cmocka_unit_test(test_names),
         };
 
