@@ -37,6 +37,35 @@
  * Names, options, construction.
  */
 
+/* librdkafka's queue holds at most 100,000 messages by default: a
+ * snapshot fills it within a fraction of a second, and from then on each
+ * send waits for a delivery report to make room, in step with the broker
+ * (a 200,000-row snapshot ran at 0.6 of COPY's rate that way, 0.75 with
+ * room for all of it). The capture allows 1,000,000 messages and 256 MB
+ * (librdkafka's byte bound is 1 GB), unless -X says otherwise. */
+static int producer_defaults(vcdc_conf_t *conf, char *errstr,
+                             size_t errstr_size) {
+        static const struct {
+                const char *name, *librdkafka_default, *capture_default;
+        } keys[] = {
+                {"queue.buffering.max.messages", "100000", "1000000"},
+                {"queue.buffering.max.kbytes", "1048576", "262144"},
+        };
+        char v[64];
+        size_t i, vsize;
+
+        for (i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+                vsize = sizeof(v);
+                if (rd_kafka_conf_get(vcdc_conf_kafka(conf), keys[i].name, v,
+                                      &vsize) == RD_KAFKA_CONF_OK &&
+                    !strcmp(v, keys[i].librdkafka_default) &&
+                    vcdc_conf_set(conf, keys[i].name, keys[i].capture_default,
+                                  errstr, errstr_size) == -1)
+                        return -1;
+        }
+        return 0;
+}
+
 vcdc_capture_t *vcdc_capture_new(vcdc_conf_t *conf,
                                  const vcdc_capture_opts_t *opts, int *exitp,
                                  char *errstr, size_t errstr_size) {
@@ -54,6 +83,7 @@ vcdc_capture_t *vcdc_capture_new(vcdc_conf_t *conf,
         }
         cap->opts = *opts;
         cap->conf = conf;
+        cap->progress_every = vcdc_conf_int(conf, "vcdc.progress.ms");
         if (!(cap->url = vcdc_url_parse(opts->source_url, err, sizeof(err)))) {
                 snprintf(errstr, errstr_size, "--from: %s", err);
                 goto err;
@@ -115,6 +145,8 @@ vcdc_capture_t *vcdc_capture_new(vcdc_conf_t *conf,
                          cap->slot);
                 goto err;
         }
+        /* Default slots are vcdc_...: the marker's prefix is none of them. */
+        snprintf(cap->pending, sizeof(cap->pending), "vcdcp_%.57s", cap->slot);
         snprintf(cap->publication, sizeof(cap->publication), "%s",
                  opts->publication ? opts->publication : "");
         if (!opts->publication)
@@ -149,8 +181,9 @@ vcdc_capture_t *vcdc_capture_new(vcdc_conf_t *conf,
                 goto err;
         }
         if (!opts->drop_slot &&
-            !(cap->p = vcdc_producer_new(conf, opts->topic, errstr,
-                                         errstr_size))) {
+            (producer_defaults(conf, errstr, errstr_size) == -1 ||
+             !(cap->p = vcdc_producer_new(conf, opts->topic, errstr,
+                                          errstr_size)))) {
                 *exitp = VCDC_CAPTURE_EXIT_USAGE;
                 goto err;
         }
@@ -171,6 +204,7 @@ void vcdc_capture_destroy(vcdc_capture_t *cap) {
         PQfinish(cap->side);
         vcdc_producer_destroy(cap->p);
         vcdc_pgoutput_destroy(cap->dec);
+        vcdc_rowmap_destroy(cap->rm);
         vcdc_source_table_clear(&cap->table);
         vcdc_pgconn_destroy(cap->pc);
         vcdc_url_destroy(cap->url);
@@ -321,9 +355,11 @@ static int start_stream(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
         if (!cap->repl && !(cap->repl = vcdc_replication_open(
                                     cap->pc, &status, errstr, errstr_size)))
                 return status;
-        if ((status = vcdc_replication_start(cap->repl, cap->slot, from,
-                                             cap->publication, errstr,
-                                             errstr_size)) != VCDC_PG_OK) {
+        /* Binary values since PostgreSQL 14 (pgoutput's binary option). */
+        if ((status = vcdc_replication_start(
+                     cap->repl, cap->slot, from, cap->publication,
+                     vcdc_replication_server_version(cap->repl) >= 140000,
+                     errstr, errstr_size)) != VCDC_PG_OK) {
                 vcdc_replication_close(cap->repl);
                 cap->repl = NULL;
                 return status;
@@ -382,6 +418,8 @@ static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
         atomic_store(&cap->stats.phase, 2);
         cap->stream_started_ms = vcdc_clock_ms();
         cap->stream_changes_at_start = atomic_load(&cap->stats.changes);
+        /* Rates count changes from here, not the snapshot's rows. */
+        cap->progress_changes = cap->stream_changes_at_start;
         while (*cap->run) {
                 if (!cap->streaming) {
                         status = start_stream(cap, errstr, errstr_size);

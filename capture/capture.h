@@ -11,15 +11,17 @@
  * 1. Start-up checks the server, the table, the publication (created when
  *    missing, before any slot, so the slot's decoding sees it) and the
  *    slot.
- * 2. Without the slot: a TEMPORARY slot is created with an exported
- *    snapshot; the table is read under that snapshot and every row
- *    published as an upsert; once Kafka acknowledged every one of them,
- *    the permanent slot is made as a copy of the temporary one
- *    (pg_copy_logical_replication_slot: same position). So the permanent
- *    slot exists only after a whole snapshot was published: a capture
- *    killed midway leaves no slot (a temporary slot dies with its
- *    session) and the next start snapshots again, and a start that finds
- *    the slot knows the snapshot finished and streams from it.
+ * 2. Without the slot, the snapshot. A marker slot (vcdcp_SLOT) is made
+ *    with an exported snapshot; the table is read under that snapshot and
+ *    every row published as an upsert; once Kafka acknowledged every one
+ *    of them, the slot is made as a copy of the marker (same position,
+ *    pg_copy_logical_replication_slot) and the marker dropped. The slot
+ *    without its marker is what tells a later start that a whole snapshot
+ *    was published. A capture stopped midway leaves the marker: the next
+ *    start snapshots again (under a temporary slot's exported snapshot),
+ *    and then streams from the marker's position, the first snapshot's:
+ *    so a row the unfinished snapshot published and that was deleted
+ *    before the new snapshot is deleted by the stream, never left behind.
  * 3. Streaming from the slot: pgoutput's changes of the table, each
  *    transaction whole and in commit order, become records keyed and
  *    partitioned as the producer does. The position confirmed to the

@@ -21,6 +21,7 @@
 #include "producer.h"
 #include "record.h"
 #include "replication.h"
+#include "rowmap.h"
 #include "source.h"
 #include "url.h"
 
@@ -65,6 +66,11 @@ struct vcdc_capture_s {
         vcdc_url_t *url;
         vcdc_pgconn_t *pc;
         char slot[64], publication[64], collection[256];
+        /* The snapshot's marker slot ("vcdcp_" + slot): it exists from the
+         * first snapshot's start until a whole snapshot is acknowledged,
+         * and holds the position the stream must start from. */
+        char pending[64];
+        int slot_exists, pending_exists;
         vcdc_source_names_t names;
         vcdc_source_table_t table;
         volatile sig_atomic_t *run;
@@ -73,6 +79,7 @@ struct vcdc_capture_s {
         PGconn *side; /* normal connection: checks, re-reads, lag */
         vcdc_replication_t *repl;
         vcdc_pgoutput_t *dec;
+        vcdc_rowmap_t *rm; /* made once the table's vector type is known */
         relmap_t rel;
 
         /* The stream's position. last_commit_end: the end of the last
@@ -89,16 +96,19 @@ struct vcdc_capture_s {
         int streaming; /* START_REPLICATION answered on repl */
         int in_txn;
         uint64_t txn_lsn; /* Begin's final LSN, for messages */
+        uint32_t txn_xid; /* Begin's transaction id */
 
         vcdc_metrics_t *metrics;
         capture_stats_t stats;
+        int64_t progress_every; /* vcdc.progress.ms */
         int64_t progress_ms, progress_line_ms, started_ms, stream_started_ms;
         uint64_t progress_changes, stream_changes_at_start;
 };
 
 /* Start-up checks (startup.c): returns an exit status to stop with, or
- * -1 to go on; *slot_exists says whether the snapshot was done. */
-int vcdc_capture_startup(vcdc_capture_t *cap, int *slot_exists);
+ * -1 to go on; *snapshot_done says whether a whole snapshot was
+ * published (the slot exists, its marker does not). */
+int vcdc_capture_startup(vcdc_capture_t *cap, int *snapshot_done);
 
 /* The initial snapshot, ending in the permanent slot (startup.c). Returns
  * VCDC_PG_OK (the replication connection stays open), STOPPED,
@@ -124,16 +134,17 @@ int vcdc_capture_reset_producer(vcdc_capture_t *cap, char *errstr,
 int vcdc_capture_handle(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
                         char *errstr, size_t errstr_size);
 
-/* Sends rec through the producer, applying --on-bad-row to a record that
- * can never be sent (stream.c). what names the row for messages. Returns
- * VCDC_PG_OK or VCDC_PG_FATAL with errstr. */
+/* Sends rec through the producer, applying --on-bad-row to an upsert
+ * that can never be sent (larger than message.max.bytes) (stream.c).
+ * Returns VCDC_PG_OK or VCDC_PG_FATAL with errstr. */
 int vcdc_capture_send(vcdc_capture_t *cap, const vcdc_record_t *rec,
-                      const char *what, char *errstr, size_t errstr_size);
+                      char *errstr, size_t errstr_size);
 
 /* A row that cannot be a record (stream.c): stops (VCDC_PG_FATAL with
- * errstr) or publishes a delete of id (--on-bad-row delete). */
-int vcdc_capture_bad_row(vcdc_capture_t *cap, const char *id, const char *why,
-                         char *errstr, size_t errstr_size);
+ * errstr naming the table, the id and why) or, with --on-bad-row delete,
+ * publishes a delete of id. */
+int vcdc_capture_bad_row(vcdc_capture_t *cap, const vcdc_rowmap_value_t *id,
+                         const char *why, char *errstr, size_t errstr_size);
 
 /* The side connection, connected when needed (capture.c). NULL with
  * *statusp and errstr. */

@@ -66,159 +66,194 @@ static int rounds_like_decimal(double d) {
         return (bits & ((UINT64_C(1) << 29) - 1)) != (UINT64_C(1) << 28);
 }
 
-int vcdc_pgvec_parse_float(const char *s, size_t len, float *out) {
+/* Reads the number at p (before end): *out and *okp 1 when it is a finite
+ * float32, *okp 0 when it is malformed or not finite. Returns where the
+ * number's text ends (p itself when there are no digits). One pass, no
+ * copy, no allocation: the fast path of a stream of vectors. */
+static const char *scan_number(const char *p, const char *end, float *out,
+                               int *okp) {
+        const char *start = p, *q;
         uint64_t mant = 0;
-        int digits = 0, any = 0, dropped = 0, neg = 0, exp_neg = 0;
-        long exp10 = 0, e = 0;
-        size_t i = 0;
+        int neg = 0, digits = 0, any, dropped = 0;
+        long exp10 = 0;
         double d;
         float f;
 
-        if (len == 0 || len > VCDC_PGVEC_NUMBER_MAX)
-                return -1;
-        if (s[0] == '+' || s[0] == '-') {
-                neg = s[0] == '-';
-                i++;
+        *okp = 0;
+        if (p < end && (*p == '-' || *p == '+')) {
+                neg = *p == '-';
+                p++;
         }
-        for (; i < len && is_digit(s[i]); i++) {
-                int dg = s[i] - '0';
-                any = 1;
-                if (!mant && !dg)
-                        continue;
+        q = p;
+        while (p < end && *p == '0')
+                p++;
+        for (; p < end && is_digit(*p); p++) {
                 if (digits < 19) {
-                        mant = mant * 10 + (uint64_t)dg;
+                        mant = mant * 10 + (uint64_t)(*p - '0');
                         digits++;
                 } else {
                         exp10++;
-                        dropped |= dg != 0;
+                        dropped |= *p != '0';
                 }
         }
-        if (i < len && s[i] == '.') {
-                for (i++; i < len && is_digit(s[i]); i++) {
-                        int dg = s[i] - '0';
-                        any = 1;
-                        if (!mant && !dg) {
+        any = p > q;
+        if (p < end && *p == '.') {
+                q = ++p;
+                if (!mant)
+                        for (; p < end && *p == '0'; p++)
                                 exp10--;
-                        } else if (digits < 19) {
-                                mant = mant * 10 + (uint64_t)dg;
+                for (; p < end && is_digit(*p); p++) {
+                        if (digits < 19) {
+                                mant = mant * 10 + (uint64_t)(*p - '0');
                                 digits++;
                                 exp10--;
                         } else {
-                                dropped |= dg != 0;
+                                dropped |= *p != '0';
                         }
                 }
+                any |= p > q;
         }
         if (!any)
-                return -1;
-        if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-                i++;
-                if (i < len && (s[i] == '+' || s[i] == '-')) {
-                        exp_neg = s[i] == '-';
-                        i++;
+                return start;
+        if (p < end && (*p == 'e' || *p == 'E')) {
+                long e = 0;
+                int exp_neg = 0;
+                p++;
+                if (p < end && (*p == '+' || *p == '-')) {
+                        exp_neg = *p == '-';
+                        p++;
                 }
-                if (i >= len || !is_digit(s[i]))
-                        return -1;
-                for (; i < len && is_digit(s[i]); i++)
+                if (p >= end || !is_digit(*p))
+                        return p;
+                for (; p < end && is_digit(*p); p++)
                         if (e < 100000)
-                                e = e * 10 + (s[i] - '0');
+                                e = e * 10 + (*p - '0');
                 exp10 += exp_neg ? -e : e;
         }
-        if (i != len)
-                return -1;
+        if (p - start > VCDC_PGVEC_NUMBER_MAX)
+                return p;
         if (!mant) {
                 *out = neg ? -0.0f : 0.0f;
-                return 0;
+                *okp = 1;
+                return p;
         }
-        if (dropped || mant > MANT_EXACT_MAX || exp10 < -22 || exp10 > 22)
-                return slow_float(s, len, out);
+        if (dropped || mant > MANT_EXACT_MAX || exp10 < -22 || exp10 > 22) {
+                *okp = slow_float(start, (size_t)(p - start), out) == 0;
+                return p;
+        }
         d = (double)mant;
         d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
-        if (!rounds_like_decimal(d))
-                return slow_float(s, len, out);
+        if (!rounds_like_decimal(d)) {
+                *okp = slow_float(start, (size_t)(p - start), out) == 0;
+                return p;
+        }
         f = (float)d;
         if (!isfinite(f))
-                return -1;
+                return p;
         *out = neg ? -f : f;
+        *okp = 1;
+        return p;
+}
+
+int vcdc_pgvec_parse_float(const char *s, size_t len, float *out) {
+        int ok;
+
+        if (len == 0 || len > VCDC_PGVEC_NUMBER_MAX)
+                return -1;
+        return scan_number(s, s + len, out, &ok) == s + len && ok ? 0 : -1;
+}
+
+/* Makes *vecp hold n floats. Returns 0 or -1. */
+static int reserve(float **vecp, size_t *capp, size_t n) {
+        float *v;
+
+        if (*vecp && *capp >= n)
+                return 0;
+        if (!(v = realloc(*vecp, n * sizeof(*v))))
+                return -1;
+        *vecp = v;
+        *capp = n;
         return 0;
 }
 
 int vcdc_pgvec_parse_text(const char *text, size_t len, float **vecp,
-                          size_t *dimp, char *errstr, size_t errstr_size) {
-        size_t i = 0, cap = 1, dim = 0, start, k;
-        float *vec = NULL;
+                          size_t *capp, size_t *dimp, char *errstr,
+                          size_t errstr_size) {
+        const char *p = text, *end = text + len, *start, *tok;
+        size_t dim = 0;
+        int ok;
 
-        *vecp = NULL;
         *dimp = 0;
-        while (i < len && is_blank(text[i]))
-                i++;
-        if (i >= len || text[i] != '[') {
+        while (p < end && is_blank(*p))
+                p++;
+        if (p >= end || *p != '[') {
                 snprintf(errstr, errstr_size,
                          "vector text does not start with '['");
                 return -1;
         }
-        /* One allocation: at most one element more than commas. */
-        for (k = i; k < len; k++)
-                if (text[k] == ',')
-                        cap++;
-        if (cap > VCDC_PGVEC_DIM_MAX) {
-                snprintf(errstr, errstr_size,
-                         "vector has more than %d dimensions",
-                         VCDC_PGVEC_DIM_MAX);
-                return -1;
-        }
-        if (!(vec = malloc(cap * sizeof(*vec)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        for (i++;;) {
-                while (i < len && is_blank(text[i]))
-                        i++;
-                if (i < len && text[i] == ']' && dim == 0) {
+        if (reserve(vecp, capp, *capp > 64 ? *capp : 64) == -1)
+                goto nomem;
+        for (p++;;) {
+                while (p < end && is_blank(*p))
+                        p++;
+                if (p < end && *p == ']' && dim == 0) {
                         snprintf(errstr, errstr_size, "vector is empty");
-                        goto err;
+                        return -1;
                 }
-                start = i;
-                while (i < len && text[i] != ',' && text[i] != ']' &&
-                       !is_blank(text[i]))
-                        i++;
-                if (dim >= cap ||
-                    vcdc_pgvec_parse_float(text + start, i - start,
-                                           &vec[dim]) == -1) {
+                if (dim == *capp) {
+                        if (dim >= VCDC_PGVEC_DIM_MAX) {
+                                snprintf(errstr, errstr_size,
+                                         "vector has more than %d dimensions",
+                                         VCDC_PGVEC_DIM_MAX);
+                                return -1;
+                        }
+                        if (reserve(vecp, capp,
+                                    dim * 2 > VCDC_PGVEC_DIM_MAX
+                                            ? VCDC_PGVEC_DIM_MAX
+                                            : dim * 2) == -1)
+                                goto nomem;
+                }
+                start = p;
+                p = scan_number(p, end, &(*vecp)[dim], &ok);
+                if (!ok || p == start) {
+                        for (tok = start; tok < end && *tok != ',' &&
+                                          *tok != ']' && !is_blank(*tok);
+                             tok++)
+                                ;
                         snprintf(errstr, errstr_size,
                                  "vector element %zu (\"%.*s\") is not a "
                                  "finite float32",
                                  dim + 1,
-                                 (int)(i - start > 32 ? 32 : i - start),
-                                 text + start);
-                        goto err;
+                                 (int)(tok - start > 32 ? 32 : tok - start),
+                                 start);
+                        return -1;
                 }
                 dim++;
-                while (i < len && is_blank(text[i]))
-                        i++;
-                if (i < len && text[i] == ',') {
-                        i++;
+                while (p < end && is_blank(*p))
+                        p++;
+                if (p < end && *p == ',') {
+                        p++;
                         continue;
                 }
-                if (i < len && text[i] == ']')
+                if (p < end && *p == ']')
                         break;
                 snprintf(errstr, errstr_size,
                          "vector text: expected ',' or ']' after element "
                          "%zu",
                          dim);
-                goto err;
+                return -1;
         }
-        for (i++; i < len && is_blank(text[i]); i++)
+        for (p++; p < end && is_blank(*p); p++)
                 ;
-        if (i != len) {
+        if (p != end) {
                 snprintf(errstr, errstr_size,
                          "vector text: unexpected text after ']'");
-                goto err;
+                return -1;
         }
-        *vecp = vec;
         *dimp = dim;
         return 0;
-err:
-        free(vec);
+nomem:
+        snprintf(errstr, errstr_size, "out of memory");
         return -1;
 }
 
@@ -246,12 +281,11 @@ static uint32_t be32(const unsigned char *p) {
 }
 
 int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
-                            size_t len, float **vecp, size_t *dimp,
-                            char *errstr, size_t errstr_size) {
+                            size_t len, float **vecp, size_t *capp,
+                            size_t *dimp, char *errstr, size_t errstr_size) {
         size_t dim, width = kind == VCDC_PGVEC_HALFVEC ? 2 : 4, i;
         float *vec;
 
-        *vecp = NULL;
         *dimp = 0;
         if (len < 4) {
                 snprintf(errstr, errstr_size,
@@ -266,10 +300,11 @@ int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
                          len, dim);
                 return -1;
         }
-        if (!(vec = malloc(dim * sizeof(*vec)))) {
+        if (reserve(vecp, capp, dim) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
+        vec = *vecp;
         for (i = 0; i < dim; i++) {
                 const unsigned char *p = buf + 4 + i * width;
                 if (kind == VCDC_PGVEC_HALFVEC) {
@@ -282,11 +317,9 @@ int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
                 if (!isfinite(vec[i])) {
                         snprintf(errstr, errstr_size,
                                  "vector element %zu is not finite", i + 1);
-                        free(vec);
                         return -1;
                 }
         }
-        *vecp = vec;
         *dimp = dim;
         return 0;
 }

@@ -38,24 +38,27 @@ int vcdc_pgvec_parse_float(const char *s, size_t len, float *out);
 
 /**
  * Parses pgvector text text[0..len) ("[1,2.5,-3]"; blanks around numbers
- * allowed) into *vecp, a new array of *dimp floats (free() it). Returns 0,
- * or -1 with errstr saying what is wrong and where (malformed, empty,
- * more than VCDC_PGVEC_DIM_MAX elements, a value that is not a finite
- * float32, out of memory).
+ * allowed) into *vecp, *dimp floats. *vecp is the caller's buffer of *capp
+ * floats, grown with realloc() when too small (NULL and 0 at first; the
+ * caller frees it): a loop reuses one buffer. Returns 0, or -1 with errstr
+ * saying what is wrong and where (malformed, empty, more than
+ * VCDC_PGVEC_DIM_MAX elements, a value that is not a finite float32, out
+ * of memory); the buffer stays the caller's either way.
  */
 int vcdc_pgvec_parse_text(const char *text, size_t len, float **vecp,
-                          size_t *dimp, char *errstr, size_t errstr_size);
+                          size_t *capp, size_t *dimp, char *errstr,
+                          size_t errstr_size);
 
 /**
  * Parses the binary send form of kind, buf[0..len) (int16 dimension,
- * int16 unused, then the elements, all big-endian), into *vecp, a new
- * array of *dimp floats (free() it). Returns 0, or -1 with errstr (length
- * disagreeing with the dimension, empty, NaN or infinite elements, out of
- * memory).
+ * int16 unused, then the elements, all big-endian), into *vecp, *dimp
+ * floats, the buffer handled as by vcdc_pgvec_parse_text(). Returns 0, or
+ * -1 with errstr (length disagreeing with the dimension, empty, NaN or
+ * infinite elements, out of memory).
  */
 int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
-                            size_t len, float **vecp, size_t *dimp,
-                            char *errstr, size_t errstr_size);
+                            size_t len, float **vecp, size_t *capp,
+                            size_t *dimp, char *errstr, size_t errstr_size);
 
 /** An IEEE 754 binary16 value, widened to float (exact). */
 float vcdc_pgvec_half_to_float(uint16_t h);

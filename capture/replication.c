@@ -182,7 +182,7 @@ int vcdc_replication_drop_slot(vcdc_replication_t *r, const char *name,
 
 int vcdc_replication_start(vcdc_replication_t *r, const char *slot,
                            uint64_t start_lsn, const char *publication,
-                           char *errstr, size_t errstr_size) {
+                           int binary, char *errstr, size_t errstr_size) {
         char sql[512], lsn[VCDC_LSN_TEXT_MAX];
         PGresult *res;
         int status;
@@ -193,8 +193,8 @@ int vcdc_replication_start(vcdc_replication_t *r, const char *slot,
         vcdc_pgconn_lsn_format(start_lsn, lsn, sizeof(lsn));
         snprintf(sql, sizeof(sql),
                  "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', "
-                 "publication_names '\"%s\"')",
-                 slot, lsn, publication);
+                 "publication_names '\"%s\"'%s)",
+                 slot, lsn, publication, binary ? ", binary 'true'" : "");
         if (!(res = vcdc_pgconn_exec(r->conn, sql, 0, NULL, &status, errstr,
                                      errstr_size)))
                 return status;

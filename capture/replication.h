@@ -88,11 +88,12 @@ int vcdc_replication_drop_slot(vcdc_replication_t *r, const char *name,
 /**
  * Starts streaming slot from start_lsn (0: the slot's confirmed position;
  * an earlier LSN counts as that too) with pgoutput protocol version 1 and
- * publication. Returns VCDC_PG_OK or an error status.
+ * publication, values in binary (pgoutput's binary 'true') when binary is
+ * set. Returns VCDC_PG_OK or an error status.
  */
 int vcdc_replication_start(vcdc_replication_t *r, const char *slot,
                            uint64_t start_lsn, const char *publication,
-                           char *errstr, size_t errstr_size);
+                           int binary, char *errstr, size_t errstr_size);
 
 /**
  * Reads the next message of the stream within timeout_ms into *f (valid

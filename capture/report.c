@@ -60,8 +60,7 @@ static void sample_lag(vcdc_capture_t *cap) {
 }
 
 void vcdc_capture_progress(vcdc_capture_t *cap, int force) {
-        int64_t every = vcdc_conf_int(cap->conf, "vcdc.progress.ms");
-        int64_t now = vcdc_clock_ms(), lag_ms;
+        int64_t every = cap->progress_every, now = vcdc_clock_ms(), lag_ms;
         uint64_t changes, rows, server, confirmed;
         char lsn[VCDC_LSN_TEXT_MAX], bytes[32];
         double secs;

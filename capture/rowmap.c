@@ -3,19 +3,39 @@
  */
 #include "rowmap.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A NUL-terminated copy of len bytes; NULL on allocation failure. */
-static char *dup_len(const char *s, size_t len) {
-        char *d = malloc(len + 1);
+struct vcdc_rowmap_s {
+        char *collection;
+        vcdc_pgvec_kind_t kind;
+        char *text; /* id, metadata and document, each NUL-terminated */
+        size_t text_cap;
+        float *vec;
+        size_t vec_cap;
+        vcdc_record_t rec; /* points into the above */
+};
 
-        if (d) {
-                memcpy(d, s, len);
-                d[len] = '\0';
+vcdc_rowmap_t *vcdc_rowmap_new(const char *collection, vcdc_pgvec_kind_t kind) {
+        vcdc_rowmap_t *rm = calloc(1, sizeof(*rm));
+
+        if (!rm || !(rm->collection = strdup(collection))) {
+                free(rm);
+                return NULL;
         }
-        return d;
+        rm->kind = kind;
+        return rm;
+}
+
+void vcdc_rowmap_destroy(vcdc_rowmap_t *rm) {
+        if (!rm)
+                return;
+        free(rm->collection);
+        free(rm->text);
+        free(rm->vec);
+        free(rm);
 }
 
 void vcdc_rowmap_id_excerpt(const vcdc_rowmap_value_t *id, char *out,
@@ -44,9 +64,37 @@ int vcdc_rowmap_id_equal(const vcdc_rowmap_value_t *a,
                !memcmp(a->data, b->data, a->len);
 }
 
-/* The id and the collection of rec. */
-static int set_ids(const vcdc_rowmap_value_t *id, const char *collection,
-                   vcdc_record_t *rec, char *errstr, size_t errstr_size) {
+/* Copies the present values among vals[0..n) into the text buffer, each
+ * NUL-terminated; *outs[k] points at each copy (NULL when absent). */
+static int copy_texts(vcdc_rowmap_t *rm, const vcdc_rowmap_value_t *const *vals,
+                      char **const *outs, size_t n) {
+        size_t need = 0, off = 0, k;
+        char *t;
+
+        for (k = 0; k < n; k++)
+                if (vals[k]->present)
+                        need += vals[k]->len + 1;
+        if (need > rm->text_cap) {
+                if (!(t = realloc(rm->text, need)))
+                        return -1;
+                rm->text = t;
+                rm->text_cap = need;
+        }
+        for (k = 0; k < n; k++) {
+                *outs[k] = NULL;
+                if (!vals[k]->present)
+                        continue;
+                memcpy(rm->text + off, vals[k]->data, vals[k]->len);
+                rm->text[off + vals[k]->len] = '\0';
+                *outs[k] = rm->text + off;
+                off += vals[k]->len + 1;
+        }
+        return 0;
+}
+
+/* The record's id checked as the codec wants it. */
+static int check_id(const vcdc_rowmap_value_t *id, const vcdc_record_t *rec,
+                    char *errstr, size_t errstr_size) {
         char why[256];
 
         if (!id->present) {
@@ -57,9 +105,6 @@ static int set_ids(const vcdc_rowmap_value_t *id, const char *collection,
                 snprintf(errstr, errstr_size, "the id holds a NUL byte");
                 return VCDC_ROWMAP_BAD;
         }
-        if (!(rec->id = dup_len(id->data, id->len)) ||
-            !(rec->collection = strdup(collection)))
-                return VCDC_ROWMAP_NOMEM;
         if (vcdc_record_check_ids(rec, why, sizeof(why)) == -1) {
                 snprintf(errstr, errstr_size, "%s", why);
                 return VCDC_ROWMAP_BAD;
@@ -67,16 +112,23 @@ static int set_ids(const vcdc_rowmap_value_t *id, const char *collection,
         return VCDC_ROWMAP_OK;
 }
 
-int vcdc_rowmap_delete(const vcdc_rowmap_value_t *id, const char *collection,
-                       int64_t ts_ms, vcdc_record_t *rec, char *errstr,
+int vcdc_rowmap_delete(vcdc_rowmap_t *rm, const vcdc_rowmap_value_t *id,
+                       int64_t ts_ms, const vcdc_record_t **recp, char *errstr,
                        size_t errstr_size) {
+        const vcdc_rowmap_value_t *vals[1] = {id};
+        char **outs[1] = {&rm->rec.id};
         int r;
 
-        rec->op = VCDC_OP_DELETE;
-        rec->source_ts_ms = ts_ms;
-        if ((r = set_ids(id, collection, rec, errstr, errstr_size)))
-                vcdc_record_clear(rec);
-        return r;
+        vcdc_record_init(&rm->rec);
+        rm->rec.op = VCDC_OP_DELETE;
+        rm->rec.source_ts_ms = ts_ms;
+        rm->rec.collection = rm->collection;
+        if (copy_texts(rm, vals, outs, 1) == -1)
+                return VCDC_ROWMAP_NOMEM;
+        if ((r = check_id(id, &rm->rec, errstr, errstr_size)))
+                return r;
+        *recp = &rm->rec;
+        return VCDC_ROWMAP_OK;
 }
 
 /* jsonb prints valid JSON only, so its first character decides whether
@@ -90,63 +142,85 @@ static int is_object(const char *s, size_t len) {
         return i < len && s[i] == '{';
 }
 
-int vcdc_rowmap_upsert(const vcdc_rowmap_row_t *row, vcdc_pgvec_kind_t kind,
-                       const char *collection, int64_t ts_ms,
-                       vcdc_record_t *rec, char *errstr, size_t errstr_size) {
-        const vcdc_rowmap_value_t *v = &row->vector;
+int vcdc_rowmap_upsert(vcdc_rowmap_t *rm, const vcdc_rowmap_row_t *row,
+                       int64_t ts_ms, const vcdc_record_t **recp, char *errstr,
+                       size_t errstr_size) {
+        const vcdc_rowmap_value_t *v = &row->vector, *md = &row->metadata;
+        const vcdc_rowmap_value_t *vals[3] = {&row->id, md, &row->document};
+        vcdc_record_t *rec = &rm->rec;
+        char **outs[3] = {&rec->id, &rec->metadata, &rec->document};
         char why[256];
         int r;
 
+        vcdc_record_init(rec);
         rec->op = VCDC_OP_UPSERT;
         rec->source_ts_ms = ts_ms;
-        if ((r = set_ids(&row->id, collection, rec, errstr, errstr_size)))
-                goto err;
-        r = VCDC_ROWMAP_BAD;
+        rec->collection = rm->collection;
+        if (copy_texts(rm, vals, outs, 3) == -1)
+                return VCDC_ROWMAP_NOMEM;
+        if ((r = check_id(&row->id, rec, errstr, errstr_size)))
+                return r;
         if (!v->present) {
                 snprintf(errstr, errstr_size, "the vector is NULL");
-                goto err;
+                return VCDC_ROWMAP_BAD;
         }
-        if ((v->binary ? vcdc_pgvec_parse_binary(
-                                 kind, (const unsigned char *)v->data, v->len,
-                                 &rec->vector, &rec->dim, why, sizeof(why))
-                       : vcdc_pgvec_parse_text(v->data, v->len, &rec->vector,
-                                               &rec->dim, why, sizeof(why))) ==
-            -1) {
+        if ((v->binary ? vcdc_pgvec_parse_binary(rm->kind,
+                                                 (const unsigned char *)v->data,
+                                                 v->len, &rm->vec, &rm->vec_cap,
+                                                 &rec->dim, why, sizeof(why))
+                       : vcdc_pgvec_parse_text(v->data, v->len, &rm->vec,
+                                               &rm->vec_cap, &rec->dim, why,
+                                               sizeof(why))) == -1) {
                 snprintf(errstr, errstr_size, "the vector: %s", why);
-                goto err;
+                return VCDC_ROWMAP_BAD;
         }
-        if (row->metadata.present) {
-                if (!is_object(row->metadata.data, row->metadata.len)) {
-                        snprintf(errstr, errstr_size,
-                                 "the metadata is not a JSON object "
-                                 "(\"%.*s%s\")",
-                                 (int)(row->metadata.len > 40
-                                               ? 40
-                                               : row->metadata.len),
-                                 row->metadata.data,
-                                 row->metadata.len > 40 ? "..." : "");
-                        goto err;
-                }
-                if (!(rec->metadata =
-                              dup_len(row->metadata.data, row->metadata.len))) {
-                        r = VCDC_ROWMAP_NOMEM;
-                        goto err;
-                }
+        rec->vector = rm->vec;
+        if (md->present && !is_object(md->data, md->len)) {
+                snprintf(errstr, errstr_size,
+                         "the metadata is not a JSON object (\"%.*s%s\")",
+                         (int)(md->len > 40 ? 40 : md->len), md->data,
+                         md->len > 40 ? "..." : "");
+                return VCDC_ROWMAP_BAD;
         }
-        if (row->document.present) {
-                if (memchr(row->document.data, '\0', row->document.len)) {
-                        snprintf(errstr, errstr_size,
-                                 "the document holds a NUL byte");
-                        goto err;
-                }
-                if (!(rec->document =
-                              dup_len(row->document.data, row->document.len))) {
-                        r = VCDC_ROWMAP_NOMEM;
-                        goto err;
-                }
+        if (row->document.present &&
+            memchr(row->document.data, '\0', row->document.len)) {
+                snprintf(errstr, errstr_size, "the document holds a NUL byte");
+                return VCDC_ROWMAP_BAD;
         }
+        *recp = rec;
         return VCDC_ROWMAP_OK;
-err:
-        vcdc_record_clear(rec);
-        return r;
+}
+
+size_t vcdc_rowmap_int_text(const char *data, size_t len, char *out) {
+        const unsigned char *p = (const unsigned char *)data;
+        uint64_t u = 0;
+        int64_t v;
+        size_t i;
+
+        if (len != 2 && len != 4 && len != 8)
+                return 0;
+        for (i = 0; i < len; i++)
+                u = u << 8 | p[i];
+        /* Sign-extend from len bytes. */
+        if (len < 8 && (p[0] & 0x80))
+                u |= ~UINT64_C(0) << (8 * len);
+        memcpy(&v, &u, sizeof(v));
+        return (size_t)snprintf(out, VCDC_ROWMAP_ID_TEXT_MAX, "%" PRId64, v);
+}
+
+size_t vcdc_rowmap_uuid_text(const char *data, size_t len, char *out) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)data;
+        size_t i, o = 0;
+
+        if (len != 16)
+                return 0;
+        for (i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        out[o++] = '-';
+                out[o++] = hex[p[i] >> 4];
+                out[o++] = hex[p[i] & 0xf];
+        }
+        out[o] = '\0';
+        return o;
 }

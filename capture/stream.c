@@ -9,8 +9,12 @@
  * not sent ('u'): under REPLICA IDENTITY FULL the old row carries it;
  * otherwise the row is read again by id and published as it is now (a
  * later committed state, never an earlier one: the stream then publishes
- * every later change of it in order). Truncate cannot be told as deletes
- * of ids (the stream does not name the rows) and stops the capture unless
+ * every later change of it in order). With PostgreSQL 14 and later the
+ * stream is asked for binary values (vectors as vector_send writes them:
+ * no float text to print on the server or parse here); ids and metadata
+ * are turned into the text the snapshot reads. Truncate cannot be told as
+ * deletes of ids (the stream does not name the rows) and stops the capture
+ * unless
  * --on-truncate skip. Other tables' changes, Origin, Type and Message are
  * ignored. This file decides what to publish; capture.c decides what to
  * confirm.
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "rowmap.h"
@@ -30,26 +35,31 @@ static int64_t ts_ms_of(int64_t pg_us) {
 }
 
 int vcdc_capture_send(vcdc_capture_t *cap, const vcdc_record_t *rec,
-                      const char *what, char *errstr, size_t errstr_size) {
+                      char *errstr, size_t errstr_size) {
         char err[512];
+        vcdc_rowmap_value_t idv = {
+                .present = 1, .data = rec->id, .len = strlen(rec->id)};
         int r = vcdc_producer_send(cap->p, rec, err, sizeof(err));
 
         if (r == 0)
                 return VCDC_PG_OK;
-        if (r == VCDC_PRODUCER_ERR_RECORD)
-                return vcdc_capture_bad_row(cap, what, err, errstr,
+        if (r == VCDC_PRODUCER_ERR_RECORD && rec->op == VCDC_OP_UPSERT)
+                return vcdc_capture_bad_row(cap, &idv, err, errstr,
                                             errstr_size);
-        snprintf(errstr, errstr_size, "publishing %s: %s", what, err);
+        snprintf(errstr, errstr_size, "publishing id \"%.64s\": %s", rec->id,
+                 err);
         return VCDC_PG_FATAL;
 }
 
-int vcdc_capture_bad_row(vcdc_capture_t *cap, const char *id, const char *why,
-                         char *errstr, size_t errstr_size) {
-        char lsn[VCDC_LSN_TEXT_MAX], err[256];
-        vcdc_rowmap_value_t idv = {.present = 1, .data = id, .len = strlen(id)};
-        vcdc_record_t rec;
-        int r;
+int vcdc_capture_bad_row(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
+                         const char *why, char *errstr, size_t errstr_size) {
+        char lsn[VCDC_LSN_TEXT_MAX], err[256], id[80];
+        vcdc_rowmap_value_t copy = *idv;
+        const vcdc_record_t *rec;
+        char *bytes = NULL;
+        int r = VCDC_PG_OK;
 
+        vcdc_rowmap_id_excerpt(idv, id, sizeof(id));
         vcdc_pgconn_lsn_format(cap->txn_lsn, lsn, sizeof(lsn));
         if (cap->opts.on_bad_row == VCDC_BAD_ROW_STOP) {
                 snprintf(errstr, errstr_size,
@@ -60,64 +70,66 @@ int vcdc_capture_bad_row(vcdc_capture_t *cap, const char *id, const char *why,
                          "with --on-bad-row delete to publish such rows as "
                          "deletes of their id",
                          cap->table.qname, id,
-                         cap->in_txn ? ", transaction ending at LSN " : "",
+                         cap->in_txn ? ", transaction committed at LSN " : "",
                          cap->in_txn ? lsn : " (snapshot)", why);
                 return VCDC_PG_FATAL;
         }
         atomic_fetch_add(&cap->stats.bad_rows, 1);
-        vcdc_record_init(&rec);
-        if (vcdc_rowmap_delete(&idv, cap->collection,
+        /* The id may live in the mapper's buffer, which the delete reuses. */
+        if (idv->present) {
+                if (!(bytes = malloc(idv->len ? idv->len : 1))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return VCDC_PG_FATAL;
+                }
+                memcpy(bytes, idv->data, idv->len);
+                copy.data = bytes;
+        }
+        if (vcdc_rowmap_delete(cap->rm, &copy,
                                cap->in_txn ? ts_ms_of(cap->commit_ts_us) : -1,
                                &rec, err, sizeof(err)) != VCDC_ROWMAP_OK) {
                 VCDC_WARN(LOG_COMP,
                           "table %s, id \"%s\": %s; skipped (the id itself "
                           "cannot be published: %s)",
                           cap->table.qname, id, why, err);
-                return VCDC_PG_OK;
+                goto done;
         }
         VCDC_WARN(LOG_COMP,
                   "table %s, id \"%s\": %s; published as a delete of the id "
                   "(--on-bad-row delete)",
                   cap->table.qname, id, why);
-        r = vcdc_capture_send(cap, &rec, id, errstr, errstr_size);
-        vcdc_record_clear(&rec);
+        r = vcdc_capture_send(cap, rec, errstr, errstr_size);
+done:
+        free(bytes);
         return r;
 }
 
 /* Maps and sends one upsert, or applies --on-bad-row. */
 static int send_upsert(vcdc_capture_t *cap, const vcdc_rowmap_row_t *row,
                        char *errstr, size_t errstr_size) {
-        char why[512], id[80];
-        vcdc_record_t rec;
+        const vcdc_record_t *rec;
+        char why[512];
         int r;
 
-        vcdc_record_init(&rec);
-        r = vcdc_rowmap_upsert(row, cap->table.vector_kind, cap->collection,
-                               ts_ms_of(cap->commit_ts_us), &rec, why,
-                               sizeof(why));
-        vcdc_rowmap_id_excerpt(&row->id, id, sizeof(id));
+        r = vcdc_rowmap_upsert(cap->rm, row, ts_ms_of(cap->commit_ts_us), &rec,
+                               why, sizeof(why));
         if (r == VCDC_ROWMAP_NOMEM) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return VCDC_PG_FATAL;
         }
         if (r == VCDC_ROWMAP_BAD)
-                return vcdc_capture_bad_row(cap, id, why, errstr, errstr_size);
-        r = vcdc_capture_send(cap, &rec, id, errstr, errstr_size);
-        vcdc_record_clear(&rec);
-        return r;
+                return vcdc_capture_bad_row(cap, &row->id, why, errstr,
+                                            errstr_size);
+        return vcdc_capture_send(cap, rec, errstr, errstr_size);
 }
 
 static int send_delete(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
                        char *errstr, size_t errstr_size) {
+        const vcdc_record_t *rec;
         char why[512], id[80];
-        vcdc_record_t rec;
         int r;
 
-        vcdc_record_init(&rec);
-        vcdc_rowmap_id_excerpt(idv, id, sizeof(id));
-        r = vcdc_rowmap_delete(idv, cap->collection,
-                               ts_ms_of(cap->commit_ts_us), &rec, why,
-                               sizeof(why));
+        r = vcdc_rowmap_delete(cap->rm, idv, ts_ms_of(cap->commit_ts_us), &rec,
+                               why, sizeof(why));
         if (r == VCDC_ROWMAP_NOMEM) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return VCDC_PG_FATAL;
@@ -125,16 +137,13 @@ static int send_delete(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
         if (r == VCDC_ROWMAP_BAD) {
                 /* An id that can never be a record was never published
                  * as one: its delete has nothing to remove. */
-                VCDC_WARN(LOG_COMP,
-                          "table %s: delete of id \"%s\" skipped: "
-                          "%s",
+                vcdc_rowmap_id_excerpt(idv, id, sizeof(id));
+                VCDC_WARN(LOG_COMP, "table %s: delete of id \"%s\" skipped: %s",
                           cap->table.qname, id, why);
                 atomic_fetch_add(&cap->stats.bad_rows, 1);
                 return VCDC_PG_OK;
         }
-        r = vcdc_capture_send(cap, &rec, id, errstr, errstr_size);
-        vcdc_record_clear(&rec);
-        return r;
+        return vcdc_capture_send(cap, rec, errstr, errstr_size);
 }
 
 /* Column idx of a tuple, or NULL when absent. */
@@ -152,6 +161,56 @@ static void value_of(const vcdc_pgoutput_value_t *v, vcdc_rowmap_value_t *out) {
                 out->data = v->data;
                 out->len = v->len;
         }
+}
+
+/* In binary mode (binary 'true', PostgreSQL 14 and later) pgoutput sends
+ * each value in its type's send form: the id and the metadata become the
+ * text the snapshot reads (id::text, metadata::text), so that both name an
+ * id alike; the vector stays binary (rowmap reads it). buf holds a
+ * converted id. Returns 0, or -1 with why. */
+static int id_text(const vcdc_capture_t *cap, vcdc_rowmap_value_t *v, char *buf,
+                   char *why, size_t why_size) {
+        size_t n = 0;
+
+        if (!v->present || !v->binary)
+                return 0;
+        v->binary = 0;
+        if (cap->table.id_type == VCDC_ID_TEXT)
+                return 0; /* text and varchar send their bytes */
+        n = cap->table.id_type == VCDC_ID_INT
+                    ? vcdc_rowmap_int_text(v->data, v->len, buf)
+                    : vcdc_rowmap_uuid_text(v->data, v->len, buf);
+        if (!n) {
+                snprintf(why, why_size,
+                         "the id's binary value of %zu bytes is not a %s",
+                         v->len,
+                         cap->table.id_type == VCDC_ID_INT ? "integer"
+                                                           : "uuid");
+                return -1;
+        }
+        v->data = buf;
+        v->len = n;
+        return 0;
+}
+
+static int row_text(vcdc_rowmap_row_t *row, char *why, size_t why_size) {
+        vcdc_rowmap_value_t *md = &row->metadata;
+
+        if (md->present && md->binary) {
+                /* jsonb_send: a version byte (1), then the text. */
+                if (!md->len || md->data[0] != 1) {
+                        snprintf(why, why_size,
+                                 "the metadata's binary form has version "
+                                 "%d, not 1",
+                                 md->len ? md->data[0] : -1);
+                        return -1;
+                }
+                md->data++;
+                md->len--;
+                md->binary = 0;
+        }
+        row->document.binary = 0; /* text and varchar send their bytes */
+        return 0;
 }
 
 static int unchanged(const vcdc_pgoutput_value_t *v) {
@@ -216,21 +275,23 @@ static int relation(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
 }
 
 /* Publishes the row of id as it is now (an update left a TOASTed value
- * unchanged and the stream does not carry it). A row gone since is not
- * published: the change that removed it follows in the stream. */
+ * unchanged and the stream does not carry it). Now means at least as new
+ * as the transaction being decoded: its commit is in the WAL before other
+ * sessions see it, so a read is repeated (every millisecond, for up to
+ * 10 s) until its snapshot shows the transaction committed. A row gone
+ * since is not published: the change that removed it follows in the
+ * stream. */
 static int reread(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
                   char *errstr, size_t errstr_size) {
         const vcdc_source_table_t *t = &cap->table;
-        char sql[512], *id = NULL, err[512];
+        char sql[768], *id = NULL, err[512];
         const char *params[1];
         Oid types[1] = {t->id.type_oid};
         vcdc_rowmap_row_t row;
         PGresult *res = NULL;
         PGconn *conn;
-        int status;
+        int status, k, tries;
 
-        if (!(conn = vcdc_capture_side(cap, &status, err, sizeof(err))))
-                goto fail;
         if (!(id = malloc(idv->len + 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return VCDC_PG_FATAL;
@@ -238,9 +299,12 @@ static int reread(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
         memcpy(id, idv->data, idv->len);
         id[idv->len] = '\0';
         params[0] = id;
+        /* One statement, so one snapshot for the row and for the check. */
         snprintf(sql, sizeof(sql),
-                 "SELECT \"%s\"::text, %s%s%s, %s%s%s FROM %s WHERE \"%s\" = "
-                 "$1",
+                 "SELECT s.snap, r.found, r.v, r.m, r.d FROM (SELECT "
+                 "txid_current_snapshot()::text AS snap) s LEFT JOIN "
+                 "(SELECT true AS found, \"%s\"::text AS v, %s%s%s AS m, "
+                 "%s%s%s AS d FROM %s WHERE \"%s\" = $1) r ON true",
                  t->vector.name, t->metadata.name ? "\"" : "",
                  t->metadata.name ? t->metadata.name : "NULL",
                  t->metadata.name ? "\"::text" : "::text",
@@ -248,16 +312,35 @@ static int reread(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
                  t->document.name ? t->document.name : "NULL",
                  t->document.name ? "\"::text" : "::text", t->qname,
                  t->id.name);
-        res = PQexecParams(conn, sql, 1, types, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-                const char *msg = PQresultErrorMessage(res);
-                snprintf(err, sizeof(err), "%.*s", vcdc_pgconn_msg_len(msg),
-                         msg);
-                status = vcdc_pgconn_status_of(conn, res);
-                goto fail;
+        for (tries = 0;; tries++) {
+                PQclear(res);
+                res = NULL;
+                if (!(conn = vcdc_capture_side(cap, &status, err, sizeof(err))))
+                        goto fail;
+                res = PQexecParams(conn, sql, 1, types, params, NULL, NULL, 0);
+                if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+                    PQntuples(res) != 1) {
+                        const char *msg = PQresultErrorMessage(res);
+                        snprintf(err, sizeof(err), "%.*s",
+                                 vcdc_pgconn_msg_len(msg), msg);
+                        status = vcdc_pgconn_status_of(conn, res);
+                        goto fail;
+                }
+                if (vcdc_pgconn_xid_visible(PQgetvalue(res, 0, 0),
+                                            cap->txn_xid))
+                        break;
+                if (tries == 10000) {
+                        snprintf(err, sizeof(err),
+                                 "transaction %u is still not visible "
+                                 "after 10 s",
+                                 cap->txn_xid);
+                        status = VCDC_PG_TRANSIENT;
+                        goto fail;
+                }
+                nanosleep(&(struct timespec){.tv_nsec = 1000000L}, NULL);
         }
         atomic_fetch_add(&cap->stats.toast_rereads, 1);
-        if (PQntuples(res) == 0) {
+        if (PQgetisnull(res, 0, 1)) {
                 VCDC_DEBUG(LOG_COMP,
                            "id %s: gone before its unchanged TOASTed value "
                            "could be read; a later change removed it",
@@ -270,12 +353,11 @@ static int reread(vcdc_capture_t *cap, const vcdc_rowmap_value_t *idv,
         {
                 vcdc_rowmap_value_t *v[3] = {&row.vector, &row.metadata,
                                              &row.document};
-                int k;
                 for (k = 0; k < 3; k++)
-                        if (!PQgetisnull(res, 0, k)) {
+                        if (!PQgetisnull(res, 0, k + 2)) {
                                 v[k]->present = 1;
-                                v[k]->data = PQgetvalue(res, 0, k);
-                                v[k]->len = (size_t)PQgetlength(res, 0, k);
+                                v[k]->data = PQgetvalue(res, 0, k + 2);
+                                v[k]->len = (size_t)PQgetlength(res, 0, k + 2);
                         }
         }
         status = send_upsert(cap, &row, errstr, errstr_size);
@@ -301,6 +383,8 @@ static int update(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
         vcdc_rowmap_value_t *dst[3];
         vcdc_rowmap_row_t row;
         vcdc_rowmap_value_t old_id;
+        char old_buf[VCDC_ROWMAP_ID_TEXT_MAX], new_buf[VCDC_ROWMAP_ID_TEXT_MAX];
+        char why[256];
         int k, need_reread = 0, r;
 
         memset(&row, 0, sizeof(row));
@@ -327,6 +411,11 @@ static int update(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
                 else
                         need_reread = 1;
         }
+        if (id_text(cap, &old_id, old_buf, why, sizeof(why)) == -1 ||
+            id_text(cap, &row.id, new_buf, why, sizeof(why)) == -1 ||
+            row_text(&row, why, sizeof(why)) == -1)
+                return vcdc_capture_bad_row(cap, &row.id, why, errstr,
+                                            errstr_size);
         /* The id changed: the old one goes first, in the same
          * transaction. */
         if (old_id.present && row.id.present &&
@@ -373,6 +462,7 @@ static int truncate_table(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
 
 int vcdc_capture_handle(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
                         char *errstr, size_t errstr_size) {
+        char buf[VCDC_ROWMAP_ID_TEXT_MAX], why[256];
         vcdc_rowmap_row_t row;
         vcdc_rowmap_value_t idv;
         const relmap_t *m = &cap->rel;
@@ -382,6 +472,7 @@ int vcdc_capture_handle(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
                 cap->in_txn = 1;
                 cap->commit_ts_us = msg->ts_us;
                 cap->txn_lsn = msg->lsn;
+                cap->txn_xid = msg->xid;
                 return VCDC_PG_OK;
         case VCDC_PGO_COMMIT:
                 cap->in_txn = 0;
@@ -418,6 +509,9 @@ int vcdc_capture_handle(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
                 return update(cap, msg, errstr, errstr_size);
         if (msg->type == VCDC_PGO_DELETE) {
                 value_of(column(&msg->old_tuple, m->id), &idv);
+                if (id_text(cap, &idv, buf, why, sizeof(why)) == -1)
+                        return vcdc_capture_bad_row(cap, &idv, why, errstr,
+                                                    errstr_size);
                 return send_delete(cap, &idv, errstr, errstr_size);
         }
         memset(&row, 0, sizeof(row));
@@ -425,5 +519,9 @@ int vcdc_capture_handle(vcdc_capture_t *cap, const vcdc_pgoutput_msg_t *msg,
         value_of(column(&msg->new_tuple, m->vector), &row.vector);
         value_of(column(&msg->new_tuple, m->metadata), &row.metadata);
         value_of(column(&msg->new_tuple, m->document), &row.document);
+        if (id_text(cap, &row.id, buf, why, sizeof(why)) == -1 ||
+            row_text(&row, why, sizeof(why)) == -1)
+                return vcdc_capture_bad_row(cap, &row.id, why, errstr,
+                                            errstr_size);
         return send_upsert(cap, &row, errstr, errstr_size);
 }

@@ -19,23 +19,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static vcdc_rowmap_t *rm_vec, *rm_half;
+
 static int count_row(void *opaque, const vcdc_rowmap_row_t *row) {
-        vcdc_record_t rec;
+        const vcdc_record_t *rec;
         char errstr[256];
 
         (void)opaque;
-        vcdc_record_init(&rec);
-        if (vcdc_rowmap_upsert(row, VCDC_PGVEC_VECTOR, "c", -1, &rec, errstr,
-                               sizeof(errstr)) == VCDC_ROWMAP_OK)
-                vcdc_record_clear(&rec);
+        (void)vcdc_rowmap_upsert(rm_vec, row, -1, &rec, errstr, sizeof(errstr));
         return 0;
 }
 
 /* The tuple's first four columns as id, vector, metadata, document. */
 static void map_tuple(const vcdc_pgoutput_tuple_t *t) {
         vcdc_rowmap_value_t *v[4];
+        const vcdc_record_t *rec;
         vcdc_rowmap_row_t row;
-        vcdc_record_t rec;
         char errstr[256];
         size_t i;
 
@@ -53,20 +52,17 @@ static void map_tuple(const vcdc_pgoutput_tuple_t *t) {
                 v[i]->data = c->data;
                 v[i]->len = c->len;
         }
-        vcdc_record_init(&rec);
-        if (vcdc_rowmap_upsert(&row, VCDC_PGVEC_HALFVEC, "c", 0, &rec, errstr,
-                               sizeof(errstr)) == VCDC_ROWMAP_OK)
-                vcdc_record_clear(&rec);
-        if (vcdc_rowmap_delete(&row.id, "c", 0, &rec, errstr, sizeof(errstr)) ==
-            VCDC_ROWMAP_OK)
-                vcdc_record_clear(&rec);
+        (void)vcdc_rowmap_upsert(rm_half, &row, 0, &rec, errstr,
+                                 sizeof(errstr));
+        (void)vcdc_rowmap_delete(rm_half, &row.id, 0, &rec, errstr,
+                                 sizeof(errstr));
 }
 
 static void decode(vcdc_pgoutput_t *dec, const char *buf, size_t len) {
         vcdc_pgoutput_msg_t msg;
         char errstr[256], tiny[8];
-        size_t i, dim;
-        float *vec;
+        size_t i, dim, cap = 0;
+        float *vec = NULL;
 
         if (vcdc_pgoutput_decode(dec, buf, len, &msg, errstr, sizeof(errstr)) ==
             -1) {
@@ -79,11 +75,12 @@ static void decode(vcdc_pgoutput_t *dec, const char *buf, size_t len) {
                 (void)strlen(msg.cols[i].name);
         for (i = 0; i < msg.new_tuple.ncols; i++) {
                 const vcdc_pgoutput_value_t *c = &msg.new_tuple.cols[i];
-                if (c->kind == 't' &&
-                    vcdc_pgvec_parse_text(c->data, c->len, &vec, &dim, errstr,
-                                          sizeof(errstr)) == 0)
-                        free(vec);
+                if (c->kind == 't')
+                        (void)vcdc_pgvec_parse_text(c->data, c->len, &vec, &cap,
+                                                    &dim, errstr,
+                                                    sizeof(errstr));
         }
+        free(vec);
         if (msg.new_tuple.ncols)
                 map_tuple(&msg.new_tuple);
         if (msg.old_kind)
@@ -100,7 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!buf)
                 return 0;
-        if (!dec && !(dec = vcdc_pgoutput_new())) {
+        if ((!dec && !(dec = vcdc_pgoutput_new())) ||
+            (!rm_vec && !(rm_vec = vcdc_rowmap_new("c", VCDC_PGVEC_VECTOR))) ||
+            (!rm_half &&
+             !(rm_half = vcdc_rowmap_new("c", VCDC_PGVEC_HALFVEC)))) {
                 free(buf);
                 return 0;
         }

@@ -39,8 +39,9 @@ static void test_upsert_valid(void **state) {
                  "", 2},
                 {"ünï ℂødé/%", "[1]", "{\"a\": [1, {\"b\": null}]}", "x", 1},
         };
+        vcdc_rowmap_t *rm = vcdc_rowmap_new("docs", VCDC_PGVEC_VECTOR);
+        const vcdc_record_t *rec;
         vcdc_rowmap_row_t row;
-        vcdc_record_t rec;
         char errstr[256];
         size_t i;
 
@@ -50,26 +51,24 @@ static void test_upsert_valid(void **state) {
                 row.vector = text(cases[i].vec);
                 row.metadata = text(cases[i].md);
                 row.document = text(cases[i].doc);
-                vcdc_record_init(&rec);
-                if (vcdc_rowmap_upsert(&row, VCDC_PGVEC_VECTOR, "docs", 17,
-                                       &rec, errstr,
+                if (vcdc_rowmap_upsert(rm, &row, 17, &rec, errstr,
                                        sizeof(errstr)) != VCDC_ROWMAP_OK)
                         fail_msg("case %zu refused: %s", i, errstr);
-                assert_int_equal(rec.op, VCDC_OP_UPSERT);
-                assert_string_equal(rec.collection, "docs");
-                assert_string_equal(rec.id, cases[i].id);
-                assert_int_equal(rec.dim, cases[i].dim);
-                assert_true(rec.source_ts_ms == 17);
+                assert_int_equal(rec->op, VCDC_OP_UPSERT);
+                assert_string_equal(rec->collection, "docs");
+                assert_string_equal(rec->id, cases[i].id);
+                assert_int_equal(rec->dim, cases[i].dim);
+                assert_true(rec->source_ts_ms == 17);
                 if (cases[i].md)
-                        assert_string_equal(rec.metadata, cases[i].md);
+                        assert_string_equal(rec->metadata, cases[i].md);
                 else
-                        assert_null(rec.metadata);
+                        assert_null(rec->metadata);
                 if (cases[i].doc)
-                        assert_string_equal(rec.document, cases[i].doc);
+                        assert_string_equal(rec->document, cases[i].doc);
                 else
-                        assert_null(rec.document);
-                vcdc_record_clear(&rec);
+                        assert_null(rec->document);
         }
+        vcdc_rowmap_destroy(rm);
 }
 
 static void test_upsert_invalid(void **state) {
@@ -89,8 +88,9 @@ static void test_upsert_invalid(void **state) {
                 {"a", "[1]", "", "metadata is not a JSON object"},
                 {"\xff\xfe", "[1]", NULL, "UTF-8"},
         };
+        vcdc_rowmap_t *rm = vcdc_rowmap_new("docs", VCDC_PGVEC_VECTOR);
+        const vcdc_record_t *rec = NULL;
         vcdc_rowmap_row_t row;
-        vcdc_record_t rec;
         char errstr[256], long_id[600];
         size_t i;
 
@@ -100,17 +100,14 @@ static void test_upsert_invalid(void **state) {
                 row.vector = text(cases[i].vec);
                 row.metadata = text(cases[i].md);
                 row.document = text(NULL);
-                vcdc_record_init(&rec);
-                if (vcdc_rowmap_upsert(&row, VCDC_PGVEC_VECTOR, "docs", -1,
-                                       &rec, errstr,
+                if (vcdc_rowmap_upsert(rm, &row, -1, &rec, errstr,
                                        sizeof(errstr)) != VCDC_ROWMAP_BAD)
                         fail_msg("case %zu accepted", i);
                 if (!strstr(errstr, cases[i].expect))
                         fail_msg("case %zu: \"%s\" lacks \"%s\"", i, errstr,
                                  cases[i].expect);
-                /* Nothing left behind on failure. */
-                assert_null(rec.id);
-                assert_null(rec.vector);
+                /* No record handed out on failure. */
+                assert_null(rec);
         }
         /* Ids beyond VCDC_ID_MAX_BYTES and ids holding NUL. */
         memset(long_id, 'x', sizeof(long_id) - 1);
@@ -118,23 +115,26 @@ static void test_upsert_invalid(void **state) {
         row.id = text(long_id);
         row.vector = text("[1]");
         row.metadata = row.document = text(NULL);
-        assert_int_equal(vcdc_rowmap_upsert(&row, VCDC_PGVEC_VECTOR, "docs", -1,
-                                            &rec, errstr, sizeof(errstr)),
-                         VCDC_ROWMAP_BAD);
+        assert_int_equal(
+                vcdc_rowmap_upsert(rm, &row, -1, &rec, errstr, sizeof(errstr)),
+                VCDC_ROWMAP_BAD);
         row.id.data = "a\0b";
         row.id.len = 3;
-        assert_int_equal(vcdc_rowmap_upsert(&row, VCDC_PGVEC_VECTOR, "docs", -1,
-                                            &rec, errstr, sizeof(errstr)),
-                         VCDC_ROWMAP_BAD);
+        assert_int_equal(
+                vcdc_rowmap_upsert(rm, &row, -1, &rec, errstr, sizeof(errstr)),
+                VCDC_ROWMAP_BAD);
         assert_non_null(strstr(errstr, "NUL"));
+        assert_null(rec);
+        vcdc_rowmap_destroy(rm);
 }
 
 static void test_binary_vector_and_delete(void **state) {
         /* halfvec_send of [1, -2]. */
         static const char half[] = {0, 2, 0, 0, 0x3c, 0, (char)0xc0, 0};
+        vcdc_rowmap_t *rm = vcdc_rowmap_new("c", VCDC_PGVEC_HALFVEC);
         vcdc_rowmap_row_t row = {0};
         vcdc_rowmap_value_t a = text("x"), b = text("x"), c = text("y");
-        vcdc_record_t rec;
+        const vcdc_record_t *rec;
         char errstr[256], excerpt[80];
 
         (void)state;
@@ -142,25 +142,24 @@ static void test_binary_vector_and_delete(void **state) {
         row.vector.present = row.vector.binary = 1;
         row.vector.data = half;
         row.vector.len = sizeof(half);
-        vcdc_record_init(&rec);
-        assert_int_equal(vcdc_rowmap_upsert(&row, VCDC_PGVEC_HALFVEC, "c", -1,
-                                            &rec, errstr, sizeof(errstr)),
-                         VCDC_ROWMAP_OK);
-        assert_int_equal(rec.dim, 2);
-        assert_true(rec.vector[0] == 1.0f && rec.vector[1] == -2.0f);
-        vcdc_record_clear(&rec);
+        assert_int_equal(
+                vcdc_rowmap_upsert(rm, &row, -1, &rec, errstr, sizeof(errstr)),
+                VCDC_ROWMAP_OK);
+        assert_int_equal(rec->dim, 2);
+        assert_true(rec->vector[0] == 1.0f && rec->vector[1] == -2.0f);
 
-        assert_int_equal(vcdc_rowmap_delete(&row.id, "c", 5, &rec, errstr,
+        assert_int_equal(vcdc_rowmap_delete(rm, &row.id, 5, &rec, errstr,
                                             sizeof(errstr)),
                          VCDC_ROWMAP_OK);
-        assert_int_equal(rec.op, VCDC_OP_DELETE);
-        assert_string_equal(rec.id, "h");
-        assert_null(rec.vector);
-        vcdc_record_clear(&rec);
+        assert_int_equal(rec->op, VCDC_OP_DELETE);
+        assert_string_equal(rec->id, "h");
+        assert_null(rec->vector);
+        assert_true(rec->source_ts_ms == 5);
         row.id = text(NULL);
-        assert_int_equal(vcdc_rowmap_delete(&row.id, "c", 5, &rec, errstr,
+        assert_int_equal(vcdc_rowmap_delete(rm, &row.id, 5, &rec, errstr,
                                             sizeof(errstr)),
                          VCDC_ROWMAP_BAD);
+        vcdc_rowmap_destroy(rm);
 
         assert_true(vcdc_rowmap_id_equal(&a, &b));
         assert_false(vcdc_rowmap_id_equal(&a, &c));
@@ -170,6 +169,42 @@ static void test_binary_vector_and_delete(void **state) {
         a = text("a\tb");
         vcdc_rowmap_id_excerpt(&a, excerpt, sizeof(excerpt));
         assert_string_equal(excerpt, "a?b");
+}
+
+/* Ids pgoutput sends in binary: the text id::text would give. */
+static void test_binary_ids(void **state) {
+        static const struct {
+                const char *bytes;
+                size_t len;
+                const char *text;
+        } ints[] = {
+                {"\x00\x2a", 2, "42"},
+                {"\xff\xff", 2, "-1"},
+                {"\x80\x00", 2, "-32768"},
+                {"\x7f\xff\xff\xff", 4, "2147483647"},
+                {"\x80\x00\x00\x00", 4, "-2147483648"},
+                {"\x00\x00\x00\x00\x00\x00\x00\x00", 8, "0"},
+                {"\x80\x00\x00\x00\x00\x00\x00\x00", 8, "-9223372036854775808"},
+                {"\x7f\xff\xff\xff\xff\xff\xff\xff", 8, "9223372036854775807"},
+        };
+        static const char uuid[16] = {0x9f, 0x1c, 0x8e, 0x4a, 0x6b, 0x1d,
+                                      0x4a, 0x5e, 0x8f, 0x00, 0x2b, 0x1d,
+                                      0x3c, 0x4e, 0x5f, 0x60};
+        char out[VCDC_ROWMAP_ID_TEXT_MAX];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(ints) / sizeof(*ints); i++) {
+                assert_int_equal(
+                        vcdc_rowmap_int_text(ints[i].bytes, ints[i].len, out),
+                        strlen(ints[i].text));
+                assert_string_equal(out, ints[i].text);
+        }
+        assert_int_equal(vcdc_rowmap_int_text("\x01\x02\x03", 3, out), 0);
+        assert_int_equal(vcdc_rowmap_int_text("", 0, out), 0);
+        assert_int_equal(vcdc_rowmap_uuid_text(uuid, 16, out), 36);
+        assert_string_equal(out, "9f1c8e4a-6b1d-4a5e-8f00-2b1d3c4e5f60");
+        assert_int_equal(vcdc_rowmap_uuid_text(uuid, 15, out), 0);
 }
 
 /* COPY BINARY: builds messages and counts the rows the parser hands on. */
@@ -352,6 +387,7 @@ int main(void) {
                 cmocka_unit_test(test_upsert_valid),
                 cmocka_unit_test(test_upsert_invalid),
                 cmocka_unit_test(test_binary_vector_and_delete),
+                cmocka_unit_test(test_binary_ids),
                 cmocka_unit_test(test_copy_binary),
                 cmocka_unit_test(test_copy_binary_invalid),
         };
