@@ -438,6 +438,8 @@ static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
                                 VCDC_NOTICE(LOG_COMP, "streaming again");
                         attempt = 0;
                 }
+                /* Delivery reports are counted only when served. */
+                vcdc_producer_poll(cap->p, 0 /*non-blocking*/);
                 if ((r = advance(cap)) == VCDC_CAPTURE_KAFKA_LOST) {
                         if (restart_stream(cap, 1, errstr, errstr_size) ==
                             VCDC_PG_FATAL)
@@ -486,8 +488,11 @@ static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
                         }
                 }
                 vcdc_capture_progress(cap, 0);
-                r = vcdc_replication_read(cap->repl, 100, &f, errstr,
-                                          errstr_size);
+                /* With records in flight, look again soon: their
+                 * acknowledgements move the position. */
+                r = vcdc_replication_read(cap->repl,
+                                          cap->unconfirmed_since ? 5 : 100, &f,
+                                          errstr, errstr_size);
                 if (r == 0)
                         continue;
                 if (r < 0) {
