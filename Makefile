@@ -14,6 +14,7 @@
 #   make bench           benchmarks on a local stack (bench/README.md)
 #   make bench-smoke     every benchmark once at tiny sizes (CI)
 #   make demo            the migration demo on local defaults
+#   make demo-capture    the same off a live PostgreSQL table (vcdc-capture)
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -63,7 +64,7 @@ IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
 # Build the C integration tests without running them.
 .PHONY: it all test test-unit test-integration soak sanitize valgrind demo install \
         clean deps stack-up stack-down bench bench-smoke fuzz fuzz-smoke \
-        fuzz-bins
+        fuzz-bins demo-capture
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -207,6 +208,11 @@ demo:
 	bash scripts/install-deps.sh
 	$(MAKE) all
 	bash scripts/with-stack.sh bash scripts/demo.sh
+
+demo-capture:
+	bash scripts/install-deps.sh
+	$(MAKE) all
+	bash scripts/with-stack.sh bash scripts/demo-capture.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vcdc/schemas
