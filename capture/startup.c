@@ -210,9 +210,22 @@ int vcdc_capture_snapshot(vcdc_capture_t *cap, char *errstr,
         uint64_t point, rows = 0;
         int64_t t0 = vcdc_clock_ms();
         PGconn *data = NULL, *conn;
-        int status, again = cap->pending_exists;
+        int status, again, active;
 
         atomic_store(&cap->stats.phase, 1);
+        /* A retry looks again: an attempt cut short may have made the
+         * marker, or even the slot. */
+        if (!(conn = vcdc_capture_side(cap, &status, errstr, errstr_size)) ||
+            (status = vcdc_source_slot(conn, cap->slot, &cap->slot_exists,
+                                       &active, errstr, errstr_size)) !=
+                    VCDC_PG_OK ||
+            (status = vcdc_source_slot(conn, cap->pending,
+                                       &cap->pending_exists, &active, errstr,
+                                       errstr_size)) != VCDC_PG_OK)
+                return status;
+        if (cap->slot_exists && !cap->pending_exists)
+                return VCDC_PG_OK; /* done by an earlier attempt */
+        again = cap->pending_exists;
         if (!(cap->repl = vcdc_replication_open(cap->pc, &status, errstr,
                                                 errstr_size)))
                 return status;
