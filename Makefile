@@ -29,17 +29,22 @@ PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(if $(PKG_OK),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 
+# The folders of the flow (README, Layout): every .c in them but the
+# programs' main.c goes into one library, and every folder holding a
+# header is on the include path, so a file moved between folders needs no
+# edit of its includes (header names are unique across them).
+SRC_DIRS := common sinks control producer consumer cli capture
+rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
+              $(filter $(subst *,%,$2),$d))
+SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)
+HDR_DIRS := $(sort $(patsubst %/,%,$(dir $(call rwildcard,$(SRC_DIRS),*.h))))
+
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_DEFAULT_SOURCE \
-           -Icommon -Iproducer -Iconsumer -Icapture $(PKG_CFLAGS) -MMD -MP
+           $(addprefix -I,$(HDR_DIRS)) $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm -pthread
 
-# Everything but the programs' main.c goes into one library.
-LIB_SRC := $(wildcard common/*.c) \
-           $(filter-out producer/main.c,$(wildcard producer/*.c)) \
-           $(filter-out consumer/main.c,$(wildcard consumer/*.c)) \
-           $(filter-out cli/main.c,$(wildcard cli/*.c)) \
-           $(filter-out capture/main.c,$(wildcard capture/*.c))
+LIB_SRC := $(filter-out %/main.c,$(SRC_ALL))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libvcdc.a
 
@@ -51,11 +56,13 @@ PROGS   := bin/vcdc-gen \
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-# The model test's modules (tests/model/), linked into the tests that
-# drive consumers against the test sink.
-MODEL_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/model/*.c))
-MODEL_TESTS := $(filter $(BUILD)/tests/test_model \
-                 $(BUILD)/tests/test_consumer_scenarios,$(TEST_BINS))
+# The test kits (tests/*/: model/, the model test's database, sinks and
+# consumer processes; mock/, the mock cluster's fault kit; input/, files
+# for the input readers), in one archive every test links: each takes only
+# what it uses.
+KIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*/*.c))
+KIT     := $(BUILD)/tests/libkit.a
+override CFLAGS += -Itests
 # Integration tests in C (tests/it_*.c) need the stack's env; they are run
 # by tests/run-integration.sh, which also runs the scripted ones.
 IT_SRC    := $(wildcard tests/it_*.c)
@@ -99,11 +106,18 @@ bin/vcdc: $(BUILD)/cli/main.o $(LIB)
 
 it: $(IT_BINS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(KIT): $(KIT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(KIT) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(MODEL_TESTS): %: %.o $(MODEL_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# tests/jsonref.c: jansson plus strtof, the reference the JSON fast path is
+# compared with by its unit test and its fuzzer.
+JSONREF := $(BUILD)/tests/jsonref.o
+$(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast: $(JSONREF)
 
 # Every test runs; a failure fails the target at the end (one failing
 # test, such as the model test before its fix, hides none of the others).
@@ -222,5 +236,5 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(MODEL_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
-         $(FUZZ_BINS:=.d)
+-include $(LIB_OBJ:.o=.d) $(KIT_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
+         $(FUZZ_BINS:=.d) $(JSONREF:.o=.d)

@@ -4,7 +4,7 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-(NAME: codec, producer, consumer, memory, latency, capture)
+  NAME: codec, producer, jsonl, consumer, memory, latency, capture
 """
 import argparse
 import json
@@ -45,14 +45,17 @@ SIZES = {
     # decide the ratio, small enough to stay in the page cache.
     # rounds: per comparison; close_rounds: those against a limit, whose
     # ratio is near 1 and judged against a target.
+    # jsonl: dimension -> lines of 17-digit floats (issue 20's files).
     "full": dict(rounds=3, close_rounds=5, codec={128: 200000, 768: 40000},
                  producer={128: (500000, 200000), 768: (100000, 40000)},
+                 jsonl={128: 100000, 768: 20000},
                  consumer={"pgvector": 200000, "chroma": 50000},
                  memory=(100000, 1000000), latency=(1000, 60),
                  # capture: dimension -> (snapshot rows, streamed rows)
                  capture={128: (400000, 100000), 768: (80000, 25000)}),
     "smoke": dict(rounds=1, close_rounds=1, codec={128: 2000, 768: 500},
                   producer={128: (300, 300), 768: (300, 300)},
+                  jsonl={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
                   memory=(200, 2000), latency=(200, 3),
                   capture={128: (300, 300), 768: (300, 300)}),
@@ -153,23 +156,52 @@ def alternate(rounds, a, b, warm=None):
     return xs, ys
 
 
-def gen(work, n, dim, fvecs=False):
-    path = os.path.join(work, f"gen-{n}-{dim}.{'fvecs' if fvecs else 'jsonl'}")
+def gen(work, n, dim, fvecs=False, digits=None):
+    path = os.path.join(work, f"gen-{n}-{dim}{f'-{digits}' if digits else ''}"
+                        f".{'fvecs' if fvecs else 'jsonl'}")
     if not os.path.exists(path):
         with open(path, "wb") as f:
             subprocess.run([os.path.join(BIN, "vcdc-gen"), "-n", str(n), "-d",
-                            str(dim)] + (["--fvecs"] if fvecs else []),
+                            str(dim)] + (["--fvecs"] if fvecs else []) +
+                           (["--digits", str(digits)] if digits else []),
                            stdout=f, check=True)
     return path
 
 
-def create_topic(name, partitions=PARTITIONS):
+def create_topic(name, partitions=PARTITIONS, policy="compact"):
+    """Creates the topic and returns once the broker's metadata shows every
+    partition with a leader: CreateTopics answers before that, and a
+    program started at once could find no such topic."""
     admin = AdminClient({"bootstrap.servers": BROKERS, "log_level": 4})
     fut = admin.create_topics([NewTopic(
         name, num_partitions=partitions, replication_factor=1,
-        config={"cleanup.policy": "compact"})])
+        config={"cleanup.policy": policy})])
     fut[name].result(30)
-    return name
+    deadline = time.monotonic() + 30
+    while True:
+        t = admin.list_topics(name, timeout=10).topics.get(name)
+        if (t is not None and t.error is None and
+                len(t.partitions) == partitions and
+                all(p.leader >= 0 for p in t.partitions.values())):
+            return name
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: topic {name} not in the metadata "
+                             "30 s after its creation")
+        time.sleep(0.05)
+
+
+def topic_messages(name):
+    """The messages in a topic: the sum of its partitions' log-end
+    offsets."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": fresh("bench-n"),
+                  "log_level": 4})
+    try:
+        parts = c.list_topics(name, timeout=30).topics[name].partitions
+        return sum(c.get_watermark_offsets(TopicPartition(name, p),
+                                           timeout=30)[1] for p in parts)
+    finally:
+        c.close()
 
 
 def drop_topic(name):
@@ -245,6 +277,54 @@ def bench_producer(sz, work):
                  f"{n:,} rec)", xs, ys)
         os.unlink(fv)  # up to 0.6 GB
     return [recs, mbs]
+
+
+# ---- 2b. JSON Lines producers ----------------------------------------------
+def bench_jsonl(sz, work):
+    """vcdc-producer on a JSON Lines file of 17-digit floats against kcat -P
+    -l shipping the same file's lines, and against the Python producer
+    users write (py_producer.py). Each side writes a fresh topic (kcat's
+    lines have no key: not compacted), whose message count is checked."""
+    xopts = [a for x in PRODUCER_X for a in ("-X", x)]
+    kc = Table("JSON Lines: vcdc-producer vs kcat -P -l shipping the raw "
+               "lines: records/s", "rec/s", "vcdc-producer", "kcat -P -l",
+               "vcdc/kcat")
+    py = Table("JSON Lines: vcdc-producer vs the Python producer (orjson, "
+               "fastavro, confluent-kafka): records/s", "rec/s",
+               "vcdc-producer", "Python", "vcdc/Python")
+    for dim, n in sz["jsonl"].items():
+        jl = gen(work, n, dim, digits=17)
+        mb = os.path.getsize(jl) / 1e6
+
+        def side(cmd_of, policy="compact"):
+            def run_side(_r):
+                topic = create_topic(fresh("bench_jl"), policy=policy)
+                dt, _ = run(cmd_of(topic))
+                got = topic_messages(topic)
+                drop_topic(topic)
+                if got != n:
+                    raise SystemExit(f"bench: {cmd_of(topic)[0]} wrote "
+                                     f"{got} of {n} messages")
+                return n / dt
+            return run_side
+
+        vcdc = side(lambda t: [os.path.join(BIN, "vcdc-producer"), "-b",
+                               BROKERS, "-t", t, "-c", "docs", "-f", "jsonl"]
+                    + xopts + [jl])
+        kcat = side(lambda t: ["kcat", "-P", "-b", BROKERS, "-t", t, "-X",
+                               "enable.idempotence=true", "-X", "acks=all"]
+                    + xopts + ["-l", jl], policy="delete")
+        pyp = side(lambda t: [PY, os.path.join(REPO, "bench",
+                                               "py_producer.py"),
+                              BROKERS, t, jl])
+        log(f"jsonl vs kcat: {dim}-d, {n} lines")
+        xs, ys = alternate(sz["close_rounds"], vcdc, kcat, warm=kcat)
+        kc.add(f"{dim}-d, {n:,} lines ({mb:.0f} MB)", xs, ys)
+        log(f"jsonl vs Python: {dim}-d, {n} lines")
+        xs, ys = alternate(sz["rounds"], vcdc, pyp)
+        py.add(f"{dim}-d, {n:,} lines ({mb:.0f} MB)", xs, ys)
+        os.unlink(jl)
+    return [kc, py]
 
 
 # ---- 3, 4. consumer -------------------------------------------------------
@@ -781,7 +861,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
-                    default="codec,producer,consumer,memory,latency,"
+                    default="codec,producer,jsonl,consumer,memory,latency,"
                     "capture")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
@@ -804,6 +884,7 @@ def main():
             warm_up_groups()
         steps = [("codec", lambda: bench_codec(sz)),
                  ("producer", lambda: bench_producer(sz, work)),
+                 ("jsonl", lambda: bench_jsonl(sz, work)),
                  ("consumer", lambda: bench_consumer(sz, work)),
                  ("memory", lambda: bench_memory_scale(sz, work)),
                  ("latency", lambda: bench_latency(sz, work)),

@@ -9,11 +9,11 @@
  *   verify     the target holds exactly what the reference holds (full, or
  *              --verify-sample N ids)
  *   shadow     top-k overlap of the same queries at least --min-overlap
- * prints each check with its figures, and writes the route (common/route.h)
+ * prints each check with its figures, and writes the route (control/route.h)
  * only when all pass, or with --force (recorded as forced). Every check
  * runs even after one failed, so the operator sees the whole picture.
  */
-#include "cutover.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,8 +30,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "../common/shadow.h"
-#include "../common/verify.h"
+#include "shadow.h"
+#include "verify.h"
 #include "conf.h"
 #include "lag.h"
 #include "log.h"
@@ -1101,7 +1101,7 @@ static void print_side(const args_t *a, vcdc_route_side_t side,
         fflush(stdout);
 }
 
-/* --follow: the route follower of common/route.h, on the command line. */
+/* --follow: the route follower of control/route.h, on the command line. */
 static int follow(args_t *a) {
         vcdc_route_follower_t *f;
         struct sigaction sa;

@@ -14,10 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cutover.h"
-#include "shadow.h"
-#include "status.h"
-#include "verify.h"
+#include "commands.h"
 
 typedef struct command_s {
         const char *name;

@@ -1,10 +1,10 @@
 /*
  * vcdc - `vcdc shadow`: options, the run, the report.
  *
- * cli/shadow.h (this command) and common/shadow.h (the library) share a
+ * cli/commands.h (this command) and control/shadow.h (the library) share a
  * base name: the library's is included by its path.
  */
-#include "shadow.h"
+#include "commands.h"
 #include "pair.h"
 
 #include <errno.h>
@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "../common/shadow.h"
+#include "shadow.h"
 #include "log.h"
 #include "sink.h"
 

@@ -1,7 +1,7 @@
 /*
  * vcdc - `vcdc status`: per group and partition the committed offset, the
  * log end, the lag, the offset recorded in the target and the time lag,
- * judged over a window of samples (common/lag.h).
+ * judged over a window of samples (control/lag.h).
  *
  * Without --watch: N samples of every group, --interval apart, then one
  * report. With --watch S: the same first report, then a new sample of every
@@ -11,7 +11,7 @@
  * --capture URL adds a vcdc-capture's lag as its database sees it, read
  * at each report (capture/slotlag.h).
  */
-#include "status.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,10 +1,10 @@
 /*
  * vcdc - `vcdc verify`: options, the run, the report.
  *
- * cli/verify.h (this command) and common/verify.h (the library) share a
+ * cli/commands.h (this command) and control/verify.h (the library) share a
  * base name: the library's is included by its path.
  */
-#include "verify.h"
+#include "commands.h"
 #include "pair.h"
 
 #include <errno.h>
@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "../common/verify.h"
+#include "verify.h"
 #include "log.h"
 #include "sink.h"
 

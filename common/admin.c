@@ -1,5 +1,6 @@
 /*
  * vcdc - Kafka admin operations.
+ * Asks and creates; never deletes or alters a topic.
  */
 #include "admin.h"
 

@@ -2,6 +2,7 @@
  * vcdc - the few Kafka admin operations vcdc needs, over any client handle
  * (producer or consumer): topic existence and partition count, a topic's
  * configuration value, topic creation.
+ * They never delete or alter a topic.
  */
 #ifndef VCDC_ADMIN_H
 #define VCDC_ADMIN_H

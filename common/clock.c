@@ -1,5 +1,6 @@
 /*
  * vcdc - time.
+ * Reads clocks; never sleeps.
  */
 #include "clock.h"
 

@@ -1,5 +1,6 @@
 /*
  * vcdc - configuration table and librdkafka pass-through.
+ * Checks and stores values; never acts on them.
  */
 #include "conf.h"
 #include "log.h"

@@ -3,6 +3,7 @@
  * defaults and validation in one table (conf.c), and every other key passed
  * straight to librdkafka. -X key=value and -F properties files go through
  * here for every program.
+ * Nothing here acts on a value: each program reads what it needs.
  */
 #ifndef VCDC_CONF_H
 #define VCDC_CONF_H

@@ -1,5 +1,6 @@
 /*
  * vcdc - logging to stderr.
+ * Writes to stderr only: stdout carries data.
  */
 #include "log.h"
 

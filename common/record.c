@@ -1,8 +1,10 @@
 /*
  * vcdc - the change record.
+ * Checks shape and limits only; what a target can hold is the sinks' check().
  */
 #include "record.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,5 +120,22 @@ int vcdc_record_check_limits(const vcdc_record_t *rec, char *errstr,
                          rec->dim, VCDC_DIM_MAX);
                 return -1;
         }
+        return 0;
+}
+
+int vcdc_vector_check(const float *v, size_t dim, char *errstr,
+                      size_t errstr_size) {
+        size_t i;
+
+        if (!dim || !v) {
+                snprintf(errstr, errstr_size, "no vector");
+                return -1;
+        }
+        for (i = 0; i < dim; i++)
+                if (!isfinite(v[i])) {
+                        snprintf(errstr, errstr_size, "vector[%zu] is %s", i,
+                                 isnan(v[i]) ? "NaN" : "infinite");
+                        return -1;
+                }
         return 0;
 }

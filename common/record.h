@@ -58,6 +58,12 @@ const char *vcdc_op_name(vcdc_op_t op);
 int vcdc_record_check_ids(const vcdc_record_t *rec, char *errstr,
                           size_t errstr_size);
 
+/** Checks a vector: present (dim > 0) and every component finite. Returns
+ *  0, or -1 with errstr ("vector[3] is NaN", "no vector"). The one vector
+ *  check: the decoders, the input readers and the sinks all use it. */
+int vcdc_vector_check(const float *v, size_t dim, char *errstr,
+                      size_t errstr_size);
+
 /** vcdc_record_check_ids(), and an upsert's dimension within 1..
  *  VCDC_DIM_MAX. Returns 0, or -1 with errstr. */
 int vcdc_record_check_limits(const vcdc_record_t *rec, char *errstr,

@@ -1,5 +1,6 @@
 /*
  * vcdc - sink URL parsing.
+ * Parses only: never resolves a host or opens a connection.
  */
 #include "url.h"
 

@@ -5,6 +5,8 @@
  * lost assignment keeps (nothing: another member owns the partitions
  * already), commits to the group, offsets recorded in a target that keeps
  * them apart, and the resync after a fenced batch.
+ * It never applies a batch (apply.c) nor decides what a message becomes
+ * (handle.c).
  */
 #include "consumer_int.h"
 

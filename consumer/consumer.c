@@ -2,6 +2,7 @@
  * vcdc - the consumer's set-up and tear-down, statistics and metrics. The
  * loop and what it does live in loop.c, handle.c, apply.c and assign.c
  * (consumer_int.h says which does what).
+ * It applies nothing itself.
  */
 #include "consumer_int.h"
 
@@ -104,12 +105,13 @@ static size_t render_metrics(char *buf, size_t size, void *opaque) {
 
 /* A replay from offset zero must find all history: every partition starts
  * at offset 0, or the topic is compacted. */
-static int check_replay(vcdc_consumer_t *c, int partition_cnt, char *errstr,
-                        size_t errstr_size) {
+static int check_replay(vcdc_consumer_t *c, int partition_cnt,
+                        int *transientp, char *errstr, size_t errstr_size) {
         char policy[128];
         int64_t lo, hi;
         int p;
 
+        *transientp = 1; /* until the answers are in */
         if (vcdc_admin_topic_config(c->rk, c->topic, "cleanup.policy", policy,
                                     sizeof(policy), 10000, errstr,
                                     errstr_size) == -1)
@@ -126,6 +128,7 @@ static int check_replay(vcdc_consumer_t *c, int partition_cnt, char *errstr,
                         return -1;
                 }
                 if (lo > 0) {
+                        *transientp = 0;
                         snprintf(errstr, errstr_size,
                                  "cannot replay %s from offset zero: "
                                  "partition %d starts at offset %" PRId64
@@ -136,6 +139,7 @@ static int check_replay(vcdc_consumer_t *c, int partition_cnt, char *errstr,
                         return -1;
                 }
         }
+        *transientp = 0;
         return 0;
 }
 
@@ -271,11 +275,13 @@ static void read_settings(vcdc_consumer_t *c, const vcdc_conf_t *conf,
 
 vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                                    const vcdc_consumer_opts_t *opts,
-                                   char *errstr, size_t errstr_size) {
+                                   int *transientp, char *errstr,
+                                   size_t errstr_size) {
         vcdc_consumer_t *c = calloc(1, sizeof(*c));
         vcdc_sink_conf_t sink_conf = {0};
+        vcdc_sink_status_t sink_status;
         char dlq_topic[512];
-        int partition_cnt;
+        int partition_cnt, transient = 0;
 
         if (!c || !(c->topic = strdup(opts->topic)) ||
             !(c->batch = vcdc_batch_new(message_destroy)) ||
@@ -290,9 +296,11 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 c->rng = 1;
         read_settings(c, conf, &sink_conf);
 
-        if (!(c->sink = vcdc_sink_new(opts->sink_url, &sink_conf, errstr,
-                                      errstr_size)))
+        if (!(c->sink = vcdc_sink_open(opts->sink_url, &sink_conf,
+                                       &sink_status, errstr, errstr_size))) {
+                transient = sink_status == VCDC_SINK_RETRIABLE;
                 goto err;
+        }
         c->offsets_apart = vcdc_sink_offsets_apart(c->sink);
         c->collection_explicit = opts->collection != NULL;
         if (!(c->collection = strdup(opts->collection
@@ -314,18 +322,24 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
 
         if (kafka_new(c, conf, opts, errstr, errstr_size) == -1)
                 goto err;
+        /* From here on a failure that is not a refusal is the cluster not
+         * answering. */
+        transient = 1;
         if (vcdc_admin_partition_count(c->rk, c->topic, &partition_cnt, 10000,
                                        errstr, errstr_size) == -1)
                 goto err;
+        transient = 0;
         if (!partition_cnt) {
                 snprintf(errstr, errstr_size, "topic %s does not exist",
                          c->topic);
                 goto err;
         }
         if (opts->from_beginning &&
-            check_replay(c, partition_cnt, errstr, errstr_size) == -1)
+            check_replay(c, partition_cnt, &transient, errstr,
+                         errstr_size) == -1)
                 goto err;
         c->delete_retention_ms = delete_retention(c);
+        transient = 1;
         if (opts->exit_at_end &&
             read_ends(c, partition_cnt, errstr, errstr_size) == -1)
                 goto err;
@@ -337,6 +351,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         if (!(c->dlq = vcdc_dlq_new(conf, dlq_topic, vcdc_sink_name(c->sink),
                                     errstr, errstr_size)))
                 goto err;
+        transient = 0;
         if (opts->metrics_port >= 0 &&
             !(c->metrics = vcdc_metrics_start(
                       vcdc_conf_str(conf, "vcdc.metrics.bind"),
@@ -351,6 +366,8 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                     opts->from_beginning ? "; replay from offset zero" : "");
         return c;
 err:
+        if (transientp)
+                *transientp = transient;
         vcdc_consumer_destroy(c);
         return NULL;
 }

@@ -47,11 +47,14 @@ typedef struct vcdc_consumer_stats_s {
 /**
  * Connects to Kafka and the sink and checks the configuration (a replay
  * that could not hold all history is refused here, naming the partition).
- * conf stays the caller's. Returns NULL with errstr.
+ * conf stays the caller's. Returns NULL with errstr; *transientp (when not
+ * NULL) is then 1 when what failed may pass by itself (the broker or the
+ * database did not answer), 0 for a configuration error.
  */
 vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                                    const vcdc_consumer_opts_t *opts,
-                                   char *errstr, size_t errstr_size);
+                                   int *transientp, char *errstr,
+                                   size_t errstr_size);
 
 /**
  * Runs until *run becomes 0 (a signal), the end is reached with

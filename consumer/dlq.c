@@ -1,6 +1,7 @@
 /*
  * vcdc - dead-letter producer: each dead letter kept until acknowledged,
  * sent again after a failure that may pass.
+ * It never blocks on the consumer and never decides what is a dead letter.
  */
 #include "dlq.h"
 

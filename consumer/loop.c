@@ -233,8 +233,8 @@ static void check_retention(vcdc_consumer_t *c, int64_t now, int64_t lag,
                 return;
         c->retention_warned = 1;
         VCDC_WARN("consumer",
-                  "this replay of %s will take about %.0f s, close to or "
-                  "past the topic's delete.retention.ms (%.0f s): a delete "
+                  "this replay of %s will take about %.1f s, close to or "
+                  "past the topic's delete.retention.ms (%.1f s): a delete "
                   "whose tombstone compaction removes before the replay "
                   "reaches it leaves its vector in %s. Raise the topic's "
                   "delete.retention.ms above the replay's duration "

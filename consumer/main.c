@@ -1,5 +1,6 @@
 /*
  * vcdc-consumer - apply a vcdc topic to one target database.
+ * Parses, starts, runs, stops: no logic of its own.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,7 +59,8 @@ static void usage(FILE *fp) {
                 "Secrets: VCDC_CHROMA_TOKEN[_FILE], VCDC_PG_PASSWORD[_FILE].\n"
                 "Exit status: 0 on a clean stop (SIGTERM, SIGINT, "
                 "--exit-at-end),\n1 on a fatal error, 64 on a usage or "
-                "configuration error.\n");
+                "configuration error, 75 when\nthe broker or the database "
+                "does not answer at start-up (try again later).\n");
 }
 
 int main(int argc, char **argv) {
@@ -83,7 +85,7 @@ int main(int argc, char **argv) {
         vcdc_conf_t *conf;
         struct sigaction sa;
         char errstr[1024], *end;
-        int opt, r;
+        int opt, r, transient = 0;
 
         if (!(conf = vcdc_conf_new())) {
                 fprintf(stderr, "vcdc-consumer: out of memory\n");
@@ -190,10 +192,11 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
 
-        if (!(c = vcdc_consumer_new(conf, &opts, errstr, sizeof(errstr)))) {
+        if (!(c = vcdc_consumer_new(conf, &opts, &transient, errstr,
+                                    sizeof(errstr)))) {
                 fprintf(stderr, "vcdc-consumer: %s\n", errstr);
                 vcdc_conf_destroy(conf);
-                return 64;
+                return transient ? 75 : 64;
         }
         r = vcdc_consumer_run(c, &run);
         vcdc_consumer_destroy(c);

@@ -1,5 +1,6 @@
 /*
  * vcdc - Prometheus text endpoint.
+ * It serves what render() writes and never touches the consumer's state.
  */
 #include "metrics.h"
 

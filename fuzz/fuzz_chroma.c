@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (i = 0; i < n; i++)
                         free(hits[i].id);
 
-        if (vcdc_chroma_parse_offsets(resp, "t", &offsets, &n, errstr,
-                                      sizeof(errstr)) == 0)
+        if (vcdc_chroma_parse_offsets(resp, "t", "c0ffee", &offsets, &n,
+                                      errstr, sizeof(errstr)) == 0)
                 free(offsets);
 
         json_decref(resp);

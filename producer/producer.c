@@ -1,5 +1,6 @@
 /*
  * vcdc - the producer library.
+ * It never reads input nor decides what a record means.
  */
 #include "producer.h"
 

@@ -2,8 +2,10 @@
 # install-deps.sh - install everything vcdc needs to build and test on
 # Debian 12 (run as root, or as a user with sudo for the apt step).
 #
-#   1. Debian packages: compilers, the C libraries vcdc links, kcat,
-#      valgrind, python3-venv, unzip; Java, Maven and Node.js only if missing.
+#   1. Debian packages: compilers (clang with its sanitizer and libFuzzer
+#      runtimes, which --no-install-recommends leaves out), the C libraries
+#      vcdc links, kcat, valgrind, python3-venv, unzip; Java, Maven and
+#      Node.js only if missing.
 #   2. npm packages for the local stack (the Chroma server), exactly as
 #      pinned in scripts/node/package-lock.json (`npm ci`).
 #   3. The Kafka broker's jars, pinned in scripts/kafka/pom.xml, copied by
@@ -46,7 +48,7 @@ readonly APT_PACKAGES=(
 	build-essential pkg-config
 	librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev
 	libcmocka-dev libpq-dev
-	kcat clang valgrind python3-venv unzip
+	kcat clang libclang-rt-dev valgrind python3-venv unzip
 	curl ca-certificates procps
 )
 

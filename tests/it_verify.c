@@ -30,8 +30,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "../cli/shadow.h"
-#include "../cli/verify.h"
+#include "commands.h"
 #include "http.h"
 #include "log.h"
 #include "shadow.h"

@@ -186,6 +186,62 @@ static void test_record_check(void **state) {
                 assert_non_null(strstr(errstr, "overflows float32"));
                 rec_free(rec);
         }
+        /* Every square rounds to 0 in float32 (at most 2^-150, so each
+         * component at most 2^-75): Chroma's cosine stores zeros. One
+         * component above keeps the norm, and so does l2. */
+        {
+                static const float tiny[] = {0x1p-75f, -0x1p-75f, 0},
+                                   fine[] = {0x1p-75f, 0x1.000002p-75f, 0},
+                                   zero[] = {0, 0, 0};
+                vcdc_record_t *rec = rec_new("t", tiny, 3, NULL, NULL);
+                dim = 0;
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 -1);
+                assert_non_null(strstr(errstr, "as zeros"));
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                rec = rec_new("f", fine, 3, NULL, NULL);
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                rec = rec_new("z", zero, 3, NULL, NULL); /* stored as is */
+                assert_int_equal(vcdc_chroma_record_check(
+                                         rec, VCDC_METRIC_COSINE, &dim, errstr,
+                                         sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+        }
+        /* A record whose upsert alone exceeds Chroma's 40 MiB body cap. */
+        {
+                size_t n = VCDC_CHROMA_SERVER_BODY_MAX;
+                char *doc = malloc(n + 1);
+                vcdc_record_t *rec;
+                memset(doc, 'd', n);
+                doc[n] = '\0';
+                rec = rec_new("b", v3, 3, NULL, doc);
+                dim = 3;
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 -1);
+                assert_non_null(strstr(errstr, "HTTP 413"));
+                rec_free(rec);
+                doc[n - 1024] = '\0';
+                rec = rec_new("b", v3, 3, NULL, doc);
+                assert_int_equal(vcdc_chroma_record_check(rec, VCDC_METRIC_L2,
+                                                          &dim, errstr,
+                                                          sizeof(errstr)),
+                                 0);
+                rec_free(rec);
+                free(doc);
+        }
 }
 
 static void test_name_check(void **state) {
@@ -539,13 +595,14 @@ static void test_small_bodies(void **state) {
                                "1.40129846e-45]],\"n_results\":10,"
                                "\"include\":[\"distances\"]}");
         free(s);
-        s = vcdc_chroma_offsets_body("vcdc.changes", offs, 2);
+        s = vcdc_chroma_offsets_body("vcdc.changes", "c-1", offs, 2);
         assert_string_equal(
                 s, "{\"ids\":[\"vcdc.changes/0\",\"vcdc.changes/3\"],"
                    "\"embeddings\":[[0.0],[0.0]],\"metadatas\":["
                    "{\"topic\":\"vcdc.changes\",\"partition\":0,"
-                   "\"offset\":41},{\"topic\":\"vcdc.changes\","
-                   "\"partition\":3,\"offset\":9000000000}]}");
+                   "\"offset\":41,\"collection_id\":\"c-1\"},"
+                   "{\"topic\":\"vcdc.changes\",\"partition\":3,"
+                   "\"offset\":9000000000,\"collection_id\":\"c-1\"}]}");
         free(s);
         s = vcdc_chroma_create_body("docs", VCDC_METRIC_IP);
         assert_string_equal(s, "{\"name\":\"docs\",\"configuration\":{\"hnsw\":"
@@ -573,6 +630,8 @@ static void test_status_map(void **state) {
                 {429, VCDC_SINK_RETRIABLE}, {500, VCDC_SINK_RETRIABLE},
                 {502, VCDC_SINK_RETRIABLE}, {503, VCDC_SINK_RETRIABLE},
                 {504, VCDC_SINK_RETRIABLE}, {301, VCDC_SINK_FATAL},
+                {407, VCDC_SINK_FATAL},     {501, VCDC_SINK_FATAL},
+                {505, VCDC_SINK_FATAL},     {599, VCDC_SINK_RETRIABLE},
                 {100, VCDC_SINK_FATAL},     {0, VCDC_SINK_FATAL},
         };
         size_t i;
@@ -826,11 +885,22 @@ static void test_parse_query(void **state) {
 }
 
 static void test_parse_offsets(void **state) {
+        /* Records of collection c-1, of another one (c-0, since
+         * deleted), of none yet (""), and from before the stamp. */
         static const char answer[] =
-                "{\"ids\":[\"t/2\",\"t/0\",\"u/0\"],\"metadatas\":["
-                "{\"topic\":\"t\",\"partition\":2,\"offset\":9000000000},"
-                "{\"topic\":\"t\",\"partition\":0,\"offset\":-1},"
-                "{\"topic\":\"u\",\"partition\":0,\"offset\":5}]}";
+                "{\"ids\":[\"t/2\",\"t/0\",\"u/0\",\"t/5\",\"t/6\","
+                "\"t/7\"],\"metadatas\":["
+                "{\"topic\":\"t\",\"partition\":2,\"offset\":9000000000,"
+                "\"collection_id\":\"c-1\"},"
+                "{\"topic\":\"t\",\"partition\":0,\"offset\":-1,"
+                "\"collection_id\":\"c-1\"},"
+                "{\"topic\":\"u\",\"partition\":0,\"offset\":5,"
+                "\"collection_id\":\"c-1\"},"
+                "{\"topic\":\"t\",\"partition\":5,\"offset\":50,"
+                "\"collection_id\":\"c-0\"},"
+                "{\"topic\":\"t\",\"partition\":6,\"offset\":60,"
+                "\"collection_id\":\"\"},"
+                "{\"topic\":\"t\",\"partition\":7,\"offset\":70}]}";
         static const char *const malformed[] = {
                 "{}",
                 "{\"metadatas\":null}",
@@ -849,8 +919,8 @@ static void test_parse_offsets(void **state) {
         json_t *j = parse(answer);
 
         (void)state;
-        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", &offs, &n, errstr,
-                                                   sizeof(errstr)),
+        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "c-1", &offs, &n,
+                                                   errstr, sizeof(errstr)),
                          0);
         assert_int_equal(n, 2);
         assert_int_equal(offs[0].partition, 0);
@@ -858,10 +928,23 @@ static void test_parse_offsets(void **state) {
         assert_int_equal(offs[1].partition, 2);
         assert_int_equal(offs[1].offset, 9000000000LL);
         free(offs);
+        /* While no collection exists: only those recorded without one. */
+        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "", &offs, &n,
+                                                   errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(n, 1);
+        assert_int_equal(offs[0].partition, 6);
+        free(offs);
+        /* A collection since re-created: none. */
+        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "c-2", &offs, &n,
+                                                   errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(n, 0);
+        free(offs);
         json_decref(j);
         j = parse("{\"ids\":[],\"metadatas\":[]}");
-        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", &offs, &n, errstr,
-                                                   sizeof(errstr)),
+        assert_int_equal(vcdc_chroma_parse_offsets(j, "t", "", &offs, &n,
+                                                   errstr, sizeof(errstr)),
                          0);
         assert_int_equal(n, 0);
         assert_non_null(offs);
@@ -869,7 +952,7 @@ static void test_parse_offsets(void **state) {
         json_decref(j);
         for (i = 0; i < ARRAY_CNT(malformed); i++) {
                 j = parse(malformed[i]);
-                if (vcdc_chroma_parse_offsets(j, "t", &offs, &n, errstr,
+                if (vcdc_chroma_parse_offsets(j, "t", "", &offs, &n, errstr,
                                               sizeof(errstr)) != -1)
                         fail_msg("malformed[%zu] accepted", i);
                 assert_null(offs);

@@ -266,18 +266,84 @@ static void test_upsert_sql(void **state) {
         assert_null(vcdc_pgvector_upsert_sql("\"t\"", 0));
 }
 
-static void test_offsets_sql(void **state) {
+/* The fenced offsets statement (issue 14, scenario 8): the batch's rows in
+ * partition order, the conditional write or the lock, and a refusal the
+ * planner cannot fold (a cast of text built from the query's rows). */
+static void test_fence_sql(void **state) {
         char *sql;
 
         (void)state;
-        sql = vcdc_pgvector_offsets_sql(3);
+        sql = vcdc_pgvector_fence_sql(3, 1);
         assert_int_equal(count_params(sql), 2 + 2 * 3);
-        assert_non_null(strstr(sql, "($1::text,$2::text,$7::int,$8::bigint,"
-                                    "now())"));
-        assert_non_null(strstr(sql, "ON CONFLICT (table_name, topic, "
-                                    "partition) DO UPDATE"));
+        assert_non_null(strstr(sql, "VALUES ($3::int,$4::bigint),"
+                                    "($5::int,$6::bigint),"
+                                    "($7::int,$8::bigint))"));
+        assert_non_null(strstr(sql, "ORDER BY b.partition ON CONFLICT "
+                                    "(table_name, topic, partition) DO "
+                                    "UPDATE"));
+        assert_non_null(strstr(sql, "WHERE o.\"offset\" < "
+                                    "EXCLUDED.\"offset\""));
+        assert_non_null(strstr(sql, "pg_relation_filenode("));
+        assert_non_null(strstr(sql, "count(*) = 3 THEN 0 ELSE"));
+        assert_non_null(strstr(sql, "'vcdc_stale: partition ' || (SELECT"));
+        assert_non_null(strstr(sql, ")::int END"));
         free(sql);
-        assert_null(vcdc_pgvector_offsets_sql(0));
+
+        sql = vcdc_pgvector_fence_sql(1, 0);
+        assert_int_equal(count_params(sql), 4);
+        assert_non_null(strstr(sql, "b.partition, -1, t.instance"));
+        assert_non_null(strstr(sql, "DO UPDATE SET \"offset\" = "
+                                    "o.\"offset\" RETURNING"));
+        assert_null(strstr(sql, "EXCLUDED.\"offset\""));
+        free(sql);
+        assert_null(vcdc_pgvector_fence_sql(0, 1));
+}
+
+/* The fence's refusal is known by SQLSTATE 22P02 and its text; other
+ * 22P02 errors (bad JSON, bad vector text) are not it. */
+static void test_fence_refused(void **state) {
+        char why[128];
+
+        (void)state;
+        assert_true(vcdc_pgvector_fence_refused(
+                "22P02",
+                "invalid input syntax for type integer: \"vcdc_stale: "
+                "partition 0,3 records an offset at or past the batch's\"",
+                why, sizeof(why)));
+        assert_string_equal(why, "partition 0,3 records an offset at or "
+                                 "past the batch's");
+        /* Translated messages keep the quoted text. */
+        assert_true(vcdc_pgvector_fence_refused(
+                "22P02", "ungueltige Eingabe: \"vcdc_stale: partition 1\"",
+                NULL, 0));
+        assert_false(vcdc_pgvector_fence_refused(
+                "22P02", "invalid input syntax for type json", why,
+                sizeof(why)));
+        assert_false(vcdc_pgvector_fence_refused(
+                "22003", "\"vcdc_stale: partition 1\"", why, sizeof(why)));
+        assert_false(vcdc_pgvector_fence_refused(NULL, NULL, why,
+                                                 sizeof(why)));
+}
+
+/* Scenario 7 of issue 14: the largest batch max_batch() allows, with a
+ * delete, its offsets and the PREPARE of a fresh connection, fits one
+ * pipeline; one record more does not (and goes statement by statement). */
+static void test_statement_cnt(void **state) {
+        (void)state;
+        assert_int_equal(vcdc_pgvector_statement_cnt(0, 0, 1, 1), 3);
+        assert_int_equal(vcdc_pgvector_statement_cnt(1, 0, 0, 1), 3);
+        assert_int_equal(vcdc_pgvector_statement_cnt(499, 1, 1, 1), 5);
+        assert_int_equal(vcdc_pgvector_statement_cnt(500, 1, 1, 1), 6);
+        assert_int_equal(vcdc_pgvector_statement_cnt(500, 1, 1, 0), 5);
+        assert_int_equal(vcdc_pgvector_statement_cnt(
+                                 VCDC_PGVECTOR_MAX_BATCH, 1, 1, 1),
+                         15);
+        assert_true(vcdc_pgvector_statement_cnt(VCDC_PGVECTOR_MAX_BATCH, 1, 1,
+                                                1) <=
+                    VCDC_PGVECTOR_PIPELINE_MAX);
+        assert_true(vcdc_pgvector_statement_cnt(VCDC_PGVECTOR_MAX_BATCH + 1,
+                                                1, 1, 1) >
+                    VCDC_PGVECTOR_PIPELINE_MAX);
 }
 
 static void test_sqlstate(void **state) {
@@ -336,6 +402,93 @@ static void test_sqlstate(void **state) {
         }
 }
 
+/* Issue 14, scenario 10: a connection refusal read from libpq's verbose
+ * message (texts as libpq 15 and PostgreSQL 16 write them). */
+static void test_connect_status(void **state) {
+        static const struct {
+                const char *msg;
+                int needs_password;
+                vcdc_sink_status_t status;
+                const char *code, *text;
+        } cases[] = {
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "FATAL:  28P01: password authentication failed for user "
+                 "\"u\"\nLOCATION:  auth_failed, auth.c:323\n",
+                 0, VCDC_SINK_FATAL, "28P01", "password authentication"},
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "FATAL:  28000: no pg_hba.conf entry for host "
+                 "\"127.0.0.1\", user \"u\", database \"d\", no "
+                 "encryption\n",
+                 0, VCDC_SINK_FATAL, "28000", "no pg_hba.conf entry"},
+                {"...failed: FATAL:  28000: role \"u\" does not exist\n", 0,
+                 VCDC_SINK_FATAL, "28000", "role \"u\""},
+                {"...failed: FATAL:  42501: permission denied for database "
+                 "\"d\"\n",
+                 0, VCDC_SINK_FATAL, "42501", "permission denied"},
+                {"...failed: FATAL:  3D000: database \"d\" does not exist\n",
+                 0, VCDC_SINK_FATAL, "3D000", "database"},
+                /* The server's language does not matter. */
+                {"...failed: FATAL:  28P01: Passwort-Authentifizierung f\xc3"
+                 "\xbcr Benutzer \xc2\xbbu\xc2\xab fehlgeschlagen\n",
+                 0, VCDC_SINK_FATAL, "28P01", "Passwort"},
+                {"...failed: FATAL:  57P03: the database system is starting "
+                 "up\n",
+                 0, VCDC_SINK_RETRIABLE, "57P03", "the database system"},
+                {"...failed: FATAL:  53300: sorry, too many clients "
+                 "already\n",
+                 0, VCDC_SINK_RETRIABLE, "53300", "sorry"},
+                {"connection to server at \"127.0.0.1\", port 1 failed: "
+                 "Connection refused\n\tIs the server running on that host "
+                 "and accepting TCP/IP connections?\n",
+                 0, VCDC_SINK_RETRIABLE, "", NULL},
+                {"connection to server at \"127.0.0.1\", port 5432 failed: "
+                 "fe_sendauth: no password supplied\n",
+                 1, VCDC_SINK_FATAL, "", NULL},
+                /* Several addresses: one refusing authentication wins. */
+                {"connection to server at \"localhost\" (::1), port 5432 "
+                 "failed: FATAL:  57P03: the database system is starting "
+                 "up\nconnection to server at \"localhost\" (127.0.0.1), "
+                 "port 5432 failed: FATAL:  28P01: password authentication "
+                 "failed for user \"u\"\n",
+                 0, VCDC_SINK_FATAL, "28P01", "password"},
+                /* Not codes: a DETAIL line, a LOCATION. */
+                {"...failed: server closed the connection unexpectedly\n"
+                 "DETAIL:  ABCDE: x\nLOCATION:  PROC1: y\n",
+                 0, VCDC_SINK_RETRIABLE, "", NULL},
+        };
+        const char *text;
+        char code[6];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_sink_status_t st = vcdc_pgvector_connect_status(
+                        cases[i].msg, cases[i].needs_password, code, &text);
+                if (st != cases[i].status || strcmp(code, cases[i].code) ||
+                    (cases[i].text ? !text ||
+                                             strncmp(text, cases[i].text,
+                                                     strlen(cases[i].text))
+                                   : text != NULL))
+                        fail_msg("case %zu: %s, code \"%s\", text \"%.30s\"",
+                                 i, vcdc_sink_status_name(st), code,
+                                 text ? text : "(none)");
+        }
+        assert_int_equal(vcdc_pgvector_connect_status(NULL, 0, NULL, NULL),
+                         VCDC_SINK_RETRIABLE);
+}
+
+/* retry_smaller: a statement the server stopped for time or resources. */
+static void test_sqlstate_smaller(void **state) {
+        (void)state;
+        assert_true(vcdc_pgvector_sqlstate_smaller("57014"));
+        assert_true(vcdc_pgvector_sqlstate_smaller("53200"));
+        assert_true(vcdc_pgvector_sqlstate_smaller("53100"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("53300"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("40001"));
+        assert_false(vcdc_pgvector_sqlstate_smaller("08006"));
+        assert_false(vcdc_pgvector_sqlstate_smaller(NULL));
+}
+
 static void test_json_compact(void **state) {
         static const struct {
                 const char *in, *out;
@@ -359,6 +512,104 @@ static void test_json_compact(void **state) {
 }
 
 /* check() needs no connection: call it on a handle that has none. */
+/* jsonb's input, as PostgreSQL 16 takes it (each case tried against the
+ * server: tests/it_sink_pg_check.c). */
+static void test_jsonb_check(void **state) {
+        static const struct {
+                const char *json;
+                int ok;
+        } cases[] = {
+                {"{}", 1},
+                {" {\"a\" : [1, 2.5, -0, true, false, null, \"x\"]} \n", 1},
+                {"{\"\":1,\"a\":1,\"a\":2}", 1},
+                {"{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}", 1},
+                {"{\"a\":\"\\ud83d\\ude00 \\uffff caf\xc3\xa9\"}", 1},
+                {"{\"a\":\"\\u0000\"}", 0},
+                {"{\"\\u0000\":1}", 0},
+                {"{\"a\":\"\\ud800\"}", 0},
+                {"{\"a\":\"\\udc00\"}", 0},
+                {"{\"a\":\"\\ud83dx\"}", 0},
+                {"{\"a\":\"\\ude00\\ud83d\"}", 0},
+                {"{\"a\":\"\\u12G4\"}", 0},
+                {"{\"a\":\"\\x\"}", 0},
+                {"{\"a\":\"\xc3\x28\"}", 0},
+                {"{\"a\":\"\xed\xa0\x80\"}", 0},
+                {"{\"a\":\"x\ty\"}", 0},
+                {"{\"a\":\"x", 0},
+                {"{\"a\":123456789012345678901234567890}", 1},
+                {"{\"a\":1e1000}", 1},
+                {"{\"a\":1E+131071}", 1},
+                {"{\"a\":1e131072}", 0},
+                {"{\"a\":99999e131067}", 1},
+                {"{\"a\":10000e131068}", 0},
+                {"{\"a\":1e-16383}", 1},
+                {"{\"a\":1e-16384}", 0},
+                {"{\"a\":10e-16384}", 0},
+                {"{\"a\":1.0e-16383}", 0},
+                {"{\"a\":0.5e-16383}", 0},
+                {"{\"a\":0.00001e-16378}", 1},
+                {"{\"a\":0e-99999}", 0},
+                {"{\"a\":0e99999}", 1},
+                {"{\"a\":0e1073741823}", 1},
+                {"{\"a\":0e1073741824}", 0},
+                {"{\"a\":0e-1073741824}", 0},
+                {"{\"a\":-0.0E-0}", 1},
+                {"{\"a\":01}", 0},
+                {"{\"a\":-01}", 0},
+                {"{\"a\":1.}", 0},
+                {"{\"a\":.5}", 0},
+                {"{\"a\":1e}", 0},
+                {"{\"a\":1e+}", 0},
+                {"{\"a\":+1}", 0},
+                {"{\"a\":-}", 0},
+                {"{\"a\":NaN}", 0},
+                {"{\"a\":Infinity}", 0},
+                {"{\"a\":nul}", 0},
+                {"{\"a\":1,}", 0},
+                {"{\"a\":[1,]}", 0},
+                {"{\"a\":1} x", 0},
+                {"{a:1}", 0},
+                {"\f{}", 0},
+                {"[1]", 0}, /* not an object */
+                {"", 0},
+        };
+        char err[256];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                int ok = vcdc_pgvector_jsonb_check(cases[i].json, 1, err,
+                                                   sizeof(err)) == 0;
+                if (ok != cases[i].ok)
+                        fail_msg("case %zu (%s): %s", i, cases[i].json,
+                                 ok ? "taken" : err);
+        }
+        assert_int_equal(vcdc_pgvector_jsonb_check("[1]", 0, err,
+                                                   sizeof(err)),
+                         0);
+}
+
+/* Nesting: 2,048 levels pass, one more is refused (PostgreSQL's own limit
+ * is its stack, about 15,000 at the default max_stack_depth). */
+static void test_jsonb_depth(void **state) {
+        enum { MAX = VCDC_PGVECTOR_JSON_DEPTH_MAX };
+        char *s = malloc(2 * (MAX + 1) + 2), err[256];
+        size_t i, n;
+
+        (void)state;
+        for (n = MAX; n <= MAX + 1; n++) {
+                for (i = 0; i < n; i++) {
+                        s[i] = '[';
+                        s[n + i] = ']';
+                }
+                s[2 * n] = '\0';
+                assert_int_equal(vcdc_pgvector_jsonb_check(s, 0, err,
+                                                           sizeof(err)),
+                                 n == MAX ? 0 : -1);
+        }
+        free(s);
+}
+
 static void test_check(void **state) {
         static const struct {
                 float v0;
@@ -376,9 +627,14 @@ static void test_check(void **state) {
                 {1, 16001, NULL, NULL, VCDC_SINK_INVALID, "at most 16000"},
                 {1, 3, "[1,2]", NULL, VCDC_SINK_INVALID, "JSON object"},
                 {1, 3, "\"s\"", NULL, VCDC_SINK_INVALID, "JSON object"},
-                {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID, "not JSON"},
+                {1, 3, "{\"a\":", NULL, VCDC_SINK_INVALID,
+                 "not JSON that jsonb holds"},
                 {1, 3, "{\"a\":\"\\u0000\"}", NULL, VCDC_SINK_INVALID,
-                 "not JSON"},
+                 "\\u0000"},
+                {1, 3, "{\"a\":1e-16384}", NULL, VCDC_SINK_INVALID,
+                 "numeric"},
+                {1, 3, "{\"a\":123456789012345678901234567890}", NULL,
+                 VCDC_SINK_OK, NULL},
                 {1, 3, NULL, "bad \xc3\x28 utf-8", VCDC_SINK_INVALID,
                  "document is not valid UTF-8"},
                 {1, 3, NULL, "surrogate \xed\xa0\x80", VCDC_SINK_INVALID,
@@ -469,9 +725,15 @@ int main(void) {
                 cmocka_unit_test(test_vector_parse),
                 cmocka_unit_test(test_text_array),
                 cmocka_unit_test(test_upsert_sql),
-                cmocka_unit_test(test_offsets_sql),
+                cmocka_unit_test(test_fence_sql),
+                cmocka_unit_test(test_fence_refused),
+                cmocka_unit_test(test_statement_cnt),
                 cmocka_unit_test(test_sqlstate),
+                cmocka_unit_test(test_connect_status),
+                cmocka_unit_test(test_sqlstate_smaller),
                 cmocka_unit_test(test_json_compact),
+                cmocka_unit_test(test_jsonb_check),
+                cmocka_unit_test(test_jsonb_depth),
                 cmocka_unit_test(test_check),
                 cmocka_unit_test(test_open_refused),
         };

@@ -17,8 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cli/shadow.h"
-#include "../cli/verify.h"
+#include "commands.h"
 #include "shadow.h"
 #include "verify.h"
 

@@ -77,22 +77,29 @@ static void usage(FILE *fp) {
                 "id (0..1)\n"
                 "  --fvecs         write fvecs (upserts only) instead of "
                 "JSONL\n"
+                "  --digits N      significant digits of each value (default "
+                "9, which\n"
+                "                  reads back the same float32; 17 prints "
+                "the double\n"
+                "                  that float32 widens to, as numpy's "
+                "tolist() does)\n"
                 "Ids are \"doc-N\"; metadata holds the cluster and a "
                 "version.\n");
 }
 
 int main(int argc, char **argv) {
-        enum { O_START = 256, O_UPDATES, O_DELETES, O_FVECS };
+        enum { O_START = 256, O_UPDATES, O_DELETES, O_FVECS, O_DIGITS };
         static const struct option longopts[] = {
                 {"start", required_argument, NULL, O_START},
                 {"updates", required_argument, NULL, O_UPDATES},
                 {"deletes", required_argument, NULL, O_DELETES},
                 {"fvecs", no_argument, NULL, O_FVECS},
+                {"digits", required_argument, NULL, O_DIGITS},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         double count = 1000, dim = 128, clusters = 32, seed = 1, rate = 0,
-               start = 0, updates = 0, deletes = 0, v;
+               start = 0, updates = 0, deletes = 0, digits = 9, v;
         const char *collection = "docs";
         int fvecs = 0, opt, d, D, K;
         float *centers, *vec;
@@ -114,6 +121,7 @@ int main(int argc, char **argv) {
                 case O_UPDATES: bad = parse_num("--updates", optarg, 0, 1, &updates); break;
                 case O_DELETES: bad = parse_num("--deletes", optarg, 0, 1, &deletes); break;
                 case O_FVECS: fvecs = 1; break;
+                case O_DIGITS: bad = parse_num("--digits", optarg, 1, 17, &digits); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 64;
                 }
@@ -204,7 +212,8 @@ int main(int argc, char **argv) {
                        "\"vector\":[",
                        collection, (unsigned long long)id);
                 for (d = 0; d < D; d++)
-                        printf(d ? ",%.9g" : "%.9g", (double)vec[d]);
+                        printf(d ? ",%.*g" : "%.*g", (int)digits,
+                               (double)vec[d]);
                 printf("],\"metadata\":{\"cluster\":%d,\"version\":%llu},"
                        "\"document\":\"vector %llu of cluster %d\"}\n",
                        cluster, (unsigned long long)i, (unsigned long long)id,

@@ -523,14 +523,17 @@ class Chroma:
     def recorded_offsets(self, name, topic):
         """{partition: offset} from the companion collection
         NAME_vcdc_offsets (ids "topic/partition", metadata topic,
-        partition, offset)."""
+        partition, offset, collection_id): only records of the collection
+        as it exists now (its id, or "" while there is none)."""
         comp = name + "_vcdc_offsets"
         if self.collection_id(comp) is None:
             return {}
+        current = self.collection_id(name) or ""
         out = {}
         for id_, (_, md, _) in self.get_all(comp, include=("metadatas",)
                                             ).items():
-            if md and md.get("topic") == topic:
+            if (md and md.get("topic") == topic
+                    and md.get("collection_id") == current):
                 assert id_ == "%s/%d" % (topic, md["partition"]), (id_, md)
                 out[int(md["partition"])] = int(md["offset"])
         return out
@@ -602,9 +605,15 @@ class Pg:
         return out
 
     def recorded_offsets(self, table, topic):
+        """The offsets recorded for the table as it exists now: rows are
+        stamped with the table's filenode (a dropped, re-created or
+        truncated table has none), and -1 marks a row only locked."""
         return {p: o for p, o in self._query(
             'SELECT partition, "offset" FROM vcdc_offsets '
-            'WHERE table_name = %s AND topic = %s', (table, topic))}
+            'WHERE table_name = %s AND topic = %s AND "offset" >= 0 '
+            'AND table_instance = '
+            'pg_relation_filenode(to_regclass(quote_ident(%s)))',
+            (table, topic, table))}
 
 
 # ---------------------------------------------------------- comparison

@@ -252,19 +252,19 @@ def test_a_changed_partition_count_stops_the_consumer(stack, chroma, pg,
 def test_a_replay_longer_than_delete_retention_warns(stack, chroma, pg,
                                                      procs, topic,
                                                      tmp_path):
-    """The topic keeps tombstones 1 s; a replay of a few thousand records
-    in batches of 20 takes longer, and says so while it runs."""
+    """The topic keeps tombstones 0.1 s; a replay of a few thousand
+    records in batches of 5 takes longer, and says so while it runs."""
     rng = random.Random(10)
     create_topic(stack, topic, 1, {"cleanup.policy": "compact",
-                                   "delete.retention.ms": "1000"})
+                                   "delete.retention.ms": "100"})
     history = [make_upsert(rng, "docs", "k%d" % n, 4, 0, n)
                for n in range(4000)]
     produce(stack, topic, history, tmp_path / "h.jsonl")
     tgt = target("pgvector", stack, chroma, pg, "it_retention")
     c = consumer(procs, stack, topic, tgt, tmp_path, exit_at_end=True,
-                 conf=["vcdc.batch.records=20", "vcdc.progress.ms=100"])
+                 conf=["vcdc.batch.records=5", "vcdc.progress.ms=50"])
     assert c.start().wait(RUN_TIMEOUT) == 0, c.tail()
-    assert "delete.retention.ms (1 s)" in c.log(), c.tail()
+    assert "delete.retention.ms (0.1 s)" in c.log(), c.tail()
 
 
 # ------------------------------------ Chroma: offsets of idle partitions

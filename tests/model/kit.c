@@ -600,7 +600,8 @@ int kit_child_main(int argc, char **argv) {
                 vcdc_conf_destroy(conf);
                 return r == 0 ? KIT_EXIT_OK : KIT_EXIT_RUN_FAILED;
         }
-        if (!(c = vcdc_consumer_new(conf, &opts, errstr, sizeof(errstr)))) {
+        if (!(c = vcdc_consumer_new(conf, &opts, NULL, errstr,
+                                    sizeof(errstr)))) {
                 fprintf(stderr, "model consumer: vcdc_consumer_new: %s\n",
                         errstr);
                 vcdc_conf_destroy(conf);
