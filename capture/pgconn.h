@@ -11,6 +11,8 @@
  * or restarting, a connection was lost, a slot is still held by a session
  * that is going away); VCDC_PG_FATAL means it will fail again until
  * someone changes the configuration, the permissions or the schema.
+ * It must not decide what a failure means for the capture (wait, retry,
+ * stop): it only says which kind it is.
  */
 #ifndef VCDC_PGCONN_H
 #define VCDC_PGCONN_H
