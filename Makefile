@@ -14,6 +14,7 @@
 #   make bench           benchmarks on a local stack (bench/README.md)
 #   make bench-smoke     every benchmark once at tiny sizes (CI)
 #   make demo            the migration demo on local defaults
+#   make demo-capture    the same off a live PostgreSQL table (vcdc-capture)
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -32,7 +33,7 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 # programs' main.c goes into one library, and every folder holding a
 # header is on the include path, so a file moved between folders needs no
 # edit of its includes (header names are unique across them).
-SRC_DIRS := common sinks control producer consumer cli
+SRC_DIRS := common sinks control producer consumer cli capture
 rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
               $(filter $(subst *,%,$2),$d))
 SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)
@@ -50,7 +51,8 @@ LIB     := $(BUILD)/libvcdc.a
 PROGS   := bin/vcdc-gen \
            $(if $(wildcard producer/main.c),bin/vcdc-producer) \
            $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
-           $(if $(wildcard cli/main.c),bin/vcdc)
+           $(if $(wildcard cli/main.c),bin/vcdc) \
+           $(if $(wildcard capture/main.c),bin/vcdc-capture)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -69,7 +71,7 @@ IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
 # Build the C integration tests without running them.
 .PHONY: it all test test-unit test-integration soak sanitize valgrind demo install \
         clean deps stack-up stack-down bench bench-smoke fuzz fuzz-smoke \
-        fuzz-bins
+        fuzz-bins demo-capture
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -87,6 +89,10 @@ bin/vcdc-producer: $(BUILD)/producer/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/vcdc-consumer: $(BUILD)/consumer/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc-capture: $(BUILD)/capture/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -216,6 +222,11 @@ demo:
 	bash scripts/install-deps.sh
 	$(MAKE) all
 	bash scripts/with-stack.sh bash scripts/demo.sh
+
+demo-capture:
+	bash scripts/install-deps.sh
+	$(MAKE) all
+	bash scripts/with-stack.sh bash scripts/demo-capture.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vcdc/schemas

@@ -4,7 +4,7 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-  NAME: codec, producer, jsonl, consumer, memory, latency
+  NAME: codec, producer, jsonl, consumer, memory, latency, capture
 """
 import argparse
 import json
@@ -50,12 +50,15 @@ SIZES = {
                  producer={128: (500000, 200000), 768: (100000, 40000)},
                  jsonl={128: 100000, 768: 20000},
                  consumer={"pgvector": 200000, "chroma": 50000},
-                 memory=(100000, 1000000), latency=(1000, 60)),
+                 memory=(100000, 1000000), latency=(1000, 60),
+                 # capture: dimension -> (snapshot rows, streamed rows)
+                 capture={128: (400000, 100000), 768: (80000, 25000)}),
     "smoke": dict(rounds=1, close_rounds=1, codec={128: 2000, 768: 500},
                   producer={128: (300, 300), 768: (300, 300)},
                   jsonl={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
-                  memory=(200, 2000), latency=(200, 3)),
+                  memory=(200, 2000), latency=(200, 3),
+                  capture={128: (300, 300), 768: (300, 300)}),
 }
 
 
@@ -481,6 +484,178 @@ def vcdc_consume_group(target, topic, n, procs):
     return dt, kib
 
 
+# ---- 7. capture -----------------------------------------------------------
+PG_BIN = os.environ.get("VCDC_PG_BIN", "")
+CAPTURE_TXN_ROWS = 100  # rows per transaction of the streamed inserts
+
+
+def pg_exec(statements):
+    import psycopg2
+    conn = psycopg2.connect(PG_CONNINFO)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for st in statements:
+                cur.execute(st)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def capture_table(work, name, n, dim, txn_rows=None):
+    """A source table of n generated rows (vcdc-gen): one COPY FROM, or,
+    with txn_rows, inserts of txn_rows rows a transaction (the WAL a
+    stream decodes)."""
+    import io
+    import psycopg2
+    path = gen(work, n, dim)
+    pg_exec([f'CREATE TABLE IF NOT EXISTS "{name}" (id text PRIMARY KEY, '
+             f'embedding vector({dim}), metadata jsonb, document text)'])
+    rows = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            rows.append((r["id"], "[" + ",".join(map(repr, r["vector"]))
+                         + "]", json.dumps(r["metadata"]), r["document"]))
+    os.unlink(path)
+    conn = psycopg2.connect(PG_CONNINFO)
+    try:
+        with conn.cursor() as cur:
+            if not txn_rows:
+                esc = str.maketrans({"\\": "\\\\", "\t": "\\t",
+                                     "\n": "\\n"})
+                buf = io.StringIO("".join(
+                    "\t".join(v.translate(esc) for v in r) + "\n"
+                    for r in rows))
+                cur.copy_expert(f'COPY "{name}" FROM STDIN', buf)
+                conn.commit()
+                return
+            for i in range(0, n, txn_rows):
+                args = ",".join(cur.mogrify("(%s,%s::vector,%s::jsonb,%s)",
+                                            r).decode()
+                                for r in rows[i:i + txn_rows])
+                cur.execute(f'INSERT INTO "{name}" VALUES {args}')
+                conn.commit()
+    finally:
+        conn.close()
+
+
+def capture_run(table, slot, pub, n, what):
+    """vcdc-capture --exit-at-end on slot (made by it, when missing, with
+    a snapshot): its own timing of the snapshot or of the stream, from the
+    log, after checking the count."""
+    topic = create_topic(fresh("bench_cap"))
+    sep = "&" if "?" in PG_URL else "?"
+    _, err = run_err([os.path.join(BIN, "vcdc-capture"), "-b", BROKERS,
+                      "-t", topic, "--from", f"{PG_URL}{sep}table={table}",
+                      "--slot", slot, "--publication", pub, "--exit-at-end",
+                      "-X", "vcdc.progress.ms=0"] +
+                     [a for x in PRODUCER_X for a in ("-X", x)])
+    drop_topic(topic)
+    import re
+    if what == "snapshot":
+        m = re.search(r"snapshot done: (\d+) rows published and "
+                      r"acknowledged in ([0-9.]+) s", err)
+    else:
+        m = re.search(r"streamed (\d+) changes in ([0-9.]+) s", err)
+    if not m or int(m.group(1)) != n:
+        sys.stderr.write(err[-3000:])
+        raise SystemExit(f"bench: vcdc-capture {what}: expected {n} rows")
+    return n / float(m.group(2))
+
+
+def run_err(cmd):
+    """Runs cmd; returns (seconds, stderr); fails loudly."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr[-3000:])
+        raise SystemExit(f"bench: {cmd[0]} exited {p.returncode}")
+    return time.monotonic() - t0, p.stderr
+
+
+def bench_capture(sz, work):
+    """vcdc-capture against PostgreSQL's own rate of handing out the same
+    rows: the snapshot against COPY of the same query (psql, to
+    /dev/null), the stream against pg_recvlogical draining a copy of the
+    same slot with the same options (binary values; to /dev/null, up to
+    the same LSN)."""
+    snap = Table("Capture, snapshot: rows/s from the table to acknowledged "
+                 "in Kafka", "rows/s", "vcdc-capture", "COPY (psql)",
+                 "capture/COPY")
+    stream = Table("Capture, streaming: rows/s from the WAL to acknowledged "
+                   f"in Kafka ({CAPTURE_TXN_ROWS} rows a transaction)",
+                   "rows/s", "vcdc-capture", "pg_recvlogical",
+                   "capture/recvlogical")
+    for dim, (n, sn) in sz["capture"].items():
+        table, stable = fresh("bench_snap"), fresh("bench_wal")
+        pub, spub = "p_" + table, "p_" + stable
+        log(f"capture: loading {n:,} and {sn:,} rows of {dim}-d")
+        capture_table(work, table, n, dim)
+        pg_exec([f'CREATE PUBLICATION "{pub}" FOR TABLE "{table}"',
+                 f'CREATE TABLE "{stable}" (id text PRIMARY KEY, embedding '
+                 f'vector({dim}), metadata jsonb, document text)',
+                 f'CREATE PUBLICATION "{spub}" FOR TABLE "{stable}"',
+                 f"SELECT pg_create_logical_replication_slot('t_{stable}', "
+                 f"'pgoutput')"])
+        capture_table(work, stable, sn, dim, CAPTURE_TXN_ROWS)
+        end = pg_exec(["SELECT pg_current_wal_lsn()::text"])[0][0]
+        copy_sql = (f'COPY (SELECT id::text, embedding, metadata::text, '
+                    f'document::text FROM "{table}") TO STDOUT '
+                    f'(FORMAT binary)')
+        def new_slot(prefix, template=None):
+            name = fresh(prefix)
+            if template:
+                pg_exec([f"SELECT pg_copy_logical_replication_slot("
+                         f"'{template}', '{name}')"])
+            return name
+
+        def drop(slot):
+            # Each round's slot goes at once: slots are few (16 here).
+            pg_exec([f"SELECT pg_drop_replication_slot(slot_name) FROM "
+                     f"pg_replication_slots WHERE slot_name = '{slot}'"])
+
+        def cap_snap(_r):
+            slot = new_slot("s_snap")
+            rate = capture_run(table, slot, pub, n, "snapshot")
+            drop(slot)
+            return rate
+
+        def copy(_r):
+            dt, _ = run([os.path.join(PG_BIN, "psql"), PG_CONNINFO, "-X",
+                         "-q", "-o", "/dev/null", "-c", copy_sql])
+            return n / dt
+
+        def cap_stream(_r):
+            slot = new_slot("s_str", f"t_{stable}")
+            rate = capture_run(stable, slot, spub, sn, "stream")
+            drop(slot)
+            return rate
+
+        def recvlogical(_r):
+            slot = new_slot("s_rl", f"t_{stable}")
+            dt, _ = run([os.path.join(PG_BIN, "pg_recvlogical"), "-d",
+                         PG_CONNINFO, "--slot", slot, "--start", "-o",
+                         "proto_version=1", "-o",
+                         f"publication_names={spub}", "-o", "binary=true",
+                         "-E", end, "-f", "/dev/null", "--no-loop"])
+            drop(slot)
+            return sn / dt
+
+        log(f"capture snapshot vs COPY: {dim}-d, {n} rows")
+        xs, ys = alternate(sz["close_rounds"], cap_snap, copy, warm=copy)
+        snap.add(f"{dim}-d, {n:,} rows", xs, ys)
+        log(f"capture stream vs pg_recvlogical: {dim}-d, {sn} rows")
+        xs, ys = alternate(sz["close_rounds"], cap_stream, recvlogical,
+                           warm=recvlogical)
+        stream.add(f"{dim}-d, {sn:,} rows", xs, ys)
+        drop(f"t_{stable}")
+        pg_exec([f'DROP PUBLICATION "{pub}"', f'DROP PUBLICATION "{spub}"',
+                 f'DROP TABLE "{table}"', f'DROP TABLE "{stable}"'])
+    return [snap, stream]
+
+
 # ---- 6. end-to-end latency ------------------------------------------------
 def bench_latency(sz, work):
     rate, secs = sz["latency"]
@@ -686,7 +861,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
-                    default="codec,producer,jsonl,consumer,memory,latency")
+                    default="codec,producer,jsonl,consumer,memory,latency,"
+                    "capture")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -711,7 +887,8 @@ def main():
                  ("jsonl", lambda: bench_jsonl(sz, work)),
                  ("consumer", lambda: bench_consumer(sz, work)),
                  ("memory", lambda: bench_memory_scale(sz, work)),
-                 ("latency", lambda: bench_latency(sz, work))]
+                 ("latency", lambda: bench_latency(sz, work)),
+                 ("capture", lambda: bench_capture(sz, work))]
         for name, fn in steps:
             if name not in only:
                 continue

@@ -9,6 +9,9 @@
  * report. With --watch S: the same first report, then a new sample of every
  * group each S seconds and a report over the last N samples (a sliding
  * window spanning (N-1)*S seconds), until SIGINT or SIGTERM.
+ *
+ * --capture URL adds a vcdc-capture's lag as its database sees it, read
+ * at each report (capture/slotlag.h).
  */
 #include "commands.h"
 
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -28,6 +32,7 @@
 #include "options.h"
 #include "output.h"
 #include "sink.h"
+#include "slotlag.h"
 #include "status.h"
 
 enum {
@@ -38,6 +43,7 @@ enum {
 };
 
 #define GROUPS_MAX 32
+#define CAPTURES_MAX 8
 #define WINDOW_MAX 100
 #define VCDC_XSTR(x) #x
 #define VCDC_STR(x)  VCDC_XSTR(x)
@@ -55,6 +61,9 @@ typedef struct report_s {
         size_t window;
         int64_t max_lag;
         int json;
+        const char *captures[CAPTURES_MAX]; /* --capture URLs */
+        vcdc_slotlag_t capture_lag[CAPTURES_MAX];
+        size_t capture_cnt;
 } report_t;
 
 static void usage(FILE *fp) {
@@ -87,6 +96,12 @@ static void usage(FILE *fp) {
                 "  --metric cosine|l2|ip  the sinks' metric (default: the "
                 "URL's ?metric=,\n"
                 "                      else cosine)\n"
+                "  --capture URL       a vcdc-capture's slot, pgvector://USER@"
+                "HOST:PORT/DB?slot=S:\n"
+                "                      its lag behind the database's WAL "
+                "(OK while streamed);\n"
+                "                      repeatable, or alone without -t and "
+                "--group\n"
                 "  -X key=value        librdkafka or vcdc.* setting\n"
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n\n"
@@ -254,8 +269,8 @@ static int report_json(const vcdc_status_t *st, const report_t *rp,
         size_t i;
         int r = -1;
 
-        root = json_pack("{s:s, s:I, s:I, s:b}", "topic", rp->topic, "window",
-                         (json_int_t)rp->window, "max_lag",
+        root = json_pack("{s:s?, s:I, s:I, s:b}", "topic", rp->topic,
+                         "window", (json_int_t)rp->window, "max_lag",
                          (json_int_t)rp->max_lag, "ok", all_ok);
         groups = json_array();
         if (!root || !groups || json_object_set_new(root, "groups", groups)) {
@@ -263,7 +278,12 @@ static int report_json(const vcdc_status_t *st, const report_t *rp,
                         json_decref(groups);
                 goto done;
         }
-        for (i = 0; i < vcdc_status_group_cnt(st); i++)
+        if (rp->capture_cnt &&
+            json_object_set_new(root, "captures",
+                                vcdc_slotlag_json(rp->capture_lag,
+                                                  rp->capture_cnt)))
+                goto done;
+        for (i = 0; st && i < vcdc_status_group_cnt(st); i++)
                 if (group_json(vcdc_status_group(st, i), groups) == -1)
                         goto done;
         r = vcdc_cli_print_json(root, 6);
@@ -275,15 +295,33 @@ done:
         return r;
 }
 
-/* Judges every group and reports. Returns the exit status. */
-static int report(vcdc_status_t *st, const report_t *rp) {
-        int errors, all_ok = vcdc_status_evaluate(st, rp->max_lag, &errors);
+/* Reads every capture's lag, judges every group (st may be NULL: captures
+ * alone) and reports. Returns the exit status. */
+static int report(vcdc_status_t *st, report_t *rp) {
+        int errors = 0, all_ok = 1;
+        size_t i;
 
+        if (st)
+                all_ok = vcdc_status_evaluate(st, rp->max_lag, &errors);
+        for (i = 0; i < rp->capture_cnt; i++) {
+                vcdc_slotlag_t *c = &rp->capture_lag[i];
+                if (vcdc_slotlag_read(rp->captures[i], c) == -1)
+                        errors++;
+                else if (!c->active)
+                        all_ok = 0;
+        }
         if (rp->json) {
                 if (report_json(st, rp, all_ok && !errors) == -1)
                         return EXIT_ERROR;
-        } else
-                report_text(st);
+        } else {
+                for (i = 0; i < rp->capture_cnt; i++)
+                        vcdc_slotlag_print(stdout, &rp->capture_lag[i]);
+                if (rp->capture_cnt && st)
+                        printf("\n");
+                if (st)
+                        report_text(st);
+                fflush(stdout);
+        }
         if (errors)
                 return EXIT_ERROR;
         return all_ok ? EXIT_OK : EXIT_NOT_OK;
@@ -291,7 +329,7 @@ static int report(vcdc_status_t *st, const report_t *rp) {
 
 int vcdc_cmd_status(int argc, char **argv) {
         enum { O_GROUP = 256, O_JSON, O_WATCH, O_WINDOW, O_INTERVAL,
-               O_MAX_LAG, O_METRIC };
+               O_MAX_LAG, O_METRIC, O_CAPTURE };
         static const struct option longopts[] = {
                 {"group", required_argument, NULL, O_GROUP},
                 {"json", no_argument, NULL, O_JSON},
@@ -300,6 +338,7 @@ int vcdc_cmd_status(int argc, char **argv) {
                 {"interval", required_argument, NULL, O_INTERVAL},
                 {"max-lag", required_argument, NULL, O_MAX_LAG},
                 {"metric", required_argument, NULL, O_METRIC},
+                {"capture", required_argument, NULL, O_CAPTURE},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -401,6 +440,15 @@ int vcdc_cmd_status(int argc, char **argv) {
                                 goto usage_err;
                         }
                         break;
+                case O_CAPTURE:
+                        if (rp.capture_cnt == CAPTURES_MAX) {
+                                fprintf(stderr,
+                                        "vcdc status: at most %d captures\n",
+                                        CAPTURES_MAX);
+                                goto usage_err;
+                        }
+                        rp.captures[rp.capture_cnt++] = optarg;
+                        break;
                 case 'X':
                 case 'F':
                 case 'v':
@@ -426,13 +474,14 @@ int vcdc_cmd_status(int argc, char **argv) {
                         argv[optind]);
                 goto usage_err;
         }
-        if (!brokers || !*brokers || !rp.topic || !group_cnt) {
+        if ((group_cnt || !rp.capture_cnt) &&
+            (!brokers || !*brokers || !rp.topic || !group_cnt)) {
                 fprintf(stderr, "vcdc status: -b (or VCDC_BROKERS), -t and "
-                                "at least one --group are required "
-                                "(--help)\n");
+                                "at least one --group are required, or "
+                                "--capture alone (--help)\n");
                 goto usage_err;
         }
-        if (vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
+        if (brokers && *brokers && vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
                           sizeof(errstr)) == -1) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
                 goto usage_err;
@@ -440,7 +489,7 @@ int vcdc_cmd_status(int argc, char **argv) {
         rd_kafka_conf_set_log_cb(vcdc_conf_kafka(conf), vcdc_log_rdkafka_cb);
 
         sink_conf.timeout_ms = (int)vcdc_conf_int(conf, "vcdc.sink.timeout.ms");
-        if (!(st = vcdc_status_new(conf, rp.topic, names, urls, group_cnt,
+        if (group_cnt && !(st = vcdc_status_new(conf, rp.topic, names, urls, group_cnt,
                                    rp.window, &sink_conf, errstr,
                                    sizeof(errstr)))) {
                 fprintf(stderr, "vcdc status: %s\n", errstr);
@@ -454,7 +503,7 @@ int vcdc_cmd_status(int argc, char **argv) {
         run = 1;
 
         /* The first window: samples of a group --interval apart. */
-        for (i = 0; i < rp.window && run; i++)
+        for (i = 0; st && i < rp.window && run; i++)
                 if (vcdc_status_sample(st, interval_ms, &run) && !watch_s) {
                         r = EXIT_ERROR;
                         goto done;
@@ -464,7 +513,11 @@ int vcdc_cmd_status(int argc, char **argv) {
         r = report(st, &rp);
         /* Then one sample a round, --watch apart, the window sliding. */
         while (watch_s && run) {
-                vcdc_status_sample(st, watch_s * 1000, &run);
+                if (st)
+                        vcdc_status_sample(st, watch_s * 1000, &run);
+                else /* captures alone: nothing to sample in between */
+                        for (i = 0; i < (size_t)watch_s * 10 && run; i++)
+                                usleep(100 * 1000);
                 if (!run)
                         break;
                 if (!rp.json)
