@@ -358,7 +358,8 @@ def count(target, name):
 def vcdc_consume(target, topic, n, rss=False, extra=()):
     name = fresh("bench_vc")
     cmd = [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
-           "-G", fresh("bench-g"), "--sink", sink_url(target, name),
+           "-G", fresh("bench-g"), "--collection", "docs",
+           "--sink", sink_url(target, name),
            "--from-beginning", "--exit-at-end"] + list(extra)
     if rss:
         dt, kib = run_rss(cmd)
@@ -463,7 +464,8 @@ def vcdc_consume_group(target, topic, n, procs):
     name = fresh("bench_vc")
     group = fresh("bench-g")
     cmd = [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
-           "-G", group, "--sink", sink_url(target, name), "--from-beginning",
+           "-G", group, "--collection", "docs", "--sink",
+           sink_url(target, name), "--from-beginning",
            "--exit-at-end"]
     t0 = time.monotonic()
     ps = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
@@ -756,7 +758,8 @@ def latency_run(sz, work, target):
     cons_log = open(os.path.join(work, table + ".log"), "w+")
     cons = subprocess.Popen(
         [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
-         "-G", fresh("bench-g"), "--sink", sink_url(target, table),
+         "-G", fresh("bench-g"), "--collection", "docs",
+         "--sink", sink_url(target, table),
          "--from-beginning"], stdout=subprocess.DEVNULL, stderr=cons_log)
     prod = subprocess.Popen(
         [os.path.join(BIN, "vcdc-producer"), "-b", BROKERS, "-t", topic,
