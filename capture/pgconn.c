@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "secret.h"
 
 #define LOG_COMP "capture"
 #define KEYS_MAX 16
@@ -27,36 +28,6 @@ int vcdc_pgconn_msg_len(const char *msg) {
         size_t len = strcspn(msg, "\r\n");
 
         return len > INT_MAX ? INT_MAX : (int)len;
-}
-
-char *vcdc_pgconn_secret(const char *name, int *failedp, char *errstr,
-                         size_t errstr_size) {
-        char fname[128], buf[4096];
-        const char *v, *path;
-        size_t n;
-        FILE *fp;
-        char *s;
-
-        *failedp = 0;
-        if ((v = getenv(name)) && *v)
-                return strdup(v);
-        snprintf(fname, sizeof(fname), "%s_FILE", name);
-        if (!(path = getenv(fname)) || !*path)
-                return NULL;
-        if (!(fp = fopen(path, "r"))) {
-                snprintf(errstr, errstr_size, "%s=%s: cannot open: %s", fname,
-                         path, strerror(errno));
-                *failedp = 1;
-                return NULL;
-        }
-        n = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[n] = '\0';
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = '\0';
-        s = strdup(buf);
-        explicit_bzero(buf, sizeof(buf));
-        return s;
 }
 
 static int dup_opt(char **dst, const char *src) {
@@ -83,7 +54,7 @@ vcdc_pgconn_t *vcdc_pgconn_new(const vcdc_url_t *url, int connect_timeout_s,
                  connect_timeout_s < 2 ? 2 : connect_timeout_s);
         snprintf(pc->name, sizeof(pc->name), "%s:%d/%s", url->host,
                  url->port ? url->port : 5432, url->path);
-        pc->password = vcdc_pgconn_secret("VCDC_PG_PASSWORD", &failed, errstr,
+        pc->password = vcdc_secret("VCDC_PG_PASSWORD", &failed, errstr,
                                           errstr_size);
         if (failed)
                 goto err;

@@ -89,15 +89,6 @@ int vcdc_pgconn_lsn_parse(const char *s, uint64_t *lsnp);
 void vcdc_pgconn_lsn_format(uint64_t lsn, char *buf, size_t size);
 
 /**
- * The secret in environment variable name, else in the file that
- * name_FILE names (one line; trailing newlines dropped), else NULL (not
- * set). *failedp is 1 when the file cannot be read (errstr says why).
- * Returns a new string (wipe and free() it).
- */
-char *vcdc_pgconn_secret(const char *name, int *failedp, char *errstr,
-                         size_t errstr_size);
-
-/**
  * 1 when transaction xid (32 bits, as Begin messages carry it) is visible
  * in snap, a snapshot as txid_current_snapshot() prints it
  * ("xmin:xmax:xip,..." with 64-bit ids): it was committed (or ended)

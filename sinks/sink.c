@@ -79,34 +79,6 @@ vcdc_metric_t vcdc_metric_parse(const char *name) {
         return VCDC_METRIC_UNSET;
 }
 
-char *vcdc_sink_secret(const char *name, int *failedp, char *errstr,
-                       size_t errstr_size) {
-        char fname[128];
-        const char *v, *path;
-        char buf[4096];
-        size_t n;
-        FILE *fp;
-
-        *failedp = 0;
-        if ((v = getenv(name)) && *v)
-                return strdup(v);
-        snprintf(fname, sizeof(fname), "%s_FILE", name);
-        if (!(path = getenv(fname)) || !*path)
-                return NULL;
-        if (!(fp = fopen(path, "r"))) {
-                snprintf(errstr, errstr_size, "%s=%s: cannot open: %s", fname,
-                         path, strerror(errno));
-                *failedp = 1;
-                return NULL;
-        }
-        n = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[n] = '\0';
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = '\0';
-        return strdup(buf);
-}
-
 vcdc_sink_status_t vcdc_sink_target_compat(vcdc_sink_t *sink, const char *what,
                                            size_t dim, vcdc_metric_t metric,
                                            char *errstr, size_t errstr_size) {

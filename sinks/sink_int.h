@@ -103,11 +103,4 @@ vcdc_sink_status_t vcdc_sink_target_compat(vcdc_sink_t *sink, const char *what,
                                            size_t dim, vcdc_metric_t metric,
                                            char *errstr, size_t errstr_size);
 
-/** Reads a secret from env var name, or from the file named by name_FILE
- *  (trailing newline stripped). Returns a new string, or NULL when neither
- *  is set. Sets errstr and returns NULL with *failedp = 1 when the file
- *  cannot be read. */
-char *vcdc_sink_secret(const char *name, int *failedp, char *errstr,
-                       size_t errstr_size);
-
 #endif

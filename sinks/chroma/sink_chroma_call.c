@@ -4,6 +4,7 @@
  * name, a refused token said plainly in every path, the paths of the
  * API, and the token header. Knows no request body nor answer's meaning.
  */
+#include "secret.h"
 #include "sink_chroma_state.h"
 
 #include <stdarg.h>
@@ -128,7 +129,7 @@ int vcdc_chroma_add_token(vcdc_sink_t *sink, chroma_t *st, char *errstr,
         int failed, r = 0;
         vcdc_buf_t h = VCDC_BUF_INIT;
 
-        token = vcdc_sink_secret("VCDC_CHROMA_TOKEN", &failed, err,
+        token = vcdc_secret("VCDC_CHROMA_TOKEN", &failed, err,
                                  sizeof(err));
         if (failed) {
                 vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr, errstr_size,

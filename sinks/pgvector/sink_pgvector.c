@@ -73,6 +73,7 @@
  * sink_pgvector_read.c. This file opens and closes the sink and fills the
  * ops table; it runs no statement of its own.
  */
+#include "secret.h"
 #include "sink_pgvector_state.h"
 
 #include <stdio.h>
@@ -144,7 +145,7 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                 goto err;
         }
         sink->state = pg;
-        pg->password = vcdc_sink_secret("VCDC_PG_PASSWORD", &failed, errstr,
+        pg->password = vcdc_secret("VCDC_PG_PASSWORD", &failed, errstr,
                                         errstr_size);
         if (failed)
                 goto err;
