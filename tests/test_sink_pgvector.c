@@ -378,7 +378,8 @@ static void test_copy_sql(void **state) {
         assert_string_equal(vcdc_pgvector_stage_sql(),
                             "CREATE TEMP TABLE IF NOT EXISTS vcdc_stage (id "
                             "text, embedding vector, metadata jsonb, document "
-                            "text) ON COMMIT DELETE ROWS");
+                            "text) WITH (toast_tuple_target = 8160) ON COMMIT "
+                            "DELETE ROWS");
         assert_string_equal(vcdc_pgvector_copy_sql(),
                             "COPY pg_temp.vcdc_stage (id, embedding, "
                             "metadata, document) FROM STDIN (FORMAT binary)");
@@ -818,6 +819,8 @@ static void test_open_refused(void **state) {
                                                         "parameter \"tabel\""},
                 {"pgvector://u@127.0.0.1:1/db?metric=hamming",
                  "is not cosine, l2 or ip"},
+                {"pgvector://u@127.0.0.1:1/db?copy=sometimes",
+                 "?copy=sometimes: not auto, always or never"},
                 /* Nothing listens on port 1. */
                 {"pgvector://u@127.0.0.1:1/db?table=t&sslmode=disable",
                  "cannot connect"},

@@ -45,7 +45,7 @@
 #define VCDC_PGVECTOR_STAGE "vcdc_stage"
 /* What the URL's ?copy=auto takes COPY for: batches of at least this many
  * upserts (README, the pgvector sink: measured in bench/pg_apply.c). */
-#define VCDC_PGVECTOR_COPY_MIN_ROWS 1000
+#define VCDC_PGVECTOR_COPY_MIN_ROWS 5000
 /* Bytes of COPY data handed to libpq at a time. */
 #define VCDC_PGVECTOR_COPY_PIECE (256 * 1024)
 /* The binary COPY stream's header (signature, flags, extension length)
