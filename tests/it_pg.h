@@ -11,6 +11,9 @@
  *   VCDC_PG_CONNINFO   libpq conninfo, or
  *   VCDC_PGVECTOR_URL  pgvector://USER@HOST:PORT/DB?sslmode=disable
  *   VCDC_PG_PASSWORD   when the server wants one
+ *   VCDC_IT_PG_COPY    the sinks' ?copy= (auto, always, never): which
+ *                      apply path the tests take; the sink's default
+ *                      when unset
  * A test program skips (exit 0, saying so) when neither of the first two
  * is set.
  *
@@ -53,6 +56,7 @@ static struct {
         char tables[ITPG_TABLES][64]; /* itpg_table()'s, dropped */
         int table_cnt;
         int apply_apart; /* itpg_apply() sends, then waits */
+        char copy[16];   /* ?copy= of every sink URL, "" for none */
 } itpg;
 
 static inline void itpg_copy(char *dst, size_t size, const char *v) {
@@ -69,6 +73,7 @@ static inline int itpg_env(void) {
 
         snprintf(itpg.user, sizeof(itpg.user), "postgres");
         snprintf(itpg.db, sizeof(itpg.db), "postgres");
+        itpg_copy(itpg.copy, sizeof(itpg.copy), getenv("VCDC_IT_PG_COPY"));
         if (conninfo && *conninfo) {
                 PQconninfoOption *opts = PQconninfoParse(conninfo, NULL), *o;
                 if (!opts) {
@@ -264,10 +269,11 @@ static inline int itpg_exists(const char *table) {
  * (NULL: the environment's). */
 static inline void itpg_url(char *buf, size_t size, const char *table,
                             const char *user, int port) {
-        snprintf(buf, size, "pgvector://%s@%s:%d/%s?table=%s%s%s",
+        snprintf(buf, size, "pgvector://%s@%s:%d/%s?table=%s%s%s%s%s",
                  user ? user : itpg.user, port ? "127.0.0.1" : itpg.host,
                  port ? port : itpg.port, itpg.db, table,
-                 itpg.sslmode[0] ? "&sslmode=" : "", itpg.sslmode);
+                 itpg.sslmode[0] ? "&sslmode=" : "", itpg.sslmode,
+                 itpg.copy[0] ? "&copy=" : "", itpg.copy);
 }
 
 /* A sink on table through port (0: the server's own), or the test

@@ -10,7 +10,8 @@
  *       "chroma://127.0.0.1:8000/{target}
  *        pgvector://postgres@127.0.0.1:5432/postgres?table={target}"
  *   otherwise the stack's Chroma (VCDC_CHROMA_HOST, VCDC_CHROMA_PORT) and
- *   pgvector (VCDC_PGVECTOR_URL), those that are set; with none, the
+ *   pgvector (VCDC_PGVECTOR_URL, twice: ?copy=never and ?copy=always, its
+ *   two apply paths), those that are set; with none, the
  *   suite skips, saying so. Secrets come as the sinks read them
  *   (VCDC_CHROMA_TOKEN, VCDC_PG_PASSWORD).
  * Targets of the sinks it knows (chroma, pgvector) are dropped at the
@@ -1069,9 +1070,14 @@ static size_t templates(char (*out)[1024], size_t max) {
         if (host && *host && port && *port)
                 snprintf(out[n++], sizeof(*out), "chroma://%s:%s/{target}",
                          host, port);
-        if (pg && *pg && n < max)
-                snprintf(out[n++], sizeof(*out), "%s%ctable={target}", pg,
+        /* pgvector's two apply paths: multi-row INSERT and COPY. */
+        if (pg && *pg && n + 1 < max) {
+                snprintf(out[n++], sizeof(*out), "%s%ccopy=never&table={target}",
+                         pg, strchr(pg, '?') ? '&' : '?');
+                snprintf(out[n++], sizeof(*out),
+                         "%s%ccopy=always&table={target}", pg,
                          strchr(pg, '?') ? '&' : '?');
+        }
         return n;
 }
 

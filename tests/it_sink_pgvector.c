@@ -764,14 +764,115 @@ static void test_refuse(void **state) {
         vcdc_sink_destroy(sink);
 }
 
+/* Ends, from outside, the backend of sink, whose last statement read
+ * table (count()): a name of this run, so no other test's sink is hit. */
+static void end_sink_backend(vcdc_sink_t *sink, const char *table) {
+        assert_true(its_count(sink) > 0);
+        assert_int_equal(itpg_int(itpg.conn,
+                                  "SELECT count(pg_terminate_backend(pid)) "
+                                  "FROM pg_stat_activity WHERE "
+                                  "application_name = 'vcdc' AND "
+                                  "strpos(query, '%s') > 0",
+                                  table),
+                         1);
+}
+
+/*
+ * The COPY path's staging table belongs to the connection: a batch after
+ * a reconnect makes it again, a batch the database refuses leaves it for
+ * the next one, and one on a connection that lost it mid-way is
+ * RETRIABLE, applies nothing, and the retry goes through.
+ */
+static void test_copy_stage(void **state) {
+        enum { N = 40 };
+        vcdc_record_t recs[N];
+        char url[1024], errstr[512], saved[sizeof(itpg.copy)];
+        vcdc_sink_t *sink;
+        vcdc_sink_status_t st;
+
+        (void)state;
+        snprintf(saved, sizeof(saved), "%s", itpg.copy);
+        snprintf(itpg.copy, sizeof(itpg.copy), "always");
+        sink_url(url, sizeof(url), table_i, NULL);
+        snprintf(itpg.copy, sizeof(itpg.copy), "%s", saved);
+        PQclear(itpg_sql(itpg.conn, "DROP TABLE IF EXISTS \"%s\"", table_i));
+        sink = vcdc_sink_new(url, NULL, errstr, sizeof(errstr));
+        assert_non_null(sink);
+        make_records(recs, 0, N, 0);
+        apply_want(sink, recs, N, 1, VCDC_SINK_OK);
+        itpg_clear(recs, N);
+
+        end_sink_backend(sink, table_i);
+        make_records(recs, N, N, 0);
+        st = itpg_apply_at(sink, recs, N, NULL, 0, 2, errstr, sizeof(errstr));
+        assert_int_equal(st, VCDC_SINK_RETRIABLE);
+        assert_int_equal(its_count(sink), N);
+        apply_want(sink, recs, N, 2, VCDC_SINK_OK);
+        assert_int_equal(its_count(sink), 2 * N);
+        itpg_clear(recs, N);
+
+        /* Refused by the database inside the COPY stream (the JSON):
+         * nothing lands, and the next batch goes through on the same
+         * staging table. */
+        make_records(recs, 2 * N, N, 0);
+        free(recs[3].metadata);
+        recs[3].metadata = strdup("{bad json");
+        apply_want(sink, recs, N, 3, VCDC_SINK_INVALID);
+        free(recs[3].metadata);
+        recs[3].metadata = NULL;
+        free(recs[3].document);
+        recs[3].document = NULL;
+        apply_want(sink, recs, N, 3, VCDC_SINK_OK);
+        assert_int_equal(its_count(sink), 3 * N);
+        assert_int_equal(its_offset(sink, ITPG_TOPIC, 0, NULL), 3);
+        /* Left out: NULL in the table, as on the INSERT path. */
+        assert_int_equal(itpg_int(itpg.conn,
+                                  "SELECT count(*) FROM \"%s\" WHERE id = "
+                                  "'%s' AND metadata IS NULL AND document IS "
+                                  "NULL",
+                                  table_i, recs[3].id),
+                         1);
+        itpg_clear(recs, N);
+        vcdc_sink_destroy(sink);
+
+        /* A table made by hand: the staging table's unconstrained vector
+         * goes into its vector(128). */
+        PQclear(itpg_sql(itpg.conn, "DROP TABLE \"%s\"", table_i));
+        PQclear(itpg_sql(itpg.conn,
+                         "CREATE TABLE \"%s\" (id text PRIMARY KEY, "
+                         "embedding vector(%d) NOT NULL, metadata jsonb, "
+                         "document text)",
+                         table_i, DIM));
+        sink = vcdc_sink_new(url, NULL, errstr, sizeof(errstr));
+        assert_non_null(sink);
+        make_records(recs, 0, N, 0);
+        apply_want(sink, recs, N, 10, VCDC_SINK_OK);
+        assert_int_equal(its_count(sink), N);
+        itpg_clear(recs, N);
+        vcdc_sink_destroy(sink);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bulk),   cmocka_unit_test(test_atomic),
                 cmocka_unit_test(test_apart),  cmocka_unit_test(test_prepared),
-                cmocka_unit_test(test_refuse),
+                cmocka_unit_test(test_refuse), cmocka_unit_test(test_copy_stage),
         };
+        /* Both apply paths, each through every test, unless
+         * VCDC_IT_PG_COPY names one. */
+        static const char *const paths[] = {"never", "always"};
+        size_t i;
+        int rc = 0;
 
         if (itpg_start("it_sink_pgvector") == -1)
                 return 0;
-        return cmocka_run_group_tests(tests, setup, teardown);
+        if (itpg.copy[0])
+                return cmocka_run_group_tests(tests, setup, teardown);
+        for (i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+                snprintf(itpg.copy, sizeof(itpg.copy), "%s", paths[i]);
+                fprintf(stderr, "==== it_sink_pgvector, ?copy=%s\n", paths[i]);
+                rc |= cmocka_run_group_tests_name(paths[i], tests, setup,
+                                                  teardown);
+        }
+        return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * vcdc - unit tests: the pgvector sink's pure parts (no server): vector
- * text, SQL building, identifiers, SQLSTATE mapping, record checks, and
+ * text, binary COPY rows, SQL building, identifiers, SQLSTATE mapping, record checks, and
  * the URL refusals that happen before connecting.
  */
 #include <setjmp.h>
@@ -264,6 +264,134 @@ static void test_upsert_sql(void **state) {
         free(sql);
 
         assert_null(vcdc_pgvector_upsert_sql("\"t\"", 0));
+}
+
+/* The binary COPY stream's header and trailer, byte for byte. */
+static void test_copy_frame(void **state) {
+        static const unsigned char header[] = {
+                'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0x00,
+                0x00, 0x00, 0x00, 0x00, /* flags */
+                0x00, 0x00, 0x00, 0x00, /* header extension length */
+        };
+        static const unsigned char trailer[] = {0xff, 0xff};
+        char out[32];
+
+        (void)state;
+        assert_int_equal(sizeof(header), VCDC_PGVECTOR_COPY_HEADER_SIZE);
+        assert_int_equal(vcdc_pgvector_copy_header(out), sizeof(header));
+        assert_memory_equal(out, header, sizeof(header));
+        assert_int_equal(sizeof(trailer), VCDC_PGVECTOR_COPY_TRAILER_SIZE);
+        assert_int_equal(vcdc_pgvector_copy_trailer(out), sizeof(trailer));
+        assert_memory_equal(out, trailer, sizeof(trailer));
+}
+
+/* One row of binary COPY per record: the field count, then each field's
+ * big-endian length (-1: NULL) and bytes: id as text, the vector as
+ * vector_recv reads it, metadata as jsonb_recv (version 1, then the
+ * text), the document as text. */
+static void test_copy_row(void **state) {
+        static const float v2[] = {1.0f, -2.5f};
+        static const float v1[] = {-0.0f};
+        static const unsigned char full[] = {
+                0x00, 0x04,                                     /* 4 fields */
+                0x00, 0x00, 0x00, 0x02, 'a', 'b',               /* id */
+                0x00, 0x00, 0x00, 0x0c,                         /* 12 bytes */
+                0x00, 0x02, 0x00, 0x00,                         /* dim, 0 */
+                0x3f, 0x80, 0x00, 0x00, 0xc0, 0x20, 0x00, 0x00, /* 1, -2.5 */
+                0x00, 0x00, 0x00, 0x08, 0x01,                   /* jsonb v1 */
+                '{', '"', 'k', '"', ':', '1', '}',
+                0x00, 0x00, 0x00, 0x03, 'd', 'o', 'c',          /* document */
+        };
+        static const unsigned char nulls[] = {
+                0x00, 0x04,
+                0x00, 0x00, 0x00, 0x03, 0xc3, 0xa9, '/',        /* "é/" */
+                0x00, 0x00, 0x00, 0x08,
+                0x00, 0x01, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00, /* -0 */
+                0xff, 0xff, 0xff, 0xff,                         /* NULL */
+                0xff, 0xff, 0xff, 0xff,                         /* NULL */
+        };
+        static const unsigned char empty[] = {
+                0x00, 0x04,
+                0x00, 0x00, 0x00, 0x01, 'x',
+                0x00, 0x00, 0x00, 0x08,
+                0x00, 0x01, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+                0x00, 0x00, 0x00, 0x03, 0x01, '{', '}',         /* {} */
+                0x00, 0x00, 0x00, 0x00,                         /* "" */
+        };
+        const struct {
+                const char *id;
+                const float *vector;
+                size_t dim;
+                const char *metadata, *document;
+                const unsigned char *want;
+                size_t want_len;
+        } cases[] = {
+                {"ab", v2, 2, "{\"k\":1}", "doc", full, sizeof(full)},
+                {"\xc3\xa9/", v1, 1, NULL, NULL, nulls, sizeof(nulls)},
+                {"x", v1, 1, "{}", "", empty, sizeof(empty)},
+        };
+        char out[128];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_record_t rec;
+
+                vcdc_record_init(&rec);
+                rec.id = (char *)cases[i].id;
+                rec.vector = (float *)cases[i].vector;
+                rec.dim = cases[i].dim;
+                rec.metadata = (char *)cases[i].metadata;
+                rec.document = (char *)cases[i].document;
+                assert_int_equal(vcdc_pgvector_copy_row_size(&rec),
+                                 cases[i].want_len);
+                memset(out, 0x55, sizeof(out));
+                assert_int_equal(vcdc_pgvector_copy_row(&rec, out),
+                                 cases[i].want_len);
+                assert_memory_equal(out, cases[i].want, cases[i].want_len);
+                /* Nothing written past the row. */
+                assert_int_equal((unsigned char)out[cases[i].want_len], 0x55);
+        }
+}
+
+/* A dimension pgvector cannot hold has no row. */
+static void test_copy_row_limits(void **state) {
+        vcdc_record_t rec;
+        float f = 1.0f;
+
+        (void)state;
+        vcdc_record_init(&rec);
+        rec.id = "x";
+        rec.vector = &f;
+        rec.dim = VCDC_PGVECTOR_DIM_MAX;
+        assert_int_equal(vcdc_pgvector_copy_row_size(&rec),
+                         2 + 4 * 4 + 1 + 4 + 4 * VCDC_PGVECTOR_DIM_MAX);
+        rec.dim = VCDC_PGVECTOR_DIM_MAX + 1;
+        assert_int_equal(vcdc_pgvector_copy_row_size(&rec), 0);
+}
+
+/* The staging table and the statements around it. */
+static void test_copy_sql(void **state) {
+        char *sql;
+
+        (void)state;
+        assert_string_equal(vcdc_pgvector_stage_sql(),
+                            "CREATE TEMP TABLE IF NOT EXISTS vcdc_stage (id "
+                            "text, embedding vector, metadata jsonb, document "
+                            "text) WITH (toast_tuple_target = 8160) ON COMMIT "
+                            "DELETE ROWS");
+        assert_string_equal(vcdc_pgvector_copy_sql(),
+                            "COPY pg_temp.vcdc_stage (id, embedding, "
+                            "metadata, document) FROM STDIN (FORMAT binary)");
+        sql = vcdc_pgvector_merge_sql("\"T\"\"x\"");
+        assert_string_equal(
+                sql,
+                "INSERT INTO \"T\"\"x\" (id, embedding, metadata, document) "
+                "SELECT id, embedding, metadata, document FROM "
+                "pg_temp.vcdc_stage ON CONFLICT (id) DO UPDATE SET "
+                "embedding = EXCLUDED.embedding, metadata = "
+                "EXCLUDED.metadata, document = EXCLUDED.document");
+        free(sql);
 }
 
 /* The fenced offsets statement (issue 14, scenario 8): the batch's rows in
@@ -691,6 +819,8 @@ static void test_open_refused(void **state) {
                                                         "parameter \"tabel\""},
                 {"pgvector://u@127.0.0.1:1/db?metric=hamming",
                  "is not cosine, l2 or ip"},
+                {"pgvector://u@127.0.0.1:1/db?copy=sometimes",
+                 "?copy=sometimes: not auto, always or never"},
                 /* Nothing listens on port 1. */
                 {"pgvector://u@127.0.0.1:1/db?table=t&sslmode=disable",
                  "cannot connect"},
@@ -725,6 +855,10 @@ int main(void) {
                 cmocka_unit_test(test_vector_parse),
                 cmocka_unit_test(test_text_array),
                 cmocka_unit_test(test_upsert_sql),
+                cmocka_unit_test(test_copy_frame),
+                cmocka_unit_test(test_copy_row),
+                cmocka_unit_test(test_copy_row_limits),
+                cmocka_unit_test(test_copy_sql),
                 cmocka_unit_test(test_fence_sql),
                 cmocka_unit_test(test_fence_refused),
                 cmocka_unit_test(test_statement_cnt),

@@ -9,6 +9,9 @@
  *            always double-quoted in SQL, so "Docs" and "docs" differ.
  *   metric   must agree with conf.metric when both are given.
  *   sslmode  passed to libpq (disable, prefer, require, verify-full, ...).
+ *   copy     which batches go through COPY (sink_pgvector_copy.c): auto
+ *            (the default: those of at least VCDC_PGVECTOR_COPY_MIN_ROWS
+ *            upserts), always, never (every batch as multi-row INSERTs).
  * The password comes from VCDC_PG_PASSWORD or VCDC_PG_PASSWORD_FILE (or
  * libpq's own PGPASSWORD / ~/.pgpass); it is handed to libpq and never
  * logged. conf.timeout_ms bounds the connection and every statement, which
@@ -61,8 +64,11 @@
  * prints numbers as numeric does, so {"b":1,"a":2.50} reads back as
  * {"a":2.50,"b":1}. Compare metadata as JSON values, not as text.
  *
- * PGlite (the local test server) breaks on COPY FROM STDIN, so upserts are
- * multi-row INSERT ... ON CONFLICT statements with text parameters.
+ * A large batch (?copy=) goes another way in the same transaction: its
+ * upserts are streamed with COPY ... FROM STDIN (FORMAT binary) into a
+ * temporary staging table of the session, then merged with one INSERT ...
+ * SELECT ... ON CONFLICT (id) DO UPDATE after the fence
+ * (sink_pgvector_copy.c); the answer is the same, and so is every status.
  *
  * The sink's files, one concern each: sink_pgvector_conn.c (connecting,
  * cancelling), sink_pgvector_exec.c (statements and pipelines on the
@@ -70,12 +76,14 @@
  * formatters), sink_pgvector_setup.c (bookkeeping tables, the target),
  * sink_pgvector_check.c (what the database would refuse),
  * sink_pgvector_fence.c (the fenced offsets), sink_pgvector_apply.c,
- * sink_pgvector_read.c. This file opens and closes the sink and fills the
- * ops table; it runs no statement of its own.
+ * sink_pgvector_copyfmt.c and sink_pgvector_copy.c (the COPY path's rows
+ * and its statements), sink_pgvector_read.c. This file opens and closes
+ * the sink and fills the ops table; it runs no statement of its own.
  */
 #include "secret.h"
 #include "sink_pgvector_state.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +98,7 @@ static void pgvector_free(pgvector_t *pg) {
                 explicit_bzero(pg->password, strlen(pg->password));
                 free(pg->password);
         }
+        free(pg->merge_sql);
         free(pg->upsert_sql);
         free(pg->qtable);
         free(pg->table);
@@ -107,13 +116,13 @@ static void add_key(pgvector_t *pg, size_t *np, const char *key,
 
 static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         static const char *const allowed[] = {"table", "metric", "sslmode",
-                                              NULL};
+                                              "copy", NULL};
         const vcdc_url_t *url = sink->url;
-        const char *table, *metric;
+        const char *table, *metric, *copy;
         vcdc_sink_status_t status;
         pgvector_t *pg;
         target_t t;
-        size_t n = 0;
+        size_t n = 0, copy_min;
         int failed, attempt;
 
         if (vcdc_url_check_params(url, allowed, errstr, errstr_size) == -1)
@@ -125,6 +134,18 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                          "%s",
                          sink->name, metric,
                          vcdc_metric_name(sink->conf.metric));
+                return -1;
+        }
+        if (!(copy = vcdc_url_param(url, "copy")) || !strcmp(copy, "auto"))
+                copy_min = VCDC_PGVECTOR_COPY_MIN_ROWS;
+        else if (!strcmp(copy, "always"))
+                copy_min = 1;
+        else if (!strcmp(copy, "never"))
+                copy_min = SIZE_MAX;
+        else {
+                snprintf(errstr, errstr_size,
+                         "%s: ?copy=%.32s: not auto, always or never",
+                         sink->name, copy);
                 return -1;
         }
         if (!(table = vcdc_url_param(url, "table")))
@@ -140,11 +161,13 @@ static int pgvector_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         if (!(pg = calloc(1, sizeof(*pg))) || !(pg->table = strdup(table)) ||
             !(pg->qtable = vcdc_pgvector_quote_ident(table)) ||
             !(pg->upsert_sql = vcdc_pgvector_upsert_sql(
-                      pg->qtable, VCDC_PGVECTOR_CHUNK_ROWS))) {
+                      pg->qtable, VCDC_PGVECTOR_CHUNK_ROWS)) ||
+            !(pg->merge_sql = vcdc_pgvector_merge_sql(pg->qtable))) {
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
                 goto err;
         }
         sink->state = pg;
+        pg->copy_min = copy_min;
         pg->password = vcdc_secret("VCDC_PG_PASSWORD", &failed, errstr,
                                         errstr_size);
         if (failed)

@@ -1,9 +1,11 @@
 /*
  * vcdc - the pgvector sink's writes: apply() (and its two halves) as one
  * transaction: the fenced offsets first, the upserts in multi-row chunks
- * (the full chunk prepared once per connection), the deletes, COMMIT,
- * in one pipeline once the table exists; record_offsets() as the same
- * transaction with the offsets alone. Reads nothing back for a caller.
+ * (the full chunk prepared once per connection) or, for a large batch,
+ * through COPY and a staging table (sink_pgvector_copy.c), the deletes,
+ * COMMIT, in one pipeline once the table exists; record_offsets() as the
+ * same transaction with the offsets alone. Reads nothing back for a
+ * caller.
  */
 #include "sink_pgvector_state.h"
 
@@ -213,7 +215,7 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
         pgvector_t *pg = sink->state;
         vcdc_sink_status_t status;
         size_t i, dim, create_dim = 0;
-        int created = 0;
+        int created = 0, use_copy;
 
         if (!batch->upsert_cnt && !batch->delete_cnt && !batch->offset_cnt)
                 return VCDC_SINK_OK;
@@ -241,12 +243,17 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
         }
         if ((status = vcdc_pgvector_conn_ensure(sink, errstr, errstr_size)))
                 return status;
+        use_copy = vcdc_pgvector_use_copy(pg, batch->upsert_cnt);
+        if (use_copy &&
+            (status = vcdc_pgvector_stage_ensure(sink, errstr, errstr_size)))
+                return status;
         /* The usual batch, to a table known to exist, is one round trip:
          * its statements go in one pipeline and are read back at the end.
          * Creating the table reads answers on the way, so it does not; nor
          * does a batch larger than max_batch(), which needs more
-         * statements than a pipeline holds. */
-        if (pg->exists &&
+         * statements than a pipeline holds. A batch that COPYs waits for
+         * everything up to its stream, and pipelines what follows it. */
+        if (pg->exists && !use_copy &&
             vcdc_pgvector_statement_cnt(batch->upsert_cnt, batch->delete_cnt,
                                         batch->offset_cnt > 0,
                                         !pg->stmt[0] && !pg->no_prepare) <=
@@ -267,14 +274,29 @@ static vcdc_sink_status_t apply_start(vcdc_sink_t *sink,
                         created = 1;
                 }
         }
-        /* The fence first: writers of a partition queue on its offsets row
-         * before touching data, and a stale batch stops here. */
+        /* COPY's stream cannot be pipelined: sent and waited for before
+         * the rest, which is. It fills the session's staging table only. */
+        if (use_copy) {
+                if ((status = vcdc_pgvector_copy_stream(
+                             sink, batch->upserts, batch->upsert_cnt, errstr,
+                             errstr_size)))
+                        goto err;
+                if (pg->exists)
+                        vcdc_pgvector_pipeline_start(pg);
+        }
+        /* The fence before any write to shared data: writers of a partition
+         * queue on its offsets row before touching it, and a stale batch
+         * stops here. */
         if (batch->offset_cnt &&
             (status = fence_offsets(sink, batch->topic, batch->offsets,
                                     batch->offset_cnt, !batch->fence_only,
                                     errstr, errstr_size)))
                 goto err;
-        for (i = 0; i < batch->upsert_cnt; i += VCDC_PGVECTOR_CHUNK_ROWS) {
+        if (use_copy && (status = vcdc_pgvector_copy_merge(
+                                 sink, batch->upsert_cnt, errstr, errstr_size)))
+                goto err;
+        for (i = 0; !use_copy && i < batch->upsert_cnt;
+             i += VCDC_PGVECTOR_CHUNK_ROWS) {
                 size_t cnt = batch->upsert_cnt - i;
                 if (cnt > VCDC_PGVECTOR_CHUNK_ROWS)
                         cnt = VCDC_PGVECTOR_CHUNK_ROWS;

@@ -1,7 +1,8 @@
 /*
  * vcdc - the pgvector sink's statements: the connection (made, kept,
  * dropped after a failure), one statement run within conf.timeout_ms
- * with poll(), a pipeline of statements read back at once, and a failure
+ * with poll(), a pipeline of statements read back at once, a COPY FROM
+ * STDIN stream fed in pieces, and a failure
  * mapped to the sink's status by its SQLSTATE (a stale fence included).
  * Knows no table: the SQL comes from the callers.
  */
@@ -43,6 +44,7 @@ static void drop_conn(pgvector_t *pg) {
         PQfinish(pg->conn);
         pg->conn = NULL;
         pg->stmt[0] = '\0';
+        pg->stage_ready = 0; /* a temporary table dies with its session */
 }
 
 /* Connects (sink_pgvector_conn.c): RETRIABLE or, for a refusal that will
@@ -362,6 +364,109 @@ vcdc_pgvector_exec_bin(vcdc_sink_t *sink, const char *what, const char *name,
         }
         snprintf(pg->pending[pg->pending_cnt++], sizeof(pg->pending[0]), "%s",
                  what);
+        return VCDC_SINK_OK;
+}
+
+/*
+ * COPY FROM STDIN. The server answers the statement with CopyInResponse
+ * (PGRES_COPY_IN, which PQgetResult() repeats for as long as the stream is
+ * open: read once, not to the end) or with its error; the data goes with
+ * PQputCopyData(), which on a non-blocking connection may refuse (0) until
+ * the socket drains.
+ */
+vcdc_sink_status_t vcdc_pgvector_copy_begin(vcdc_sink_t *sink,
+                                            const char *what, const char *sql,
+                                            char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        int64_t deadline = vcdc_clock_ms() + sink->conf.timeout_ms;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        PGresult *res = NULL, *rest;
+        int r;
+
+        pg->sqlstate[0] = '\0';
+        if (!pg->conn || pg->pipeline) {
+                snprintf(errstr, errstr_size, "%s: %s: %s", sink->name, what,
+                         pg->conn ? "COPY inside a pipeline" : "not connected");
+                return pg->conn ? VCDC_SINK_FATAL : VCDC_SINK_RETRIABLE;
+        }
+        if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL,
+                               0 /*text results*/))
+                r = -1;
+        else if ((r = flush_out(pg->conn, deadline)) == 1)
+                r = next_result(pg->conn, deadline, &res);
+        if (r != 1) {
+                vcdc_pgvector_conn_failed(sink, what, r, &status, errstr,
+                                          errstr_size);
+                return status;
+        }
+        if (res && PQresultStatus(res) == PGRES_COPY_IN) {
+                PQclear(res);
+                return VCDC_SINK_OK;
+        }
+        /* Refused: the error, then the end of the statement's results. */
+        if ((r = statement_result(pg->conn, deadline, &rest)) != 1) {
+                PQclear(res);
+                vcdc_pgvector_conn_failed(sink, what, r, &status, errstr,
+                                          errstr_size);
+                return status;
+        }
+        PQclear(rest);
+        if ((res = checked(sink, what, res, &status, errstr, errstr_size))) {
+                PQclear(res); /* anything but COPY IN is not an answer */
+                snprintf(errstr, errstr_size, "%s: %s: no COPY stream",
+                         sink->name, what);
+                drop_conn(pg);
+                return VCDC_SINK_FATAL;
+        }
+        return status;
+}
+
+vcdc_sink_status_t vcdc_pgvector_copy_put(vcdc_sink_t *sink, const char *what,
+                                          const char *data, size_t len,
+                                          char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        int64_t deadline = vcdc_clock_ms() + sink->conf.timeout_ms;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        int r;
+
+        if (len > INT_MAX) {
+                snprintf(errstr, errstr_size, "%s: %s: %zu bytes at once",
+                         sink->name, what, len);
+                return VCDC_SINK_FATAL;
+        }
+        while ((r = PQputCopyData(pg->conn, data, (int)len)) == 0)
+                if ((r = flush_out(pg->conn, deadline)) != 1)
+                        break;
+        /* Sent on, so that libpq's buffer stays one piece. */
+        if (r == 1)
+                r = flush_out(pg->conn, deadline);
+        if (r != 1)
+                vcdc_pgvector_conn_failed(sink, what, r, &status, errstr,
+                                          errstr_size);
+        return status;
+}
+
+vcdc_sink_status_t vcdc_pgvector_copy_end(vcdc_sink_t *sink, const char *what,
+                                          char *errstr, size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        int64_t deadline = vcdc_clock_ms() + sink->conf.timeout_ms;
+        vcdc_sink_status_t status = VCDC_SINK_OK;
+        PGresult *res = NULL;
+        int r;
+
+        while ((r = PQputCopyEnd(pg->conn, NULL)) == 0)
+                if ((r = flush_out(pg->conn, deadline)) != 1)
+                        break;
+        if (r == 1 && (r = flush_out(pg->conn, deadline)) == 1)
+                r = statement_result(pg->conn, deadline, &res);
+        if (r != 1) {
+                vcdc_pgvector_conn_failed(sink, what, r, &status, errstr,
+                                          errstr_size);
+                return status;
+        }
+        if (!(res = checked(sink, what, res, &status, errstr, errstr_size)))
+                return status;
+        PQclear(res);
         return VCDC_SINK_OK;
 }
 

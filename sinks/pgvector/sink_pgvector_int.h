@@ -41,6 +41,17 @@
 #define VCDC_PGVECTOR_JSON_DEPTH_MAX 2048
 /* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
 #define VCDC_PGVECTOR_IDENT_MAX 63
+/* The session's staging table of the COPY path (a temporary table). */
+#define VCDC_PGVECTOR_STAGE "vcdc_stage"
+/* What the URL's ?copy=auto takes COPY for: batches of at least this many
+ * upserts (README, the pgvector sink: measured in bench/pg_apply.c). */
+#define VCDC_PGVECTOR_COPY_MIN_ROWS 5000
+/* Bytes of COPY data handed to libpq at a time. */
+#define VCDC_PGVECTOR_COPY_PIECE (256 * 1024)
+/* The binary COPY stream's header (signature, flags, extension length)
+ * and trailer (a field count of -1). */
+#define VCDC_PGVECTOR_COPY_HEADER_SIZE  19
+#define VCDC_PGVECTOR_COPY_TRAILER_SIZE 2
 /* The table used when the URL has no ?table=. */
 #define VCDC_PGVECTOR_DEFAULT_TABLE "vectors"
 
@@ -92,6 +103,47 @@ int vcdc_pgvector_vector_parse(const char *text, float **vecp, size_t *dimp);
  * string (free() it), NULL on allocation failure.
  */
 char *vcdc_pgvector_text_array(const char *const *items, size_t cnt);
+
+/*
+ * The COPY path's pure half (sink_pgvector_copyfmt.c): PostgreSQL's binary
+ * COPY format for the staging table (id, embedding, metadata, document).
+ */
+
+/** Writes the stream's header, VCDC_PGVECTOR_COPY_HEADER_SIZE bytes:
+ *  "PGCOPY\n\377\r\n\0", flags 0, extension length 0. Returns them. */
+size_t vcdc_pgvector_copy_header(char *out);
+
+/** Writes the stream's trailer, VCDC_PGVECTOR_COPY_TRAILER_SIZE bytes (a
+ *  field count of -1). Returns them. */
+size_t vcdc_pgvector_copy_trailer(char *out);
+
+/** The bytes vcdc_pgvector_copy_row() writes for rec (an upsert with id
+ *  and vector), or 0 when a field is too long for the format (2 GiB) or
+ *  the dimension too large for pgvector. */
+size_t vcdc_pgvector_copy_row_size(const vcdc_record_t *rec);
+
+/**
+ * Writes rec as one row of binary COPY: 4 fields, each a big-endian int32
+ * length (-1: NULL) and its bytes: id as text bytes; the vector as
+ * vcdc_pgvector_vector_binary(); metadata as jsonb's binary format (the
+ * version byte 1, then the JSON text), NULL when absent; the document as
+ * text bytes, NULL when absent. out must hold
+ * vcdc_pgvector_copy_row_size(rec) bytes (not 0). Returns the bytes
+ * written.
+ */
+size_t vcdc_pgvector_copy_row(const vcdc_record_t *rec, char *out);
+
+/** CREATE TEMP TABLE IF NOT EXISTS of the staging table, emptied at each
+ *  commit. */
+const char *vcdc_pgvector_stage_sql(void);
+
+/** COPY into the staging table FROM STDIN (FORMAT binary). */
+const char *vcdc_pgvector_copy_sql(void);
+
+/** The merge of the staging table into qtable (already quoted): INSERT
+ *  ... SELECT ... ON CONFLICT (id) DO UPDATE of every column. Returns a new
+ *  string (free() it), NULL on allocation failure. */
+char *vcdc_pgvector_merge_sql(const char *qtable);
 
 /**
  * The multi-row upsert of rows rows into qtable (already quoted), with

@@ -52,6 +52,12 @@ typedef struct pgvector_s {
         int synced; /* the pipeline's sync is sent (apply_send) */
         int pending_cnt;
         char pending[VCDC_PGVECTOR_PIPELINE_MAX][64];
+        /* The COPY path (sink_pgvector_copy.c): batches of at least
+         * copy_min upserts (SIZE_MAX: none) go through the staging table,
+         * made on this connection when stage_ready, forgotten with it. */
+        size_t copy_min;
+        char *merge_sql;
+        int stage_ready;
         int exists; /* the table exists */
         size_t dim; /* its dimension, 0 while unknown */
         int connected_once;
@@ -118,6 +124,24 @@ vcdc_sink_status_t vcdc_pgvector_run_cmd(vcdc_sink_t *sink, const char *what,
                                          const char *const *params,
                                          char *errstr, size_t errstr_size);
 
+/**
+ * COPY sql FROM STDIN on a connection outside any pipeline, in three
+ * steps: copy_begin() sends sql and waits for the server to take data,
+ * copy_put() hands it len bytes (any split of the stream will do),
+ * copy_end() ends the stream and reads the statement's answer. Each waits
+ * at most conf.timeout_ms and fails as vcdc_pgvector_run() does; after a
+ * failed step there is nothing to end (the connection is closed, or the
+ * statement answered with its error).
+ */
+vcdc_sink_status_t vcdc_pgvector_copy_begin(vcdc_sink_t *sink,
+                                            const char *what, const char *sql,
+                                            char *errstr, size_t errstr_size);
+vcdc_sink_status_t vcdc_pgvector_copy_put(vcdc_sink_t *sink, const char *what,
+                                          const char *data, size_t len,
+                                          char *errstr, size_t errstr_size);
+vcdc_sink_status_t vcdc_pgvector_copy_end(vcdc_sink_t *sink, const char *what,
+                                          char *errstr, size_t errstr_size);
+
 /** Starts a pipeline on a connection known good (pg->pipeline is 0 when
  *  libpq cannot: statements then run one by one). */
 void vcdc_pgvector_pipeline_start(pgvector_t *pg);
@@ -140,6 +164,30 @@ void vcdc_pgvector_rollback(vcdc_sink_t *sink);
 
 /** Deallocates the prepared upsert, if any, keeping the SQLSTATE. */
 void vcdc_pgvector_deallocate(vcdc_sink_t *sink);
+
+/*
+ * The COPY path (sink_pgvector_copy.c).
+ */
+
+/** 1 when a batch of upsert_cnt upserts goes through COPY. */
+int vcdc_pgvector_use_copy(const pgvector_t *pg, size_t upsert_cnt);
+
+/** Makes the staging table on this connection, outside any transaction,
+ *  unless it is there. */
+vcdc_sink_status_t vcdc_pgvector_stage_ensure(vcdc_sink_t *sink, char *errstr,
+                                              size_t errstr_size);
+
+/** Streams recs[0..cnt) (each passed by check_vector) into the staging
+ *  table with COPY, in the open transaction, and waits for the answer. */
+vcdc_sink_status_t vcdc_pgvector_copy_stream(vcdc_sink_t *sink,
+                                             const vcdc_record_t *const *recs,
+                                             size_t cnt, char *errstr,
+                                             size_t errstr_size);
+
+/** The merge of the cnt staged rows into the table: run at once, or only
+ *  sent while a pipeline is open. */
+vcdc_sink_status_t vcdc_pgvector_copy_merge(vcdc_sink_t *sink, size_t cnt,
+                                            char *errstr, size_t errstr_size);
 
 /*
  * The schema (sink_pgvector_setup.c).

@@ -63,8 +63,12 @@ class Stack:
                                       collection)
 
     def pgvector_url(self, table):
-        return "pgvector://postgres@%s:%d/postgres?table=%s" % (
-            self.pg_host, self.pg_port, table)
+        # VCDC_IT_PG_COPY (auto, always, never): the sink's apply path,
+        # as in the C tests (tests/it_pg.h); the sink's default if unset.
+        copy = os.environ.get("VCDC_IT_PG_COPY")
+        return "pgvector://postgres@%s:%d/postgres?table=%s%s" % (
+            self.pg_host, self.pg_port, table,
+            "&copy=" + copy if copy else "")
 
     def stop_one(self, name):
         subprocess.run(["bash", self.stack_sh, "stop-one", name,
