@@ -57,7 +57,7 @@ static void start(vcdc_consumer_t *c, int64_t now) {
         vcdc_index_spec_format(&c->index_spec, params, sizeof(params));
         VCDC_NOTICE("consumer",
                     "%s: caught up with the log end seen at start (%" PRIu64
-                    " messages applied): the %s index (%s) is built now",
+                    " messages applied): the %s index (%s) comes now",
                     vcdc_sink_name(c->sink),
                     (uint64_t)atomic_load(&c->messages),
                     vcdc_index_kind_name(c->index_spec.kind), params);
