@@ -314,7 +314,7 @@ static json_t *index_figures(const vcdc_gate_opts_t *o,
 static void check_index(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
                         const char *tname, vcdc_check_t *c) {
         vcdc_index_info_t ix;
-        char errstr[1024], state[256];
+        char errstr[1024];
 
         c->name = "index";
         c->result = VCDC_CHECK_PASS;
@@ -335,44 +335,52 @@ static void check_index(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
                          errstr);
                 return;
         }
-        vcdc_index_info_format(&ix, state, sizeof(state));
         c->figures = index_figures(o, &ix);
-        switch (ix.state) {
+        c->result = vcdc_gate_index_judge(&ix, o->require_index, tname,
+                                          c->summary, sizeof(c->summary));
+}
+
+vcdc_check_result_t vcdc_gate_index_judge(const vcdc_index_info_t *ix,
+                                          int require_index,
+                                          const char *tname, char *summary,
+                                          size_t summary_size) {
+        char state[256];
+
+        vcdc_index_info_format(ix, state, sizeof(state));
+        switch (ix->state) {
         case VCDC_INDEX_VALID:
-                snprintf(c->summary, sizeof(c->summary), "%s: index %s",
-                         tname, state);
-                return;
+                snprintf(summary, summary_size, "%s: index %s", tname,
+                         state);
+                return VCDC_CHECK_PASS;
         case VCDC_INDEX_ABSENT:
-                if (!o->require_index) {
-                        snprintf(c->summary, sizeof(c->summary),
+                if (!require_index) {
+                        snprintf(summary, summary_size,
                                  "%s has no vcdc index and none is "
                                  "required (queries scan the table)",
                                  tname);
-                        return;
+                        return VCDC_CHECK_PASS;
                 }
-                c->result = VCDC_CHECK_FAIL;
-                snprintf(c->summary, sizeof(c->summary),
+                snprintf(summary, summary_size,
                          "%s has no vcdc index and --require-index wants a "
                          "valid one: run its consumer with --index hnsw or "
                          "ivfflat",
                          tname);
-                return;
+                return VCDC_CHECK_FAIL;
         case VCDC_INDEX_BUILDING:
-                c->result = VCDC_CHECK_FAIL;
-                snprintf(c->summary, sizeof(c->summary),
+                snprintf(summary, summary_size,
                          "%s: index %s; until it is valid, queries scan "
                          "the table: wait for the build",
                          tname, state);
-                return;
+                return VCDC_CHECK_FAIL;
         case VCDC_INDEX_INVALID:
-                c->result = VCDC_CHECK_FAIL;
-                snprintf(c->summary, sizeof(c->summary),
-                         "%s: index %s (a build stopped midway): restart "
-                         "its consumer with --index to build it again, or "
-                         "DROP INDEX %s if none is wanted",
-                         tname, state, ix.name);
-                return;
+                break;
         }
+        snprintf(summary, summary_size,
+                 "%s: index %s (a build stopped midway): restart its "
+                 "consumer with --index to build it again, or DROP INDEX %s "
+                 "if none is wanted",
+                 tname, state, ix->name);
+        return VCDC_CHECK_FAIL;
 }
 
 /*

@@ -92,6 +92,17 @@ int vcdc_gate_evaluate(const vcdc_conf_t *conf, const vcdc_gate_opts_t *opts,
                        vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                        vcdc_gate_t *gate, char *errstr, size_t errstr_size);
 
+/**
+ * The index check's verdict on the target's index ix (tname: "new" or
+ * "old"): PASS when it is valid, or absent and not required; FAIL when it
+ * is building or invalid (an index was requested), or absent and
+ * required. summary says why. Pure.
+ */
+vcdc_check_result_t vcdc_gate_index_judge(const vcdc_index_info_t *ix,
+                                          int require_index,
+                                          const char *tname, char *summary,
+                                          size_t summary_size);
+
 /** 1 when every check passed. */
 int vcdc_gate_passed(const vcdc_gate_t *gate);
 
