@@ -4,7 +4,7 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-  NAME: codec, producer, jsonl, consumer, memory, latency, capture
+  NAME: codec, producer, jsonl, consumer, memory, latency, capture, index
 """
 import argparse
 import json
@@ -19,6 +19,8 @@ import urllib.request
 import uuid
 
 from confluent_kafka.admin import AdminClient, NewTopic
+
+import bench_index
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "bin")
@@ -52,13 +54,16 @@ SIZES = {
                  consumer={"pgvector": 200000, "chroma": 50000},
                  memory=(100000, 1000000), latency=(1000, 60),
                  # capture: dimension -> (snapshot rows, streamed rows)
-                 capture={128: (400000, 100000), 768: (80000, 25000)}),
+                 capture={128: (400000, 100000), 768: (80000, 25000)},
+                 # index: (records, dimension); rounds of minutes each
+                 index=(200000, 128), index_rounds=1),
     "smoke": dict(rounds=1, close_rounds=1, codec={128: 2000, 768: 500},
                   producer={128: (300, 300), 768: (300, 300)},
                   jsonl={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
                   memory=(200, 2000), latency=(200, 3),
-                  capture={128: (300, 300), 768: (300, 300)}),
+                  capture={128: (300, 300), 768: (300, 300)},
+                  index=(300, 128), index_rounds=1),
 }
 
 
@@ -865,7 +870,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,memory,latency,"
-                    "capture")
+                    "capture,index")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -891,7 +896,9 @@ def main():
                  ("consumer", lambda: bench_consumer(sz, work)),
                  ("memory", lambda: bench_memory_scale(sz, work)),
                  ("latency", lambda: bench_latency(sz, work)),
-                 ("capture", lambda: bench_capture(sz, work))]
+                 ("capture", lambda: bench_capture(sz, work)),
+                 ("index", lambda: bench_index.bench_index(
+                     sz, work, sys.modules[__name__]))]
         for name, fn in steps:
             if name not in only:
                 continue
