@@ -63,6 +63,16 @@ static pgindex_t *index_of(vcdc_sink_t *sink, char *errstr,
         return pg->index;
 }
 
+/* The server's notices on the index's connections (pgvector's "hnsw
+ * graph no longer fits into maintenance_work_mem", "ivfflat index created
+ * with little data"): into our log, never raw onto stderr. */
+static void notice_cb(void *arg, const char *message) {
+        const vcdc_sink_t *sink = arg;
+
+        VCDC_NOTICE(LOG_COMP, "%s: index build: %.*s", sink->name,
+                    (int)strcspn(message, "\n"), message);
+}
+
 /* A connection of the index's own: the sink's parameters, another
  * application_name, and options ("-c statement_timeout=..."). */
 static PGconn *connect_own(vcdc_sink_t *sink, const char *app,
@@ -71,6 +81,7 @@ static PGconn *connect_own(vcdc_sink_t *sink, const char *app,
         pgvector_t *pg = sink->state;
         const char *keys[16], *values[16];
         size_t i, n = 0;
+        PGconn *conn;
 
         for (i = 0; pg->keys[i] && n < 13; i++) {
                 if (!strcmp(pg->keys[i], "application_name"))
@@ -83,8 +94,10 @@ static PGconn *connect_own(vcdc_sink_t *sink, const char *app,
         keys[n] = "options";
         values[n++] = options;
         keys[n] = values[n] = NULL;
-        return vcdc_pgvector_connect(keys, values, sink->conf.timeout_ms,
-                                     statusp, errstr, errstr_size);
+        if ((conn = vcdc_pgvector_connect(keys, values, sink->conf.timeout_ms,
+                                          statusp, errstr, errstr_size)))
+                PQsetNoticeProcessor(conn, notice_cb, sink);
+        return conn;
 }
 
 static vcdc_sink_status_t mon_ensure(vcdc_sink_t *sink, pgindex_t *ix,
