@@ -17,6 +17,9 @@
 /* After a build that failed for a reason that may pass (the server was
  * not there), the next try waits this long. */
 #define INDEX_RETRY_MS 10000
+/* A build takes minutes: its progress every 10 s at most, however often
+ * the consumer's own progress line comes (vcdc.progress.ms). */
+#define INDEX_PROGRESS_MIN_MS 10000
 
 void vcdc_consumer_index_init(vcdc_consumer_t *c,
                               const vcdc_index_spec_t *spec) {
@@ -35,8 +38,8 @@ int vcdc_consumer_index_failed(const vcdc_consumer_t *c) {
 static void failed(vcdc_consumer_t *c, vcdc_sink_status_t st,
                    const char *errstr, int64_t now) {
         if (st == VCDC_SINK_RETRIABLE) {
-                VCDC_WARN("consumer", "index: %s; trying again in %d s",
-                          errstr, INDEX_RETRY_MS / 1000);
+                VCDC_WARN("consumer", "index: %s; trying again in %d s", errstr,
+                          INDEX_RETRY_MS / 1000);
                 c->index_phase = IX_WAIT;
                 c->index_retry_at = now + INDEX_RETRY_MS;
                 return;
@@ -51,7 +54,7 @@ static void failed(vcdc_consumer_t *c, vcdc_sink_status_t st,
 static void start(vcdc_consumer_t *c, int64_t now) {
         vcdc_index_info_t info;
         vcdc_sink_status_t st;
-        char errstr[512], params[64];
+        char errstr[512], params[96];
         int started;
 
         vcdc_index_spec_format(&c->index_spec, params, sizeof(params));
@@ -98,7 +101,10 @@ static void follow(vcdc_consumer_t *c, int64_t now) {
                 c->index_phase = IX_DONE;
                 return;
         }
-        if (c->progress_ms <= 0 || now - c->index_last_log < c->progress_ms)
+        if (c->progress_ms <= 0 ||
+            now - c->index_last_log < (c->progress_ms > INDEX_PROGRESS_MIN_MS
+                                               ? c->progress_ms
+                                               : INDEX_PROGRESS_MIN_MS))
                 return;
         c->index_last_log = now;
         if (vcdc_sink_index_state(c->sink, c->index_spec.kind, &info, errstr,
@@ -107,8 +113,7 @@ static void follow(vcdc_consumer_t *c, int64_t now) {
                 return;
         }
         vcdc_index_info_format(&info, state, sizeof(state));
-        VCDC_NOTICE("consumer", "%s: index %s", vcdc_sink_name(c->sink),
-                    state);
+        VCDC_NOTICE("consumer", "%s: index %s", vcdc_sink_name(c->sink), state);
 }
 
 void vcdc_consumer_index_tick(vcdc_consumer_t *c, int at_end, int64_t now) {

@@ -46,7 +46,44 @@ static const param_t params_known[] = {
         {VCDC_INDEX_HNSW, "m", 2, 100},
         {VCDC_INDEX_HNSW, "ef_construction", 4, 1000},
         {VCDC_INDEX_IVFFLAT, "lists", 1, 32768},
+        /* either kind (NONE stands for both here); a size, not a count */
+        {VCDC_INDEX_NONE, "maintenance_work_mem", 0, 0},
 };
+
+/* PostgreSQL's bounds for maintenance_work_mem, in kB. */
+#define WORK_MEM_MIN_KB 1024LL
+#define WORK_MEM_MAX_KB 2147483647LL
+
+/* A size as PostgreSQL writes one: digits, then kB, MB, GB or TB (none:
+ * kB). Returns the kB, or -1 when it is not one or out of bounds. */
+static long long parse_kb(const char *value) {
+        static const struct {
+                const char *unit;
+                long long kb;
+        } units[] = {{"", 1},
+                     {"kB", 1},
+                     {"MB", 1024},
+                     {"GB", 1024 * 1024},
+                     {"TB", 1024LL * 1024 * 1024}};
+        long long v;
+        char *end;
+        size_t i;
+
+        if (*value < '0' || *value > '9')
+                return -1;
+        errno = 0;
+        v = strtoll(value, &end, 10);
+        if (errno)
+                return -1;
+        for (i = 0; i < sizeof(units) / sizeof(*units); i++)
+                if (!strcmp(end, units[i].unit))
+                        break;
+        if (i == sizeof(units) / sizeof(*units) ||
+            v > WORK_MEM_MAX_KB / units[i].kb)
+                return -1;
+        v *= units[i].kb;
+        return v < WORK_MEM_MIN_KB ? -1 : v;
+}
 
 #define PARAM_CNT (sizeof(params_known) / sizeof(*params_known))
 
@@ -59,7 +96,9 @@ static int *param_slot(vcdc_index_spec_t *spec, const char *key) {
 }
 
 static const char *allowed_keys(vcdc_index_kind_t kind) {
-        return kind == VCDC_INDEX_HNSW ? "m, ef_construction" : "lists";
+        return kind == VCDC_INDEX_HNSW
+                       ? "m, ef_construction, maintenance_work_mem"
+                       : "lists, maintenance_work_mem";
 }
 
 /* One "key=value" of len bytes. seen: the keys already given. */
@@ -84,7 +123,8 @@ static int parse_param(const char *item, size_t len, vcdc_index_spec_t *spec,
         memcpy(value, eq + 1, len - klen - 1);
         value[len - klen - 1] = '\0';
         for (i = 0; i < PARAM_CNT; i++)
-                if (params_known[i].kind == spec->kind &&
+                if ((params_known[i].kind == spec->kind ||
+                     params_known[i].kind == VCDC_INDEX_NONE) &&
                     !strcmp(params_known[i].key, key))
                         break;
         if (i == PARAM_CNT) {
@@ -101,6 +141,17 @@ static int parse_param(const char *item, size_t len, vcdc_index_spec_t *spec,
                 return -1;
         }
         seen[i] = 1;
+        if (params_known[i].kind == VCDC_INDEX_NONE) {
+                if ((spec->maintenance_work_mem_kb = parse_kb(value)) < 0) {
+                        snprintf(errstr, errstr_size,
+                                 "--index-param %s=%s: expected a size "
+                                 "from 1MB to 2147483647kB (kB, MB, GB, "
+                                 "TB)",
+                                 key, value);
+                        return -1;
+                }
+                return 0;
+        }
         errno = 0;
         v = strtol(value, &end, 10);
         if (end == value || *end || errno || v < params_known[i].min ||
@@ -108,8 +159,7 @@ static int parse_param(const char *item, size_t len, vcdc_index_spec_t *spec,
                 snprintf(errstr, errstr_size,
                          "--index-param %s=%s: expected an integer in "
                          "%ld..%ld",
-                         key, value, params_known[i].min,
-                         params_known[i].max);
+                         key, value, params_known[i].min, params_known[i].max);
                 return -1;
         }
         *param_slot(spec, key) = (int)v;
@@ -131,8 +181,7 @@ int vcdc_index_spec_parse(const char *kind, const char *params,
                 spec->kind = VCDC_INDEX_IVFFLAT;
         else {
                 snprintf(errstr, errstr_size,
-                         "--index %.64s: expected hnsw, ivfflat or none",
-                         kind);
+                         "--index %.64s: expected hnsw, ivfflat or none", kind);
                 return -1;
         }
         if (spec->kind == VCDC_INDEX_NONE) {
@@ -175,11 +224,16 @@ int vcdc_index_spec_parse(const char *kind, const char *params,
 
 void vcdc_index_spec_format(const vcdc_index_spec_t *spec, char *buf,
                             size_t size) {
+        char mem[48] = "";
+
+        if (spec->maintenance_work_mem_kb)
+                snprintf(mem, sizeof(mem), ",maintenance_work_mem=%lldkB",
+                         spec->maintenance_work_mem_kb);
         if (spec->kind == VCDC_INDEX_HNSW)
-                snprintf(buf, size, "m=%d,ef_construction=%d", spec->m,
-                         spec->ef_construction);
+                snprintf(buf, size, "m=%d,ef_construction=%d%s", spec->m,
+                         spec->ef_construction, mem);
         else if (spec->kind == VCDC_INDEX_IVFFLAT)
-                snprintf(buf, size, "lists=%d", spec->lists);
+                snprintf(buf, size, "lists=%d%s", spec->lists, mem);
         else
                 snprintf(buf, size, "%s", "");
 }

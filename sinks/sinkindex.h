@@ -24,9 +24,11 @@ typedef enum vcdc_index_kind_e {
 
 typedef struct vcdc_index_spec_s {
         vcdc_index_kind_t kind;
-        int m;               /* hnsw */
-        int ef_construction; /* hnsw */
-        int lists;           /* ivfflat */
+        int m;                             /* hnsw */
+        int ef_construction;               /* hnsw */
+        int lists;                         /* ivfflat */
+        long long maintenance_work_mem_kb; /* for the build; 0: the
+                                            * server's own */
 } vcdc_index_spec_t;
 
 typedef enum vcdc_index_state_e {
@@ -55,16 +57,19 @@ const char *vcdc_index_state_name(vcdc_index_state_t state);
 /**
  * Parses --index KIND (hnsw, ivfflat, none) and --index-param PARAMS
  * (NULL or "key=value,key=value": m and ef_construction for hnsw, lists
- * for ivfflat) into *spec, defaults filled. Returns 0, or -1 with errstr
- * saying what is wrong and what is allowed (an unknown kind or key, a
- * value out of range, a key given twice, parameters for none).
+ * for ivfflat; for either, maintenance_work_mem, a size in PostgreSQL's
+ * units, 1MB to 2147483647kB: the build's memory, which decides whether
+ * an HNSW graph is built in memory) into *spec, defaults filled.
+ * Returns 0, or -1 with errstr saying what is wrong and what is allowed
+ * (an unknown kind or key, a value out of range, a key given twice,
+ * parameters for none).
  */
 int vcdc_index_spec_parse(const char *kind, const char *params,
                           vcdc_index_spec_t *spec, char *errstr,
                           size_t errstr_size);
 
 /** The parameters as "m=16,ef_construction=64" or "lists=100" ("" for
- *  none), for logs. */
+ *  none), ",maintenance_work_mem=NkB" when given, for logs. */
 void vcdc_index_spec_format(const vcdc_index_spec_t *spec, char *buf,
                             size_t size);
 

@@ -30,8 +30,7 @@ static void test_judge(void **state) {
                 {VCDC_INDEX_VALID, 1, VCDC_CHECK_PASS, "valid"},
                 /* An index exists, so one was requested: it must be
                  * ready, required or not. */
-                {VCDC_INDEX_BUILDING, 0, VCDC_CHECK_FAIL,
-                 "wait for the build"},
+                {VCDC_INDEX_BUILDING, 0, VCDC_CHECK_FAIL, "wait for the build"},
                 {VCDC_INDEX_BUILDING, 1, VCDC_CHECK_FAIL, "45%"},
                 {VCDC_INDEX_INVALID, 0, VCDC_CHECK_FAIL,
                  "DROP INDEX docs_vcdc_hnsw_idx if none is wanted"},

@@ -119,17 +119,15 @@ static vcdc_sink_status_t mon_ensure(vcdc_sink_t *sink, pgindex_t *ix,
  * it) or NULL with *statusp and errstr. */
 static PGresult *mon_run(vcdc_sink_t *sink, pgindex_t *ix, const char *what,
                          const char *sql, int nparams,
-                         const char *const *params,
-                         vcdc_sink_status_t *statusp, char *errstr,
-                         size_t errstr_size) {
+                         const char *const *params, vcdc_sink_status_t *statusp,
+                         char *errstr, size_t errstr_size) {
         PGresult *res;
         const char *code;
 
         if ((*statusp = mon_ensure(sink, ix, errstr, errstr_size)) !=
             VCDC_SINK_OK)
                 return NULL;
-        res = PQexecParams(ix->mon, sql, nparams, NULL, params, NULL, NULL,
-                           0);
+        res = PQexecParams(ix->mon, sql, nparams, NULL, params, NULL, NULL, 0);
         if (res && (PQresultStatus(res) == PGRES_TUPLES_OK ||
                     PQresultStatus(res) == PGRES_COMMAND_OK))
                 return res;
@@ -231,7 +229,8 @@ vcdc_sink_status_t vcdc_pgvector_op_index_state(vcdc_sink_t *sink,
         if ((status = read_progress(sink, ix, hnsw, ivf, info, errstr,
                                     errstr_size)) != VCDC_SINK_OK)
                 return status;
-        if (info->state == VCDC_INDEX_BUILDING && info->kind == VCDC_INDEX_NONE) {
+        if (info->state == VCDC_INDEX_BUILDING &&
+            info->kind == VCDC_INDEX_NONE) {
                 info->kind = !strcmp(info->name, ivf) || !*hnsw
                                      ? VCDC_INDEX_IVFFLAT
                                      : VCDC_INDEX_HNSW;
@@ -246,7 +245,7 @@ vcdc_sink_status_t vcdc_pgvector_op_index_state(vcdc_sink_t *sink,
 static vcdc_sink_status_t send_build(vcdc_sink_t *sink, pgindex_t *ix,
                                      char *errstr, size_t errstr_size) {
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        char params[64];
+        char params[96], options[96];
         char *sql;
 
         if (!(sql = vcdc_pgvector_index_create_sql(
@@ -255,10 +254,17 @@ static vcdc_sink_status_t send_build(vcdc_sink_t *sink, pgindex_t *ix,
                 snprintf(errstr, errstr_size, "%s: out of memory", sink->name);
                 return VCDC_SINK_FATAL;
         }
-        /* A build takes as long as it takes: no statement timeout. */
-        if (!(ix->build = connect_own(sink, "vcdc-index-build",
-                                      "-c statement_timeout=0", &status,
-                                      errstr, errstr_size)))
+        /* A build takes as long as it takes: no statement timeout; its
+         * memory as given, else the server's. */
+        if (ix->spec.maintenance_work_mem_kb)
+                snprintf(options, sizeof(options),
+                         "-c statement_timeout=0 -c "
+                         "maintenance_work_mem=%lldkB",
+                         ix->spec.maintenance_work_mem_kb);
+        else
+                snprintf(options, sizeof(options), "-c statement_timeout=0");
+        if (!(ix->build = connect_own(sink, "vcdc-index-build", options,
+                                      &status, errstr, errstr_size)))
                 goto done;
         if (!PQsendQuery(ix->build, sql)) {
                 snprintf(errstr, errstr_size, "%s: building index %s: %s",
@@ -272,7 +278,8 @@ static vcdc_sink_status_t send_build(vcdc_sink_t *sink, pgindex_t *ix,
         ix->mode = IDX_BUILDING;
         ix->started_ms = vcdc_clock_ms();
         vcdc_index_spec_format(&ix->spec, params, sizeof(params));
-        VCDC_NOTICE(LOG_COMP, "%s: building index %s (%s, %s, %s) "
+        VCDC_NOTICE(LOG_COMP,
+                    "%s: building index %s (%s, %s, %s) "
                     "concurrently: applying goes on meanwhile",
                     sink->name, ix->name, vcdc_index_kind_name(ix->spec.kind),
                     vcdc_pgvector_index_opclass(sink->conf.metric), params);
