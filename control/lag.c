@@ -5,8 +5,8 @@
  * A sample asks the group coordinator for the committed offsets
  * (ListConsumerGroupOffsets) and the members (DescribeConsumerGroups), the
  * partition leaders for the watermarks, and the sink for its recorded
- * offsets and its index's state; then reads, per partition, the record before and at the
- * committed offset for the time lag.
+ * offsets and its index's state; then reads, per partition, the record
+ * before and at the committed offset for the time lag.
  */
 #include "lag.h"
 
