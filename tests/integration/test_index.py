@@ -202,3 +202,22 @@ def test_usage_errors(stack, tmp_path):
         p = run_bounded(base + ["--sink", stack.pgvector_url("t")] + bad, 30)
         assert p.returncode == 64, bad
         assert b"--index" in p.stderr, (bad, p.stderr)
+
+
+def test_live_consumer_builds_once_the_table_exists(stack, pg, procs,
+                                                    tmp_path):
+    # Caught up on an empty topic there is no table to index yet: the
+    # first changes applied bring the build back.
+    topic = unique("it_index")
+    create_topic(stack, topic, PARTS, {"cleanup.policy": "compact"})
+    table, group = unique("idx"), unique("g")
+    live = consumer(stack, topic, group, table, tmp_path, "--index", "hnsw",
+                    from_beginning=False)
+    procs.append(live.start())
+    wait_for(lambda: "no index to build" in live.log(), 30,
+             "the consumer to find no table")
+    produce(stack, topic, upserts(300, 19), tmp_path / "in.jsonl")
+    wait_for(lambda: (catalog(pg, table) or (False,))[0], 60,
+             "the index to be valid")
+    assert pg.count(table) == 300
+    assert live.terminate() == 0
