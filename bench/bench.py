@@ -4,7 +4,8 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-  NAME: codec, producer, jsonl, consumer, memory, latency, capture, pgapply
+  NAME: codec, producer, jsonl, consumer, memory, latency, capture, pgapply,
+        index
 """
 import argparse
 import json
@@ -20,6 +21,7 @@ import uuid
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import bench_index
 import bench_pgapply
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,13 +56,16 @@ SIZES = {
                  consumer={"pgvector": 200000, "chroma": 50000},
                  memory=(100000, 1000000), latency=(1000, 60),
                  # capture: dimension -> (snapshot rows, streamed rows)
-                 capture={128: (400000, 100000), 768: (80000, 25000)}),
+                 capture={128: (400000, 100000), 768: (80000, 25000)},
+                 # index: (records, dimension); rounds of minutes each
+                 index=(200000, 128), index_rounds=1),
     "smoke": dict(rounds=1, close_rounds=1, codec={128: 2000, 768: 500},
                   producer={128: (300, 300), 768: (300, 300)},
                   jsonl={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
                   memory=(200, 2000), latency=(200, 3),
-                  capture={128: (300, 300), 768: (300, 300)}),
+                  capture={128: (300, 300), 768: (300, 300)},
+                  index=(300, 128), index_rounds=1),
 }
 
 
@@ -867,7 +872,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,memory,latency,"
-                    "capture,pgapply")
+                    "capture,pgapply,index")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -895,7 +900,9 @@ def main():
                  ("latency", lambda: bench_latency(sz, work)),
                  ("capture", lambda: bench_capture(sz, work)),
                  ("pgapply", lambda: bench_pgapply.bench_pgapply(
-                     sz, sys.modules[__name__]))]
+                     sz, sys.modules[__name__])),
+                 ("index", lambda: bench_index.bench_index(
+                     sz, work, sys.modules[__name__]))]
         for name, fn in steps:
             if name not in only:
                 continue

@@ -70,6 +70,7 @@ enum {
         O_TOLERANCE,
         O_SHADOW_SAMPLE,
         O_SEED,
+        O_REQUIRE_INDEX,
         O_FORCE,
         O_CONTROL,
         O_METRIC,
@@ -93,7 +94,11 @@ static void usage_cutover(FILE *fp) {
                 "  verify     no missing, extra or different records (full "
                 "or sampled)\n"
                 "  shadow     top-k overlap of the same queries at least "
-                "--min-overlap\n\n"
+                "--min-overlap\n"
+                "  index      vcdc's index on the target is valid, when one "
+                "was requested\n"
+                "             (one is building or invalid) or "
+                "--require-index is given\n\n"
                 "  -b BROKERS            bootstrap servers (default: "
                 "$VCDC_BROKERS)\n"
                 "  -t TOPIC              the change topic\n"
@@ -119,6 +124,9 @@ static void usage_cutover(FILE *fp) {
                 "(default 10)\n"
                 "  --seed N              for the samples (default: from the "
                 "clock)\n"
+                "  --require-index       the target must have a valid vcdc "
+                "index (pgvector;\n"
+                "                        Chroma always has its own)\n"
                 "  --force               switch even when the gate fails "
                 "(recorded as forced)\n"
                 "  --control-topic T     default " VCDC_ROUTE_CONTROL_TOPIC
@@ -266,6 +274,7 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 {"tolerance", required_argument, NULL, O_TOLERANCE},
                 {"shadow-sample", required_argument, NULL, O_SHADOW_SAMPLE},
                 {"seed", required_argument, NULL, O_SEED},
+                {"require-index", no_argument, NULL, O_REQUIRE_INDEX},
                 {"force", no_argument, NULL, O_FORCE},
                 {"control-topic", required_argument, NULL, O_CONTROL},
                 {"metric", required_argument, NULL, O_METRIC},
@@ -346,6 +355,9 @@ static int parse_args(int argc, char **argv, int allowed, args_t *a) {
                 case O_SEED:
                         if (gate_number(a, opt, optarg) == -1)
                                 return -1;
+                        break;
+                case O_REQUIRE_INDEX:
+                        g->require_index = 1;
                         break;
                 case O_FORCE:
                         a->force = 1;

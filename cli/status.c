@@ -2,8 +2,10 @@
  * vcdc - `vcdc status`: its options and its report, per group and
  * partition the committed offset, the log end, the lag, the offset
  * recorded in the target and the time lag, judged over a window of
- * samples. The windows and the judgement are the library's
- * (control/status.h, control/lag.h); nothing here reads Kafka or a sink.
+ * samples; for a sink that builds one, the state of the index on the
+ * target (none, building with its phase and percent, valid, invalid).
+ * The windows and the judgement are the library's (control/status.h,
+ * control/lag.h); nothing here reads Kafka or a sink.
  *
  * Without --watch: N samples of every group, --interval apart, then one
  * report. With --watch S: the same first report, then a new sample of every
@@ -185,6 +187,11 @@ static void report_text(const vcdc_status_t *st) {
                        g->cnt, g->cnt == 1 ? "" : "s", span_s(g));
                 if (g->error[0])
                         printf("  last sample failed: %s\n", g->error);
+                if (s->has_index) {
+                        char ix[256];
+                        vcdc_index_info_format(&s->index, ix, sizeof(ix));
+                        printf("  index: %s\n", ix);
+                }
                 printf("  %9s %12s %12s %10s %12s %10s\n", "partition",
                        "committed", "end", "lag", "recorded", "time lag");
                 for (k = 0; k < s->part_cnt; k++) {
@@ -204,6 +211,25 @@ static void report_text(const vcdc_status_t *st) {
                        "total", committed, end, s->total_lag, "", d);
         }
         fflush(stdout);
+}
+
+/* The index's state: {"state": "building", "kind": "hnsw", "name": ...,
+ * "opclass": ..., "phase": ..., "percent": 45.0}; phase and percent only
+ * while building, percent null when unknown. */
+static json_t *index_json(const vcdc_index_info_t *ix) {
+        json_t *obj = json_pack("{s:s, s:s, s:s?, s:s?}", "state",
+                                vcdc_index_state_name(ix->state), "kind",
+                                vcdc_index_kind_name(ix->kind), "name",
+                                ix->name[0] ? ix->name : NULL, "opclass",
+                                ix->opclass[0] ? ix->opclass : NULL);
+
+        if (obj && ix->state == VCDC_INDEX_BUILDING) {
+                json_object_set_new(obj, "phase", json_string(ix->phase));
+                json_object_set_new(obj, "percent",
+                                    ix->percent >= 0 ? json_real(ix->percent)
+                                                     : json_null());
+        }
+        return obj;
 }
 
 /* One group of the JSON report: appended to groups. Returns 0 or -1. */
@@ -235,6 +261,9 @@ static int group_json(const vcdc_status_group_t *g, json_t *groups) {
                 return -1;
         if (g->error[0] &&
             json_object_set_new(g_obj, "error", json_string(g->error)))
+                return -1;
+        if (s->has_index && json_object_set_new(g_obj, "index",
+                                                index_json(&s->index)))
                 return -1;
         if (!(parts = json_array()) ||
             json_object_set_new(g_obj, "partitions", parts))

@@ -207,8 +207,8 @@ static int kafka_new(vcdc_consumer_t *c, const vcdc_conf_t *conf,
             /* The end of a partition is what --exit-at-end waits for: the
              * last offsets may hold no record (compacted away, or a
              * transaction marker), so the applied offset never gets
-             * there. */
-            (opts->exit_at_end &&
+             * there. The index waits for the same end. */
+            ((opts->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
              vcdc_conf_kafka_set(rkc, "enable.partition.eof", "true", errstr,
                                  errstr_size)))
                 goto err;
@@ -301,6 +301,16 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 transient = sink_status == VCDC_SINK_RETRIABLE;
                 goto err;
         }
+        if (opts->index.kind != VCDC_INDEX_NONE &&
+            !vcdc_sink_can_index(c->sink)) {
+                snprintf(errstr, errstr_size,
+                         "%s keeps its own index: --index %s is for "
+                         "pgvector:// sinks only",
+                         vcdc_sink_name(c->sink),
+                         vcdc_index_kind_name(opts->index.kind));
+                goto err;
+        }
+        vcdc_consumer_index_init(c, &opts->index);
         c->offsets_apart = vcdc_sink_offsets_apart(c->sink);
         c->collection_explicit = opts->collection != NULL;
         if (!(c->collection = strdup(opts->collection
@@ -340,7 +350,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 goto err;
         c->delete_retention_ms = delete_retention(c);
         transient = 1;
-        if (opts->exit_at_end &&
+        if ((opts->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
             read_ends(c, partition_cnt, errstr, errstr_size) == -1)
                 goto err;
         if (*vcdc_conf_str(conf, "vcdc.dlq.topic"))

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "sinkindex.h"
 
 typedef struct vcdc_consumer_s vcdc_consumer_t;
 
@@ -31,6 +32,8 @@ typedef struct vcdc_consumer_opts_s {
         int exit_at_end;        /* stop once the log-end offsets seen at start
                                  * are applied */
         int metrics_port;       /* -1: no metrics endpoint; 0: any port */
+        vcdc_index_spec_t index; /* built once caught up with the log end
+                                  * seen at start; kind NONE: no index */
 } vcdc_consumer_opts_t;
 
 typedef struct vcdc_consumer_stats_s {

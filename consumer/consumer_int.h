@@ -11,6 +11,7 @@
  *               refused changes, fencing
  *   assign.c    partitions: assignment, revocation, commits, offsets in
  *               the target
+ *   index.c     the index on the target: built once caught up
  *
  * The one rule they keep together: an offset is recorded in the target or
  * committed only once everything before it is applied or dead-lettered,
@@ -47,6 +48,16 @@ typedef struct part_s {
         int64_t first_seen; /* the first message read since assignment (or
                              * a seek) while nothing is applied, -1 */
 } part_t;
+
+/* Where the index on the target stands (index.c). */
+typedef enum {
+        IX_OFF,      /* --index none */
+        IX_WAIT,     /* to start once caught up */
+        IX_BUILDING, /* the sink builds it */
+        IX_DONE,     /* built, or found valid */
+        IX_NO_TABLE, /* caught up before the table existed */
+        IX_FAILED,   /* a build failed for good (logged) */
+} index_phase_t;
 
 /* What an apply (with its retries) ended with. */
 typedef enum {
@@ -108,6 +119,11 @@ struct vcdc_consumer_s {
         volatile sig_atomic_t *run;
         uint32_t rng;
 
+        vcdc_index_spec_t index_spec;
+        index_phase_t index_phase;
+        int64_t index_retry_at, index_last_log;
+        uint64_t index_applied_at; /* IX_NO_TABLE: applied then */
+
         int64_t delete_retention_ms; /* the topic's, -1: unknown */
         int replaying, retention_warned;
 
@@ -153,6 +169,17 @@ void vcdc_consumer_drop_unapplied(vcdc_consumer_t *c);
 /* A revocation: the batch in flight counts as applied if its answer says
  * so; no retries. */
 void vcdc_consumer_land_once(vcdc_consumer_t *c);
+
+/* index.c */
+void vcdc_consumer_index_init(vcdc_consumer_t *c,
+                              const vcdc_index_spec_t *spec);
+/* After each lag measurement: at_end, everything up to the log end seen
+ * at start is applied. Starts the build then, follows it, logs. */
+void vcdc_consumer_index_tick(vcdc_consumer_t *c, int at_end, int64_t now);
+/* 1 while a build is to start or under way: an --exit-at-end run waits. */
+int vcdc_consumer_index_pending(const vcdc_consumer_t *c);
+/* 1 when the build failed for good. */
+int vcdc_consumer_index_failed(const vcdc_consumer_t *c);
 
 /* assign.c */
 void vcdc_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

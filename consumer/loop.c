@@ -1,8 +1,9 @@
 /*
  * vcdc - the consumer's poll loop: messages in (held ones first), batches
  * out when due, and the timers (commits, offsets in the target, lag,
- * progress, the end of an --exit-at-end run). What a message becomes is
- * handle.c's; what a batch does to the sink is apply.c's.
+ * progress, the end of an --exit-at-end run, the index's turn). What a
+ * message becomes is handle.c's; what a batch does to the sink is
+ * apply.c's; the index's build is index.c's.
  */
 #include "consumer_int.h"
 
@@ -284,7 +285,9 @@ static int timers(vcdc_consumer_t *c, int busy) {
                 return 0;
         c->last_lag = now;
         atomic_store(&c->lag, measure_lag(c, &at_end));
-        if (c->exit_at_end && at_end) {
+        vcdc_consumer_index_tick(c, at_end, now);
+        /* An --exit-at-end run waits for the index it builds. */
+        if (c->exit_at_end && at_end && !vcdc_consumer_index_pending(c)) {
                 VCDC_NOTICE("consumer", "reached the log end seen at start");
                 return 1;
         }
@@ -370,7 +373,7 @@ int vcdc_consumer_run(vcdc_consumer_t *c, volatile sig_atomic_t *run) {
                 vcdc_consumer_record_offsets(c);
         vcdc_consumer_commit(c, 0 /*sync*/);
         leave_group(c);
-        if (c->fatal)
+        if (c->fatal || (c->exit_at_end && vcdc_consumer_index_failed(c)))
                 r = -1;
         return r;
 }

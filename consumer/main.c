@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "consumer.h"
 #include "log.h"
+#include "sink.h"
 
 static volatile sig_atomic_t run = 1;
 
@@ -48,6 +49,14 @@ static void usage(FILE *fp) {
                 "  --dim N             dimension the target must have "
                 "(default: the target's,\n"
                 "                      else the first upsert's)\n"
+                "  --index hnsw|ivfflat|none  build the target's approximate "
+                "index once the\n"
+                "                      log end seen at start is applied "
+                "(pgvector; default none)\n"
+                "  --index-param K=V[,K=V]  hnsw: m (16), ef_construction "
+                "(64); ivfflat: lists\n"
+                "                      (100); either: maintenance_work_mem "
+                "(the build's memory)\n"
                 "  --dlq-topic TOPIC   dead-letter topic (default: "
                 "TOPIC.dlq)\n"
                 "  --metrics-port N    serve Prometheus metrics on "
@@ -65,7 +74,8 @@ static void usage(FILE *fp) {
 
 int main(int argc, char **argv) {
         enum { O_SINK = 256, O_FROM_BEGINNING, O_EXIT_AT_END, O_COLLECTION,
-               O_METRIC, O_DIM, O_DLQ, O_METRICS_PORT, O_HELP_CONF };
+               O_METRIC, O_DIM, O_DLQ, O_METRICS_PORT, O_HELP_CONF, O_INDEX,
+               O_INDEX_PARAM };
         static const struct option longopts[] = {
                 {"sink", required_argument, NULL, O_SINK},
                 {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
@@ -75,12 +85,15 @@ int main(int argc, char **argv) {
                 {"dim", required_argument, NULL, O_DIM},
                 {"dlq-topic", required_argument, NULL, O_DLQ},
                 {"metrics-port", required_argument, NULL, O_METRICS_PORT},
+                {"index", required_argument, NULL, O_INDEX},
+                {"index-param", required_argument, NULL, O_INDEX_PARAM},
                 {"help-conf", no_argument, NULL, O_HELP_CONF},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         vcdc_consumer_opts_t opts = {.metrics_port = -1};
         const char *brokers = getenv("VCDC_BROKERS"), *key;
+        const char *index = NULL, *index_param = NULL;
         vcdc_consumer_t *c;
         vcdc_conf_t *conf;
         struct sigaction sa;
@@ -121,6 +134,12 @@ int main(int argc, char **argv) {
                         break;
                 case O_DIM:
                         key = "vcdc.sink.dim";
+                        break;
+                case O_INDEX:
+                        index = optarg;
+                        break;
+                case O_INDEX_PARAM:
+                        index_param = optarg;
                         break;
                 case O_DLQ:
                         key = "vcdc.dlq.topic";
@@ -179,6 +198,19 @@ int main(int argc, char **argv) {
                 fprintf(stderr,
                         "vcdc-consumer: -b (or VCDC_BROKERS), -t, -G and "
                         "--sink are required (--help)\n");
+                goto usage_err;
+        }
+        if (vcdc_index_spec_parse(index, index_param, &opts.index, errstr,
+                                  sizeof(errstr)) == -1) {
+                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                goto usage_err;
+        }
+        if (opts.index.kind != VCDC_INDEX_NONE &&
+            vcdc_sink_url_can_index(opts.sink_url) == 0) {
+                fprintf(stderr,
+                        "vcdc-consumer: --index %s: %s keeps its own HNSW "
+                        "index; --index is for pgvector:// sinks only\n",
+                        index, opts.sink_url);
                 goto usage_err;
         }
         if (vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,

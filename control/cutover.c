@@ -287,6 +287,102 @@ static void check_shadow(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
                 "reference_p99_ms", res.old_p99_ms);
 }
 
+/* figures of the index check: the state, and whether it was required. */
+static json_t *index_figures(const vcdc_gate_opts_t *o,
+                             const vcdc_index_info_t *ix) {
+        json_t *obj = json_pack("{s:b, s:s, s:s, s:s?, s:s?}", "required",
+                                o->require_index, "state",
+                                vcdc_index_state_name(ix->state), "kind",
+                                vcdc_index_kind_name(ix->kind), "name",
+                                ix->name[0] ? ix->name : NULL, "opclass",
+                                ix->opclass[0] ? ix->opclass : NULL);
+
+        if (obj && ix->state == VCDC_INDEX_BUILDING)
+                json_object_set_new(obj, "percent",
+                                    ix->percent >= 0 ? json_real(ix->percent)
+                                                     : json_null());
+        return obj;
+}
+
+/*
+ * Reads on the target go through its approximate index once cut over: a
+ * target whose index is still building or was left invalid answers by
+ * scanning the table. An index was requested when require_index says so,
+ * or when vcdc's index exists at all; a target without one (--index none)
+ * passes unless it is required.
+ */
+static void check_index(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
+                        const char *tname, vcdc_check_t *c) {
+        vcdc_index_info_t ix;
+        char errstr[1024];
+
+        c->name = "index";
+        c->result = VCDC_CHECK_PASS;
+        if (!vcdc_sink_can_index(target)) {
+                snprintf(c->summary, sizeof(c->summary),
+                         "%s keeps its own index (%s)", tname,
+                         vcdc_sink_name(target));
+                c->figures = json_pack("{s:b, s:s}", "required",
+                                       o->require_index, "state", "builtin");
+                return;
+        }
+        if (vcdc_sink_index_state(target, VCDC_INDEX_NONE, &ix, errstr,
+                                  sizeof(errstr)) != VCDC_SINK_OK) {
+                c->result = o->require_index ? VCDC_CHECK_ERROR
+                                             : VCDC_CHECK_PASS;
+                snprintf(c->summary, sizeof(c->summary),
+                         "%s%s", o->require_index ? "" : "not required; ",
+                         errstr);
+                return;
+        }
+        c->figures = index_figures(o, &ix);
+        c->result = vcdc_gate_index_judge(&ix, o->require_index, tname,
+                                          c->summary, sizeof(c->summary));
+}
+
+vcdc_check_result_t vcdc_gate_index_judge(const vcdc_index_info_t *ix,
+                                          int require_index,
+                                          const char *tname, char *summary,
+                                          size_t summary_size) {
+        char state[256];
+
+        vcdc_index_info_format(ix, state, sizeof(state));
+        switch (ix->state) {
+        case VCDC_INDEX_VALID:
+                snprintf(summary, summary_size, "%s: index %s", tname,
+                         state);
+                return VCDC_CHECK_PASS;
+        case VCDC_INDEX_ABSENT:
+                if (!require_index) {
+                        snprintf(summary, summary_size,
+                                 "%s has no vcdc index and none is "
+                                 "required (queries scan the table)",
+                                 tname);
+                        return VCDC_CHECK_PASS;
+                }
+                snprintf(summary, summary_size,
+                         "%s has no vcdc index and --require-index wants a "
+                         "valid one: run its consumer with --index hnsw or "
+                         "ivfflat",
+                         tname);
+                return VCDC_CHECK_FAIL;
+        case VCDC_INDEX_BUILDING:
+                snprintf(summary, summary_size,
+                         "%s: index %s; until it is valid, queries scan "
+                         "the table: wait for the build",
+                         tname, state);
+                return VCDC_CHECK_FAIL;
+        case VCDC_INDEX_INVALID:
+                break;
+        }
+        snprintf(summary, summary_size,
+                 "%s: index %s (a build stopped midway): restart its "
+                 "consumer with --index to build it again, or DROP INDEX %s "
+                 "if none is wanted",
+                 tname, state, ix->name);
+        return VCDC_CHECK_FAIL;
+}
+
 /*
  * The gate.
  */
@@ -349,6 +445,7 @@ int vcdc_gate_evaluate(const vcdc_conf_t *conf, const vcdc_gate_opts_t *opts,
         check_offsets(opts, target, reference, tname, rname, &gate->checks[1]);
         check_verify(opts, target, reference, tname, rname, &gate->checks[2]);
         check_shadow(opts, target, reference, tname, rname, &gate->checks[3]);
+        check_index(opts, target, tname, &gate->checks[4]);
         for (i = 0; i < VCDC_GATE_CHECKS; i++)
                 if (gate->checks[i].result == VCDC_CHECK_FAIL)
                         gate->failed++;

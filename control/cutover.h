@@ -11,12 +11,16 @@
  *   verify     the target holds exactly what the reference holds (full,
  *              or a sample of ids)
  *   shadow     top-k overlap of the same queries at least min_overlap
+ *   index      vcdc's approximate index on the target is valid, when one
+ *              was requested: require_index, or a vcdc index exists that
+ *              is building or invalid (a target without one, whose
+ *              consumer ran with --index none, passes unless required)
  * Every check runs even after one failed, so the operator sees the whole
  * picture. Nothing here prints or parses options (cli/cutover.c does).
  *
  *   vcdc_route_read(...)            already routed there? nothing to do
  *   vcdc_pair_open(...)             the two sinks
- *   vcdc_gate_evaluate(...)         the four checks
+ *   vcdc_gate_evaluate(...)         the five checks
  *   if (vcdc_gate_passed(&gate) || force)
  *           vcdc_cutover_switch(...)
  *   vcdc_gate_clear(&gate)
@@ -33,7 +37,7 @@
 #include "route.h"
 #include "sink.h"
 
-#define VCDC_GATE_CHECKS 4
+#define VCDC_GATE_CHECKS 5
 
 typedef enum vcdc_check_result_e {
         VCDC_CHECK_PASS,
@@ -45,7 +49,8 @@ typedef enum vcdc_check_result_e {
 const char *vcdc_check_result_name(vcdc_check_result_t result);
 
 typedef struct vcdc_check_s {
-        const char *name; /* "readiness", "offsets", "verify", "shadow" */
+        const char *name; /* "readiness", "offsets", "verify", "shadow",
+                           * "index" */
         vcdc_check_result_t result;
         char summary[2048]; /* one line, with the figures */
         json_t *figures;    /* an object, owned; NULL when it did not run */
@@ -65,6 +70,7 @@ typedef struct vcdc_gate_opts_s {
         size_t shadow_sample; /* shadow: queries sampled from the reference */
         size_t k;             /* shadow: neighbours per query */
         uint32_t seed;        /* for both samples */
+        int require_index;    /* index: the target must have a valid one */
 } vcdc_gate_opts_t;
 
 typedef struct vcdc_gate_s {
@@ -85,6 +91,17 @@ typedef struct vcdc_gate_s {
 int vcdc_gate_evaluate(const vcdc_conf_t *conf, const vcdc_gate_opts_t *opts,
                        vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                        vcdc_gate_t *gate, char *errstr, size_t errstr_size);
+
+/**
+ * The index check's verdict on the target's index ix (tname: "new" or
+ * "old"): PASS when it is valid, or absent and not required; FAIL when it
+ * is building or invalid (an index was requested), or absent and
+ * required. summary says why. Pure.
+ */
+vcdc_check_result_t vcdc_gate_index_judge(const vcdc_index_info_t *ix,
+                                          int require_index,
+                                          const char *tname, char *summary,
+                                          size_t summary_size);
 
 /** 1 when every check passed. */
 int vcdc_gate_passed(const vcdc_gate_t *gate);

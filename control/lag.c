@@ -5,8 +5,8 @@
  * A sample asks the group coordinator for the committed offsets
  * (ListConsumerGroupOffsets) and the members (DescribeConsumerGroups), the
  * partition leaders for the watermarks, and the sink for its recorded
- * offsets; then reads, per partition, the record before and at the
- * committed offset for the time lag.
+ * offsets and its index's state; then reads, per partition, the record
+ * before and at the committed offset for the time lag.
  */
 #include "lag.h"
 
@@ -457,6 +457,16 @@ int vcdc_lag_sample(rd_kafka_t *rk, const char *topic, const char *group,
                                                 recorded[j].offset;
         }
 
+        /* The index is reported, not judged: a failed read leaves it out
+         * of this sample only. */
+        if (sink && vcdc_sink_can_index(sink)) {
+                if (vcdc_sink_index_state(sink, VCDC_INDEX_NONE, &out->index,
+                                          err, sizeof(err)) == VCDC_SINK_OK)
+                        out->has_index = 1;
+                else
+                        VCDC_INFO("lag", "index of %s: %s",
+                                  vcdc_sink_name(sink), err);
+        }
         probe_timestamps(rk, topic, out);
         out->time_lag_ms = 0;
         for (i = 0; i < out->part_cnt; i++) {

@@ -5,7 +5,8 @@
  *
  * A sample reads, for one group on one topic, every partition's committed
  * offset and log-end offset (admin API and watermarks), the group's member
- * count, and, given the group's sink, the offset recorded in the target.
+ * count, and, given the group's sink, the offset recorded in the target
+ * and the state of vcdc's index on it (a sink that builds one).
  * Readiness is judged over a window of samples, never one:
  *   OK       lag reached zero within the window and is within the limit now
  *   LAGGING  lag above the limit, or never zero in the window, and moving
@@ -81,6 +82,8 @@ typedef struct vcdc_lag_sample_s {
                                * "Dead" (no such group), ... */
         vcdc_part_lag_t *parts;
         size_t part_cnt;
+        int has_index;           /* the sink reports an index (pgvector) */
+        vcdc_index_info_t index; /* vcdc's index on the target, then */
 } vcdc_lag_sample_t;
 
 /**

@@ -334,3 +334,61 @@ vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,
         return sink->ops->query(sink, vector, dim, k, hits, cntp, errstr,
                                 errstr_size);
 }
+
+int vcdc_sink_url_can_index(const char *url) {
+        char errstr[256];
+        vcdc_url_t *u = vcdc_url_parse(url, errstr, sizeof(errstr));
+        int r = -1;
+        size_t i;
+
+        if (!u)
+                return -1;
+        for (i = 0; i < sizeof(sink_impls) / sizeof(*sink_impls); i++)
+                if (!strcmp(sink_impls[i]->scheme, u->scheme))
+                        r = sink_impls[i]->index_start != NULL;
+        for (i = 0; i < EXTRA_MAX && extra_impls[i] && r == -1; i++)
+                if (!strcmp(extra_impls[i]->scheme, u->scheme))
+                        r = extra_impls[i]->index_start != NULL;
+        vcdc_url_destroy(u);
+        return r;
+}
+
+int vcdc_sink_can_index(const vcdc_sink_t *sink) {
+        return sink->ops->index_start && sink->ops->index_poll &&
+               sink->ops->index_state;
+}
+
+vcdc_sink_status_t vcdc_sink_index_start(vcdc_sink_t *sink,
+                                         const vcdc_index_spec_t *spec,
+                                         int *startedp, char *errstr,
+                                         size_t errstr_size) {
+        *startedp = 0;
+        if (!vcdc_sink_can_index(sink))
+                return unsupported(sink, "build an index", errstr,
+                                   errstr_size);
+        if (spec->kind == VCDC_INDEX_NONE)
+                return VCDC_SINK_OK;
+        return sink->ops->index_start(sink, spec, startedp, errstr,
+                                      errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_index_poll(vcdc_sink_t *sink, int *donep,
+                                        char *errstr, size_t errstr_size) {
+        *donep = 1;
+        if (!vcdc_sink_can_index(sink))
+                return unsupported(sink, "build an index", errstr,
+                                   errstr_size);
+        return sink->ops->index_poll(sink, donep, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_index_state(vcdc_sink_t *sink,
+                                         vcdc_index_kind_t kind,
+                                         vcdc_index_info_t *info,
+                                         char *errstr, size_t errstr_size) {
+        memset(info, 0, sizeof(*info));
+        info->percent = -1;
+        if (!vcdc_sink_can_index(sink))
+                return unsupported(sink, "report an index", errstr,
+                                   errstr_size);
+        return sink->ops->index_state(sink, kind, info, errstr, errstr_size);
+}

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "sinkindex.h"
 
 typedef struct vcdc_sink_s vcdc_sink_t;
 
@@ -260,5 +261,53 @@ vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,
                                    size_t dim, size_t k, vcdc_hit_t *hits,
                                    size_t *cntp, char *errstr,
                                    size_t errstr_size);
+
+/*
+ * The approximate index on the target (DESIGN.md, The index on NEW):
+ * optional. A sink that builds one (pgvector) does it on a connection of
+ * its own, so applying goes on meanwhile; one that always has its own
+ * (Chroma's HNSW) has none of these and the wrappers answer FATAL.
+ */
+
+/** 1 when the sink URL's scheme names a sink that builds indexes, 0 when
+ *  it names one that does not, -1 when it names no sink. Opens nothing. */
+int vcdc_sink_url_can_index(const char *url);
+
+/** 1 when the sink builds indexes (vcdc_sink_index_start()). */
+int vcdc_sink_can_index(const vcdc_sink_t *sink);
+
+/**
+ * Starts building spec's index on the target, under a name fixed by the
+ * target and the kind, so a restart finds the one it began: nothing is
+ * built when that index exists and is valid (or the target does not exist
+ * yet); an invalid one (a build stopped midway) is dropped and built
+ * again; one another session is building is waited for. *startedp is 1
+ * while there is a build to wait for (vcdc_sink_index_poll()), 0 when
+ * there is nothing to do. Returns at once; the build goes on in the
+ * database.
+ */
+vcdc_sink_status_t vcdc_sink_index_start(vcdc_sink_t *sink,
+                                         const vcdc_index_spec_t *spec,
+                                         int *startedp, char *errstr,
+                                         size_t errstr_size);
+
+/**
+ * Whether the build started is over, without waiting: *donep 1 when it
+ * is (OK: the index is valid), 0 while it goes on. A failed build answers
+ * its status (RETRIABLE: start again later) with errstr.
+ */
+vcdc_sink_status_t vcdc_sink_index_poll(vcdc_sink_t *sink, int *donep,
+                                        char *errstr, size_t errstr_size);
+
+/**
+ * The state of vcdc's index of kind on the target (kind NONE: whichever
+ * vcdc index there is, a valid one first), with the build's phase and
+ * progress while one is under way. Works on any open sink of that kind,
+ * whoever builds the index.
+ */
+vcdc_sink_status_t vcdc_sink_index_state(vcdc_sink_t *sink,
+                                         vcdc_index_kind_t kind,
+                                         vcdc_index_info_t *info,
+                                         char *errstr, size_t errstr_size);
 
 #endif

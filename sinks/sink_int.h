@@ -63,6 +63,17 @@ struct vcdc_sink_ops {
                                     size_t dim, size_t k, vcdc_hit_t *hits,
                                     size_t *cntp, char *errstr,
                                     size_t errstr_size);
+        /* The index (sink.h): all three or none. */
+        vcdc_sink_status_t (*index_start)(vcdc_sink_t *sink,
+                                          const vcdc_index_spec_t *spec,
+                                          int *startedp, char *errstr,
+                                          size_t errstr_size);
+        vcdc_sink_status_t (*index_poll)(vcdc_sink_t *sink, int *donep,
+                                         char *errstr, size_t errstr_size);
+        vcdc_sink_status_t (*index_state)(vcdc_sink_t *sink,
+                                          vcdc_index_kind_t kind,
+                                          vcdc_index_info_t *info,
+                                          char *errstr, size_t errstr_size);
 };
 
 struct vcdc_sink_s {

@@ -55,9 +55,11 @@
  * map by SQLSTATE (vcdc_pgvector_sqlstate_status()); a lost or silent
  * connection is RETRIABLE and the next call reconnects.
  *
- * No index is created: query() is an exact scan ordered by <=> (cosine),
- * <-> (l2) or <#> (ip, the negated inner product: smaller is nearer). An
- * HNSW index with the metric's operator class is the user's to add.
+ * No index is created with the table: query() orders by <=> (cosine),
+ * <-> (l2) or <#> (ip, the negated inner product: smaller is nearer). The
+ * HNSW or IVFFlat index with the metric's operator class is built on
+ * request, concurrently, once the consumer has caught up
+ * (sink_pgvector_index.c).
  *
  * Reads: metadata comes back as PostgreSQL prints jsonb, made compact: jsonb
  * keeps one copy of each key, orders keys (shorter first, then bytewise) and
@@ -77,8 +79,9 @@
  * sink_pgvector_check.c (what the database would refuse),
  * sink_pgvector_fence.c (the fenced offsets), sink_pgvector_apply.c,
  * sink_pgvector_copyfmt.c and sink_pgvector_copy.c (the COPY path's rows
- * and its statements), sink_pgvector_read.c. This file opens and closes
- * the sink and fills the ops table; it runs no statement of its own.
+ * and its statements), sink_pgvector_read.c, sink_pgvector_index.c and
+ * _idxsql.c (the index). This file opens and closes the sink and fills the
+ * ops table; it runs no statement of its own.
  */
 #include "secret.h"
 #include "sink_pgvector_state.h"
@@ -93,6 +96,7 @@
 static void pgvector_free(pgvector_t *pg) {
         if (!pg)
                 return;
+        vcdc_pgvector_index_free(pg->index);
         PQfinish(pg->conn);
         if (pg->password) {
                 explicit_bzero(pg->password, strlen(pg->password));
@@ -261,4 +265,7 @@ const struct vcdc_sink_ops vcdc_sink_pgvector_ops = {
         .get = vcdc_pgvector_op_get,
         .scan = vcdc_pgvector_op_scan,
         .query = vcdc_pgvector_op_query,
+        .index_start = vcdc_pgvector_op_index_start,
+        .index_poll = vcdc_pgvector_op_index_poll,
+        .index_state = vcdc_pgvector_op_index_state,
 };

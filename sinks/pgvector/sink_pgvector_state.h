@@ -24,6 +24,9 @@
 #define FENCE_WHAT      "recording offsets"
 #define FENCE_ONLY_WHAT "checking offsets"
 
+/* The index build and its monitoring (sink_pgvector_index.c). */
+typedef struct pgindex_s pgindex_t;
+
 typedef struct pgvector_s {
         PGconn *conn;     /* NULL after a lost connection: the next call
                            * reconnects */
@@ -61,6 +64,7 @@ typedef struct pgvector_s {
         int exists; /* the table exists */
         size_t dim; /* its dimension, 0 while unknown */
         int connected_once;
+        pgindex_t *index; /* NULL until the index is first asked about */
 } pgvector_t;
 
 /* What vcdc_pgvector_load_target() finds. */
@@ -275,5 +279,21 @@ vcdc_sink_status_t vcdc_pgvector_op_query(vcdc_sink_t *sink,
                                           size_t k, vcdc_hit_t *hits,
                                           size_t *cntp, char *errstr,
                                           size_t errstr_size);
+/* sink_pgvector_index.c */
+vcdc_sink_status_t vcdc_pgvector_op_index_start(vcdc_sink_t *sink,
+                                                const vcdc_index_spec_t *spec,
+                                                int *startedp, char *errstr,
+                                                size_t errstr_size);
+vcdc_sink_status_t vcdc_pgvector_op_index_poll(vcdc_sink_t *sink, int *donep,
+                                               char *errstr,
+                                               size_t errstr_size);
+vcdc_sink_status_t vcdc_pgvector_op_index_state(vcdc_sink_t *sink,
+                                                vcdc_index_kind_t kind,
+                                                vcdc_index_info_t *info,
+                                                char *errstr,
+                                                size_t errstr_size);
+/** Cancels a build under way and closes the index's connections. Accepts
+ *  NULL. */
+void vcdc_pgvector_index_free(pgindex_t *ix);
 
 #endif
