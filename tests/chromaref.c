@@ -409,9 +409,15 @@ int vcdc_chromaref_compare(vcdc_jsonscan_t *js, const char *text, size_t len,
                           &jerr);
         sr = vcdc_jsonscan_run(js, text, len, &root, &serr);
         if (!resp || sr == -1) {
-                if (!resp && sr == -1 && !strcmp(jerr.text, serr.text) &&
-                    (size_t)jerr.position == serr.position)
+                /* jansson drops a NUL byte it reads ahead ("16\0" is
+                 * 16 to it), the scanner refuses it: texts holding one
+                 * are not compared as JSON (as in fuzz_jsonfast). */
+                if (memchr(text, '\0', len) ||
+                    (!resp && sr == -1 && !strcmp(jerr.text, serr.text) &&
+                     (size_t)jerr.position == serr.position)) {
+                        json_decref(resp);
                         return 1;
+                }
                 snprintf(why, why_size,
                          "as JSON: %s (fast) vs %s (jansson)",
                          sr == -1 ? serr.text : "accepted",

@@ -30,14 +30,15 @@ long vcdc_chromaref_anchor(const json_t *resp, size_t start, size_t end,
  * the sink would: a get of ids[0..cnt), a get of at most cnt without ids,
  * the rows from 1 on (at most cnt), and the anchors of cursor "9,1:a,1:b"
  * from offset 2. Both must accept or refuse the text alike (jansson with
- * JSON_REJECT_DUPLICATES: same words, same position), then each read must
- * give the same status, message and records. Floats must be the same bits,
- * but for two cases where strtof() of the text is right and jansson's
- * double rounded to float32 is not: the double lies exactly halfway
- * between two float32 (the fast path takes the one strtof() takes), and
- * "-0" read by jansson as the integer 0. js: a scanner to use. Returns
- * 0 when they agree, 1 when both refused the text as JSON, -1 with why
- * otherwise.
+ * JSON_REJECT_DUPLICATES: same words, same position; a text holding a NUL
+ * byte, which jansson may drop, counts as refused), then each read must
+ * give the same status, message and records. Floats must be
+ * the same bits, but for two cases where strtof() of the text is right
+ * and jansson's double rounded to float32 is not: the double lies exactly
+ * halfway between two float32 (the fast path takes the one strtof()
+ * takes), and "-0" read by jansson as the integer 0. js: a scanner to
+ * use. Returns 0 when they agree, 1 when both refused the text as JSON
+ * (or it holds a NUL byte), -1 with why otherwise.
  */
 int vcdc_chromaref_compare(vcdc_jsonscan_t *js, const char *text, size_t len,
                            const char *const *ids, size_t cnt, char *why,
