@@ -4,7 +4,7 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-  NAME: codec, producer, jsonl, consumer, memory, latency, capture
+  NAME: codec, producer, jsonl, consumer, memory, latency, capture, verify
 """
 import argparse
 import json
@@ -19,6 +19,8 @@ import urllib.request
 import uuid
 
 from confluent_kafka.admin import AdminClient, NewTopic
+
+import bench_verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "bin")
@@ -865,7 +867,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,memory,latency,"
-                    "capture")
+                    "capture,verify")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -891,7 +893,9 @@ def main():
                  ("consumer", lambda: bench_consumer(sz, work)),
                  ("memory", lambda: bench_memory_scale(sz, work)),
                  ("latency", lambda: bench_latency(sz, work)),
-                 ("capture", lambda: bench_capture(sz, work))]
+                 ("capture", lambda: bench_capture(sz, work)),
+                 ("verify", lambda: bench_verify.bench_verify(
+                     sz, work, sys.modules[__name__]))]
         for name, fn in steps:
             if name not in only:
                 continue
