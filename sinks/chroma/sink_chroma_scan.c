@@ -2,8 +2,9 @@
  * vcdc - the Chroma sink's get answers on the fast path: a get by ids, a
  * page from a row on, a scan's anchors, read from a text the JSON scanner
  * (common/json/jsonscan.h) accepted, without a tree. The embeddings go
- * straight from their digits to float32 (vcdc_json_floats(), strtof()'s
- * value); ids and documents are unescaped in place; a metadata object is
+ * straight from their digits to float32 (strtof()'s value), converted once
+ * by the scanner as it checks them (row_floats), else by
+ * vcdc_json_floats(); ids and documents are unescaped in place; a metadata object is
  * the one value read through jansson, to be written again as
  * vcdc_chroma_metadata_dump() writes it. Checks and messages are those
  * the jansson reader had (tests/chromaref.c keeps it, to compare).
@@ -13,6 +14,7 @@
  */
 #include "sink_chroma_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,16 @@ typedef struct columns_s {
 typedef struct rows_s {
         vcdc_json_iter_t ids, emb, meta, doc;
         int has_emb, has_meta, has_doc;
+        const float *floats;  /* the embeddings as the scanner converted */
+        const size_t *counts; /* them, or NULL (jsonscan.h: row_floats) */
 } rows_t;
+
+/* An embedding: its span, and its numbers when the scanner kept them. */
+typedef struct emb_s {
+        vcdc_json_span_t span;
+        const float *floats; /* NULL: read them from the span */
+        size_t n;
+} emb_t;
 
 /* Buffers reused from row to row. */
 typedef struct scratch_s {
@@ -112,17 +123,25 @@ static void rows_open(rows_t *r, const columns_t *c) {
         iter_open(&r->emb, &r->has_emb, c->emb);
         iter_open(&r->meta, &r->has_meta, c->meta);
         iter_open(&r->doc, &r->has_doc, c->doc);
+        r->floats = r->has_emb ? c->emb->row_floats : NULL;
+        r->counts = r->has_emb ? c->emb->row_counts : NULL;
 }
 
 /* The next row: its id, and each column's value (type NULL when the
  * column is absent or null). Returns 0 past the last row. */
-static int rows_next(rows_t *r, vcdc_json_span_t *id, vcdc_json_span_t *emb,
+static int rows_next(rows_t *r, vcdc_json_span_t *id, emb_t *emb,
                      vcdc_json_span_t *meta, vcdc_json_span_t *doc) {
         if (!vcdc_json_iter_next(&r->ids, NULL, id))
                 return 0;
-        emb->type = meta->type = doc->type = VCDC_JSON_NULL;
+        emb->span.type = meta->type = doc->type = VCDC_JSON_NULL;
+        emb->floats = NULL;
         if (r->has_emb)
-                vcdc_json_iter_next(&r->emb, NULL, emb);
+                vcdc_json_iter_next(&r->emb, NULL, &emb->span);
+        if (r->counts) {
+                emb->floats = r->floats;
+                emb->n = *r->counts;
+                r->floats += *r->counts++;
+        }
         if (r->has_meta)
                 vcdc_json_iter_next(&r->meta, NULL, meta);
         if (r->has_doc)
@@ -164,12 +183,33 @@ static vcdc_json_type_t element_type(const vcdc_json_span_t *array, size_t i) {
         return v.type;
 }
 
-static int fill_vector(vcdc_record_t *rec, const vcdc_json_span_t *emb,
-                       scratch_t *sc, char *errstr, size_t errstr_size) {
+/* The scanner's floats of a row, when none is beyond float32's range
+ * (+-inf there; refused with the slow path's message). */
+static int fill_kept(vcdc_record_t *rec, const emb_t *e) {
+        size_t k;
+
+        for (k = 0; k < e->n; k++)
+                if (isinf(e->floats[k]))
+                        return 1;
+        if (!(rec->vector = malloc(e->n * sizeof(float))))
+                return -1;
+        memcpy(rec->vector, e->floats, e->n * sizeof(float));
+        rec->dim = e->n;
+        return 0;
+}
+
+static int fill_vector(vcdc_record_t *rec, const emb_t *e, scratch_t *sc,
+                       char *errstr, size_t errstr_size) {
+        const vcdc_json_span_t *emb = &e->span;
         /* Each number takes a byte and a comma: a bound on the count. */
         size_t cap = emb->len / 2 + 1, n;
         int r;
 
+        if (e->floats && (r = fill_kept(rec, e)) != 1) {
+                if (r == 0)
+                        return 0;
+                goto oom;
+        }
         if (cap > sc->floats_cap) {
                 float *f = realloc(sc->floats, cap * sizeof(float));
 
@@ -236,15 +276,14 @@ static int fill_metadata(vcdc_record_t *rec, const vcdc_json_span_t *meta,
 }
 
 static int fill_record(vcdc_record_t *rec, const vcdc_json_span_t *id,
-                       const vcdc_json_span_t *emb,
-                       const vcdc_json_span_t *meta,
+                       const emb_t *emb, const vcdc_json_span_t *meta,
                        const vcdc_json_span_t *doc, scratch_t *sc,
                        char *errstr, size_t errstr_size) {
         vcdc_record_init(rec);
         rec->op = VCDC_OP_UPSERT;
         if (!(rec->id = string_dup(id)))
                 goto oom;
-        if (emb->type != VCDC_JSON_NULL &&
+        if (emb->span.type != VCDC_JSON_NULL &&
             fill_vector(rec, emb, sc, errstr, errstr_size) == -1)
                 goto err;
         if (meta->type != VCDC_JSON_NULL &&
@@ -283,7 +322,8 @@ static int id_check(const vcdc_json_span_t *id, size_t j, char *errstr,
 static int rows_read(const columns_t *c, size_t first, size_t cnt,
                      vcdc_record_t *out, size_t *cntp, char *errstr,
                      size_t errstr_size) {
-        vcdc_json_span_t id, emb, meta, doc;
+        vcdc_json_span_t id, meta, doc;
+        emb_t emb;
         scratch_t sc = {NULL, 0, NULL, 0};
         size_t j, found = 0;
         rows_t r;
@@ -348,7 +388,8 @@ static int place(const vcdc_idindex_t *ix, size_t pos, vcdc_record_t *rec,
 int vcdc_chroma_scan_get(const vcdc_jsonscan_t *js, const char *const *ids,
                          size_t cnt, vcdc_record_t *out, size_t *cntp,
                          char *errstr, size_t errstr_size) {
-        vcdc_json_span_t id, emb, meta, doc;
+        vcdc_json_span_t id, meta, doc;
+        emb_t emb;
         scratch_t sc = {NULL, 0, NULL, 0};
         vcdc_idindex_t ix = {NULL, 0};
         char *filled = NULL;
