@@ -118,6 +118,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(KIT) $(LIB)
 # compared with by its unit test and its fuzzer.
 JSONREF := $(BUILD)/tests/jsonref.o
 $(BUILD)/tests/test_jsonrec $(BUILD)/fuzz/fuzz_jsonfast: $(JSONREF)
+# tests/chromaref.c: the jansson reader of Chroma's get answers, the
+# reference their fast path (sink_chroma_scan.c) is compared with.
+CHROMAREF := $(BUILD)/tests/chromaref.o
+$(BUILD)/tests/test_sink_chroma_scan \
+  $(BUILD)/fuzz/fuzz_chroma $(BUILD)/bench/chroma_bench: $(CHROMAREF)
 
 # Every test runs; a failure fails the target at the end (one failing
 # test, such as the model test before its fix, hides none of the others).
@@ -237,4 +242,4 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(KIT_OBJ:.o=.d) $(TEST_BINS:=.d) $(IT_BINS:=.d) \
-         $(FUZZ_BINS:=.d) $(JSONREF:.o=.d)
+         $(FUZZ_BINS:=.d) $(JSONREF:.o=.d) $(CHROMAREF:.o=.d)

@@ -5,7 +5,7 @@ compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
   NAME: codec, producer, jsonl, consumer, memory, latency, capture, pgapply,
-        index
+        index, verify
 """
 import argparse
 import json
@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import bench_index
 import bench_pgapply
+import bench_verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "bin")
@@ -872,7 +873,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,memory,latency,"
-                    "capture,pgapply,index")
+                    "capture,pgapply,index,verify")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -902,6 +903,8 @@ def main():
                  ("pgapply", lambda: bench_pgapply.bench_pgapply(
                      sz, sys.modules[__name__])),
                  ("index", lambda: bench_index.bench_index(
+                     sz, work, sys.modules[__name__])),
+                 ("verify", lambda: bench_verify.bench_verify(
                      sz, work, sys.modules[__name__]))]
         for name, fn in steps:
             if name not in only:

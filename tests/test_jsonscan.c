@@ -29,6 +29,7 @@
 #include "jsonspan.h"
 
 static vcdc_jsonscan_t *js;
+static size_t rows_checked; /* members whose row_floats were checked */
 
 /* A copy of exactly len bytes, so that ASan sees any read past them. */
 static char *copy_of(const char *s, size_t len) {
@@ -304,6 +305,64 @@ static void test_duplicates(void **state) {
         free(text);
 }
 
+static void check_floats(const vcdc_json_member_t *m, size_t nm);
+
+/* Arrays of arrays of numbers in top-level members: their floats kept
+ * when every element is a non-empty array of plain numbers, else none. */
+static void test_rows(void **state) {
+        static const struct {
+                const char *text;
+                int rows; /* member "e" has row_floats */
+        } cases[] = {
+                {"{\"e\":[[1,2.5],[3],[-0.0,1e-46,4e38]]}", 1},
+                {"{\"a\":[1],\"e\":[[0.1]],\"b\":[[2],[3]]}", 1},
+                {"{\"e\":[[1],[]]}", 0},
+                {"{\"e\":[[1],null]}", 0},
+                {"{\"e\":[[1,null]]}", 0},
+                {"{\"e\":[[1],[[2]]]}", 0},
+                {"{\"e\":[[1],2]}", 0},
+                {"{\"e\":[]}", 0},
+                {"{\"e\":[1,2]}", 0},
+                {"{\"e\":{\"x\":[[1]]}}", 0},
+                {"{\"e\":[[1e400]]}", -1},
+        };
+        const vcdc_json_member_t *m;
+        vcdc_json_span_t root;
+        vcdc_json_error_t err;
+        size_t i, k, nm;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                const char *t = cases[i].text;
+                int r = vcdc_jsonscan_run(js, t, strlen(t), &root, &err);
+
+                assert_int_equal(r, cases[i].rows < 0 ? -1 : 0);
+                if (r)
+                        continue;
+                nm = vcdc_jsonscan_members(js, &m);
+                for (k = 0; k < nm; k++)
+                        if (m[k].key_len == 1 && m[k].key[0] == 'e')
+                                break;
+                assert_true(k < nm);
+                if (cases[i].rows != !!m[k].value.row_floats)
+                        fail_msg("%s: row_floats %s", t,
+                                 m[k].value.row_floats ? "set" : "NULL");
+                check_floats(m, nm);
+        }
+        /* The first case, by value. */
+        assert_int_equal(vcdc_jsonscan_run(js, cases[0].text,
+                                           strlen(cases[0].text), &root,
+                                           &err),
+                         0);
+        vcdc_jsonscan_members(js, &m);
+        assert_int_equal(m[0].value.row_counts[0], 2);
+        assert_int_equal(m[0].value.row_counts[2], 3);
+        assert_true(m[0].value.row_floats[1] == 2.5f);
+        assert_true(signbit(m[0].value.row_floats[3]));
+        assert_true(m[0].value.row_floats[4] == 0);
+        assert_true(isinf(m[0].value.row_floats[5]));
+}
+
 /* The readers of spans: iteration, strings, integers, floats. */
 static void test_spans(void **state) {
         static const char text[] =
@@ -392,7 +451,31 @@ static int jansson_code(int code) {
         return -1;
 }
 
-/* The floats the scanner converted match strtof() of each element. */
+/* The numbers of an array of numbers, as strtof() reads each, match
+ * floats[0..count). */
+static void check_array(const vcdc_json_span_t *array, const float *floats,
+                        size_t count) {
+        vcdc_json_iter_t it;
+        vcdc_json_span_t el;
+        size_t k;
+
+        vcdc_json_iter_init(&it, array);
+        for (k = 0; vcdc_json_iter_next(&it, NULL, &el); k++) {
+                char buf[64];
+                float want;
+
+                assert_true(k < count);
+                assert_true(el.len < sizeof(buf));
+                memcpy(buf, el.p, el.len);
+                buf[el.len] = '\0';
+                want = strtof(buf, NULL);
+                assert_memory_equal(&want, &floats[k], 4);
+        }
+        assert_int_equal(k, count);
+}
+
+/* The floats the scanner converted match strtof() of each element, for
+ * arrays of numbers and arrays of them. */
 static void check_floats(const vcdc_json_member_t *m, size_t nm) {
         size_t i, k;
 
@@ -400,6 +483,21 @@ static void check_floats(const vcdc_json_member_t *m, size_t nm) {
                 vcdc_json_iter_t it;
                 vcdc_json_span_t el;
 
+                if (m[i].value.row_floats) {
+                        const float *f = m[i].value.row_floats;
+
+                        assert_null(m[i].value.floats);
+                        vcdc_json_iter_init(&it, &m[i].value);
+                        for (k = 0; vcdc_json_iter_next(&it, NULL, &el);
+                             k++) {
+                                assert_int_equal(el.type, VCDC_JSON_ARRAY);
+                                check_array(&el, f,
+                                            m[i].value.row_counts[k]);
+                                f += m[i].value.row_counts[k];
+                        }
+                        assert_int_equal(k, m[i].value.count);
+                        rows_checked++;
+                }
                 if (!m[i].value.floats)
                         continue;
                 vcdc_json_iter_init(&it, &m[i].value);
@@ -559,12 +657,14 @@ int main(void) {
                 cmocka_unit_test(test_depth),
                 cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_spans),
+                cmocka_unit_test(test_rows),
                 cmocka_unit_test(test_against_jansson),
         };
         int r = cmocka_run_group_tests_name("jsonscan", tests, setup,
                                             teardown);
 
-        printf("jsonscan: %zu texts compared with jansson, %zu accepted\n",
-               compared, accepted);
+        printf("jsonscan: %zu texts compared with jansson, %zu accepted, "
+               "%zu arrays of arrays read from row_floats\n",
+               compared, accepted, rows_checked);
         return r;
 }

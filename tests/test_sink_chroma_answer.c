@@ -1,7 +1,8 @@
 /*
  * vcdc - unit tests: the Chroma sink's answer parsers (a collection, a
- * get by ids, by page and from a row on, a query, the offsets records)
- * with valid and malformed answers side by side, and the scan cursor.
+ * get by ids, by page and from a row on, read from the scanner, a query,
+ * the offsets records) with valid and malformed answers side by side,
+ * and the scan cursor.
  * No server.
  */
 #include <setjmp.h>
@@ -91,6 +92,18 @@ static void test_parse_collection(void **state) {
                          -1);
 }
 
+/* A scanner that accepted text (the get answers are read from one). */
+static vcdc_jsonscan_t *scan_or_fail(const char *text) {
+        vcdc_jsonscan_t *js = vcdc_jsonscan_new();
+        vcdc_json_span_t root;
+        vcdc_json_error_t err;
+
+        assert_non_null(js);
+        if (vcdc_jsonscan_run(js, text, strlen(text), &root, &err) == -1)
+                fail_msg("%s: %s", text, err.text);
+        return js;
+}
+
 static void test_parse_get_by_ids(void **state) {
         /* Answer order differs from the question; "zz" is missing; "a" is
          * asked for twice. */
@@ -103,13 +116,13 @@ static void test_parse_get_by_ids(void **state) {
         vcdc_record_t out[4];
         char errstr[256];
         size_t i, found;
-        json_t *j = json_load_or_fail(answer);
+        vcdc_jsonscan_t *j = scan_or_fail(answer);
         float third = 1.0f / 3.0f, tiny = 1e-45f;
 
         (void)state;
         for (i = 0; i < 4; i++)
                 vcdc_record_init(&out[i]);
-        assert_int_equal(vcdc_chroma_parse_get(j, ids, 4, out, &found, errstr,
+        assert_int_equal(vcdc_chroma_scan_get(j, ids, 4, out, &found, errstr,
                                                sizeof(errstr)),
                          0);
         assert_int_equal(found, 3);
@@ -129,7 +142,7 @@ static void test_parse_get_by_ids(void **state) {
         assert_ptr_not_equal(out[3].vector, out[0].vector);
         for (i = 0; i < 4; i++)
                 vcdc_record_clear(&out[i]);
-        json_decref(j);
+        vcdc_jsonscan_destroy(j);
 }
 
 static void test_parse_get_page(void **state) {
@@ -139,12 +152,12 @@ static void test_parse_get_page(void **state) {
         vcdc_record_t out[3];
         char errstr[256];
         size_t i, n;
-        json_t *j = json_load_or_fail(answer);
+        vcdc_jsonscan_t *j = scan_or_fail(answer);
 
         (void)state;
         for (i = 0; i < 3; i++)
                 vcdc_record_init(&out[i]);
-        assert_int_equal(vcdc_chroma_parse_get(j, NULL, 3, out, &n, errstr,
+        assert_int_equal(vcdc_chroma_scan_get(j, NULL, 3, out, &n, errstr,
                                                sizeof(errstr)),
                          0);
         assert_int_equal(n, 2);
@@ -157,11 +170,11 @@ static void test_parse_get_page(void **state) {
         /* More than asked for. */
         for (i = 0; i < 3; i++)
                 vcdc_record_clear(&out[i]);
-        assert_int_equal(vcdc_chroma_parse_get(j, NULL, 1, out, &n, errstr,
+        assert_int_equal(vcdc_chroma_scan_get(j, NULL, 1, out, &n, errstr,
                                                sizeof(errstr)),
                          -1);
         assert_null(out[0].id);
-        json_decref(j);
+        vcdc_jsonscan_destroy(j);
 }
 
 /* A page read from a row on, as a scan does after its lookback. */
@@ -172,12 +185,12 @@ static void test_parse_rows(void **state) {
         vcdc_record_t out[2];
         char errstr[256];
         size_t n;
-        json_t *j = json_load_or_fail(answer);
+        vcdc_jsonscan_t *j = scan_or_fail(answer);
 
         (void)state;
         vcdc_record_init(&out[0]);
         vcdc_record_init(&out[1]);
-        assert_int_equal(vcdc_chroma_parse_rows(j, 1, 2, out, &n, errstr,
+        assert_int_equal(vcdc_chroma_scan_rows(j, 1, 2, out, &n, errstr,
                                                 sizeof(errstr)),
                          0);
         assert_int_equal(n, 2);
@@ -185,17 +198,17 @@ static void test_parse_rows(void **state) {
         assert_true(out[1].vector[0] == 3);
         vcdc_record_clear(&out[0]);
         vcdc_record_clear(&out[1]);
-        assert_int_equal(vcdc_chroma_parse_rows(j, 3, 2, out, &n, errstr,
+        assert_int_equal(vcdc_chroma_scan_rows(j, 3, 2, out, &n, errstr,
                                                 sizeof(errstr)),
                          0);
         assert_int_equal(n, 1);
         assert_string_equal(out[0].id, "d");
         vcdc_record_clear(&out[0]);
-        assert_int_equal(vcdc_chroma_parse_rows(j, 9, 2, out, &n, errstr,
+        assert_int_equal(vcdc_chroma_scan_rows(j, 9, 2, out, &n, errstr,
                                                 sizeof(errstr)),
                          0);
         assert_int_equal(n, 0);
-        json_decref(j);
+        vcdc_jsonscan_destroy(j);
 }
 
 /* The scan cursor as text, valid and invalid side by side, and the
@@ -226,7 +239,7 @@ static void test_scan_cursor(void **state) {
         vcdc_chroma_cursor_t cur;
         char *text, id[8];
         size_t i, k;
-        json_t *j;
+        vcdc_jsonscan_t *j;
 
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -253,17 +266,17 @@ static void test_scan_cursor(void **state) {
         vcdc_chroma_cursor_clear(&cur);
 
         /* The latest anchor there, before the end offset only. */
-        j = json_load_or_fail(answer);
+        j = scan_or_fail(answer);
         assert_int_equal(vcdc_chroma_cursor_parse("10,1:a,1:b,1:q", &cur), 0);
-        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 10, &cur, &k), 3);
+        assert_int_equal(vcdc_chroma_scan_anchor(j, 4, 10, &cur, &k), 3);
         assert_int_equal(k, 1); /* "b": "q" is gone */
-        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 7, &cur, &k), 1);
+        assert_int_equal(vcdc_chroma_scan_anchor(j, 4, 7, &cur, &k), 1);
         assert_int_equal(k, 0); /* "b" moved past the end: "a" */
-        assert_int_equal(vcdc_chroma_find_anchor(j, 4, 5, &cur, &k), -1);
+        assert_int_equal(vcdc_chroma_scan_anchor(j, 4, 5, &cur, &k), -1);
         vcdc_chroma_cursor_keep(&cur, 1);
         assert_int_equal(cur.anchor_cnt, 1);
         vcdc_chroma_cursor_clear(&cur);
-        json_decref(j);
+        vcdc_jsonscan_destroy(j);
 }
 
 /* Malformed answers are errors that leave nothing allocated. */
@@ -296,17 +309,17 @@ static void test_parse_get_malformed(void **state) {
 
         (void)state;
         for (i = 0; i < ARRAY_CNT(answers); i++) {
-                json_t *j = json_load_or_fail(answers[i]);
+                vcdc_jsonscan_t *j = scan_or_fail(answers[i]);
                 for (k = 0; k < 2; k++)
                         vcdc_record_init(&out[k]);
                 errstr[0] = '\0';
-                if (vcdc_chroma_parse_get(j, ids, 2, out, &found, errstr,
+                if (vcdc_chroma_scan_get(j, ids, 2, out, &found, errstr,
                                           sizeof(errstr)) != -1)
                         fail_msg("answer[%zu] %s accepted", i, answers[i]);
                 assert_true(errstr[0] != '\0');
                 for (k = 0; k < 2; k++)
                         assert_null(out[k].id);
-                json_decref(j);
+                vcdc_jsonscan_destroy(j);
         }
 }
 

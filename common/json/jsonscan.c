@@ -44,6 +44,11 @@ typedef struct frame_s {
         int hashed;
         int depth;       /* deepest member so far */
         int is_object;
+        int rows_ok;       /* a top-level member's array whose elements
+                            * so far are arrays of numbers, their floats
+                            * kept: from floats_base, counts from
+                            * row_counts[rows_base] */
+        size_t rows_base, floats_base;
 } frame_t;
 
 struct vcdc_jsonscan_s {
@@ -60,8 +65,13 @@ struct vcdc_jsonscan_s {
         vcdc_json_member_t *members;
         size_t nmembers, members_cap;
         size_t *member_floats; /* each member's floats[] offset, or NONE */
-        float *floats;         /* the numbers of top-level members' arrays */
+        size_t *member_rows;   /* each member's row_counts[] offset, or NONE */
+        size_t *member_row_floats; /* ... and its rows' floats[] offset */
+        float *floats;         /* the numbers of top-level members' arrays
+                                * and of their arrays' arrays */
         size_t nfloats, floats_cap;
+        size_t *row_counts;    /* the counts of those arrays' arrays */
+        size_t nrows, rows_cap;
 };
 
 #define NONE ((size_t)-1)
@@ -233,9 +243,16 @@ static int member_add(vcdc_jsonscan_t *js, const char *k, size_t len) {
                 if (!(mf = realloc(js->member_floats, cap * sizeof(*mf))))
                         return -1;
                 js->member_floats = mf;
+                if (!(mf = realloc(js->member_rows, cap * sizeof(*mf))))
+                        return -1;
+                js->member_rows = mf;
+                if (!(mf = realloc(js->member_row_floats, cap * sizeof(*mf))))
+                        return -1;
+                js->member_row_floats = mf;
                 js->members_cap = cap;
         }
         js->member_floats[js->nmembers] = NONE;
+        js->member_rows[js->nmembers] = NONE;
         memset(&js->members[js->nmembers], 0, sizeof(*js->members));
         js->members[js->nmembers].key = k;
         js->members[js->nmembers].key_len = len;
@@ -261,7 +278,10 @@ void vcdc_jsonscan_destroy(vcdc_jsonscan_t *js) {
         free(js->arena);
         free(js->members);
         free(js->member_floats);
+        free(js->member_rows);
+        free(js->member_row_floats);
         free(js->floats);
+        free(js->row_counts);
         free(js);
 }
 
@@ -292,7 +312,32 @@ static int frame_push(vcdc_jsonscan_t *js, int is_object) {
         f->hashed = 0;
         f->depth = 0;
         f->is_object = is_object;
+        f->rows_ok = js->nframes == 2 && !is_object && js->frames[0].is_object;
+        f->rows_base = js->nrows;
+        f->floats_base = js->nfloats;
         return 0;
+}
+
+/* A top-level member's array (f) took element v: while every element is
+ * an array of numbers whose floats were kept (v_floats), counts them. */
+static void row_add(vcdc_jsonscan_t *js, frame_t *f, const vcdc_json_span_t *v,
+                    size_t v_floats) {
+        if (v_floats == NONE || v->type != VCDC_JSON_ARRAY) {
+                f->rows_ok = 0;
+                return;
+        }
+        if (js->nrows == js->rows_cap) {
+                size_t cap = js->rows_cap ? js->rows_cap * 2 : 256;
+                size_t *rc = realloc(js->row_counts, cap * sizeof(*rc));
+
+                if (!rc) {
+                        f->rows_ok = 0; /* read the slow way */
+                        return;
+                }
+                js->row_counts = rc;
+                js->rows_cap = cap;
+        }
+        js->row_counts[js->nrows++] = v->count;
 }
 
 static const char *skip_ws(const char *p, const char *end) {
@@ -304,7 +349,8 @@ static const char *skip_ws(const char *p, const char *end) {
 /*
  * The fast lane of an array just opened: reads plain numbers and their
  * commas while they come, converting them to float32 into js->floats when
- * the array is a top-level member's value (*off: where they start, or
+ * the array is a top-level member's value, or an element of one whose
+ * elements so far were all such arrays (*off: where they start, or
  * NONE). It takes only what jansson would take the same way (a number that
  * fits without question, then ',' or ']'); at anything else it stops
  * before that element, and the parser reads on from there.
@@ -312,7 +358,9 @@ static const char *skip_ws(const char *p, const char *end) {
 static int numbers(vcdc_jsonscan_t *js, size_t *off) {
         const char *p = js->lx.pos, *end = js->lx.end, *q, *e;
         frame_t *f = &js->frames[js->nframes - 1];
-        int sink = js->nframes == 2 && js->frames[0].is_object;
+        int sink = js->frames[0].is_object &&
+                   (js->nframes == 2 ||
+                    (js->nframes == 3 && js->frames[1].rows_ok));
         size_t start = js->nfloats, count = 0;
         vcdc_decfloat_json_t info;
         float fl;
@@ -370,7 +418,7 @@ int vcdc_jsonscan_run(vcdc_jsonscan_t *js, const char *text, size_t len,
         vcdc_json_span_t v;
         frame_t *f;
         const char *kp;
-        size_t klen, v_floats = NONE, i;
+        size_t klen, v_floats = NONE, v_rows = NONE, v_row_floats = 0, i;
         vcdc_jsonlex_tok_t t;
         int r;
 
@@ -382,6 +430,7 @@ int vcdc_jsonscan_run(vcdc_jsonscan_t *js, const char *text, size_t len,
         js->nmembers = 0;
         js->arena_used = 0;
         js->nfloats = 0;
+        js->nrows = 0;
         js->slots_used = 0;
         js->next_obj = 0;
         if (++js->gen == 0) { /* wrapped: every slot may look current */
@@ -400,6 +449,7 @@ value:
                 return parse_error(js, VCDC_JSON_ERR_DEPTH,
                                    "maximum parsing depth reached");
         v_floats = NONE;
+        v_rows = NONE;
         v.p = js->lx.tok;
         v.len = (size_t)(js->lx.pos - js->lx.tok);
         v.count = 0;
@@ -502,11 +552,22 @@ done:
                                            "end of file expected");
                 if (v.type != VCDC_JSON_OBJECT)
                         js->nmembers = 0;
-                for (i = 0; i < js->nmembers; i++)
-                        js->members[i].value.floats =
-                                js->member_floats[i] == NONE
-                                        ? NULL
-                                        : js->floats + js->member_floats[i];
+                for (i = 0; i < js->nmembers; i++) {
+                        vcdc_json_span_t *mv = &js->members[i].value;
+
+                        mv->floats = js->member_floats[i] == NONE
+                                             ? NULL
+                                             : js->floats +
+                                                       js->member_floats[i];
+                        mv->row_counts = NULL;
+                        mv->row_floats = NULL;
+                        if (js->member_rows[i] != NONE) {
+                                mv->row_counts =
+                                        js->row_counts + js->member_rows[i];
+                                mv->row_floats =
+                                        js->floats + js->member_row_floats[i];
+                        }
+                }
                 return 0;
         }
         f = &js->frames[js->nframes - 1];
@@ -516,7 +577,11 @@ done:
         if (js->nframes == 1 && f->is_object) {
                 js->members[js->nmembers - 1].value = v;
                 js->member_floats[js->nmembers - 1] = v_floats;
+                js->member_rows[js->nmembers - 1] = v_rows;
+                js->member_row_floats[js->nmembers - 1] = v_row_floats;
         }
+        if (f->rows_ok)
+                row_add(js, f, &v, v_floats);
         t = vcdc_jsonlex_next(&js->lx);
         if (t == VCDC_T_ERROR)
                 return -1;
@@ -541,10 +606,16 @@ after_comma:
                         return parse_error(js, VCDC_JSON_ERR_SYNTAX,
                                            "']' expected");
         }
+        v_floats = NONE; /* the last element's, not this container's */
 
 close:
         /* the token at js->lx.tok closes the container on top */
         f = &js->frames[js->nframes - 1];
+        v_rows = NONE;
+        if (f->rows_ok && f->count && js->nrows - f->rows_base == f->count) {
+                v_rows = f->rows_base;
+                v_row_floats = f->floats_base;
+        }
         v.p = f->start;
         v.len = (size_t)(js->lx.pos - f->start);
         v.type = f->is_object ? VCDC_JSON_OBJECT : VCDC_JSON_ARRAY;

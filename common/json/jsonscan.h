@@ -10,7 +10,9 @@
  * surrogate pairs (lone surrogates refused), no \u0000, integers within
  * int64 and reals within double, duplicate keys refused in every object,
  * at most 2048 levels of values. The gateway and the Chroma answers can
- * then read the spans they need (jsonspan.h) without a node per number.
+ * then read the spans they need (jsonspan.h) without a node per number,
+ * and a member's numbers, converted once while they are checked, from
+ * floats or row_floats.
  *
  * Must not: build a tree, allocate per value (buffers live in the scanner
  * and are reused from one text to the next), recurse, or read outside the
@@ -44,6 +46,14 @@ typedef struct vcdc_json_span_s {
                               * member and holds only numbers: them as
                               * float32 (beyond its range: +-inf), count of
                               * them; else NULL */
+        const float *row_floats; /* an array that is the value of a
+                                  * top-level member and holds only
+                                  * non-empty arrays of only numbers (the
+                                  * embeddings of a Chroma answer): all
+                                  * their numbers as float32, in order,
+                                  * row_counts[i] of them for element i;
+                                  * else both NULL */
+        const size_t *row_counts;
 } vcdc_json_span_t;
 
 /* A member of the top-level object. */

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "jsonscan.h"
 
 struct vcdc_http_s {
         CURL *curl;
@@ -259,6 +260,29 @@ vcdc_sink_status_t vcdc_http_json(vcdc_http_t *http, const char *method,
                                   JSON_DECODE_ANY, &jerr))) {
                 snprintf(errstr, errstr_size,
                          "%s %s: the answer is not JSON (%s at byte %d): ",
+                         method, path, jerr.text, jerr.position);
+                append_excerpt(http, errstr, errstr_size);
+                return VCDC_SINK_RETRIABLE;
+        }
+        return VCDC_SINK_OK;
+}
+
+vcdc_sink_status_t vcdc_http_scan(vcdc_http_t *http, const char *method,
+                                  const char *path, const char *body,
+                                  size_t body_len, vcdc_jsonscan_t *js,
+                                  vcdc_json_span_t *root, long *statusp,
+                                  char *errstr, size_t errstr_size) {
+        vcdc_sink_status_t status;
+        vcdc_json_error_t jerr;
+
+        status = vcdc_http_request(http, method, path, body, body_len, statusp,
+                                   errstr, errstr_size);
+        if (status != VCDC_SINK_OK)
+                return status;
+        if (vcdc_jsonscan_run(js, http->body.p ? http->body.p : "",
+                              http->body.len, root, &jerr) == -1) {
+                snprintf(errstr, errstr_size,
+                         "%s %s: the answer is not JSON (%s at byte %zu): ",
                          method, path, jerr.text, jerr.position);
                 append_excerpt(http, errstr, errstr_size);
                 return VCDC_SINK_RETRIABLE;

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "jsonscan.h"
 #include "sink.h"
 
 typedef struct vcdc_http_s vcdc_http_t;
@@ -75,6 +76,18 @@ vcdc_sink_status_t vcdc_http_json(vcdc_http_t *http, const char *method,
                                   size_t body_len, json_t **respp,
                                   long *statusp, char *errstr,
                                   size_t errstr_size);
+
+/**
+ * Like vcdc_http_json(), with the answer checked by the scanner js (the
+ * same rules and messages, but duplicate keys are refused) rather than
+ * read into a tree: *root and the scanner's members point into the
+ * answer, valid until the next call.
+ */
+vcdc_sink_status_t vcdc_http_scan(vcdc_http_t *http, const char *method,
+                                  const char *path, const char *body,
+                                  size_t body_len, vcdc_jsonscan_t *js,
+                                  vcdc_json_span_t *root, long *statusp,
+                                  char *errstr, size_t errstr_size);
 
 /** The last answer's body (NUL-terminated) and its length. */
 const char *vcdc_http_body(const vcdc_http_t *http, size_t *lenp);

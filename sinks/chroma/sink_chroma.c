@@ -18,7 +18,8 @@
  *
  * The sink's files, one concern each: sink_chroma_call.c (requests and
  * their failures, auth), sink_chroma_body.c (request bodies),
- * sink_chroma_answer.c (answers), sink_chroma_check.c (what Chroma
+ * sink_chroma_answer.c (answers), sink_chroma_scan.c (get answers
+ * without a tree), sink_chroma_check.c (what Chroma
  * refuses), sink_chroma_float.c (what it does to metadata floats),
  * sink_chroma_coll.c (the collections), sink_chroma_apply.c (check and
  * apply), sink_chroma_offsets.c, sink_chroma_read.c (count, get, scan,
@@ -58,6 +59,7 @@ static void state_destroy(chroma_t *st) {
         if (!st)
                 return;
         vcdc_http_destroy(st->http);
+        vcdc_jsonscan_destroy(st->js);
         free(st->offsets_name);
         free(st->base);
         free(st);

@@ -30,25 +30,32 @@ vcdc_sink_status_t vcdc_chroma_fail(vcdc_sink_t *sink,
 }
 
 /*
- * One request; respp NULL: the answer is not read. *codep (may be NULL):
+ * One request; respp and root NULL: the answer is not read; root: it is
+ * checked by the sink's scanner (st->js, made on first use). *codep (may be NULL):
  * HTTP status. A refused token (401, 403) is FATAL with a message that
  * says what to set, in every path. A RETRIABLE failure sets
  * retry_smaller: a server error (5xx) or a timeout may pass with less,
  * a refused or reset connection says nothing about the batch.
  */
-vcdc_sink_status_t vcdc_chroma_call(vcdc_sink_t *sink, const char *method,
-                                    const char *path, const char *body,
-                                    json_t **respp, long *codep, char *errstr,
-                                    size_t errstr_size) {
+static vcdc_sink_status_t call(vcdc_sink_t *sink, const char *method,
+                               const char *path, const char *body,
+                               json_t **respp, vcdc_json_span_t *root,
+                               long *codep, char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
         vcdc_sink_status_t status;
         size_t len = body ? strlen(body) : 0;
         char err[768];
         long code = 0;
 
+        if (root && !st->js && !(st->js = vcdc_jsonscan_new()))
+                return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "out of memory");
         if (respp)
                 status = vcdc_http_json(st->http, method, path, body, len,
                                         respp, &code, err, sizeof(err));
+        else if (root)
+                status = vcdc_http_scan(st->http, method, path, body, len,
+                                        st->js, root, &code, err, sizeof(err));
         else
                 status = vcdc_http_request(st->http, method, path, body, len,
                                            &code, err, sizeof(err));
@@ -75,6 +82,14 @@ vcdc_sink_status_t vcdc_chroma_call(vcdc_sink_t *sink, const char *method,
         return vcdc_chroma_fail(sink, status, errstr, errstr_size, "%s", err);
 }
 
+vcdc_sink_status_t vcdc_chroma_call(vcdc_sink_t *sink, const char *method,
+                                    const char *path, const char *body,
+                                    json_t **respp, long *codep, char *errstr,
+                                    size_t errstr_size) {
+        return call(sink, method, path, body, respp, NULL, codep, errstr,
+                    errstr_size);
+}
+
 /* base/collections[/id][/verb] into path. */
 static int coll_path(const chroma_t *st, const char *id, const char *verb,
                      char *path, size_t size) {
@@ -85,11 +100,11 @@ static int coll_path(const chroma_t *st, const char *id, const char *verb,
         return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
-                                         const char *id, const char *verb,
-                                         const char *body, json_t **respp,
-                                         long *codep, char *errstr,
-                                         size_t errstr_size) {
+static vcdc_sink_status_t coll_call(vcdc_sink_t *sink, const char *method,
+                                    const char *id, const char *verb,
+                                    const char *body, json_t **respp,
+                                    vcdc_json_span_t *rootp, long *codep,
+                                    char *errstr, size_t errstr_size) {
         char path[CHROMA_PATH_SIZE];
 
         if (codep)
@@ -101,8 +116,26 @@ vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
                 return vcdc_chroma_fail(sink, VCDC_SINK_FATAL, errstr,
                                         errstr_size,
                                         "collection path too long");
-        return vcdc_chroma_call(sink, method, path, body, respp, codep, errstr,
-                                errstr_size);
+        return call(sink, method, path, body, respp, rootp, codep, errstr,
+                    errstr_size);
+}
+
+vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
+                                         const char *id, const char *verb,
+                                         const char *body, json_t **respp,
+                                         long *codep, char *errstr,
+                                         size_t errstr_size) {
+        return coll_call(sink, method, id, verb, body, respp, NULL, codep,
+                         errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_chroma_coll_scan(vcdc_sink_t *sink, const char *method,
+                                         const char *id, const char *verb,
+                                         const char *body,
+                                         vcdc_json_span_t *rootp, long *codep,
+                                         char *errstr, size_t errstr_size) {
+        return coll_call(sink, method, id, verb, body, NULL, rootp, codep,
+                         errstr, errstr_size);
 }
 
 /* Percent-encodes a path segment. */

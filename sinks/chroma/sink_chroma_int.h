@@ -1,8 +1,9 @@
 /*
  * vcdc - Chroma sink internals: the checks (sink_chroma_check.c), the
  * request-body builders (sink_chroma_body.c), the answer parsers
- * (sink_chroma_answer.c), the float model (sink_chroma_float.c) and the
- * scan cursor (sink_chroma_cursor.c): pure functions, no I/O and no sink
+ * (sink_chroma_answer.c; the get answers in sink_chroma_scan.c), the
+ * float model (sink_chroma_float.c) and the scan cursor
+ * (sink_chroma_cursor.c): pure functions, no I/O and no sink
  * state, exposed so unit tests and fuzzers can check them without a
  * server. Only the sink's files, its tests, fuzz/fuzz_chroma.c and
  * bench/direct_loader.c include this.
@@ -52,6 +53,7 @@
 
 #include <jansson.h>
 
+#include "jsonscan.h"
 #include "sink.h"
 
 /* Chroma refuses request bodies over 40 MiB (HTTP 413; found by trying):
@@ -213,18 +215,6 @@ int vcdc_chroma_parse_collection(const json_t *resp, char *id, size_t id_size,
                                  char *errstr, size_t errstr_size);
 
 /**
- * Reads the answer of a get into records (id, vector, dim, metadata as
- * JSON text, document). With ids: the answer may hold them in any order;
- * out[i] is filled for ids[i] when present and left untouched otherwise,
- * *cntp = how many were found. Without ids: out[0..*cntp) in the answer's
- * order, at most cnt. Returns 0, or -1 with errstr on a malformed answer
- * (nothing is left filled then).
- */
-int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
-                          size_t cnt, vcdc_record_t *out, size_t *cntp,
-                          char *errstr, size_t errstr_size);
-
-/**
  * Reads the answer of the get before an upsert of ids[0..cnt) (metadatas
  * and documents included): olds[i] gets the metadata object Chroma stores
  * for ids[i] (borrowed from resp; NULL for none) and has_doc[i] 1 when it
@@ -234,16 +224,6 @@ int vcdc_chroma_parse_get(const json_t *resp, const char *const *ids,
 int vcdc_chroma_parse_stored(const json_t *resp, const char *const *ids,
                              size_t cnt, const json_t **olds, char *has_doc,
                              char *errstr, size_t errstr_size);
-
-/**
- * Reads rows [first, first + cnt) of a page answer (a get by limit and
- * offset) into out[0..*cntp), fewer when the answer ends sooner; earlier
- * rows are passed over. Returns 0, or -1 with errstr on a malformed answer
- * (nothing is left filled then).
- */
-int vcdc_chroma_parse_rows(const json_t *resp, size_t first, size_t cnt,
-                           vcdc_record_t *out, size_t *cntp, char *errstr,
-                           size_t errstr_size);
 
 /*
  * A scan cursor (sink_chroma_cursor.c): Chroma pages by offset in
@@ -274,14 +254,47 @@ void vcdc_chroma_cursor_keep(vcdc_chroma_cursor_t *cur, size_t cnt);
 /** Frees the anchors and empties *cur. */
 void vcdc_chroma_cursor_clear(vcdc_chroma_cursor_t *cur);
 
+/*
+ * The get answers (sink_chroma_scan.c), read from the answer the scanner js
+ * last accepted (vcdc_jsonscan_run(); it refuses duplicate keys, which
+ * jansson let through): no tree, each embedding converted straight to
+ * float32, what strtof() gives for its text (the jansson reader before,
+ * tests/chromaref.c, rounded a double, which differs when that double is
+ * a float32 halfway point), metadata written as
+ * vcdc_chroma_metadata_dump() writes it.
+ */
+
+/**
+ * Reads the answer of a get into records (id, vector, dim, metadata as
+ * JSON text, document). With ids: the answer may hold them in any order;
+ * out[i] is filled for ids[i] when present and left untouched otherwise,
+ * *cntp = how many were found. Without ids: out[0..*cntp) in the answer's
+ * order, at most cnt. Returns 0, or -1 with errstr on a malformed answer
+ * (nothing is left filled then).
+ */
+int vcdc_chroma_scan_get(const vcdc_jsonscan_t *js, const char *const *ids,
+                         size_t cnt, vcdc_record_t *out, size_t *cntp,
+                         char *errstr, size_t errstr_size);
+
+/**
+ * Reads rows [first, first + cnt) of a page answer (a get by limit and
+ * offset) into out[0..*cntp), fewer when the answer ends sooner; earlier
+ * rows are passed over. Returns 0, or -1 with errstr on a malformed answer
+ * (nothing is left filled then).
+ */
+int vcdc_chroma_scan_rows(const vcdc_jsonscan_t *js, size_t first, size_t cnt,
+                          vcdc_record_t *out, size_t *cntp, char *errstr,
+                          size_t errstr_size);
+
 /**
  * Finds the latest of cur's anchors in a page answer that starts at
  * offset start, only among rows before offset end (one found later was
  * deleted and written again, moving it to the end). Returns its row,
  * with *kp the anchor's index, or -1 when none is there.
  */
-long vcdc_chroma_find_anchor(const json_t *resp, size_t start, size_t end,
-                             const vcdc_chroma_cursor_t *cur, size_t *kp);
+long vcdc_chroma_scan_anchor(const vcdc_jsonscan_t *js, size_t start,
+                             size_t end, const vcdc_chroma_cursor_t *cur,
+                             size_t *kp);
 
 /** Reads the answer of a one-vector query into hits[0..*cntp), at most k.
  *  Returns 0, or -1 with errstr (nothing is left allocated then). */

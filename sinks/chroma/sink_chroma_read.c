@@ -60,21 +60,25 @@ static size_t get_limit(const chroma_t *st, int with_vectors) {
         return n ? n : 1;
 }
 
-/* One get request; 404 (the collection went away) counts as empty. */
+/* One get request, its answer checked by st->js (*gotp 1) for the
+ * sink_chroma_scan.c readers; 404 (the collection went away) counts as
+ * empty (*gotp 0). */
 static vcdc_sink_status_t get_call(vcdc_sink_t *sink, const char *body,
-                                   json_t **respp, char *errstr,
+                                   int *gotp, char *errstr,
                                    size_t errstr_size) {
         chroma_t *st = sink->state;
         vcdc_sink_status_t status;
+        vcdc_json_span_t root;
         long code;
 
-        *respp = NULL;
-        status = vcdc_chroma_coll_call(sink, "POST", st->id, "get", body, respp,
-                                       &code, errstr, errstr_size);
+        *gotp = 0;
+        status = vcdc_chroma_coll_scan(sink, "POST", st->id, "get", body,
+                                       &root, &code, errstr, errstr_size);
         if (status != VCDC_SINK_OK && code == 404) {
                 st->id[0] = '\0';
                 return VCDC_SINK_OK;
         }
+        *gotp = status == VCDC_SINK_OK;
         return status;
 }
 
@@ -90,7 +94,7 @@ vcdc_sink_status_t vcdc_chroma_op_get(vcdc_sink_t *sink, const char *const *ids,
             VCDC_SINK_OK)
                 return status;
         for (i = 0; i < cnt && st->id[0]; i += n) {
-                json_t *resp;
+                int got;
                 char *body;
                 n = get_limit(st, 1);
                 if (n > cnt - i)
@@ -99,19 +103,16 @@ vcdc_sink_status_t vcdc_chroma_op_get(vcdc_sink_t *sink, const char *const *ids,
                                             VCDC_CHROMA_INC_EMBEDDINGS |
                                                     VCDC_CHROMA_INC_METADATAS |
                                                     VCDC_CHROMA_INC_DOCUMENTS);
-                status = get_call(sink, body, &resp, errstr, errstr_size);
+                status = get_call(sink, body, &got, errstr, errstr_size);
                 free(body);
                 if (status != VCDC_SINK_OK)
                         return status;
-                if (!resp)
+                if (!got)
                         break;
-                if (vcdc_chroma_parse_get(resp, ids + i, n, out + i, &found,
-                                          err, sizeof(err)) == -1) {
-                        json_decref(resp);
+                if (vcdc_chroma_scan_get(st->js, ids + i, n, out + i, &found,
+                                         err, sizeof(err)) == -1)
                         return vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE,
                                                 errstr, errstr_size, "%s", err);
-                }
-                json_decref(resp);
         }
         return VCDC_SINK_OK;
 }
@@ -126,10 +127,11 @@ static vcdc_sink_status_t relocate(vcdc_sink_t *sink, vcdc_chroma_cursor_t *cur,
                                    int *foundp, char *errstr,
                                    size_t errstr_size) {
         uint64_t end = cur->offset, start;
+        chroma_t *st = sink->state;
         vcdc_sink_status_t status;
-        json_t *resp;
         size_t k;
         long j;
+        int got;
         char *body;
 
         *foundp = 0;
@@ -137,13 +139,12 @@ static vcdc_sink_status_t relocate(vcdc_sink_t *sink, vcdc_chroma_cursor_t *cur,
                 start = end > SCAN_PROBE_IDS ? end - SCAN_PROBE_IDS : 0;
                 body = vcdc_chroma_get_body(NULL, 0, (size_t)(end - start),
                                             (size_t)start, 0 /*ids only*/);
-                status = get_call(sink, body, &resp, errstr, errstr_size);
+                status = get_call(sink, body, &got, errstr, errstr_size);
                 free(body);
-                if (status != VCDC_SINK_OK || !resp)
+                if (status != VCDC_SINK_OK || !got)
                         return status;
-                j = vcdc_chroma_find_anchor(resp, (size_t)start,
+                j = vcdc_chroma_scan_anchor(st->js, (size_t)start,
                                             (size_t)cur->offset, cur, &k);
-                json_decref(resp);
                 if (j >= 0) {
                         cur->offset = start + (uint64_t)j + 1;
                         vcdc_chroma_cursor_keep(cur, k + 1);
@@ -173,11 +174,10 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
         chroma_t *st = sink->state;
         vcdc_chroma_cursor_t cur = {0};
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        json_t *resp = NULL;
         size_t limit, back, skip, k, n = 0, i;
         uint64_t start;
         char err[512], *body, *next;
-        int attempt, found;
+        int attempt, found, got;
         long j;
 
         *cntp = 0;
@@ -205,24 +205,22 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                         (with_vectors ? VCDC_CHROMA_INC_EMBEDDINGS : 0) |
                                 VCDC_CHROMA_INC_METADATAS |
                                 VCDC_CHROMA_INC_DOCUMENTS);
-                status = get_call(sink, body, &resp, errstr, errstr_size);
+                status = get_call(sink, body, &got, errstr, errstr_size);
                 free(body);
                 if (status != VCDC_SINK_OK)
                         goto out;
-                if (!resp)
+                if (!got)
                         goto done; /* the collection went away */
                 skip = 0;
                 if (!cur.anchor_cnt)
                         break;
-                j = vcdc_chroma_find_anchor(resp, (size_t)start,
+                j = vcdc_chroma_scan_anchor(st->js, (size_t)start,
                                             (size_t)cur.offset, &cur, &k);
                 if (j >= 0) {
                         skip = (size_t)j + 1;
                         vcdc_chroma_cursor_keep(&cur, k + 1);
                         break;
                 }
-                json_decref(resp);
-                resp = NULL;
                 found = 0;
                 if (attempt < SCAN_ATTEMPTS &&
                     (status = relocate(sink, &cur, &found, errstr,
@@ -243,8 +241,8 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                         vcdc_chroma_cursor_keep(&cur, 0);
                 }
         }
-        if (vcdc_chroma_parse_rows(resp, skip, limit, out, &n, err,
-                                   sizeof(err)) == -1) {
+        if (vcdc_chroma_scan_rows(st->js, skip, limit, out, &n, err,
+                                  sizeof(err)) == -1) {
                 status = vcdc_chroma_fail(sink, VCDC_SINK_RETRIABLE, errstr,
                                           errstr_size, "%s", err);
                 goto out;
@@ -273,7 +271,6 @@ done:
         *cursorp = NULL;
         *cntp = n;
 out:
-        json_decref(resp);
         vcdc_chroma_cursor_clear(&cur);
         return status;
 }

@@ -26,6 +26,7 @@
 
 typedef struct chroma_s {
         vcdc_http_t *http;
+        vcdc_jsonscan_t *js; /* reads the get answers; NULL until then */
         char *offsets_name;      /* COLLECTION_vcdc_offsets */
         char *base;              /* /api/v2/tenants/T/databases/D */
         char id[CHROMA_ID_SIZE]; /* "" while the collection is absent */
@@ -72,6 +73,15 @@ vcdc_sink_status_t vcdc_chroma_coll_call(vcdc_sink_t *sink, const char *method,
                                          const char *body, json_t **respp,
                                          long *codep, char *errstr,
                                          size_t errstr_size);
+
+/** vcdc_chroma_coll_call() with the answer checked by st->js rather than
+ *  read into a tree: *rootp and the scanner's members point into it until
+ *  the next request (vcdc_chroma_scan_get() and the like read it). */
+vcdc_sink_status_t vcdc_chroma_coll_scan(vcdc_sink_t *sink, const char *method,
+                                         const char *id, const char *verb,
+                                         const char *body,
+                                         vcdc_json_span_t *rootp, long *codep,
+                                         char *errstr, size_t errstr_size);
 
 /** Appends s percent-encoded as one path segment. */
 void vcdc_chroma_put_segment(vcdc_buf_t *b, const char *s);
