@@ -263,7 +263,7 @@ static void on_assign(vcdc_consumer_t *c,
                 VCDC_ERR("consumer", "assign: %s", rd_kafka_err2str(err));
                 c->fatal = 1;
         }
-        c->assigned_once = 1;
+        c->assigned = 1;
         if (catch_up && !c->fatal)
                 vcdc_consumer_commit(c, 1 /*async*/);
 }
@@ -293,6 +293,7 @@ static void on_revoke(vcdc_consumer_t *c) {
         vcdc_consumer_pause(c, 0);
         rd_kafka_assign(c->rk, NULL);
         c->part_cnt = 0;
+        c->assigned = 0;
         c->offsets_dirty = 0;
 }
 

@@ -108,7 +108,11 @@ struct vcdc_consumer_s {
 
         part_t *parts;
         size_t part_cnt, part_cap;
-        int assigned_once;
+        /* The group's last rebalance gave this member its partitions
+         * (maybe none), and none has been revoked since: between a
+         * revocation and the assignment that follows it, the member owns
+         * nothing yet and is not at the end of anything. */
+        int assigned;
         int64_t *ends; /* exit-at-end: the log end per partition at start */
         int end_cnt;
         int32_t partitioned_for; /* the vcdc.partitions header seen, 0 */

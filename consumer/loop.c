@@ -138,7 +138,7 @@ static int64_t measure_lag(vcdc_consumer_t *c, int *at_endp) {
         rd_kafka_topic_partition_list_t *pos;
         int64_t lag = 0, lo, hi, at;
         size_t i;
-        int at_end = c->assigned_once;
+        int at_end = c->assigned;
 
         pos = vcdc_consumer_assigned(c);
         rd_kafka_position(c->rk, pos);

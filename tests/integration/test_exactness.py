@@ -20,12 +20,14 @@ histories).
 """
 
 import random
+import signal
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import ConfigResource, NewPartitions
 
 from consumer_helpers import (ConsumerProc, Expected, admin, committed,
+                              group_members,
                               create_topic, log_ends, make_delete,
                               make_upsert, produce, read_all, unique,
                               wait_for)
@@ -218,6 +220,53 @@ def test_exit_at_end_past_an_aborted_transaction(stack, chroma, pg, procs,
     expected = Expected()
     expected.apply_all(history)
     assert_state(tgt, expected, c)
+
+
+def test_exit_at_end_waits_out_a_rebalance(stack, chroma, pg, procs, topic,
+                                           tmp_path):
+    """An eager rebalance revokes every partition before it assigns them
+    again; a member that owns nothing for that moment is not at the end of
+    anything. A third member is stopped, so that the rebalance a new member
+    starts waits for its session to expire: the --exit-at-end member must
+    wait it out, not exit (found by the scale-out benchmark: two members
+    exited 0 with records left), and the group still ends exact."""
+    rng = random.Random(21)
+    history = [make_upsert(rng, "docs", "k%d" % n, 4, 0, n)
+               for n in range(20000)]
+    produce(stack, topic, history, tmp_path / "h.jsonl", "--create-topic",
+            "--partitions", "8")
+    tgt = target("pgvector", stack, chroma, pg, "it_grpend")
+    group = unique("g_grpend")
+    slow = tuple(tgt.slowed(["vcdc.batch.records=50"]))
+    first = ConsumerProc(stack, topic, group, tgt.url, tmp_path / "a.log",
+                         exit_at_end=True, conf=slow)
+    stopped = ConsumerProc(stack, topic, group, tgt.url, tmp_path / "c.log",
+                           conf=slow + ("session.timeout.ms=6000",
+                                        "heartbeat.interval.ms=500"))
+    joiner = ConsumerProc(stack, topic, group, tgt.url, tmp_path / "b.log",
+                          exit_at_end=True, conf=slow)
+    procs.extend([first, stopped, joiner])
+    first.start()
+    wait_for(lambda: tgt.count() > 0, 60, "the first member applying")
+    stopped.start()
+
+    def two_stable():
+        state, members = group_members(stack, group)
+        return state.endswith("STABLE") and len(members) == 2
+    wait_for(two_stable, 60, "two members in a stable group")
+    assert first.alive(), first.tail()
+    stopped.proc.send_signal(signal.SIGSTOP)
+    joiner.start()
+    # The rebalance waits for the stopped member until its session ends
+    # (6 s): all that time the first member owns nothing.
+    with pytest.raises(AssertionError):
+        wait_for(lambda: not first.alive(), 4, "the first member's exit")
+    assert first.wait(RUN_TIMEOUT) == 0, first.tail()
+    assert joiner.wait(RUN_TIMEOUT) == 0, joiner.tail()
+    expected = Expected()
+    expected.apply_all(history)
+    assert_state(tgt, expected, joiner)
+    tgt.close_proxies()
 
 
 # ------------------------------------------------- partition count
