@@ -80,6 +80,7 @@ def bench_scale(sz, b):
              f"({busy:.0%} of 2 cores busy) |",
              f"| WAL written | {m['wal'] / 1e9:.2f} GB, "
              f"{m['wal'] / n:,.0f} B/record |",
+             f"| rows in the table afterwards | {m['applied']:,} of {n:,} |",
              f"| table with its primary key | "
              f"{m['table_bytes'] / 1e9:.2f} GB |"]
     return ["\n".join(lines) + "\n"]
