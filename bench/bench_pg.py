@@ -72,7 +72,9 @@ def broker_pid():
                 cmd = f.read().split(b"\0")
         except OSError:
             continue
-        if (b"kafka.Kafka" in cmd and
+        # The JVM itself, not the stack's wrapper shell, whose arguments
+        # name the same class and file.
+        if (cmd[0].endswith(b"java") and b"kafka.Kafka" in cmd and
                 any(a.startswith(props.encode()) for a in cmd)):
             return int(d)
     return None
