@@ -46,18 +46,31 @@ def postmaster_pid():
         return int(f.readline())
 
 
-def pg_cpu_s():
-    """CPU seconds of PostgreSQL so far: the postmaster's own, its reaped
-    children's (the backends of clients gone), and its live children's."""
+def pg_children():
+    """{pid: utime + stime} of the postmaster's children now."""
     pm = postmaster_pid()
-    _, own, reaped = proc_stat(pm)
-    live = 0
+    out = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             st = proc_stat(d)
             if st and st[0] == pm:
-                live += st[1]
-    return (own + reaped + live) / clk()
+                out[d] = st[1]
+    return out
+
+
+def pg_cpu_s(settle_from=None):
+    """CPU seconds of PostgreSQL so far: the postmaster's own, its reaped
+    children's (the backends of clients gone), and its live children's.
+    settle_from: the children of an earlier reading; waits (up to 2 s)
+    until every child born since has been reaped, since a backend that has
+    exited but is not reaped yet counts in neither sum."""
+    deadline = time.monotonic() + 2
+    while settle_from is not None and time.monotonic() < deadline:
+        if set(pg_children()) <= set(settle_from):
+            break
+        time.sleep(0.02)
+    _, own, reaped = proc_stat(postmaster_pid())
+    return (own + reaped + sum(pg_children().values())) / clk()
 
 
 def broker_pid():
@@ -96,12 +109,14 @@ class Cost:
 
     def __init__(self, b):
         self.b = b
-        self.pg0, self.k0, self.w0 = pg_cpu_s(), broker_cpu_s(), wal_bytes(b)
+        self.w0 = wal_bytes(b)
+        self.kids = pg_children()  # after the WAL query's backend is gone
+        self.pg0, self.k0 = pg_cpu_s(self.kids), broker_cpu_s()
         self.t0 = time.monotonic()
 
     def done(self):
         wall = time.monotonic() - self.t0
-        return dict(wall=wall, pg=pg_cpu_s() - self.pg0,
+        return dict(wall=wall, pg=pg_cpu_s(self.kids) - self.pg0,
                     kafka=broker_cpu_s() - self.k0,
                     wal=wal_bytes(self.b) - self.w0)
 
