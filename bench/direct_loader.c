@@ -240,8 +240,7 @@ static void put_done(vcdc_buf_t *b, size_t n) {
 /* Reads every line of path as a change record and writes it as a row of
  * binary COPY into *stream (header first, trailer last), as the sink's COPY
  * path writes it. *dimp: the lines' dimension. Returns the rows, or -1. */
-static long read_copy_rows(const char *path, vcdc_buf_t *stream,
-                           size_t *dimp) {
+static long read_copy_rows(const char *path, vcdc_buf_t *stream, size_t *dimp) {
         vcdc_jsonrec_opts_t opts = {.collection = "docs",
                                     .max_dim = VCDC_DIM_MAX_DEFAULT,
                                     .max_document = 1 << 20,
