@@ -4,8 +4,9 @@ their ratio and the min-max spread (bench/README.md says what each figure
 compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
-  NAME: codec, producer, jsonl, consumer, memory, latency, capture, pgapply,
-        index, verify
+  NAME: codec, producer, jsonl, consumer, pgload, memory, latency, capture,
+        pgapply, index, verify (the default: all of these), and scale (only
+        when named: 5,000,000 records, several minutes)
 """
 import argparse
 import json
@@ -22,7 +23,9 @@ import uuid
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import bench_index
+import bench_pg
 import bench_pgapply
+import bench_scale
 import bench_verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -377,6 +380,8 @@ def vcdc_consume(target, topic, n, rss=False, extra=()):
     got = count(target, name)
     if got != n:
         raise SystemExit(f"bench: vcdc-consumer applied {got} of {n}")
+    if target == "pgvector":  # 1M rows are 1 GB the next rounds would cache
+        pg_exec([f'DROP TABLE "{name}"'])
     return (n / dt, kib) if rss else n / dt
 
 
@@ -434,64 +439,27 @@ def bench_consumer(sz, work):
     return [direct, python]
 
 
-# ---- 5. memory, 6. scale out ---------------------------------------------
-def bench_memory_scale(sz, work):
-    """Peak RSS of one consumer replaying each size into pgvector; then the
-    larger replay again by two consumers of one group, each measured."""
+# ---- 5. memory -----------------------------------------------------------
+def bench_memory(sz, work):
+    """Peak RSS of one consumer replaying each size into pgvector. (Scale
+    out, which replayed the larger topic again with two consumers, is in
+    bench_pg.py since issue 16, with what each replay costs.)"""
     small, big = sz["memory"]
     mem = []
     for n in (small, big):
         topic, jl = prepared_topic(work, n, 128, SCALE_PARTITIONS)
         rate, kib = vcdc_consume("pgvector", topic, n, rss=True)
         mem.append((n, rate, kib))
-        os.unlink(jl)  # the 1M-record file is 0.9 GB
-    one_secs = big / mem[1][1]
-    two_secs, two_kib = vcdc_consume_group("pgvector", topic, big, 2)
+        os.unlink(jl)  # the 1M-record file is 1.7 GB
+        drop_topic(topic)
     lines = ["### Memory: peak RSS of vcdc-consumer replaying into pgvector "
              "(128-d, defaults)", "",
              "| records | peak RSS (MB) | rec/s |", "|---|---|---|"]
     for n, rate, kib in mem:
         lines.append(f"| {n:,} | {kib / 1024:.1f} | {rate:,.0f} |")
     lines += ["", f"RSS ratio {big:,} / {small:,} records: "
-              f"{mem[1][2] / mem[0][2]:.2f}", "",
-              f"### Scale out: {big:,} records (128-d, "
-              f"{SCALE_PARTITIONS} partitions) replayed into pgvector", "",
-              "| consumers in the group | replay (s) | rec/s | "
-              "peak RSS per process (MB) |", "|---|---|---|---|",
-              f"| 1 | {one_secs:.0f} | {big / one_secs:,.0f} | "
-              f"{mem[1][2] / 1024:.1f} |",
-              f"| 2 | {two_secs:.0f} | {big / two_secs:,.0f} | "
-              f"{max(two_kib) / 1024:.1f} |", "",
-              f"Speed-up with two: {one_secs / two_secs:.2f}x"]
+              f"{mem[1][2] / mem[0][2]:.2f}"]
     return ["\n".join(lines) + "\n"]
-
-
-def vcdc_consume_group(target, topic, n, procs):
-    """procs consumers in one group replay topic into one fresh table;
-    returns (seconds until the last exits, [peak RSS KiB of each])."""
-    name = fresh("bench_vc")
-    group = fresh("bench-g")
-    cmd = [os.path.join(BIN, "vcdc-consumer"), "-b", BROKERS, "-t", topic,
-           "-G", group, "--collection", "docs", "--sink",
-           sink_url(target, name), "--from-beginning",
-           "--exit-at-end"]
-    t0 = time.monotonic()
-    ps = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
-          for _ in range(procs)]
-    kib = []
-    for p in ps:
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.stderr.write(err[-3000:])
-            raise SystemExit("bench: a consumer of the group failed")
-        kib.append(ru.ru_maxrss)
-    dt = time.monotonic() - t0
-    got = count(target, name)
-    if got != n:
-        raise SystemExit(f"bench: {procs} consumers applied {got} of {n}")
-    return dt, kib
 
 
 # ---- 7. capture -----------------------------------------------------------
@@ -872,8 +840,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
-                    default="codec,producer,jsonl,consumer,memory,latency,"
-                    "capture,pgapply,index,verify")
+                    default="codec,producer,jsonl,consumer,pgload,memory,"
+                    "latency,capture,pgapply,index,verify")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -891,13 +859,15 @@ def main():
               f"{sz['rounds']} round(s), {sz['close_rounds']} against a "
               f"limit; medians, min-max spread)\n",
               flush=True)
-        if {"consumer", "memory", "latency"} & set(only):
+        if {"consumer", "pgload", "memory", "latency", "scale"} & set(only):
             warm_up_groups()
         steps = [("codec", lambda: bench_codec(sz)),
                  ("producer", lambda: bench_producer(sz, work)),
                  ("jsonl", lambda: bench_jsonl(sz, work)),
                  ("consumer", lambda: bench_consumer(sz, work)),
-                 ("memory", lambda: bench_memory_scale(sz, work)),
+                 ("pgload", lambda: bench_pg.bench_pgload(
+                     sz, sys.modules[__name__], work)),
+                 ("memory", lambda: bench_memory(sz, work)),
                  ("latency", lambda: bench_latency(sz, work)),
                  ("capture", lambda: bench_capture(sz, work)),
                  ("pgapply", lambda: bench_pgapply.bench_pgapply(
@@ -905,7 +875,9 @@ def main():
                  ("index", lambda: bench_index.bench_index(
                      sz, work, sys.modules[__name__])),
                  ("verify", lambda: bench_verify.bench_verify(
-                     sz, work, sys.modules[__name__]))]
+                     sz, work, sys.modules[__name__])),
+                 ("scale", lambda: bench_scale.bench_scale(
+                     sz, sys.modules[__name__]))]
         for name, fn in steps:
             if name not in only:
                 continue

@@ -6,6 +6,7 @@
  * sides send the same bytes.
  *
  * Usage: direct_loader pgvector CONNINFO TABLE BATCH FILE.jsonl
+ *        direct_loader pgcopy CONNINFO TABLE FILE.jsonl
  *        direct_loader chroma HOST PORT COLLECTION BATCH FILE.jsonl
  *
  * Reads the JSON Lines (as vcdc-gen writes them: id, vector, metadata,
@@ -14,7 +15,12 @@
  * DO UPDATE, prepared once, the vector in pgvector's binary input format
  * and the rest as text, as the vcdc sink sends them; for
  * Chroma one POST .../upsert with base64 embeddings when the server takes
- * them (pre-flight-checks), as the vcdc sink does. Prints "records seconds".
+ * them (pre-flight-checks), as the vcdc sink does. pgcopy is PostgreSQL's
+ * own limit: every row in one COPY ... FROM STDIN (FORMAT binary) straight
+ * into the table, no conflict handling, rows written before the clock
+ * starts by the sink's COPY row formatter (the lines read with vcdc's
+ * JSON Lines parser, which is quicker than jansson on a million lines).
+ * Prints "records seconds".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,9 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "jsonrec.h"
+#include "jsonscan.h"
+#include "record.h"
 #include "sink_chroma_int.h"
 #include "sink_pgvector_int.h"
 
@@ -217,6 +226,124 @@ done:
         return rc;
 }
 
+/* Room for n more bytes at the end of b; NULL when b failed. The caller
+ * writes there, then adds what it wrote with put_done(). */
+static char *put_room(vcdc_buf_t *b, size_t n) {
+        return vcdc_buf_reserve(b, n) ? NULL : b->p + b->len;
+}
+
+static void put_done(vcdc_buf_t *b, size_t n) {
+        b->len += n;
+        b->p[b->len] = '\0';
+}
+
+/* Reads every line of path as a change record and writes it as a row of
+ * binary COPY into *stream (header first, trailer last), as the sink's COPY
+ * path writes it. *dimp: the lines' dimension. Returns the rows, or -1. */
+static long read_copy_rows(const char *path, vcdc_buf_t *stream, size_t *dimp) {
+        vcdc_jsonrec_opts_t opts = {.collection = "docs",
+                                    .max_dim = VCDC_DIM_MAX_DEFAULT,
+                                    .max_document = 1 << 20,
+                                    .max_metadata = 1 << 20,
+                                    .max_depth = 64};
+        vcdc_jsonscan_t *js = vcdc_jsonscan_new();
+        char *line = NULL, errstr[512], *out;
+        size_t cap = 0, size;
+        ssize_t len;
+        long cnt = -1, n = 0;
+        FILE *fp = fopen(path, "r");
+
+        if (!fp || !js) {
+                perror(path);
+                goto done;
+        }
+        if (!(out = put_room(stream, VCDC_PGVECTOR_COPY_HEADER_SIZE)))
+                goto done;
+        put_done(stream, vcdc_pgvector_copy_header(out));
+        while ((len = getline(&line, &cap, fp)) > 0) {
+                vcdc_record_t rec;
+
+                vcdc_record_init(&rec);
+                if (vcdc_jsonrec_parse(js, line, (size_t)len, 0, &opts, &rec,
+                                       errstr, sizeof(errstr))) {
+                        fprintf(stderr, "%s:%ld: %s\n", path, n + 1, errstr);
+                        goto done;
+                }
+                *dimp = rec.dim;
+                opts.dim = rec.dim;
+                size = vcdc_pgvector_copy_row_size(&rec);
+                if (!size || !(out = put_room(stream, size))) {
+                        fprintf(stderr, "%s:%ld: row not written\n", path,
+                                n + 1);
+                        vcdc_record_clear(&rec);
+                        goto done;
+                }
+                put_done(stream, vcdc_pgvector_copy_row(&rec, out));
+                vcdc_record_clear(&rec);
+                n++;
+        }
+        if (!(out = put_room(stream, VCDC_PGVECTOR_COPY_TRAILER_SIZE)))
+                goto done;
+        put_done(stream, vcdc_pgvector_copy_trailer(out));
+        cnt = n ? n : -1;
+done:
+        free(line);
+        if (fp)
+                fclose(fp);
+        vcdc_jsonscan_destroy(js);
+        return cnt;
+}
+
+/* Creates table, then sends stream in one COPY ... FROM STDIN (FORMAT
+ * binary), in pieces of 1 MiB, autocommitted. */
+static int copy_pg(const char *conninfo, const char *table,
+                   const vcdc_buf_t *stream, size_t dim) {
+        PGconn *conn = PQconnectdb(conninfo);
+        char sql[512];
+        size_t off, piece;
+        PGresult *res;
+        int rc = -1;
+
+        if (PQstatus(conn) != CONNECTION_OK) {
+                fprintf(stderr, "direct_loader: %s", PQerrorMessage(conn));
+                goto done;
+        }
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE %s (id text PRIMARY KEY, embedding "
+                 "vector(%zu) NOT NULL, metadata jsonb, document text)",
+                 table, dim);
+        if (pg_exec(conn, sql))
+                goto done;
+        snprintf(sql, sizeof(sql),
+                 "COPY %s (id, embedding, metadata, document) FROM STDIN "
+                 "(FORMAT binary)",
+                 table);
+        res = PQexec(conn, sql);
+        if (PQresultStatus(res) != PGRES_COPY_IN) {
+                fprintf(stderr, "direct_loader: %s: %s", sql,
+                        PQerrorMessage(conn));
+                PQclear(res);
+                goto done;
+        }
+        PQclear(res);
+        for (off = 0; off < stream->len; off += piece) {
+                piece = stream->len - off < (1 << 20) ? stream->len - off
+                                                      : (1 << 20);
+                if (PQputCopyData(conn, stream->p + off, (int)piece) != 1) {
+                        fprintf(stderr, "direct_loader: COPY: %s",
+                                PQerrorMessage(conn));
+                        goto done;
+                }
+        }
+        if (PQputCopyEnd(conn, NULL) != 1 ||
+            !pg_ok(conn, PQgetResult(conn), "COPY"))
+                goto done;
+        rc = 0;
+done:
+        PQfinish(conn);
+        return rc;
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *opaque) {
         vcdc_buf_t *b = opaque;
 
@@ -377,6 +504,20 @@ int main(int argc, char **argv) {
                         return 1;
                 t0 = now_s();
                 rc = load_pg(argv[2], argv[3], rows, cnt, dim, batch);
+        } else if (argc == 5 && !strcmp(argv[1], "pgcopy")) {
+                vcdc_buf_t stream = VCDC_BUF_INIT;
+
+                if ((cnt = read_copy_rows(argv[4], &stream, &dim)) < 0) {
+                        vcdc_buf_free(&stream);
+                        return 1;
+                }
+                t0 = now_s();
+                rc = copy_pg(argv[2], argv[3], &stream, dim);
+                vcdc_buf_free(&stream);
+                cnt = rc ? 0 : cnt;
+                if (!rc)
+                        printf("%ld %.6f\n", cnt, now_s() - t0);
+                return rc ? 1 : 0;
         } else if (argc == 7 && !strcmp(argv[1], "chroma") &&
                    (batch = parse_pos(argv[5])) > 0) {
                 if ((cnt = read_rows(argv[6], 1, &rows, &dim)) < 0)
@@ -387,6 +528,8 @@ int main(int argc, char **argv) {
         } else {
                 fprintf(stderr,
                         "usage: direct_loader pgvector CONNINFO TABLE BATCH "
+                        "FILE.jsonl\n"
+                        "       direct_loader pgcopy CONNINFO TABLE "
                         "FILE.jsonl\n"
                         "       direct_loader chroma HOST PORT COLLECTION "
                         "BATCH FILE.jsonl\n");
