@@ -209,11 +209,12 @@ static void gen_answer(vcdc_buf_t *b, uint64_t *s, unsigned rows,
         for (j = 0; j < rows; j++) {
                 if (j)
                         vcdc_buf_puts(b, ",");
-                if (fault && what == 0 && j == bad_row)
+                if (fault && what == 0 && j == bad_row) {
                         vcdc_buf_puts(b, pick(s, 2) ? "7" : "null");
-                else
+                        plain[0] = '\0'; /* no id to ask for */
+                } else
                         put_id(b, s, j, plain, sizeof(plain));
-                if (pick(s, 3) && *idcnt < 8)
+                if (pick(s, 3) && *idcnt < 8 && plain[0])
                         snprintf(ids[(*idcnt)++], 32, "%s", plain);
         }
         if (pick(s, 4) == 0 && *idcnt < 8)
