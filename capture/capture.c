@@ -32,6 +32,11 @@
  * broker is down or slow): memory stays bounded, the server is still
  * answered. */
 #define OUTQ_HIGH 200000
+/* Frames already buffered are decoded and sent this many at a time before
+ * the loop's bookkeeping (delivery reports, the position, status updates,
+ * the queue's bound) runs again: once per frame it cost more locks and
+ * clock reads than the frame's own decoding. */
+#define BURST_FRAMES 256
 
 /*
  * Names, options, construction.
@@ -408,12 +413,75 @@ static int restart_stream(vcdc_capture_t *cap, int lost, char *errstr,
         return VCDC_PG_OK;
 }
 
+/* What the stream loop does after between_frames(). */
+enum { B_READ, B_AGAIN, B_DONE, B_STOPPED, B_FATAL };
+
+/*
+ * The stream loop's bookkeeping between frames: delivery reports, the
+ * confirmed position, the queue's bound, status updates and progress.
+ * Returns B_READ to read the next frame, B_AGAIN to go round the loop
+ * again, B_DONE when --exit-at-end is reached, B_STOPPED when stopped
+ * while waiting, B_FATAL (errstr set).
+ */
+static int between_frames(vcdc_capture_t *cap, int64_t interval, char *errstr,
+                          size_t errstr_size) {
+        int64_t now;
+        int r;
+
+        /* Delivery reports are counted only when served. */
+        vcdc_producer_poll(cap->p, 0 /*non-blocking*/);
+        if ((r = advance(cap)) == VCDC_CAPTURE_KAFKA_LOST) {
+                if (restart_stream(cap, 1, errstr, errstr_size) ==
+                    VCDC_PG_FATAL)
+                        return B_FATAL;
+                return B_AGAIN;
+        }
+        if (cap->opts.exit_at_end && cap->end_target &&
+            cap->confirmed >= cap->end_target && !cap->in_txn)
+                return B_DONE;
+        now = vcdc_clock_ms();
+        /* Under a steady flow nothing is ever idle: wait for what
+         * is in flight, so that the position moves. */
+        if (r == 0 && cap->unconfirmed_since &&
+            now - cap->unconfirmed_since >= interval) {
+                if ((r = vcdc_capture_wait_acked(cap, 0, 0)) ==
+                    VCDC_CAPTURE_STOPPED)
+                        return B_STOPPED;
+                if (r == VCDC_CAPTURE_KAFKA_LOST)
+                        return B_AGAIN;
+                advance(cap);
+        }
+        if (rd_kafka_outq_len(vcdc_producer_handle(cap->p)) > OUTQ_HIGH) {
+                vcdc_producer_poll(cap->p, 100);
+                if (now - cap->status_sent_ms >= STATUS_INTERVAL_MS)
+                        send_status(cap, 0);
+                vcdc_capture_progress(cap, 0);
+                return B_AGAIN;
+        }
+        if (cap->reply_due || now - cap->status_sent_ms >= STATUS_INTERVAL_MS ||
+            (cap->confirmed != atomic_load(&cap->stats.confirmed_lsn) &&
+             now - cap->status_sent_ms >= STATUS_MIN_MS) ||
+            (cap->opts.exit_at_end && !cap->in_txn &&
+             cap->confirmed < cap->end_target &&
+             now - cap->status_sent_ms >= 200)) {
+                /* With --exit-at-end, ask where the server is. */
+                if (send_status(cap, cap->opts.exit_at_end && !cap->in_txn) !=
+                    VCDC_PG_OK) {
+                        if (restart_stream(cap, 0, errstr, errstr_size) ==
+                            VCDC_PG_FATAL)
+                                return B_FATAL;
+                        return B_AGAIN;
+                }
+        }
+        vcdc_capture_progress(cap, 0);
+        return B_READ;
+}
+
 static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
         int64_t interval = vcdc_conf_int(cap->conf, "vcdc.commit.interval.ms");
         vcdc_pgoutput_msg_t msg;
         vcdc_repl_frame_t f;
-        int attempt = 0, status, r;
-        int64_t now;
+        int attempt = 0, status, r, burst = 0;
 
         atomic_store(&cap->stats.phase, 2);
         cap->stream_started_ms = vcdc_clock_ms();
@@ -437,62 +505,34 @@ static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
                         if (attempt)
                                 VCDC_NOTICE(LOG_COMP, "streaming again");
                         attempt = 0;
+                        burst = 0;
                 }
-                /* Delivery reports are counted only when served. */
-                vcdc_producer_poll(cap->p, 0 /*non-blocking*/);
-                if ((r = advance(cap)) == VCDC_CAPTURE_KAFKA_LOST) {
-                        if (restart_stream(cap, 1, errstr, errstr_size) ==
-                            VCDC_PG_FATAL)
+                /* Bookkeeping between bursts: the next frames of a burst
+                 * are likely buffered already. */
+                if (burst == 0 || burst >= BURST_FRAMES) {
+                        burst = 0;
+                        r = between_frames(cap, interval, errstr, errstr_size);
+                        if (r == B_FATAL)
                                 return VCDC_PG_FATAL;
-                        continue;
-                }
-                if (cap->opts.exit_at_end && cap->end_target &&
-                    cap->confirmed >= cap->end_target && !cap->in_txn)
-                        return VCDC_PG_OK;
-                now = vcdc_clock_ms();
-                /* Under a steady flow nothing is ever idle: wait for what
-                 * is in flight, so that the position moves. */
-                if (r == 0 && cap->unconfirmed_since &&
-                    now - cap->unconfirmed_since >= interval) {
-                        if ((r = vcdc_capture_wait_acked(cap, 0, 0)) ==
-                            VCDC_CAPTURE_STOPPED)
+                        if (r == B_DONE)
+                                return VCDC_PG_OK;
+                        if (r == B_STOPPED)
                                 break;
-                        if (r == VCDC_CAPTURE_KAFKA_LOST)
+                        if (r == B_AGAIN)
                                 continue;
-                        advance(cap);
                 }
-                if (rd_kafka_outq_len(vcdc_producer_handle(cap->p)) >
-                    OUTQ_HIGH) {
-                        vcdc_producer_poll(cap->p, 100);
-                        if (now - cap->status_sent_ms >= STATUS_INTERVAL_MS)
-                                send_status(cap, 0);
-                        vcdc_capture_progress(cap, 0);
-                        continue;
-                }
-                if (cap->reply_due ||
-                    now - cap->status_sent_ms >= STATUS_INTERVAL_MS ||
-                    (cap->confirmed != atomic_load(&cap->stats.confirmed_lsn) &&
-                     now - cap->status_sent_ms >= STATUS_MIN_MS) ||
-                    (cap->opts.exit_at_end && !cap->in_txn &&
-                     cap->confirmed < cap->end_target &&
-                     now - cap->status_sent_ms >= 200)) {
-                        /* With --exit-at-end, ask where the server is. */
-                        if (send_status(cap, cap->opts.exit_at_end &&
-                                                     !cap->in_txn) !=
-                            VCDC_PG_OK) {
-                                if (restart_stream(cap, 0, errstr,
-                                                   errstr_size) ==
-                                    VCDC_PG_FATAL)
-                                        return VCDC_PG_FATAL;
-                                continue;
-                        }
-                }
-                vcdc_capture_progress(cap, 0);
                 /* With records in flight, look again soon: their
-                 * acknowledgements move the position. */
+                 * acknowledgements move the position. In a burst, only
+                 * what is buffered. */
                 r = vcdc_replication_read(cap->repl,
-                                          cap->unconfirmed_since ? 5 : 100, &f,
-                                          errstr, errstr_size);
+                                          burst                    ? 0
+                                          : cap->unconfirmed_since ? 5
+                                                                   : 100,
+                                          &f, errstr, errstr_size);
+                if (r <= 0)
+                        burst = 0;
+                else
+                        burst++;
                 if (r == 0)
                         continue;
                 if (r < 0) {
@@ -521,6 +561,7 @@ static int stream_phase(vcdc_capture_t *cap, char *errstr, size_t errstr_size) {
                         return VCDC_PG_FATAL;
                 if (status == VCDC_PG_TRANSIENT) {
                         VCDC_WARN(LOG_COMP, "%s; streaming again", errstr);
+                        burst = 0;
                         if (restart_stream(cap, 0, errstr, errstr_size) ==
                             VCDC_PG_FATAL)
                                 return VCDC_PG_FATAL;

@@ -280,6 +280,31 @@ static uint32_t be32(const unsigned char *p) {
                (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+/* vector's float32 elements, big-endian: converted in one branch-free
+ * pass (one per element cost as much as the row's encoding), with the
+ * exponent bits of every element OR-ed; only when some element has them
+ * all set (an infinity or a NaN) is the first such one looked for. */
+static int parse_float32(const unsigned char *p, size_t dim, float *vec,
+                         size_t *dimp, char *errstr, size_t errstr_size) {
+        uint32_t nonfinite = 0, bits;
+        size_t i;
+
+        for (i = 0; i < dim; i++) {
+                bits = be32(p + 4 * i);
+                nonfinite |= (bits & 0x7f800000u) == 0x7f800000u;
+                memcpy(&vec[i], &bits, sizeof(bits));
+        }
+        if (nonfinite) {
+                for (i = 0; isfinite(vec[i]); i++)
+                        ;
+                snprintf(errstr, errstr_size,
+                         "vector element %zu is not finite", i + 1);
+                return -1;
+        }
+        *dimp = dim;
+        return 0;
+}
+
 int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
                             size_t len, float **vecp, size_t *capp,
                             size_t *dimp, char *errstr, size_t errstr_size) {
@@ -305,15 +330,13 @@ int vcdc_pgvec_parse_binary(vcdc_pgvec_kind_t kind, const unsigned char *buf,
                 return -1;
         }
         vec = *vecp;
+        if (kind != VCDC_PGVEC_HALFVEC)
+                return parse_float32(buf + 4, dim, vec, dimp, errstr,
+                                     errstr_size);
         for (i = 0; i < dim; i++) {
                 const unsigned char *p = buf + 4 + i * width;
-                if (kind == VCDC_PGVEC_HALFVEC) {
-                        vec[i] = vcdc_pgvec_half_to_float(
-                                (uint16_t)(p[0] << 8 | p[1]));
-                } else {
-                        uint32_t bits = be32(p);
-                        memcpy(&vec[i], &bits, sizeof(bits));
-                }
+                vec[i] = vcdc_pgvec_half_to_float(
+                        (uint16_t)(p[0] << 8 | p[1]));
                 if (!isfinite(vec[i])) {
                         snprintf(errstr, errstr_size,
                                  "vector element %zu is not finite", i + 1);

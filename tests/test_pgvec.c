@@ -307,6 +307,10 @@ static void test_binary(void **state) {
                 0, 4, 0, 0, 0x3c, 0x00, 0xc1, 0x00, 0x7b, 0xff, 0x00, 0x01};
         static const unsigned char nan[] = {0, 1, 0, 0, 0x7f, 0xc0, 0, 0};
         static const unsigned char half_inf[] = {0, 1, 0, 0, 0x7c, 0x00};
+        /* [1, -inf, 2, NaN]: the first non-finite element is named. */
+        static const unsigned char inf_third[] = {
+                0, 4, 0, 0, 0x3f, 0x80, 0, 0, 0xff, 0x80, 0, 0,
+                0x40, 0x00, 0, 0, 0x7f, 0xc0, 0, 0};
         static const unsigned char empty[] = {0, 0, 0, 0};
         char errstr[256];
         size_t dim;
@@ -352,6 +356,12 @@ static void test_binary(void **state) {
                                                  errstr, sizeof(errstr)),
                          -1);
         assert_non_null(strstr(errstr, "element 1 is not finite"));
+        assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_VECTOR, inf_third,
+                                                 sizeof(inf_third), &v, &cap,
+                                                 &dim, errstr, sizeof(errstr)),
+                         -1);
+        assert_non_null(strstr(errstr, "element 2 is not finite"));
+        assert_int_equal(dim, 0);
         assert_int_equal(vcdc_pgvec_parse_binary(VCDC_PGVEC_HALFVEC, half_inf,
                                                  sizeof(half_inf), &v, &cap,
                                                  &dim, errstr, sizeof(errstr)),
