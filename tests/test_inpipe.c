@@ -25,30 +25,7 @@
 
 #include "inpipe.h"
 #include "input.h"
-
-static char *write_temp(const void *data, size_t len) {
-        const char *dir = getenv("TMPDIR");
-        char *path;
-        size_t size;
-        int fd;
-
-        if (!dir || !*dir)
-                dir = "/tmp";
-        size = strlen(dir) + 32;
-        path = malloc(size);
-        assert_non_null(path);
-        snprintf(path, size, "%s/vcdc_test_inpipe_XXXXXX", dir);
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, len), (ssize_t)len);
-        assert_int_equal(close(fd), 0);
-        return path;
-}
-
-static void remove_temp(char *path) {
-        unlink(path);
-        free(path);
-}
+#include "input/inputkit.h"
 
 static vcdc_input_t *open_input(const char *path,
                                 const vcdc_input_opts_t *opts) {
