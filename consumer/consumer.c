@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "log.h"
 
 const double vcdc_latency_buckets[VCDC_LATENCY_BUCKETS] = {
@@ -105,8 +106,8 @@ static size_t render_metrics(char *buf, size_t size, void *opaque) {
 
 /* A replay from offset zero must find all history: every partition starts
  * at offset 0, or the topic is compacted. */
-static int check_replay(vcdc_consumer_t *c, int partition_cnt,
-                        int *transientp, char *errstr, size_t errstr_size) {
+static int check_replay(vcdc_consumer_t *c, int partition_cnt, int *transientp,
+                        char *errstr, size_t errstr_size) {
         char policy[128];
         int64_t lo, hi;
         int p;
@@ -183,6 +184,66 @@ static int read_ends(vcdc_consumer_t *c, int partition_cnt, char *errstr,
         return 0;
 }
 
+/*
+ * A restore to a point in time: every partition needs a bound, and a time
+ * compaction may already have merged is refused (until.c). Keeps the
+ * topic's cleanup.policy and min.compaction.lag.ms for the check of
+ * --until-offsets, made when the records are reached (handle.c).
+ */
+static int check_until(vcdc_consumer_t *c, int partition_cnt, int *transientp,
+                       char *errstr, size_t errstr_size) {
+        char v[64], *end;
+        long long ms;
+
+        *transientp = 0;
+        if (vcdc_until_check_partitions(&c->until, c->topic, partition_cnt,
+                                        errstr, errstr_size) == -1)
+                return -1;
+        *transientp = 1; /* until the answers are in */
+        if (vcdc_admin_topic_config(c->rk, c->topic, "cleanup.policy",
+                                    c->cleanup_policy,
+                                    sizeof(c->cleanup_policy), 10000, errstr,
+                                    errstr_size) == -1 ||
+            vcdc_admin_topic_config(c->rk, c->topic, "min.compaction.lag.ms", v,
+                                    sizeof(v), 10000, errstr,
+                                    errstr_size) == -1)
+                return -1;
+        *transientp = 0;
+        ms = strtoll(v, &end, 10);
+        if (end == v || *end || ms < 0) {
+                snprintf(errstr, errstr_size,
+                         "%s: min.compaction.lag.ms=\"%s\": not a duration",
+                         c->topic, v);
+                return -1;
+        }
+        c->min_compaction_lag_ms = (int64_t)ms;
+        if (c->until.kind == VCDC_UNTIL_TIMESTAMP && c->until.allow_compacted &&
+            vcdc_until_may_be_compacted(c->cleanup_policy, (int64_t)ms,
+                                        vcdc_wall_ms(), c->until.ts_ms))
+                VCDC_WARN("consumer",
+                          "--allow-compacted-history: %s has "
+                          "cleanup.policy=%s and min.compaction.lag.ms=%lld,"
+                          " so compaction may have merged changes around "
+                          "%" PRId64 ": the target gets what the topic "
+                          "still holds, which may not be the state then",
+                          c->topic, c->cleanup_policy, ms, c->until.ts_ms);
+        return vcdc_until_check_history(&c->until, c->topic, c->cleanup_policy,
+                                        (int64_t)ms, vcdc_wall_ms(), errstr,
+                                        errstr_size);
+}
+
+/* --until-offsets: a partition ends at its bound, or at its log end seen
+ * at start when that comes first. */
+static void cap_ends(vcdc_consumer_t *c) {
+        int p;
+
+        if (c->until.kind != VCDC_UNTIL_OFFSETS)
+                return;
+        for (p = 0; p < c->end_cnt && p < c->until.offset_cnt; p++)
+                if (c->until.offsets[p] < c->ends[p])
+                        c->ends[p] = c->until.offsets[p];
+}
+
 static void message_destroy(void *msg) {
         rd_kafka_message_destroy(msg);
 }
@@ -208,7 +269,8 @@ static int kafka_new(vcdc_consumer_t *c, const vcdc_conf_t *conf,
              * last offsets may hold no record (compacted away, or a
              * transaction marker), so the applied offset never gets
              * there. The index waits for the same end. */
-            ((opts->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
+            ((opts->exit_at_end || opts->until.kind != VCDC_UNTIL_NONE ||
+              opts->index.kind != VCDC_INDEX_NONE) &&
              vcdc_conf_kafka_set(rkc, "enable.partition.eof", "true", errstr,
                                  errstr_size)))
                 goto err;
@@ -289,15 +351,21 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
-        c->exit_at_end = opts->exit_at_end;
+        if (vcdc_until_copy(&c->until, &opts->until) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        /* A bound ends the run where it ends each partition. */
+        c->exit_at_end =
+                opts->exit_at_end || opts->until.kind != VCDC_UNTIL_NONE;
         c->from_beginning = opts->from_beginning;
         c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
         if (!c->rng)
                 c->rng = 1;
         read_settings(c, conf, &sink_conf);
 
-        if (!(c->sink = vcdc_sink_open(opts->sink_url, &sink_conf,
-                                       &sink_status, errstr, errstr_size))) {
+        if (!(c->sink = vcdc_sink_open(opts->sink_url, &sink_conf, &sink_status,
+                                       errstr, errstr_size))) {
                 transient = sink_status == VCDC_SINK_RETRIABLE;
                 goto err;
         }
@@ -313,9 +381,9 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         vcdc_consumer_index_init(c, &opts->index);
         c->offsets_apart = vcdc_sink_offsets_apart(c->sink);
         c->collection_explicit = opts->collection != NULL;
-        if (!(c->collection = strdup(opts->collection
-                                             ? opts->collection
-                                             : vcdc_sink_target(c->sink)))) {
+        if (!(c->collection =
+                      strdup(opts->collection ? opts->collection
+                                              : vcdc_sink_target(c->sink)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
@@ -344,15 +412,19 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                          c->topic);
                 goto err;
         }
-        if (opts->from_beginning &&
-            check_replay(c, partition_cnt, &transient, errstr,
-                         errstr_size) == -1)
+        if (opts->from_beginning && check_replay(c, partition_cnt, &transient,
+                                                 errstr, errstr_size) == -1)
+                goto err;
+        if (c->until.kind != VCDC_UNTIL_NONE &&
+            check_until(c, partition_cnt, &transient, errstr, errstr_size) ==
+                    -1)
                 goto err;
         c->delete_retention_ms = delete_retention(c);
         transient = 1;
-        if ((opts->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
+        if ((c->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
             read_ends(c, partition_cnt, errstr, errstr_size) == -1)
                 goto err;
+        cap_ends(c);
         if (*vcdc_conf_str(conf, "vcdc.dlq.topic"))
                 snprintf(dlq_topic, sizeof(dlq_topic), "%s",
                          vcdc_conf_str(conf, "vcdc.dlq.topic"));
@@ -418,6 +490,7 @@ void vcdc_consumer_destroy(vcdc_consumer_t *c) {
         vcdc_sink_destroy(c->sink);
         free(c->parts);
         free(c->ends);
+        vcdc_until_clear(&c->until);
         free(c->topic);
         free(c->collection);
         free(c);

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "sinkindex.h"
+#include "until.h"
 
 typedef struct vcdc_consumer_s vcdc_consumer_t;
 
@@ -26,30 +27,34 @@ typedef struct vcdc_consumer_opts_s {
         const char *topic;
         const char *group;
         const char *sink_url;
-        const char *collection; /* apply only this collection; NULL: all */
-        int from_beginning;     /* auto.offset.reset=earliest, and check that
-                                 * the topic still holds its whole history */
-        int exit_at_end;        /* stop once the log-end offsets seen at start
-                                 * are applied */
-        int metrics_port;       /* -1: no metrics endpoint; 0: any port */
+        const char *collection;  /* apply only this collection; NULL: all */
+        int from_beginning;      /* auto.offset.reset=earliest, and check that
+                                  * the topic still holds its whole history */
+        int exit_at_end;         /* stop once the log-end offsets seen at start
+                                  * are applied */
+        int metrics_port;        /* -1: no metrics endpoint; 0: any port */
         vcdc_index_spec_t index; /* built once caught up with the log end
                                   * seen at start; kind NONE: no index */
+        vcdc_until_t until;      /* a restore to a point in time: apply up to
+                                  * it and stop (implies exit_at_end); copied
+                                  * by vcdc_consumer_new. Kind NONE: no bound */
 } vcdc_consumer_opts_t;
 
 typedef struct vcdc_consumer_stats_s {
-        uint64_t messages;     /* messages handled (committed or to be) */
-        uint64_t applied;      /* changes applied to the sink */
+        uint64_t messages; /* messages handled (committed or to be) */
+        uint64_t applied;  /* changes applied to the sink */
         uint64_t batches;
         uint64_t retries;
         uint64_t dead_letters;
-        uint64_t filtered;     /* other collections' records, skipped */
-        int64_t lag;           /* messages behind the log end, assigned
-                                * partitions */
+        uint64_t filtered; /* other collections' records, skipped */
+        int64_t lag;       /* messages behind the log end, assigned
+                            * partitions */
 } vcdc_consumer_stats_t;
 
 /**
  * Connects to Kafka and the sink and checks the configuration (a replay
- * that could not hold all history is refused here, naming the partition).
+ * that could not hold all history is refused here, naming the partition,
+ * and so is a point in time that compaction may already have merged).
  * conf stays the caller's. Returns NULL with errstr; *transientp (when not
  * NULL) is then 1 when what failed may pass by itself (the broker or the
  * database did not answer), 0 for a configuration error.

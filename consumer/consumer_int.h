@@ -12,6 +12,7 @@
  *   assign.c    partitions: assignment, revocation, commits, offsets in
  *               the target
  *   index.c     the index on the target: built once caught up
+ *   until.c     the bound of a restore to a point in time (pure)
  *
  * The one rule they keep together: an offset is recorded in the target or
  * committed only once everything before it is applied or dead-lettered,
@@ -41,12 +42,15 @@ extern const double vcdc_latency_buckets[VCDC_LATENCY_BUCKETS];
 /* One assigned partition. */
 typedef struct part_s {
         int32_t partition;
-        int64_t next;  /* last applied + 1 (to commit), -1: none yet */
-        int64_t start; /* where consumption started, -1: reset policy */
-        int64_t end;   /* exit-at-end: the log end seen at start, -1 */
-        int64_t eof;   /* offset of the last end-of-partition event, -1 */
+        int64_t next;       /* last applied + 1 (to commit), -1: none yet */
+        int64_t start;      /* where consumption started, -1: reset policy */
+        int64_t end;        /* exit-at-end: the log end seen at start, -1 */
+        int64_t eof;        /* offset of the last end-of-partition event, -1 */
         int64_t first_seen; /* the first message read since assignment (or
                              * a seek) while nothing is applied, -1 */
+        int until_done;     /* a record past the until bound was read: the
+                             * partition is at its end (nothing more of it is
+                             * applied) */
 } part_t;
 
 /* Where the index on the target stands (index.c). */
@@ -128,15 +132,18 @@ struct vcdc_consumer_s {
         int64_t index_retry_at, index_last_log;
         uint64_t index_applied_at; /* IX_NO_TABLE: applied then */
 
-        int64_t delete_retention_ms; /* the topic's, -1: unknown */
+        int64_t delete_retention_ms;   /* the topic's, -1: unknown */
+        vcdc_until_t until;            /* kind NONE: no bound */
+        char cleanup_policy[128];      /* with a bound: the topic's */
+        int64_t min_compaction_lag_ms; /* with a bound: the topic's */
         int replaying, retention_warned;
 
         int64_t started, last_progress, last_lag, last_wake;
         size_t wake_next;
         uint64_t progress_applied;
 
-        atomic_uint_fast64_t messages, applied, batches, retries,
-                dead_letters, filtered, splits, stale, apply_cnt, apply_us;
+        atomic_uint_fast64_t messages, applied, batches, retries, dead_letters,
+                filtered, splits, stale, apply_cnt, apply_us;
         atomic_uint_fast64_t apply_le[VCDC_LATENCY_BUCKETS];
         atomic_int_fast64_t lag, last_applied_ts;
 };

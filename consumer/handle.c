@@ -22,8 +22,8 @@ static int dead_letter(vcdc_consumer_t *c, const rd_kafka_message_t *rkm,
         VCDC_WARN("consumer",
                   "%s [%" PRId32 "] offset %" PRId64
                   ": dead-lettered to %s: %s",
-                  c->topic, rkm->partition, rkm->offset,
-                  vcdc_dlq_topic(c->dlq), error);
+                  c->topic, rkm->partition, rkm->offset, vcdc_dlq_topic(c->dlq),
+                  error);
         if (vcdc_dlq_send(c->dlq, c->topic, rkm->partition, rkm->offset,
                           rkm->key, rkm->key_len, rkm->payload, rkm->len,
                           err_class, error, errstr, sizeof(errstr)) == -1) {
@@ -37,8 +37,8 @@ static int dead_letter(vcdc_consumer_t *c, const rd_kafka_message_t *rkm,
 
 /* A message handled without a change: its offset goes with the batch. */
 static void note(vcdc_consumer_t *c, const rd_kafka_message_t *rkm) {
-        if (vcdc_batch_note(c->batch, rkm->partition, rkm->offset,
-                            rkm->len) == -1) {
+        if (vcdc_batch_note(c->batch, rkm->partition, rkm->offset, rkm->len) ==
+            -1) {
                 VCDC_ERR("consumer", "out of memory");
                 c->fatal = 1;
         }
@@ -60,8 +60,8 @@ static int check_partitioning(vcdc_consumer_t *c,
         long n;
 
         if (rd_kafka_message_headers(rkm, &hdrs) ||
-            rd_kafka_header_get_last(hdrs, "vcdc.partitions", &v, &len) ||
-            !v || !len || len >= sizeof(num))
+            rd_kafka_header_get_last(hdrs, "vcdc.partitions", &v, &len) || !v ||
+            !len || len >= sizeof(num))
                 return 0; /* not written by vcdc: nothing to check */
         memcpy(num, v, len);
         num[len] = '\0';
@@ -92,8 +92,8 @@ static int check_partitioning(vcdc_consumer_t *c,
  * dimension can never apply. Decided here, per message, as applying one
  * record at a time would decide it, whatever the batch boundaries.
  */
-static int check_dim(vcdc_consumer_t *c, const vcdc_record_t *rec,
-                     char *errstr, size_t errstr_size) {
+static int check_dim(vcdc_consumer_t *c, const vcdc_record_t *rec, char *errstr,
+                     size_t errstr_size) {
         if (rec->op != VCDC_OP_UPSERT || vcdc_sink_dim(c->sink))
                 return 0;
         if (!c->pending_dim)
@@ -105,6 +105,51 @@ static int check_dim(vcdc_consumer_t *c, const vcdc_record_t *rec,
                  "dimension of the first upsert, %zu",
                  vcdc_sink_name(c->sink), rec->dim, c->pending_dim);
         return -1;
+}
+
+/*
+ * A restore to a point in time: the first record past the bound ends its
+ * partition. Neither it nor anything after it is applied or noted, so the
+ * partition's committed offset stops where the bound is; the partition is
+ * paused so that no more of it is fetched. --until-offsets is checked
+ * against compaction here, by that record's timestamp: compaction may
+ * have merged a record before the bound with a later one when that later
+ * one is older than min.compaction.lag.ms.
+ */
+static int past_until(vcdc_consumer_t *c, part_t *p,
+                      const rd_kafka_message_t *rkm, int64_t ts) {
+        rd_kafka_topic_partition_list_t *parts;
+
+        if (p->until_done)
+                return 1;
+        if (!vcdc_until_past(&c->until, rkm->partition, rkm->offset, ts))
+                return 0;
+        p->until_done = 1;
+        VCDC_NOTICE("consumer",
+                    "%s [%" PRId32 "]: offset %" PRId64 " (timestamp %" PRId64
+                    ") is past the bound: the partition ends before it",
+                    c->topic, rkm->partition, rkm->offset, ts);
+        if (c->until.kind == VCDC_UNTIL_OFFSETS && !c->until.allow_compacted &&
+            vcdc_until_may_be_compacted(c->cleanup_policy,
+                                        c->min_compaction_lag_ms,
+                                        vcdc_wall_ms(), ts))
+                VCDC_WARN("consumer",
+                          "%s [%" PRId32 "]: the record at offset %" PRId64
+                          " that follows the bound is %" PRId64
+                          " ms old, more than the topic's "
+                          "min.compaction.lag.ms (%" PRId64
+                          ", cleanup.policy=%s): compaction may have "
+                          "removed changes before the bound that it "
+                          "superseded, so the target may not be the state "
+                          "at the bound",
+                          c->topic, rkm->partition, rkm->offset,
+                          vcdc_wall_ms() - ts, c->min_compaction_lag_ms,
+                          c->cleanup_policy);
+        parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, c->topic, rkm->partition);
+        rd_kafka_pause_partitions(c->rk, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return 1;
 }
 
 /* The record's collection is not the one this consumer applies. Returns 1
@@ -148,11 +193,13 @@ void vcdc_consumer_handle(vcdc_consumer_t *c, rd_kafka_message_t *rkm) {
                 }
                 goto done;
         }
-        if (!vcdc_consumer_part(c, rkm->partition))
+        if (!(p = vcdc_consumer_part(c, rkm->partition)))
                 goto done; /* from a partition revoked meanwhile */
+        ts = rd_kafka_message_timestamp(rkm, &tstype);
+        if (c->until.kind != VCDC_UNTIL_NONE && past_until(c, p, rkm, ts))
+                goto done;
         if (!vcdc_batch_msg_cnt(c->batch))
                 c->batch_started = vcdc_clock_ms();
-        ts = rd_kafka_message_timestamp(rkm, &tstype);
         if (ts > c->batch_max_ts)
                 c->batch_max_ts = ts;
 

@@ -161,9 +161,10 @@ static int64_t measure_lag(vcdc_consumer_t *c, int *at_endp) {
                 /* At the end when everything up to the end seen at start
                  * is applied: the applied offset got there, or the
                  * partition's end was reached past it (the offsets before
-                 * it may hold no record to apply). */
+                 * it may hold no record to apply), or a record past the
+                 * --until-* bound was read (handle.c). */
                 if (p->end > 0 && (p->next < 0 ? p->start : p->next) < p->end &&
-                    p->eof < p->end)
+                    p->eof < p->end && !p->until_done)
                         at_end = 0;
         }
         rd_kafka_topic_partition_list_destroy(pos);
@@ -196,14 +197,12 @@ static void wake_fetcher(vcdc_consumer_t *c, int64_t now) {
         for (i = 0; i < c->part_cnt; i++) {
                 k = (c->wake_next + i) % c->part_cnt;
                 if (pos->elems[k].offset < 0 ||
-                    rd_kafka_get_watermark_offsets(c->rk, c->topic,
-                                                   c->parts[k].partition, &lo,
-                                                   &hi) ||
+                    rd_kafka_get_watermark_offsets(
+                            c->rk, c->topic, c->parts[k].partition, &lo, &hi) ||
                     hi <= pos->elems[k].offset)
                         continue;
-                rd_kafka_query_watermark_offsets(c->rk, c->topic,
-                                                 c->parts[k].partition, &lo,
-                                                 &hi, 50);
+                rd_kafka_query_watermark_offsets(
+                        c->rk, c->topic, c->parts[k].partition, &lo, &hi, 50);
                 c->wake_next = k + 1;
                 break;
         }
@@ -288,7 +287,10 @@ static int timers(vcdc_consumer_t *c, int busy) {
         vcdc_consumer_index_tick(c, at_end, now);
         /* An --exit-at-end run waits for the index it builds. */
         if (c->exit_at_end && at_end && !vcdc_consumer_index_pending(c)) {
-                VCDC_NOTICE("consumer", "reached the log end seen at start");
+                VCDC_NOTICE("consumer", "%s",
+                            c->until.kind != VCDC_UNTIL_NONE
+                                    ? "reached the bound in every partition"
+                                    : "reached the log end seen at start");
                 return 1;
         }
         return 0;

@@ -40,6 +40,17 @@ static void usage(FILE *fp) {
                 "(replay/backfill)\n"
                 "  --exit-at-end       stop once the log end seen at start "
                 "is applied\n"
+                "  --until-timestamp MS  restore to a point in time: apply "
+                "the records of\n"
+                "                      timestamp <= MS (epoch ms) and stop\n"
+                "  --until-offsets P:O[,P:O]  apply offsets < O of each "
+                "partition P (all\n"
+                "                      named) and stop; the group's "
+                "position ends at O\n"
+                "  --allow-compacted-history  apply a bound older than "
+                "the topic's\n"
+                "                      min.compaction.lag.ms anyway (may "
+                "not be exact)\n"
                 "  --collection NAME   the collection to apply (default: the "
                 "target's name);\n"
                 "                      other collections' records are "
@@ -67,15 +78,29 @@ static void usage(FILE *fp) {
                 "  --help-conf         list the vcdc.* settings\n\n"
                 "Secrets: VCDC_CHROMA_TOKEN[_FILE], VCDC_PG_PASSWORD[_FILE].\n"
                 "Exit status: 0 on a clean stop (SIGTERM, SIGINT, "
-                "--exit-at-end),\n1 on a fatal error, 64 on a usage or "
+                "--exit-at-end, --until-*),\n1 on a fatal error, 64 on a usage "
+                "or "
                 "configuration error, 75 when\nthe broker or the database "
                 "does not answer at start-up (try again later).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { O_SINK = 256, O_FROM_BEGINNING, O_EXIT_AT_END, O_COLLECTION,
-               O_METRIC, O_DIM, O_DLQ, O_METRICS_PORT, O_HELP_CONF, O_INDEX,
-               O_INDEX_PARAM };
+        enum {
+                O_SINK = 256,
+                O_FROM_BEGINNING,
+                O_EXIT_AT_END,
+                O_COLLECTION,
+                O_METRIC,
+                O_DIM,
+                O_DLQ,
+                O_METRICS_PORT,
+                O_HELP_CONF,
+                O_INDEX,
+                O_INDEX_PARAM,
+                O_UNTIL_TS,
+                O_UNTIL_OFFSETS,
+                O_ALLOW_COMPACTED
+        };
         static const struct option longopts[] = {
                 {"sink", required_argument, NULL, O_SINK},
                 {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
@@ -87,6 +112,10 @@ int main(int argc, char **argv) {
                 {"metrics-port", required_argument, NULL, O_METRICS_PORT},
                 {"index", required_argument, NULL, O_INDEX},
                 {"index-param", required_argument, NULL, O_INDEX_PARAM},
+                {"until-timestamp", required_argument, NULL, O_UNTIL_TS},
+                {"until-offsets", required_argument, NULL, O_UNTIL_OFFSETS},
+                {"allow-compacted-history", no_argument, NULL,
+                 O_ALLOW_COMPACTED},
                 {"help-conf", no_argument, NULL, O_HELP_CONF},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
@@ -94,6 +123,8 @@ int main(int argc, char **argv) {
         vcdc_consumer_opts_t opts = {.metrics_port = -1};
         const char *brokers = getenv("VCDC_BROKERS"), *key;
         const char *index = NULL, *index_param = NULL;
+        const char *until_ts = NULL, *until_offsets = NULL;
+        int allow_compacted = 0;
         vcdc_consumer_t *c;
         vcdc_conf_t *conf;
         struct sigaction sa;
@@ -141,6 +172,15 @@ int main(int argc, char **argv) {
                 case O_INDEX_PARAM:
                         index_param = optarg;
                         break;
+                case O_UNTIL_TS:
+                        until_ts = optarg;
+                        break;
+                case O_UNTIL_OFFSETS:
+                        until_offsets = optarg;
+                        break;
+                case O_ALLOW_COMPACTED:
+                        allow_compacted = 1;
+                        break;
                 case O_DLQ:
                         key = "vcdc.dlq.topic";
                         break;
@@ -165,8 +205,7 @@ int main(int argc, char **argv) {
                 case 'q':
                         if (vcdc_conf_common_opt(conf, opt, optarg, errstr,
                                                  sizeof(errstr))) {
-                                fprintf(stderr, "vcdc-consumer: %s\n",
-                                        errstr);
+                                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
                                 goto usage_err;
                         }
                         break;
@@ -213,6 +252,11 @@ int main(int argc, char **argv) {
                         index, opts.sink_url);
                 goto usage_err;
         }
+        if (vcdc_until_parse(until_ts, until_offsets, allow_compacted,
+                             &opts.until, errstr, sizeof(errstr)) == -1) {
+                fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                goto usage_err;
+        }
         if (vcdc_conf_set(conf, "bootstrap.servers", brokers, errstr,
                           sizeof(errstr)) == -1) {
                 fprintf(stderr, "vcdc-consumer: %s\n", errstr);
@@ -227,16 +271,19 @@ int main(int argc, char **argv) {
         if (!(c = vcdc_consumer_new(conf, &opts, &transient, errstr,
                                     sizeof(errstr)))) {
                 fprintf(stderr, "vcdc-consumer: %s\n", errstr);
+                vcdc_until_clear(&opts.until);
                 vcdc_conf_destroy(conf);
                 return transient ? 75 : 64;
         }
         r = vcdc_consumer_run(c, &run);
         vcdc_consumer_destroy(c);
+        vcdc_until_clear(&opts.until);
         vcdc_conf_destroy(conf);
         VCDC_NOTICE("consumer", "stopped%s", r ? " on a fatal error" : "");
         return r ? 1 : 0;
 
 usage_err:
+        vcdc_until_clear(&opts.until);
         vcdc_conf_destroy(conf);
         return 64;
 }
