@@ -334,6 +334,10 @@ int vcdc_consumer_resync(vcdc_consumer_t *c) {
                         c->uncommitted = 1;
                 }
                 p->first_seen = -1;
+                /* Read again from at: the record past an --until-* bound
+                 * comes again, and what is before it must not be taken
+                 * for past it. */
+                p->until_done = 0;
                 if (at >= 0)
                         rd_kafka_topic_partition_list_add(seek, c->topic,
                                                           p->partition)
