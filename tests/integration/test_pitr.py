@@ -160,3 +160,22 @@ def test_unnamed_partition_is_refused(stack, chroma, pg, procs, topic,
                        "--until-offsets", "0:1,1:1")
     assert rc == 64, c.tail()
     assert "partition 2 of %s is not named" % topic in c.log(), c.tail()
+
+
+def test_until_offsets_warns_when_compaction_may_have_merged(
+        stack, chroma, pg, procs, topic, tmp_path):
+    """--until-offsets on a topic with min.compaction.lag.ms=0: the record
+    that ends each partition is checked when read, and a warning names the
+    setting; the run still applies up to the bound (exit 0)."""
+    one, two, t, ends = two_phases(stack, topic, tmp_path, 0)
+    time.sleep(0.01)  # every record strictly older than now
+    tgt = target("pgvector", stack, chroma, pg, "it_pitr_warn")
+    bound = ",".join("%d:%d" % (p, ends[p]) for p in PARTS)
+    c, group, rc = run(procs, stack, topic, tgt, tmp_path, "warn",
+                       "--until-offsets", bound)
+    assert rc == 0, c.tail()
+    assert "that follows the bound is" in c.log(), c.tail()
+    assert "min.compaction.lag.ms (0" in c.log(), c.tail()
+    expected = Expected()
+    expected.apply_all(one)
+    assert_state(tgt, expected, c)
