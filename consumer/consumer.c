@@ -67,6 +67,10 @@ static size_t render_metrics(char *buf, size_t size, void *opaque) {
         COUNTER("vcdc_consumer_filtered_total",
                 "Records of other collections, skipped.",
                 atomic_load(&c->filtered));
+        COUNTER("vcdc_consumer_snapshot_skipped_total",
+                "Snapshot records of this consumer's own group (copied "
+                "from its target by vcdc snapshot), skipped.",
+                atomic_load(&c->snapshot_skipped));
         COUNTER("vcdc_consumer_splits_total",
                 "Batches split after a refusal or repeated failures.",
                 atomic_load(&c->splits));
@@ -346,6 +350,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         int partition_cnt, transient = 0;
 
         if (!c || !(c->topic = strdup(opts->topic)) ||
+            !(c->group = strdup(opts->group)) ||
             !(c->batch = vcdc_batch_new(message_destroy)) ||
             !(c->flight = vcdc_batch_new(message_destroy))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -358,6 +363,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         /* A bound ends the run where it ends each partition. */
         c->exit_at_end =
                 opts->exit_at_end || opts->until.kind != VCDC_UNTIL_NONE;
+        c->group_len = strlen(c->group);
         c->from_beginning = opts->from_beginning;
         c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
         if (!c->rng)
@@ -461,6 +467,7 @@ void vcdc_consumer_stats(vcdc_consumer_t *c, vcdc_consumer_stats_t *stats) {
         stats->retries = atomic_load(&c->retries);
         stats->dead_letters = atomic_load(&c->dead_letters);
         stats->filtered = atomic_load(&c->filtered);
+        stats->snapshot_skipped = atomic_load(&c->snapshot_skipped);
         stats->lag = atomic_load(&c->lag);
 }
 
@@ -492,6 +499,7 @@ void vcdc_consumer_destroy(vcdc_consumer_t *c) {
         free(c->ends);
         vcdc_until_clear(&c->until);
         free(c->topic);
+        free(c->group);
         free(c->collection);
         free(c);
 }

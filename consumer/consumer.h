@@ -47,6 +47,8 @@ typedef struct vcdc_consumer_stats_s {
         uint64_t retries;
         uint64_t dead_letters;
         uint64_t filtered; /* other collections' records, skipped */
+        uint64_t snapshot_skipped; /* snapshot records naming this group
+                                    * (vcdc.snapshot.group), skipped */
         int64_t lag;       /* messages behind the log end, assigned
                             * partitions */
 } vcdc_consumer_stats_t;
