@@ -52,7 +52,8 @@ int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
  */
 typedef struct vcdc_ctlreader_s vcdc_ctlreader_t;
 
-/* One message (an error event too: rkm->err). Owned by the reader. */
+/* One message (an error event too: rkm->err). Owned by the reader.
+ * Called from vcdc_ctlreader_new as well, before it returns the reader. */
 typedef void(vcdc_ctlreader_cb_t)(const rd_kafka_message_t *rkm,
                                   void *opaque);
 

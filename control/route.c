@@ -300,7 +300,9 @@ static void history_add(vcdc_route_follower_t *f,
 /* One message of the control topic (vcdc_ctlreader_cb_t). */
 static void handle(const rd_kafka_message_t *rkm, void *opaque) {
         vcdc_route_follower_t *f = opaque;
-        const char *topic = vcdc_ctlreader_topic(f->reader);
+        /* Not f->reader's: this runs inside vcdc_ctlreader_new too. */
+        const char *topic =
+                rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "control topic";
         vcdc_route_record_t rec;
         char errstr[256];
         int r;
