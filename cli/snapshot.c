@@ -15,7 +15,7 @@
 #include "conf.h"
 #include "log.h"
 #include "options.h"
-#include "route.h"
+#include "ctltopic.h"
 #include "snap.h"
 
 static volatile sig_atomic_t stop;
@@ -50,7 +50,7 @@ static void usage(FILE *fp) {
                 "  --set-compaction-lag  raise the topic's "
                 "min.compaction.lag.ms to 15 min if lower\n"
                 "  --control-topic T   checkpoints (default "
-                VCDC_ROUTE_CONTROL_TOPIC ")\n"
+                VCDC_CONTROL_TOPIC ")\n"
                 "  --timeout-ms N      per OLD request (default 30000)\n"
                 "  --json              the summary as one JSON object\n"
                 "  -X key=value, -F FILE  librdkafka settings\n"

@@ -35,38 +35,8 @@ static void nap_ms(long ms) {
                   NULL);
 }
 
-/* A client configuration from conf without group settings: readers of the
- * control topic never join a group. */
-static rd_kafka_conf_t *client_conf(const vcdc_conf_t *conf,
-                                    const char *const *props, char *errstr,
-                                    size_t errstr_size) {
-        static const char *filter[] = {"group.", "enable.auto.",
-                                       "auto.commit."};
-        rd_kafka_conf_t *copy, *rkc;
-        char err[256];
-
-        if (!(copy = vcdc_conf_kafka_dup(conf))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        rkc = rd_kafka_conf_dup_filter(copy, sizeof(filter) / sizeof(*filter),
-                                       filter);
-        rd_kafka_conf_destroy(copy);
-        if (!rkc) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
-        for (; props && props[0]; props += 2)
-                if (rd_kafka_conf_set(rkc, props[0], props[1], err,
-                                      sizeof(err)) != RD_KAFKA_CONF_OK) {
-                        snprintf(errstr, errstr_size, "%s=%s: %s", props[0],
-                                 props[1], err);
-                        rd_kafka_conf_destroy(rkc);
-                        return NULL;
-                }
-        return rkc;
-}
+/* Readers of the control topic never join a group. */
+#define client_conf vcdc_conf_kafka_reader
 
 /*
  * Waits until the topic's partitions are known, creating it first when
@@ -332,27 +302,27 @@ void vcdc_ctlreader_destroy(vcdc_ctlreader_t *r) {
  * The writer.
  */
 
-typedef struct delivery_s {
-        size_t pending;
+struct vcdc_ctlwriter_s {
+        rd_kafka_t *rk;
+        char *topic;
+        /* The write under way: each message's outcome. */
         rd_kafka_resp_err_t *errs;
         size_t cnt;
-} delivery_t;
+};
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                       void *opaque) {
-        delivery_t *d = opaque;
+        vcdc_ctlwriter_t *w = opaque;
         uintptr_t which = (uintptr_t)rkm->_private;
 
         (void)rk;
-        if (which < d->cnt)
-                d->errs[which] = rkm->err;
-        d->pending--;
+        if (which < w->cnt)
+                w->errs[which] = rkm->err;
 }
 
-int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
-                        const char *const *keys, const char *const *values,
-                        size_t cnt, rd_kafka_resp_err_t *errs, char *errstr,
-                        size_t errstr_size) {
+vcdc_ctlwriter_t *vcdc_ctlwriter_new(const vcdc_conf_t *conf,
+                                     const char *topic, char *errstr,
+                                     size_t errstr_size) {
         static const char *const props[] = {
                 "enable.idempotence", "true",
                 "acks", "all",
@@ -363,34 +333,51 @@ int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
                 "allow.auto.create.topics", "false",
                 NULL,
         };
-        delivery_t d = {.pending = 0, .errs = errs, .cnt = cnt};
+        vcdc_ctlwriter_t *w = calloc(1, sizeof(*w));
         rd_kafka_conf_t *rkc;
-        rd_kafka_t *rk = NULL;
-        rd_kafka_resp_err_t kerr;
         char err[512];
+
+        if (!topic)
+                topic = VCDC_CONTROL_TOPIC;
+        if (!w || !(w->topic = strdup(topic))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        if (!(rkc = client_conf(conf, props, errstr, errstr_size)))
+                goto err;
+        rd_kafka_conf_set_opaque(rkc, w);
+        rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
+        if (!(w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "control topic writer: %s", err);
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        if (ensure_topic(w->rk, topic, 1 /*create*/, errstr, errstr_size) ==
+            -1)
+                goto err;
+        return w;
+err:
+        vcdc_ctlwriter_destroy(w);
+        return NULL;
+}
+
+int vcdc_ctlwriter_write(vcdc_ctlwriter_t *w, const char *const *keys,
+                         const char *const *values, size_t cnt,
+                         rd_kafka_resp_err_t *errs, char *errstr,
+                         size_t errstr_size) {
+        rd_kafka_resp_err_t kerr;
         int64_t deadline;
         int r = -1;
         size_t i;
 
-        if (!topic)
-                topic = VCDC_CONTROL_TOPIC;
         for (i = 0; i < cnt; i++)
                 errs[i] = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        if (!(rkc = client_conf(conf, props, errstr, errstr_size)))
-                return -1;
-        rd_kafka_conf_set_opaque(rkc, &d);
-        rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err)))) {
-                snprintf(errstr, errstr_size, "control topic writer: %s", err);
-                rd_kafka_conf_destroy(rkc);
-                return -1;
-        }
-        if (ensure_topic(rk, topic, 1 /*create*/, errstr, errstr_size) == -1)
-                goto done;
+        w->errs = errs;
+        w->cnt = cnt;
         for (i = 0; i < cnt; i++) {
                 deadline = vcdc_clock_ms() + WRITE_TIMEOUT_MS;
                 while ((kerr = rd_kafka_producev(
-                                rk, RD_KAFKA_V_TOPIC(topic),
+                                w->rk, RD_KAFKA_V_TOPIC(w->topic),
                                 RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
                                 RD_KAFKA_V_VALUE((void *)values[i],
                                                  strlen(values[i])),
@@ -399,20 +386,50 @@ int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
                                 RD_KAFKA_V_END)) ==
                                RD_KAFKA_RESP_ERR__QUEUE_FULL &&
                        vcdc_clock_ms() < deadline)
-                        rd_kafka_poll(rk, 100 /*ms*/);
+                        rd_kafka_poll(w->rk, 100 /*ms*/);
                 if (kerr) {
                         snprintf(errstr, errstr_size,
                                  "control topic %s: cannot produce: %s",
-                                 topic, rd_kafka_err2str(kerr));
+                                 w->topic, rd_kafka_err2str(kerr));
                         goto done;
                 }
-                d.pending++;
         }
-        rd_kafka_flush(rk, WRITE_TIMEOUT_MS);
         r = 0;
 done:
-        /* Destroying purges what was not delivered: no callback may come
-         * after this returns. */
-        rd_kafka_destroy(rk);
+        /* Every report of this write arrives before it returns; one past
+         * the timeout is purged, so no later callback writes into errs. */
+        if (rd_kafka_flush(w->rk, WRITE_TIMEOUT_MS))
+                rd_kafka_purge(w->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                              RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(w->rk, 0);
+        w->errs = NULL;
+        w->cnt = 0;
+        return r;
+}
+
+void vcdc_ctlwriter_destroy(vcdc_ctlwriter_t *w) {
+        if (!w)
+                return;
+        if (w->rk)
+                rd_kafka_destroy(w->rk);
+        free(w->topic);
+        free(w);
+}
+
+int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
+                        const char *const *keys, const char *const *values,
+                        size_t cnt, rd_kafka_resp_err_t *errs, char *errstr,
+                        size_t errstr_size) {
+        vcdc_ctlwriter_t *w;
+        size_t i;
+        int r;
+
+        for (i = 0; i < cnt; i++)
+                errs[i] = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+        if (!(w = vcdc_ctlwriter_new(conf, topic, errstr, errstr_size)))
+                return -1;
+        r = vcdc_ctlwriter_write(w, keys, values, cnt, errs, errstr,
+                                 errstr_size);
+        vcdc_ctlwriter_destroy(w);
         return r;
 }

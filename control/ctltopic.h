@@ -45,6 +45,23 @@ int vcdc_ctltopic_write(const vcdc_conf_t *conf, const char *topic,
                         size_t errstr_size);
 
 /*
+ * The same, with a producer kept for many writes (vcdc snapshot writes a
+ * checkpoint per step of a chunk): _new creates the topic when it does not
+ * exist; each _write waits for its own delivery reports.
+ */
+typedef struct vcdc_ctlwriter_s vcdc_ctlwriter_t;
+
+vcdc_ctlwriter_t *vcdc_ctlwriter_new(const vcdc_conf_t *conf,
+                                     const char *topic, char *errstr,
+                                     size_t errstr_size);
+int vcdc_ctlwriter_write(vcdc_ctlwriter_t *w, const char *const *keys,
+                         const char *const *values, size_t cnt,
+                         rd_kafka_resp_err_t *errs, char *errstr,
+                         size_t errstr_size);
+/** Accepts NULL. */
+void vcdc_ctlwriter_destroy(vcdc_ctlwriter_t *w);
+
+/*
  * The reader: every partition from the beginning, no consumer group,
  * nothing committed. _new reads up to the end each partition had when it
  * started, handing every message to cb; _poll hands on what arrives

@@ -8,8 +8,8 @@
  *    "cursor": "..."|null, "cursor_lw": [..], "hw": [..]|null,
  *    "records": N, "repairs": N, "superseded": N, "ts_ms": ...}
  *
- * Readers of routes skip records whose kind is not "route". Writes wait
- * for their acknowledgement: a chunk is never written before the
+ * The control topic's plumbing is ctltopic.h's; readers of other kinds
+ * skip these records. Writes wait for their acknowledgement: a chunk is never written before the
  * checkpoint that lets a rerun repair it is in the log.
  */
 #include "snap_int.h"
@@ -21,11 +21,9 @@
 
 #include <jansson.h>
 
-#include "admin.h"
 #include "clock.h"
+#include "ctltopic.h"
 #include "log.h"
-
-#define WRITE_TIMEOUT_MS 30000
 
 static const char *const state_names[] = {"none", "appending", "done",
                                           "finished"};
@@ -80,7 +78,7 @@ static int64_t *offsets_of(json_t *a, int n, int *okp) {
  * Returns 1 when it is one, 0 when it is another record, -1 malformed. */
 static int decode(const snap_t *s, const void *buf, size_t len, ckpt_t *ck) {
         json_t *root = json_loadb(buf, len, 0, NULL);
-        const char *kind = NULL, *topic = NULL, *coll = NULL, *run = NULL,
+        const char *topic = NULL, *coll = NULL, *run = NULL,
                    *state = NULL, *cursor = NULL;
         json_int_t chunk = 0, records = 0, repairs = 0, superseded = 0;
         json_t *lw = NULL, *hw = NULL;
@@ -90,8 +88,7 @@ static int decode(const snap_t *s, const void *buf, size_t len, ckpt_t *ck) {
         memset(ck, 0, sizeof(*ck));
         if (!root)
                 return -1;
-        if (json_unpack(root, "{s?s}", "kind", &kind) || !kind ||
-            strcmp(kind, "snapshot")) {
+        if (!json_is_object(root) || !vcdc_ctltopic_kind_is(root, "snapshot")) {
                 r = 0;
                 goto out;
         }
@@ -139,116 +136,52 @@ typedef struct scan_s {
         ckpt_t *latest;
 } scan_t;
 
-static int on_record(const vcdc_logmsg_t *m, void *opaque, char *errstr,
-                     size_t errstr_size) {
+static void on_record(const rd_kafka_message_t *rkm, void *opaque) {
         scan_t *x = opaque;
         ckpt_t ck;
         int r;
 
-        (void)errstr;
-        (void)errstr_size;
-        if (!m->value || m->key_len != strlen(x->key) ||
-            memcmp(m->key, x->key, m->key_len))
-                return 0;
-        if ((r = decode(x->s, m->value, m->value_len, &ck)) == -1) {
+        if (rkm->err || !rkm->payload || rkm->key_len != strlen(x->key) ||
+            memcmp(rkm->key, x->key, rkm->key_len))
+                return;
+        if ((r = decode(x->s, rkm->payload, rkm->len, &ck)) == -1) {
                 VCDC_WARN("snapshot",
                           "control topic [%" PRId32 "] offset %" PRId64
                           ": a malformed snapshot checkpoint, skipped",
-                          m->partition, m->offset);
-                return 0;
+                          rkm->partition, rkm->offset);
+                return;
         }
         if (r == 1) {
                 snap_ckpt_clear(x->latest);
                 *x->latest = ck;
         }
-        return 0;
 }
 
 int snap_ckpt_read(snap_t *s, ckpt_t *ck, char *errstr, size_t errstr_size) {
-        vcdc_logread_t *lr;
+        vcdc_ctlreader_t *r;
         char key[1024];
-        int64_t *from = NULL, *to = NULL;
         scan_t x = {s, key, ck};
-        int missing, n, r = -1;
+        int missing;
 
         memset(ck, 0, sizeof(*ck));
         if (key_of(s, key, sizeof(key)) == -1) {
                 snprintf(errstr, errstr_size, "collection name too long");
                 return -1;
         }
-        if (!(lr = vcdc_logread_new(s->conf, s->control_topic, 0, &missing,
-                                    errstr, errstr_size)))
+        if (!(r = vcdc_ctlreader_new(s->conf, s->control_topic, 0, on_record,
+                                     &x, &missing, errstr, errstr_size)))
                 return missing ? 0 : -1;
-        n = vcdc_logread_partitions(lr);
-        if (!(from = calloc((size_t)n, sizeof(*from))) ||
-            !(to = calloc((size_t)n, sizeof(*to)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto out;
-        }
-        if (vcdc_logread_ends(lr, to, errstr, errstr_size) == -1 ||
-            vcdc_logread_range(lr, from, to, on_record, &x, errstr,
-                               errstr_size) == -1)
-                goto out;
-        r = 0;
-out:
-        free(from);
-        free(to);
-        vcdc_logread_destroy(lr);
-        return r;
+        vcdc_ctlreader_destroy(r);
+        return 0;
 }
 
 /* ---- The writer --------------------------------------------------------- */
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
-                  void *opaque) {
-        (void)rk;
-        *(rd_kafka_resp_err_t *)opaque = rkm->err;
-}
-
-/* The run's control-topic producer, made on first use (the topic created
- * compacted when missing, as the route's writer does). */
-static rd_kafka_t *writer(snap_t *s, rd_kafka_resp_err_t *errp, char *errstr,
-                          size_t errstr_size) {
-        static const char *const props[] = {
-                "enable.idempotence", "true",
-                "acks", "all",
-                "linger.ms", "0",
-                NULL,
-        };
-        static const char *const configs[] = {"cleanup.policy", "compact",
-                                              NULL};
-        rd_kafka_conf_t *rkc;
-        char err[512];
-        int cnt;
-
-        if (s->ckpt_rk)
-                return s->ckpt_rk;
-        if (!(rkc = vcdc_conf_kafka_reader(s->conf, props, errstr,
-                                           errstr_size)))
-                return NULL;
-        rd_kafka_conf_set_opaque(rkc, errp);
-        rd_kafka_conf_set_dr_msg_cb(rkc, dr_cb);
-        if (!(s->ckpt_rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err,
-                                        sizeof(err)))) {
-                snprintf(errstr, errstr_size, "control topic writer: %s", err);
-                rd_kafka_conf_destroy(rkc);
-                return NULL;
-        }
-        if (vcdc_admin_partition_count(s->ckpt_rk, s->control_topic, &cnt,
-                                       WRITE_TIMEOUT_MS, errstr,
-                                       errstr_size) == -1 ||
-            (!cnt && vcdc_admin_create_topic(s->ckpt_rk, s->control_topic, 1,
-                                             -1, configs, WRITE_TIMEOUT_MS,
-                                             errstr, errstr_size) == -1))
-                return NULL;
-        return s->ckpt_rk;
-}
-
 int snap_ckpt_write(snap_t *s, const ckpt_t *ck, char *errstr,
                     size_t errstr_size) {
         rd_kafka_resp_err_t err;
-        rd_kafka_t *rk;
         char key[1024], *value;
+        const char *k = key;
         json_t *root;
         int r = -1;
 
@@ -274,29 +207,21 @@ int snap_ckpt_write(snap_t *s, const ckpt_t *ck, char *errstr,
                 return -1;
         }
         json_decref(root);
-        err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        if (!(rk = writer(s, &s->ckpt_err, errstr, errstr_size)))
+        if (!s->ckpt &&
+            !(s->ckpt = vcdc_ctlwriter_new(s->conf, s->control_topic, errstr,
+                                           errstr_size)))
                 goto out;
-        s->ckpt_err = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        if ((err = rd_kafka_producev(
-                     rk, RD_KAFKA_V_TOPIC(s->control_topic),
-                     RD_KAFKA_V_KEY(key, strlen(key)),
-                     RD_KAFKA_V_VALUE(value, strlen(value)),
-                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                     RD_KAFKA_V_END))) {
-                snprintf(errstr, errstr_size, "control topic %s: %s",
-                         s->control_topic, rd_kafka_err2str(err));
+        if (vcdc_ctlwriter_write(s->ckpt, &k, (const char *const *)&value, 1,
+                                 &err, errstr, errstr_size) == -1)
                 goto out;
-        }
-        rd_kafka_flush(rk, WRITE_TIMEOUT_MS);
-        if (s->ckpt_err) {
+        if (err) {
                 snprintf(errstr, errstr_size,
                          "control topic %s: the checkpoint of chunk %" PRId64
                          " was not written: %s",
                          s->control_topic, ck->chunk,
-                         s->ckpt_err == RD_KAFKA_RESP_ERR__IN_PROGRESS
+                         err == RD_KAFKA_RESP_ERR__IN_PROGRESS
                                  ? "no delivery report within the timeout"
-                                 : rd_kafka_err2str(s->ckpt_err));
+                                 : rd_kafka_err2str(err));
                 goto out;
         }
         r = 0;

@@ -16,9 +16,10 @@
 
 #include "admin.h"
 #include "clock.h"
+#include "collconf.h"
+#include "ctltopic.h"
 #include "lag.h"
 #include "log.h"
-#include "route.h"
 
 #define ADMIN_TIMEOUT_MS 15000
 #define WAIT_DEFAULT_MS  (10 * 60 * 1000)
@@ -481,12 +482,35 @@ static int open_checked(snap_t *s, char *errstr, size_t errstr_size) {
         return 0;
 }
 
+/* OLD's configuration on the control topic, so that NEW's consumer
+ * creates its target with OLD's metric and dimension (collconf.h). */
+static int record_config(snap_t *s, char *errstr, size_t errstr_size) {
+        vcdc_collconf_t cc = {.collection = (char *)s->collection,
+                              .metric = vcdc_sink_metric(s->old),
+                              .dim = vcdc_sink_dim(s->old),
+                              .source = (char *)vcdc_sink_name(s->old),
+                              .ts_ms = vcdc_wall_ms()};
+        vcdc_index_info_t ix;
+        char index[256];
+
+        if (vcdc_sink_can_index(s->old) &&
+            vcdc_sink_index_state(s->old, VCDC_INDEX_NONE, &ix, errstr,
+                                  errstr_size) == VCDC_SINK_OK &&
+            ix.state == VCDC_INDEX_VALID) {
+                snprintf(index, sizeof(index),
+                         "{\"kind\":\"%s\",\"opclass\":\"%s\"}",
+                         vcdc_index_kind_name(ix.kind), ix.opclass);
+                cc.index = index;
+        }
+        return vcdc_collconf_write(s->conf, s->control_topic, &cc, errstr,
+                                   errstr_size);
+}
+
 static void snap_close(snap_t *s) {
         vcdc_producer_destroy(s->prod);
         vcdc_logread_destroy(s->lr);
         vcdc_sink_destroy(s->old);
-        if (s->ckpt_rk)
-                rd_kafka_destroy(s->ckpt_rk);
+        vcdc_ctlwriter_destroy(s->ckpt);
         free(s->pos);
         free(s->need);
 }
@@ -505,10 +529,12 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
         memset(res, 0, sizeof(*res));
         res->resumed_chunk = -1;
         s.control_topic = opts->control_topic ? opts->control_topic
-                                              : VCDC_ROUTE_CONTROL_TOPIC;
+                                              : VCDC_CONTROL_TOPIC;
         if ((rc = open_checked(&s, errstr, errstr_size)))
                 goto out;
         rc = VCDC_SNAPSHOT_FAILED;
+        if (record_config(&s, errstr, errstr_size) == -1)
+                goto out;
         if (!(s.pos = calloc((size_t)s.parts, sizeof(*s.pos))) ||
             !(s.need = calloc((size_t)s.parts, sizeof(*s.need))) ||
             !(sp.cursor_lw = calloc((size_t)s.parts, sizeof(*sp.cursor_lw))) ||

@@ -40,8 +40,7 @@ typedef struct snap_s {
          * snapshot's own records and changes nothing for other
          * collections. */
         int64_t *need;
-        rd_kafka_t *ckpt_rk; /* the checkpoints' writer (checkpoint.c) */
-        rd_kafka_resp_err_t ckpt_err;
+        struct vcdc_ctlwriter_s *ckpt; /* the checkpoints' (checkpoint.c) */
 } snap_t;
 
 /* One id of a chunk: what its window and repairs found. */
