@@ -124,6 +124,18 @@ typedef struct ckpt_s {
 
 void snap_ckpt_clear(ckpt_t *ck);
 
+/** ck (with ck->parts offsets per array) as the JSON value above: a new
+ *  string (free() it), or NULL when out of memory. */
+char *snap_ckpt_encode(const char *topic, const char *collection,
+                       const ckpt_t *ck);
+
+/** Parses a control value into ck: 1 when it is a checkpoint of topic and
+ *  collection with parts offsets per array, 0 when it is another record
+ *  (another kind, topic or collection), -1 when it is malformed. ck is
+ *  cleared unless 1 is returned. */
+int snap_ckpt_decode(const char *topic, const char *collection, int parts,
+                     const void *buf, size_t len, ckpt_t *ck);
+
 /** The latest checkpoint of s's topic and collection (state NONE when
  *  there is none, or the control topic does not exist). */
 int snap_ckpt_read(snap_t *s, ckpt_t *ck, char *errstr, size_t errstr_size);
