@@ -205,6 +205,10 @@ size_t vcdc_sink_dim(const vcdc_sink_t *sink) {
         return dim ? dim : sink->conf.dim;
 }
 
+vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink) {
+        return sink->conf.metric;
+}
+
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
                                    char *errstr, size_t errstr_size) {
         size_t dim = vcdc_sink_dim(sink);
