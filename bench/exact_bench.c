@@ -149,8 +149,8 @@ int main(int argc, char **argv) {
                 }
                 t0 = now_s();
                 for (off = 0; off < (size_t)n; off += PAGE) {
-                        size_t m = (size_t)n - off < PAGE ? (size_t)n - off
-                                                          : PAGE;
+                        size_t m =
+                                (size_t)n - off < PAGE ? (size_t)n - off : PAGE;
                         if (vcdc_exact_add(exact, xs + off * (size_t)dim,
                                            (const char *const *)ids + off, m,
                                            errstr, sizeof(errstr)) == -1) {
@@ -162,8 +162,8 @@ int main(int argc, char **argv) {
                 t_vcdc = now_s() - t0;
                 memset(lens, 0, (size_t)nq * sizeof(*lens));
                 t0 = now_s();
-                naive(qs, qnorms, (size_t)nq, xs, (size_t)n, (size_t)dim, (size_t)k,
-                      tops, lens);
+                naive(qs, qnorms, (size_t)nq, xs, (size_t)n, (size_t)dim,
+                      (size_t)k, tops, lens);
                 t_naive = now_s() - t0;
                 /* The same neighbours (as sets: near-equal distances may
                  * come in another order). */

@@ -178,14 +178,14 @@ static int parse_args(int argc, char **argv, args_t *a) {
 
 static const char *const role_key[2] = {"old", "new"};
 
-static void print_recall_table(const args_t *a,
-                               const vcdc_recall_result_t *rr, size_t k) {
+static void print_recall_table(const args_t *a, const vcdc_recall_result_t *rr,
+                               size_t k) {
         size_t s;
 
         printf("\n  recall@%zu against the exact top-%zu of %s's %zu records "
                "(%s), %zu queries\n",
-               k, k, rr->truth_role, rr->records,
-               vcdc_metric_name(rr->metric), rr->queries);
+               k, k, rr->truth_role, rr->records, vcdc_metric_name(rr->metric),
+               rr->queries);
         printf("  %-14s %10s %10s %10s\n", "recall", "mean", "p50", "min");
         for (s = 0; s < 2; s++)
                 printf("  %-14s %10.4f %10.4f %10.4f\n", s ? "NEW" : "OLD",
@@ -226,10 +226,10 @@ static void print_table(const args_t *a, const vcdc_shadow_result_t *res,
                        ok_overlap ? "OK" : "BELOW THRESHOLD",
                        ok_overlap ? ">=" : "<", a->min_overlap);
         if (a->min_recall >= 0)
-                printf("  result          %s (mean recall of each side %s "
-                       "%g)\n",
-                       ok_recall ? "OK" : "BELOW THRESHOLD",
-                       ok_recall ? ">=" : "< (one of them)", a->min_recall);
+                printf("  result          %s (mean recall OLD %.4f, NEW "
+                       "%.4f; each must be >= %g)\n",
+                       ok_recall ? "OK" : "BELOW THRESHOLD", rr->mean[0],
+                       rr->mean[1], a->min_recall);
 }
 
 static json_t *str_array(char *const *ids, size_t n) {
@@ -346,8 +346,8 @@ static int run(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink, void *ctx,
 
         if (r->a->recall)
                 return vcdc_shadow_recall(old_sink, new_sink, &r->a->opts,
-                                          &r->a->ropts, r->res, r->rres,
-                                          errstr, errstr_size);
+                                          &r->a->ropts, r->res, r->rres, errstr,
+                                          errstr_size);
         return vcdc_shadow(old_sink, new_sink, &r->a->opts, r->res, errstr,
                            errstr_size);
 }

@@ -21,15 +21,15 @@
 struct vcdc_exact_s {
         size_t cnt, dim, k;
         vcdc_metric_t metric;
-        double *queries;      /* cnt * dim, in double */
-        double *qnorms;       /* cosine: |q| */
+        double *queries;         /* cnt * dim, in double */
+        double *qnorms;          /* cosine: |q| */
         vcdc_exact_hit_t *heaps; /* cnt * k: a max-heap each, worst first */
-        size_t *lens;         /* entries in each heap */
-        double *worst;        /* the root's distance once a heap is full,
-                               * +inf before */
-        double *xnorms;       /* cosine: |x| of the block's records */
+        size_t *lens;            /* entries in each heap */
+        double *worst;           /* the root's distance once a heap is full,
+                                  * +inf before */
+        double *xnorms;          /* cosine: |x| of the block's records */
         size_t xnorms_cap;
-        double *dists;        /* the block's distances to one query */
+        double *dists; /* the block's distances to one query */
         size_t dists_cap;
         size_t records;
         int sorted; /* vcdc_exact_result() sorted a heap since the last add */
@@ -47,11 +47,11 @@ static void sift_down(vcdc_exact_hit_t *h, size_t len, size_t i) {
                 size_t l = 2 * i + 1, r = l + 1, m = i;
                 vcdc_exact_hit_t t;
 
-                if (l < len && farther(h[l].distance, h[l].id, h[m].distance,
-                                       h[m].id))
+                if (l < len &&
+                    farther(h[l].distance, h[l].id, h[m].distance, h[m].id))
                         m = l;
-                if (r < len && farther(h[r].distance, h[r].id, h[m].distance,
-                                       h[m].id))
+                if (r < len &&
+                    farther(h[r].distance, h[r].id, h[m].distance, h[m].id))
                         m = r;
                 if (m == i)
                         return;
@@ -126,8 +126,10 @@ vcdc_exact_t *vcdc_exact_new(const float *queries, size_t cnt, size_t dim,
         return exact;
 oom:
         vcdc_exact_destroy(exact);
-        snprintf(errstr, errstr_size, "exact top-k: out of memory (%zu "
-                 "queries, k %zu, dimension %zu)", cnt, k, dim);
+        snprintf(errstr, errstr_size,
+                 "exact top-k: out of memory (%zu "
+                 "queries, k %zu, dimension %zu)",
+                 cnt, k, dim);
         return NULL;
 }
 
@@ -158,8 +160,7 @@ static int offer(vcdc_exact_t *exact, size_t q, double d, const char *id) {
         size_t *len = &exact->lens[q];
         char *copy;
 
-        if (*len == exact->k &&
-            !farther(h[0].distance, h[0].id, d, id))
+        if (*len == exact->k && !farther(h[0].distance, h[0].id, d, id))
                 return 0;
         if (!(copy = strdup(id)))
                 return -1;
@@ -205,8 +206,7 @@ static void dot4(const double *q, const float *x0, const float *x1,
 
 /* The same for the squared distances |q - x|^2. */
 static void l2sq4(const double *q, const float *x0, const float *x1,
-                  const float *x2, const float *x3, size_t dim,
-                  double out[4]) {
+                  const float *x2, const float *x3, size_t dim, double out[4]) {
         double a[4][4] = {{0}}, d;
         size_t i, l, r;
 

@@ -97,10 +97,11 @@ static int scan_truth(const vcdc_side_t *side, size_t page, const float *vecs,
         t.dim = dim;
         rres->metric = vcdc_sink_metric(side->sink);
         t.cap = BLOCK_BYTES / (dim * sizeof(float));
-        t.cap = t.cap < BLOCK_MIN ? BLOCK_MIN
-                : t.cap > BLOCK_MAX ? BLOCK_MAX : t.cap;
-        if (!(t.exact = vcdc_exact_new(vecs, cnt, dim, k, rres->metric,
-                                       errstr, errstr_size)))
+        t.cap = t.cap < BLOCK_MIN   ? BLOCK_MIN
+                : t.cap > BLOCK_MAX ? BLOCK_MAX
+                                    : t.cap;
+        if (!(t.exact = vcdc_exact_new(vecs, cnt, dim, k, rres->metric, errstr,
+                                       errstr_size)))
                 return -1;
         if (!(t.block = malloc(t.cap * dim * sizeof(*t.block))) ||
             !(t.ids = calloc(t.cap, sizeof(*t.ids)))) {
@@ -125,21 +126,23 @@ static int scan_truth(const vcdc_side_t *side, size_t page, const float *vecs,
                 goto done;
         }
         if (t.no_vector)
-                VCDC_WARN(LOG_COMP, "%s: %zu records without a vector left out "
-                          "of the truth", side->role, t.no_vector);
+                VCDC_WARN(LOG_COMP,
+                          "%s: %zu records without a vector left out "
+                          "of the truth",
+                          side->role, t.no_vector);
         rres->records = vcdc_exact_records(t.exact);
         if (!rres->records) {
                 snprintf(errstr, errstr_size,
                          "%s holds no vectors: no ground truth to measure "
-                         "recall against", side->role);
+                         "recall against",
+                         side->role);
                 rc = -1;
                 goto done;
         }
         rres->scan_seconds = (double)(vcdc_clock_us() - start) / 1e6;
         rres->compute_seconds = (double)t.compute_us / 1e6;
         if (t.compute_us > 0)
-                rres->pairs_per_second = (double)cnt *
-                                         (double)rres->records /
+                rres->pairs_per_second = (double)cnt * (double)rres->records /
                                          rres->compute_seconds;
         VCDC_NOTICE(LOG_COMP,
                     "exact top-k: %zu records in %.2f s (%.2f s computing, "
@@ -204,8 +207,8 @@ static int keep(vcdc_recall_query_t *pq, const vcdc_exact_hit_t *truth,
 }
 
 static int on_answer(void *ctx, size_t q, const vcdc_hit_t *old_hits,
-                     size_t old_cnt, const vcdc_hit_t *new_hits,
-                     size_t new_cnt, char *errstr, size_t errstr_size) {
+                     size_t old_cnt, const vcdc_hit_t *new_hits, size_t new_cnt,
+                     char *errstr, size_t errstr_size) {
         measure_t *m = ctx;
         const vcdc_hit_t *hits[2] = {old_hits, new_hits};
         const size_t n[2] = {old_cnt, new_cnt};
@@ -228,8 +231,8 @@ static int on_answer(void *ctx, size_t q, const vcdc_hit_t *old_hits,
         for (s = 0; s < 2; s++) {
                 for (i = 0; i < n[s]; i++)
                         ids[s][i] = hits[s][i].id;
-                m->recall[s][q] = vcdc_exact_recall(truth_ids, nt, ids[s],
-                                                    n[s], m->k);
+                m->recall[s][q] =
+                        vcdc_exact_recall(truth_ids, nt, ids[s], n[s], m->k);
         }
         if (m->per_query) {
                 vcdc_recall_query_t *pq = &m->per_query[q];
@@ -264,28 +267,29 @@ int vcdc_shadow_recall(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
         measure_t m;
         float *vecs = NULL;
         size_t cnt = 0, dim = 0, k, s, have;
+        int64_t start_us = vcdc_clock_us();
         int rc = -1;
 
         memset(rres, 0, sizeof(*rres));
         memset(&m, 0, sizeof(m));
         rres->truth_role = truth_side->role;
         k = sopts->k ? sopts->k : 10;
-        if (vcdc_shadow_load_queries(old_sink, sopts, &vecs, &cnt, &dim,
-                                     errstr, errstr_size) == -1)
+        if (vcdc_shadow_load_queries(old_sink, sopts, &vecs, &cnt, &dim, errstr,
+                                     errstr_size) == -1)
                 return -1;
         if ((have = vcdc_sink_dim(truth_side->sink)) && have != dim) {
                 snprintf(errstr, errstr_size,
-                         "the queries have dimension %zu, %s (%s) has %zu",
-                         dim, truth_side->role,
-                         vcdc_sink_name(truth_side->sink), have);
+                         "the queries have dimension %zu, %s (%s) has %zu", dim,
+                         truth_side->role, vcdc_sink_name(truth_side->sink),
+                         have);
                 goto done;
         }
         if (vcdc_sink_metric(other->sink) != vcdc_sink_metric(truth_side->sink))
                 VCDC_WARN(LOG_COMP,
                           "%s ranks by %s, %s by %s: both are measured "
                           "against %s's %s neighbours",
-                          other->role, vcdc_metric_name(vcdc_sink_metric(
-                                               other->sink)),
+                          other->role,
+                          vcdc_metric_name(vcdc_sink_metric(other->sink)),
                           truth_side->role,
                           vcdc_metric_name(vcdc_sink_metric(truth_side->sink)),
                           truth_side->role,
@@ -318,6 +322,8 @@ int vcdc_shadow_recall(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
         if (vcdc_shadow(old_sink, new_sink, &so, sres, errstr, errstr_size) ==
             -1)
                 goto done;
+        /* The whole run: the queries, the scan, the shadow reads. */
+        sres->seconds = (double)(vcdc_clock_us() - start_us) / 1e6;
         rres->queries = m.cnt;
         for (s = 0; s < 2; s++) {
                 size_t q;

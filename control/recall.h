@@ -23,22 +23,22 @@ typedef struct vcdc_recall_opts_s {
 
 /* One query's answers (with keep_answers). */
 typedef struct vcdc_recall_query_s {
-        char **truth;          /* the exact top-k, nearest first */
-        double *truth_dist;    /* their distances (exact.h's convention) */
+        char **truth;       /* the exact top-k, nearest first */
+        double *truth_dist; /* their distances (exact.h's convention) */
         size_t truth_cnt;
-        char **ids[2];         /* [0] OLD's answer, [1] NEW's */
+        char **ids[2]; /* [0] OLD's answer, [1] NEW's */
         size_t cnt[2];
         double recall[2];
 } vcdc_recall_query_t;
 
 typedef struct vcdc_recall_result_s {
-        size_t queries;          /* measured against the truth */
-        size_t records;          /* scanned for it */
-        vcdc_metric_t metric;    /* the truth side's */
-        const char *truth_role;  /* "OLD", "NEW" */
+        size_t queries;                 /* measured against the truth */
+        size_t records;                 /* scanned for it */
+        vcdc_metric_t metric;           /* the truth side's */
+        const char *truth_role;         /* "OLD", "NEW" */
         double mean[2], min[2], p50[2]; /* recall@k, [0] OLD, [1] NEW */
-        double scan_seconds;     /* the whole truth scan */
-        double compute_seconds;  /* of it, the distances and heaps */
+        double scan_seconds;            /* the whole truth scan */
+        double compute_seconds;         /* of it, the distances and heaps */
         double pairs_per_second; /* queries x records / compute_seconds */
         vcdc_recall_query_t *per_query; /* queries entries, or NULL */
         size_t per_query_cnt;

@@ -36,8 +36,8 @@ static uint32_t rnd(void) {
 }
 
 /* The reference distance: one plain loop, as the definition says. */
-static double ref_distance(vcdc_metric_t metric, const float *a,
-                           const float *b, size_t dim) {
+static double ref_distance(vcdc_metric_t metric, const float *a, const float *b,
+                           size_t dim) {
         double dot = 0, na = 0, nb = 0, l2 = 0;
         size_t i;
 
@@ -134,8 +134,8 @@ static void free_data(float *vecs, char **ids, size_t n) {
 /* Every metric, several k and dimensions (tails of the unrolled loops),
  * the records offered in blocks of random sizes. */
 static void test_against_naive_sort(void **state) {
-        static const vcdc_metric_t metrics[] = {
-                VCDC_METRIC_COSINE, VCDC_METRIC_L2, VCDC_METRIC_IP};
+        static const vcdc_metric_t metrics[] = {VCDC_METRIC_COSINE,
+                                                VCDC_METRIC_L2, VCDC_METRIC_IP};
         static const size_t ks[] = {1, 3, 10, 64, 700};
         static const size_t dims[] = {1, 3, 4, 7, 16};
         const size_t n = 613, nq = 9;
@@ -164,10 +164,10 @@ static void test_against_naive_sort(void **state) {
                                                 b = n - off;
                                         assert_int_equal(
                                                 vcdc_exact_add(
-                                                        exact,
-                                                        vecs + off * dim,
+                                                        exact, vecs + off * dim,
                                                         (const char *const *)
-                                                                ids + off,
+                                                                        ids +
+                                                                off,
                                                         b, errstr,
                                                         sizeof(errstr)),
                                                 0);
@@ -198,9 +198,9 @@ static void test_ties_by_id(void **state) {
         (void)state;
         for (m = VCDC_METRIC_COSINE; m <= VCDC_METRIC_IP; m++)
                 for (o = 0; o < 2; o++) {
-                        vcdc_exact_t *exact = vcdc_exact_new(
-                                q, 1, 2, 3, (vcdc_metric_t)m, errstr,
-                                sizeof(errstr));
+                        vcdc_exact_t *exact =
+                                vcdc_exact_new(q, 1, 2, 3, (vcdc_metric_t)m,
+                                               errstr, sizeof(errstr));
                         const vcdc_exact_hit_t *hits;
 
                         assert_non_null(exact);
@@ -237,9 +237,8 @@ static void test_small_zero_and_add_after_result(void **state) {
         exact = vcdc_exact_new(q, 1, 2, 10, VCDC_METRIC_COSINE, errstr,
                                sizeof(errstr));
         assert_non_null(exact);
-        assert_int_equal(vcdc_exact_add(exact, v, ids, 4, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_exact_add(exact, v, ids, 4, errstr, sizeof(errstr)), 0);
         vcdc_exact_result(exact, 0, &hits, &cnt);
         assert_int_equal(cnt, 4);
         assert_string_equal(hits[0].id, "same");
@@ -256,16 +255,15 @@ static void test_small_zero_and_add_after_result(void **state) {
         exact = vcdc_exact_new(q, 1, 2, 2, VCDC_METRIC_L2, errstr,
                                sizeof(errstr));
         assert_non_null(exact);
-        assert_int_equal(vcdc_exact_add(exact, v, ids, 4, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_exact_add(exact, v, ids, 4, errstr, sizeof(errstr)), 0);
         vcdc_exact_result(exact, 0, &hits, &cnt);
         assert_int_equal(cnt, 2);
         assert_string_equal(hits[0].id, "same"); /* 0 */
         assert_string_equal(hits[1].id, "zero"); /* 1 (up: 2) */
-        assert_int_equal(vcdc_exact_add(exact, more, more_id, 1, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_exact_add(exact, more, more_id, 1, errstr, sizeof(errstr)),
+                0);
         vcdc_exact_result(exact, 0, &hits, &cnt);
         assert_int_equal(cnt, 2);
         assert_string_equal(hits[0].id, "same");
@@ -288,9 +286,8 @@ static void test_zero_is_farther_only_under_cosine(void **state) {
         exact = vcdc_exact_new(q, 1, 2, 1, VCDC_METRIC_L2, errstr,
                                sizeof(errstr));
         assert_non_null(exact);
-        assert_int_equal(vcdc_exact_add(exact, v, ids, 2, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_exact_add(exact, v, ids, 2, errstr, sizeof(errstr)), 0);
         vcdc_exact_result(exact, 0, &hits, &cnt);
         assert_int_equal(cnt, 1);
         assert_string_equal(hits[0].id, "zero");
@@ -300,9 +297,8 @@ static void test_zero_is_farther_only_under_cosine(void **state) {
         exact = vcdc_exact_new(q, 1, 2, 1, VCDC_METRIC_IP, errstr,
                                sizeof(errstr));
         assert_non_null(exact);
-        assert_int_equal(vcdc_exact_add(exact, v, ids, 2, errstr,
-                                        sizeof(errstr)),
-                         0);
+        assert_int_equal(
+                vcdc_exact_add(exact, v, ids, 2, errstr, sizeof(errstr)), 0);
         vcdc_exact_result(exact, 0, &hits, &cnt);
         assert_string_equal(hits[0].id, "far");
         assert_true(hits[0].distance == -3.0);
@@ -343,16 +339,15 @@ static void test_recall_table(void **state) {
                 size_t ng, k;
                 double want;
         } cases[] = {
-                {t, 4, all, 4, 4, 1.0},    /* order does not matter */
-                {t, 4, half, 4, 4, 0.5},
-                {t, 4, none, 4, 4, 0.0},
-                {t, 4, short2, 2, 4, 0.5}, /* a short answer misses */
-                {t, 4, late, 5, 4, 0.25},  /* past k does not count */
-                {t, 4, late, 5, 5, 0.5},   /* the truth counts to min(nt,k) */
+                {t, 4, all, 4, 4, 1.0}, /* order does not matter */
+                {t, 4, half, 4, 4, 0.5},    {t, 4, none, 4, 4, 0.0},
+                {t, 4, short2, 2, 4, 0.5},  /* a short answer misses */
+                {t, 4, late, 5, 4, 0.25},   /* past k does not count */
+                {t, 4, late, 5, 5, 0.5},    /* the truth counts to min(nt,k) */
                 {t, 2, short2, 2, 10, 1.0}, /* a collection smaller than k */
-                {t, 0, none, 4, 4, 1.0},   /* no truth: nothing to miss */
-                {t, 4, none, 0, 4, 0.0},   /* an empty answer */
-                {t, 4, half, 4, 1, 1.0},   /* k = 1: "a" */
+                {t, 0, none, 4, 4, 1.0},    /* no truth: nothing to miss */
+                {t, 4, none, 0, 4, 0.0},    /* an empty answer */
+                {t, 4, half, 4, 1, 1.0},    /* k = 1: "a" */
         };
         size_t i;
 

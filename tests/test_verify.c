@@ -615,21 +615,37 @@ static void test_cli_usage(void **state) {
         static const char *const r_norecall[] = {
                 "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
                 "--sample", "5",     "--min-recall", "0.9",   NULL};
-        static const char *const r_minbig[] = {
-                "shadow",       "--old",    "chroma://h/c",
-                "--new",        "chroma://h/d",
-                "--sample",     "5",        "--recall",
-                "--min-recall", "2",        NULL};
+        static const char *const r_minbig[] = {"shadow",
+                                               "--old",
+                                               "chroma://h/c",
+                                               "--new",
+                                               "chroma://h/d",
+                                               "--sample",
+                                               "5",
+                                               "--recall",
+                                               "--min-recall",
+                                               "2",
+                                               NULL};
         static const char *const r_truth[] = {
-                "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "5",     "--recall",     "--truth", "both", NULL};
-        static const char *const r_nq0[] = {
-                "shadow",           "--old", "chroma://h/c", "--new",
-                "chroma://h/d",     "--sample", "5",         "--recall",
-                "--recall-queries", "0",     NULL};
+                "shadow",   "--old", "chroma://h/c", "--new",   "chroma://h/d",
+                "--sample", "5",     "--recall",     "--truth", "both",
+                NULL};
+        static const char *const r_nq0[] = {"shadow",
+                                            "--old",
+                                            "chroma://h/c",
+                                            "--new",
+                                            "chroma://h/d",
+                                            "--sample",
+                                            "5",
+                                            "--recall",
+                                            "--recall-queries",
+                                            "0",
+                                            NULL};
         static const char *const r_pq[] = {
-                "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
-                "--sample", "5",     "--recall",     "--per-query", NULL};
+                "shadow", "--old",        "chroma://h/c",
+                "--new",  "chroma://h/d", "--sample",
+                "5",      "--recall",     "--per-query",
+                NULL};
         int saved_out, saved_err, null_fd;
 
         (void)state;
@@ -697,9 +713,16 @@ static void test_cli_unreachable(void **state) {
                                         "3",
                                         NULL};
         static const char *const s_recall[] = {
-                "shadow",   "--old", "pgvector://postgres@127.0.0.1:1/db",
-                "--new",    "chroma://127.0.0.1:1/coll_b",
-                "--sample", "3",     "--recall", "--json", "--per-query",
+                "shadow",
+                "--old",
+                "pgvector://postgres@127.0.0.1:1/db",
+                "--new",
+                "chroma://127.0.0.1:1/coll_b",
+                "--sample",
+                "3",
+                "--recall",
+                "--json",
+                "--per-query",
                 NULL};
 
         (void)state;
