@@ -277,13 +277,16 @@ int vcdc_shadow_recall(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
         if (vcdc_shadow_load_queries(old_sink, sopts, &vecs, &cnt, &dim, errstr,
                                      errstr_size) == -1)
                 return -1;
-        if ((have = vcdc_sink_dim(truth_side->sink)) && have != dim) {
-                snprintf(errstr, errstr_size,
-                         "the queries have dimension %zu, %s (%s) has %zu", dim,
-                         truth_side->role, vcdc_sink_name(truth_side->sink),
-                         have);
-                goto done;
-        }
+        /* Both sides, before the scan rather than after it. */
+        for (s = 0; s < 2; s++)
+                if ((have = vcdc_sink_dim(sides[s].sink)) && have != dim) {
+                        snprintf(errstr, errstr_size,
+                                 "the queries have dimension %zu, %s (%s) "
+                                 "has %zu",
+                                 dim, sides[s].role,
+                                 vcdc_sink_name(sides[s].sink), have);
+                        goto done;
+                }
         if (vcdc_sink_metric(other->sink) != vcdc_sink_metric(truth_side->sink))
                 VCDC_WARN(LOG_COMP,
                           "%s ranks by %s, %s by %s: both are measured "

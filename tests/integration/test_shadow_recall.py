@@ -225,3 +225,14 @@ def test_no_ground_truth_is_an_error(stack, loaded):
                           str(tmp / "one.jsonl"), "--truth", "new", "--json")
     assert rc == 2
     assert "NEW holds no vectors: no ground truth" in rep["error"], rep
+
+
+def test_wrong_dimension_is_refused_before_the_scan(loaded):
+    urls, _, tmp = loaded
+    with open(tmp / "wide.jsonl", "w") as f:
+        f.write(json.dumps({"vector": [0.5] * (DIM + 1)}) + "\n")
+    rc, rep, err = shadow(urls["exact"], urls["chroma"], "--queries",
+                          str(tmp / "wide.jsonl"), "--json")
+    assert rc == 2
+    assert "the queries have dimension %d, OLD" % (DIM + 1) in rep["error"]
+    assert "exact top-" not in err  # no scan was started
