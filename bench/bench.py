@@ -5,7 +5,7 @@ compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
   NAME: codec, producer, jsonl, consumer, pgload, memory, latency, capture,
-        pgapply, index, verify (the default: all of these), and scale (only
+        pgapply, index, verify, exact (the default: all of these), and scale (only
         when named: 5,000,000 records, several minutes)
 """
 import argparse
@@ -62,14 +62,17 @@ SIZES = {
                  # capture: dimension -> (snapshot rows, streamed rows)
                  capture={128: (400000, 100000), 768: (80000, 25000)},
                  # index: (records, dimension); rounds of minutes each
-                 index=(200000, 128), index_rounds=1),
+                 index=(200000, 128), index_rounds=1,
+                 # exact: dimension -> (records, queries), k 10
+                 exact={128: (20000, 100), 768: (5000, 100)}),
     "smoke": dict(rounds=1, close_rounds=1, codec={128: 2000, 768: 500},
                   producer={128: (300, 300), 768: (300, 300)},
                   jsonl={128: 300, 768: 300},
                   consumer={"pgvector": 300, "chroma": 300},
                   memory=(200, 2000), latency=(200, 3),
                   capture={128: (300, 300), 768: (300, 300)},
-                  index=(300, 128), index_rounds=1),
+                  index=(300, 128), index_rounds=1,
+                  exact={128: (300, 5), 768: (100, 5)}),
 }
 
 
@@ -243,6 +246,23 @@ def bench_codec(sz):
         t.add(f"decode {dim}-d", [r[2] for r in rows], [r[3] for r in rows])
         t.add(f"decode {dim}-d, avro-c generic (the old decoder)",
               [r[6] for r in rows], [r[3] for r in rows])
+    return [t]
+
+
+# ---- the exact top-k of shadow --recall -----------------------------------
+def bench_exact(sz):
+    """Query x record pairs per second of the brute force (in memory, no
+    database): vcdc's blocked kernel against the naive loop."""
+    rounds = 1 if sz["smoke"] else max(sz["rounds"], 3)
+    t = Table("Exact top-k (shadow --recall): query x record pairs/s, "
+              "cosine, k 10 (higher is better)", "pairs/s", "vcdc",
+              "naive loop", "vcdc/naive")
+    for dim, (n, nq) in sz["exact"].items():
+        _, out = run([os.path.join(BB, "exact_bench"), str(dim), str(n),
+                      str(nq), "10", str(rounds)])
+        rows = [list(map(float, line.split())) for line in out.splitlines()]
+        t.add(f"{dim}-d, {n} records x {nq} queries",
+              [r[4] for r in rows], [r[5] for r in rows])
     return [t]
 
 
@@ -841,7 +861,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,pgload,memory,"
-                    "latency,capture,pgapply,index,verify")
+                    "latency,capture,pgapply,index,verify,exact")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -876,6 +896,7 @@ def main():
                      sz, work, sys.modules[__name__])),
                  ("verify", lambda: bench_verify.bench_verify(
                      sz, work, sys.modules[__name__])),
+                 ("exact", lambda: bench_exact(sz)),
                  ("scale", lambda: bench_scale.bench_scale(
                      sz, sys.modules[__name__]))]
         for name, fn in steps:

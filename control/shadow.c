@@ -337,10 +337,12 @@ done:
         return rc;
 }
 
-static int load_queries(const vcdc_side_t *old_side,
-                        const vcdc_shadow_opts_t *opts, float **vecsp,
-                        size_t *cntp, size_t *dimp, char *errstr,
-                        size_t errstr_size) {
+int vcdc_shadow_load_queries(vcdc_sink_t *old_sink,
+                             const vcdc_shadow_opts_t *opts, float **vecsp,
+                             size_t *cntp, size_t *dimp, char *errstr,
+                             size_t errstr_size) {
+        const vcdc_side_t side = {old_sink, "OLD", LOG_COMP, RETRIES};
+        const vcdc_side_t *old_side = &side;
         FILE *fp;
         int rc;
 
@@ -409,9 +411,22 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                          VCDC_SHADOW_K_MAX);
                 return -1;
         }
-        if (load_queries(&sides[0], opts, &vecs, &cnt, &dim, errstr,
-                         errstr_size) == -1)
+        if (opts->vectors) {
+                if (!opts->vector_cnt || !opts->vector_dim) {
+                        snprintf(errstr, errstr_size, "no query vectors");
+                        return -1;
+                }
+                cnt = opts->vector_cnt;
+                dim = opts->vector_dim;
+                if (!(vecs = malloc(cnt * dim * sizeof(*vecs)))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                memcpy(vecs, opts->vectors, cnt * dim * sizeof(*vecs));
+        } else if (vcdc_shadow_load_queries(old_sink, opts, &vecs, &cnt, &dim,
+                                            errstr, errstr_size) == -1) {
                 return -1;
+        }
         if (check_dim(&sides[0], dim, errstr, errstr_size) == -1 ||
             check_dim(&sides[1], dim, errstr, errstr_size) == -1)
                 goto done;
@@ -438,6 +453,10 @@ int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                                             errstr_size) == -1)
                                 goto done;
                 }
+                if (opts->on_answer &&
+                    opts->on_answer(opts->answer_ctx, q, hits[0], n[0], hits[1],
+                                    n[1], errstr, errstr_size) == -1)
+                        goto done;
                 for (s = 0; s < 2; s++)
                         for (i = 0; i < n[s]; i++)
                                 ids[s][i] = hits[s][i].id;

@@ -14,11 +14,26 @@
 
 #define VCDC_SHADOW_K_MAX 1000
 
+/* Called with both answers to query q (nearest first); 0 go on, -1
+ * stop with errstr. */
+typedef int (*vcdc_shadow_answer_cb_t)(void *ctx, size_t q,
+                                       const vcdc_hit_t *old_hits,
+                                       size_t old_cnt,
+                                       const vcdc_hit_t *new_hits,
+                                       size_t new_cnt, char *errstr,
+                                       size_t errstr_size);
+
 typedef struct vcdc_shadow_opts_s {
         size_t k;                 /* neighbours per query; 0: 10 */
         const char *queries_path; /* JSONL of {"vector": [...]}; or NULL: */
         size_t sample;            /* N query vectors sampled from OLD */
         uint32_t seed;
+        /* Or the queries themselves (vector_cnt * vector_dim floats, not
+         * owned): then neither of the two above is used. */
+        const float *vectors;
+        size_t vector_cnt, vector_dim;
+        vcdc_shadow_answer_cb_t on_answer; /* optional */
+        void *answer_ctx;
 } vcdc_shadow_opts_t;
 
 typedef struct vcdc_shadow_result_s {
@@ -41,6 +56,16 @@ typedef struct vcdc_shadow_result_s {
 int vcdc_shadow(vcdc_sink_t *old_sink, vcdc_sink_t *new_sink,
                 const vcdc_shadow_opts_t *opts, vcdc_shadow_result_t *res,
                 char *errstr, size_t errstr_size);
+
+/**
+ * The query vectors opts names: read from its queries file, or sampled
+ * from old_sink (opts->sample, opts->seed). *vecsp is a new array of
+ * *cntp * *dimp floats (free() it). Returns 0, or -1 with errstr.
+ */
+int vcdc_shadow_load_queries(vcdc_sink_t *old_sink,
+                             const vcdc_shadow_opts_t *opts, float **vecsp,
+                             size_t *cntp, size_t *dimp, char *errstr,
+                             size_t errstr_size);
 
 /* The pure parts, exposed for the unit tests. */
 

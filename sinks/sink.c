@@ -205,6 +205,10 @@ size_t vcdc_sink_dim(const vcdc_sink_t *sink) {
         return dim ? dim : sink->conf.dim;
 }
 
+vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink) {
+        return sink->conf.metric;
+}
+
 vcdc_sink_status_t vcdc_sink_check(vcdc_sink_t *sink, const vcdc_record_t *rec,
                                    char *errstr, size_t errstr_size) {
         size_t dim = vcdc_sink_dim(sink);
@@ -342,10 +346,6 @@ vcdc_sink_status_t vcdc_sink_exists(vcdc_sink_t *sink, int *existsp,
         if (!sink->ops->exists)
                 return unsupported(sink, "exists", errstr, errstr_size);
         return sink->ops->exists(sink, existsp, errstr, errstr_size);
-}
-
-vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink) {
-        return sink->conf.metric;
 }
 
 vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,

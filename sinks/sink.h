@@ -159,6 +159,10 @@ size_t vcdc_sink_max_batch(const vcdc_sink_t *sink);
  *  0 while unknown. */
 size_t vcdc_sink_dim(const vcdc_sink_t *sink);
 
+/** The target's metric (the configured one before the target exists,
+ *  cosine when none was configured): what its distances measure. */
+vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink);
+
 /**
  * Checks, without talking to the database, that rec can ever apply to this
  * target: dimension, what the target can hold (nested metadata in Chroma,
@@ -272,9 +276,6 @@ vcdc_sink_status_t vcdc_sink_scan_shifted(vcdc_sink_t *sink, char **cursorp,
 /** Whether the target (collection, table) exists now: *existsp 1 or 0. */
 vcdc_sink_status_t vcdc_sink_exists(vcdc_sink_t *sink, int *existsp,
                                     char *errstr, size_t errstr_size);
-
-/** The metric: the existing target's own, else the configured one. */
-vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink);
 
 /**
  * The k nearest neighbours of vector (dim floats), nearest first.

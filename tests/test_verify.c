@@ -612,6 +612,40 @@ static void test_cli_usage(void **state) {
                 "shadow",   "--old", "chroma://h/c",  "--new", "chroma://h/d",
                 "--sample", "5",     "--min-overlap", "1.5",   NULL};
         static const char *const s_help[] = {"shadow", "-h", NULL};
+        static const char *const r_norecall[] = {
+                "shadow",   "--old", "chroma://h/c", "--new", "chroma://h/d",
+                "--sample", "5",     "--min-recall", "0.9",   NULL};
+        static const char *const r_minbig[] = {"shadow",
+                                               "--old",
+                                               "chroma://h/c",
+                                               "--new",
+                                               "chroma://h/d",
+                                               "--sample",
+                                               "5",
+                                               "--recall",
+                                               "--min-recall",
+                                               "2",
+                                               NULL};
+        static const char *const r_truth[] = {
+                "shadow",   "--old", "chroma://h/c", "--new",   "chroma://h/d",
+                "--sample", "5",     "--recall",     "--truth", "both",
+                NULL};
+        static const char *const r_nq0[] = {"shadow",
+                                            "--old",
+                                            "chroma://h/c",
+                                            "--new",
+                                            "chroma://h/d",
+                                            "--sample",
+                                            "5",
+                                            "--recall",
+                                            "--recall-queries",
+                                            "0",
+                                            NULL};
+        static const char *const r_pq[] = {
+                "shadow", "--old",        "chroma://h/c",
+                "--new",  "chroma://h/d", "--sample",
+                "5",      "--recall",     "--per-query",
+                NULL};
         int saved_out, saved_err, null_fd;
 
         (void)state;
@@ -640,6 +674,11 @@ static void test_cli_usage(void **state) {
         assert_int_equal(run(vcdc_cmd_shadow, s_kbig), 64);
         assert_int_equal(run(vcdc_cmd_shadow, s_min), 64);
         assert_int_equal(run(vcdc_cmd_shadow, s_help), 0);
+        assert_int_equal(run(vcdc_cmd_shadow, r_norecall), 64);
+        assert_int_equal(run(vcdc_cmd_shadow, r_minbig), 64);
+        assert_int_equal(run(vcdc_cmd_shadow, r_truth), 64);
+        assert_int_equal(run(vcdc_cmd_shadow, r_nq0), 64);
+        assert_int_equal(run(vcdc_cmd_shadow, r_pq), 64);
         fflush(stdout);
         fflush(stderr);
         dup2(saved_out, 1);
@@ -673,11 +712,24 @@ static void test_cli_unreachable(void **state) {
                                         "--sample",
                                         "3",
                                         NULL};
+        static const char *const s_recall[] = {
+                "shadow",
+                "--old",
+                "pgvector://postgres@127.0.0.1:1/db",
+                "--new",
+                "chroma://127.0.0.1:1/coll_b",
+                "--sample",
+                "3",
+                "--recall",
+                "--json",
+                "--per-query",
+                NULL};
 
         (void)state;
         assert_int_equal(run(vcdc_cmd_verify, v), 2);
         assert_int_equal(run(vcdc_cmd_verify, v_scheme), 2);
         assert_int_equal(run(vcdc_cmd_shadow, s), 2);
+        assert_int_equal(run(vcdc_cmd_shadow, s_recall), 2);
 }
 
 int main(void) {
