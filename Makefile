@@ -1,6 +1,7 @@
 # vcdc - build, test, install.
 #
-#   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc
+#   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc,
+#                        bin/vcdc-capture, bin/vcdc-gateway, bin/vcdc-gen
 #   make test            installs what is missing, then unit tests and
 #                        integration tests against a real local stack
 #   make test-unit       cmocka unit tests
@@ -21,7 +22,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := rdkafka avro-c jansson libcurl libpq
+PKGS    := rdkafka avro-c jansson libcurl libpq libmicrohttpd libcrypto
 # Asked quietly: on a fresh machine the packages (or pkg-config itself) are
 # not there yet, and `make demo` / `make test` install them first, in a
 # make of their own. Compiling without them stops at the first object.
@@ -33,7 +34,7 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 # programs' main.c goes into one library, and every folder holding a
 # header is on the include path, so a file moved between folders needs no
 # edit of its includes (header names are unique across them).
-SRC_DIRS := common sinks control producer consumer cli capture
+SRC_DIRS := common sinks control producer consumer cli capture gateway
 rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
               $(filter $(subst *,%,$2),$d))
 SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)
@@ -52,7 +53,8 @@ PROGS   := bin/vcdc-gen \
            $(if $(wildcard producer/main.c),bin/vcdc-producer) \
            $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
            $(if $(wildcard cli/main.c),bin/vcdc) \
-           $(if $(wildcard capture/main.c),bin/vcdc-capture)
+           $(if $(wildcard capture/main.c),bin/vcdc-capture) \
+           $(if $(wildcard gateway/main.c),bin/vcdc-gateway)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -93,6 +95,10 @@ bin/vcdc-consumer: $(BUILD)/consumer/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bin/vcdc-capture: $(BUILD)/capture/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcdc-gateway: $(BUILD)/gateway/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
