@@ -249,7 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         errno = 0;
                         v = strtoull(cl, &end, 10);
                         /* The library refuses a malformed length itself. */
-                        if (!errno && end != cl && v > http->opts.max_body)
+                        if (end != cl && (errno == ERANGE ||
+                                          v > http->opts.max_body))
                                 return reject(http, conn, ctx, 413);
                 }
                 return MHD_YES;
