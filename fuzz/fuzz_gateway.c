@@ -41,18 +41,18 @@ static void echo(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
 
 static vcdc_gw_router_t *router;
 static vcdc_gw_access_t *access_table;
-static const vcdc_gw_info_t info = {"default_tenant", "default_database",
-                                    5461, 0};
+static const vcdc_gw_info_t info = {"default_tenant", "default_database", 5461,
+                                    0};
 
 static void setup(void) {
-        static const char *const posts[] = {"add", "upsert", "update",
-                                            "delete", "get", "query"};
+        static const char *const posts[] = {"add",    "upsert", "update",
+                                            "delete", "get",    "query"};
         char errstr[256], pattern[160];
         size_t i;
 
         router = vcdc_gw_router_new_chroma(errstr, sizeof(errstr));
-        if (!router || vcdc_gw_builtin_add(router, &info, errstr,
-                                           sizeof(errstr)))
+        if (!router ||
+            vcdc_gw_builtin_add(router, &info, errstr, sizeof(errstr)))
                 abort();
         for (i = 0; i < sizeof(posts) / sizeof(*posts); i++) {
                 snprintf(pattern, sizeof(pattern),

@@ -21,9 +21,9 @@
 
 #include "errstr.h"
 
-#define DIGEST_LEN 32
-#define TOKEN_MIN 8
-#define TOKEN_MAX 4096
+#define DIGEST_LEN   32
+#define TOKEN_MIN    8
+#define TOKEN_MAX    4096
 #define NAME_MAX_LEN 512
 /* A tokens file is small; a bigger one is a mistake (a wrong path). */
 #define FILE_MAX (16 * 1024 * 1024)
@@ -59,8 +59,7 @@ const char *vcdc_gw_role_name(vcdc_gw_role_t role) {
 static int sha256(const char *s, size_t len, unsigned char *out) {
         unsigned int n = 0;
 
-        if (!EVP_Digest(s, len, out, &n, EVP_sha256(), NULL) ||
-            n != DIGEST_LEN)
+        if (!EVP_Digest(s, len, out, &n, EVP_sha256(), NULL) || n != DIGEST_LEN)
                 return -1;
         return 0;
 }
@@ -148,12 +147,10 @@ static int parse_colls(vcdc_gw_token_t *tok, const char *s, size_t len,
                 colls = realloc(tok->colls,
                                 (tok->coll_cnt + 1) * sizeof(*colls));
                 if (!colls)
-                        return vcdc_fail(errstr, errstr_size,
-                                         "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 tok->colls = colls;
                 if (!(colls[tok->coll_cnt] = strndup(s + i, n - i)))
-                        return vcdc_fail(errstr, errstr_size,
-                                         "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 tok->coll_cnt++;
                 i = n + 1;
         }
@@ -214,8 +211,8 @@ static int parse_line(vcdc_gw_token_t *tok, const char *s, size_t len,
                         errstr_size) == -1)
                 return -1;
         if (sha256(f[0], flen[0], tok->digest) == -1)
-                return vcdc_fail(errstr, errstr_size,
-                                 "%s:%zu: SHA-256 failed", name, lineno);
+                return vcdc_fail(errstr, errstr_size, "%s:%zu: SHA-256 failed",
+                                 name, lineno);
         fingerprint(tok->digest, tok->fingerprint);
         tok->line = lineno;
         return 0;
@@ -240,8 +237,8 @@ vcdc_gw_access_t *vcdc_gw_access_parse(const char *text, size_t len,
                 n = nl ? (size_t)(nl - s) : len - pos;
                 pos += n + (nl != NULL);
                 if (memchr(s, '\0', n)) {
-                        vcdc_fail(errstr, errstr_size,
-                                  "%s:%zu: a NUL byte", name, lineno);
+                        vcdc_fail(errstr, errstr_size, "%s:%zu: a NUL byte",
+                                  name, lineno);
                         goto err;
                 }
                 if (n && s[n - 1] == '\r')
@@ -253,10 +250,8 @@ vcdc_gw_access_t *vcdc_gw_access_parse(const char *text, size_t len,
                 if (access->cnt == cap) {
                         vcdc_gw_token_t *t;
                         size_t ncap = cap ? 2 * cap : 8;
-                        if (!(t = realloc(access->toks,
-                                          ncap * sizeof(*t)))) {
-                                vcdc_fail(errstr, errstr_size,
-                                          "out of memory");
+                        if (!(t = realloc(access->toks, ncap * sizeof(*t)))) {
+                                vcdc_fail(errstr, errstr_size, "out of memory");
                                 goto err;
                         }
                         access->toks = t;
@@ -268,10 +263,9 @@ vcdc_gw_access_t *vcdc_gw_access_parse(const char *text, size_t len,
                                lineno, errstr, errstr_size) == -1)
                         goto err;
                 for (i = 0; i + 1 < access->cnt; i++)
-                        if (!CRYPTO_memcmp(
-                                    access->toks[i].digest,
-                                    access->toks[access->cnt - 1].digest,
-                                    DIGEST_LEN)) {
+                        if (!CRYPTO_memcmp(access->toks[i].digest,
+                                           access->toks[access->cnt - 1].digest,
+                                           DIGEST_LEN)) {
                                 vcdc_fail(errstr, errstr_size,
                                           "%s:%zu: the same token as line "
                                           "%zu",
@@ -301,19 +295,16 @@ vcdc_gw_access_t *vcdc_gw_access_load(const char *path, char *errstr,
         int fd;
 
         if ((fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC)) == -1) {
-                vcdc_fail(errstr, errstr_size, "%s: %s", path,
-                          strerror(errno));
+                vcdc_fail(errstr, errstr_size, "%s: %s", path, strerror(errno));
                 return NULL;
         }
         /* The checks are on the file opened, not on the path again. */
         if (fstat(fd, &st) == -1) {
-                vcdc_fail(errstr, errstr_size, "%s: %s", path,
-                          strerror(errno));
+                vcdc_fail(errstr, errstr_size, "%s: %s", path, strerror(errno));
                 goto done;
         }
         if (!S_ISREG(st.st_mode)) {
-                vcdc_fail(errstr, errstr_size, "%s: not a regular file",
-                          path);
+                vcdc_fail(errstr, errstr_size, "%s: not a regular file", path);
                 goto done;
         }
         if (st.st_uid != geteuid()) {
@@ -333,8 +324,8 @@ vcdc_gw_access_t *vcdc_gw_access_load(const char *path, char *errstr,
         }
         if (st.st_size > FILE_MAX) {
                 vcdc_fail(errstr, errstr_size,
-                          "%s: larger than %d bytes: not a tokens file?",
-                          path, FILE_MAX);
+                          "%s: larger than %d bytes: not a tokens file?", path,
+                          FILE_MAX);
                 goto done;
         }
         if (!(text = malloc((size_t)st.st_size + 1))) {
@@ -388,9 +379,10 @@ static size_t header_token(const char *v, int bearer, const char **startp) {
         return len;
 }
 
-const vcdc_gw_token_t *vcdc_gw_access_authenticate(
-        const vcdc_gw_access_t *access, const char *authorization,
-        const char *x_chroma_token) {
+const vcdc_gw_token_t *
+vcdc_gw_access_authenticate(const vcdc_gw_access_t *access,
+                            const char *authorization,
+                            const char *x_chroma_token) {
         unsigned char digest[DIGEST_LEN];
         const char *tok = NULL;
         size_t len, i, found = 0, hit = 0;
@@ -413,8 +405,7 @@ const vcdc_gw_token_t *vcdc_gw_access_authenticate(
 }
 
 int vcdc_gw_access_may_see(const vcdc_gw_access_t *access,
-                           const vcdc_gw_token_t *tok,
-                           const char *collection) {
+                           const vcdc_gw_token_t *tok, const char *collection) {
         size_t i;
 
         if (!access)

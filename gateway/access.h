@@ -66,9 +66,10 @@ size_t vcdc_gw_access_count(const vcdc_gw_access_t *access);
  * unknown. Every entry is compared, in time independent of where (and
  * whether) it matches.
  */
-const vcdc_gw_token_t *vcdc_gw_access_authenticate(
-        const vcdc_gw_access_t *access, const char *authorization,
-        const char *x_chroma_token);
+const vcdc_gw_token_t *
+vcdc_gw_access_authenticate(const vcdc_gw_access_t *access,
+                            const char *authorization,
+                            const char *x_chroma_token);
 
 /* A decision. */
 typedef enum vcdc_gw_verdict_e {
@@ -89,8 +90,7 @@ vcdc_gw_verdict_t vcdc_gw_access_decide(const vcdc_gw_access_t *access,
 
 /** May tok see collection (list filtering)? 1 or 0; 1 without a file. */
 int vcdc_gw_access_may_see(const vcdc_gw_access_t *access,
-                           const vcdc_gw_token_t *tok,
-                           const char *collection);
+                           const vcdc_gw_token_t *tok, const char *collection);
 
 /** tok's role; admin without a tokens file (tok NULL). */
 vcdc_gw_role_t vcdc_gw_token_role(const vcdc_gw_token_t *tok);

@@ -36,12 +36,11 @@ vcdc_gw_audit_t *vcdc_gw_audit_open(const char *path, char *errstr,
                 vcdc_fail(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        audit->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-                                       O_NOCTTY,
-                         0600);
+        audit->fd =
+                open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+                     0600);
         if (audit->fd == -1) {
-                vcdc_fail(errstr, errstr_size, "%s: %s", path,
-                          strerror(errno));
+                vcdc_fail(errstr, errstr_size, "%s: %s", path, strerror(errno));
                 free(audit->path);
                 free(audit);
                 return NULL;

@@ -20,8 +20,8 @@
 typedef struct vcdc_gw_audit_s vcdc_gw_audit_t;
 
 typedef struct vcdc_gw_audit_entry_s {
-        int64_t ts_ms;          /* wall clock, ms since the epoch */
-        const char *who;        /* a token fingerprint */
+        int64_t ts_ms;   /* wall clock, ms since the epoch */
+        const char *who; /* a token fingerprint */
         const char *method;
         const char *path;
         const char *collection; /* or NULL */

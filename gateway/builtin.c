@@ -17,8 +17,7 @@ static void answer(vcdc_gw_resp_t *resp, vcdc_buf_t *b) {
         vcdc_gw_resp_json_take(resp, 200, body, len);
 }
 
-static void heartbeat(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                      void *opaque) {
+static void heartbeat(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         vcdc_buf_t b = VCDC_BUF_INIT;
         struct timespec ts;
 
@@ -31,8 +30,7 @@ static void heartbeat(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         answer(resp, &b);
 }
 
-static void version(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                    void *opaque) {
+static void version(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         static const char v[] = "\"" VCDC_GW_CHROMA_VERSION "\"";
 
         (void)req;
@@ -50,8 +48,7 @@ static void healthcheck(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         vcdc_gw_resp_json(resp, 200, v, sizeof(v) - 1);
 }
 
-static void pre_flight(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                       void *opaque) {
+static void pre_flight(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         const vcdc_gw_info_t *info = opaque;
         vcdc_buf_t b = VCDC_BUF_INIT;
 
@@ -63,15 +60,13 @@ static void pre_flight(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         answer(resp, &b);
 }
 
-static void identity(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                     void *opaque) {
+static void identity(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         const vcdc_gw_info_t *info = opaque;
         vcdc_buf_t b = VCDC_BUF_INIT;
 
         /* Chroma without authentication says "" for the user. */
         vcdc_buf_puts(&b, "{\"user_id\":");
-        vcdc_gw_json_cstr(&b, req->token ? vcdc_gw_token_fingerprint(
-                                                   req->token)
+        vcdc_gw_json_cstr(&b, req->token ? vcdc_gw_token_fingerprint(req->token)
                                          : "");
         vcdc_buf_puts(&b, ",\"tenant\":");
         vcdc_gw_json_cstr(&b, info->tenant);
@@ -114,8 +109,7 @@ static void database_json(vcdc_buf_t *b, const vcdc_gw_info_t *info) {
         vcdc_buf_putc(b, '}');
 }
 
-static void database(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                     void *opaque) {
+static void database(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         const vcdc_gw_info_t *info = opaque;
         const char *db = vcdc_gw_req_param(req, "database");
         vcdc_buf_t b = VCDC_BUF_INIT;
@@ -133,8 +127,7 @@ static void database(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         answer(resp, &b);
 }
 
-static void databases(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                      void *opaque) {
+static void databases(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         const vcdc_gw_info_t *info = opaque;
         vcdc_buf_t b = VCDC_BUF_INIT;
 
@@ -165,8 +158,8 @@ int vcdc_gw_builtin_add(vcdc_gw_router_t *router, const vcdc_gw_info_t *info,
 
         for (i = 0; i < sizeof(routes) / sizeof(*routes); i++)
                 if (vcdc_gw_router_add(router, "GET", routes[i].pattern,
-                                       routes[i].handler, (void *)info,
-                                       errstr, errstr_size) == -1)
+                                       routes[i].handler, (void *)info, errstr,
+                                       errstr_size) == -1)
                         return -1;
         return 0;
 }

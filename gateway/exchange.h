@@ -26,14 +26,14 @@ typedef struct vcdc_gw_query_s {
 
 typedef struct vcdc_gw_req_s {
         /* Filled by the server; valid while the handler runs. */
-        const char *method;         /* "GET", "POST", ... */
-        const char *path;           /* as sent, not percent-decoded */
-        const char *body;           /* NUL-terminated; "" when none */
+        const char *method; /* "GET", "POST", ... */
+        const char *path;   /* as sent, not percent-decoded */
+        const char *body;   /* NUL-terminated; "" when none */
         size_t body_len;
-        const char *authorization;  /* header values, or NULL */
+        const char *authorization; /* header values, or NULL */
         const char *x_chroma_token;
         const char *content_type;
-        vcdc_gw_query_t *query;     /* owned (vcdc_gw_req_clear) */
+        vcdc_gw_query_t *query; /* owned (vcdc_gw_req_clear) */
         size_t query_cnt;
 
         /* Filled by the router. */
@@ -51,8 +51,8 @@ typedef struct vcdc_gw_req_s {
 } vcdc_gw_req_t;
 
 typedef struct vcdc_gw_resp_s {
-        int status;               /* 0 until a response is set */
-        char *body;               /* owned */
+        int status; /* 0 until a response is set */
+        char *body; /* owned */
         size_t len;
         const char *content_type; /* a static string */
         int retry_after;          /* seconds for Retry-After, 0: none */
@@ -87,8 +87,7 @@ int vcdc_gw_req_may_see(const vcdc_gw_req_t *req, const char *collection);
 
 /** Sets what the audit line says: ids named (-1: unknown), offsets
  *  written (JSON text, copied; NULL: none). Returns 0 or -1 (memory). */
-int vcdc_gw_req_set_audit(vcdc_gw_req_t *req, long ids,
-                          const char *offsets);
+int vcdc_gw_req_set_audit(vcdc_gw_req_t *req, long ids, const char *offsets);
 
 /**
  * Decodes s[0..len) percent-escapes into out (room for len + 1 bytes),

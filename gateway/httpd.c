@@ -32,15 +32,14 @@ struct vcdc_gw_http_s {
         vcdc_gw_http_opts_t opts;
         atomic_int draining;
         atomic_uint_fast64_t inflight;
-        atomic_uint_fast64_t requests, s2xx, s4xx, s5xx, rej_inflight,
-                rej_body;
+        atomic_uint_fast64_t requests, s2xx, s4xx, s5xx, rej_inflight, rej_body;
 };
 
 /* One request's state, from its headers to its completion. */
 typedef struct reqctx_s {
-        int counted;   /* counted in flight: uncounted at completion */
-        int answered;  /* a response is queued already */
-        int too_big;   /* the body passed the bound: discarded */
+        int counted;  /* counted in flight: uncounted at completion */
+        int answered; /* a response is queued already */
+        int too_big;  /* the body passed the bound: discarded */
         int64_t t0_us;
         vcdc_buf_t body;
 } reqctx_t;
@@ -92,9 +91,9 @@ static enum MHD_Result send_resp(vcdc_gw_http_t *http,
                 /* Not even an error body could be built. */
                 resp->status = 500;
                 resp->content_type = "application/json";
-                r = MHD_create_response_from_buffer(
-                        strlen(VCDC_GW_OOM_BODY), (void *)VCDC_GW_OOM_BODY,
-                        MHD_RESPMEM_PERSISTENT);
+                r = MHD_create_response_from_buffer(strlen(VCDC_GW_OOM_BODY),
+                                                    (void *)VCDC_GW_OOM_BODY,
+                                                    MHD_RESPMEM_PERSISTENT);
         }
         if (!r) {
                 vcdc_gw_resp_clear(resp);
@@ -108,11 +107,9 @@ static enum MHD_Result send_resp(vcdc_gw_http_t *http,
                 MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
         }
         if (resp->allow[0])
-                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-                                        resp->allow);
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
         if (atomic_load(&http->draining))
-                MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION,
-                                        "close");
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         count_status(http, resp->status);
         ret = MHD_queue_response(conn, (unsigned)resp->status, r);
         MHD_destroy_response(r);
@@ -131,8 +128,7 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind,
         return MHD_YES;
 }
 
-static void audit(vcdc_gw_http_t *http, const vcdc_gw_req_t *req,
-                  int status) {
+static void audit(vcdc_gw_http_t *http, const vcdc_gw_req_t *req, int status) {
         vcdc_gw_audit_entry_t e = {
                 .ts_ms = vcdc_wall_ms(),
                 .who = vcdc_gw_token_fingerprint(req->token),
@@ -165,12 +161,11 @@ static enum MHD_Result serve(vcdc_gw_http_t *http, struct MHD_Connection *conn,
         req.body_len = ctx->body.len;
         req.authorization = MHD_lookup_connection_value(
                 conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        req.x_chroma_token = MHD_lookup_connection_value(
-                conn, MHD_HEADER_KIND, "X-Chroma-Token");
+        req.x_chroma_token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         "X-Chroma-Token");
         req.content_type = MHD_lookup_connection_value(
                 conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query,
-                                  &req);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &req);
         if (req.audit_ids == -2) {
                 req.audit_ids = -1;
                 vcdc_gw_resp_error(&resp, 400, NULL,
@@ -218,8 +213,7 @@ static enum MHD_Result reject(vcdc_gw_http_t *http, struct MHD_Connection *conn,
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
         vcdc_gw_http_t *http = cls;
         reqctx_t *ctx = *con_cls;
@@ -249,8 +243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         errno = 0;
                         v = strtoull(cl, &end, 10);
                         /* The library refuses a malformed length itself. */
-                        if (end != cl && (errno == ERANGE ||
-                                          v > http->opts.max_body))
+                        if (end != cl &&
+                            (errno == ERANGE || v > http->opts.max_body))
                                 return reject(http, conn, ctx, 413);
                 }
                 return MHD_YES;
@@ -280,8 +274,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return serve(http, conn, url, method, ctx);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
         vcdc_gw_http_t *http = cls;
         reqctx_t *ctx = *con_cls;
 
@@ -312,8 +306,8 @@ static int listen_on(const char *host, int port, int *portp, char *errstr,
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
         snprintf(portstr, sizeof(portstr), "%d", port);
         if ((rc = getaddrinfo(host, portstr, &hints, &res))) {
-                vcdc_fail(errstr, errstr_size, "--listen %s:%d: %s", host,
-                          port, gai_strerror(rc));
+                vcdc_fail(errstr, errstr_size, "--listen %s:%d: %s", host, port,
+                          gai_strerror(rc));
                 return -1;
         }
         for (ai = res; ai; ai = ai->ai_next) {
@@ -334,16 +328,14 @@ static int listen_on(const char *host, int port, int *portp, char *errstr,
         }
         freeaddrinfo(res);
         if (fd == -1) {
-                vcdc_fail(errstr, errstr_size, "--listen %s:%d: %s", host,
-                          port, strerror(err));
+                vcdc_fail(errstr, errstr_size, "--listen %s:%d: %s", host, port,
+                          strerror(err));
                 return -1;
         }
         if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
                 *portp = ntohs(ss.ss_family == AF_INET6
-                                       ? ((struct sockaddr_in6 *)&ss)
-                                                 ->sin6_port
-                                       : ((struct sockaddr_in *)&ss)
-                                                 ->sin_port);
+                                       ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
         return fd;
 }
 
@@ -370,19 +362,18 @@ vcdc_gw_http_t *vcdc_gw_http_start(const vcdc_gw_http_opts_t *opts,
                 vcdc_fail(errstr, errstr_size, "no router");
                 goto err;
         }
-        http->listen_fd = listen_on(opts->host, opts->port, &http->port,
-                                    errstr, errstr_size);
+        http->listen_fd = listen_on(opts->host, opts->port, &http->port, errstr,
+                                    errstr_size);
         if (http->listen_fd == -1)
                 goto err;
         http->daemon = MHD_start_daemon(
-                flags, 0 /* port: the socket below */, NULL, NULL,
-                on_request, http,
+                flags, 0 /* port: the socket below */, NULL, NULL, on_request,
+                http,
                 /* First, so the library's own messages come through it. */
                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                 MHD_OPTION_LISTEN_SOCKET, http->listen_fd,
                 MHD_OPTION_THREAD_POOL_SIZE,
-                (unsigned int)(http->opts.threads > 1 ? http->opts.threads
-                                                      : 0),
+                (unsigned int)(http->opts.threads > 1 ? http->opts.threads : 0),
                 MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned int)http->opts.idle_timeout_s,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
@@ -406,8 +397,7 @@ int vcdc_gw_http_port(const vcdc_gw_http_t *http) {
         return http->port;
 }
 
-void vcdc_gw_http_stats(const vcdc_gw_http_t *http,
-                        vcdc_gw_http_stats_t *s) {
+void vcdc_gw_http_stats(const vcdc_gw_http_t *http, vcdc_gw_http_stats_t *s) {
         vcdc_gw_http_t *h = (vcdc_gw_http_t *)http; /* atomics: reads only */
 
         s->requests = atomic_load(&h->requests);
@@ -425,23 +415,22 @@ size_t vcdc_gw_http_render_metrics(const vcdc_gw_http_t *http, char *buf,
         int n;
 
         vcdc_gw_http_stats(http, &s);
-        n = snprintf(
-                buf, size,
-                "# TYPE vcdc_gateway_requests_total counter\n"
-                "vcdc_gateway_requests_total{class=\"2xx\"} %llu\n"
-                "vcdc_gateway_requests_total{class=\"4xx\"} %llu\n"
-                "vcdc_gateway_requests_total{class=\"5xx\"} %llu\n"
-                "# TYPE vcdc_gateway_rejected_total counter\n"
-                "vcdc_gateway_rejected_total{reason=\"inflight\"} %llu\n"
-                "vcdc_gateway_rejected_total{reason=\"body\"} %llu\n"
-                "# TYPE vcdc_gateway_inflight gauge\n"
-                "vcdc_gateway_inflight %llu\n",
-                (unsigned long long)s.status_2xx,
-                (unsigned long long)s.status_4xx,
-                (unsigned long long)s.status_5xx,
-                (unsigned long long)s.rejected_inflight,
-                (unsigned long long)s.rejected_body,
-                (unsigned long long)s.inflight);
+        n = snprintf(buf, size,
+                     "# TYPE vcdc_gateway_requests_total counter\n"
+                     "vcdc_gateway_requests_total{class=\"2xx\"} %llu\n"
+                     "vcdc_gateway_requests_total{class=\"4xx\"} %llu\n"
+                     "vcdc_gateway_requests_total{class=\"5xx\"} %llu\n"
+                     "# TYPE vcdc_gateway_rejected_total counter\n"
+                     "vcdc_gateway_rejected_total{reason=\"inflight\"} %llu\n"
+                     "vcdc_gateway_rejected_total{reason=\"body\"} %llu\n"
+                     "# TYPE vcdc_gateway_inflight gauge\n"
+                     "vcdc_gateway_inflight %llu\n",
+                     (unsigned long long)s.status_2xx,
+                     (unsigned long long)s.status_4xx,
+                     (unsigned long long)s.status_5xx,
+                     (unsigned long long)s.rejected_inflight,
+                     (unsigned long long)s.rejected_body,
+                     (unsigned long long)s.inflight);
         if (n < 0)
                 return 0;
         return (size_t)n < size ? (size_t)n : size ? size - 1 : 0;
@@ -463,7 +452,8 @@ uint64_t vcdc_gw_http_serve(vcdc_gw_http_t *http, volatile sig_atomic_t *run,
         if ((fd = (int)MHD_quiesce_daemon(http->daemon)) != -1)
                 close(fd);
         http->listen_fd = -1;
-        VCDC_NOTICE("gateway", "stopping: no new connections; %llu "
+        VCDC_NOTICE("gateway",
+                    "stopping: no new connections; %llu "
                     "request(s) in flight",
                     (unsigned long long)atomic_load(&http->inflight));
         tick.tv_nsec = 10 * 1000 * 1000;

@@ -21,26 +21,26 @@
 
 typedef struct vcdc_gw_http_s vcdc_gw_http_t;
 
-#define VCDC_GW_MAX_BODY_DEFAULT ((size_t)32 << 20)
+#define VCDC_GW_MAX_BODY_DEFAULT     ((size_t)32 << 20)
 #define VCDC_GW_MAX_INFLIGHT_DEFAULT 256
-#define VCDC_GW_THREADS_DEFAULT 4
+#define VCDC_GW_THREADS_DEFAULT      4
 
 typedef struct vcdc_gw_http_opts_s {
-        const char *host;       /* numeric address or name to listen on */
-        int port;               /* 0: any free port (vcdc_gw_http_port) */
-        unsigned threads;       /* 0: VCDC_GW_THREADS_DEFAULT */
-        size_t max_body;        /* 0: VCDC_GW_MAX_BODY_DEFAULT */
-        unsigned max_inflight;  /* 0: VCDC_GW_MAX_INFLIGHT_DEFAULT */
+        const char *host;        /* numeric address or name to listen on */
+        int port;                /* 0: any free port (vcdc_gw_http_port) */
+        unsigned threads;        /* 0: VCDC_GW_THREADS_DEFAULT */
+        size_t max_body;         /* 0: VCDC_GW_MAX_BODY_DEFAULT */
+        unsigned max_inflight;   /* 0: VCDC_GW_MAX_INFLIGHT_DEFAULT */
         unsigned idle_timeout_s; /* a keep-alive connection idle this
                                   * long is closed; 0: 60 */
-        const vcdc_gw_router_t *router;   /* not owned; outlives the server */
-        const vcdc_gw_access_t *access;   /* not owned; NULL: all allowed */
-        vcdc_gw_audit_t *audit;           /* not owned; NULL: no audit */
+        const vcdc_gw_router_t *router; /* not owned; outlives the server */
+        const vcdc_gw_access_t *access; /* not owned; NULL: all allowed */
+        vcdc_gw_audit_t *audit;         /* not owned; NULL: no audit */
 } vcdc_gw_http_opts_t;
 
 /* Counters since start (read at any time, from any thread). */
 typedef struct vcdc_gw_http_stats_s {
-        uint64_t requests;          /* answered, all statuses */
+        uint64_t requests; /* answered, all statuses */
         uint64_t status_2xx, status_4xx, status_5xx;
         uint64_t rejected_inflight; /* 503: too many in flight */
         uint64_t rejected_body;     /* 413: body too large */

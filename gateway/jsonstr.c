@@ -40,8 +40,8 @@ void vcdc_gw_json_string(vcdc_buf_t *b, const char *s, size_t len) {
                         vcdc_buf_puts(b, "\\t");
                         i++;
                 } else if (c < 0x20 || c == 0x7f) {
-                        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4],
-                                       hex[c & 15]};
+                        char esc[6] = {'\\', 'u',         '0',
+                                       '0',  hex[c >> 4], hex[c & 15]};
                         vcdc_buf_put(b, esc, sizeof(esc));
                         i++;
                 } else if (c < 0x80) {

@@ -132,9 +132,20 @@ static void flush_nothing(void *opaque) {
 
 int main(int argc, char **argv) {
         enum {
-                O_LISTEN = 256, O_OLD, O_NEW, O_OLD_GROUP, O_NEW_GROUP,
-                O_ACK, O_SHADOW, O_TOKENS, O_AUDIT, O_METRICS_PORT,
-                O_MAX_BODY, O_MAX_INFLIGHT, O_THREADS, O_HELP_CONF
+                O_LISTEN = 256,
+                O_OLD,
+                O_NEW,
+                O_OLD_GROUP,
+                O_NEW_GROUP,
+                O_ACK,
+                O_SHADOW,
+                O_TOKENS,
+                O_AUDIT,
+                O_METRICS_PORT,
+                O_MAX_BODY,
+                O_MAX_INFLIGHT,
+                O_THREADS,
+                O_HELP_CONF
         };
         static const struct option longopts[] = {
                 {"listen", required_argument, NULL, O_LISTEN},
@@ -178,8 +189,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vcdc %s: out of memory\n", CMD);
                 return 1;
         }
-        while ((opt = getopt_long(argc, argv, "b:t:X:F:vqh", longopts,
-                                  NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "b:t:X:F:vqh", longopts, NULL)) !=
+               -1) {
                 switch (opt) {
                 case 'b':
                         brokers = optarg;
@@ -216,8 +227,8 @@ int main(int argc, char **argv) {
                         }
                         break;
                 case O_SHADOW:
-                        if (vcdc_cli_double(CMD, "--shadow-rate", optarg, 0,
-                                            1, "expected a number in 0..1",
+                        if (vcdc_cli_double(CMD, "--shadow-rate", optarg, 0, 1,
+                                            "expected a number in 0..1",
                                             &shadow_rate))
                                 goto done;
                         break;
@@ -308,8 +319,8 @@ int main(int argc, char **argv) {
         }
         info.tenant = vcdc_conf_str(conf, "vcdc.gateway.tenant");
         info.database = vcdc_conf_str(conf, "vcdc.gateway.database");
-        info.max_batch_size = (long)vcdc_conf_int(
-                conf, "vcdc.gateway.max.batch.size");
+        info.max_batch_size =
+                (long)vcdc_conf_int(conf, "vcdc.gateway.max.batch.size");
         info.base64 = 0; /* until the record routes decode base64 */
         if (!*info.tenant || !*info.database) {
                 fprintf(stderr,
@@ -318,13 +329,13 @@ int main(int argc, char **argv) {
                         CMD);
                 goto done;
         }
-        if (tokens && !(access = vcdc_gw_access_load(tokens, errstr,
-                                                     sizeof(errstr)))) {
+        if (tokens &&
+            !(access = vcdc_gw_access_load(tokens, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "vcdc %s: --tokens %s\n", CMD, errstr);
                 goto done;
         }
-        if (audit_path && !(audit = vcdc_gw_audit_open(audit_path, errstr,
-                                                       sizeof(errstr)))) {
+        if (audit_path &&
+            !(audit = vcdc_gw_audit_open(audit_path, errstr, sizeof(errstr)))) {
                 fprintf(stderr, "vcdc %s: --audit %s\n", CMD, errstr);
                 goto done;
         }
@@ -366,8 +377,7 @@ int main(int argc, char **argv) {
         VCDC_NOTICE(CMD,
                     "listening on %s:%d (%s tokens, audit %s, ack %s, "
                     "shadow rate %g, topic %s)",
-                    host, vcdc_gw_http_port(http),
-                    access ? "with" : "without",
+                    host, vcdc_gw_http_port(http), access ? "with" : "without",
                     audit_path ? audit_path : "off", ack, shadow_rate, topic);
         if (access)
                 VCDC_INFO(CMD, "%zu token(s) loaded from %s",

@@ -11,7 +11,7 @@
 
 #include "errstr.h"
 
-#define MAX_SEGS 16
+#define MAX_SEGS        16
 #define COLL_NAME_PARAM "collection_name"
 
 struct vcdc_gw_route_s {
@@ -83,8 +83,7 @@ static int parse_pattern(vcdc_gw_route_t *route, const char *pattern,
                 len = (size_t)(p - s);
                 if (!len)
                         return vcdc_fail(errstr, errstr_size,
-                                         "route %s: an empty segment",
-                                         pattern);
+                                         "route %s: an empty segment", pattern);
                 if (route->nseg == MAX_SEGS)
                         return vcdc_fail(errstr, errstr_size,
                                          "route %s: more than %d segments",
@@ -104,8 +103,7 @@ static int parse_pattern(vcdc_gw_route_t *route, const char *pattern,
                                                 errstr, errstr_size,
                                                 "route %s: parameter %.*s "
                                                 "twice",
-                                                pattern, (int)(len - 2),
-                                                s + 1);
+                                                pattern, (int)(len - 2), s + 1);
                         if (++nparam > VCDC_GW_MAX_PARAMS)
                                 return vcdc_fail(errstr, errstr_size,
                                                  "route %s: more than %d "
@@ -121,21 +119,20 @@ static int parse_pattern(vcdc_gw_route_t *route, const char *pattern,
                                          pattern);
                 }
                 if (!(route->segs[route->nseg] = strndup(s, len)))
-                        return vcdc_fail(errstr, errstr_size,
-                                         "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 route->nseg++;
         }
         if (*p)
                 return vcdc_fail(errstr, errstr_size, "route %s: bad syntax",
                                  pattern);
         if (!route->nseg)
-                return vcdc_fail(errstr, errstr_size,
-                                 "route %s: no segments", pattern);
+                return vcdc_fail(errstr, errstr_size, "route %s: no segments",
+                                 pattern);
         return 0;
 }
 
-static vcdc_gw_route_t *find(const vcdc_gw_router_t *router,
-                             const char *method, const char *pattern) {
+static vcdc_gw_route_t *find(const vcdc_gw_router_t *router, const char *method,
+                             const char *pattern) {
         size_t i;
 
         for (i = 0; i < router->cnt; i++)
@@ -157,8 +154,8 @@ static int method_ok(const char *m) {
 }
 
 int vcdc_gw_router_declare(vcdc_gw_router_t *router, const char *method,
-                           const char *pattern, vcdc_gw_role_t role,
-                           int flags, char *errstr, size_t errstr_size) {
+                           const char *pattern, vcdc_gw_role_t role, int flags,
+                           char *errstr, size_t errstr_size) {
         vcdc_gw_route_t route, *routes;
 
         if (!method_ok(method))
@@ -168,8 +165,7 @@ int vcdc_gw_router_declare(vcdc_gw_router_t *router, const char *method,
                                  pattern, method);
         if (find(router, method, pattern))
                 return vcdc_fail(errstr, errstr_size,
-                                 "route %s %s declared twice", method,
-                                 pattern);
+                                 "route %s %s declared twice", method, pattern);
         memset(&route, 0, sizeof(route));
         snprintf(route.method, sizeof(route.method), "%s", method);
         route.role = role;
@@ -187,8 +183,7 @@ int vcdc_gw_router_declare(vcdc_gw_router_t *router, const char *method,
                 if (!(routes = realloc(router->routes,
                                        ncap * sizeof(*routes)))) {
                         route_free(&route);
-                        return vcdc_fail(errstr, errstr_size,
-                                         "out of memory");
+                        return vcdc_fail(errstr, errstr_size, "out of memory");
                 }
                 router->routes = routes;
                 router->cap = ncap;
@@ -204,8 +199,7 @@ int vcdc_gw_router_add(vcdc_gw_router_t *router, const char *method,
 
         if (!route)
                 return vcdc_fail(errstr, errstr_size,
-                                 "no route %s %s is declared", method,
-                                 pattern);
+                                 "no route %s %s is declared", method, pattern);
         route->handler = handler;
         route->opaque = opaque;
         return 0;
@@ -377,8 +371,8 @@ int vcdc_gw_router_match(const vcdc_gw_router_t *router, vcdc_gw_req_t *req,
 }
 
 void vcdc_gw_router_handle(const vcdc_gw_router_t *router,
-                           const vcdc_gw_access_t *access,
-                           vcdc_gw_req_t *req, vcdc_gw_resp_t *resp) {
+                           const vcdc_gw_access_t *access, vcdc_gw_req_t *req,
+                           vcdc_gw_resp_t *resp) {
         const vcdc_gw_route_t *route;
         const char *coll;
 

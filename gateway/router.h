@@ -35,8 +35,9 @@ typedef void(vcdc_gw_handler_t)(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                                 void *opaque);
 
 /* Route flags. */
-#define VCDC_GW_ROUTE_AUDIT 1 /* a write or administrative operation: one
-                               * audit line per request */
+#define VCDC_GW_ROUTE_AUDIT                                                    \
+        1 /* a write or administrative operation: one                          \
+           * audit line per request */
 
 /** An empty router; NULL on allocation failure. */
 vcdc_gw_router_t *vcdc_gw_router_new(void);
@@ -54,8 +55,8 @@ void vcdc_gw_router_destroy(vcdc_gw_router_t *router);
  * route declared twice).
  */
 int vcdc_gw_router_declare(vcdc_gw_router_t *router, const char *method,
-                           const char *pattern, vcdc_gw_role_t role,
-                           int flags, char *errstr, size_t errstr_size);
+                           const char *pattern, vcdc_gw_role_t role, int flags,
+                           char *errstr, size_t errstr_size);
 
 /**
  * Serves the declared route method pattern (the same text it was declared
@@ -80,8 +81,8 @@ int vcdc_gw_router_match(const vcdc_gw_router_t *router, vcdc_gw_req_t *req,
  * resp always ends up with an answer.
  */
 void vcdc_gw_router_handle(const vcdc_gw_router_t *router,
-                           const vcdc_gw_access_t *access,
-                           vcdc_gw_req_t *req, vcdc_gw_resp_t *resp);
+                           const vcdc_gw_access_t *access, vcdc_gw_req_t *req,
+                           vcdc_gw_resp_t *resp);
 
 /* A matched route's properties. */
 vcdc_gw_role_t vcdc_gw_route_role(const vcdc_gw_route_t *route);

@@ -113,8 +113,8 @@ static void test_invalid(void **state) {
                 errstr[0] = '\0';
                 assert_null(parse(cases[i].text, errstr, sizeof(errstr)));
                 if (strncmp(errstr, cases[i].error, strlen(cases[i].error)))
-                        fail_msg("case %zu: \"%s\", expected \"%s\"", i,
-                                 errstr, cases[i].error);
+                        fail_msg("case %zu: \"%s\", expected \"%s\"", i, errstr,
+                                 cases[i].error);
                 /* Never the token, whatever column it is in. */
                 assert_null(strstr(errstr, "secret-t"));
         }
@@ -186,8 +186,7 @@ static void test_file(void **state) {
         if (geteuid() == 0) {
                 write_file(path, "secret-token-1 read *\n", 0600);
                 assert_int_equal(chown(path, 65534, 65534), 0);
-                assert_null(vcdc_gw_access_load(path, errstr,
-                                                sizeof(errstr)));
+                assert_null(vcdc_gw_access_load(path, errstr, sizeof(errstr)));
                 assert_non_null(strstr(errstr, "owned by uid 65534"));
         }
         unlink(path);
@@ -260,10 +259,14 @@ static void test_decide(void **state) {
                                    "writer-token-2 write docs,notes\n"
                                    "admin-token-01 admin *\n"
                                    "admin-token-02 admin notes\n";
-        static const char *const toks[] = {
-                NULL,             "reader-token-1", "reader-token-2",
-                "writer-token-1", "writer-token-2", "admin-token-01",
-                "admin-token-02", "unknown-token-1"};
+        static const char *const toks[] = {NULL,
+                                           "reader-token-1",
+                                           "reader-token-2",
+                                           "writer-token-1",
+                                           "writer-token-2",
+                                           "admin-token-01",
+                                           "admin-token-02",
+                                           "unknown-token-1"};
         static const char *const colls[] = {NULL, "docs", "notes", "other"};
         /* want[token][role][collection]: 2 allow, 1 = 401, 3 = 403 */
         static const char want[8][4][4] = {
@@ -291,8 +294,8 @@ static void test_decide(void **state) {
                 for (r = 0; r < 4; r++)
                         for (c = 0; c < 4; c++) {
                                 const vcdc_gw_token_t *tok =
-                                        vcdc_gw_access_authenticate(
-                                                a, NULL, toks[t]);
+                                        vcdc_gw_access_authenticate(a, NULL,
+                                                                    toks[t]);
                                 vcdc_gw_verdict_t v = vcdc_gw_access_decide(
                                         a, tok, (vcdc_gw_role_t)r, colls[c]);
                                 if (v != verdicts[(int)want[t][r][c]])
@@ -304,9 +307,9 @@ static void test_decide(void **state) {
                                                  (int)v);
                                 /* Without a tokens file: all allowed. */
                                 assert_int_equal(
-                                        vcdc_gw_access_decide(
-                                                NULL, NULL,
-                                                (vcdc_gw_role_t)r, colls[c]),
+                                        vcdc_gw_access_decide(NULL, NULL,
+                                                              (vcdc_gw_role_t)r,
+                                                              colls[c]),
                                         VCDC_GW_ALLOW);
                         }
         vcdc_gw_access_destroy(a);
@@ -314,10 +317,8 @@ static void test_decide(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_valid),
-                cmocka_unit_test(test_invalid),
-                cmocka_unit_test(test_file),
-                cmocka_unit_test(test_headers),
+                cmocka_unit_test(test_valid),  cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_file),   cmocka_unit_test(test_headers),
                 cmocka_unit_test(test_decide),
         };
 

@@ -54,13 +54,17 @@ static void test_format(void **state) {
 }
 
 #define THREADS 4
-#define LINES 200
+#define LINES   200
 
 static void *writer(void *arg) {
         vcdc_gw_audit_t *audit = arg;
-        vcdc_gw_audit_entry_t e = {.ts_ms = 0, .who = "w", .method = "POST",
-                                   .path = "/p", .collection = "c",
-                                   .ids = 1, .status = 200};
+        vcdc_gw_audit_entry_t e = {.ts_ms = 0,
+                                   .who = "w",
+                                   .method = "POST",
+                                   .path = "/p",
+                                   .collection = "c",
+                                   .ids = 1,
+                                   .status = 200};
         int i;
 
         for (i = 0; i < LINES; i++)

@@ -45,8 +45,7 @@ static void mute(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
 
 static vcdc_gw_router_t *chroma_router(void) {
         char errstr[256];
-        vcdc_gw_router_t *r = vcdc_gw_router_new_chroma(errstr,
-                                                        sizeof(errstr));
+        vcdc_gw_router_t *r = vcdc_gw_router_new_chroma(errstr, sizeof(errstr));
 
         assert_non_null(r);
         return r;
@@ -78,11 +77,13 @@ static void test_match(void **state) {
                                    */
         } cases[] = {
                 {"POST", D "/collections/abc/add", 200,
-                 "x:" "/api/v2/tenants/{tenant}/databases/{database}"
+                 "x:"
+                 "/api/v2/tenants/{tenant}/databases/{database}"
                  "/collections/{collection_id}/add tenant=default_tenant "
                  "database=default_database collection_id=abc"},
                 {"GET", D "/collections/my%20c%2Fx", 200,
-                 "x:" "/api/v2/tenants/{tenant}/databases/{database}"
+                 "x:"
+                 "/api/v2/tenants/{tenant}/databases/{database}"
                  "/collections/{collection_name} tenant=default_tenant "
                  "database=default_database collection_name=my c/x"},
                 {"HEAD", D "/collections/abc/count", 200, NULL},
@@ -114,26 +115,23 @@ static void test_match(void **state) {
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_id}/add",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         assert_int_equal(vcdc_gw_router_add(r, "GET",
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_name}",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         assert_int_equal(vcdc_gw_router_add(r, "GET",
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_id}/count",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-                int status = run(r, NULL, cases[i].method, cases[i].path,
-                                 NULL, &resp);
+                int status = run(r, NULL, cases[i].method, cases[i].path, NULL,
+                                 &resp);
                 if (status != cases[i].status)
                         fail_msg("%s %s: %d, expected %d: %.*s",
                                  cases[i].method, cases[i].path, status,
@@ -175,8 +173,7 @@ static void test_declare_errors(void **state) {
                 {"GET", "/api/a{b}", "a brace inside a segment"},
                 {"GET", "/api/{a}/{a}", "parameter a twice"},
                 {"GET", "/{a}/{b}/{c}/{d}/{e}", "more than 4 parameters"},
-                {"GET",
-                 "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
+                {"GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
                  "more than 16 segments"},
                 {"FETCH", "/api/x", "method FETCH is not one of"},
                 {"GET", "/api/v2/heartbeat", "declared twice"},
@@ -188,10 +185,10 @@ static void test_declare_errors(void **state) {
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 errstr[0] = '\0';
-                assert_int_equal(vcdc_gw_router_declare(
-                                         r, cases[i].method, cases[i].pattern,
-                                         VCDC_GW_ROLE_READ, 0, errstr,
-                                         sizeof(errstr)),
+                assert_int_equal(vcdc_gw_router_declare(r, cases[i].method,
+                                                        cases[i].pattern,
+                                                        VCDC_GW_ROLE_READ, 0,
+                                                        errstr, sizeof(errstr)),
                                  -1);
                 if (!strstr(errstr, cases[i].error))
                         fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].pattern,
@@ -246,10 +243,10 @@ static void test_access(void **state) {
                  "AuthError"},
                 {"GET", "/api/v2/auth/identity", "Bearer reader-token-1", 200,
                  NULL},
-                {"POST", D "/collections/id1/add", "Bearer reader-token-1",
-                 403, "AuthorizationError"},
-                {"POST", D "/collections/id1/add", "Bearer writer-token-1",
-                 200, NULL},
+                {"POST", D "/collections/id1/add", "Bearer reader-token-1", 403,
+                 "AuthorizationError"},
+                {"POST", D "/collections/id1/add", "Bearer writer-token-1", 200,
+                 NULL},
                 {"GET", D "/collections/docs", "Bearer writer-token-1", 200,
                  NULL},
                 {"GET", D "/collections/other", "Bearer writer-token-1", 403,
@@ -271,36 +268,32 @@ static void test_access(void **state) {
         a = vcdc_gw_access_parse(tokens, sizeof(tokens) - 1, "t", errstr,
                                  sizeof(errstr));
         assert_non_null(a);
-        assert_int_equal(vcdc_gw_builtin_add(r, &info, errstr,
-                                             sizeof(errstr)),
+        assert_int_equal(vcdc_gw_builtin_add(r, &info, errstr, sizeof(errstr)),
                          0);
         assert_int_equal(vcdc_gw_router_add(r, "POST",
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_id}/add",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         assert_int_equal(vcdc_gw_router_add(r, "GET",
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_name}",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         assert_int_equal(vcdc_gw_router_add(r, "DELETE",
                                             "/api/v2/tenants/{tenant}/"
                                             "databases/{database}/collections/"
                                             "{collection_name}",
-                                            echo, "x", errstr,
-                                            sizeof(errstr)),
+                                            echo, "x", errstr, sizeof(errstr)),
                          0);
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 int status = run(r, a, cases[i].method, cases[i].path,
                                  cases[i].auth, &resp);
                 if (status != cases[i].status)
-                        fail_msg("%s %s (%s): %d, expected %d",
-                                 cases[i].method, cases[i].path,
+                        fail_msg("%s %s (%s): %d, expected %d", cases[i].method,
+                                 cases[i].path,
                                  cases[i].auth ? cases[i].auth : "-", status,
                                  cases[i].status);
                 if (cases[i].name)
@@ -324,7 +317,8 @@ static void test_builtin(void **state) {
                 {"/api/v2/pre-flight-checks", 200,
                  "{\"max_batch_size\":77,\"supports_base64_encoding\":false}"},
                 {"/api/v2/auth/identity", 200,
-                 "{\"user_id\":\"\",\"tenant\":\"t1\",\"databases\":[\"d\\\"1\"]"
+                 "{\"user_id\":\"\",\"tenant\":\"t1\",\"databases\":["
+                 "\"d\\\"1\"]"
                  "}"},
                 {"/api/v2/tenants/t1", 200,
                  "{\"name\":\"t1\",\"resource_name\":null}"},
@@ -353,13 +347,12 @@ static void test_builtin(void **state) {
         size_t i, n;
 
         (void)state;
-        assert_int_equal(vcdc_gw_builtin_add(r, &info, errstr,
-                                             sizeof(errstr)),
+        assert_int_equal(vcdc_gw_builtin_add(r, &info, errstr, sizeof(errstr)),
                          0);
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-                assert_int_equal(run(r, NULL, "GET", cases[i].path, NULL,
-                                     &resp),
-                                 cases[i].status);
+                assert_int_equal(
+                        run(r, NULL, "GET", cases[i].path, NULL, &resp),
+                        cases[i].status);
                 n = strlen(cases[i].body);
                 if (cases[i].body[n - 1] == '*') {
                         assert_memory_equal(resp.body, cases[i].body, n - 1);
