@@ -222,6 +222,52 @@ def test_builtin_routes_through_the_official_client(gateways):
         admin.get_database("no_such_db")
 
 
+CHROMADB_MJS = (REPO / "scripts" / "node" / "node_modules" / "chromadb" /
+                "dist" / "chromadb.mjs")
+
+JS_SCRIPT = r"""
+const { ChromaClient } = await import(process.env.CHROMADB_MJS);
+const port = Number(process.env.GW_PORT);
+const make = (headers) => new ChromaClient(
+    { host: "127.0.0.1", port, ssl: false, headers });
+const out = {};
+const reader = make({ "x-chroma-token": process.env.GW_READER });
+out.heartbeat = await reader.heartbeat();
+out.version = await reader.version();
+out.maxBatch = await reader.getMaxBatchSize();
+const name = async (p) => { try { await p; return "ok"; }
+                            catch (e) { return e.constructor.name; } };
+out.noToken = await name(make({}).getMaxBatchSize());
+out.bearer = await name(make({ Authorization: "Bearer " + process.env.GW_READER })
+                        .getMaxBatchSize());
+out.readerDrops = await name(reader.deleteCollection({ name: "docs" }));
+console.log(JSON.stringify(out));
+"""
+
+
+def test_builtin_routes_through_the_js_client(gateways, tmp_path):
+    """The pinned npm client, chromadb@3.0.6 (the stack's own copy)."""
+    import shutil
+
+    if not shutil.which("node") or not CHROMADB_MJS.exists():
+        pytest.skip("node or scripts/node/node_modules/chromadb missing "
+                    "(scripts/install-deps.sh)")
+    g = gateways("--tokens", str(write_tokens(tmp_path)))
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", JS_SCRIPT],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CHROMADB_MJS": str(CHROMADB_MJS),
+             "GW_PORT": str(g.port), "GW_READER": READER})
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["heartbeat"] > 0
+    assert out["version"] == "1.0.0"
+    assert out["maxBatch"] == 5461
+    assert out["noToken"] == "ChromaUnauthorizedError"
+    assert out["bearer"] == "ok"
+    assert out["readerDrops"] == "ChromaForbiddenError"
+
+
 def test_builtin_routes_raw(gateways):
     g = gateways()
     status, headers, body = g.get("/api/v2/heartbeat")
