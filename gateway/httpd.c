@@ -188,10 +188,44 @@ static enum MHD_Result serve(vcdc_gw_http_t *http, struct MHD_Connection *conn,
         return ret;
 }
 
+/* A write or administrative request refused before routing (413, 503)
+ * is audited all the same: who tried what, and that it was refused. */
+static void audit_rejected(vcdc_gw_http_t *http, struct MHD_Connection *conn,
+                           const char *url, const char *method, int status) {
+        vcdc_gw_req_t req;
+        vcdc_gw_resp_t resp;
+        const char *coll;
+
+        if (!http->opts.audit)
+                return;
+        memset(&req, 0, sizeof(req));
+        memset(&resp, 0, sizeof(resp));
+        req.audit_ids = -1;
+        req.method = method;
+        req.path = url;
+        if (vcdc_gw_router_match(http->opts.router, &req, &resp) == 0 &&
+            (vcdc_gw_route_flags(req.route) & VCDC_GW_ROUTE_AUDIT)) {
+                req.token = vcdc_gw_access_authenticate(
+                        http->opts.access,
+                        MHD_lookup_connection_value(
+                                conn, MHD_HEADER_KIND,
+                                MHD_HTTP_HEADER_AUTHORIZATION),
+                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    "X-Chroma-Token"));
+                if ((coll = vcdc_gw_req_param(&req, "collection_name")))
+                        req.audit_collection = strdup(coll);
+                audit(http, &req, status);
+        }
+        vcdc_gw_resp_clear(&resp);
+        vcdc_gw_req_clear(&req);
+}
+
 static enum MHD_Result reject(vcdc_gw_http_t *http, struct MHD_Connection *conn,
+                              const char *url, const char *method,
                               reqctx_t *ctx, int status) {
         vcdc_gw_resp_t resp;
 
+        audit_rejected(http, conn, url, method, status);
         memset(&resp, 0, sizeof(resp));
         if (status == 503) {
                 atomic_fetch_add(&http->rej_inflight, 1);
@@ -233,7 +267,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 if (n > http->opts.max_inflight) {
                         atomic_fetch_sub(&http->inflight, 1);
                         ctx->counted = 0;
-                        return reject(http, conn, ctx, 503);
+                        return reject(http, conn, url, method, ctx, 503);
                 }
                 cl = MHD_lookup_connection_value(
                         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -245,7 +279,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         /* The library refuses a malformed length itself. */
                         if (end != cl &&
                             (errno == ERANGE || v > http->opts.max_body))
-                                return reject(http, conn, ctx, 413);
+                                return reject(http, conn, url, method, ctx,
+                                              413);
                 }
                 return MHD_YES;
         }
@@ -269,7 +304,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         if (ctx->answered)
                 return MHD_YES;
         if (ctx->too_big)
-                return reject(http, conn, ctx, 413);
+                return reject(http, conn, url, method, ctx, 413);
         ctx->answered = 1;
         return serve(http, conn, url, method, ctx);
 }

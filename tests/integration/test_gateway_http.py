@@ -474,8 +474,9 @@ def test_401_403_and_no_token_anywhere(gateways, tmp_path):
 # ---------------------------------------------------------------- bounds
 
 
-def test_413_on_an_oversized_body(gateways):
-    g = gateways()
+def test_413_on_an_oversized_body(gateways, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    g = gateways("--audit", str(audit))
     # 40 MiB announced, nothing sent: answered from the headers alone.
     resp = raw_exchange(g.port, (
         b"POST " + DB.encode() + b"/collections/x/add HTTP/1.1\r\n"
@@ -485,6 +486,10 @@ def test_413_on_an_oversized_body(gateways):
     assert status == 413
     assert_error_shape(body, "ChromaError")
     assert "33554432" in body["message"]
+    # A write refused before routing is audited all the same.
+    [line] = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert (line["method"], line["status"], line["who"]) == ("POST", 413, "-")
+    assert line["path"] == DB + "/collections/x/add"
 
     small = gateways("--max-body", "1K")
     payload = b"x" * 2048
