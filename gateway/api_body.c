@@ -371,7 +371,7 @@ static int parse_queries(const body_t *b, size_t dim, vcdc_api_read_t *r,
                                 return shape_type(err, path, v, "f32");
                         return vcdc_api_error_set(
                                 err, 400, VCDC_API_INVALID_ARGUMENT,
-                                "%s: %.17g is beyond float32's range", path,
+                                "%s: %g is beyond float32's range", path,
                                 json_number_value(v));
                 }
         }

@@ -44,7 +44,7 @@ int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
         *dimp = 0;
         for (i = 0; i < len; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if (c == '=' && i + 2 >= len && len % 4 == 0 &&
+                if (c == '=' && i + 2 >= len &&
                     (i == len - 1 || s[len - 1] == '=')) {
                         pad++;
                         continue;
@@ -170,7 +170,7 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                         if (vcdc_json_floats(&elem, r->vector, r->dim, &n))
                                 return vcdc_api_error_set(
                                         err, 400, VCDC_API_INVALID_ARGUMENT,
-                                        "embeddings[%zu][%zu]: %.17g is beyond "
+                                        "embeddings[%zu][%zu]: %g is beyond "
                                         "float32's range: vcdc takes finite "
                                         "vectors only",
                                         i, n,
