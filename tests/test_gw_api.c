@@ -515,6 +515,132 @@ static void test_collections(void **state) {
         }
 }
 
+/* What the official clients sent for a typical application (captured
+ * through a recording proxy in front of Chroma 1.0, which took each). */
+static const struct {
+        char kind; /* a add, u upsert, p update, g get, q query, d delete,
+                    * c create, m modify */
+        const char *body;
+} client_bodies[] = {
+        /* chromadb-client 1.0.20 */
+        {'c', "{\"name\":\"capapp\",\"metadata\":{\"team\":\"x\"},\"config"
+              "uration\":{\"hnsw\":{\"space\":\"cosine\"},\"spann\":null"
+              ",\"embedding_function\":{\"type\":\"legacy\"}},\"get_or"
+              "_create\":false}"},
+        {'a', "{\"ids\":[\"a\",\"b\",\"c\"],\"embeddings\":[\"zczMPc3MTD4="
+              "\",\"AACAPwAAIMA=\",\"WdkAM+x4rWA=\"],\"metadatas\":[{\""
+              "k\":1,\"f\":1.5,\"s\":\"x\",\"b\":true},{\"k\":2},{\"k\":3}],"
+              "\"documents\":[\"hello world\",\"foo\",\"bar\"],\"uris\":n"
+              "ull}"},
+        {'u', "{\"ids\":[\"a\",\"d\"],\"embeddings\":[\"AAAAPwAAAD8=\",\"A"
+              "ACAPgAAgD8=\"],\"metadatas\":[{\"k\":7},{\"k\":8}],\"doc"
+              "uments\":null,\"uris\":null}"},
+        {'p', "{\"ids\":[\"b\"],\"embeddings\":null,\"metadatas\":[{\"k\""
+              ":9}],\"documents\":null,\"uris\":null}"},
+        {'p', "{\"ids\":[\"c\"],\"embeddings\":[\"AACAPwAAgD8=\"],\"meta"
+              "datas\":null,\"documents\":[\"baz\"],\"uris\":null}"},
+        {'g', "{\"ids\":null,\"where\":{\"k\":{\"$gte\":2}},\"limit\":nul"
+              "l,\"offset\":null,\"where_document\":null,\"include\":"
+              "[\"metadatas\",\"documents\",\"embeddings\"]}"},
+        {'q', "{\"ids\":null,\"query_embeddings\":[[0.1000000014901"
+              "1612,0.20000000298023224]],\"n_results\":2,\"where\""
+              ":null,\"where_document\":{\"$contains\":\"o\"},\"includ"
+              "e\":[\"metadatas\",\"documents\",\"distances\"]}"},
+        {'d', "{\"ids\":null,\"where\":{\"k\":9},\"where_document\":nul"
+              "l}"},
+        {'d', "{\"ids\":[\"d\"],\"where\":null,\"where_document\":null}"},
+        {'m', "{\"new_metadata\":{\"team\":\"y\"},\"new_name\":\"capapp2"
+              "\",\"new_configuration\":null}"},
+        {'c', "{\"name\":\"capapp2\",\"metadata\":null,\"configuration"
+              "\":{\"hnsw\":{\"space\":\"l2\"},\"spann\":null,\"embedding"
+              "_function\":{\"name\":\"default\",\"type\":\"known\",\"con"
+              "fig\":{}}},\"get_or_create\":true}"},
+        /* chromadb 3.0.6 (npm) */
+        {'c', "{\"name\":\"capjs\",\"configuration\":{\"hnsw\":{\"space\""
+              ":\"cosine\"},\"embedding_function\":{\"type\":\"legacy\""
+              "}},\"metadata\":{\"team\":\"x\"},\"get_or_create\":false"
+              "}"},
+        {'a', "{\"ids\":[\"a\",\"b\"],\"embeddings\":[\"zczMPc3MTD4=\",\"A"
+              "ACAPwAAIMA=\"],\"documents\":[\"hello\",\"foo\"],\"metad"
+              "atas\":[{\"k\":1,\"f\":1.5,\"b\":true},{\"k\":2}]}"},
+        {'u', "{\"ids\":[\"a\"],\"embeddings\":[\"AAAAPwAAAD8=\"],\"meta"
+              "datas\":[{\"k\":7}]}"},
+        {'p', "{\"ids\":[\"b\"],\"metadatas\":[{\"k\":9}]}"},
+        {'g', "{\"where\":{\"k\":{\"$gte\":2}},\"include\":[\"metadatas\""
+              ",\"documents\",\"embeddings\"]}"},
+        {'q', "{\"include\":[\"metadatas\",\"documents\",\"distances\"]"
+              ",\"n_results\":2,\"query_embeddings\":[[0.1,0.2]],\"w"
+              "here_document\":{\"$contains\":\"o\"}}"},
+        {'d', "{\"where\":{\"k\":9}}"},
+        {'d', "{\"ids\":[\"a\"]}"},
+        {'m', "{\"new_name\":\"capjs2\",\"new_metadata\":{\"team\":\"y\"}"
+              "}"},
+        {'c', "{\"name\":\"capjs2\",\"configuration\":{\"embedding_fun"
+              "ction\":{\"type\":\"legacy\"}},\"get_or_create\":true}"},
+
+};
+
+static void test_client_bodies(void **state) {
+        vcdc_api_collection_req_t c;
+        vcdc_api_error_t err;
+        vcdc_api_write_t w;
+        vcdc_api_read_t r;
+        size_t i, n;
+        int rc;
+
+        (void)state;
+        for (i = 0; i < sizeof(client_bodies) / sizeof(*client_bodies); i++) {
+                const char *b = client_bodies[i].body;
+                n = strlen(b);
+                vcdc_api_error_clear(&err);
+                switch (client_bodies[i].kind) {
+                case 'a':
+                case 'u':
+                case 'p':
+                        rc = vcdc_api_parse_write(
+                                client_bodies[i].kind == 'a'   ? VCDC_API_ADD
+                                : client_bodies[i].kind == 'u' ? VCDC_API_UPSERT
+                                                               : VCDC_API_UPDATE,
+                                "capapp", b, n, 2, &w, &err);
+                        if (!rc && client_bodies[i].kind == 'a') {
+                                /* base64 of float32 0.1, 0.2 */
+                                assert_true(w.recs[0].vector[0] == 0.1f);
+                                assert_true(w.recs[0].vector[1] == 0.2f);
+                                if (w.n == 3) /* the Python one */
+                                        assert_true(w.recs[2].vector[1] ==
+                                                    1e20f);
+                        }
+                        if (!rc)
+                                vcdc_api_write_clear(&w);
+                        break;
+                case 'g':
+                case 'q':
+                case 'd':
+                        rc = client_bodies[i].kind == 'g'
+                                     ? vcdc_api_parse_get(b, n, &r, &err)
+                             : client_bodies[i].kind == 'q'
+                                     ? vcdc_api_parse_query(b, n, 2, &r, &err)
+                                     : vcdc_api_parse_delete(b, n, &r, &err);
+                        if (!rc && client_bodies[i].kind == 'q')
+                                assert_true(r.queries[0] == 0.1f);
+                        if (!rc)
+                                vcdc_api_read_clear(&r);
+                        break;
+                default:
+                        rc = client_bodies[i].kind == 'c'
+                                     ? vcdc_api_parse_create_collection(
+                                               b, n, &c, &err)
+                                     : vcdc_api_parse_modify_collection(
+                                               b, n, &c, &err);
+                        if (!rc)
+                                vcdc_api_collection_req_clear(&c);
+                }
+                if (rc)
+                        fail_msg("client body %zu (%s): refused: %s", i, b,
+                                 err.message);
+        }
+}
+
 /* The answers, against the server's (metadata keys in the stored order:
  * Chroma's own order is a hash map's, arbitrary). */
 static void test_results(void **state) {
@@ -699,6 +825,7 @@ int main(void) {
                 cmocka_unit_test(test_reads),
                 cmocka_unit_test(test_read_values),
                 cmocka_unit_test(test_collections),
+                cmocka_unit_test(test_client_bodies),
                 cmocka_unit_test(test_results),
                 cmocka_unit_test(test_numbers),
         };
