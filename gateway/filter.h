@@ -19,7 +19,11 @@
  * - $contains is case-sensitive substring, "" is in every document;
  *   $not_contains, $not_regex match records without a document;
  * - {"$and": []} matches everything, {"$or": []} nothing;
- * - where and where_document together: both must match.
+ * - where and where_document together: both must match;
+ * - the key "chroma:document" is the document (Chroma keeps it among the
+ *   metadata under that key): {"chroma:document": "hello"} matches the
+ *   records whose document is "hello" (the gateway refuses metadata keys
+ *   starting with "chroma:", so none other has it).
  * Regular expressions: Chroma uses Rust's regex crate; the evaluator
  * POSIX extended expressions (regcomp), the SQL PostgreSQL's ~ (ARE). They
  * agree on literals, . [] [^] ^ $ * + ? | () {m,n} and [[:class:]]; they
@@ -39,6 +43,9 @@
 #include "api_error.h"
 
 typedef struct vcdc_filter_s vcdc_filter_t;
+
+/* The metadata key under which Chroma keeps the document. */
+#define VCDC_FILTER_DOCUMENT_KEY "chroma:document"
 
 /**
  * Parses where and where_document (either may be NULL or JSON null:

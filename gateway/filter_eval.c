@@ -58,15 +58,10 @@ static int compare(const node_t *n, const json_t *m, const value_t *v,
         return -1;
 }
 
-static int match_meta(const node_t *n, const json_t *metadata) {
-        const json_t *m = NULL;
+static int match_value(const node_t *n, const json_t *m) {
         size_t i;
         int hit = 0;
 
-        if (json_is_object(metadata)) {
-                /* keys may hold NUL: compare with their length */
-                m = json_object_getn(metadata, n->key, n->key_len);
-        }
         switch (n->op) {
         case OP_NE:
                 return !(m && compare(n, m, &n->values[0], OP_EQ) == 1);
@@ -78,6 +73,26 @@ static int match_meta(const node_t *n, const json_t *metadata) {
         default:
                 return m && compare(n, m, &n->values[0], n->op) == 1;
         }
+}
+
+static int match_meta(const node_t *n, const json_t *metadata,
+                      const char *document) {
+        json_t *doc;
+        int r;
+
+        if (n->key_len == sizeof(VCDC_FILTER_DOCUMENT_KEY) - 1 &&
+            !memcmp(n->key, VCDC_FILTER_DOCUMENT_KEY, n->key_len)) {
+                /* Chroma keeps the document as this metadata key */
+                doc = document ? json_string_nocheck(document) : NULL;
+                r = match_value(n, doc);
+                json_decref(doc);
+                return r;
+        }
+        /* keys may hold NUL: compare with their length */
+        return match_value(n, json_is_object(metadata)
+                                      ? json_object_getn(metadata, n->key,
+                                                         n->key_len)
+                                      : NULL);
 }
 
 static int match_doc(const node_t *n, const char *document) {
@@ -110,7 +125,7 @@ static int match_node(const node_t *n, const json_t *metadata,
                                 return 1;
                 return 0;
         case NODE_META:
-                return match_meta(n, metadata);
+                return match_meta(n, metadata, document);
         case NODE_DOC:
                 return match_doc(n, document);
         }

@@ -133,11 +133,19 @@ static const char *sql_op(meta_op_t op) {
         }
 }
 
-/* (metadata -> $k) and (metadata ->> $k), with $k the key. */
+/* (metadata -> $k) and (metadata ->> $k), with $k the key; for Chroma's
+ * "chroma:document", the document as jsonb and as text. */
 static void key_refs(sqlctx_t *c, const node_t *n, char *m, size_t msize,
                      char *mt, size_t mtsize) {
-        int k = param_num(c, dup_n(n->key, n->key_len));
+        int k;
 
+        if (n->key_len == sizeof(VCDC_FILTER_DOCUMENT_KEY) - 1 &&
+            !memcmp(n->key, VCDC_FILTER_DOCUMENT_KEY, n->key_len)) {
+                snprintf(m, msize, "to_jsonb(%sdocument)", c->prefix);
+                snprintf(mt, mtsize, "(%sdocument)", c->prefix);
+                return;
+        }
+        k = param_num(c, dup_n(n->key, n->key_len));
         snprintf(m, msize, "(%smetadata -> $%d::text)", c->prefix, k);
         snprintf(mt, mtsize, "(%smetadata ->> $%d::text)", c->prefix, k);
 }

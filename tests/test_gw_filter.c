@@ -89,6 +89,14 @@ static const struct {
         {"{\"n\":18446744073709551616.0}", NULL, ""},
         {"{\"n\":{\"$gt\":1e308}}", NULL, ""},
         {"{\"$bogus\":1}", NULL, ""}, /* a key named $bogus */
+        /* Chroma keeps the document as the metadata key chroma:document */
+        {"{\"chroma:document\":\"hello\"}", NULL, "i2"},
+        {"{\"chroma:document\":{\"$ne\":\"hello\"}}", NULL,
+         "i1 f1 f15 s1 bt none other"},
+        {"{\"chroma:document\":{\"$in\":[\"hello\",\"abc\"]}}", NULL,
+         "i2 none"},
+        {"{\"chroma:uri\":{\"$ne\":\"x\"}}", NULL,
+         "i1 i2 f1 f15 s1 bt none other"},
         {NULL, "{\"$contains\":\"hello\"}", "i2"},
         {NULL, "{\"$contains\":\"Hello\"}", "i1"},
         {NULL, "{\"$not_contains\":\"hello\"}", "i1 f1 f15 s1 bt none other"},
@@ -314,6 +322,11 @@ static void test_sql(void **state) {
                 {NULL, "{\"$contains\":\"50%_\"}",
                  "coalesce(strpos(t.document, $3::text) > 0, false)", 1,
                  {"50%_"}},
+                {"{\"chroma:document\":{\"$nin\":[\"a\"]}}", NULL,
+                 "(NOT coalesce(jsonb_typeof(to_jsonb(t.document)) = "
+                 "'string' AND (t.document) = ANY($3::text[]), false))",
+                 1,
+                 {"{\"a\"}"}},
                 {NULL, "{\"$not_regex\":\"^a\"}",
                  "(NOT coalesce(t.document ~ $3::text, false))", 1,
                  {"^a"}},

@@ -38,7 +38,8 @@ TOOL = REPO / "build" / "tests" / "gw_filter_tool"
 SEED = int(os.environ.get("VCDC_GWF_SEED", "1906"))  # another seed: VCDC_GWF_SEED
 N_RECORDS = 300
 N_FILTERS = 400
-KEYS = ["i", "f", "n", "s", "b", "big", "zz"]  # zz: never stored
+# zz: never stored; chroma:document: Chroma's key for the document
+KEYS = ["i", "f", "n", "s", "b", "big", "zz", "chroma:document"]
 WORDS = ["alpha", "beta", "gamma", "delta", "apple", "banana", "cab",
          "Alpha", "x.y", "a_b", "100%"]
 # The regex subset all three dialects read alike.
@@ -87,7 +88,8 @@ def operand(rng, kind):
     if kind == "num":
         return number(rng)
     if kind == "str":
-        return rng.choice(["a", "b", "ab", "", "1", "B", "2.5", "zzz"])
+        return rng.choice(["a", "b", "ab", "", "1", "B", "2.5", "zzz",
+                           "alpha", "cab", "x.y"])
     return rng.choice([True, False])
 
 
