@@ -222,8 +222,12 @@ static int parse_include(const body_t *b, int defaults,
                 return shape_type(err, "include", arr, "a sequence");
         json_array_foreach(arr, i, v) {
                 snprintf(path, sizeof(path), "include[%zu]", i);
-                if (!json_is_string(v))
-                        return shape_type(err, path, v, "string or map");
+                if (!json_is_string(v)) /* the server's words: a parse error */
+                        return vcdc_api_error_set(
+                                err, 400, VCDC_API_INVALID_ARGUMENT,
+                                "Failed to parse the request body as JSON: "
+                                "%s: expected value",
+                                path);
                 for (k = 0; k < 5; k++)
                         if (!strcmp(json_string_value(v), include_names[k]))
                                 break;
@@ -261,17 +265,90 @@ static int parse_u32(const body_t *b, const char *key, long long *out,
         return 0;
 }
 
-static int parse_common(const body_t *b, vcdc_api_read_t *r,
-                        vcdc_api_error_t *err) {
+/* ids: part of the body's shape (422), checked with it. */
+static int parse_ids(const body_t *b, vcdc_api_read_t *r,
+                     vcdc_api_error_t *err) {
         int has = body_ids(b, "ids", &r->ids, &r->nids, err);
-        json_t *w = body_get(b, "where"), *wd = body_get(b, "where_document");
 
         if (has < 0)
                 return -1;
         r->has_ids = has;
+        return 0;
+}
+
+/* where and where_document: validated (400) once the shape is right, as
+ * the server does. */
+static int parse_filter(const body_t *b, vcdc_api_read_t *r,
+                        vcdc_api_error_t *err) {
+        json_t *w = body_get(b, "where"), *wd = body_get(b, "where_document");
+
         r->has_filter = w || wd;
         if (!(r->filter = vcdc_filter_parse(w, wd, err)))
                 return -1;
+        return 0;
+}
+
+static int query_shape(const body_t *b, vcdc_api_error_t *err);
+
+/* serde reads a body's members in their order and stops at the first
+ * that is of the wrong shape; fields missing are found at the end. So
+ * are the members checked here: fields[i] is read by its parser when its
+ * member comes, and once the members are done, the absent ones are. */
+#define F_IDS     1
+#define F_LIMIT   2
+#define F_OFFSET  4
+#define F_NRESULT 8
+#define F_INCLUDE 16
+#define F_QUERIES 32
+
+static int read_field(const body_t *b, int f, int inc_default,
+                      vcdc_api_read_t *r, vcdc_api_error_t *err) {
+        switch (f) {
+        case F_IDS:
+                return parse_ids(b, r, err);
+        case F_LIMIT:
+                return parse_u32(b, "limit", &r->limit, err);
+        case F_OFFSET:
+                return parse_u32(b, "offset", &r->offset, err);
+        case F_NRESULT:
+                return parse_u32(b, "n_results", &r->n_results, err);
+        case F_INCLUDE:
+                return parse_include(b, inc_default, &r->include, err);
+        default:
+                return query_shape(b, err);
+        }
+}
+
+static int read_fields(const body_t *b, int fields, int inc_default,
+                       vcdc_api_read_t *r, vcdc_api_error_t *err) {
+        static const struct {
+                const char *key;
+                int flag;
+        } names[] = {
+                {"ids", F_IDS},         {"limit", F_LIMIT},
+                {"offset", F_OFFSET},   {"n_results", F_NRESULT},
+                {"include", F_INCLUDE}, {"query_embeddings", F_QUERIES},
+        };
+        const vcdc_json_member_t *m;
+        size_t i, k, n = vcdc_jsonscan_members(b->js, &m);
+        int done = 0;
+
+        r->limit = r->offset = r->n_results = -1;
+        for (i = 0; i < n; i++)
+                for (k = 0; k < sizeof(names) / sizeof(*names); k++)
+                        if ((fields & names[k].flag) &&
+                            !(done & names[k].flag) &&
+                            m[i].key_len == strlen(names[k].key) &&
+                            !memcmp(m[i].key, names[k].key, m[i].key_len)) {
+                                if (read_field(b, names[k].flag, inc_default,
+                                               r, err))
+                                        return -1;
+                                done |= names[k].flag;
+                        }
+        for (k = 0; k < sizeof(names) / sizeof(*names); k++)
+                if ((fields & names[k].flag) && !(done & names[k].flag) &&
+                    read_field(b, names[k].flag, inc_default, r, err))
+                        return -1;
         return 0;
 }
 
@@ -283,7 +360,8 @@ int vcdc_api_parse_delete(const char *body, size_t len, vcdc_api_read_t *out,
         memset(out, 0, sizeof(*out));
         if (body_load(&b, body, len, "struct DeleteCollectionRecordsPayload",
                       err) ||
-            parse_common(&b, out, err))
+            read_fields(&b, F_IDS, 0, out, err) ||
+            parse_filter(&b, out, err))
                 goto done;
         if (out->has_ids && !out->nids && !out->has_filter) {
                 vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
@@ -306,11 +384,10 @@ int vcdc_api_parse_get(const char *body, size_t len, vcdc_api_read_t *out,
 
         memset(out, 0, sizeof(*out));
         if (body_load(&b, body, len, "struct GetRequestPayload", err) ||
-            parse_common(&b, out, err) ||
-            parse_u32(&b, "limit", &out->limit, err) ||
-            parse_u32(&b, "offset", &out->offset, err) ||
-            parse_include(&b, VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS,
-                          &out->include, err))
+            read_fields(&b, F_IDS | F_LIMIT | F_OFFSET | F_INCLUDE,
+                        VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS, out,
+                        err) ||
+            parse_filter(&b, out, err))
                 goto done;
         if (out->offset < 0)
                 out->offset = 0;
@@ -322,8 +399,35 @@ done:
         return rc;
 }
 
-/* query_embeddings: a sequence of sequences of numbers, straight to
- * float32 from the text. */
+/* The shape of query_embeddings (422): a sequence of sequences of
+ * numbers. */
+static int query_shape(const body_t *b, vcdc_api_error_t *err) {
+        json_t *arr = json_object_get(b->root, "query_embeddings"), *row, *v;
+        char path[64];
+        size_t i, k;
+
+        if (!arr)
+                return body_missing(b, "query_embeddings", err);
+        if (!json_is_array(arr))
+                return shape_type(err, "query_embeddings", arr, "a sequence");
+        json_array_foreach(arr, i, row) {
+                snprintf(path, sizeof(path), "query_embeddings[%zu]", i);
+                if (!json_is_array(row))
+                        return shape_type(err, path, row, "a sequence");
+                json_array_foreach(row, k, v) {
+                        snprintf(path, sizeof(path),
+                                 "query_embeddings[%zu][%zu]", i, k);
+                        if (!json_is_number(v))
+                                return shape_type(err, path, v, "f32");
+                }
+        }
+        return 0;
+}
+
+/* query_embeddings, once shaped: rows of one dimension (the server's
+ * words when not), of the collection's when it has one, each straight to
+ * float32 from the text. No row must be non-empty: the server checks
+ * only the dimension. */
 static int parse_queries(const body_t *b, size_t dim, vcdc_api_read_t *r,
                          vcdc_api_error_t *err) {
         const vcdc_json_span_t *span = body_span(b, "query_embeddings");
@@ -331,51 +435,40 @@ static int parse_queries(const body_t *b, size_t dim, vcdc_api_read_t *r,
         vcdc_json_span_t key, elem;
         vcdc_json_iter_t it;
         char path[64];
-        size_t i = 0, n, cnt;
+        size_t i, n, cnt = json_array_size(arr), rowdim = 0;
 
-        if (!arr)
-                return body_missing(b, "query_embeddings", err);
-        if (!json_is_array(arr))
-                return shape_type(err, "query_embeddings", arr, "a sequence");
-        cnt = json_array_size(arr);
         json_array_foreach(arr, i, row) {
-                snprintf(path, sizeof(path), "query_embeddings[%zu]", i);
-                if (!json_is_array(row))
-                        return shape_type(err, path, row, "a sequence");
-                if (!json_array_size(row))
+                if (i && json_array_size(row) != rowdim)
                         return vcdc_api_error_set(
                                 err, 400, VCDC_API_INVALID_ARGUMENT,
-                                "Validation error: query_embeddings: Each "
-                                "embedding must have at least 1 dimension");
-                if (!dim)
-                        dim = json_array_size(row);
-                if (json_array_size(row) != dim)
-                        return vcdc_api_error_set(
-                                err, 400, VCDC_API_INVALID_ARGUMENT,
-                                "Collection expecting embedding with "
-                                "dimension of %zu, got %zu",
-                                dim, json_array_size(row));
+                                "Inconsistent dimensions in provided "
+                                "embeddings");
+                rowdim = json_array_size(row);
         }
-        r->dim = dim;
-        if (!cnt)
+        if (cnt && dim && rowdim != dim)
+                return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                          "Collection expecting embedding "
+                                          "with dimension of %zu, got %zu",
+                                          dim, rowdim);
+        r->dim = rowdim;
+        r->nqueries = cnt;
+        if (!cnt || !rowdim)
                 return 0;
-        if (!(r->queries = malloc(cnt * dim * sizeof(float))))
+        if (!(r->queries = malloc(cnt * rowdim * sizeof(float))))
                 return oom(err);
         vcdc_json_iter_init(&it, span);
         for (i = 0; vcdc_json_iter_next(&it, &key, &elem); i++) {
-                if (vcdc_json_floats(&elem, r->queries + i * dim, dim, &n)) {
+                if (vcdc_json_floats(&elem, r->queries + i * rowdim, rowdim,
+                                     &n)) {
                         json_t *v = json_array_get(json_array_get(arr, i), n);
-                        snprintf(path, sizeof(path), "query_embeddings[%zu][%zu]",
-                                 i, n);
-                        if (!json_is_number(v))
-                                return shape_type(err, path, v, "f32");
+                        snprintf(path, sizeof(path),
+                                 "query_embeddings[%zu][%zu]", i, n);
                         return vcdc_api_error_set(
                                 err, 400, VCDC_API_INVALID_ARGUMENT,
                                 "%s: %g is beyond float32's range", path,
                                 json_number_value(v));
                 }
         }
-        r->nqueries = cnt;
         return 0;
 }
 
@@ -386,12 +479,11 @@ int vcdc_api_parse_query(const char *body, size_t len, size_t dim,
 
         memset(out, 0, sizeof(*out));
         if (body_load(&b, body, len, "struct QueryRequestPayload", err) ||
-            parse_common(&b, out, err) ||
-            parse_u32(&b, "n_results", &out->n_results, err) ||
-            parse_include(&b,
-                          VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS |
-                                  VCDC_API_INC_DISTANCES,
-                          &out->include, err) ||
+            read_fields(&b, F_IDS | F_NRESULT | F_INCLUDE | F_QUERIES,
+                        VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS |
+                                VCDC_API_INC_DISTANCES,
+                        out, err) ||
+            parse_filter(&b, out, err) ||
             parse_queries(&b, dim, out, err))
                 goto done;
         if (out->n_results < 0)
@@ -416,8 +508,10 @@ void vcdc_api_read_clear(vcdc_api_read_t *r) {
 
 /* -------------------------------------------------------- collections */
 
-int vcdc_api_check_collection_name(const char *name, const char *field,
-                                   vcdc_api_error_t *err) {
+/* What is wrong with a collection name, in Chroma's words after "FIELD: ",
+ * into out; 0 when nothing. */
+static int name_problem(const char *name, const char *field, char *out,
+                        size_t size) {
         size_t i, n = strlen(name);
         unsigned char addr[4];
         int ok = n >= 3 && n <= 512;
@@ -431,28 +525,60 @@ int vcdc_api_check_collection_name(const char *name, const char *field,
                         ok = 0;
         }
         if (!ok)
-                return vcdc_api_error_set(
-                        err, 400, VCDC_API_INVALID_ARGUMENT,
-                        "Validation error: %s: Expected a name containing "
-                        "3-512 characters from [a-zA-Z0-9._-], starting and "
-                        "ending with a character in [a-zA-Z0-9]. Got: %.300s",
-                        field, name);
-        if (strstr(name, ".."))
-                return vcdc_api_error_set(
-                        err, 400, VCDC_API_INVALID_ARGUMENT,
-                        "Validation error: %s: Expected a name that does not "
-                        "contains two consecutive periods (..). Got %.300s",
-                        field, name);
-        if (inet_pton(AF_INET, name, addr) == 1)
-                return vcdc_api_error_set(
-                        err, 400, VCDC_API_INVALID_ARGUMENT,
-                        "Validation error: %s: Expected a name that is not a "
-                        "valid ip address. Got %.300s",
-                        field, name);
-        return 0;
+                snprintf(out, size,
+                         "%s: Expected a name containing 3-512 characters "
+                         "from [a-zA-Z0-9._-], starting and ending with a "
+                         "character in [a-zA-Z0-9]. Got: %.600s",
+                         field, name);
+        else if (strstr(name, ".."))
+                snprintf(out, size,
+                         "%s: Expected a name that does not contains two "
+                         "consecutive periods (..). Got %.600s",
+                         field, name);
+        else if (inet_pton(AF_INET, name, addr) == 1)
+                snprintf(out, size,
+                         "%s: Expected a name that is not a valid ip "
+                         "address. Got %.600s",
+                         field, name);
+        else
+                return 0;
+        return 1;
 }
 
-/* metadata of a collection: non-empty, scalars (nulls when modifying). */
+int vcdc_api_check_collection_name(const char *name, const char *field,
+                                   vcdc_api_error_t *err) {
+        char why[900];
+
+        if (!name_problem(name, field, why, sizeof(why)))
+                return 0;
+        return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                  "Validation error: %s", why);
+}
+
+/* Chroma's validation of a create or modify, after its shape: every
+ * problem, one a line, the name's first. */
+static int validate_collection(const char *name, const char *name_field,
+                               const json_t *metadata,
+                               const char *metadata_field,
+                               vcdc_api_error_t *err) {
+        char why[900], all[VCDC_API_ERROR_MESSAGE_MAX];
+        size_t n = 0;
+
+        all[0] = '\0';
+        if (name && name_problem(name, name_field, why, sizeof(why)))
+                n += (size_t)snprintf(all + n, sizeof(all) - n, "%s", why);
+        if (metadata && !json_object_size(metadata) && n < sizeof(all))
+                n += (size_t)snprintf(all + n, sizeof(all) - n,
+                                      "%s%s: Metadata cannot be empty",
+                                      n ? "\n" : "", metadata_field);
+        if (!n)
+                return 0;
+        return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                  "Validation error: %s", all);
+}
+
+/* metadata of a collection: scalars (nulls when modifying); emptiness is
+ * validate_collection()'s. */
 static int collection_metadata(const body_t *b, const char *key, int nulls,
                                char **out, vcdc_api_error_t *err) {
         json_t *m = body_get(b, key);
@@ -464,11 +590,6 @@ static int collection_metadata(const body_t *b, const char *key, int nulls,
                            nulls ? "UpdateMetadataValue" : "MetadataValue",
                            err))
                 return -1;
-        if (!json_object_size(m))
-                return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
-                                          "Validation error: %s: Metadata "
-                                          "cannot be empty",
-                                          key);
         if (!(*out = vcdc_api_json_text(m)))
                 return oom(err);
         return 0;
@@ -533,8 +654,8 @@ int vcdc_api_parse_create_collection(const char *body, size_t len,
         if (collection_metadata(&b, "metadata", 0, &out->metadata, err) ||
             configuration(&b, "configuration", &out->configuration, err))
                 goto done;
-        if (vcdc_api_check_collection_name(json_string_value(name), "name",
-                                           err))
+        if (validate_collection(json_string_value(name), "name",
+                                body_get(&b, "metadata"), "metadata", err))
                 goto done;
         if (!(out->name = dup_n(json_string_value(name),
                                 json_string_length(name)))) {
@@ -567,8 +688,9 @@ int vcdc_api_parse_modify_collection(const char *body, size_t len,
         if (collection_metadata(&b, "new_metadata", 1, &out->metadata, err) ||
             configuration(&b, "new_configuration", &out->configuration, err))
                 goto done;
-        if (name && vcdc_api_check_collection_name(json_string_value(name),
-                                                   "new_name", err))
+        if (validate_collection(name ? json_string_value(name) : NULL,
+                                "new_name", body_get(&b, "new_metadata"),
+                                "new_metadata", err))
                 goto done;
         if (name && !(out->name = dup_n(json_string_value(name),
                                         json_string_length(name)))) {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #define VCDC_API_ERROR_NAME_MAX    40
-#define VCDC_API_ERROR_MESSAGE_MAX 512
+#define VCDC_API_ERROR_MESSAGE_MAX 1024
 
 typedef struct vcdc_api_error_s {
         int status; /* HTTP status: 400, 422, 404, 409, 500 */

@@ -33,33 +33,68 @@ static int b64_value(unsigned char c) {
         return -1;
 }
 
-int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
-                           size_t *dimp, vcdc_api_error_t *err) {
-        unsigned char *bytes;
-        size_t i, n = 0, pad = 0;
-        uint32_t acc = 0;
-        int v;
+/* The checks of Rust's base64 crate (standard alphabet, padding
+ * required, canonical trailing bits), in its words and order: Chroma 1.0
+ * decodes with it. Returns the padding (0-2), or -1 with err. */
+static int b64_check(const char *s, size_t len, vcdc_api_error_t *err) {
+        size_t i, p = len, q = len, run = 0;
 
-        *vp = NULL;
-        *dimp = 0;
-        for (i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c == '=' && i + 2 >= len &&
-                    (i == len - 1 || s[len - 1] == '=')) {
-                        pad++;
-                        continue;
-                }
-                if ((v = b64_value(c)) < 0 || pad)
+        for (i = 0; i < len && (p == len || q == len); i++) {
+                if (s[i] == '=' && p == len)
+                        p = i;
+                else if (s[i] != '=' && b64_value((unsigned char)s[i]) < 0 &&
+                         q == len)
+                        q = i;
+        }
+        if (p < q) {
+                while (p + run < len && s[p + run] == '=')
+                        run++;
+                if (p % 4 < 2 || p % 4 + run > 4 || p + run != len)
                         return vcdc_api_error_set(
                                 err, 400, VCDC_API_INVALID_ARGUMENT,
                                 "Base64 decoding error: Invalid base64 string: "
-                                "Invalid symbol %u, offset %zu.",
-                                c, i);
+                                "Invalid symbol 61, offset %zu.",
+                                p);
+        } else if (q < len) {
+                return vcdc_api_error_set(
+                        err, 400, VCDC_API_INVALID_ARGUMENT,
+                        "Base64 decoding error: Invalid base64 string: "
+                        "Invalid symbol %u, offset %zu.",
+                        (unsigned char)s[q], q);
         }
+        if (len % 4 == 1)
+                return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                          "Base64 decoding error: Invalid "
+                                          "base64 string: Invalid input "
+                                          "length: %zu",
+                                          len);
         if (len % 4)
                 return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
                                           "Base64 decoding error: Invalid "
                                           "base64 string: Invalid padding");
+        /* the bits the last symbol carries past the bytes must be zero */
+        if (run && b64_value((unsigned char)s[len - run - 1]) &
+                           (run == 1 ? 3 : 15))
+                return vcdc_api_error_set(
+                        err, 400, VCDC_API_INVALID_ARGUMENT,
+                        "Base64 decoding error: Invalid base64 string: "
+                        "Invalid last symbol %u, offset %zu.",
+                        (unsigned char)s[len - run - 1], len - run - 1);
+        return (int)run;
+}
+
+int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
+                           size_t *dimp, vcdc_api_error_t *err) {
+        unsigned char *bytes;
+        size_t i, n = 0, pad;
+        uint32_t acc = 0;
+        int r;
+
+        *vp = NULL;
+        *dimp = 0;
+        if ((r = b64_check(s, len, err)) < 0)
+                return -1;
+        pad = (size_t)r;
         if (!(bytes = malloc(len / 4 * 3 + 1)))
                 return oom(err);
         for (i = 0; i + pad < len; i++) {
@@ -112,45 +147,55 @@ static int optional_array(const body_t *b, const char *key, json_t **arrp,
         return 0;
 }
 
-/* The embeddings member: every element an array of numbers, or every one
- * a base64 string (update: nulls too). Fills recs[i].vector/dim and
- * has[i]. */
-static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
-                      vcdc_api_error_t *err) {
-        json_t *arr = json_object_get(b->root, "embeddings"), *e;
-        const char *payload = w->op == VCDC_API_UPDATE
-                                      ? "UpdateEmbeddingsPayload"
-                                      : "EmbeddingsPayload";
-        const vcdc_json_span_t *span;
-        vcdc_json_span_t key, elem;
-        vcdc_json_iter_t it;
+/* The shape of the embeddings member (serde's untagged enum): every
+ * element an array of numbers, or every one a base64 string; for update
+ * nulls too, and the member itself may be null. */
+static int embeddings_shape(const json_t *arr, vcdc_api_write_op_t op,
+                            vcdc_api_error_t *err) {
         int arrays = 0, strings = 0;
-        char path[64];
-        size_t i, n;
+        size_t i, k;
+        json_t *e, *x;
 
-        if (!arr && w->op != VCDC_API_UPDATE)
-                return body_missing(b, "embeddings", err);
-        if (!arr || (json_is_null(arr) && w->op == VCDC_API_UPDATE))
+        if (json_is_null(arr) && op == VCDC_API_UPDATE)
                 return 0;
         if (!json_is_array(arr))
                 goto untagged;
         json_array_foreach(arr, i, e) {
                 if (json_is_array(e)) {
-                        size_t k;
-                        json_t *x;
                         json_array_foreach(e, k, x) if (!json_is_number(x))
                                 goto untagged;
                         arrays = 1;
                 } else if (json_is_string(e)) {
                         strings = 1;
-                } else if (!json_is_null(e) || w->op != VCDC_API_UPDATE) {
+                } else if (!json_is_null(e) || op != VCDC_API_UPDATE) {
                         goto untagged;
                 }
         }
-        if (arrays && strings)
-                goto untagged;
-        if (json_array_size(arr) != w->n)
-                return 1; /* the caller's count check words it */
+        if (!(arrays && strings))
+                return 0;
+untagged:
+        return vcdc_api_error_shape(
+                err, "embeddings",
+                "data did not match any variant of untagged enum %s",
+                op == VCDC_API_UPDATE ? "UpdateEmbeddingsPayload"
+                                      : "EmbeddingsPayload");
+}
+
+/* The embeddings, once shaped, into recs[i].vector/dim and has[i]. */
+static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
+                      vcdc_api_error_t *err) {
+        json_t *arr = json_object_get(b->root, "embeddings"), *e;
+        const vcdc_json_span_t *span;
+        vcdc_json_span_t key, elem;
+        vcdc_json_iter_t it;
+        size_t i, n, given, nemb = json_array_size(arr);
+
+        /* w->recs has room for nemb: the counts are checked after these
+         * checks, as the server does */
+        if (!json_is_array(arr))
+                return 0; /* absent or null: an update's */
+        /* decoded first (base64's errors), then checked as the server
+         * does: each non-empty, all of one dimension, the collection's */
         span = body_span(b, "embeddings");
         vcdc_json_iter_init(&it, span);
         for (i = 0; vcdc_json_iter_next(&it, &key, &elem); i++) {
@@ -158,6 +203,7 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                 e = json_array_get(arr, i);
                 if (json_is_null(e))
                         continue;
+                w->has[i] |= VCDC_API_HAS_EMBEDDING;
                 if (json_is_string(e)) {
                         if (vcdc_api_base64_floats(json_string_value(e),
                                                    json_string_length(e),
@@ -177,11 +223,6 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                                         json_number_value(
                                                 json_array_get(e, n)));
                 }
-                if (!r->dim)
-                        return vcdc_api_error_set(
-                                err, 400, VCDC_API_INVALID_ARGUMENT,
-                                "Validation error: embeddings: Each embedding "
-                                "must have at least 1 dimension");
                 for (n = 0; n < r->dim; n++)
                         if (!isfinite(r->vector[n]))
                                 return vcdc_api_error_set(
@@ -189,27 +230,102 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                                         "embeddings[%zu][%zu] is not finite: "
                                         "vcdc takes finite vectors only",
                                         i, n);
-                w->has[i] |= VCDC_API_HAS_EMBEDDING;
         }
-        for (i = 0; i < w->n; i++) {
-                if (!(w->has[i] & VCDC_API_HAS_EMBEDDING))
-                        continue;
-                if (!dim)
-                        dim = w->recs[i].dim;
-                if (w->recs[i].dim != dim)
+        for (i = 0; w->op != VCDC_API_UPDATE && i < nemb; i++)
+                if ((w->has[i] & VCDC_API_HAS_EMBEDDING) && !w->recs[i].dim)
                         return vcdc_api_error_set(
                                 err, 400, VCDC_API_INVALID_ARGUMENT,
-                                "Collection expecting embedding with "
-                                "dimension of %zu, got %zu",
-                                dim, w->recs[i].dim);
+                                "Validation error: embeddings: Each embedding "
+                                "must have at least 1 dimension");
+        for (i = 0, n = 0, given = 0; i < nemb; i++) {
+                if (!(w->has[i] & VCDC_API_HAS_EMBEDDING))
+                        continue;
+                if (given++ && w->recs[i].dim != n)
+                        return vcdc_api_error_set(
+                                err, 400, VCDC_API_INVALID_ARGUMENT,
+                                "Inconsistent dimensions in provided "
+                                "embeddings");
+                n = w->recs[i].dim;
         }
+        if (given && dim && n != dim)
+                return vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                          "Collection expecting embedding "
+                                          "with dimension of %zu, got %zu",
+                                          dim, n);
+        if (n)
+                dim = n;
         w->dim = dim;
         return 0;
-untagged:
-        snprintf(path, sizeof(path), "embeddings");
-        return vcdc_api_error_shape(
-                err, path, "data did not match any variant of untagged enum %s",
-                payload);
+}
+
+/* The shape of one optional column (metadatas, documents, uris): null,
+ * or an array of nulls and values of the kind. */
+static int column_shape(const char *key, const json_t *arr,
+                        vcdc_api_write_op_t op, vcdc_api_error_t *err) {
+        char path[64];
+        json_t *v;
+        size_t i;
+
+        if (json_is_null(arr))
+                return 0;
+        if (!json_is_array(arr))
+                return shape_type(err, key, arr, "a sequence");
+        json_array_foreach(arr, i, v) {
+                snprintf(path, sizeof(path), "%s[%zu]", key, i);
+                if (json_is_null(v))
+                        continue;
+                if (!strcmp(key, "metadatas")) {
+                        if (check_metadata(v, path, op != VCDC_API_ADD,
+                                           op != VCDC_API_ADD
+                                                   ? "UpdateMetadataValue"
+                                                   : "MetadataValue",
+                                           err))
+                                return -1;
+                } else if (!json_is_string(v)) {
+                        return shape_type(err, path, v, "a string");
+                }
+        }
+        return 0;
+}
+
+/* The body's shape, member by member in its order (as serde reads it),
+ * then the fields missing. */
+static int write_shape(const body_t *b, vcdc_api_write_op_t op,
+                       vcdc_api_error_t *err) {
+        const vcdc_json_member_t *m;
+        size_t i, k, n = vcdc_jsonscan_members(b->js, &m);
+        char key[24], path[64];
+        json_t *v, *x;
+
+        for (i = 0; i < n; i++) {
+                if (m[i].key_len >= sizeof(key))
+                        continue;
+                memcpy(key, m[i].key, m[i].key_len);
+                key[m[i].key_len] = '\0';
+                v = json_object_get(b->root, key);
+                if (!strcmp(key, "ids")) {
+                        if (!json_is_array(v))
+                                return shape_type(err, "ids", v,
+                                                  "a sequence");
+                        json_array_foreach(v, k, x) if (!json_is_string(x)) {
+                                snprintf(path, sizeof(path), "ids[%zu]", k);
+                                return shape_type(err, path, x, "a string");
+                        }
+                } else if (!strcmp(key, "embeddings")) {
+                        if (embeddings_shape(v, op, err))
+                                return -1;
+                } else if (!strcmp(key, "metadatas") ||
+                           !strcmp(key, "documents") ||
+                           !strcmp(key, "uris")) {
+                        if (column_shape(key, v, op, err))
+                                return -1;
+                }
+        }
+        if (!json_object_get(b->root, "ids"))
+                return body_missing(b, "ids", err);
+        if (op != VCDC_API_UPDATE && !json_object_get(b->root, "embeddings"))
+                return body_missing(b, "embeddings", err);
+        return 0;
 }
 
 /* Shape checks of metadatas, documents, uris before the counts. */
@@ -253,15 +369,20 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
         json_t *metas, *docs, *uris, *emb, *v;
         char **ids = NULL;
         size_t i, nids = 0;
-        int rc = -1, r;
+        int rc = -1;
         body_t b;
 
         memset(out, 0, sizeof(*out));
         out->op = op;
-        if (body_load(&b, body, len, payloads[op], err))
+        if (body_load(&b, body, len, payloads[op], err) ||
+            write_shape(&b, op, err))
                 goto done;
-        if (!json_object_get(b.root, "ids")) {
+        if (!(v = json_object_get(b.root, "ids"))) {
                 body_missing(&b, "ids", err);
+                goto done;
+        }
+        if (!json_is_array(v)) {
+                shape_type(err, "ids", v, "a sequence");
                 goto done;
         }
         if (body_ids(&b, "ids", &ids, &nids, err) < 0 ||
@@ -270,16 +391,18 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
             optional_array(&b, "uris", &uris, err) ||
             check_columns(metas, docs, uris, op != VCDC_API_ADD, err))
                 goto done;
-        out->n = nids;
-        if (!(out->recs = calloc(nids + 1, sizeof(vcdc_record_t))) ||
-            !(out->has = calloc(nids + 1, 1))) {
+        emb = body_get(&b, "embeddings");
+        /* room for every embedding too: they are checked before the
+         * counts (vcdc_api_write_clear() frees all n) */
+        out->n = json_array_size(emb) > nids ? json_array_size(emb) : nids;
+        if (!(out->recs = calloc(out->n + 1, sizeof(vcdc_record_t))) ||
+            !(out->has = calloc(out->n + 1, 1))) {
                 oom(err);
                 goto done;
         }
-        if ((r = embeddings(&b, out, dim, err)) < 0)
+        if (embeddings(&b, out, dim, err))
                 goto done;
-        emb = body_get(&b, "embeddings");
-        if (r == 1 || (metas && json_array_size(metas) != nids) ||
+        if ((metas && json_array_size(metas) != nids) ||
             (docs && json_array_size(docs) != nids) ||
             (uris && json_array_size(uris) != nids) ||
             (emb && json_array_size(emb) != nids)) {
@@ -288,6 +411,7 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
                                    "documents, URIs and metadatas");
                 goto done;
         }
+        out->n = nids; /* the counts agree */
         for (i = 0; i < nids; i++) {
                 vcdc_record_t *rec = &out->recs[i];
                 if (!*ids[i]) {
