@@ -3,16 +3,20 @@
  * run from outside, for tests/integration/test_gateway_bodies.py. Reads
  * one JSON document on stdin:
  *   {"cases": [{"kind": "add"|"upsert"|"update"|"delete"|"get"|"query"|
- *               "create"|"modify", "dim": N, "body": TEXT}, ...]}
+ *               "create"|"modify"|"add_get", "dim": N, "body": TEXT}, ...]}
  * and writes {"results": [{"status": 0} | {"status": N, "error": NAME,
- * "message": TEXT}, ...]} on stdout. Exit 0, or 2 when the input is not
- * that shape.
+ * "message": TEXT}, ...]} on stdout. "add_get" parses an add and answers,
+ * as "answer", the get of its records with embeddings, documents and
+ * metadatas (api_result.h), to be compared with Chroma's. Exit 0, or 2
+ * when the input is not that shape.
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_body.h"
+#include "api_result.h"
 
 static json_t *run_one(const json_t *c) {
         const char *kind = json_string_value(json_object_get(c, "kind"));
@@ -29,6 +33,27 @@ static json_t *run_one(const json_t *c) {
                 return json_pack("{s:i,s:s,s:s}", "status", -1, "error",
                                  "tool", "message", "kind and body wanted");
         vcdc_api_error_clear(&err);
+        if (!strcmp(kind, "add_get")) {
+                vcdc_api_include_t inc = {
+                        VCDC_API_INC_EMBEDDINGS | VCDC_API_INC_DOCUMENTS |
+                                VCDC_API_INC_METADATAS,
+                        {VCDC_API_INC_EMBEDDINGS, VCDC_API_INC_DOCUMENTS,
+                         VCDC_API_INC_METADATAS},
+                        3};
+                json_t *answer;
+                char *text;
+
+                if (vcdc_api_parse_write(VCDC_API_ADD, "c", body, len, dim,
+                                         &w, &err))
+                        return json_pack("{s:i,s:s,s:s}", "status",
+                                         err.status, "error", err.name,
+                                         "message", err.message);
+                text = vcdc_api_get_result(w.recs, w.n, &inc, NULL);
+                answer = text ? json_loads(text, 0, NULL) : NULL;
+                free(text);
+                vcdc_api_write_clear(&w);
+                return json_pack("{s:i,s:o*}", "status", 0, "answer", answer);
+        }
         if (!strcmp(kind, "add") || !strcmp(kind, "upsert") ||
             !strcmp(kind, "update")) {
                 rc = vcdc_api_parse_write(

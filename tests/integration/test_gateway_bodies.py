@@ -12,6 +12,11 @@ error name, and the same message once Chroma's "at line L column C" is
 cut, except where the parser's words are its own: a body that is not
 JSON (jansson's words), and serde's wording of what it found.
 
+test_answers_agree: valid adds of varied content (random float32 bits as
+base64, 17-digit text, metadata of every type, documents with escapes
+and non-ASCII text), parsed and written back as a get's answer by the
+gateway's codec, must equal Chroma's answer to a get of the same add.
+
 Kept out of generation, with the reason (api_body.h lists them): what
 vcdc refuses on purpose (non-finite embeddings, uris, "chroma:" metadata
 keys, which also leave Chroma failing every later write, integers beyond
@@ -303,3 +308,69 @@ def test_bodies_agree(chroma):
                 pass
     # Both kinds are there in numbers.
     assert taken > N_CASES // 5 and refused > N_CASES // 5, (taken, refused)
+
+
+def answer_cases(rng, n=60):
+    """Valid adds of varied content: embeddings as text (17 digits,
+    integers, exponents) or base64 of random float32, metadata of every
+    type (floats of at most 15 digits, which Chroma stores exactly),
+    documents with escapes and non-ASCII text."""
+    cases = []
+    for c in range(n):
+        k = rng.randint(1, 4)
+        dim = DIM  # the collection Raw() makes has DIM
+        ids = ["ans%d_%d" % (c, i) for i in range(k)]
+        if rng.random() < 0.5:
+            emb = [[rng.choice([rng.uniform(-1e3, 1e3), rng.randint(-5, 5),
+                                rng.uniform(-1, 1) * 1e-20])
+                    for _ in range(dim)] for _ in ids]
+        else:
+            emb = []
+            for _ in ids:
+                vals = []
+                while len(vals) < dim:
+                    f = struct.unpack("<f", struct.pack(
+                        "<I", rng.getrandbits(32)))[0]
+                    if f == f and abs(f) < 3e38:
+                        vals.append(f)
+                emb.append(b64(vals))
+        metas = [rng.choice([None, {"i": rng.randint(-10**12, 10**12),
+                                    "f": round(rng.uniform(-1e6, 1e6), 6),
+                                    "b": rng.random() < 0.5,
+                                    "s": rng.choice(["", "x\"y\\z",
+                                                     "caf\u00e9 \u2603",
+                                                     "tab\there\nline"])}])
+                 for _ in ids]
+        docs = [rng.choice([None, "", "plain", "quote \" and \\ back",
+                            "\u00fcber \U0001F600", "ctl \u0001 x"])
+                for _ in ids]
+        cases.append({"kind": "add_get", "dim": 0, "body": json.dumps(
+            {"ids": ids, "embeddings": emb, "metadatas": metas,
+             "documents": docs})})
+    return cases
+
+
+def test_answers_agree(chroma):
+    """What the parser reads of an add, written back as a get's answer,
+    is what Chroma answers for the same add: the float32 of each
+    embedding, metadata of each type, documents, the shape."""
+    if not TOOL.exists():
+        pytest.skip("%s is missing: run `make it`" % TOOL)
+    cases = answer_cases(random.Random(SEED))
+    p = subprocess.run([str(TOOL)], input=json.dumps({"cases": cases}),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    ours = json.loads(p.stdout)["results"]
+    raw = Raw(chroma)
+    try:
+        for case, mine in zip(cases, ours):
+            assert mine["status"] == 0, (case, mine)
+            body = json.loads(case["body"])
+            raw.chroma._call("POST", "/collections/%s/add" % raw.cid, body)
+            want = raw.chroma._call(
+                "POST", "/collections/%s/get" % raw.cid,
+                {"ids": body["ids"],
+                 "include": ["embeddings", "documents", "metadatas"]})
+            assert mine["answer"] == want, (case, mine["answer"], want)
+    finally:
+        chroma._call("DELETE", "/collections/" + raw.name)
