@@ -221,6 +221,7 @@ def loaded(chroma, stack):
     with conn.cursor() as cur:
         cur.execute('DROP TABLE "%s"' % name)
     conn.close()
+    chroma._call("DELETE", "/collections/" + name)
 
 
 def sql_ids(conn, table, res):
