@@ -12,13 +12,17 @@
 
 static void put_include(vcdc_buf_t *b, const vcdc_api_include_t *inc) {
         size_t i;
-
         vcdc_buf_puts(b, "\"include\":[");
+        const char *name;
+        int first = 1;
+
         for (i = 0; i < inc->n; i++) {
-                if (i)
+                if (!(name = vcdc_api_include_name(inc->order[i])))
+                        continue; /* not a flag: the caller's mistake */
+                if (!first)
                         vcdc_buf_putc(b, ',');
-                vcdc_buf_printf(b, "\"%s\"",
-                                vcdc_api_include_name(inc->order[i]));
+                first = 0;
+                vcdc_buf_printf(b, "\"%s\"", name);
         }
         vcdc_buf_puts(b, "]}");
 }

@@ -252,6 +252,11 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                                           "Collection expecting embedding "
                                           "with dimension of %zu, got %zu",
                                           dim, n);
+        if (given && !n) /* an update's empty base64, no dimension known */
+                return vcdc_api_error_set(
+                        err, 400, VCDC_API_INVALID_ARGUMENT,
+                        "Validation error: embeddings: Each embedding must "
+                        "have at least 1 dimension");
         if (n)
                 dim = n;
         w->dim = dim;

@@ -73,6 +73,40 @@ static const struct {
         {VCDC_API_UPDATE, 2, "{\"ids\":[\"b\"],\"embeddings\":[[1,2,3]]}",
          400, "InvalidArgumentError",
          "Collection expecting embedding with dimension of 2, got 3"},
+        /* an update has no non-empty check: the dimension speaks */
+        {VCDC_API_UPDATE, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[]]}",
+         400, "InvalidArgumentError",
+         "Collection expecting embedding with dimension of 2, got 0"},
+        {VCDC_API_UPDATE, 0, "{\"ids\":[\"a\"],\"embeddings\":[\"\"]}", 400,
+         "InvalidArgumentError",
+         "Validation error: embeddings: Each embedding must have at least 1 "
+         "dimension"},
+        /* the shape first, member by member in the body's order */
+        {VCDC_API_ADD, 2,
+         "{\"documents\":[1],\"ids\":[\"\"],\"embeddings\":[[1]]}", 422,
+         "ChromaError", "Failed to deserialize the JSON body into the target "
+                        "type: documents[0]: invalid type: integer `1`"},
+        {VCDC_API_ADD, 2, "{\"ids\":null,\"embeddings\":[[1,2]]}", 422,
+         "ChromaError", "Failed to deserialize the JSON body into the target "
+                        "type: ids: invalid type: null, expected a sequence"},
+        /* then base64, dimensions, counts, empty ids */
+        {VCDC_API_ADD, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[\"x\"]}",
+         400, "InvalidArgumentError",
+         "Base64 decoding error: Invalid base64 string: Invalid input length: "
+         "1"},
+        {VCDC_API_ADD, 2,
+         "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[1,2],[1,2,3]],"
+         "\"metadatas\":[{}]}",
+         400, "InvalidArgumentError",
+         "Inconsistent dimensions in provided embeddings"},
+        {VCDC_API_ADD, 2,
+         "{\"ids\":[\"a\"],\"embeddings\":[[1,2,3]],\"documents\":[]}", 400,
+         "InvalidArgumentError",
+         "Collection expecting embedding with dimension of 2, got 3"},
+        {VCDC_API_ADD, 2, "{\"ids\":[\"\"],\"embeddings\":[[1,2],[1,2]]}",
+         400, "InvalidArgumentError",
+         "Inconsistent number of IDs, embeddings, documents, URIs and "
+         "metadatas"},
         {VCDC_API_ADD, 3, "{\"ids\":[\"d\",\"e\"],\"embeddings\":[[1,2,3]]}",
          400, "InvalidArgumentError",
          "Inconsistent number of IDs, embeddings, documents, URIs and "
