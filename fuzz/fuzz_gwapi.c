@@ -34,7 +34,8 @@ static void check_write(const vcdc_api_write_t *w) {
         vcdc_api_include_t inc = {VCDC_API_INC_EMBEDDINGS |
                                           VCDC_API_INC_DOCUMENTS |
                                           VCDC_API_INC_METADATAS,
-                                  {VCDC_API_INC_EMBEDDINGS}, 1};
+                                  {VCDC_API_INC_EMBEDDINGS},
+                                  1};
         size_t i, k;
         char *s;
 
@@ -112,10 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                                 &err);
                 if (!rc) {
                         vcdc_api_collection_t col = {
-                                "id", c.name ? c.name : "n", NULL, c.metadata,
-                                0, NULL, NULL, 0, 0};
-                        char *conf = vcdc_api_configuration_json(
-                                c.configuration);
+                                "id", c.name ? c.name : "n",
+                                NULL, c.metadata,
+                                0,    NULL,
+                                NULL, 0,
+                                0};
+                        char *conf =
+                                vcdc_api_configuration_json(c.configuration);
                         col.configuration_json = conf;
                         s = vcdc_api_collection_result(&col, NULL);
                         must_be_json(s);

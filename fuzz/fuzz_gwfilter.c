@@ -18,8 +18,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const metas[] = {
-        NULL, "{}", "{\"n\":1,\"s\":\"a\",\"b\":true}",
-        "{\"n\":1.5,\"s\":\"\",\"b\":false,\"k\":-3}", "{\"n\":\"1\"}",
+        NULL,
+        "{}",
+        "{\"n\":1,\"s\":\"a\",\"b\":true}",
+        "{\"n\":1.5,\"s\":\"\",\"b\":false,\"k\":-3}",
+        "{\"n\":\"1\"}",
 };
 static const char *const docs[] = {NULL, "", "hello world", "a.b\nc"};
 
@@ -32,7 +35,8 @@ static void check_sql(const vcdc_filter_t *f) {
         if (vcdc_filter_sql(f, "t.", 1, &sql))
                 return; /* out of memory */
         for (p = sql.sql; *p; p++) {
-                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+                            "YZ"
                             "0123456789_$:.,()<>=~'-[] ",
                             *p))
                         abort();

@@ -14,7 +14,7 @@
 #include "api_json.h"
 #include "jsonspan.h"
 
-char *dup_n(const char *s, size_t n) {
+char *vcdc_api_dup(const char *s, size_t n) {
         char *d = malloc(n + 1);
 
         if (d) {
@@ -58,8 +58,8 @@ static void describe(const json_t *j, char *out, size_t n) {
         }
 }
 
-int shape_type(vcdc_api_error_t *err, const char *path, const json_t *got,
-               const char *expected) {
+int vcdc_api_shape_type(vcdc_api_error_t *err, const char *path,
+                        const json_t *got, const char *expected) {
         char what[128];
 
         describe(got, what, sizeof(what));
@@ -67,8 +67,8 @@ int shape_type(vcdc_api_error_t *err, const char *path, const json_t *got,
                                     what, expected);
 }
 
-int body_load(body_t *b, const char *text, size_t len, const char *payload,
-              vcdc_api_error_t *err) {
+int vcdc_api_body_load(vcdc_api_body_t *b, const char *text, size_t len,
+                       const char *payload, vcdc_api_error_t *err) {
         vcdc_json_error_t jerr;
         vcdc_json_span_t root;
         json_error_t jj;
@@ -89,17 +89,18 @@ int body_load(body_t *b, const char *text, size_t len, const char *payload,
         if (!(b->root = json_loadb(text, len, JSON_DECODE_ANY, &jj)))
                 return oom(err); /* the scanner accepted it: only memory */
         if (!json_is_object(b->root))
-                return shape_type(err, "", b->root, payload);
+                return vcdc_api_shape_type(err, "", b->root, payload);
         return 0;
 }
 
-void body_free(body_t *b) {
+void vcdc_api_body_free(vcdc_api_body_t *b) {
         vcdc_jsonscan_destroy(b->js);
         json_decref(b->root);
         memset(b, 0, sizeof(*b));
 }
 
-const vcdc_json_span_t *body_span(const body_t *b, const char *key) {
+const vcdc_json_span_t *vcdc_api_body_span(const vcdc_api_body_t *b,
+                                           const char *key) {
         const vcdc_json_member_t *m;
         size_t i, n = vcdc_jsonscan_members(b->js, &m), kl = strlen(key);
         const vcdc_json_span_t *found = NULL;
@@ -110,18 +111,19 @@ const vcdc_json_span_t *body_span(const body_t *b, const char *key) {
         return found;
 }
 
-json_t *body_get(const body_t *b, const char *key) {
+json_t *vcdc_api_body_get(const vcdc_api_body_t *b, const char *key) {
         json_t *v = json_object_get(b->root, key);
 
         return json_is_null(v) ? NULL : v;
 }
 
-int body_missing(const body_t *b, const char *key, vcdc_api_error_t *err) {
+int vcdc_api_body_missing(const vcdc_api_body_t *b, const char *key,
+                          vcdc_api_error_t *err) {
         (void)b;
         return vcdc_api_error_shape(err, "", "missing field `%s`", key);
 }
 
-void free_ids(char **ids, size_t n) {
+void vcdc_api_free_ids(char **ids, size_t n) {
         size_t i;
 
         for (i = 0; ids && i < n; i++)
@@ -129,9 +131,9 @@ void free_ids(char **ids, size_t n) {
         free(ids);
 }
 
-int body_ids(const body_t *b, const char *key, char ***idsp, size_t *np,
-             vcdc_api_error_t *err) {
-        json_t *arr = body_get(b, key), *v;
+int vcdc_api_body_ids(const vcdc_api_body_t *b, const char *key, char ***idsp,
+                      size_t *np, vcdc_api_error_t *err) {
+        json_t *arr = vcdc_api_body_get(b, key), *v;
         char path[64], **ids;
         size_t i;
 
@@ -140,18 +142,18 @@ int body_ids(const body_t *b, const char *key, char ***idsp, size_t *np,
         if (!arr)
                 return 0;
         if (!json_is_array(arr))
-                return shape_type(err, key, arr, "a sequence");
+                return vcdc_api_shape_type(err, key, arr, "a sequence");
         if (!(ids = calloc(json_array_size(arr) + 1, sizeof(char *))))
                 return oom(err);
         json_array_foreach(arr, i, v) {
                 if (!json_is_string(v)) {
                         snprintf(path, sizeof(path), "%s[%zu]", key, i);
-                        free_ids(ids, i);
-                        return shape_type(err, path, v, "a string");
+                        vcdc_api_free_ids(ids, i);
+                        return vcdc_api_shape_type(err, path, v, "a string");
                 }
-                if (!(ids[i] = dup_n(json_string_value(v),
-                                     json_string_length(v)))) {
-                        free_ids(ids, i);
+                if (!(ids[i] = vcdc_api_dup(json_string_value(v),
+                                            json_string_length(v)))) {
+                        vcdc_api_free_ids(ids, i);
                         return oom(err);
                 }
         }
@@ -160,14 +162,14 @@ int body_ids(const body_t *b, const char *key, char ***idsp, size_t *np,
         return 1;
 }
 
-int check_metadata(const json_t *m, const char *path, int nulls,
-                   const char *enum_name, vcdc_api_error_t *err) {
+int vcdc_api_check_metadata(const json_t *m, const char *path, int nulls,
+                            const char *enum_name, vcdc_api_error_t *err) {
         const char *key;
         char where[160];
         json_t *v;
 
         if (!json_is_object(m))
-                return shape_type(err, path, m, "a map");
+                return vcdc_api_shape_type(err, path, m, "a map");
         json_object_foreach((json_t *)m, key, v) {
                 snprintf(where, sizeof(where), "%s.%.80s", path, key);
                 if (json_is_object(v) || json_is_array(v) ||
@@ -203,9 +205,9 @@ const char *vcdc_api_include_name(int flag) {
         return NULL;
 }
 
-static int parse_include(const body_t *b, int defaults,
+static int parse_include(const vcdc_api_body_t *b, int defaults,
                          vcdc_api_include_t *inc, vcdc_api_error_t *err) {
-        json_t *arr = body_get(b, "include"), *v;
+        json_t *arr = vcdc_api_body_get(b, "include"), *v;
         char path[40];
         size_t i, k;
 
@@ -219,7 +221,7 @@ static int parse_include(const body_t *b, int defaults,
                 return 0;
         }
         if (!json_is_array(arr))
-                return shape_type(err, "include", arr, "a sequence");
+                return vcdc_api_shape_type(err, "include", arr, "a sequence");
         json_array_foreach(arr, i, v) {
                 snprintf(path, sizeof(path), "include[%zu]", i);
                 if (!json_is_string(v)) /* the server's words: a parse error */
@@ -248,15 +250,15 @@ static int parse_include(const body_t *b, int defaults,
 /* -------------------------------------------------------------- reads */
 
 /* A u32 member (limit, offset, n_results): -1 when absent or null. */
-static int parse_u32(const body_t *b, const char *key, long long *out,
+static int parse_u32(const vcdc_api_body_t *b, const char *key, long long *out,
                      vcdc_api_error_t *err) {
-        json_t *v = body_get(b, key);
+        json_t *v = vcdc_api_body_get(b, key);
 
         *out = -1;
         if (!v)
                 return 0;
         if (!json_is_integer(v))
-                return shape_type(err, key, v, "u32");
+                return vcdc_api_shape_type(err, key, v, "u32");
         if (json_integer_value(v) < 0 || json_integer_value(v) > 4294967295LL)
                 return vcdc_api_error_shape(
                         err, key, "invalid value: integer `%lld`, expected u32",
@@ -266,9 +268,9 @@ static int parse_u32(const body_t *b, const char *key, long long *out,
 }
 
 /* ids: part of the body's shape (422), checked with it. */
-static int parse_ids(const body_t *b, vcdc_api_read_t *r,
+static int parse_ids(const vcdc_api_body_t *b, vcdc_api_read_t *r,
                      vcdc_api_error_t *err) {
-        int has = body_ids(b, "ids", &r->ids, &r->nids, err);
+        int has = vcdc_api_body_ids(b, "ids", &r->ids, &r->nids, err);
 
         if (has < 0)
                 return -1;
@@ -278,9 +280,10 @@ static int parse_ids(const body_t *b, vcdc_api_read_t *r,
 
 /* where and where_document: validated (400) once the shape is right, as
  * the server does. */
-static int parse_filter(const body_t *b, vcdc_api_read_t *r,
+static int parse_filter(const vcdc_api_body_t *b, vcdc_api_read_t *r,
                         vcdc_api_error_t *err) {
-        json_t *w = body_get(b, "where"), *wd = body_get(b, "where_document");
+        json_t *w = vcdc_api_body_get(b, "where"),
+               *wd = vcdc_api_body_get(b, "where_document");
 
         r->has_filter = w || wd;
         if (!(r->filter = vcdc_filter_parse(w, wd, err)))
@@ -288,7 +291,7 @@ static int parse_filter(const body_t *b, vcdc_api_read_t *r,
         return 0;
 }
 
-static int query_shape(const body_t *b, vcdc_api_error_t *err);
+static int query_shape(const vcdc_api_body_t *b, vcdc_api_error_t *err);
 
 /* serde reads a body's members in their order and stops at the first
  * that is of the wrong shape; fields missing are found at the end. So
@@ -301,7 +304,7 @@ static int query_shape(const body_t *b, vcdc_api_error_t *err);
 #define F_INCLUDE 16
 #define F_QUERIES 32
 
-static int read_field(const body_t *b, int f, int inc_default,
+static int read_field(const vcdc_api_body_t *b, int f, int inc_default,
                       vcdc_api_read_t *r, vcdc_api_error_t *err) {
         switch (f) {
         case F_IDS:
@@ -319,7 +322,7 @@ static int read_field(const body_t *b, int f, int inc_default,
         }
 }
 
-static int read_fields(const body_t *b, int fields, int inc_default,
+static int read_fields(const vcdc_api_body_t *b, int fields, int inc_default,
                        vcdc_api_read_t *r, vcdc_api_error_t *err) {
         static const struct {
                 const char *key;
@@ -340,8 +343,8 @@ static int read_fields(const body_t *b, int fields, int inc_default,
                             !(done & names[k].flag) &&
                             m[i].key_len == strlen(names[k].key) &&
                             !memcmp(m[i].key, names[k].key, m[i].key_len)) {
-                                if (read_field(b, names[k].flag, inc_default,
-                                               r, err))
+                                if (read_field(b, names[k].flag, inc_default, r,
+                                               err))
                                         return -1;
                                 done |= names[k].flag;
                         }
@@ -354,14 +357,13 @@ static int read_fields(const body_t *b, int fields, int inc_default,
 
 int vcdc_api_parse_delete(const char *body, size_t len, vcdc_api_read_t *out,
                           vcdc_api_error_t *err) {
-        body_t b;
+        vcdc_api_body_t b;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
-        if (body_load(&b, body, len, "struct DeleteCollectionRecordsPayload",
-                      err) ||
-            read_fields(&b, F_IDS, 0, out, err) ||
-            parse_filter(&b, out, err))
+        if (vcdc_api_body_load(&b, body, len,
+                               "struct DeleteCollectionRecordsPayload", err) ||
+            read_fields(&b, F_IDS, 0, out, err) || parse_filter(&b, out, err))
                 goto done;
         if (out->has_ids && !out->nids && !out->has_filter) {
                 vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
@@ -371,7 +373,7 @@ int vcdc_api_parse_delete(const char *body, size_t len, vcdc_api_read_t *out,
         }
         rc = 0;
 done:
-        body_free(&b);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_read_clear(out);
         return rc;
@@ -379,11 +381,12 @@ done:
 
 int vcdc_api_parse_get(const char *body, size_t len, vcdc_api_read_t *out,
                        vcdc_api_error_t *err) {
-        body_t b;
+        vcdc_api_body_t b;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
-        if (body_load(&b, body, len, "struct GetRequestPayload", err) ||
+        if (vcdc_api_body_load(&b, body, len, "struct GetRequestPayload",
+                               err) ||
             read_fields(&b, F_IDS | F_LIMIT | F_OFFSET | F_INCLUDE,
                         VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS, out,
                         err) ||
@@ -393,7 +396,7 @@ int vcdc_api_parse_get(const char *body, size_t len, vcdc_api_read_t *out,
                 out->offset = 0;
         rc = 0;
 done:
-        body_free(&b);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_read_clear(out);
         return rc;
@@ -401,24 +404,26 @@ done:
 
 /* The shape of query_embeddings (422): a sequence of sequences of
  * numbers. */
-static int query_shape(const body_t *b, vcdc_api_error_t *err) {
+static int query_shape(const vcdc_api_body_t *b, vcdc_api_error_t *err) {
         json_t *arr = json_object_get(b->root, "query_embeddings"), *row, *v;
         char path[64];
         size_t i, k;
 
         if (!arr)
-                return body_missing(b, "query_embeddings", err);
+                return vcdc_api_body_missing(b, "query_embeddings", err);
         if (!json_is_array(arr))
-                return shape_type(err, "query_embeddings", arr, "a sequence");
+                return vcdc_api_shape_type(err, "query_embeddings", arr,
+                                           "a sequence");
         json_array_foreach(arr, i, row) {
                 snprintf(path, sizeof(path), "query_embeddings[%zu]", i);
                 if (!json_is_array(row))
-                        return shape_type(err, path, row, "a sequence");
+                        return vcdc_api_shape_type(err, path, row,
+                                                   "a sequence");
                 json_array_foreach(row, k, v) {
                         snprintf(path, sizeof(path),
                                  "query_embeddings[%zu][%zu]", i, k);
                         if (!json_is_number(v))
-                                return shape_type(err, path, v, "f32");
+                                return vcdc_api_shape_type(err, path, v, "f32");
                 }
         }
         return 0;
@@ -428,9 +433,10 @@ static int query_shape(const body_t *b, vcdc_api_error_t *err) {
  * words when not), of the collection's when it has one, each straight to
  * float32 from the text. No row must be non-empty: the server checks
  * only the dimension. */
-static int parse_queries(const body_t *b, size_t dim, vcdc_api_read_t *r,
-                         vcdc_api_error_t *err) {
-        const vcdc_json_span_t *span = body_span(b, "query_embeddings");
+static int parse_queries(const vcdc_api_body_t *b, size_t dim,
+                         vcdc_api_read_t *r, vcdc_api_error_t *err) {
+        const vcdc_json_span_t *span =
+                vcdc_api_body_span(b, "query_embeddings");
         json_t *arr = json_object_get(b->root, "query_embeddings"), *row;
         vcdc_json_span_t key, elem;
         vcdc_json_iter_t it;
@@ -474,24 +480,24 @@ static int parse_queries(const body_t *b, size_t dim, vcdc_api_read_t *r,
 
 int vcdc_api_parse_query(const char *body, size_t len, size_t dim,
                          vcdc_api_read_t *out, vcdc_api_error_t *err) {
-        body_t b;
+        vcdc_api_body_t b;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
-        if (body_load(&b, body, len, "struct QueryRequestPayload", err) ||
+        if (vcdc_api_body_load(&b, body, len, "struct QueryRequestPayload",
+                               err) ||
             read_fields(&b, F_IDS | F_NRESULT | F_INCLUDE | F_QUERIES,
                         VCDC_API_INC_DOCUMENTS | VCDC_API_INC_METADATAS |
                                 VCDC_API_INC_DISTANCES,
                         out, err) ||
-            parse_filter(&b, out, err) ||
-            parse_queries(&b, dim, out, err))
+            parse_filter(&b, out, err) || parse_queries(&b, dim, out, err))
                 goto done;
         if (out->n_results < 0)
                 out->n_results = 10;
         out->limit = -1;
         rc = 0;
 done:
-        body_free(&b);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_read_clear(out);
         return rc;
@@ -500,7 +506,7 @@ done:
 void vcdc_api_read_clear(vcdc_api_read_t *r) {
         if (!r)
                 return;
-        free_ids(r->ids, r->nids);
+        vcdc_api_free_ids(r->ids, r->nids);
         vcdc_filter_destroy(r->filter);
         free(r->queries);
         memset(r, 0, sizeof(*r));
@@ -579,16 +585,16 @@ static int validate_collection(const char *name, const char *name_field,
 
 /* metadata of a collection: scalars (nulls when modifying); emptiness is
  * validate_collection()'s. */
-static int collection_metadata(const body_t *b, const char *key, int nulls,
-                               char **out, vcdc_api_error_t *err) {
-        json_t *m = body_get(b, key);
+static int collection_metadata(const vcdc_api_body_t *b, const char *key,
+                               int nulls, char **out, vcdc_api_error_t *err) {
+        json_t *m = vcdc_api_body_get(b, key);
 
         *out = NULL;
         if (!m)
                 return 0;
-        if (check_metadata(m, key, nulls,
-                           nulls ? "UpdateMetadataValue" : "MetadataValue",
-                           err))
+        if (vcdc_api_check_metadata(
+                    m, key, nulls,
+                    nulls ? "UpdateMetadataValue" : "MetadataValue", err))
                 return -1;
         if (!(*out = vcdc_api_json_text(m)))
                 return oom(err);
@@ -597,16 +603,17 @@ static int collection_metadata(const body_t *b, const char *key, int nulls,
 
 /* A configuration as given: an object whose hnsw.space, when given, is
  * one of Chroma's. */
-static int configuration(const body_t *b, const char *key, char **out,
+static int configuration(const vcdc_api_body_t *b, const char *key, char **out,
                          vcdc_api_error_t *err) {
-        json_t *c = body_get(b, key), *hnsw, *space;
+        json_t *c = vcdc_api_body_get(b, key), *hnsw, *space;
         char path[64];
 
         *out = NULL;
         if (!c)
                 return 0;
         if (!json_is_object(c))
-                return shape_type(err, key, c, "struct CollectionConfiguration");
+                return vcdc_api_shape_type(err, key, c,
+                                           "struct CollectionConfiguration");
         hnsw = json_object_get(c, "hnsw");
         space = json_is_object(hnsw) ? json_object_get(hnsw, "space") : NULL;
         snprintf(path, sizeof(path), "%s.hnsw.space", key);
@@ -621,7 +628,8 @@ static int configuration(const body_t *b, const char *key, char **out,
                                          "unknown variant `%.60s`, expected "
                                          "one of `l2`, `cosine`, `ip`",
                                          json_string_value(space))
-                               : shape_type(err, path, space, "enum HnswSpace");
+                               : vcdc_api_shape_type(err, path, space,
+                                                     "enum HnswSpace");
         if (!(*out = vcdc_api_json_text(c)))
                 return oom(err);
         return 0;
@@ -631,23 +639,24 @@ int vcdc_api_parse_create_collection(const char *body, size_t len,
                                      vcdc_api_collection_req_t *out,
                                      vcdc_api_error_t *err) {
         json_t *name, *goc;
-        body_t b;
+        vcdc_api_body_t b;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
-        if (body_load(&b, body, len, "struct CreateCollectionPayload", err))
+        if (vcdc_api_body_load(&b, body, len, "struct CreateCollectionPayload",
+                               err))
                 goto done;
         if (!(name = json_object_get(b.root, "name"))) {
-                body_missing(&b, "name", err);
+                vcdc_api_body_missing(&b, "name", err);
                 goto done;
         }
         if (!json_is_string(name)) {
-                shape_type(err, "name", name, "a string");
+                vcdc_api_shape_type(err, "name", name, "a string");
                 goto done;
         }
         goc = json_object_get(b.root, "get_or_create");
         if (goc && !json_is_boolean(goc)) {
-                shape_type(err, "get_or_create", goc, "a boolean");
+                vcdc_api_shape_type(err, "get_or_create", goc, "a boolean");
                 goto done;
         }
         out->get_or_create = json_is_true(goc);
@@ -655,16 +664,17 @@ int vcdc_api_parse_create_collection(const char *body, size_t len,
             configuration(&b, "configuration", &out->configuration, err))
                 goto done;
         if (validate_collection(json_string_value(name), "name",
-                                body_get(&b, "metadata"), "metadata", err))
+                                vcdc_api_body_get(&b, "metadata"), "metadata",
+                                err))
                 goto done;
-        if (!(out->name = dup_n(json_string_value(name),
-                                json_string_length(name)))) {
+        if (!(out->name = vcdc_api_dup(json_string_value(name),
+                                       json_string_length(name)))) {
                 oom(err);
                 goto done;
         }
         rc = 0;
 done:
-        body_free(&b);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_collection_req_clear(out);
         return rc;
@@ -674,32 +684,33 @@ int vcdc_api_parse_modify_collection(const char *body, size_t len,
                                      vcdc_api_collection_req_t *out,
                                      vcdc_api_error_t *err) {
         json_t *name;
-        body_t b;
+        vcdc_api_body_t b;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
-        if (body_load(&b, body, len, "struct UpdateCollectionPayload", err))
+        if (vcdc_api_body_load(&b, body, len, "struct UpdateCollectionPayload",
+                               err))
                 goto done;
-        name = body_get(&b, "new_name");
+        name = vcdc_api_body_get(&b, "new_name");
         if (name && !json_is_string(name)) {
-                shape_type(err, "new_name", name, "a string");
+                vcdc_api_shape_type(err, "new_name", name, "a string");
                 goto done;
         }
         if (collection_metadata(&b, "new_metadata", 1, &out->metadata, err) ||
             configuration(&b, "new_configuration", &out->configuration, err))
                 goto done;
-        if (validate_collection(name ? json_string_value(name) : NULL,
-                                "new_name", body_get(&b, "new_metadata"),
-                                "new_metadata", err))
+        if (validate_collection(
+                    name ? json_string_value(name) : NULL, "new_name",
+                    vcdc_api_body_get(&b, "new_metadata"), "new_metadata", err))
                 goto done;
-        if (name && !(out->name = dup_n(json_string_value(name),
-                                        json_string_length(name)))) {
+        if (name && !(out->name = vcdc_api_dup(json_string_value(name),
+                                               json_string_length(name)))) {
                 oom(err);
                 goto done;
         }
         rc = 0;
 done:
-        body_free(&b);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_collection_req_clear(out);
         return rc;

@@ -103,13 +103,13 @@ typedef struct vcdc_api_read_s {
         vcdc_filter_t *filter; /* never NULL once parsed */
         int has_filter;        /* where or where_document given */
         /* get: */
-        long long limit;       /* -1: none */
-        long long offset;      /* 0 when not given */
+        long long limit;  /* -1: none */
+        long long offset; /* 0 when not given */
         /* query: */
-        float *queries;        /* nqueries * dim */
+        float *queries; /* nqueries * dim */
         size_t nqueries;
         size_t dim;
-        long long n_results;   /* 10 when not given */
+        long long n_results; /* 10 when not given */
         vcdc_api_include_t include;
 } vcdc_api_read_t;
 
@@ -158,7 +158,7 @@ int vcdc_api_check_collection_name(const char *name, const char *field,
 /** Decodes base64 (RFC 4648, padded) of little-endian float32 into a new
  *  array (*vp, *dimp; free()). Returns 0, or -1 with err in Chroma's
  *  words ("Base64 decoding error: ..."). */
-int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
-                           size_t *dimp, vcdc_api_error_t *err);
+int vcdc_api_base64_floats(const char *s, size_t len, float **vp, size_t *dimp,
+                           vcdc_api_error_t *err);
 
 #endif

@@ -17,11 +17,9 @@ static int set_v(vcdc_api_error_t *err, int status, const char *name,
                 return -1;
         err->status = status;
         snprintf(err->name, sizeof(err->name), "%s", name);
-        n = (size_t)snprintf(err->message, sizeof(err->message), "%s",
-                             prefix);
+        n = (size_t)snprintf(err->message, sizeof(err->message), "%s", prefix);
         if (n < sizeof(err->message))
-                vsnprintf(err->message + n, sizeof(err->message) - n, fmt,
-                          ap);
+                vsnprintf(err->message + n, sizeof(err->message) - n, fmt, ap);
         return -1;
 }
 

@@ -178,8 +178,7 @@ static void put_collection(vcdc_buf_t *b, const vcdc_api_collection_t *c) {
                         c->log_position, c->version);
 }
 
-char *vcdc_api_collection_result(const vcdc_api_collection_t *c,
-                                 size_t *lenp) {
+char *vcdc_api_collection_result(const vcdc_api_collection_t *c, size_t *lenp) {
         vcdc_buf_t b = VCDC_BUF_INIT;
 
         put_collection(&b, c);
@@ -228,9 +227,8 @@ const char *vcdc_api_configuration_space(const char *configuration_json) {
         static const char *const spaces[] = {"l2", "cosine", "ip"};
         json_t *c = configuration_json ? json_loads(configuration_json, 0, NULL)
                                        : NULL;
-        const char *s =
-                json_string_value(json_object_get(json_object_get(c, "hnsw"),
-                                                  "space"));
+        const char *s = json_string_value(
+                json_object_get(json_object_get(c, "hnsw"), "space"));
         const char *found = "l2";
         size_t i;
 

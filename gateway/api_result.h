@@ -45,7 +45,7 @@ char *vcdc_api_query_result(const vcdc_api_hits_t *hits, size_t nqueries,
 
 /* A collection as Chroma describes it. */
 typedef struct vcdc_api_collection_s {
-        const char *id;                 /* a UUID */
+        const char *id; /* a UUID */
         const char *name;
         const char *configuration_json; /* object text; NULL: the default */
         const char *metadata;           /* object text or NULL */
@@ -57,8 +57,7 @@ typedef struct vcdc_api_collection_s {
 } vcdc_api_collection_t;
 
 /** The collection object. As vcdc_api_get_result(). */
-char *vcdc_api_collection_result(const vcdc_api_collection_t *c,
-                                 size_t *lenp);
+char *vcdc_api_collection_result(const vcdc_api_collection_t *c, size_t *lenp);
 
 /** A list of collections ([..]). As vcdc_api_get_result(). */
 char *vcdc_api_collections_result(const vcdc_api_collection_t *cs, size_t n,

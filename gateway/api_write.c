@@ -73,8 +73,8 @@ static int b64_check(const char *s, size_t len, vcdc_api_error_t *err) {
                                           "Base64 decoding error: Invalid "
                                           "base64 string: Invalid padding");
         /* the bits the last symbol carries past the bytes must be zero */
-        if (run && b64_value((unsigned char)s[len - run - 1]) &
-                           (run == 1 ? 3 : 15))
+        if (run &&
+            b64_value((unsigned char)s[len - run - 1]) & (run == 1 ? 3 : 15))
                 return vcdc_api_error_set(
                         err, 400, VCDC_API_INVALID_ARGUMENT,
                         "Base64 decoding error: Invalid base64 string: "
@@ -83,8 +83,8 @@ static int b64_check(const char *s, size_t len, vcdc_api_error_t *err) {
         return (int)run;
 }
 
-int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
-                           size_t *dimp, vcdc_api_error_t *err) {
+int vcdc_api_base64_floats(const char *s, size_t len, float **vp, size_t *dimp,
+                           vcdc_api_error_t *err) {
         unsigned char *bytes;
         size_t i, n = 0, pad;
         uint32_t acc = 0;
@@ -139,11 +139,11 @@ int vcdc_api_base64_floats(const char *s, size_t len, float **vp,
 
 /* Optional per-record arrays: metadatas, documents, uris. The length of
  * each present one, for the count check. */
-static int optional_array(const body_t *b, const char *key, json_t **arrp,
-                          vcdc_api_error_t *err) {
-        *arrp = body_get(b, key);
+static int optional_array(const vcdc_api_body_t *b, const char *key,
+                          json_t **arrp, vcdc_api_error_t *err) {
+        *arrp = vcdc_api_body_get(b, key);
         if (*arrp && !json_is_array(*arrp))
-                return shape_type(err, key, *arrp, "a sequence");
+                return vcdc_api_shape_type(err, key, *arrp, "a sequence");
         return 0;
 }
 
@@ -162,8 +162,8 @@ static int embeddings_shape(const json_t *arr, vcdc_api_write_op_t op,
                 goto untagged;
         json_array_foreach(arr, i, e) {
                 if (json_is_array(e)) {
-                        json_array_foreach(e, k, x) if (!json_is_number(x))
-                                goto untagged;
+                        json_array_foreach(
+                                e, k, x) if (!json_is_number(x)) goto untagged;
                         arrays = 1;
                 } else if (json_is_string(e)) {
                         strings = 1;
@@ -182,7 +182,7 @@ untagged:
 }
 
 /* The embeddings, once shaped, into recs[i].vector/dim and has[i]. */
-static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
+static int embeddings(const vcdc_api_body_t *b, vcdc_api_write_t *w, size_t dim,
                       vcdc_api_error_t *err) {
         json_t *arr = json_object_get(b->root, "embeddings"), *e;
         const vcdc_json_span_t *span;
@@ -196,7 +196,7 @@ static int embeddings(const body_t *b, vcdc_api_write_t *w, size_t dim,
                 return 0; /* absent or null: an update's */
         /* decoded first (base64's errors), then checked as the server
          * does: each non-empty, all of one dimension, the collection's */
-        span = body_span(b, "embeddings");
+        span = vcdc_api_body_span(b, "embeddings");
         vcdc_json_iter_init(&it, span);
         for (i = 0; vcdc_json_iter_next(&it, &key, &elem); i++) {
                 vcdc_record_t *r = &w->recs[i];
@@ -274,20 +274,20 @@ static int column_shape(const char *key, const json_t *arr,
         if (json_is_null(arr))
                 return 0;
         if (!json_is_array(arr))
-                return shape_type(err, key, arr, "a sequence");
+                return vcdc_api_shape_type(err, key, arr, "a sequence");
         json_array_foreach(arr, i, v) {
                 snprintf(path, sizeof(path), "%s[%zu]", key, i);
                 if (json_is_null(v))
                         continue;
                 if (!strcmp(key, "metadatas")) {
-                        if (check_metadata(v, path, op != VCDC_API_ADD,
-                                           op != VCDC_API_ADD
-                                                   ? "UpdateMetadataValue"
-                                                   : "MetadataValue",
-                                           err))
+                        if (vcdc_api_check_metadata(
+                                    v, path, op != VCDC_API_ADD,
+                                    op != VCDC_API_ADD ? "UpdateMetadataValue"
+                                                       : "MetadataValue",
+                                    err))
                                 return -1;
                 } else if (!json_is_string(v)) {
-                        return shape_type(err, path, v, "a string");
+                        return vcdc_api_shape_type(err, path, v, "a string");
                 }
         }
         return 0;
@@ -295,7 +295,7 @@ static int column_shape(const char *key, const json_t *arr,
 
 /* The body's shape, member by member in its order (as serde reads it),
  * then the fields missing. */
-static int write_shape(const body_t *b, vcdc_api_write_op_t op,
+static int write_shape(const vcdc_api_body_t *b, vcdc_api_write_op_t op,
                        vcdc_api_error_t *err) {
         const vcdc_json_member_t *m;
         size_t i, k, n = vcdc_jsonscan_members(b->js, &m);
@@ -310,33 +310,32 @@ static int write_shape(const body_t *b, vcdc_api_write_op_t op,
                 v = json_object_get(b->root, key);
                 if (!strcmp(key, "ids")) {
                         if (!json_is_array(v))
-                                return shape_type(err, "ids", v,
-                                                  "a sequence");
+                                return vcdc_api_shape_type(err, "ids", v,
+                                                           "a sequence");
                         json_array_foreach(v, k, x) if (!json_is_string(x)) {
                                 snprintf(path, sizeof(path), "ids[%zu]", k);
-                                return shape_type(err, path, x, "a string");
+                                return vcdc_api_shape_type(err, path, x,
+                                                           "a string");
                         }
                 } else if (!strcmp(key, "embeddings")) {
                         if (embeddings_shape(v, op, err))
                                 return -1;
                 } else if (!strcmp(key, "metadatas") ||
-                           !strcmp(key, "documents") ||
-                           !strcmp(key, "uris")) {
+                           !strcmp(key, "documents") || !strcmp(key, "uris")) {
                         if (column_shape(key, v, op, err))
                                 return -1;
                 }
         }
         if (!json_object_get(b->root, "ids"))
-                return body_missing(b, "ids", err);
+                return vcdc_api_body_missing(b, "ids", err);
         if (op != VCDC_API_UPDATE && !json_object_get(b->root, "embeddings"))
-                return body_missing(b, "embeddings", err);
+                return vcdc_api_body_missing(b, "embeddings", err);
         return 0;
 }
 
 /* Shape checks of metadatas, documents, uris before the counts. */
 static int check_columns(const json_t *metas, const json_t *docs,
-                         const json_t *uris, int nulls,
-                         vcdc_api_error_t *err) {
+                         const json_t *uris, int nulls, vcdc_api_error_t *err) {
         char path[64];
         json_t *v;
         size_t i;
@@ -344,21 +343,21 @@ static int check_columns(const json_t *metas, const json_t *docs,
         json_array_foreach(metas, i, v) {
                 snprintf(path, sizeof(path), "metadatas[%zu]", i);
                 if (!json_is_null(v) &&
-                    check_metadata(v, path, nulls,
-                                   nulls ? "UpdateMetadataValue"
-                                         : "MetadataValue",
-                                   err))
+                    vcdc_api_check_metadata(v, path, nulls,
+                                            nulls ? "UpdateMetadataValue"
+                                                  : "MetadataValue",
+                                            err))
                         return -1;
         }
         json_array_foreach(docs, i, v) {
                 snprintf(path, sizeof(path), "documents[%zu]", i);
                 if (!json_is_null(v) && !json_is_string(v))
-                        return shape_type(err, path, v, "a string");
+                        return vcdc_api_shape_type(err, path, v, "a string");
         }
         json_array_foreach(uris, i, v) {
                 snprintf(path, sizeof(path), "uris[%zu]", i);
                 if (!json_is_null(v) && !json_is_string(v))
-                        return shape_type(err, path, v, "a string");
+                        return vcdc_api_shape_type(err, path, v, "a string");
         }
         return 0;
 }
@@ -375,28 +374,28 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
         char **ids = NULL;
         size_t i, nids = 0;
         int rc = -1;
-        body_t b;
+        vcdc_api_body_t b;
 
         memset(out, 0, sizeof(*out));
         out->op = op;
-        if (body_load(&b, body, len, payloads[op], err) ||
+        if (vcdc_api_body_load(&b, body, len, payloads[op], err) ||
             write_shape(&b, op, err))
                 goto done;
         if (!(v = json_object_get(b.root, "ids"))) {
-                body_missing(&b, "ids", err);
+                vcdc_api_body_missing(&b, "ids", err);
                 goto done;
         }
         if (!json_is_array(v)) {
-                shape_type(err, "ids", v, "a sequence");
+                vcdc_api_shape_type(err, "ids", v, "a sequence");
                 goto done;
         }
-        if (body_ids(&b, "ids", &ids, &nids, err) < 0 ||
+        if (vcdc_api_body_ids(&b, "ids", &ids, &nids, err) < 0 ||
             optional_array(&b, "metadatas", &metas, err) ||
             optional_array(&b, "documents", &docs, err) ||
             optional_array(&b, "uris", &uris, err) ||
             check_columns(metas, docs, uris, op != VCDC_API_ADD, err))
                 goto done;
-        emb = body_get(&b, "embeddings");
+        emb = vcdc_api_body_get(&b, "embeddings");
         /* room for every embedding too: they are checked before the
          * counts (vcdc_api_write_clear() frees all n) */
         out->n = json_array_size(emb) > nids ? json_array_size(emb) : nids;
@@ -444,7 +443,8 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
                 rec->op = VCDC_OP_UPSERT;
                 rec->id = ids[i];
                 ids[i] = NULL;
-                if (!(rec->collection = dup_n(collection, strlen(collection)))) {
+                if (!(rec->collection =
+                              vcdc_api_dup(collection, strlen(collection)))) {
                         oom(err);
                         goto done;
                 }
@@ -456,8 +456,9 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
                         out->has[i] |= VCDC_API_HAS_METADATA;
                 }
                 if ((v = json_array_get(docs, i)) && !json_is_null(v)) {
-                        if (!(rec->document = dup_n(json_string_value(v),
-                                                    json_string_length(v)))) {
+                        if (!(rec->document =
+                                      vcdc_api_dup(json_string_value(v),
+                                                   json_string_length(v)))) {
                                 oom(err);
                                 goto done;
                         }
@@ -466,8 +467,8 @@ int vcdc_api_parse_write(vcdc_api_write_op_t op, const char *collection,
         }
         rc = 0;
 done:
-        free_ids(ids, nids);
-        body_free(&b);
+        vcdc_api_free_ids(ids, nids);
+        vcdc_api_body_free(&b);
         if (rc)
                 vcdc_api_write_clear(out);
         return rc;

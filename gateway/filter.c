@@ -88,8 +88,8 @@ static int only_member(const json_t *obj, const char **key,
 typedef node_t *(*parse_fn)(const json_t *, int, vcdc_api_error_t *);
 
 /* $and / $or: value must be an array of clauses parsed by parse. */
-static node_t *parse_composite(node_kind_t kind, const json_t *arr,
-                               int depth, parse_fn parse, const char *words,
+static node_t *parse_composite(node_kind_t kind, const json_t *arr, int depth,
+                               parse_fn parse, const char *words,
                                vcdc_api_error_t *err) {
         node_t *n;
         size_t i;
@@ -151,7 +151,7 @@ static const struct {
         meta_op_t op;
         int ordered; /* only for numbers */
 } meta_ops[] = {
-        {"$eq", OP_EQ, 0},  {"$ne", OP_NE, 0},   {"$gt", OP_GT, 1},
+        {"$eq", OP_EQ, 0},   {"$ne", OP_NE, 0}, {"$gt", OP_GT, 1},
         {"$gte", OP_GTE, 1}, {"$lt", OP_LT, 1}, {"$lte", OP_LTE, 1},
 };
 
@@ -335,8 +335,7 @@ static node_t *parse_doc(const json_t *w, int depth, vcdc_api_error_t *err) {
                 rc = regcomp(&n->re, n->pattern, REG_EXTENDED | REG_NOSUB);
                 if (rc) {
                         regerror(rc, &n->re, why, sizeof(why));
-                        vcdc_api_error_set(err, 400,
-                                           VCDC_API_INVALID_ARGUMENT,
+                        vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
                                            "Regex syntax errror: regex parse "
                                            "error: %s",
                                            why);

@@ -84,8 +84,8 @@ int vcdc_filter_match_text(const vcdc_filter_t *f, const char *metadata_text,
 
 /* A SQL condition and its parameters, all as text. */
 typedef struct vcdc_filter_sql_s {
-        char *sql;      /* a boolean expression; "TRUE" for an empty filter */
-        char **params;  /* nparams values, for $first .. $first+nparams-1 */
+        char *sql;     /* a boolean expression; "TRUE" for an empty filter */
+        char **params; /* nparams values, for $first .. $first+nparams-1 */
         size_t nparams;
 } vcdc_filter_sql_t;
 

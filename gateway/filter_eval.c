@@ -89,10 +89,10 @@ static int match_meta(const node_t *n, const json_t *metadata,
                 return r;
         }
         /* keys may hold NUL: compare with their length */
-        return match_value(n, json_is_object(metadata)
-                                      ? json_object_getn(metadata, n->key,
-                                                         n->key_len)
-                                      : NULL);
+        return match_value(
+                n, json_is_object(metadata)
+                           ? json_object_getn(metadata, n->key, n->key_len)
+                           : NULL);
 }
 
 static int match_doc(const node_t *n, const char *document) {
@@ -105,8 +105,7 @@ static int match_doc(const node_t *n, const char *document) {
                 else
                         hit = regexec(&n->re, document, 0, NULL, 0) == 0;
         }
-        return n->doc_op == DOC_CONTAINS || n->doc_op == DOC_REGEX ? hit
-                                                                   : !hit;
+        return n->doc_op == DOC_CONTAINS || n->doc_op == DOC_REGEX ? hit : !hit;
 }
 
 static int match_node(const node_t *n, const json_t *metadata,

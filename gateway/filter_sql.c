@@ -216,8 +216,8 @@ static void meta_sql(sqlctx_t *c, const node_t *n) {
 }
 
 static void doc_sql(sqlctx_t *c, const node_t *n) {
-        int negate = n->doc_op == DOC_NOT_CONTAINS ||
-                     n->doc_op == DOC_NOT_REGEX;
+        int negate =
+                n->doc_op == DOC_NOT_CONTAINS || n->doc_op == DOC_NOT_REGEX;
 
         vcdc_buf_puts(&c->b, negate ? "(NOT coalesce(" : "coalesce(");
         if (n->doc_op == DOC_CONTAINS || n->doc_op == DOC_NOT_CONTAINS) {
@@ -277,7 +277,8 @@ int vcdc_filter_sql(const vcdc_filter_t *f, const char *prefix, int first,
                 node_sql(&c, f->root);
         out->params = c.params;
         out->nparams = c.nparams;
-        if (c.failed || c.b.failed || !(out->sql = vcdc_buf_detach(&c.b, NULL))) {
+        if (c.failed || c.b.failed ||
+            !(out->sql = vcdc_buf_detach(&c.b, NULL))) {
                 vcdc_buf_free(&c.b);
                 vcdc_filter_sql_clear(out);
                 return -1;

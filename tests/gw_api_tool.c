@@ -30,8 +30,8 @@ static json_t *run_one(const json_t *c) {
         int rc;
 
         if (!kind || !body)
-                return json_pack("{s:i,s:s,s:s}", "status", -1, "error",
-                                 "tool", "message", "kind and body wanted");
+                return json_pack("{s:i,s:s,s:s}", "status", -1, "error", "tool",
+                                 "message", "kind and body wanted");
         vcdc_api_error_clear(&err);
         if (!strcmp(kind, "add_get")) {
                 vcdc_api_include_t inc = {
@@ -43,11 +43,11 @@ static json_t *run_one(const json_t *c) {
                 json_t *answer;
                 char *text;
 
-                if (vcdc_api_parse_write(VCDC_API_ADD, "c", body, len, dim,
-                                         &w, &err))
-                        return json_pack("{s:i,s:s,s:s}", "status",
-                                         err.status, "error", err.name,
-                                         "message", err.message);
+                if (vcdc_api_parse_write(VCDC_API_ADD, "c", body, len, dim, &w,
+                                         &err))
+                        return json_pack("{s:i,s:s,s:s}", "status", err.status,
+                                         "error", err.name, "message",
+                                         err.message);
                 text = vcdc_api_get_result(w.recs, w.n, &inc, NULL);
                 answer = text ? json_loads(text, 0, NULL) : NULL;
                 free(text);
@@ -56,11 +56,11 @@ static json_t *run_one(const json_t *c) {
         }
         if (!strcmp(kind, "add") || !strcmp(kind, "upsert") ||
             !strcmp(kind, "update")) {
-                rc = vcdc_api_parse_write(
-                        !strcmp(kind, "add")      ? VCDC_API_ADD
-                        : !strcmp(kind, "upsert") ? VCDC_API_UPSERT
+                rc = vcdc_api_parse_write(!strcmp(kind, "add") ? VCDC_API_ADD
+                                          : !strcmp(kind, "upsert")
+                                                  ? VCDC_API_UPSERT
                                                   : VCDC_API_UPDATE,
-                        "c", body, len, dim, &w, &err);
+                                          "c", body, len, dim, &w, &err);
                 if (!rc)
                         vcdc_api_write_clear(&w);
         } else if (!strcmp(kind, "delete") || !strcmp(kind, "get") ||
@@ -93,8 +93,8 @@ int main(void) {
         size_t i;
 
         if (!in) {
-                fprintf(stderr, "gw_api_tool: stdin: %s (line %d)\n",
-                        jerr.text, jerr.line);
+                fprintf(stderr, "gw_api_tool: stdin: %s (line %d)\n", jerr.text,
+                        jerr.line);
                 return 2;
         }
         if (!json_is_array(cases = json_object_get(in, "cases"))) {

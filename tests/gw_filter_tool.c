@@ -26,8 +26,8 @@ static json_t *run_one(const json_t *records, const json_t *spec) {
         f = vcdc_filter_parse(json_object_get(spec, "where"),
                               json_object_get(spec, "where_document"), &err);
         if (!f)
-                return json_pack("{s:i,s:s,s:s}", "status", err.status,
-                                 "error", err.name, "message", err.message);
+                return json_pack("{s:i,s:s,s:s}", "status", err.status, "error",
+                                 err.name, "message", err.message);
         ids = json_array();
         json_array_foreach(records, i, rec) {
                 const json_t *doc = json_object_get(rec, "document");

@@ -26,7 +26,7 @@ static const struct {
         vcdc_api_write_op_t op;
         size_t dim;
         const char *body;
-        int status; /* 0: taken */
+        int status;                 /* 0: taken */
         const char *name, *message; /* message: a prefix */
 } writes[] = {
         {VCDC_API_ADD, 0,
@@ -41,14 +41,14 @@ static const struct {
          "null,\"documents\":null,\"uris\":null}",
          0, NULL, NULL},
         {VCDC_API_ADD, 0, "{\"ids\":[],\"embeddings\":[]}", 0, NULL, NULL},
-        {VCDC_API_ADD, 3, "{\"ids\":[\"d\",\"d\"],\"embeddings\":[[1,2,3],"
-                          "[1,2,3]]}",
+        {VCDC_API_ADD, 3,
+         "{\"ids\":[\"d\",\"d\"],\"embeddings\":[[1,2,3],"
+         "[1,2,3]]}",
          0, NULL, NULL},
         {VCDC_API_ADD, 3,
-         "{\"ids\":[\"d\"],\"embeddings\":[[1,2,3]],\"foo\":1}", 0, NULL,
+         "{\"ids\":[\"d\"],\"embeddings\":[[1,2,3]],\"foo\":1}", 0, NULL, NULL},
+        {VCDC_API_UPDATE, 2, "{\"ids\":[\"b\"],\"embeddings\":[null]}", 0, NULL,
          NULL},
-        {VCDC_API_UPDATE, 2, "{\"ids\":[\"b\"],\"embeddings\":[null]}", 0,
-         NULL, NULL},
         {VCDC_API_UPDATE, 2,
          "{\"ids\":[\"b\"],\"metadatas\":[{\"x\":null,\"w\":true}]}", 0, NULL,
          NULL},
@@ -65,17 +65,16 @@ static const struct {
          "{\"ids\":[\"d\",\"e\"],\"embeddings\":[[1,2,3],[1,2]]}", 400,
          "InvalidArgumentError",
          "Inconsistent dimensions in provided embeddings"},
-        {VCDC_API_ADD, 0,
-         "{\"ids\":[\"d\",\"e\"],\"embeddings\":[[1,2],[]]}", 400,
-         "InvalidArgumentError",
+        {VCDC_API_ADD, 0, "{\"ids\":[\"d\",\"e\"],\"embeddings\":[[1,2],[]]}",
+         400, "InvalidArgumentError",
          "Validation error: embeddings: Each embedding must have at least 1 "
          "dimension"},
-        {VCDC_API_UPDATE, 2, "{\"ids\":[\"b\"],\"embeddings\":[[1,2,3]]}",
-         400, "InvalidArgumentError",
+        {VCDC_API_UPDATE, 2, "{\"ids\":[\"b\"],\"embeddings\":[[1,2,3]]}", 400,
+         "InvalidArgumentError",
          "Collection expecting embedding with dimension of 2, got 3"},
         /* an update has no non-empty check: the dimension speaks */
-        {VCDC_API_UPDATE, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[]]}",
-         400, "InvalidArgumentError",
+        {VCDC_API_UPDATE, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[]]}", 400,
+         "InvalidArgumentError",
          "Collection expecting embedding with dimension of 2, got 0"},
         {VCDC_API_UPDATE, 0, "{\"ids\":[\"a\"],\"embeddings\":[\"\"]}", 400,
          "InvalidArgumentError",
@@ -84,14 +83,16 @@ static const struct {
         /* the shape first, member by member in the body's order */
         {VCDC_API_ADD, 2,
          "{\"documents\":[1],\"ids\":[\"\"],\"embeddings\":[[1]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: documents[0]: invalid type: integer `1`"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: documents[0]: invalid type: integer `1`"},
         {VCDC_API_ADD, 2, "{\"ids\":null,\"embeddings\":[[1,2]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: ids: invalid type: null, expected a sequence"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: ids: invalid type: null, expected a sequence"},
         /* then base64, dimensions, counts, empty ids */
-        {VCDC_API_ADD, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[\"x\"]}",
-         400, "InvalidArgumentError",
+        {VCDC_API_ADD, 2, "{\"ids\":[\"a\",\"b\"],\"embeddings\":[\"x\"]}", 400,
+         "InvalidArgumentError",
          "Base64 decoding error: Invalid base64 string: Invalid input length: "
          "1"},
         {VCDC_API_ADD, 2,
@@ -103,8 +104,8 @@ static const struct {
          "{\"ids\":[\"a\"],\"embeddings\":[[1,2,3]],\"documents\":[]}", 400,
          "InvalidArgumentError",
          "Collection expecting embedding with dimension of 2, got 3"},
-        {VCDC_API_ADD, 2, "{\"ids\":[\"\"],\"embeddings\":[[1,2],[1,2]]}",
-         400, "InvalidArgumentError",
+        {VCDC_API_ADD, 2, "{\"ids\":[\"\"],\"embeddings\":[[1,2],[1,2]]}", 400,
+         "InvalidArgumentError",
          "Inconsistent number of IDs, embeddings, documents, URIs and "
          "metadatas"},
         {VCDC_API_ADD, 3, "{\"ids\":[\"d\",\"e\"],\"embeddings\":[[1,2,3]]}",
@@ -129,12 +130,14 @@ static const struct {
          "embeddings: data did not match any variant of untagged enum "
          "EmbeddingsPayload"},
         {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[[\"a\"]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: embeddings: data did not match any variant of "
-                        "untagged enum EmbeddingsPayload"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: embeddings: data did not match any variant of "
+         "untagged enum EmbeddingsPayload"},
         {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[5]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: embeddings: data did not match any variant"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: embeddings: data did not match any variant"},
         {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[[]]}", 400,
          "InvalidArgumentError",
          "Validation error: embeddings: Each embedding must have at least 1 "
@@ -149,13 +152,15 @@ static const struct {
         {VCDC_API_ADD, 0,
          "{\"ids\":[\"d\"],\"embeddings\":[[1,2,3]],\"metadatas\":[{\"x\":"
          "[1]}]}",
-         422, "ChromaError", "Failed to deserialize the JSON body into the "
-                             "target type: metadatas[0].x: data did not"},
+         422, "ChromaError",
+         "Failed to deserialize the JSON body into the "
+         "target type: metadatas[0].x: data did not"},
         {VCDC_API_ADD, 0,
          "{\"ids\":[\"d\"],\"embeddings\":[[1,2,3]],\"metadatas\":[{\"x\":"
          "null}]}",
-         422, "ChromaError", "Failed to deserialize the JSON body into the "
-                             "target type: metadatas[0].x: data did not"},
+         422, "ChromaError",
+         "Failed to deserialize the JSON body into the "
+         "target type: metadatas[0].x: data did not"},
         {VCDC_API_ADD, 0, "{\"ids\":", 400, "InvalidArgumentError",
          "Failed to parse the request body as JSON: "},
         {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[[NaN,2,3]]}", 400,
@@ -163,18 +168,21 @@ static const struct {
         {VCDC_API_ADD, 0, "[1]", 422, "ChromaError",
          "Failed to deserialize the JSON body into the target type: "},
         {VCDC_API_ADD, 0, "{\"ids\":\"d\",\"embeddings\":[[1,2,3]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: ids: invalid type: string \"d\", expected a "
-                        "sequence"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: ids: invalid type: string \"d\", expected a "
+         "sequence"},
         {VCDC_API_ADD, 0, "{\"ids\":[5],\"embeddings\":[[1,2,3]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: ids[0]: invalid type: integer `5`, expected a "
-                        "string"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: ids[0]: invalid type: integer `5`, expected a "
+         "string"},
         {VCDC_API_ADD, 0,
          "{\"ids\":[\"d\"],\"embeddings\":[[1,2,3]],\"documents\":[1]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: documents[0]: invalid type: integer `1`, "
-                        "expected a string"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: documents[0]: invalid type: integer `1`, "
+         "expected a string"},
         {VCDC_API_ADD, 0, "{\"ids\":[\"f\"],\"embeddings\":[\"YWJjZGU=\"]}",
          400, "InvalidArgumentError",
          "Base64 decoding error: Invalid byte length: 5 bytes cannot be "
@@ -196,11 +204,12 @@ static const struct {
          "dimension"},
         {VCDC_API_ADD, 0,
          "{\"ids\":[\"h\"],\"embeddings\":[\"AACgQAAAwEA=\",[1,2]]}", 422,
-         "ChromaError", "Failed to deserialize the JSON body into the target "
-                        "type: embeddings: data did not match"},
+         "ChromaError",
+         "Failed to deserialize the JSON body into the target "
+         "type: embeddings: data did not match"},
         /* where vcdc refuses what Chroma takes (api_body.h) */
-        {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[[1e39,2,3]]}",
-         400, "InvalidArgumentError",
+        {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[[1e39,2,3]]}", 400,
+         "InvalidArgumentError",
          "embeddings[0][0]: 1e+39 is beyond float32's range"},
         {VCDC_API_ADD, 0, "{\"ids\":[\"d\"],\"embeddings\":[\"AACAfw==\"]}",
          400, "InvalidArgumentError", "embeddings[0][0] is not finite"},
@@ -229,8 +238,8 @@ static void test_writes(void **state) {
         for (i = 0; i < sizeof(writes) / sizeof(*writes); i++) {
                 vcdc_api_error_clear(&err);
                 rc = vcdc_api_parse_write(writes[i].op, "coll", writes[i].body,
-                                          strlen(writes[i].body),
-                                          writes[i].dim, &w, &err);
+                                          strlen(writes[i].body), writes[i].dim,
+                                          &w, &err);
                 if (!writes[i].status) {
                         if (rc)
                                 fail_msg("case %zu (%s): refused: %d %s", i,
@@ -249,8 +258,8 @@ static void test_writes(void **state) {
                         fail_msg("case %zu (%s): %d %s \"%s\", want %d %s "
                                  "\"%s\"",
                                  i, writes[i].body, err.status, err.name,
-                                 err.message, writes[i].status,
-                                 writes[i].name, writes[i].message);
+                                 err.message, writes[i].status, writes[i].name,
+                                 writes[i].message);
         }
 }
 
@@ -405,8 +414,9 @@ static void test_reads(void **state) {
                  "Failed to deserialize the JSON body into the target type: "
                  "n_results: invalid value: integer `-1`, expected u32"},
                 {'q', "{\"query_embeddings\":[[1,2]],\"include\":[\"data\"]}",
-                 422, "Failed to deserialize the JSON body into the target "
-                      "type: include[0]: unknown variant `data`"},
+                 422,
+                 "Failed to deserialize the JSON body into the target "
+                 "type: include[0]: unknown variant `data`"},
         };
         vcdc_api_error_t err;
         vcdc_api_read_t r;
@@ -486,8 +496,9 @@ static void test_collections(void **state) {
                 const char *message;
         } cases[] = {
                 {0, "{\"name\":\"ok_name-1.x\"}", 0, NULL},
-                {0, "{\"name\":\"p4c\",\"configuration\":{\"hnsw\":{\"space\":"
-                    "\"cosine\"}},\"get_or_create\":true}",
+                {0,
+                 "{\"name\":\"p4c\",\"configuration\":{\"hnsw\":{\"space\":"
+                 "\"cosine\"}},\"get_or_create\":true}",
                  0, NULL},
                 {0, "{\"name\":\"ab\"}", 400,
                  "Validation error: name: Expected a name containing 3-512 "
@@ -496,8 +507,9 @@ static void test_collections(void **state) {
                 {0, "{\"name\":\"a..b\"}", 400,
                  "Validation error: name: Expected a name that does not "
                  "contains two consecutive periods (..). Got a..b"},
-                {0, "{\"name\":\"-ab\"}", 400, "Validation error: name: "
-                                               "Expected a name containing"},
+                {0, "{\"name\":\"-ab\"}", 400,
+                 "Validation error: name: "
+                 "Expected a name containing"},
                 {0, "{\"name\":\"has space\"}", 400,
                  "Validation error: name: Expected a name containing"},
                 {0, "{\"name\":\"192.168.1.1\"}", 400,
@@ -515,8 +527,9 @@ static void test_collections(void **state) {
                  "MetadataValue"},
                 {0, "{\"name\":\"p4y\",\"metadata\":{}}", 400,
                  "Validation error: metadata: Metadata cannot be empty"},
-                {0, "{\"name\":\"p4z\",\"configuration\":{\"hnsw\":{\"space\":"
-                    "\"bogus\"}}}",
+                {0,
+                 "{\"name\":\"p4z\",\"configuration\":{\"hnsw\":{\"space\":"
+                 "\"bogus\"}}}",
                  422,
                  "Failed to deserialize the JSON body into the target type: "
                  "configuration.hnsw.space: unknown variant `bogus`, expected "
@@ -648,11 +661,12 @@ static void test_client_bodies(void **state) {
                 case 'a':
                 case 'u':
                 case 'p':
-                        rc = vcdc_api_parse_write(
-                                client_bodies[i].kind == 'a'   ? VCDC_API_ADD
-                                : client_bodies[i].kind == 'u' ? VCDC_API_UPSERT
-                                                               : VCDC_API_UPDATE,
-                                "capapp", b, n, 2, &w, &err);
+                        rc = vcdc_api_parse_write(client_bodies[i].kind == 'a'
+                                                          ? VCDC_API_ADD
+                                                  : client_bodies[i].kind == 'u'
+                                                          ? VCDC_API_UPSERT
+                                                          : VCDC_API_UPDATE,
+                                                  "capapp", b, n, 2, &w, &err);
                         if (!rc && client_bodies[i].kind == 'a') {
                                 /* base64 of float32 0.1, 0.2 */
                                 assert_true(w.recs[0].vector[0] == 0.1f);
@@ -766,8 +780,10 @@ static void test_results(void **state) {
                         s,
                         "{\"ids\":[[\"a\",\"c\"],[\"c\",\"a\"]],\"embeddings\":"
                         "null,\"documents\":[[\"hello world\",null],[null,"
-                        "\"hello world\"]],\"uris\":null,\"metadatas\":[[{\"b\":"
-                        "true,\"s\":\"x\",\"f\":1.5,\"k\":1},{\"k\":2}],[{\"k\":"
+                        "\"hello "
+                        "world\"]],\"uris\":null,\"metadatas\":[[{\"b\":"
+                        "true,\"s\":\"x\",\"f\":1.5,\"k\":1},{\"k\":2}],[{"
+                        "\"k\":"
                         "2},{\"b\":true,\"s\":\"x\",\"f\":1.5,\"k\":1}]],"
                         "\"distances\":[[0.0,11.34],[0.53999996,9.0]],"
                         "\"include\":[\"documents\",\"metadatas\","
@@ -812,7 +828,8 @@ static void test_results(void **state) {
                 c.dimension = 2;
                 c.metadata = NULL;
                 s = vcdc_api_collections_result(&c, 1, NULL);
-                assert_non_null(strstr(s, "\"metadata\":null,\"dimension\":2,"));
+                assert_non_null(
+                        strstr(s, "\"metadata\":null,\"dimension\":2,"));
                 assert_true(s[0] == '[' && s[strlen(s) - 1] == ']');
                 free(s);
         }
@@ -839,8 +856,8 @@ static void test_results(void **state) {
 
 /* Floats written back: each reads to the same float32 (or double). */
 static void test_numbers(void **state) {
-        static const float fs[] = {0.1f, 1e-45f, 3.4028235e38f, -0.0f, 1.0f,
-                                   0.53999996f, 16777217.0f, 1e30f};
+        static const float fs[] = {0.1f, 1e-45f,      3.4028235e38f, -0.0f,
+                                   1.0f, 0.53999996f, 16777217.0f,   1e30f};
         vcdc_buf_t b;
         size_t i;
         char *s;

@@ -127,8 +127,8 @@ static void test_valid(void **state) {
         for (i = 0; i < sizeof(valid) / sizeof(*valid); i++) {
                 json_t *w = valid[i].where ? json_load_or_fail(valid[i].where)
                                            : NULL;
-                json_t *d = valid[i].doc ? json_load_or_fail(valid[i].doc)
-                                         : NULL;
+                json_t *d =
+                        valid[i].doc ? json_load_or_fail(valid[i].doc) : NULL;
                 vcdc_filter_t *f;
 
                 vcdc_api_error_clear(&err);
@@ -211,8 +211,8 @@ static void test_invalid(void **state) {
                 vcdc_api_error_clear(&err);
                 f = vcdc_filter_parse(w, d, &err);
                 if (f)
-                        fail_msg("case %zu (%s %s): taken", i,
-                                 invalid[i].where, invalid[i].doc);
+                        fail_msg("case %zu (%s %s): taken", i, invalid[i].where,
+                                 invalid[i].doc);
                 assert_int_equal(err.status, 400);
                 assert_string_equal(err.name, "InvalidArgumentError");
                 if (strncmp(err.message, invalid[i].message,
@@ -240,19 +240,17 @@ static void test_depth(void **state) {
                 for (i = 0; i < depth; i++)
                         n += (size_t)snprintf(text + n, sizeof(text) - n,
                                               "{\"$and\":[");
-                n += (size_t)snprintf(text + n, sizeof(text) - n,
-                                      "{\"n\":1}");
+                n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"n\":1}");
                 for (i = 0; i < depth; i++)
-                        n += (size_t)snprintf(text + n, sizeof(text) - n,
-                                              "]}");
+                        n += (size_t)snprintf(text + n, sizeof(text) - n, "]}");
                 w = json_load_or_fail(text);
                 vcdc_api_error_clear(&err);
                 f = vcdc_filter_parse(w, NULL, &err);
                 if (depth == VCDC_FILTER_MAX_DEPTH) {
                         assert_non_null(f);
-                        assert_int_equal(vcdc_filter_match_text(
-                                                 f, "{\"n\":1}", NULL),
-                                         1);
+                        assert_int_equal(
+                                vcdc_filter_match_text(f, "{\"n\":1}", NULL),
+                                1);
                 } else {
                         assert_null(f);
                         assert_string_equal(err.message,
@@ -298,40 +296,63 @@ static void test_sql(void **state) {
                 {NULL, NULL, "TRUE", 0, {NULL}},
                 {"{\"$and\":[]}", NULL, "TRUE", 0, {NULL}},
                 {"{\"$or\":[]}", NULL, "FALSE", 0, {NULL}},
-                {"{\"k'; DROP TABLE t;--\":\"v'\"}", NULL,
+                {"{\"k'; DROP TABLE t;--\":\"v'\"}",
+                 NULL,
                  "coalesce((t.metadata -> $3::text) = to_jsonb($4::text), "
                  "false)",
                  2,
                  {"k'; DROP TABLE t;--", "v'"}},
-                {"{\"k\":{\"$ne\":true}}", NULL,
+                {"{\"k\":{\"$ne\":true}}",
+                 NULL,
                  "(NOT coalesce((t.metadata -> $3::text) = "
                  "to_jsonb($4::boolean), false))",
                  2,
                  {"k", "true"}},
-                {"{\"k\":{\"$lt\":1.5}}", NULL, "::float8 < $4::float8", 3,
+                {"{\"k\":{\"$lt\":1.5}}",
+                 NULL,
+                 "::float8 < $4::float8",
+                 3,
                  {"k", "1.5", "1"}},
-                {"{\"k\":{\"$gte\":-2}}", NULL, "::numeric >= $5::numeric", 3,
+                {"{\"k\":{\"$gte\":-2}}",
+                 NULL,
+                 "::numeric >= $5::numeric",
+                 3,
                  {"k", "-2", "-2"}},
-                {"{\"k\":{\"$in\":[1.5,2]}}", NULL, "= ANY($4::float8[])", 3,
+                {"{\"k\":{\"$in\":[1.5,2]}}",
+                 NULL,
+                 "= ANY($4::float8[])",
+                 3,
                  {"k", "{1.5,2}", "{1,2}"}},
-                {"{\"k\":{\"$nin\":[\"a\",\"b\\\"c\\\\\"]}}", NULL,
-                 "(NOT coalesce(jsonb_typeof", 2,
+                {"{\"k\":{\"$nin\":[\"a\",\"b\\\"c\\\\\"]}}",
+                 NULL,
+                 "(NOT coalesce(jsonb_typeof",
+                 2,
                  {"k", "{\"a\",\"b\\\"c\\\\\"}"}},
-                {"{\"k\":{\"$in\":[true,false]}}", NULL, "::boolean[]", 2,
+                {"{\"k\":{\"$in\":[true,false]}}",
+                 NULL,
+                 "::boolean[]",
+                 2,
                  {"k", "{t,f}"}},
-                {NULL, "{\"$contains\":\"50%_\"}",
-                 "coalesce(strpos(t.document, $3::text) > 0, false)", 1,
+                {NULL,
+                 "{\"$contains\":\"50%_\"}",
+                 "coalesce(strpos(t.document, $3::text) > 0, false)",
+                 1,
                  {"50%_"}},
-                {"{\"chroma:document\":{\"$nin\":[\"a\"]}}", NULL,
+                {"{\"chroma:document\":{\"$nin\":[\"a\"]}}",
+                 NULL,
                  "(NOT coalesce(jsonb_typeof(to_jsonb(t.document)) = "
                  "'string' AND (t.document) = ANY($3::text[]), false))",
                  1,
                  {"{\"a\"}"}},
-                {NULL, "{\"$not_regex\":\"^a\"}",
-                 "(NOT coalesce(t.document ~ $3::text, false))", 1,
+                {NULL,
+                 "{\"$not_regex\":\"^a\"}",
+                 "(NOT coalesce(t.document ~ $3::text, false))",
+                 1,
                  {"^a"}},
-                {"{\"$or\":[{\"a\":1},{\"b\":\"x\"}]}", "{\"$contains\":\"d\"}",
-                 " OR ", 6,
+                {"{\"$or\":[{\"a\":1},{\"b\":\"x\"}]}",
+                 "{\"$contains\":\"d\"}",
+                 " OR ",
+                 6,
                  {"a", "1", "1", "b", "x", "d"}},
         };
         vcdc_api_error_t err;
@@ -342,8 +363,8 @@ static void test_sql(void **state) {
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 json_t *w = cases[i].where ? json_load_or_fail(cases[i].where)
                                            : NULL;
-                json_t *d = cases[i].doc ? json_load_or_fail(cases[i].doc)
-                                         : NULL;
+                json_t *d =
+                        cases[i].doc ? json_load_or_fail(cases[i].doc) : NULL;
                 vcdc_filter_t *f = vcdc_filter_parse(w, d, &err);
 
                 assert_non_null(f);
