@@ -12,6 +12,14 @@
  * supports_base64_encoding (the Chroma 1.0 server advertises true; this
  * layer decodes them, with the server's checks and words).
  *
+ * The order of the checks is the server's, as it decides which error a
+ * body with several faults gets: the shape (422) member by member in the
+ * body's order, fields missing at the end; then base64; each embedding
+ * non-empty (not for update), of one dimension, of the collection's; the
+ * counts; empty ids. where/where_document after the shape. Messages are
+ * the server's words, without serde's "at line L column C" where the
+ * position is not known, and jansson's for text that is not JSON.
+ *
  * Where vcdc refuses what Chroma 1.0 takes (each a 400
  * InvalidArgumentError naming the reason):
  * - an embedding component beyond float32's range (Chroma stores an
