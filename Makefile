@@ -69,6 +69,8 @@ override CFLAGS += -Itests
 # by tests/run-integration.sh, which also runs the scripted ones.
 IT_SRC    := $(wildcard tests/it_*.c)
 IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
+# Test tools the Python integration tests run (tests/gw_*.c): built by `it`.
+IT_TOOLS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/gw_*.c))
 
 # Build the C integration tests without running them.
 .PHONY: it all test test-unit test-integration soak sanitize valgrind demo install \
@@ -110,7 +112,7 @@ bin/vcdc: $(BUILD)/cli/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-it: $(IT_BINS)
+it: $(IT_BINS) $(IT_TOOLS)
 
 $(KIT): $(KIT_OBJ)
 	@mkdir -p $(dir $@)
@@ -136,7 +138,7 @@ test-unit: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  (cd tests && $(TEST_WRAPPER) ../$$t) || rc=1; done; exit $$rc
 
-test-integration: all $(IT_BINS)
+test-integration: all $(IT_BINS) $(IT_TOOLS)
 	bash scripts/with-stack.sh bash tests/run-integration.sh
 
 # The long fault tests (tests/integration/test_faults.py, marker soak),
