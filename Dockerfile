@@ -1,10 +1,12 @@
-# vcdc programs (vcdc-producer, vcdc-consumer, vcdc-gen, vcdc) on Debian 12.
+# vcdc programs (vcdc-producer, vcdc-consumer, vcdc-gateway, vcdc-gen, vcdc)
+# on Debian 12.
 #
 #   docker build -t vcdc:local .
 #   docker run --rm vcdc:local vcdc-producer --help
 #
 # The build stage has the -dev packages of every library the Makefile's
-# PKGS line names (pkg-config: rdkafka avro-c jansson libcurl libpq); the
+# PKGS line names (pkg-config: rdkafka avro-c jansson libcurl libpq
+# libmicrohttpd libcrypto); the
 # runtime stage only their shared libraries. tests/integration/test_compose.py
 # checks that the two lists keep up with the Makefile.
 
@@ -19,6 +21,8 @@ RUN apt-get update \
         libjansson-dev \
         libcurl4-openssl-dev \
         libpq-dev \
+        libmicrohttpd-dev \
+        libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -40,6 +44,8 @@ RUN apt-get update \
         libjansson4 \
         libcurl4 \
         libpq5 \
+        libmicrohttpd12 \
+        libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin vcdc
 

@@ -1,6 +1,7 @@
 # vcdc - build, test, install.
 #
-#   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc
+#   make                 bin/vcdc-producer, bin/vcdc-consumer, bin/vcdc,
+#                        bin/vcdc-capture, bin/vcdc-gateway, bin/vcdc-gen
 #   make test            installs what is missing, then unit tests and
 #                        integration tests against a real local stack
 #   make test-unit       cmocka unit tests
@@ -21,7 +22,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
-PKGS    := rdkafka avro-c jansson libcurl libpq
+PKGS    := rdkafka avro-c jansson libcurl libpq libmicrohttpd libcrypto
 # Asked quietly: on a fresh machine the packages (or pkg-config itself) are
 # not there yet, and `make demo` / `make test` install them first, in a
 # make of their own. Compiling without them stops at the first object.
@@ -33,7 +34,7 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 # programs' main.c goes into one library, and every folder holding a
 # header is on the include path, so a file moved between folders needs no
 # edit of its includes (header names are unique across them).
-SRC_DIRS := common sinks control producer consumer cli capture snapshot
+SRC_DIRS := common sinks control producer consumer cli capture snapshot gateway
 rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
               $(filter $(subst *,%,$2),$d))
 SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)
@@ -52,7 +53,8 @@ PROGS   := bin/vcdc-gen \
            $(if $(wildcard producer/main.c),bin/vcdc-producer) \
            $(if $(wildcard consumer/main.c),bin/vcdc-consumer) \
            $(if $(wildcard cli/main.c),bin/vcdc) \
-           $(if $(wildcard capture/main.c),bin/vcdc-capture)
+           $(if $(wildcard capture/main.c),bin/vcdc-capture) \
+           $(if $(wildcard gateway/main.c),bin/vcdc-gateway)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -67,6 +69,8 @@ override CFLAGS += -Itests
 # by tests/run-integration.sh, which also runs the scripted ones.
 IT_SRC    := $(wildcard tests/it_*.c)
 IT_BINS   := $(IT_SRC:tests/%.c=$(BUILD)/tests/%)
+# Test tools the Python integration tests run (tests/gw_*.c): built by `it`.
+IT_TOOLS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/gw_*.c))
 
 # Build the C integration tests without running them.
 .PHONY: it all test test-unit test-integration soak sanitize valgrind demo install \
@@ -96,6 +100,10 @@ bin/vcdc-capture: $(BUILD)/capture/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+bin/vcdc-gateway: $(BUILD)/gateway/main.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 bin/vcdc-gen: $(BUILD)/tools/gen.o
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lm
@@ -104,7 +112,7 @@ bin/vcdc: $(BUILD)/cli/main.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-it: $(IT_BINS)
+it: $(IT_BINS) $(IT_TOOLS)
 
 $(KIT): $(KIT_OBJ)
 	@mkdir -p $(dir $@)
@@ -130,7 +138,7 @@ test-unit: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; \
 	  (cd tests && $(TEST_WRAPPER) ../$$t) || rc=1; done; exit $$rc
 
-test-integration: all $(IT_BINS)
+test-integration: all $(IT_BINS) $(IT_TOOLS)
 	bash scripts/with-stack.sh bash tests/run-integration.sh
 
 # The long fault tests (tests/integration/test_faults.py, marker soak),

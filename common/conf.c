@@ -74,6 +74,19 @@ static const prop_t props[] = {
          "timeout of one database request"},
         {"vcdc.metrics.bind", T_STR, "127.0.0.1", 0, 0, NULL,
          "address the metrics endpoint listens on"},
+        /* gateway */
+        {"vcdc.gateway.tenant", T_STR, "default_tenant", 0, 0, NULL,
+         "gateway: the Chroma tenant it serves"},
+        {"vcdc.gateway.database", T_STR, "default_database", 0, 0, NULL,
+         "gateway: the Chroma database it serves"},
+        {"vcdc.gateway.max.batch.size", T_INT, "5461", 1, 1000000, NULL,
+         "gateway: max_batch_size in pre-flight-checks (the Chroma 1.0 "
+         "server's own)"},
+        {"vcdc.gateway.drain.timeout.ms", T_INT, "30000", 0, 3600000, NULL,
+         "gateway: on SIGTERM, how long requests in flight may take to "
+         "finish"},
+        {"vcdc.gateway.idle.timeout.s", T_INT, "60", 1, 86400, NULL,
+         "gateway: a keep-alive connection idle this long is closed"},
 };
 
 #define PROP_CNT (sizeof(props) / sizeof(*props))

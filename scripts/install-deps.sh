@@ -47,7 +47,7 @@ readonly PGSERVER_LINK="$REPO/.deps/pgserver"
 readonly APT_PACKAGES=(
 	build-essential pkg-config
 	librdkafka-dev libavro-dev libjansson-dev libcurl4-openssl-dev
-	libcmocka-dev libpq-dev
+	libcmocka-dev libpq-dev libmicrohttpd-dev libssl-dev
 	kcat clang libclang-rt-dev valgrind python3-venv unzip
 	curl ca-certificates procps
 )

@@ -27,6 +27,8 @@ DEBIAN_PACKAGES = {
     "jansson": ("libjansson-dev", "libjansson4"),
     "libcurl": ("libcurl4-openssl-dev", "libcurl4"),
     "libpq": ("libpq-dev", "libpq5"),
+    "libmicrohttpd": ("libmicrohttpd-dev", "libmicrohttpd12"),
+    "libcrypto": ("libssl-dev", "libssl3"),
 }
 
 CONDITIONS = {"service_started", "service_healthy",
