@@ -16,6 +16,8 @@
 #include "log.h"
 #include "record.h"
 
+#define WHAT "collection configuration"
+
 #define JSON_TEXT_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | \
                          JSON_REAL_PRECISION(17))
 
@@ -90,30 +92,6 @@ oom:
 }
 
 /* An optional string member, copied; 0, or -1 with errstr. */
-static int get_str(json_t *obj, const char *name, int required, char **outp,
-                   char *errstr, size_t errstr_size) {
-        json_t *v = json_object_get(obj, name);
-
-        if (!v || json_is_null(v)) {
-                if (!required)
-                        return 0;
-                snprintf(errstr, errstr_size,
-                         "collection configuration without \"%s\"", name);
-                return -1;
-        }
-        if (!json_is_string(v)) {
-                snprintf(errstr, errstr_size,
-                         "collection configuration: \"%s\" is not a string",
-                         name);
-                return -1;
-        }
-        if (!(*outp = strdup(json_string_value(v)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        return 0;
-}
-
 /* The members after kind and collection. */
 static int decode_fields(json_t *obj, vcdc_collconf_t *cc, char *errstr,
                          size_t errstr_size) {
@@ -155,7 +133,8 @@ static int decode_fields(json_t *obj, vcdc_collconf_t *cc, char *errstr,
                         return -1;
                 }
         }
-        if (get_str(obj, "source", 0, &cc->source, errstr, errstr_size) == -1)
+        if (vcdc_ctltopic_get_str(obj, "source", 0, WHAT, &cc->source, errstr,
+                                  errstr_size) == -1)
                 return -1;
         v = json_object_get(obj, "ts_ms");
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -171,36 +150,16 @@ static int decode_fields(json_t *obj, vcdc_collconf_t *cc, char *errstr,
 
 int vcdc_collconf_decode(const void *buf, size_t len, vcdc_collconf_t *cc,
                          char *errstr, size_t errstr_size) {
-        json_error_t jerr;
         json_t *obj;
-        int r = -1;
+        int r;
 
         vcdc_collconf_init(cc);
-        if (!buf) {
-                snprintf(errstr, errstr_size,
-                         "collection configuration without a value "
-                         "(tombstone)");
-                return -1;
-        }
-        if (!(obj = json_loadb(buf, len,
-                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                               &jerr))) {
-                snprintf(errstr, errstr_size,
-                         "control record is not JSON: %s (at byte %d)",
-                         jerr.text, jerr.position);
-                return -1;
-        }
-        if (!json_is_object(obj)) {
-                snprintf(errstr, errstr_size,
-                         "control record is not a JSON object");
-                goto done;
-        }
-        if (!vcdc_ctltopic_kind_is(obj, "collection")) {
-                r = 1;
-                goto done;
-        }
-        if (get_str(obj, "collection", 1, &cc->collection, errstr,
-                    errstr_size) == -1)
+        if ((r = vcdc_ctltopic_parse(buf, len, "collection", WHAT, &obj,
+                                     errstr, errstr_size)))
+                return r;
+        r = -1;
+        if (vcdc_ctltopic_get_str(obj, "collection", 1, WHAT, &cc->collection,
+                                  errstr, errstr_size) == -1)
                 goto done;
         if (!*cc->collection) {
                 snprintf(errstr, errstr_size,

@@ -21,6 +21,61 @@
 #define WRITE_TIMEOUT_MS   15000
 #define DRAIN_MAX          10000 /* messages handed on by one poll at most */
 
+int vcdc_ctltopic_parse(const void *buf, size_t len, const char *kind,
+                        const char *what, json_t **objp, char *errstr,
+                        size_t errstr_size) {
+        json_error_t jerr;
+        json_t *obj;
+
+        *objp = NULL;
+        if (!buf) {
+                snprintf(errstr, errstr_size, "%s without a value (tombstone)",
+                         what);
+                return -1;
+        }
+        if (!(obj = json_loadb(buf, len,
+                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                               &jerr))) {
+                snprintf(errstr, errstr_size, "%s is not JSON: %s (at byte %d)",
+                         what, jerr.text, jerr.position);
+                return -1;
+        }
+        if (!json_is_object(obj)) {
+                snprintf(errstr, errstr_size, "%s is not a JSON object", what);
+                json_decref(obj);
+                return -1;
+        }
+        if (!vcdc_ctltopic_kind_is(obj, kind)) {
+                json_decref(obj);
+                return 1;
+        }
+        *objp = obj;
+        return 0;
+}
+
+int vcdc_ctltopic_get_str(json_t *obj, const char *name, int required,
+                          const char *what, char **outp, char *errstr,
+                          size_t errstr_size) {
+        json_t *v = json_object_get(obj, name);
+
+        if (!v || json_is_null(v)) {
+                if (!required)
+                        return 0;
+                snprintf(errstr, errstr_size, "%s without \"%s\"", what, name);
+                return -1;
+        }
+        if (!json_is_string(v)) {
+                snprintf(errstr, errstr_size, "%s: \"%s\" is not a string",
+                         what, name);
+                return -1;
+        }
+        if (!(*outp = strdup(json_string_value(v)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        return 0;
+}
+
 int vcdc_ctltopic_kind_is(const json_t *obj, const char *kind) {
         json_t *v = json_object_get(obj, "kind");
 

@@ -31,6 +31,24 @@
 int vcdc_ctltopic_kind_is(const json_t *obj, const char *kind);
 
 /**
+ * Reads a control value as a JSON object of kind: 0 with *objp (the caller
+ * json_decref()s it), 1 when the value is of another kind (skipped without
+ * a word), -1 with errstr naming what ("route record") and what is wrong
+ * (a tombstone, not JSON, not an object).
+ */
+int vcdc_ctltopic_parse(const void *buf, size_t len, const char *kind,
+                        const char *what, json_t **objp, char *errstr,
+                        size_t errstr_size);
+
+/**
+ * obj's string member name, copied into *outp (left alone when absent or
+ * null and not required). Returns 0, or -1 with errstr naming what.
+ */
+int vcdc_ctltopic_get_str(json_t *obj, const char *name, int required,
+                          const char *what, char **outp, char *errstr,
+                          size_t errstr_size);
+
+/**
  * Writes cnt messages (keys[i], values[i]; NUL-terminated) in order with
  * an idempotent, acks=all producer and waits for every delivery report.
  * Creates the topic (compacted) when it does not exist. errs[i] gets each

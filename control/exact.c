@@ -363,34 +363,29 @@ static int str_ptr_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-double vcdc_exact_recall(const char *const *truth, size_t nt,
-                         const char *const *got, size_t ng, size_t k) {
+size_t vcdc_exact_common(const char *const *a, size_t na,
+                         const char *const *b, size_t nb) {
         size_t common = 0, i, j;
-        const char **st, **sg;
+        const char **sa, **sb;
 
-        if (nt > k)
-                nt = k;
-        if (ng > k)
-                ng = k;
-        if (!nt)
-                return 1.0;
-        if (!(st = malloc((nt + ng + 1) * sizeof(*st)))) {
+        if (!(sa = malloc((na + nb + 1) * sizeof(*sa)))) {
                 /* Quadratic, but needs no memory. */
-                for (i = 0; i < ng; i++)
-                        for (j = 0; j < nt; j++)
-                                if (!strcmp(got[i], truth[j])) {
+                for (i = 0; i < na; i++)
+                        for (j = 0; j < nb; j++)
+                                if (!strcmp(a[i], b[j])) {
                                         common++;
                                         break;
                                 }
-                return (double)common / (double)nt;
+                return common;
         }
-        sg = st + nt;
-        memcpy(st, truth, nt * sizeof(*st));
-        memcpy(sg, got, ng * sizeof(*sg));
-        qsort(st, nt, sizeof(*st), str_ptr_cmp);
-        qsort(sg, ng, sizeof(*sg), str_ptr_cmp);
-        for (i = j = 0; i < nt && j < ng;) {
-                int c = strcmp(st[i], sg[j]);
+        sb = sa + na;
+        memcpy(sa, a, na * sizeof(*sa));
+        memcpy(sb, b, nb * sizeof(*sb));
+        qsort(sa, na, sizeof(*sa), str_ptr_cmp);
+        qsort(sb, nb, sizeof(*sb), str_ptr_cmp);
+        for (i = j = 0; i < na && j < nb;) {
+                int c = strcmp(sa[i], sb[j]);
+
                 if (!c) {
                         common++;
                         i++;
@@ -401,6 +396,17 @@ double vcdc_exact_recall(const char *const *truth, size_t nt,
                         j++;
                 }
         }
-        free(st);
-        return (double)common / (double)nt;
+        free(sa);
+        return common;
+}
+
+double vcdc_exact_recall(const char *const *truth, size_t nt,
+                         const char *const *got, size_t ng, size_t k) {
+        if (nt > k)
+                nt = k;
+        if (ng > k)
+                ng = k;
+        if (!nt)
+                return 1.0;
+        return (double)vcdc_exact_common(truth, nt, got, ng) / (double)nt;
 }

@@ -58,6 +58,11 @@ void vcdc_exact_result(vcdc_exact_t *exact, size_t q,
 /** Records offered so far (each counted once, for all queries). */
 size_t vcdc_exact_records(const vcdc_exact_t *exact);
 
+/** How many ids of a[0..na) are among b[0..nb) (ids unique within each):
+ *  recall and shadow overlap both count this. */
+size_t vcdc_exact_common(const char *const *a, size_t na,
+                         const char *const *b, size_t nb);
+
 /**
  * Recall of one answer: |got[0..min(ng, k)) ∩ truth[0..min(nt, k))| /
  * min(nt, k), 1 when the truth is empty. Ids are assumed unique within

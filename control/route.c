@@ -1,7 +1,8 @@
 /*
  * vcdc - the route in the control topic: record codec, reader, writer and
- * follower (the topic's plumbing is ctltopic.c's). It stores and reads switches; deciding whether to switch is
- * the cut-over gate's (control/cutover.c).
+ * follower (the topic's plumbing is ctltopic.c's). It stores and reads
+ * switches; deciding whether to switch is the cut-over gate's
+ * (control/cutover.c).
  */
 #include "route.h"
 
@@ -17,6 +18,8 @@
 
 #include "ctltopic.h"
 #include "log.h"
+
+#define WHAT "route record"
 
 const char *vcdc_route_side_name(vcdc_route_side_t side) {
         return side == VCDC_ROUTE_NEW ? "new" : "old";
@@ -132,29 +135,6 @@ oom:
 }
 
 /* A string member: 0 when absent (and optional) or copied, -1 otherwise. */
-static int get_str(json_t *obj, const char *name, int required, char **outp,
-                   char *errstr, size_t errstr_size) {
-        json_t *v = json_object_get(obj, name);
-
-        if (!v || json_is_null(v)) {
-                if (!required)
-                        return 0;
-                snprintf(errstr, errstr_size, "route record without \"%s\"",
-                         name);
-                return -1;
-        }
-        if (!json_is_string(v)) {
-                snprintf(errstr, errstr_size,
-                         "route record: \"%s\" is not a string", name);
-                return -1;
-        }
-        if (!(*outp = strdup(json_string_value(v)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        return 0;
-}
-
 static int get_side(json_t *obj, const char *name, vcdc_route_side_t *sidep,
                     char *errstr, size_t errstr_size) {
         json_t *v = json_object_get(obj, name);
@@ -172,35 +152,16 @@ static int get_side(json_t *obj, const char *name, vcdc_route_side_t *sidep,
 int vcdc_route_record_decode(const void *buf, size_t len,
                              vcdc_route_record_t *rec, char *errstr,
                              size_t errstr_size) {
-        json_error_t jerr;
         json_t *obj, *v;
-        int r = -1;
+        int r;
 
         vcdc_route_record_init(rec);
-        if (!buf) {
-                snprintf(errstr, errstr_size, "route record without a value "
-                                              "(tombstone)");
-                return -1;
-        }
-        if (!(obj = json_loadb(buf, len,
-                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                               &jerr))) {
-                snprintf(errstr, errstr_size,
-                         "route record is not JSON: %s (at byte %d)",
-                         jerr.text, jerr.position);
-                return -1;
-        }
-        if (!json_is_object(obj)) {
-                snprintf(errstr, errstr_size,
-                         "route record is not a JSON object");
-                goto done;
-        }
-        if (!vcdc_ctltopic_kind_is(obj, "route")) {
-                r = 1; /* another kind of control record */
-                goto done;
-        }
-        if (get_str(obj, "collection", 1, &rec->collection, errstr,
-                    errstr_size) == -1)
+        if ((r = vcdc_ctltopic_parse(buf, len, "route", WHAT, &obj,
+                                     errstr, errstr_size)))
+                return r; /* 1: another kind of control record */
+        r = -1;
+        if (vcdc_ctltopic_get_str(obj, "collection", 1, WHAT, &rec->collection,
+                                  errstr, errstr_size) == -1)
                 goto done;
         if (!*rec->collection) {
                 snprintf(errstr, errstr_size,
@@ -218,10 +179,12 @@ int vcdc_route_record_decode(const void *buf, size_t len,
                 goto done;
         }
         rec->ts_ms = (int64_t)json_integer_value(v);
-        if (get_str(obj, "action", 0, &rec->action, errstr, errstr_size) ==
-                    -1 ||
-            get_str(obj, "user", 0, &rec->user, errstr, errstr_size) == -1 ||
-            get_str(obj, "host", 0, &rec->host, errstr, errstr_size) == -1)
+        if (vcdc_ctltopic_get_str(obj, "action", 0, WHAT, &rec->action,
+                                  errstr, errstr_size) == -1 ||
+            vcdc_ctltopic_get_str(obj, "user", 0, WHAT, &rec->user, errstr,
+                                  errstr_size) == -1 ||
+            vcdc_ctltopic_get_str(obj, "host", 0, WHAT, &rec->host, errstr,
+                                  errstr_size) == -1)
                 goto done;
         v = json_object_get(obj, "forced");
         if (v && !json_is_boolean(v)) {

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "exact.h"
 #include "log.h"
 #include "record.h"
 #include "side.h"
@@ -176,10 +177,6 @@ done:
 
 /* ---- Figures ----------------------------------------------------------- */
 
-static int str_ptr_cmp(const void *a, const void *b) {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* How many answers count: min(k, max(na, nb)). */
 static size_t positions(size_t na, size_t nb, size_t k) {
         size_t n = na > nb ? na : nb;
@@ -189,8 +186,7 @@ static size_t positions(size_t na, size_t nb, size_t k) {
 
 double vcdc_shadow_overlap(const char *const *a, size_t na,
                            const char *const *b, size_t nb, size_t k) {
-        size_t d = positions(na, nb, k), common = 0, i, j;
-        const char **sa, **sb;
+        size_t d = positions(na, nb, k);
 
         if (!d)
                 return 1.0;
@@ -198,36 +194,7 @@ double vcdc_shadow_overlap(const char *const *a, size_t na,
                 na = k;
         if (nb > k)
                 nb = k;
-        sa = malloc((na + nb + 1) * sizeof(*sa));
-        if (!sa) {
-                /* Quadratic, but needs no memory. */
-                for (i = 0; i < na; i++)
-                        for (j = 0; j < nb; j++)
-                                if (!strcmp(a[i], b[j])) {
-                                        common++;
-                                        break;
-                                }
-                return (double)common / (double)d;
-        }
-        sb = sa + na;
-        memcpy(sa, a, na * sizeof(*sa));
-        memcpy(sb, b, nb * sizeof(*sb));
-        qsort(sa, na, sizeof(*sa), str_ptr_cmp);
-        qsort(sb, nb, sizeof(*sb), str_ptr_cmp);
-        for (i = j = 0; i < na && j < nb;) {
-                int c = strcmp(sa[i], sb[j]);
-                if (!c) {
-                        common++;
-                        i++;
-                        j++;
-                } else if (c < 0) {
-                        i++;
-                } else {
-                        j++;
-                }
-        }
-        free(sa);
-        return (double)common / (double)d;
+        return (double)vcdc_exact_common(a, na, b, nb) / (double)d;
 }
 
 size_t vcdc_shadow_rank_matches(const char *const *a, size_t na,

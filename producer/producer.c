@@ -267,6 +267,21 @@ static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
                    size_t errstr_size) {
         rd_kafka_resp_err_t err;
         rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_error_t *error;
+        rd_kafka_vu_t vu[7] = {
+                {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = p->rkt},
+                {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
+                {.vtype = RD_KAFKA_VTYPE_KEY,
+                 .u.mem = {(void *)key, key_len}},
+                {.vtype = RD_KAFKA_VTYPE_VALUE,
+                 .u.mem = {(void *)value, len}},
+                {.vtype = RD_KAFKA_VTYPE_MSGFLAGS,
+                 .u.i = RD_KAFKA_MSG_F_COPY},
+                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = kind},
+                {.vtype = RD_KAFKA_VTYPE_HEADER,
+                 .u.header = {"vcdc.partitions", p->partition_hdr,
+                              (ssize_t)p->partition_hdr_len}},
+        };
         char max[32] = "?";
         size_t max_size = sizeof(max), i;
         int r = VCDC_PRODUCER_ERR_FATAL;
@@ -281,32 +296,18 @@ static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
                 for (i = 0; i < tag_cnt; i++)
                         rd_kafka_header_add(hdrs, tags[i].name, -1,
                                             tags[i].value, -1);
+                vu[6].vtype = RD_KAFKA_VTYPE_HEADERS;
+                vu[6].u.headers = hdrs;
         }
         for (;;) {
                 if (p->fatal) {
                         snprintf(errstr, errstr_size, "%s", p->fatal_err);
                         goto fail;
                 }
-                if (hdrs)
-                        err = rd_kafka_producev(
-                                p->rk, RD_KAFKA_V_RKT(p->rkt),
-                                RD_KAFKA_V_PARTITION(partition),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
-                else
-                        err = rd_kafka_producev(
-                                p->rk, RD_KAFKA_V_RKT(p->rkt),
-                                RD_KAFKA_V_PARTITION(partition),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADER("vcdc.partitions",
-                                                  p->partition_hdr,
-                                                  (ssize_t)p->partition_hdr_len),
-                                RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
+                error = rd_kafka_produceva(p->rk, vu, 7);
+                err = error ? rd_kafka_error_code(error) : 0;
+                if (error)
+                        rd_kafka_error_destroy(error);
                 if (!err)
                         break;
                 if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {

@@ -81,20 +81,19 @@ static int64_t *offsets_of(json_t *a, int n, int *okp) {
 
 int snap_ckpt_decode(const char *topic_want, const char *coll_want,
                      int parts, const void *buf, size_t len, ckpt_t *ck) {
-        json_t *root = json_loadb(buf, len, 0, NULL);
+        json_t *root;
         const char *topic = NULL, *coll = NULL, *run = NULL, *state = NULL;
         json_int_t chunk = 0, records = 0, repairs = 0, superseded = 0;
         json_t *lw = NULL, *hw = NULL, *cursor = NULL;
-        int r = -1, ok = 1;
+        char err[256];
+        int r, ok = 1;
         size_t i;
 
         memset(ck, 0, sizeof(*ck));
-        if (!root)
-                return -1;
-        if (!json_is_object(root) || !vcdc_ctltopic_kind_is(root, "snapshot")) {
-                r = 0;
-                goto out;
-        }
+        if ((r = vcdc_ctltopic_parse(buf, len, "snapshot", "checkpoint",
+                                     &root, err, sizeof(err))))
+                return r == 1 ? 0 : -1;
+        r = -1;
         if (json_unpack(root,
                         "{s:s, s:s, s:s, s:I, s:s, s?o, s?o, s?o, s?I, s?I, "
                         "s?I}",
