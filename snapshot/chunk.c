@@ -62,7 +62,8 @@ typedef struct readctx_s {
         snap_t *s;
         chunk_t *c;
         int mode;
-        const int64_t *lw;   /* READ_WINDOW: the window starts here */
+        const int64_t *lw;   /* the window or the repairs start here;
+                              * NULL: at s->pos */
         const int64_t *seen; /* read before up to here: counted already */
 } readctx_t;
 
@@ -131,8 +132,9 @@ static int on_msg(const vcdc_logmsg_t *m, void *opaque, char *errstr,
                         return -1;
                 }
         }
+        /* Before the window or the repairs' range: another chunk's. */
         if (x->mode == READ_COUNT ||
-            (x->mode == READ_WINDOW && m->offset < x->lw[m->partition]))
+            (x->lw && m->offset < x->lw[m->partition]))
                 return 0;
         FOR_SLOTS(x->c, rec->id, idx, pos) {
                 sl = &x->c->slots[idx];
@@ -249,7 +251,8 @@ int snap_append(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
         return flush(s, errstr, errstr_size);
 }
 
-int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
+int snap_repair(snap_t *s, chunk_t *c, const int64_t *hw, char *errstr,
+                size_t errstr_size) {
         int64_t *end = calloc((size_t)s->parts, sizeof(*end));
         size_t i, sent;
         int pass, r = -1;
@@ -259,9 +262,12 @@ int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
                 return -1;
         }
         for (pass = 1;; pass++) {
+                /* The first pass from the chunk's HW: the log may have
+                 * been read past it already (for the chunk before it,
+                 * written while this one was read). */
                 if (vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1 ||
-                    read_to(s, NULL, end, c, READ_REPAIR, errstr,
-                            errstr_size) == -1)
+                    read_to(s, pass == 1 ? hw : NULL, end, c, READ_REPAIR,
+                            errstr, errstr_size) == -1)
                         goto out;
                 for (i = sent = 0; i < c->cnt; i++) {
                         slot_t *sl = &c->slots[i];
@@ -334,17 +340,12 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int snap_tagged_ids(snap_t *s, const int64_t *from, const char *tag,
-                    char ***idsp, size_t *cntp, char *errstr,
+                    int64_t *end, char ***idsp, size_t *cntp, char *errstr,
                     size_t errstr_size) {
         tagctx_t x = {s->collection, tag, NULL, 0, 0};
-        int64_t *end = calloc((size_t)s->parts, sizeof(*end));
         size_t i, j;
         int r = -1;
 
-        if (!end) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
         if (vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1 ||
             vcdc_logread_range(s->lr, from, end, on_tagged, &x, errstr,
                                errstr_size) == -1)
@@ -360,7 +361,6 @@ int snap_tagged_ids(snap_t *s, const int64_t *from, const char *tag,
         x.cnt = j;
         r = 0;
 out:
-        free(end);
         if (r == -1) {
                 for (i = 0; i < x.cnt; i++)
                         free(x.ids[i]);

@@ -22,6 +22,10 @@
 
 struct vcdc_logread_s {
         rd_kafka_t *rk;
+        /* Watermarks and admin calls go through a client that never
+         * fetches: on the reader's connection they would wait behind a
+         * fetch waiting at the log end (fetch.wait.max.ms). */
+        rd_kafka_t *meta;
         char *topic;
         int partitions;
         vcdc_codec_t *codec;
@@ -30,6 +34,10 @@ struct vcdc_logread_s {
 vcdc_logread_t *vcdc_logread_new(const vcdc_conf_t *conf, const char *topic,
                                  int decode, int *missingp, char *errstr,
                                  size_t errstr_size) {
+        static const char *const meta_props[] = {
+                "allow.auto.create.topics", "false",
+                NULL,
+        };
         static const char *const props[] = {
                 "enable.partition.eof", "true",
                 "fetch.wait.max.ms", "50",
@@ -58,7 +66,16 @@ vcdc_logread_t *vcdc_logread_new(const vcdc_conf_t *conf, const char *topic,
                 rd_kafka_conf_destroy(rkc);
                 goto err;
         }
-        if (vcdc_admin_partition_count(lr->rk, topic, &lr->partitions,
+        if (!(rkc = vcdc_conf_kafka_reader(conf, meta_props, errstr,
+                                           errstr_size)))
+                goto err;
+        if (!(lr->meta = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err,
+                                      sizeof(err)))) {
+                snprintf(errstr, errstr_size, "log reader: %s", err);
+                rd_kafka_conf_destroy(rkc);
+                goto err;
+        }
+        if (vcdc_admin_partition_count(lr->meta, topic, &lr->partitions,
                                        ADMIN_TIMEOUT_MS, errstr,
                                        errstr_size) == -1)
                 goto err;
@@ -86,7 +103,7 @@ int vcdc_logread_partitions(const vcdc_logread_t *lr) {
 }
 
 rd_kafka_t *vcdc_logread_handle(vcdc_logread_t *lr) {
-        return lr->rk;
+        return lr->meta;
 }
 
 int vcdc_logread_ends(vcdc_logread_t *lr, int64_t *ends, char *errstr,
@@ -97,7 +114,7 @@ int vcdc_logread_ends(vcdc_logread_t *lr, int64_t *ends, char *errstr,
 
         for (p = 0; p < lr->partitions; p++) {
                 if ((err = rd_kafka_query_watermark_offsets(
-                             lr->rk, lr->topic, p, &lo, &hi,
+                             lr->meta, lr->topic, p, &lo, &hi,
                              ADMIN_TIMEOUT_MS))) {
                         snprintf(errstr, errstr_size,
                                  "log end of %s [%d]: %s", lr->topic, p,
@@ -143,11 +160,19 @@ static int deliver(vcdc_logread_t *lr, const rd_kafka_message_t *rkm,
         m.key_len = rkm->key_len;
         m.value = rkm->payload;
         m.value_len = rkm->len;
+        if (!rd_kafka_message_headers(rkm, &hdrs)) {
+                m.snapshot = header(hdrs, VCDC_HDR_SNAPSHOT, snap);
+                m.snapshot_group = header(hdrs, VCDC_HDR_SNAPSHOT_GROUP, group);
+                m.repair = header(hdrs, VCDC_HDR_REPAIR, repair);
+        }
         if (!lr->codec) {
                 m.tombstone = !rkm->payload;
-        } else if (!rkm->payload) {
-                m.tombstone = 1;
-                rec.op = VCDC_OP_DELETE;
+        } else if (m.snapshot || !rkm->payload) {
+                /* A tombstone, or the snapshot's own record: its key says
+                 * all a reader of the log needs (its value is a copy). */
+                m.tombstone = !rkm->payload;
+                if (m.tombstone)
+                        rec.op = VCDC_OP_DELETE;
                 m.decoded = vcdc_key_decode(rkm->key, rkm->key_len,
                                             &rec.collection, &rec.id) == 0;
         } else if (vcdc_codec_decode(lr->codec, rkm->payload, rkm->len, &rec,
@@ -161,11 +186,6 @@ static int deliver(vcdc_logread_t *lr, const rd_kafka_message_t *rkm,
                 if (vcdc_key_decode(rkm->key, rkm->key_len, &rec.collection,
                                     &rec.id) == -1)
                         vcdc_record_init(&rec);
-        }
-        if (!rd_kafka_message_headers(rkm, &hdrs)) {
-                m.snapshot = header(hdrs, VCDC_HDR_SNAPSHOT, snap);
-                m.snapshot_group = header(hdrs, VCDC_HDR_SNAPSHOT_GROUP, group);
-                m.repair = header(hdrs, VCDC_HDR_REPAIR, repair);
         }
         r = cb(&m, opaque, errstr, errstr_size);
         vcdc_record_clear(&rec);
@@ -265,6 +285,8 @@ void vcdc_logread_destroy(vcdc_logread_t *lr) {
                 rd_kafka_consumer_close(lr->rk);
                 rd_kafka_destroy(lr->rk);
         }
+        if (lr->meta)
+                rd_kafka_destroy(lr->meta);
         vcdc_codec_destroy(lr->codec);
         free(lr->topic);
         free(lr);

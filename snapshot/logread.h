@@ -34,7 +34,9 @@ typedef struct vcdc_logmsg_s {
         int64_t ts_ms;
         /* The record: a tombstone comes as a DELETE of its key's id; a
          * value that cannot be decoded has decoded 0 (only collection and
-         * id are set then, from the key, when the key is readable). */
+         * id are set then, from the key, when the key is readable). A
+         * record carrying vcdc.snapshot is not decoded: only its key's
+         * collection and id are set (decoded 1 when the key reads). */
         const vcdc_record_t *rec;
         int decoded;
         int tombstone;
@@ -67,7 +69,7 @@ vcdc_logread_t *vcdc_logread_new(const vcdc_conf_t *conf, const char *topic,
 /** The topic's partition count. */
 int vcdc_logread_partitions(const vcdc_logread_t *lr);
 
-/** The client handle (admin calls). */
+/** A client handle for admin calls (one that never fetches). */
 rd_kafka_t *vcdc_logread_handle(vcdc_logread_t *lr);
 
 /** The log-end offset (high watermark) of every partition into

@@ -23,7 +23,6 @@
 
 #define ADMIN_TIMEOUT_MS 15000
 #define WAIT_DEFAULT_MS  (10 * 60 * 1000)
-#define CHUNK_DEFAULT    1000
 #define PROGRESS_MS      2000
 
 static void sleep_ms(int64_t ms) {
@@ -187,207 +186,6 @@ static void throttle(snap_t *s, int64_t t0, uint64_t read) {
                                                      : due - vcdc_clock_ms());
 }
 
-/* Reads the ids of an interrupted chunk again (DESIGN.md, Restarts): an
- * id OLD still holds is written from OLD's value, one it no longer holds
- * as a delete; both under watermarks, window and repairs as any chunk. */
-static int read_ids(snap_t *s, chunk_t *c, char **ids, size_t cnt,
-                    char *errstr, size_t errstr_size) {
-        vcdc_sink_status_t st;
-        size_t i;
-
-        if (!(c->rows = calloc(cnt ? cnt : 1, sizeof(*c->rows)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        for (i = 0; i < cnt; i++)
-                vcdc_record_init(&c->rows[i]);
-        c->cnt = cnt;
-        if ((st = vcdc_sink_get(s->old, (const char *const *)ids, cnt,
-                                c->rows, errstr, errstr_size)) != VCDC_SINK_OK)
-                return -1;
-        for (i = 0; i < cnt; i++) {
-                if (!c->rows[i].id) {
-                        c->rows[i].op = VCDC_OP_DELETE;
-                        c->rows[i].id = ids[i];
-                        ids[i] = NULL;
-                }
-                free(c->rows[i].collection);
-                if (!(c->rows[i].collection = strdup(s->collection))) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return -1;
-                }
-        }
-        return 0;
-}
-
-/* A page of the scan from *cursorp (NULL: by ids). */
-static int read_page(snap_t *s, chunk_t *c, char **cursorp, uint64_t shift,
-                     int *lostp, char *errstr, size_t errstr_size) {
-        size_t max = s->o->chunk ? s->o->chunk : CHUNK_DEFAULT, i;
-
-        if (!(c->rows = calloc(max, sizeof(*c->rows)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        for (i = 0; i < max; i++)
-                vcdc_record_init(&c->rows[i]);
-        if (vcdc_sink_scan_shifted(s->old, cursorp, max, 1, shift, lostp,
-                                   c->rows, &c->cnt, errstr,
-                                   errstr_size) != VCDC_SINK_OK)
-                return -1;
-        for (i = 0; i < c->cnt; i++) {
-                free(c->rows[i].collection);
-                if (!(c->rows[i].collection = strdup(s->collection))) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return -1;
-                }
-        }
-        return 0;
-}
-
-/* Where a chunk's scan starts, and from which low watermark the deletes
- * that can have moved OLD's records since that page are counted. */
-typedef struct scanpos_s {
-        char *cursor;
-        int64_t *cursor_lw;
-} scanpos_t;
-
-/*
- * The low watermark: where OLD's recorded offsets say it has applied the
- * log to. OLD reflects every change before it (and maybe some after,
- * which the window covers). When that leaves more of the log in the
- * window than LAG_MAX records (OLD lags), the run first waits for OLD to
- * apply every change of the collection read so far.
- */
-#define LAG_MAX(s) ((s)->o->chunk * 20 > 20000 ? (s)->o->chunk * 20 : 20000)
-
-static int old_position(snap_t *s, int64_t *lw, char *errstr,
-                        size_t errstr_size) {
-        vcdc_sink_offset_t *rec;
-        size_t cnt, i;
-        int p;
-
-        if (vcdc_sink_read_offsets(s->old, s->o->topic, &rec, &cnt, errstr,
-                                   errstr_size) != VCDC_SINK_OK)
-                return -1;
-        for (p = 0; p < s->parts; p++)
-                lw[p] = 0;
-        for (i = 0; i < cnt; i++)
-                if (rec[i].partition >= 0 && rec[i].partition < s->parts)
-                        lw[rec[i].partition] = rec[i].offset + 1;
-        free(rec);
-        return 0;
-}
-
-static int low_watermark(snap_t *s, int64_t *lw, int64_t *end, char *errstr,
-                         size_t errstr_size) {
-        uint64_t lag = 0;
-        int p;
-
-        if (old_position(s, lw, errstr, errstr_size) == -1 ||
-            vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1)
-                return -1;
-        for (p = 0; p < s->parts; p++)
-                lag += end[p] > lw[p] ? (uint64_t)(end[p] - lw[p]) : 0;
-        if (lag <= (uint64_t)LAG_MAX(s))
-                return 0;
-        VCDC_INFO("snapshot",
-                  "OLD is %" PRIu64 " records behind the log end: waiting "
-                  "for it",
-                  lag);
-        if (snap_read(s, NULL, end, NULL, errstr, errstr_size) == -1 ||
-            wait_for_old(s, errstr, errstr_size) == -1)
-                return -1;
-        return old_position(s, lw, errstr, errstr_size);
-}
-
-static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
-                      const char *cursor, const int64_t *cursor_lw,
-                      const int64_t *hw, char *errstr, size_t errstr_size) {
-        ckpt_t ck = {.state = state,
-                     .chunk = n,
-                     .cursor = (char *)cursor,
-                     .cursor_lw = (int64_t *)cursor_lw,
-                     .hw = (int64_t *)hw,
-                     .parts = s->parts,
-                     .records = s->res->records,
-                     .repairs = s->res->repairs,
-                     .superseded = s->res->superseded};
-
-        snprintf(ck.run, sizeof(ck.run), "%s", s->run);
-        return snap_ckpt_write(s, &ck, errstr, errstr_size);
-}
-
-/*
- * One chunk, steps 1 to 7: from sp (a page of the scan, advancing
- * sp->cursor) or, when ids is not NULL, those ids. Returns 0 (c->cnt
- * rows handled; 0 with sp->cursor NULL: the scan is over), 1 when the
- * page must be read again (the scan lost its place by more than it was
- * told), or -1 with errstr.
- */
-static int do_chunk(snap_t *s, chunk_t *c, scanpos_t *sp, char **ids,
-                    size_t id_cnt, int64_t *lw, char *errstr,
-                    size_t errstr_size) {
-        int64_t *hw = calloc((size_t)s->parts, sizeof(*hw));
-        char *before = NULL;
-        uint64_t shift = 0;
-        int lost = 0, r = -1;
-
-        if (!hw || (sp->cursor && !(before = strdup(sp->cursor)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto out;
-        }
-        if (low_watermark(s, lw, hw, errstr, errstr_size) == -1)
-                goto out;
-        if (ids) {
-                if (read_ids(s, c, ids, id_cnt, errstr, errstr_size) == -1)
-                        goto out;
-        } else {
-                shift = snap_dels(s, sp->cursor_lw, s->pos);
-                if (read_page(s, c, &sp->cursor, shift, &lost, errstr,
-                              errstr_size) == -1)
-                        goto out;
-        }
-        if (vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
-            snap_chunk_index(c, errstr, errstr_size) == -1 ||
-            snap_read(s, lw, hw, c, errstr, errstr_size) == -1)
-                goto out;
-        if (lost && snap_dels(s, sp->cursor_lw, hw) > shift) {
-                /* More deletes reached OLD while the page was read than
-                 * it stepped back: read it again, further back. */
-                VCDC_INFO("snapshot",
-                          "chunk %" PRId64 ": the scan lost its place; "
-                          "%" PRIu64 " deletes since, not %" PRIu64
-                          ": reading the page again",
-                          c->n, snap_dels(s, sp->cursor_lw, hw), shift);
-                free(sp->cursor);
-                sp->cursor = before;
-                before = NULL;
-                r = 1;
-                goto out;
-        }
-        if (!c->cnt) {
-                r = 0;
-                goto out;
-        }
-        /* Before a record of the chunk is written, the checkpoint that
-         * lets a rerun find them: their tag and where they follow. */
-        if (!ids && ckpt_write(s, CKPT_APPENDING, c->n, before,
-                               sp->cursor_lw, hw, errstr, errstr_size) == -1)
-                goto out;
-        if (snap_append(s, c, errstr, errstr_size) == -1 ||
-            snap_repair(s, c, errstr, errstr_size) == -1)
-                goto out;
-        if (!ids && ckpt_write(s, CKPT_DONE, c->n, sp->cursor, lw, NULL,
-                               errstr, errstr_size) == -1)
-                goto out;
-        r = 0;
-out:
-        free(before);
-        free(hw);
-        return r;
-}
-
 static void progress(snap_t *s, int64_t t0, uint64_t total, int64_t chunk,
                      int force) {
         static int64_t last;
@@ -413,6 +211,193 @@ static void progress(snap_t *s, int64_t t0, uint64_t total, int64_t chunk,
                     s->res->superseded, s->res->repairs, rate, eta);
 }
 
+/* Where the scan goes on, and the low watermark of the page that cursor
+ * came from: the deletes that can have moved OLD's records since that
+ * page are counted from there. */
+typedef struct scanpos_s {
+        char *cursor;
+        int64_t *cursor_lw;
+} scanpos_t;
+
+/*
+ * When OLD lags by more than LAG_MAX records behind the log end, windows
+ * get long: the run first waits for it to apply every live change of the
+ * collection read so far, and takes its position again. Only while no
+ * page is being read (OLD's sink is the page thread's then).
+ */
+#define LAG_MAX(s) ((s)->o->chunk * 20 > 20000 ? (s)->o->chunk * 20 : 20000)
+
+static int catch_up(snap_t *s, int64_t *lw, const int64_t *end, char *errstr,
+                    size_t errstr_size) {
+        uint64_t lag = 0;
+        int p;
+
+        for (p = 0; p < s->parts; p++)
+                lag += end[p] > lw[p] ? (uint64_t)(end[p] - lw[p]) : 0;
+        if (lag <= (uint64_t)LAG_MAX(s))
+                return 0;
+        VCDC_INFO("snapshot",
+                  "OLD is %" PRIu64 " records behind the log end: waiting "
+                  "for it",
+                  lag);
+        if (snap_read(s, NULL, end, NULL, errstr, errstr_size) == -1 ||
+            wait_for_old(s, errstr, errstr_size) == -1)
+                return -1;
+        return snap_old_position(s, lw, 1, errstr, errstr_size);
+}
+
+static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
+                      const char *cursor, const int64_t *cursor_lw,
+                      const int64_t *hw, char *errstr, size_t errstr_size) {
+        ckpt_t ck = {.state = state,
+                     .chunk = n,
+                     .cursor = (char *)cursor,
+                     .cursor_lw = (int64_t *)cursor_lw,
+                     .hw = (int64_t *)hw,
+                     .parts = s->parts,
+                     .records = s->res->records,
+                     .repairs = s->res->repairs,
+                     .superseded = s->res->superseded};
+
+        snprintf(ck.run, sizeof(ck.run), "%s", s->run);
+        return snap_ckpt_write(s, &ck, errstr, errstr_size);
+}
+
+/*
+ * The ids of an interrupted chunk, read again as a chunk of their own
+ * (DESIGN.md, Restarts): watermarks, window, append and repairs. Its low
+ * watermark must be past every orphan (the records the interrupted chunk
+ * wrote, all before orphans_end): one in the window would drop its id,
+ * and the orphan, never repaired, would stay last. So OLD is first waited
+ * for up to there (it skips them, and records their offsets).
+ */
+static int ids_chunk(snap_t *s, chunk_t *c, char **ids, size_t cnt,
+                     const int64_t *orphans_end, char *errstr,
+                     size_t errstr_size) {
+        int64_t *lw = calloc((size_t)s->parts, sizeof(*lw));
+        int64_t *hw = calloc((size_t)s->parts, sizeof(*hw));
+        int p, r = -1;
+
+        if (!lw || !hw) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        for (p = 0; p < s->parts; p++)
+                if (orphans_end[p] - 1 > s->need[p])
+                        s->need[p] = orphans_end[p] - 1;
+        if (wait_for_old(s, errstr, errstr_size) == -1 ||
+            snap_old_position(s, lw, 1, errstr, errstr_size) == -1 ||
+            vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
+            catch_up(s, lw, hw, errstr, errstr_size) == -1 ||
+            snap_read_ids(s, c, ids, cnt, errstr, errstr_size) == -1 ||
+            vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
+            snap_chunk_index(c, errstr, errstr_size) == -1 ||
+            snap_read(s, lw, hw, c, errstr, errstr_size) == -1 ||
+            snap_append(s, c, errstr, errstr_size) == -1 ||
+            snap_repair(s, c, hw, errstr, errstr_size) == -1)
+                goto out;
+        r = 0;
+out:
+        free(lw);
+        free(hw);
+        return r;
+}
+
+/*
+ * The chunks of the scan from sp: each page is read (page.c) while the
+ * chunk before it is written and repaired. For a page: its window, the
+ * check that the scan did not lose its place by more than it stepped back
+ * (else the page is read again), the "appending" checkpoint, the next
+ * page started, the append and repairs, the "done" checkpoint. Returns 0
+ * when the scan is over, -1 with errstr (a stop asked for included).
+ */
+static int scan_chunks(snap_t *s, scanpos_t *sp, int64_t *np, int64_t t0,
+                       uint64_t total, char *errstr, size_t errstr_size) {
+        int64_t n = *np;
+        page_t pages[2] = {{0}, {0}}, *pg = &pages[0], *next = &pages[1], *t;
+        chunk_t *c;
+        int r = -1;
+
+        if (snap_page_start(s, pg, sp->cursor, 0, errstr, errstr_size) == -1)
+                goto out;
+        for (;;) {
+                if (snap_page_wait(pg, errstr, errstr_size) == -1)
+                        goto out;
+                c = &pg->c;
+                c->n = n;
+                snprintf(c->tag, sizeof(c->tag), "%s:%" PRId64, s->run, n);
+                if (snap_chunk_index(c, errstr, errstr_size) == -1 ||
+                    snap_read(s, pg->lw, pg->hw, c, errstr, errstr_size) == -1)
+                        goto out;
+                if (pg->lost && snap_dels(s, sp->cursor_lw, pg->hw) > pg->shift) {
+                        /* More deletes reached OLD while the page was read
+                         * than it stepped back: read it again, further. */
+                        VCDC_INFO("snapshot",
+                                  "chunk %" PRId64 ": the scan lost its "
+                                  "place; %" PRIu64 " deletes since, not "
+                                  "%" PRIu64 ": reading the page again",
+                                  n, snap_dels(s, sp->cursor_lw, pg->hw),
+                                  pg->shift);
+                        free(sp->cursor);
+                        sp->cursor = pg->before;
+                        pg->before = NULL;
+                        snap_page_clear(pg);
+                        if (snap_page_start(s, pg, sp->cursor,
+                                            snap_dels(s, sp->cursor_lw,
+                                                      s->pos),
+                                            errstr, errstr_size) == -1)
+                                goto out;
+                        continue;
+                }
+                if (!c->cnt && !pg->cursor)
+                        break;
+                if (catch_up(s, pg->lw, pg->hw, errstr, errstr_size) == -1 ||
+                    ckpt_write(s, CKPT_APPENDING, n, pg->before, sp->cursor_lw,
+                               pg->hw, errstr, errstr_size) == -1)
+                        goto out;
+                if (pg->cursor && !stopped(s)) {
+                        throttle(s, t0, s->res->records + s->res->superseded +
+                                                c->cnt);
+                        if (snap_page_start(s, next, pg->cursor,
+                                            snap_dels(s, pg->lw, s->pos),
+                                            errstr, errstr_size) == -1)
+                                goto out;
+                }
+                if (snap_append(s, c, errstr, errstr_size) == -1 ||
+                    snap_repair(s, c, pg->hw, errstr, errstr_size) == -1 ||
+                    ckpt_write(s, CKPT_DONE, n, pg->cursor, pg->lw, NULL,
+                               errstr, errstr_size) == -1)
+                        goto out;
+                s->res->chunks++;
+                n++;
+                memcpy(sp->cursor_lw, pg->lw, (size_t)s->parts * sizeof(*pg->lw));
+                free(sp->cursor);
+                sp->cursor = pg->cursor;
+                pg->cursor = NULL;
+                progress(s, t0, total, n, !sp->cursor);
+                if (!sp->cursor)
+                        break;
+                if (stopped(s)) {
+                        snprintf(errstr, errstr_size,
+                                 "stopped after chunk %" PRId64
+                                 "; a rerun resumes at the next one",
+                                 n - 1);
+                        goto out;
+                }
+                snap_page_clear(pg);
+                t = pg;
+                pg = next;
+                next = t;
+        }
+        r = 0;
+out:
+        *np = n;
+        snap_page_clear(next);
+        snap_page_clear(pg);
+        return r;
+}
+
+
 static void new_run_id(char *buf, size_t size) {
         unsigned char b[8] = {0};
         FILE *fp = fopen("/dev/urandom", "rb");
@@ -434,23 +419,24 @@ static void new_run_id(char *buf, size_t size) {
 static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
                   char *errstr, size_t errstr_size) {
         chunk_t c = {.n = ck->chunk};
-        int64_t *lw = calloc((size_t)s->parts, sizeof(*lw));
+        int64_t *end = calloc((size_t)s->parts, sizeof(*end));
         char **ids = NULL;
         size_t cnt = 0, i;
         int r = -1;
 
         snprintf(s->run, sizeof(s->run), "%s", ck->run);
         s->res->resumed_chunk = ck->chunk;
-        if (!lw || (ck->cursor && !(sp->cursor = strdup(ck->cursor)))) {
+        if (!end || (ck->cursor && !(sp->cursor = strdup(ck->cursor)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
         if (ck->cursor_lw) {
                 for (i = 0; i < (size_t)s->parts; i++)
                         s->need[i] = ck->cursor_lw[i] - 1;
-                memcpy(s->pos, ck->cursor_lw, (size_t)s->parts * sizeof(*lw));
+                memcpy(s->pos, ck->cursor_lw,
+                       (size_t)s->parts * sizeof(*s->pos));
                 memcpy(sp->cursor_lw, ck->cursor_lw,
-                       (size_t)s->parts * sizeof(*lw));
+                       (size_t)s->parts * sizeof(*s->pos));
         }
         *np = ck->state == CKPT_DONE ? ck->chunk + 1 : ck->chunk;
         VCDC_NOTICE("snapshot", "resuming run %s at chunk %" PRId64, s->run,
@@ -460,7 +446,7 @@ static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
                 goto out;
         }
         snprintf(c.tag, sizeof(c.tag), "%s:%" PRId64, s->run, c.n);
-        if (snap_tagged_ids(s, ck->hw, c.tag, &ids, &cnt, errstr,
+        if (snap_tagged_ids(s, ck->hw, c.tag, end, &ids, &cnt, errstr,
                             errstr_size) == -1)
                 goto out;
         VCDC_NOTICE("snapshot",
@@ -468,7 +454,7 @@ static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
                     "stopped: reading its %zu ids written so far again",
                     c.n, cnt);
         if (cnt &&
-            do_chunk(s, &c, sp, ids, cnt, lw, errstr, errstr_size) == -1)
+            ids_chunk(s, &c, ids, cnt, end, errstr, errstr_size) == -1)
                 goto out;
         s->res->resolved += cnt;
         r = 0;
@@ -477,7 +463,7 @@ out:
         for (i = 0; i < cnt; i++)
                 free(ids[i]);
         free(ids);
-        free(lw);
+        free(end);
         return r;
 }
 
@@ -561,6 +547,7 @@ static void snap_close(snap_t *s) {
         free(s->dels);
         free(s->pos);
         free(s->need);
+        free(s->old_pos);
 }
 
 int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
@@ -568,11 +555,10 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                       size_t errstr_size) {
         snap_t s = {.conf = conf, .o = opts, .res = res};
         scanpos_t sp = {0};
-        chunk_t c = {0};
         ckpt_t ck = {0};
-        int64_t t0 = vcdc_clock_ms(), n = 0, *lw = NULL;
+        int64_t t0 = vcdc_clock_ms(), n = 0;
         uint64_t total = 0;
-        int rc, r, i;
+        int rc, i;
 
         memset(res, 0, sizeof(*res));
         res->resumed_chunk = -1;
@@ -585,9 +571,9 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                 goto out;
         if (!(s.pos = calloc((size_t)s.parts, sizeof(*s.pos))) ||
             !(s.need = calloc((size_t)s.parts, sizeof(*s.need))) ||
+            !(s.old_pos = calloc((size_t)s.parts, sizeof(*s.old_pos))) ||
             !(s.dels = calloc((size_t)s.parts, sizeof(*s.dels))) ||
-            !(sp.cursor_lw = calloc((size_t)s.parts, sizeof(*sp.cursor_lw))) ||
-            !(lw = calloc((size_t)s.parts, sizeof(*lw)))) {
+            !(sp.cursor_lw = calloc((size_t)s.parts, sizeof(*sp.cursor_lw)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
@@ -609,33 +595,11 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                             "run %s: %s into %s, about %" PRIu64
                             " records, chunks of %zu",
                             s.run, vcdc_sink_name(s.old), opts->topic, total,
-                            opts->chunk ? opts->chunk : CHUNK_DEFAULT);
+                            opts->chunk ? opts->chunk : SNAP_CHUNK_DEFAULT);
         }
         snprintf(res->run, sizeof(res->run), "%s", s.run);
-        for (;;) {
-                c.n = n;
-                snprintf(c.tag, sizeof(c.tag), "%s:%" PRId64, s.run, n);
-                r = do_chunk(&s, &c, &sp, NULL, 0, lw, errstr, errstr_size);
-                snap_chunk_clear(&c);
-                if (r == -1)
-                        goto out;
-                if (r == 1)
-                        continue;
-                res->chunks++;
-                n++;
-                memcpy(sp.cursor_lw, lw, (size_t)s.parts * sizeof(*lw));
-                progress(&s, t0, total, n, !sp.cursor);
-                if (!sp.cursor)
-                        break;
-                if (stopped(&s)) {
-                        snprintf(errstr, errstr_size,
-                                 "stopped after chunk %" PRId64
-                                 "; a rerun resumes at the next one",
-                                 n - 1);
-                        goto out;
-                }
-                throttle(&s, t0, res->records + res->superseded);
-        }
+        if (scan_chunks(&s, &sp, &n, t0, total, errstr, errstr_size) == -1)
+                goto out;
         if (ckpt_write(&s, CKPT_FINISHED, n, NULL, NULL, NULL, errstr,
                        errstr_size) == -1)
                 goto out;
@@ -646,7 +610,6 @@ out:
         snap_ckpt_clear(&ck);
         free(sp.cursor);
         free(sp.cursor_lw);
-        free(lw);
         snap_close(&s);
         return rc;
 }

@@ -6,6 +6,7 @@
 #ifndef VCDC_SNAP_INT_H
 #define VCDC_SNAP_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ typedef struct snap_s {
          * snapshot's own records and changes nothing for other
          * collections. */
         int64_t *need;
+        /* OLD's position as last read, and when (run.c). */
+        int64_t *old_pos;
+        int64_t old_pos_ms;
         struct vcdc_ctlwriter_s *ckpt; /* the checkpoints' (checkpoint.c) */
 } snap_t;
 
@@ -68,6 +72,48 @@ typedef struct chunk_s {
         slot_t *slots;
 } chunk_t;
 
+#define SNAP_CHUNK_DEFAULT 1000
+
+/* page.c: reading OLD. */
+
+/* A page of the scan with its watermarks, read in a thread of its own
+ * (snap_page_start() to snap_page_wait()). */
+typedef struct page_s {
+        snap_t *s;
+        chunk_t c;         /* the rows read (n and tag are the caller's) */
+        char *before;      /* the cursor it was read from; NULL: the start */
+        char *cursor;      /* after it; NULL: the scan is over */
+        uint64_t shift;    /* the bound on deletes it was read with */
+        int lost;          /* the scan lost its place (sink.h) */
+        int64_t *lw, *hw;  /* OLD's position before, the log end after */
+        int rc;            /* 0, or -1 with err */
+        char err[512];
+        pthread_t thr;
+        int running;
+} page_t;
+
+/** Starts reading the page at cursor (NULL: the start): OLD's position,
+ *  the page, the log end. Returns 0, or -1 with errstr (nothing runs). */
+int snap_page_start(snap_t *s, page_t *pg, const char *cursor, uint64_t shift,
+                    char *errstr, size_t errstr_size);
+
+/** Waits for the page: 0, or -1 with errstr. */
+int snap_page_wait(page_t *pg, char *errstr, size_t errstr_size);
+
+/** Waits if it still runs, and frees. */
+void snap_page_clear(page_t *pg);
+
+/** OLD's position: one past the offset its recorded offsets show applied
+ *  in each partition, read again when older than half a second or fresh
+ *  is set. */
+int snap_old_position(snap_t *s, int64_t *lw, int fresh, char *errstr,
+                      size_t errstr_size);
+
+/** The ids of an interrupted chunk from OLD: an id OLD no longer holds
+ *  becomes a DELETE row (it takes the id from ids[]). */
+int snap_read_ids(snap_t *s, chunk_t *c, char **ids, size_t cnt,
+                  char *errstr, size_t errstr_size);
+
 /* chunk.c */
 
 /** Indexes c's rows (after they were read) and clears every slot. */
@@ -90,14 +136,16 @@ uint64_t snap_dels(const snap_t *s, const int64_t *from, const int64_t *to);
  *  for their acknowledgements. */
 int snap_append(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size);
 
-/** The repair passes from s->pos (the chunk's HW) until one writes
- *  nothing (DESIGN.md, step 7). */
-int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size);
+/** The repair passes from hw, the chunk's high watermark, until one
+ *  writes nothing (DESIGN.md, step 7). */
+int snap_repair(snap_t *s, chunk_t *c, const int64_t *hw, char *errstr,
+                size_t errstr_size);
 
-/** The ids of the records tagged tag in [from, the log end now), for
- *  collection: *idsp a new array of *cntp new strings, sorted, unique. */
+/** The ids of the records tagged tag in [from, end), end[] being the log
+ *  end now (filled in), for collection: *idsp a new array of *cntp new
+ *  strings, sorted, unique. */
 int snap_tagged_ids(snap_t *s, const int64_t *from, const char *tag,
-                    char ***idsp, size_t *cntp, char *errstr,
+                    int64_t *end, char ***idsp, size_t *cntp, char *errstr,
                     size_t errstr_size);
 
 /* checkpoint.c: the run's progress on the control topic, under the key
