@@ -83,6 +83,11 @@ typedef struct live_s {
         int id;        /* index into ids */
         int del;       /* a delete, else an upsert */
         int pause_ms;  /* before it is sent */
+        /* Reactive: sent as soon as the snapshot has read a page, to one
+         * of the page's ids (react % their number), after delay_ms: it
+         * lands in the chunk's window, or between its high watermark and
+         * its append (a repair), or after. id is set when it is sent. */
+        int react, react_pick, delay_ms;
 } live_t;
 
 typedef struct stop_s {
@@ -156,7 +161,10 @@ static void hist_generate(hist_t *h, uint64_t seed) {
                 else
                         l->id = pick(&s, h->prefill, h->id_cnt - 1);
                 l->del = pick(&s, 0, 99) < 35;
-                l->pause_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 80);
+                l->pause_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 120);
+                l->react = pick(&s, 0, 99) < 40;
+                l->react_pick = pick(&s, 0, 999);
+                l->delay_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 25);
         }
         h->before = pick(&s, 1, h->live_cnt / 4);
         h->stop_cnt = pick(&s, 0, MAX_STOPS);
@@ -184,11 +192,15 @@ static void hist_describe(const hist_t *h, char *buf, size_t size) {
                                                                  : "stop",
                                       h->stops[i].after_ms);
         for (i = 0; i < h->live_cnt && n < size; i++)
-                n += (size_t)snprintf(buf + n, size - n, "%s%s %s L%d +%dms",
-                                      i ? "; " : "\n  live: ",
+                n += (size_t)snprintf(buf + n, size - n,
+                                      "%s%s %s L%d %s%dms",
+                                      i % 8 ? "; " : "\n  live: ",
                                       h->live[i].del ? "del" : "put",
                                       h->ids[h->live[i].id], i + 1,
-                                      h->live[i].pause_ms);
+                                      h->live[i].react ? "after a page +"
+                                                       : "+",
+                                      h->live[i].react ? h->live[i].delay_ms
+                                                       : h->live[i].pause_ms);
 }
 
 /* ---- The model -------------------------------------------------------- */
@@ -390,7 +402,8 @@ static void *watcher(void *arg) {
 /* ---- The live writer --------------------------------------------------- */
 
 typedef struct writer_s {
-        const hist_t *h;
+        hist_t *h;
+        memdb_t *db;
         vcdc_producer_t *prod;
         int from, to; /* live[from..to) */
         char err[512];
@@ -422,12 +435,39 @@ static int send_one(const hist_t *h, vcdc_producer_t *prod, int i,
         return r ? -1 : 0;
 }
 
+/* A reactive change: waits (up to 150 ms) for the snapshot to read a
+ * page after the one seen last, and aims at one of its ids. */
+static void react(writer_t *w, live_t *l, uint64_t *seenp) {
+        char page[MEMDB_PAGE_IDS][MEMDB_NAME];
+        int64_t until = kit_now_ms() + 150;
+        uint64_t n;
+        size_t cnt;
+        int k;
+
+        while ((n = memdb_last_page(w->db, page, MEMDB_PAGE_IDS, &cnt)) ==
+                       *seenp &&
+               kit_now_ms() < until)
+                kit_sleep_ms(1);
+        *seenp = n;
+        if (!cnt)
+                return;
+        for (k = 0; k < w->h->id_cnt; k++)
+                if (!strcmp(w->h->ids[k],
+                            page[(size_t)l->react_pick % cnt]))
+                        l->id = k;
+        kit_sleep_ms(l->delay_ms);
+}
+
 static void *writer(void *arg) {
         writer_t *w = arg;
+        uint64_t seen = 0;
         int i;
 
         for (i = w->from; i < w->to && !w->err[0]; i++) {
-                kit_sleep_ms(w->h->live[i].pause_ms);
+                if (w->db && w->h->live[i].react)
+                        react(w, &w->h->live[i], &seen);
+                else
+                        kit_sleep_ms(w->h->live[i].pause_ms);
                 if (send_one(w->h, w->prod, i, w->err, sizeof(w->err)) == 0)
                         vcdc_producer_poll(w->prod, 0);
         }
@@ -772,7 +812,7 @@ static void replay_new(run_t *x) {
         }
 }
 
-static void run_history(const hist_t *h, const char *dir, res_t *r) {
+static void run_history(hist_t *h, const char *dir, res_t *r) {
         run_t x = {.h = h, .dir = dir, .r = r, .old_pid = -1};
         watch_t wt = {.h = h};
         writer_t w = {.h = h};
@@ -800,10 +840,6 @@ static void run_history(const hist_t *h, const char *dir, res_t *r) {
                  "mfence://memdb/" NEW_TARGET "?db=%s", x.db_path);
         for (i = 0; i < MAX_IDS; i++)
                 vcdc_record_init(&recs[i]);
-        if (model(h, want) == -1) {
-                fail_add(r, "out of memory");
-                return;
-        }
 
         /* OLD, with data the log never held. */
         if (!(x.db = memdb_create(x.db_path, TOPIC, errstr,
@@ -855,6 +891,7 @@ static void run_history(const hist_t *h, const char *dir, res_t *r) {
         }
         r->phase_ms[0] = kit_now_ms() - t0;
         wt.db = x.db;
+        w.db = x.db; /* from now on, reactive changes */
         if (!(watching = !pthread_create(&wtthr, NULL, watcher, &wt))) {
                 fail_add(r, "pthread_create failed");
                 goto out;
@@ -891,7 +928,8 @@ static void run_history(const hist_t *h, const char *dir, res_t *r) {
         check_log(&x, skipped);
         replay_new(&x);
         r->phase_ms[3] = kit_now_ms() - t0;
-        if (!(st = malloc(sizeof(*st)))) {
+        /* The reactive changes' ids are known now. */
+        if (model(h, want) == -1 || !(st = malloc(sizeof(*st)))) {
                 fail_add(r, "out of memory");
                 goto out;
         }
@@ -983,11 +1021,12 @@ static void *worker(void *arg) {
                 r = &job->results[seed - job->base];
                 desc = job->descriptions[seed - job->base] = malloc(8192);
                 hist_generate(h, seed);
+                run_history(h, job->dir, r);
+                /* After the run: reactive changes have their ids. */
                 if (desc)
                         hist_describe(h, desc, 8192);
                 if (job->describe && desc)
                         print_lines(desc);
-                run_history(h, job->dir, r);
                 print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
                               " snapshot runs (%" PRIu64 " stopped, %" PRIu64
                               " killed), %" PRIu64 " snapshot messages (%" PRIu64

@@ -56,6 +56,9 @@ struct memdb_s {
         volatile pid_t busy; /* a sink sleeping in a commit (latency) */
         uint64_t recovered;
         char topic[256];
+        uint64_t scans; /* pages read by scan (the last one's ids below) */
+        uint32_t page_cnt;
+        char page[MEMDB_PAGE_IDS][MEMDB_NAME];
         memdb_stats_t stats[MEMDB_TARGETS];
         memdb_state_t half[2];
 };
@@ -158,6 +161,18 @@ void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats) {
         if (stats)
                 memcpy(stats, db->stats, sizeof(db->stats));
         db_unlock(db);
+}
+
+uint64_t memdb_last_page(memdb_t *db, char (*ids)[MEMDB_NAME],
+                         size_t max, size_t *cntp) {
+        uint64_t n;
+
+        db_lock(db);
+        n = db->scans;
+        for (*cntp = 0; *cntp < db->page_cnt && *cntp < max; (*cntp)++)
+                memcpy(ids[*cntp], db->page[*cntp], MEMDB_NAME);
+        db_unlock(db);
+        return n;
 }
 
 uint64_t memdb_recovered(memdb_t *db) {
@@ -866,8 +881,17 @@ static vcdc_sink_status_t m_scan(vcdc_sink_t *sink, char **cursorp,
                                              shift, lostp, out, cntp, err,
                                              sizeof(err));
         free(t);
-        return r ? violation(ms, errstr, errstr_size, "scan: %s", err)
-                 : VCDC_SINK_OK;
+        if (r)
+                return violation(ms, errstr, errstr_size, "scan: %s", err);
+        db_lock(ms->db);
+        ms->db->scans++;
+        for (ms->db->page_cnt = 0; ms->db->page_cnt < *cntp &&
+                                   ms->db->page_cnt < MEMDB_PAGE_IDS;
+             ms->db->page_cnt++)
+                snprintf(ms->db->page[ms->db->page_cnt], MEMDB_NAME, "%s",
+                         out[ms->db->page_cnt].id);
+        db_unlock(ms->db);
+        return VCDC_SINK_OK;
 }
 
 /* An integer URL parameter, def when absent. -1 when malformed. */

@@ -30,6 +30,7 @@
 #define MEMDB_PARTS 8
 #define MEMDB_NAME 48 /* ids, collections, targets: NUL included */
 #define MEMDB_TAG 24
+#define MEMDB_PAGE_IDS 8 /* of the last page scanned, kept for tests */
 
 typedef struct memdb_row_s {
         char id[MEMDB_NAME];
@@ -82,6 +83,12 @@ void memdb_unmap(memdb_t *db);
 /** The current state and the stats of every target slot, copied
  *  consistently; stats may be NULL. */
 void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats);
+
+/** How many pages the sinks' scans have read, with the ids (at most max)
+ *  of the last one in ids[0..*cntp): a test can write to them at once,
+ *  while the reader (vcdc snapshot) decides about them. */
+uint64_t memdb_last_page(memdb_t *db, char (*ids)[MEMDB_NAME], size_t max,
+                         size_t *cntp);
 
 /** Locks taken over from a process that died holding them. */
 uint64_t memdb_recovered(memdb_t *db);
