@@ -204,7 +204,7 @@ int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
         if (max && start < t->row_cnt) {
                 n = t->row_cnt - start < max ? t->row_cnt - (size_t)start
                                              : max;
-                if (!(rows = malloc(n * sizeof(*rows)))) {
+                if (!(rows = calloc(n, sizeof(*rows)))) {
                         snprintf(errstr, errstr_size, "out of memory");
                         goto out;
                 }
