@@ -6,7 +6,8 @@
 #                        integration tests against a real local stack
 #   make test-unit       cmocka unit tests
 #   make test-integration  integration tests (starts and stops the stack)
-#   make soak            the model test over many histories, then the long
+#   make soak            the model tests (consumer, snapshot) over many
+#                        histories, then the long
 #                        fault tests (pytest marker soak), on a stack
 #   make sanitize        the unit tests under ASan+UBSan
 #   make valgrind        the unit tests under valgrind (fails on leaks)
@@ -145,13 +146,20 @@ test-integration: all $(IT_BINS) $(IT_TOOLS)
 # which test-integration leaves out; first the model test (issue 14) over
 # SOAK_HISTORIES generated histories from SOAK_SEED (a new range each run
 # unless given; a failing seed replays with VCDC_MODEL_SEED=N).
-SOAK_HISTORIES ?= 500
-SOAK_SEED      ?= $(shell date +%s)
-# Both run; either failing fails the target.
-soak: all $(IT_BINS) $(BUILD)/tests/test_model
+# Then the snapshot's model test (issue 18) over SOAK_SNAP_HISTORIES
+# histories from the same seed (about 11 s each, 8 at once; a failing seed
+# replays with VCDC_SNAPMODEL_SEED=N).
+SOAK_HISTORIES      ?= 500
+SOAK_SNAP_HISTORIES ?= 200
+SOAK_SEED           ?= $(shell date +%s)
+# All run; any failing fails the target.
+soak: all $(IT_BINS) $(BUILD)/tests/test_model $(BUILD)/tests/test_snapshot_model
 	@rc=0; (cd tests && VCDC_MODEL_HISTORIES=$(SOAK_HISTORIES) \
 	  VCDC_MODEL_BASE_SEED=$(SOAK_SEED) VCDC_MODEL_RECORDS=1000 \
 	  VCDC_MODEL_JOBS=8 ../$(BUILD)/tests/test_model) || rc=1; \
+	(cd tests && VCDC_SNAPMODEL_HISTORIES=$(SOAK_SNAP_HISTORIES) \
+	  VCDC_SNAPMODEL_BASE_SEED=$(SOAK_SEED) VCDC_SNAPMODEL_JOBS=8 \
+	  ../$(BUILD)/tests/test_snapshot_model) || rc=1; \
 	bash scripts/with-stack.sh bash tests/run-integration.sh -m soak || rc=1; \
 	exit $$rc
 

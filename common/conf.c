@@ -36,6 +36,11 @@ static const prop_t props[] = {
          "decodes messages of that id (-1: single-object encoding only)"},
         {"vcdc.progress.ms", T_INT, "2000", 0, 3600000, NULL,
          "interval of the progress line on stderr, 0 for none"},
+        {"vcdc.config.check.ms", T_INT, "10000", 0, 600000, NULL,
+         "how long the advisory reads of a topic's configuration wait for "
+         "the cluster (the control topic's cleanup.policy, the consumer's "
+         "delete.retention.ms: warnings only); 0 skips them (tests: "
+         "librdkafka's mock cluster has no controller to answer them)"},
         {"vcdc.flush.timeout.ms", T_INT, "60000", 1, 86400000, NULL,
          "how long the final flush waits for delivery reports"},
         {"vcdc.topic.partitions", T_INT, "6", 1, 100000, NULL,

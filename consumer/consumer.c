@@ -152,12 +152,16 @@ static int check_replay(vcdc_consumer_t *c, int partition_cnt, int *transientp,
 
 /* The topic's delete.retention.ms, which a replay must finish within
  * (loop.c warns when it will not); -1 when the topic does not say. */
-static int64_t delete_retention(vcdc_consumer_t *c) {
+static int64_t delete_retention(vcdc_consumer_t *c,
+                                const vcdc_conf_t *conf) {
+        int check_ms = (int)vcdc_conf_int(conf, "vcdc.config.check.ms");
         char v[64], errstr[256], *end;
         long long ms;
 
+        if (check_ms <= 0)
+                return -1;
         if (vcdc_admin_topic_config(c->rk, c->topic, "delete.retention.ms", v,
-                                    sizeof(v), 10000, errstr,
+                                    sizeof(v), check_ms, errstr,
                                     sizeof(errstr)) == -1) {
                 VCDC_DEBUG("consumer", "%s", errstr);
                 return -1;
@@ -533,7 +537,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
             check_until(c, partition_cnt, &transient, errstr, errstr_size) ==
                     -1)
                 goto err;
-        c->delete_retention_ms = delete_retention(c);
+        c->delete_retention_ms = delete_retention(c, conf);
         transient = 1;
         if ((c->exit_at_end || opts->index.kind != VCDC_INDEX_NONE) &&
             read_ends(c, partition_cnt, errstr, errstr_size) == -1)

@@ -98,8 +98,10 @@ static void nap_ms(long ms) {
  * create is set. Returns the partition count, 0 when it does not exist
  * (and create is not set), or -1 with errstr.
  */
-static int ensure_topic(rd_kafka_t *rk, const char *topic, int create,
-                        char *errstr, size_t errstr_size) {
+static int ensure_topic(rd_kafka_t *rk, const vcdc_conf_t *conf,
+                        const char *topic, int create, char *errstr,
+                        size_t errstr_size) {
+        int check_ms = (int)vcdc_conf_int(conf, "vcdc.config.check.ms");
         static const char *const configs[] = {"cleanup.policy", "compact",
                                               NULL};
         int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS;
@@ -133,9 +135,9 @@ static int ensure_topic(rd_kafka_t *rk, const char *topic, int create,
                 }
                 nap_ms(100);
         }
-        if (!created &&
+        if (!created && check_ms > 0 &&
             vcdc_admin_topic_config(rk, topic, "cleanup.policy", policy,
-                                    sizeof(policy), 10000, err,
+                                    sizeof(policy), check_ms, err,
                                     sizeof(err)) == 0 &&
             !vcdc_admin_policy_keeps_history(policy))
                 VCDC_WARN("control",
@@ -279,7 +281,8 @@ vcdc_ctlreader_t *vcdc_ctlreader_new(const vcdc_conf_t *conf,
                 goto err;
         }
         rkc = NULL;
-        if ((cnt = ensure_topic(r->rk, topic, create, errstr, errstr_size)) ==
+        if ((cnt = ensure_topic(r->rk, conf, topic, create, errstr,
+                                 errstr_size)) ==
             -1)
                 goto err;
         if (!cnt) {
@@ -407,7 +410,8 @@ vcdc_ctlwriter_t *vcdc_ctlwriter_new(const vcdc_conf_t *conf,
                 rd_kafka_conf_destroy(rkc);
                 goto err;
         }
-        if (ensure_topic(w->rk, topic, 1 /*create*/, errstr, errstr_size) ==
+        if (ensure_topic(w->rk, conf, topic, 1 /*create*/, errstr,
+                         errstr_size) ==
             -1)
                 goto err;
         return w;

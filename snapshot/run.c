@@ -499,14 +499,16 @@ static int open_checked(snap_t *s, char *errstr, size_t errstr_size) {
                 return missing ? VCDC_SNAPSHOT_BAD_INPUT
                                : VCDC_SNAPSHOT_UNAVAILABLE;
         s->parts = vcdc_logread_partitions(s->lr);
-        if ((rc = check_topic(s, errstr, errstr_size)) ||
-            (rc = check_group(s, errstr, errstr_size)))
+        if (!s->o->skip_topic_checks &&
+            ((rc = check_topic(s, errstr, errstr_size)) ||
+             (rc = check_group(s, errstr, errstr_size))))
                 return rc;
         if (!(s->prod = vcdc_producer_new(s->conf, s->o->topic, errstr,
                                           errstr_size)))
                 return VCDC_SNAPSHOT_BAD_INPUT;
-        if (vcdc_producer_ensure_topic(s->prod, 0, 0, errstr, errstr_size) ==
-            -1)
+        if (!s->o->skip_topic_checks &&
+            vcdc_producer_ensure_topic(s->prod, 0, 0, errstr, errstr_size) ==
+                    -1)
                 return VCDC_SNAPSHOT_BAD_INPUT;
         return 0;
 }

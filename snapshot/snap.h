@@ -35,6 +35,12 @@ typedef struct vcdc_snapshot_opts_s {
         int64_t wait_ms;           /* for OLD's consumer to catch up to a
                                     * low watermark; 0: 10 minutes */
         volatile sig_atomic_t *stop; /* set: stop after the current chunk */
+        /* Tests only (tests/test_snapshot_model.c): librdkafka's mock
+         * cluster answers neither DescribeConfigs nor
+         * DescribeConsumerGroups, so this skips the checks made with them:
+         * the topic's cleanup.policy and min.compaction.lag.ms, and OLD's
+         * group having members. vcdc snapshot never sets it. */
+        int skip_topic_checks;
 } vcdc_snapshot_opts_t;
 
 typedef struct vcdc_snapshot_result_s {

@@ -311,6 +311,10 @@ int kit_read_topic(const char *bootstraps, const char *topic, int partitions,
                 m->origin_partition =
                         (int32_t)header_num(hdrs, "vcdc.partition");
                 m->origin_offset = header_num(hdrs, "vcdc.offset");
+                m->snapshot = hdrs && !rd_kafka_header_get_last(
+                                              hdrs, "vcdc.snapshot", &v, &size);
+                m->repair = hdrs && !rd_kafka_header_get_last(
+                                            hdrs, "vcdc.repair", &v, &size);
                 if (hdrs &&
                     !rd_kafka_header_get_last(hdrs, "vcdc.topic", &v, &size) &&
                     v && size < sizeof(m->origin_topic)) {
@@ -364,7 +368,7 @@ pid_t kit_spawn(const kit_spec_t *spec, char *errstr, size_t errstr_size) {
 
         snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
         argv[n++] = exe_path;
-        argv[n++] = "--model-consumer";
+        argv[n++] = spec->mode ? spec->mode : "--model-consumer";
         argv[n++] = "-p";
         argv[n++] = ppid;
         argv[n++] = "-b";

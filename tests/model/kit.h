@@ -67,6 +67,8 @@ typedef struct kit_msg_s {
         char origin_topic[128];
         int32_t origin_partition; /* vcdc.partition, -1 */
         int64_t origin_offset;    /* vcdc.offset, -1 */
+        int snapshot; /* has vcdc.snapshot: written by vcdc snapshot */
+        int repair;   /* has vcdc.repair: one of its repairs */
 } kit_msg_t;
 
 /** Reads topic from offset 0 to the log end: *msgsp (kit_msgs_free()),
@@ -84,6 +86,9 @@ typedef struct kit_spec_s {
         int exit_at_end;
         const char *const *kv; /* NULL-terminated pairs for vcdc_conf_set */
         const char *log_path;  /* its stderr, appended */
+        const char *mode; /* argv[1]: NULL, --model-consumer; another
+                           * mode of the test binary gets the same
+                           * options (-p -b -t -g -u -c -e -k) */
 } kit_spec_t;
 
 /** The program the consumers run: this test binary (its main calls

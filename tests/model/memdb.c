@@ -8,7 +8,7 @@
  * the data by record_offsets, unconditionally).
  *
  * URL: SCHEME://memdb/TARGET?db=PATH&seed=N&inst=N&fail=P&lost=P&big=P&
- *      bigmin=N&lat=MS&rfail=P
+ *      bigmin=N&lat=MS&rfail=P&scan=insert|key
  * Faults, each call drawn from a generator seeded by seed and inst (so a
  * seed replays the same schedule per consumer process), P in permille:
  *   fail   RETRIABLE, nothing applied, retry_smaller drawn at random;
@@ -23,6 +23,11 @@
  * or the first upsert's when the apply creates the target), nested
  * metadata (check() knows that rule too) or a document ending in
  * MEMDB_REFUSE_MARK (check() does not).
+ *
+ * Rows keep their insertion order (an upsert of an existing row keeps its
+ * place, a delete moves the later ones down), which the scan=insert reads
+ * page by (memscan.c). get, exists and scan read a copy of the target taken
+ * under the lock, so a reader never sees half a commit.
  */
 #include "memdb.h"
 
@@ -51,6 +56,9 @@ struct memdb_s {
         volatile pid_t busy; /* a sink sleeping in a commit (latency) */
         uint64_t recovered;
         char topic[256];
+        uint64_t scans; /* pages read by scan (the last one's ids below) */
+        uint32_t page_cnt;
+        char page[MEMDB_PAGE_IDS][MEMDB_NAME];
         memdb_stats_t stats[MEMDB_TARGETS];
         memdb_state_t half[2];
 };
@@ -155,6 +163,18 @@ void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats) {
         db_unlock(db);
 }
 
+uint64_t memdb_last_page(memdb_t *db, char (*ids)[MEMDB_NAME],
+                         size_t max, size_t *cntp) {
+        uint64_t n;
+
+        db_lock(db);
+        n = db->scans;
+        for (*cntp = 0; *cntp < db->page_cnt && *cntp < max; (*cntp)++)
+                memcpy(ids[*cntp], db->page[*cntp], MEMDB_NAME);
+        db_unlock(db);
+        return n;
+}
+
 uint64_t memdb_recovered(memdb_t *db) {
         uint64_t n;
 
@@ -249,6 +269,7 @@ typedef struct msink_s {
         int fail, lost, big, rfail; /* permille */
         int lat_ms;
         uint64_t bigmin;
+        int scan_key;  /* scan=key: by id; else in insertion order */
         int in_flight; /* mpipe: sent, the answer not yet read */
         vcdc_sink_status_t answer;
         char answer_err[512];
@@ -481,8 +502,14 @@ static vcdc_sink_status_t commit_batch(msink_t *ms, vcdc_sink_t *sink,
         }
         for (i = 0; i < b->delete_cnt; i++) {
                 memdb_row_t *row = row_find(t, b->delete_ids[i]);
-                if (row)
-                        *row = t->rows[--t->row_cnt];
+                if (row) {
+                        /* In order: later rows move down one, as in a
+                         * database that pages by offset. */
+                        memmove(row, row + 1,
+                                (size_t)(&t->rows[t->row_cnt] - (row + 1)) *
+                                        sizeof(*row));
+                        t->row_cnt--;
+                }
         }
         if (!b->fence_only)
                 for (i = 0; i < b->offset_cnt; i++)
@@ -741,6 +768,132 @@ static vcdc_sink_status_t m_count(vcdc_sink_t *sink, uint64_t *countp,
         return VCDC_SINK_OK;
 }
 
+/* The slot of the target named name (lock held), given a free one when
+ * there is none; MEMDB_TARGETS when every slot is taken. */
+static size_t slot_of(memdb_t *db, const char *name) {
+        size_t s, free_slot = MEMDB_TARGETS;
+        const memdb_target_t *t;
+
+        for (s = 0; s < MEMDB_TARGETS; s++) {
+                t = &db->half[db->active].targets[s];
+                if (t->name[0] && !strcmp(t->name, name))
+                        return s;
+                if (!t->name[0] && free_slot == MEMDB_TARGETS)
+                        free_slot = s;
+        }
+        if ((s = free_slot) < MEMDB_TARGETS) {
+                /* Names are not data: both halves get it. */
+                snprintf(db->half[0].targets[s].name, MEMDB_NAME, "%s", name);
+                snprintf(db->half[1].targets[s].name, MEMDB_NAME, "%s", name);
+        }
+        return s;
+}
+
+int memdb_load(memdb_t *db, const char *target, const vcdc_record_t *recs,
+               size_t cnt, char *errstr, size_t errstr_size) {
+        msink_t ms = {.db = db};
+        vcdc_sink_t sink = {.state = &ms};
+        const vcdc_record_t **ups = malloc((cnt ? cnt : 1) * sizeof(*ups));
+        vcdc_sink_batch_t b = {.upsert_cnt = cnt};
+        vcdc_sink_status_t r;
+        size_t i;
+
+        if (!ups) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (i = 0; i < cnt; i++)
+                ups[i] = &recs[i];
+        b.upserts = ups;
+        snprintf(ms.target, sizeof(ms.target), "%s", target);
+        db_lock(db);
+        if ((ms.slot = slot_of(db, target)) == MEMDB_TARGETS) {
+                snprintf(errstr, errstr_size, "memdb: no free target for %s",
+                         target);
+                r = VCDC_SINK_FATAL;
+        } else {
+                r = commit_batch(&ms, &sink, &b, 0, errstr, errstr_size);
+        }
+        db_unlock(db);
+        free(ups);
+        return r == VCDC_SINK_OK ? 0 : -1;
+}
+
+/* A copy of the sink's target as it is now (NULL: out of memory). */
+static memdb_target_t *target_copy(msink_t *ms) {
+        memdb_target_t *t = malloc(sizeof(*t));
+
+        if (!t)
+                return NULL;
+        db_lock(ms->db);
+        *t = ms->db->half[ms->db->active].targets[ms->slot];
+        db_unlock(ms->db);
+        return t;
+}
+
+static vcdc_sink_status_t m_get(vcdc_sink_t *sink, const char *const *ids,
+                                size_t cnt, vcdc_record_t *out, char *errstr,
+                                size_t errstr_size) {
+        msink_t *ms = sink->state;
+        memdb_target_t *t = target_copy(ms);
+        char err[512];
+        int r;
+
+        if (!t) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return VCDC_SINK_RETRIABLE;
+        }
+        r = memdb_get_rows(t, ids, cnt, out, err, sizeof(err));
+        free(t);
+        return r ? violation(ms, errstr, errstr_size, "get: %s", err)
+                 : VCDC_SINK_OK;
+}
+
+static vcdc_sink_status_t m_exists(vcdc_sink_t *sink, int *existsp,
+                                   char *errstr, size_t errstr_size) {
+        msink_t *ms = sink->state;
+
+        (void)errstr;
+        (void)errstr_size;
+        db_lock(ms->db);
+        *existsp = ms->db->half[ms->db->active].targets[ms->slot].exists;
+        db_unlock(ms->db);
+        return VCDC_SINK_OK;
+}
+
+static vcdc_sink_status_t m_scan(vcdc_sink_t *sink, char **cursorp,
+                                 size_t max, int with_vectors, uint64_t shift,
+                                 int *lostp, vcdc_record_t *out, size_t *cntp,
+                                 char *errstr, size_t errstr_size) {
+        msink_t *ms = sink->state;
+        memdb_target_t *t = target_copy(ms);
+        char err[512];
+        int r;
+
+        *cntp = 0;
+        if (!t) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return VCDC_SINK_RETRIABLE;
+        }
+        r = ms->scan_key ? memdb_scan_key(t, cursorp, max, with_vectors, out,
+                                          cntp, err, sizeof(err))
+                         : memdb_scan_insert(t, cursorp, max, with_vectors,
+                                             shift, lostp, out, cntp, err,
+                                             sizeof(err));
+        free(t);
+        if (r)
+                return violation(ms, errstr, errstr_size, "scan: %s", err);
+        db_lock(ms->db);
+        ms->db->scans++;
+        for (ms->db->page_cnt = 0; ms->db->page_cnt < *cntp &&
+                                   ms->db->page_cnt < MEMDB_PAGE_IDS;
+             ms->db->page_cnt++)
+                snprintf(ms->db->page[ms->db->page_cnt], MEMDB_NAME, "%s",
+                         out[ms->db->page_cnt].id);
+        db_unlock(ms->db);
+        return VCDC_SINK_OK;
+}
+
 /* An integer URL parameter, def when absent. -1 when malformed. */
 static int int_param(const vcdc_sink_t *sink, const char *key, long def,
                      long *out) {
@@ -762,7 +915,8 @@ static int m_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
         const char *path = vcdc_url_param(sink->url, "db");
         msink_t *ms = calloc(1, sizeof(*ms));
         memdb_target_t *t;
-        size_t i, s, free_slot = MEMDB_TARGETS;
+        const char *scan = vcdc_url_param(sink->url, "scan");
+        size_t i, s;
 
         if (!ms) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -780,6 +934,12 @@ static int m_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                          "%s: needs db=PATH and a target name", sink->name);
                 goto err;
         }
+        if (scan && strcmp(scan, "insert") && strcmp(scan, "key")) {
+                snprintf(errstr, errstr_size,
+                         "%s: bad scan=%s (insert or key)", sink->name, scan);
+                goto err;
+        }
+        ms->scan_key = scan && !strcmp(scan, "key");
         if (!(ms->db = memdb_map(path, errstr, errstr_size)))
                 goto err;
         snprintf(ms->target, sizeof(ms->target), "%s", sink->url->path);
@@ -794,21 +954,7 @@ static int m_open(vcdc_sink_t *sink, char *errstr, size_t errstr_size) {
                   0x5eed;
 
         db_lock(ms->db);
-        for (s = 0; s < MEMDB_TARGETS; s++) {
-                t = &ms->db->half[ms->db->active].targets[s];
-                if (t->name[0] && !strcmp(t->name, ms->target))
-                        break;
-                if (!t->name[0] && free_slot == MEMDB_TARGETS)
-                        free_slot = s;
-        }
-        if (s == MEMDB_TARGETS && (s = free_slot) < MEMDB_TARGETS) {
-                /* Names are not data: both halves get it. */
-                snprintf(ms->db->half[0].targets[s].name, MEMDB_NAME, "%s",
-                         ms->target);
-                snprintf(ms->db->half[1].targets[s].name, MEMDB_NAME, "%s",
-                         ms->target);
-        }
-        if (s == MEMDB_TARGETS) {
+        if ((s = slot_of(ms->db, ms->target)) == MEMDB_TARGETS) {
                 snprintf(errstr, errstr_size, "%s: no free target",
                          sink->name);
         } else if ((t = &ms->db->half[ms->db->active].targets[s])->exists &&
@@ -853,6 +999,9 @@ static const struct vcdc_sink_ops mfence_ops = {
         .record_offsets = m_record_offsets,
         .read_offsets = m_read_offsets,
         .count = m_count,
+        .get = m_get,
+        .exists = m_exists,
+        .scan = m_scan,
 };
 
 static const struct vcdc_sink_ops mpipe_ops = {
@@ -869,6 +1018,9 @@ static const struct vcdc_sink_ops mpipe_ops = {
         .record_offsets = m_record_offsets,
         .read_offsets = m_read_offsets,
         .count = m_count,
+        .get = m_get,
+        .exists = m_exists,
+        .scan = m_scan,
 };
 
 static const struct vcdc_sink_ops mapart_ops = {
@@ -884,6 +1036,9 @@ static const struct vcdc_sink_ops mapart_ops = {
         .record_offsets = m_record_offsets,
         .read_offsets = m_read_offsets,
         .count = m_count,
+        .get = m_get,
+        .exists = m_exists,
+        .scan = m_scan,
 };
 
 int memdb_register_sinks(void) {

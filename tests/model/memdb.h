@@ -30,6 +30,7 @@
 #define MEMDB_PARTS 8
 #define MEMDB_NAME 48 /* ids, collections, targets: NUL included */
 #define MEMDB_TAG 24
+#define MEMDB_PAGE_IDS 8 /* of the last page scanned, kept for tests */
 
 typedef struct memdb_row_s {
         char id[MEMDB_NAME];
@@ -83,6 +84,12 @@ void memdb_unmap(memdb_t *db);
  *  consistently; stats may be NULL. */
 void memdb_snapshot(memdb_t *db, memdb_state_t *state, memdb_stats_t *stats);
 
+/** How many pages the sinks' scans have read, with the ids (at most max)
+ *  of the last one in ids[0..*cntp): a test can write to them at once,
+ *  while the reader (vcdc snapshot) decides about them. */
+uint64_t memdb_last_page(memdb_t *db, char (*ids)[MEMDB_NAME], size_t max,
+                         size_t *cntp);
+
 /** Locks taken over from a process that died holding them. */
 uint64_t memdb_recovered(memdb_t *db);
 
@@ -109,6 +116,45 @@ int memdb_metadata_nested(const char *metadata);
 
 /** The document suffix the test database refuses, unknown to check(). */
 #define MEMDB_REFUSE_MARK "!refuse"
+
+/** Writes recs (upserts) into the target named target directly, in one
+ *  transaction, as data written before the log: no offsets recorded.
+ *  Returns 0, or -1 with errstr. */
+int memdb_load(memdb_t *db, const char *target, const vcdc_record_t *recs,
+               size_t cnt, char *errstr, size_t errstr_size);
+
+/*
+ * Reading back (memscan.c): the sinks' get and scan (the URL's scan=insert,
+ * the default, pages in insertion order as Chroma; scan=key by id as
+ * pgvector's keyset). Only rows written as memdb_record_make() makes them
+ * can be read back; any other is refused (-1 with errstr).
+ */
+
+/** Fills rec (initialised or cleared) with the upsert the tests write for
+ *  id under tag: the document is tag, the vector (dim floats) and the
+ *  metadata follow from id and tag. Returns 0, or -1 (out of memory). */
+int memdb_record_make(vcdc_record_t *rec, const char *collection,
+                      const char *id, const char *tag, size_t dim);
+
+/** The record row holds (vector only when with_vectors), into out. */
+int memdb_row_read(const memdb_row_t *row, int with_vectors,
+                   vcdc_record_t *out, char *errstr, size_t errstr_size);
+
+/** vcdc_sink_get() over t: out[i] left alone for an id t lacks. */
+int memdb_get_rows(const memdb_target_t *t, const char *const *ids,
+                   size_t cnt, vcdc_record_t *out, char *errstr,
+                   size_t errstr_size);
+
+/** vcdc_sink_scan_shifted() over t, in insertion order (Chroma's). */
+int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
+                      int with_vectors, uint64_t shift, int *lostp,
+                      vcdc_record_t *out, size_t *cntp, char *errstr,
+                      size_t errstr_size);
+
+/** vcdc_sink_scan() over t, by id (pgvector's keyset). */
+int memdb_scan_key(const memdb_target_t *t, char **cursorp, size_t max,
+                   int with_vectors, vcdc_record_t *out, size_t *cntp,
+                   char *errstr, size_t errstr_size);
 
 /** Registers the mfence, mpipe and mapart sinks. Returns 0 or -1. */
 int memdb_register_sinks(void);

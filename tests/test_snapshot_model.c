@@ -1,0 +1,1156 @@
+/*
+ * vcdc - the model-based test of vcdc snapshot (issue 18; DESIGN.md, The
+ * snapshot of a live OLD): generated histories in which a live writer
+ * keeps changing OLD through the log while the snapshot copies OLD into
+ * the same log, compared with a sequential model.
+ *
+ * One history (a seed decides all but the timing):
+ *   - OLD (the test database's target "docs", tests/model/memdb.c) is
+ *     prefilled directly with ids the log never held, in an insertion
+ *     order unlike their key order;
+ *   - a mock cluster (librdkafka's) holds the topic (P partitions) and
+ *     the control topic; OLD's consumer (the consumer library, a process
+ *     of its own, group G_old) applies the topic to OLD;
+ *   - a writer thread sends live upserts and deletes (vcdc_producer_send:
+ *     a delete with its tombstone), mostly of the prefilled ids, at random
+ *     moments, while vcdc_snapshot_run() copies OLD with chunks of 1 to 5
+ *     rows (this binary run again, --snapshot-child), paging as Chroma
+ *     (insertion order, offset and anchors) or as pgvector (keyset);
+ *   - the snapshot may be stopped (SIGTERM: after the current chunk) or
+ *     killed (SIGKILL: anywhere) and run again, up to twice: the rerun
+ *     resumes from its checkpoint;
+ *   - then a fresh consumer replays the topic from offset 0 into an empty
+ *     target NEW.
+ * The model: the prefill, then every live change in the order the writer
+ * sent it (one producer, keyed: the log's order per id), the last one of
+ * an id winning. Checked: NEW equals the model exactly (ids, record hash,
+ * tag); OLD equals it too once its consumer caught up; OLD never went
+ * back (sampled all along: no update rolled back, no deleted id back);
+ * OLD's consumer skipped exactly the snapshot's records (its
+ * snapshot_skipped equals the tagged messages of the log); the live
+ * messages in the log are the writer's.
+ *
+ * The mock cluster answers neither DescribeConfigs nor
+ * DescribeConsumerGroups: the snapshot runs with opts.skip_topic_checks
+ * (snap.h), which skips only the topic's configuration checks and the
+ * OLD group's membership check.
+ *
+ * VCDC_SNAPMODEL_SEED=N       replay that history, described in full
+ * VCDC_SNAPMODEL_HISTORIES=N  how many (default 4; 2 under VCDC_TEST_SMALL)
+ * VCDC_SNAPMODEL_BASE_SEED=N  the first seed (default 1)
+ * VCDC_SNAPMODEL_JOBS=N       histories at once (default 4: they mostly
+ *                             wait for the mock cluster)
+ * VCDC_SNAPMODEL_KEEP=1       keeps every history's files, not only a
+ *                             failing one's
+ * VCDC_TEST_LOG=level         the test's logs; the children's go to their
+ *                             files, kept with a failing history's
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "model/kit.h"
+#include "model/memdb.h"
+#include "producer.h"
+#include "snap.h"
+
+#define COLL       "docs"    /* the collection, and OLD's target */
+#define NEW_TARGET "docsnew"
+#define CONTROL    "vcdc.control"
+#define DIM        4
+#define MAX_IDS    96
+#define MAX_LIVE   160
+#define MAX_STOPS  2
+
+/* ---- The history ------------------------------------------------------ */
+
+typedef struct live_s {
+        int id;        /* index into ids */
+        int del;       /* a delete, else an upsert */
+        int pause_ms;  /* before it is sent */
+        /* Reactive: sent as soon as the snapshot has read a page, to one
+         * of the page's ids (react % their number), after delay_ms: it
+         * lands in the chunk's window, or between its high watermark and
+         * its append (a repair), or after. id is set when it is sent. */
+        int react, react_pick, delay_ms;
+} live_t;
+
+typedef struct stop_s {
+        int after_ms; /* from the run's start */
+        int sig;      /* SIGTERM (a stop) or SIGKILL */
+} stop_t;
+
+typedef struct hist_s {
+        uint64_t seed;
+        int parts;
+        int key_scan; /* pgvector's keyset, else Chroma's insertion order */
+        int chunk;
+        int prefill;  /* ids[0..prefill) are in OLD before the log */
+        int id_cnt;   /* the rest: new ids the writer may create */
+        char ids[MAX_IDS][16];
+        int before;   /* live changes sent before the snapshot starts */
+        int live_cnt;
+        live_t live[MAX_LIVE];
+        int stop_cnt;
+        stop_t stops[MAX_STOPS];
+} hist_t;
+
+static uint64_t rnd(uint64_t *s) {
+        uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+}
+
+static int pick(uint64_t *s, int lo, int hi) { /* lo..hi */
+        return lo + (int)(rnd(s) % (uint64_t)(hi - lo + 1));
+}
+
+static void hist_generate(hist_t *h, uint64_t seed) {
+        uint64_t s = seed * 0x2545f4914f6cdd1dULL;
+        int perm[MAX_IDS], i, j, t, news, hot;
+
+        memset(h, 0, sizeof(*h));
+        h->seed = seed;
+        h->parts = pick(&s, 1, 4);
+        h->key_scan = (int)(rnd(&s) & 1);
+        h->chunk = pick(&s, 1, 5);
+        h->prefill = pick(&s, 4, kit_small() ? 16 : 40);
+        news = pick(&s, 0, 8);
+        h->id_cnt = h->prefill + news;
+        /* Names in a shuffled order: OLD's insertion order is not its key
+         * order, and new ids sort among the old ones. */
+        for (i = 0; i < h->id_cnt; i++)
+                perm[i] = i;
+        for (i = h->id_cnt - 1; i > 0; i--) {
+                j = pick(&s, 0, i);
+                t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+        }
+        for (i = 0; i < h->id_cnt; i++)
+                snprintf(h->ids[i], sizeof(h->ids[i]), "id%03d", perm[i] * 7);
+        h->live_cnt = pick(&s, 5, kit_small() ? 40 : 90);
+        /* A few hot ids get most changes: updates and deletes racing the
+         * chunk that reads them. */
+        hot = pick(&s, 1, h->prefill < 6 ? h->prefill : 6);
+        for (i = 0; i < h->live_cnt; i++) {
+                live_t *l = &h->live[i];
+                int r = pick(&s, 0, 99);
+
+                if (r < 40)
+                        l->id = pick(&s, 0, hot - 1);
+                else if (r < 85 || !news)
+                        l->id = pick(&s, 0, h->prefill - 1);
+                else
+                        l->id = pick(&s, h->prefill, h->id_cnt - 1);
+                l->del = pick(&s, 0, 99) < 35;
+                l->pause_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 120);
+                l->react = pick(&s, 0, 99) < 40;
+                l->react_pick = pick(&s, 0, 999);
+                l->delay_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 25);
+        }
+        h->before = pick(&s, 1, h->live_cnt / 4);
+        h->stop_cnt = pick(&s, 0, MAX_STOPS);
+        for (i = 0; i < h->stop_cnt; i++) {
+                h->stops[i].after_ms = pick(&s, 50, 2500);
+                h->stops[i].sig = rnd(&s) & 1 ? SIGKILL : SIGTERM;
+        }
+}
+
+static void hist_describe(const hist_t *h, char *buf, size_t size) {
+        size_t n = 0;
+        int i;
+
+        n += (size_t)snprintf(buf + n, size - n,
+                              "seed %" PRIu64 ": %d partitions, %s scan, "
+                              "chunks of %d, %d prefilled ids, %d new, "
+                              "%d live changes (%d before the snapshot)",
+                              h->seed, h->parts,
+                              h->key_scan ? "keyset" : "insertion-order",
+                              h->chunk, h->prefill, h->id_cnt - h->prefill,
+                              h->live_cnt, h->before);
+        for (i = 0; i < h->stop_cnt && n < size; i++)
+                n += (size_t)snprintf(buf + n, size - n, ", %s at %d ms",
+                                      h->stops[i].sig == SIGKILL ? "kill"
+                                                                 : "stop",
+                                      h->stops[i].after_ms);
+        for (i = 0; i < h->live_cnt && n < size; i++)
+                n += (size_t)snprintf(buf + n, size - n,
+                                      "%s%s %s L%d %s%dms",
+                                      i % 8 ? "; " : "\n  live: ",
+                                      h->live[i].del ? "del" : "put",
+                                      h->ids[h->live[i].id], i + 1,
+                                      h->live[i].react ? "after a page +"
+                                                       : "+",
+                                      h->live[i].react ? h->live[i].delay_ms
+                                                       : h->live[i].pause_ms);
+}
+
+/* ---- The model -------------------------------------------------------- */
+
+/* What an id must hold: seq 0 is the prefill, k the live change Lk. */
+typedef struct want_s {
+        int present;
+        int seq;
+        uint64_t hash;
+} want_t;
+
+static void tag_of(int seq, char *buf, size_t size) {
+        if (seq)
+                snprintf(buf, size, "L%d", seq);
+        else
+                snprintf(buf, size, "P");
+}
+
+/* -1 for a tag the test never wrote. */
+static int seq_of(const char *tag) {
+        char *end;
+        long v;
+
+        if (!strcmp(tag, "P"))
+                return 0;
+        if (tag[0] != 'L')
+                return -1;
+        v = strtol(tag + 1, &end, 10);
+        return *end || v <= 0 ? -1 : (int)v;
+}
+
+static int make(vcdc_record_t *rec, const char *id, int seq) {
+        char tag[16];
+
+        tag_of(seq, tag, sizeof(tag));
+        return memdb_record_make(rec, COLL, id, tag, DIM);
+}
+
+static int model(const hist_t *h, want_t *w) {
+        vcdc_record_t rec;
+        int i;
+
+        vcdc_record_init(&rec);
+        memset(w, 0, sizeof(*w) * MAX_IDS);
+        for (i = 0; i < h->id_cnt; i++) {
+                if (i >= h->prefill)
+                        continue;
+                if (make(&rec, h->ids[i], 0))
+                        return -1;
+                w[i] = (want_t){1, 0, memdb_record_hash(&rec)};
+        }
+        for (i = 0; i < h->live_cnt; i++) {
+                want_t *x = &w[h->live[i].id];
+                x->present = !h->live[i].del;
+                x->seq = i + 1;
+                x->hash = 0;
+                if (x->present) {
+                        if (make(&rec, h->ids[h->live[i].id], i + 1))
+                                return -1;
+                        x->hash = memdb_record_hash(&rec);
+                }
+        }
+        vcdc_record_clear(&rec);
+        return 0;
+}
+
+/* A failure's text, appended to. */
+typedef struct res_s {
+        int failed;
+        char text[4096];
+        size_t len;
+        uint64_t snap_msgs, repairs, skipped, runs, kills, stops;
+        int64_t ms;
+        int64_t phase_ms[4]; /* OLD started, snapshot, OLD done, NEW */
+} res_t;
+
+static void fail_add(res_t *r, const char *fmt, ...) {
+        va_list ap;
+
+        r->failed = 1;
+        if (r->len + 2 >= sizeof(r->text))
+                return;
+        va_start(ap, fmt);
+        r->len += (size_t)vsnprintf(r->text + r->len, sizeof(r->text) - r->len,
+                                    fmt, ap);
+        va_end(ap);
+        if (r->len < sizeof(r->text) - 1)
+                r->text[r->len++] = '\n';
+        else
+                r->len = sizeof(r->text) - 1;
+        r->text[r->len] = '\0';
+}
+
+/* Compares target name of st with the model; what differs goes into r. */
+static void compare(const hist_t *h, const want_t *w,
+                    const memdb_state_t *st, const char *name, res_t *r) {
+        const memdb_target_t *t = memdb_target(st, name);
+        const memdb_row_t *row;
+        int i, want_cnt = 0, shown = 0;
+        char tag[16];
+
+        if (!t) {
+                fail_add(r, "%s: no such target", name);
+                return;
+        }
+        for (i = 0; i < h->id_cnt; i++) {
+                want_cnt += w[i].present;
+                row = memdb_row(t, h->ids[i]);
+                tag_of(w[i].seq, tag, sizeof(tag));
+                if (w[i].present && !row) {
+                        if (shown++ < 8)
+                                fail_add(r, "%s: id %s missing, the model "
+                                            "has it (%s)",
+                                         name, h->ids[i], tag);
+                } else if (!w[i].present && row) {
+                        if (shown++ < 8)
+                                fail_add(r, "%s: id %s holds %s, the model "
+                                            "deleted it %s%s",
+                                         name, h->ids[i], row->tag,
+                                         w[i].seq ? "at " : "(never written)",
+                                         w[i].seq ? tag : "");
+                } else if (row && (row->hash != w[i].hash ||
+                                   strcmp(row->tag, tag))) {
+                        if (shown++ < 8)
+                                fail_add(r, "%s: id %s holds %s, the model "
+                                            "%s%s",
+                                         name, h->ids[i], row->tag, tag,
+                                         !strcmp(row->tag, tag)
+                                                 ? " (another record hash)"
+                                                 : seq_of(row->tag) <
+                                                                   w[i].seq
+                                                           ? " (an update "
+                                                             "rolled back)"
+                                                           : "");
+                }
+        }
+        if ((int)t->row_cnt != want_cnt)
+                fail_add(r, "%s: %" PRIu32 " rows, the model %d", name,
+                         t->row_cnt, want_cnt);
+}
+
+/* ---- OLD, watched while the history runs ------------------------------ */
+
+typedef struct watch_s {
+        memdb_t *db;
+        const hist_t *h;
+        volatile int stop;
+        int seen[MAX_IDS];   /* the highest seq seen present; -1: never */
+        int gone[MAX_IDS];   /* seen absent after seen[] */
+        char problem[512];   /* the first going back seen */
+        uint64_t samples;
+} watch_t;
+
+static void *watcher(void *arg) {
+        watch_t *wt = arg;
+        memdb_state_t *st = malloc(sizeof(*st));
+        const memdb_target_t *t;
+        const memdb_row_t *row;
+        int i, seq;
+
+        for (i = 0; i < MAX_IDS; i++)
+                wt->seen[i] = -1;
+        while (st && !wt->stop) {
+                memdb_snapshot(wt->db, st, NULL);
+                wt->samples++;
+                if (!(t = memdb_target(st, COLL)))
+                        break;
+                for (i = 0; i < wt->h->id_cnt && !wt->problem[0]; i++) {
+                        if (!(row = memdb_row(t, wt->h->ids[i]))) {
+                                wt->gone[i] = wt->seen[i] >= 0;
+                                continue;
+                        }
+                        seq = seq_of(row->tag);
+                        if (seq < 0 || seq < wt->seen[i] ||
+                            (wt->gone[i] && seq <= wt->seen[i]))
+                                snprintf(wt->problem, sizeof(wt->problem),
+                                         "OLD went back: id %s held %s%s, "
+                                         "then L%d (or P for 0): %s",
+                                         wt->h->ids[i], row->tag,
+                                         wt->gone[i] ? " again after it was "
+                                                       "deleted"
+                                                     : "",
+                                         wt->seen[i],
+                                         wt->gone[i] ? "a deleted id came "
+                                                       "back"
+                                                     : "an update rolled "
+                                                       "back");
+                        if (seq > wt->seen[i]) {
+                                wt->seen[i] = seq;
+                                wt->gone[i] = 0;
+                        }
+                }
+                kit_sleep_ms(1);
+        }
+        free(st);
+        return NULL;
+}
+
+/* ---- The live writer --------------------------------------------------- */
+
+typedef struct writer_s {
+        hist_t *h;
+        memdb_t *db;
+        vcdc_producer_t *prod;
+        int from, to; /* live[from..to) */
+        char err[512];
+} writer_t;
+
+static int send_one(const hist_t *h, vcdc_producer_t *prod, int i,
+                    char *errstr, size_t errstr_size) {
+        const live_t *l = &h->live[i];
+        vcdc_record_t rec;
+        int r;
+
+        vcdc_record_init(&rec);
+        if (make(&rec, h->ids[l->id], i + 1)) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (l->del) {
+                free(rec.vector);
+                rec.vector = NULL;
+                rec.dim = 0;
+                free(rec.metadata);
+                rec.metadata = NULL;
+                free(rec.document);
+                rec.document = NULL;
+                rec.op = VCDC_OP_DELETE;
+        }
+        r = vcdc_producer_send(prod, &rec, errstr, errstr_size);
+        vcdc_record_clear(&rec);
+        return r ? -1 : 0;
+}
+
+/* A reactive change: waits (up to 150 ms) for the snapshot to read a
+ * page after the one seen last, and aims at one of its ids. */
+static void react(writer_t *w, live_t *l, uint64_t *seenp) {
+        char page[MEMDB_PAGE_IDS][MEMDB_NAME];
+        int64_t until = kit_now_ms() + 150;
+        uint64_t n;
+        size_t cnt;
+        int k;
+
+        while ((n = memdb_last_page(w->db, page, MEMDB_PAGE_IDS, &cnt)) ==
+                       *seenp &&
+               kit_now_ms() < until)
+                kit_sleep_ms(1);
+        *seenp = n;
+        if (!cnt)
+                return;
+        for (k = 0; k < w->h->id_cnt; k++)
+                if (!strcmp(w->h->ids[k],
+                            page[(size_t)l->react_pick % cnt]))
+                        l->id = k;
+        kit_sleep_ms(l->delay_ms);
+}
+
+static void *writer(void *arg) {
+        writer_t *w = arg;
+        uint64_t seen = 0;
+        int i;
+
+        for (i = w->from; i < w->to && !w->err[0]; i++) {
+                if (w->db && w->h->live[i].react)
+                        react(w, &w->h->live[i], &seen);
+                else
+                        kit_sleep_ms(w->h->live[i].pause_ms);
+                if (send_one(w->h, w->prod, i, w->err, sizeof(w->err)) == 0)
+                        vcdc_producer_poll(w->prod, 0);
+        }
+        if (!w->err[0])
+                vcdc_producer_flush(w->prod, 30000, w->err, sizeof(w->err));
+        return NULL;
+}
+
+/* ---- The snapshot, as a process of its own ----------------------------- */
+
+static volatile sig_atomic_t snap_stop;
+
+static void on_term(int sig) {
+        (void)sig;
+        snap_stop = 1;
+}
+
+/* argv as kit_spawn() builds it with mode --snapshot-child; -k snap.chunk
+ * N gives the chunk, other -k pairs go to the configuration. */
+static int snapshot_child(int argc, char **argv) {
+        vcdc_snapshot_opts_t o = {.stop = &snap_stop,
+                                  .skip_topic_checks = 1,
+                                  .control_topic = CONTROL,
+                                  .wait_ms = 30000};
+        vcdc_snapshot_result_t res;
+        vcdc_conf_t *conf = vcdc_conf_new();
+        struct sigaction sa;
+        sigset_t mask;
+        char errstr[512];
+        int i, rc;
+
+        vcdc_log_level = VCDC_LOG_INFO;
+        if (!conf || memdb_register_sinks())
+                return 5;
+        for (i = 2; i + 1 < argc; i += 2) {
+                const char *a = argv[i], *v = argv[i + 1];
+                if (!strcmp(a, "-p")) {
+                        prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        if (getppid() != (pid_t)strtol(v, NULL, 10))
+                                return 5;
+                } else if (!strcmp(a, "-b")) {
+                        if (vcdc_conf_set(conf, "bootstrap.servers", v,
+                                          errstr, sizeof(errstr)))
+                                goto bad;
+                } else if (!strcmp(a, "-t")) {
+                        o.topic = v;
+                } else if (!strcmp(a, "-g")) {
+                        o.old_group = v;
+                } else if (!strcmp(a, "-u")) {
+                        o.from_url = v;
+                } else if (!strcmp(a, "-k") && i + 2 < argc) {
+                        if (!strcmp(v, "snap.chunk"))
+                                o.chunk = (size_t)atoi(argv[i + 2]);
+                        else if (vcdc_conf_set(conf, v, argv[i + 2], errstr,
+                                               sizeof(errstr)))
+                                goto bad;
+                        i++;
+                } else {
+                        return 5;
+                }
+        }
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        rc = vcdc_snapshot_run(conf, &o, &res, errstr, sizeof(errstr));
+        fprintf(stderr,
+                "snapshot child: rc %d%s%s: run %s, %" PRIu64
+                " records, %" PRIu64 " chunks, %" PRIu64 " superseded, %" PRIu64
+                " repairs, %" PRIu64 " resolved, resumed at %" PRId64
+                ", finished %d\n",
+                rc, rc ? ": " : "", rc ? errstr : "", res.run, res.records,
+                res.chunks, res.superseded, res.repairs, res.resolved,
+                res.resumed_chunk, res.finished);
+        vcdc_conf_destroy(conf);
+        return rc;
+bad:
+        fprintf(stderr, "snapshot child: %s\n", errstr);
+        vcdc_conf_destroy(conf);
+        return 5;
+}
+
+/* ---- One history ------------------------------------------------------- */
+
+#define TOPIC "snap.topic"
+
+/* The mock cluster has no controller: a consumer's advisory reads of the
+ * topic's configuration (and of the control topic's, which exists here)
+ * would wait 10 s each for one. */
+static const char *const consumer_kv[] = {"vcdc.config.check.ms", "0",
+                                          NULL};
+
+typedef struct run_s {
+        const hist_t *h;
+        const char *dir;
+        res_t *r;
+        char db_path[512], old_log[512], snap_log[512], new_log[512];
+        char old_url[700], new_url[700];
+        kit_mock_t mock;
+        memdb_t *db;
+        rd_kafka_t *client; /* group G_old's offsets, the watermarks */
+        pid_t old_pid;
+} run_t;
+
+/* Waits until G_old has committed every partition up to its log end. */
+static int old_caught_up(run_t *x, int timeout_ms, char *errstr,
+                         size_t errstr_size) {
+        int64_t ends[8], committed[8], until = kit_now_ms() + timeout_ms;
+        int p, behind = -1;
+
+        for (;;) {
+                if (kit_log_ends(x->client, TOPIC, x->h->parts, ends, errstr,
+                                 errstr_size) ||
+                    kit_committed(x->client, TOPIC, x->h->parts, committed,
+                                  errstr, errstr_size))
+                        return -1;
+                for (p = 0, behind = -1; p < x->h->parts && behind < 0; p++)
+                        if (committed[p] < ends[p])
+                                behind = p;
+                if (behind < 0)
+                        return 0;
+                if (kit_now_ms() > until) {
+                        snprintf(errstr, errstr_size,
+                                 "OLD's consumer has not committed [%d] up "
+                                 "to its end %" PRId64 " (at %" PRId64
+                                 ") in %d ms",
+                                 behind, ends[behind], committed[behind],
+                                 timeout_ms);
+                        return -1;
+                }
+                kit_sleep_ms(20);
+        }
+}
+
+static pid_t spawn_snapshot(run_t *x, char *errstr, size_t errstr_size) {
+        char chunk[16];
+        const char *kv[] = {"snap.chunk", chunk,
+                            "vcdc.config.check.ms", "0",
+                            "fetch.wait.max.ms", "20",
+                            "reconnect.backoff.ms", "20",
+                            "retry.backoff.ms", "20",
+                            "log.connection.close", "false",
+                            NULL};
+        kit_spec_t spec = {.bootstraps = x->mock.bootstraps,
+                           .topic = TOPIC,
+                           .group = "g_old",
+                           .sink_url = x->old_url,
+                           .kv = kv,
+                           .log_path = x->snap_log,
+                           .mode = "--snapshot-child"};
+
+        snprintf(chunk, sizeof(chunk), "%d", x->h->chunk);
+        return kit_spawn(&spec, errstr, errstr_size);
+}
+
+/* The snapshot's runs: stopped or killed as the history says, then run
+ * to its end. */
+static void run_snapshots(run_t *x) {
+        const hist_t *h = x->h;
+        char errstr[512], how[128], last[600];
+        int i, status = 0;
+        pid_t pid;
+
+        for (i = 0; i <= h->stop_cnt; i++) {
+                if ((pid = spawn_snapshot(x, errstr, sizeof(errstr))) == -1) {
+                        fail_add(x->r, "snapshot: %s", errstr);
+                        return;
+                }
+                x->r->runs++;
+                if (i < h->stop_cnt &&
+                    !kit_reap(pid, h->stops[i].after_ms, &status)) {
+                        kill(pid, h->stops[i].sig);
+                        if (h->stops[i].sig == SIGKILL)
+                                x->r->kills++;
+                        else
+                                x->r->stops++;
+                        if (!kit_reap(pid, 60000, &status)) {
+                                kill(pid, SIGKILL);
+                                kit_reap(pid, 10000, &status);
+                                fail_add(x->r, "snapshot run %d: no exit "
+                                               "60 s after SIGTERM",
+                                         i + 1);
+                                return;
+                        }
+                        /* Stopped: 1 (resumable), or 0 when it was at its
+                         * end anyway. */
+                        if (h->stops[i].sig == SIGKILL ||
+                            (WIFEXITED(status) &&
+                             (WEXITSTATUS(status) == VCDC_SNAPSHOT_FAILED ||
+                              WEXITSTATUS(status) == VCDC_SNAPSHOT_DONE)))
+                                continue;
+                } else if (i < h->stop_cnt && WIFEXITED(status) &&
+                           WEXITSTATUS(status) == 0) {
+                        return; /* done before its stop */
+                } else if (i == h->stop_cnt && !kit_reap(pid, 120000,
+                                                         &status)) {
+                        kill(pid, SIGKILL);
+                        kit_reap(pid, 10000, &status);
+                        fail_add(x->r, "snapshot: still running after "
+                                       "120 s");
+                        return;
+                }
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                        return;
+                kit_describe_exit(status, how, sizeof(how));
+                kit_log_last(x->snap_log, "snapshot child", last,
+                             sizeof(last));
+                fail_add(x->r, "snapshot run %d %s: %s", i + 1, how, last);
+                return;
+        }
+}
+
+/* The number before " own snapshot records skipped" in the consumer's
+ * last report; -1 when there is none. */
+static int64_t skipped_of(const char *log_path) {
+        char buf[2048], *at, *p;
+
+        kit_log_last(log_path, "own snapshot records skipped", buf,
+                     sizeof(buf));
+        if (!(at = strstr(buf, " own snapshot records skipped")))
+                return -1;
+        /* The last report, when there are two. */
+        while ((p = strstr(at + 1, " own snapshot records skipped")))
+                at = p;
+        for (p = at; p > buf && p[-1] >= '0' && p[-1] <= '9'; p--)
+                ;
+        return p == at ? -1 : strtoll(p, NULL, 10);
+}
+
+/* The log read back: the live messages must be the writer's, and the
+ * tagged ones are what OLD's consumer must have skipped. */
+static void check_log(run_t *x, int64_t skipped) {
+        const hist_t *h = x->h;
+        kit_msg_t *msgs;
+        size_t cnt, i;
+        uint64_t live = 0, want_live = 0;
+        char errstr[512];
+        int k;
+
+        if (kit_read_topic(x->mock.bootstraps, TOPIC, h->parts, &msgs, &cnt,
+                           errstr, sizeof(errstr))) {
+                fail_add(x->r, "reading the topic back: %s", errstr);
+                return;
+        }
+        for (i = 0; i < cnt; i++) {
+                if (msgs[i].snapshot)
+                        x->r->snap_msgs++;
+                else
+                        live++;
+                x->r->repairs += (uint64_t)msgs[i].repair;
+        }
+        for (k = 0; k < h->live_cnt; k++)
+                want_live += h->live[k].del ? 2 : 1; /* and its tombstone */
+        if (live != want_live)
+                fail_add(x->r, "the log holds %" PRIu64 " untagged messages, "
+                               "the writer sent %" PRIu64,
+                         live, want_live);
+        x->r->skipped = skipped < 0 ? 0 : (uint64_t)skipped;
+        if (skipped != (int64_t)x->r->snap_msgs)
+                fail_add(x->r, "OLD's consumer skipped %" PRId64 " of its own "
+                               "snapshot records; the log holds %" PRIu64,
+                         skipped, x->r->snap_msgs);
+        kit_msgs_free(msgs, cnt);
+}
+
+static void check_violations(run_t *x) {
+        memdb_state_t *st = malloc(sizeof(*st));
+        memdb_stats_t stats[MEMDB_TARGETS];
+        int t;
+
+        if (!st) {
+                fail_add(x->r, "out of memory");
+                return;
+        }
+        memdb_snapshot(x->db, st, stats);
+        for (t = 0; t < MEMDB_TARGETS; t++)
+                if (stats[t].violations)
+                        fail_add(x->r, "%s: %" PRIu64 " calls against the "
+                                       "sink contract, the first: %s",
+                                 st->targets[t].name, stats[t].violations,
+                                 stats[t].violation);
+        free(st);
+}
+
+static int start_old(run_t *x, char *errstr, size_t errstr_size) {
+        kit_spec_t spec = {.bootstraps = x->mock.bootstraps,
+                           .topic = TOPIC,
+                           .group = "g_old",
+                           .sink_url = x->old_url,
+                           .kv = consumer_kv,
+                           .log_path = x->old_log};
+
+        if (!(x->client = kit_client(x->mock.bootstraps, "g_old", errstr,
+                                     errstr_size)) ||
+            kit_commit_zero(x->client, TOPIC, x->h->parts, errstr,
+                            errstr_size))
+                return -1;
+        return (x->old_pid = kit_spawn(&spec, errstr, errstr_size)) == -1
+                       ? -1
+                       : 0;
+}
+
+/* NEW: a fresh consumer replays the topic from offset 0, then exits. */
+static void replay_new(run_t *x) {
+        kit_spec_t spec = {.bootstraps = x->mock.bootstraps,
+                           .topic = TOPIC,
+                           .group = "g_new",
+                           .sink_url = x->new_url,
+                           .collection = COLL,
+                           .kv = consumer_kv,
+                           .exit_at_end = 1,
+                           .log_path = x->new_log};
+        char errstr[512], how[128], last[600];
+        rd_kafka_t *c;
+        int status;
+        pid_t pid;
+
+        if (!(c = kit_client(x->mock.bootstraps, "g_new", errstr,
+                             sizeof(errstr))) ||
+            kit_commit_zero(c, TOPIC, x->h->parts, errstr, sizeof(errstr)) ||
+            (pid = kit_spawn(&spec, errstr, sizeof(errstr))) == -1) {
+                fail_add(x->r, "NEW's consumer: %s", errstr);
+                if (c)
+                        rd_kafka_destroy(c);
+                return;
+        }
+        rd_kafka_destroy(c);
+        if (!kit_reap(pid, 60000, &status)) {
+                kill(pid, SIGKILL);
+                kit_reap(pid, 10000, &status);
+                fail_add(x->r, "NEW's consumer: not at the log end in 60 s");
+                return;
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != KIT_EXIT_OK) {
+                kit_describe_exit(status, how, sizeof(how));
+                kit_log_last(x->new_log, "model consumer", last,
+                             sizeof(last));
+                fail_add(x->r, "NEW's consumer %s: %s", how, last);
+        }
+}
+
+static void run_history(hist_t *h, const char *dir, res_t *r) {
+        run_t x = {.h = h, .dir = dir, .r = r, .old_pid = -1};
+        watch_t wt = {.h = h};
+        writer_t w = {.h = h};
+        pthread_t wthr, wtthr;
+        int writing = 0, watching = 0, status, i;
+        vcdc_record_t recs[MAX_IDS];
+        want_t want[MAX_IDS];
+        memdb_state_t *st = NULL;
+        vcdc_conf_t *conf = NULL;
+        char errstr[512];
+        int64_t t0 = kit_now_ms(), skipped;
+
+        snprintf(x.db_path, sizeof(x.db_path), "%s/%" PRIu64 ".db", dir,
+                 h->seed);
+        snprintf(x.old_log, sizeof(x.old_log), "%s/%" PRIu64 "-old.log", dir,
+                 h->seed);
+        snprintf(x.snap_log, sizeof(x.snap_log), "%s/%" PRIu64 "-snap.log",
+                 dir, h->seed);
+        snprintf(x.new_log, sizeof(x.new_log), "%s/%" PRIu64 "-new.log", dir,
+                 h->seed);
+        snprintf(x.old_url, sizeof(x.old_url), "%s://memdb/" COLL "?db=%s&%s",
+                 h->key_scan ? "mfence" : "mapart", x.db_path,
+                 h->key_scan ? "scan=key" : "scan=insert");
+        snprintf(x.new_url, sizeof(x.new_url),
+                 "mfence://memdb/" NEW_TARGET "?db=%s", x.db_path);
+        for (i = 0; i < MAX_IDS; i++)
+                vcdc_record_init(&recs[i]);
+
+        /* OLD, with data the log never held. */
+        if (!(x.db = memdb_create(x.db_path, TOPIC, errstr,
+                                  sizeof(errstr)))) {
+                fail_add(r, "%s", errstr);
+                return;
+        }
+        for (i = 0; i < h->prefill; i++)
+                if (make(&recs[i], h->ids[i], 0)) {
+                        fail_add(r, "out of memory");
+                        goto out;
+                }
+        if (memdb_load(x.db, COLL, recs, (size_t)h->prefill, errstr,
+                       sizeof(errstr))) {
+                fail_add(r, "prefill: %s", errstr);
+                goto out;
+        }
+        if (kit_mock_start(&x.mock, 2, TOPIC, h->parts, errstr,
+                           sizeof(errstr)) ||
+            rd_kafka_mock_topic_create(x.mock.mc, CONTROL, 1, 1)) {
+                fail_add(r, "mock cluster: %s", errstr);
+                goto out;
+        }
+        if (start_old(&x, errstr, sizeof(errstr))) {
+                fail_add(r, "OLD's consumer: %s", errstr);
+                goto out;
+        }
+        if (!(conf = vcdc_conf_new()) ||
+            vcdc_conf_set(conf, "bootstrap.servers", x.mock.bootstraps,
+                          errstr, sizeof(errstr)) ||
+            !(w.prod = vcdc_producer_new(conf, TOPIC, errstr,
+                                         sizeof(errstr)))) {
+                fail_add(r, "producer: %s", conf ? errstr : "out of memory");
+                goto out;
+        }
+
+        /* The writers went to the log first: OLD's consumer applies what
+         * they wrote before the snapshot starts. */
+        w.from = 0;
+        w.to = h->before;
+        writer(&w);
+        if (w.err[0]) {
+                fail_add(r, "writer: %s", w.err);
+                goto out;
+        }
+        if (old_caught_up(&x, 30000, errstr, sizeof(errstr))) {
+                fail_add(r, "before the snapshot: %s", errstr);
+                goto out;
+        }
+        r->phase_ms[0] = kit_now_ms() - t0;
+        wt.db = x.db;
+        w.db = x.db; /* from now on, reactive changes */
+        if (!(watching = !pthread_create(&wtthr, NULL, watcher, &wt))) {
+                fail_add(r, "pthread_create failed");
+                goto out;
+        }
+        w.from = h->before;
+        w.to = h->live_cnt;
+        if (!(writing = !pthread_create(&wthr, NULL, writer, &w))) {
+                fail_add(r, "pthread_create failed");
+                goto out;
+        }
+        run_snapshots(&x);
+        r->phase_ms[1] = kit_now_ms() - t0;
+        pthread_join(wthr, NULL);
+        writing = 0;
+        if (w.err[0])
+                fail_add(r, "writer: %s", w.err);
+        if (r->failed)
+                goto out;
+
+        if (old_caught_up(&x, 30000, errstr, sizeof(errstr)))
+                fail_add(r, "after the snapshot: %s", errstr);
+        wt.stop = 1;
+        pthread_join(wtthr, NULL);
+        watching = 0;
+        if (wt.problem[0])
+                fail_add(r, "%s", wt.problem);
+        kill(x.old_pid, SIGTERM);
+        if (!kit_reap(x.old_pid, 30000, &status))
+                fail_add(r, "OLD's consumer: no exit 30 s after SIGTERM");
+        else
+                x.old_pid = -1;
+        r->phase_ms[2] = kit_now_ms() - t0;
+        skipped = skipped_of(x.old_log);
+        check_log(&x, skipped);
+        replay_new(&x);
+        r->phase_ms[3] = kit_now_ms() - t0;
+        /* The reactive changes' ids are known now. */
+        if (model(h, want) == -1 || !(st = malloc(sizeof(*st)))) {
+                fail_add(r, "out of memory");
+                goto out;
+        }
+        memdb_snapshot(x.db, st, NULL);
+        compare(h, want, st, COLL, r);
+        compare(h, want, st, NEW_TARGET, r);
+        check_violations(&x);
+out:
+        if (writing)
+                pthread_join(wthr, NULL);
+        if (watching) {
+                wt.stop = 1;
+                pthread_join(wtthr, NULL);
+        }
+        if (x.old_pid > 0) {
+                kill(x.old_pid, SIGKILL);
+                kit_reap(x.old_pid, 10000, &status);
+        }
+        free(st);
+        vcdc_producer_destroy(w.prod);
+        vcdc_conf_destroy(conf);
+        if (x.client)
+                rd_kafka_destroy(x.client);
+        kit_mock_stop(&x.mock);
+        memdb_unmap(x.db);
+        for (i = 0; i < MAX_IDS; i++)
+                vcdc_record_clear(&recs[i]);
+        r->ms = kit_now_ms() - t0;
+        if (!r->failed && !getenv("VCDC_SNAPMODEL_KEEP")) {
+                unlink(x.db_path);
+                unlink(x.old_log);
+                unlink(x.snap_log);
+                unlink(x.new_log);
+        }
+}
+
+/* ---- The histories ----------------------------------------------------- */
+
+typedef struct job_s {
+        pthread_mutex_t lock;
+        uint64_t base, next, end;
+        int describe;
+        const char *dir;
+        res_t *results;
+        char **descriptions;
+} job_t;
+
+static uint64_t env_u64(const char *name, uint64_t def) {
+        const char *v = getenv(name);
+        char *end;
+        unsigned long long n;
+
+        if (!v || !*v)
+                return def;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || *end) {
+                fprintf(stderr, "%s=%s: not a number\n", name, v);
+                exit(2);
+        }
+        return n;
+}
+
+static void print_lines(const char *text) {
+        const char *nl;
+
+        while (text && *text) {
+                nl = strchr(text, '\n');
+                print_message("%.*s\n",
+                              (int)(nl ? (size_t)(nl - text) : strlen(text)),
+                              text);
+                text = nl ? nl + 1 : "";
+        }
+}
+
+static void *worker(void *arg) {
+        job_t *job = arg;
+        uint64_t seed;
+        res_t *r;
+        char *desc;
+        hist_t *h = malloc(sizeof(*h));
+
+        while (h) {
+                pthread_mutex_lock(&job->lock);
+                seed = job->next < job->end ? job->next++ : 0;
+                pthread_mutex_unlock(&job->lock);
+                if (!seed)
+                        break;
+                r = &job->results[seed - job->base];
+                desc = job->descriptions[seed - job->base] = malloc(8192);
+                hist_generate(h, seed);
+                run_history(h, job->dir, r);
+                /* After the run: reactive changes have their ids. */
+                if (desc)
+                        hist_describe(h, desc, 8192);
+                if (job->describe && desc)
+                        print_lines(desc);
+                print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
+                              " snapshot runs (%" PRIu64 " stopped, %" PRIu64
+                              " killed), %" PRIu64 " snapshot messages (%" PRIu64
+                              " repairs), %" PRIu64 " skipped by OLD, %.1f s"
+                              " (OLD up %.1f, snapshot %.1f, OLD done %.1f, "
+                              "NEW %.1f)\n",
+                              seed,
+                              r->failed ? "DIFFERS FROM THE MODEL" : "ok",
+                              r->runs, r->stops, r->kills, r->snap_msgs,
+                              r->repairs, r->skipped,
+                              (double)r->ms / 1000.0,
+                              (double)r->phase_ms[0] / 1000.0,
+                              (double)r->phase_ms[1] / 1000.0,
+                              (double)r->phase_ms[2] / 1000.0,
+                              (double)r->phase_ms[3] / 1000.0);
+        }
+        free(h);
+        return NULL;
+}
+
+static void test_snapshot_histories(void **state) {
+        uint64_t count, one = env_u64("VCDC_SNAPMODEL_SEED", 0), i, failed = 0;
+        uint64_t runs = 0, kills = 0, stops = 0, msgs = 0, repairs = 0;
+        int jobs = (int)env_u64("VCDC_SNAPMODEL_JOBS", 4), t;
+        char dir[] = "/tmp/vcdc-snapmodel-XXXXXX", seeds[1024] = "";
+        pthread_t *thr;
+        job_t job;
+        size_t n = 0;
+
+        (void)state;
+        memset(&job, 0, sizeof(job));
+        pthread_mutex_init(&job.lock, NULL);
+        count = env_u64("VCDC_SNAPMODEL_HISTORIES", kit_small() ? 2 : 4);
+        job.base = one ? one : env_u64("VCDC_SNAPMODEL_BASE_SEED", 1);
+        if (one)
+                count = 1;
+        if (!job.base)
+                fail_msg("seeds start at 1");
+        job.next = job.base;
+        job.end = job.base + count;
+        job.describe = one != 0;
+        if (!mkdtemp(dir))
+                fail_msg("mkdtemp: %s", strerror(errno));
+        job.dir = dir;
+        assert_non_null(job.results = calloc(count, sizeof(*job.results)));
+        assert_non_null(job.descriptions =
+                                calloc(count, sizeof(*job.descriptions)));
+        print_message("[ snapmodel ] %" PRIu64 " histories, seeds %" PRIu64
+                      "..%" PRIu64 ", %d at once, files in %s\n",
+                      count, job.base, job.end - 1, jobs, dir);
+        if (jobs < 1)
+                jobs = 1;
+        assert_non_null(thr = calloc((size_t)jobs, sizeof(*thr)));
+        for (t = 0; t < jobs; t++)
+                assert_int_equal(pthread_create(&thr[t], NULL, worker, &job),
+                                 0);
+        for (t = 0; t < jobs; t++)
+                pthread_join(thr[t], NULL);
+        for (i = 0; i < count; i++) {
+                res_t *r = &job.results[i];
+                runs += r->runs;
+                kills += r->kills;
+                stops += r->stops;
+                msgs += r->snap_msgs;
+                repairs += r->repairs;
+                if (!r->failed)
+                        continue;
+                failed++;
+                print_message("\n[ snapmodel ] seed %" PRIu64
+                              " differs from the model:\n",
+                              job.base + i);
+                print_lines(job.descriptions[i]);
+                print_lines(r->text);
+                if (n < sizeof(seeds))
+                        n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
+                                              "%s%" PRIu64, n ? " " : "",
+                                              job.base + i);
+        }
+        print_message("[ snapmodel ] %" PRIu64 " histories ran: %" PRIu64
+                      " snapshot runs, %" PRIu64 " stopped, %" PRIu64
+                      " killed, %" PRIu64 " snapshot messages, %" PRIu64
+                      " repairs; %" PRIu64 " differ from the model\n",
+                      count, runs, stops, kills, msgs, repairs, failed);
+        for (i = 0; i < count; i++)
+                free(job.descriptions[i]);
+        free(job.results);
+        free(job.descriptions);
+        free(thr);
+        pthread_mutex_destroy(&job.lock);
+        if (failed)
+                fail_msg("%" PRIu64 " of %" PRIu64
+                         " histories differ from the model (seeds %s; replay "
+                         "one with VCDC_SNAPMODEL_SEED=N; files in %s)",
+                         failed, count, seeds, dir);
+        rmdir(dir); /* fails, as it should, when files were kept */
+}
+
+int main(int argc, char **argv) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_snapshot_histories),
+        };
+        char exe[4096];
+        ssize_t len;
+        const char *v;
+
+        if (argc > 1 && !strcmp(argv[1], "--model-consumer"))
+                return kit_child_main(argc, argv);
+        if (argc > 1 && !strcmp(argv[1], "--snapshot-child"))
+                return snapshot_child(argc, argv);
+        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
+                fprintf(stderr, "readlink /proc/self/exe: %s\n",
+                        strerror(errno));
+                return 1;
+        }
+        exe[len] = '\0';
+        kit_set_exe(exe);
+        if (memdb_register_sinks()) {
+                fprintf(stderr, "cannot register the test sinks\n");
+                return 1;
+        }
+        vcdc_log_level = 0;
+        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
+            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
+                vcdc_log_level = VCDC_LOG_WARN;
+        return cmocka_run_group_tests_name("snapshot model", tests, NULL,
+                                           NULL);
+}
