@@ -198,6 +198,15 @@ int vcdc_route_record_decode(const void *buf, size_t len,
                          "route record is not a JSON object");
                 goto done;
         }
+        v = json_object_get(obj, "kind");
+        if (v && !(json_is_string(v) && !strcmp(json_string_value(v),
+                                                 "route"))) {
+                /* Another kind of control record (the gateway's
+                 * collections): not a route, skipped quietly. */
+                snprintf(errstr, errstr_size, "not a route record");
+                r = VCDC_ROUTE_NOT_ROUTE;
+                goto done;
+        }
         if (get_str(obj, "collection", 1, &rec->collection, errstr,
                     errstr_size) == -1)
                 goto done;
@@ -246,7 +255,7 @@ int vcdc_route_record_decode(const void *buf, size_t len,
         r = 0;
 done:
         json_decref(obj);
-        if (r == -1)
+        if (r < 0)
                 vcdc_route_record_clear(rec);
         return r;
 }
@@ -300,8 +309,8 @@ static rd_kafka_conf_t *client_conf(const vcdc_conf_t *conf,
  * Creates the control topic if needed and waits until its partitions are
  * known. Returns the partition count, or -1 with errstr.
  */
-static int ensure_topic(rd_kafka_t *rk, const char *topic, char *errstr,
-                        size_t errstr_size) {
+int vcdc_route_ensure_topic(rd_kafka_t *rk, const char *topic, char *errstr,
+                            size_t errstr_size) {
         static const char *const configs[] = {"cleanup.policy", "compact",
                                               NULL};
         int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS;
@@ -408,6 +417,7 @@ static int handle(vcdc_route_follower_t *f, const rd_kafka_message_t *rkm) {
         vcdc_route_side_t before = vcdc_route_follower_side(f);
         fpart_t *p = fpart_find(f, rkm->partition);
         char errstr[256];
+        int r;
 
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -423,8 +433,11 @@ static int handle(vcdc_route_follower_t *f, const rd_kafka_message_t *rkm) {
                 p->caught_up = 1;
         if (!rkm->payload)
                 return 0; /* a tombstone: some key was retired */
-        if (vcdc_route_record_decode(rkm->payload, rkm->len, &rec, errstr,
-                                     sizeof(errstr)) == -1) {
+        if ((r = vcdc_route_record_decode(rkm->payload, rkm->len, &rec,
+                                          errstr, sizeof(errstr))) ==
+            VCDC_ROUTE_NOT_ROUTE)
+                return 0;
+        if (r == -1) {
                 VCDC_WARN("route",
                           "%s [%" PRId32 "] offset %" PRId64 ": skipped: %s",
                           f->topic, rkm->partition, rkm->offset, errstr);
@@ -493,7 +506,7 @@ static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
                 goto err;
         }
         rkc = NULL;
-        if ((cnt = ensure_topic(f->rk, control_topic, errstr, errstr_size)) ==
+        if ((cnt = vcdc_route_ensure_topic(f->rk, control_topic, errstr, errstr_size)) ==
             -1)
                 goto err;
         if (!(f->parts = calloc((size_t)cnt, sizeof(*f->parts))) ||
@@ -726,7 +739,7 @@ int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
                 rd_kafka_conf_destroy(rkc);
                 goto done;
         }
-        if (ensure_topic(rk, control_topic, errstr, errstr_size) == -1)
+        if (vcdc_route_ensure_topic(rk, control_topic, errstr, errstr_size) == -1)
                 goto done;
         /* The current route first: a history record of a switch that never
          * happened would be worse than a switch missing from the history

@@ -81,10 +81,15 @@ void vcdc_route_record_clear(vcdc_route_record_t *rec);
 char *vcdc_route_record_encode(const vcdc_route_record_t *rec, char *errstr,
                                size_t errstr_size);
 
+/* vcdc_route_record_decode(): a control record of another "kind" (the
+ * gateway's collection records, "kind": "collection"). */
+#define VCDC_ROUTE_NOT_ROUTE -2
+
 /**
  * Parses a control record's value into rec (initialised or cleared; cleared
- * again on failure). Unknown fields are ignored. Returns 0, or -1 with
- * errstr saying what is wrong.
+ * again on failure). Unknown fields are ignored. Returns 0, -1 with errstr
+ * saying what is wrong, or VCDC_ROUTE_NOT_ROUTE for a record whose "kind"
+ * is given and is not "route" (readers skip those without a warning).
  */
 int vcdc_route_record_decode(const void *buf, size_t len,
                              vcdc_route_record_t *rec, char *errstr,
@@ -117,6 +122,14 @@ int vcdc_route_read(const vcdc_conf_t *conf, const char *control_topic,
                     char *errstr, size_t errstr_size);
 
 void vcdc_route_state_clear(vcdc_route_state_t *state);
+
+/**
+ * Creates control_topic (one partition, compacted) when it does not exist
+ * and waits until its partitions are known, through rk (any client).
+ * Returns the partition count, or -1 with errstr.
+ */
+int vcdc_route_ensure_topic(struct rd_kafka_s *rk, const char *control_topic,
+                            char *errstr, size_t errstr_size);
 
 /**
  * Writes rec (collection, route, previous and ts_ms set) under the
