@@ -45,6 +45,8 @@ struct vcdc_producer_s {
         int64_t partitions_read;
         vcdc_producer_stats_t stats;
         uint64_t failed_msgs; /* failed messages of any kind */
+        vcdc_producer_dr_hook_t *dr_hook;
+        void *dr_hook_opaque;
         int fatal;
         char fatal_err[512];
 };
@@ -54,6 +56,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         vcdc_producer_t *p = opaque;
 
         (void)rk;
+        if (p->dr_hook && rkm->_private != NULL)
+                p->dr_hook(p->dr_hook_opaque, rkm->partition,
+                           rkm->_private == MSG_TOMBSTONE ? -1 : rkm->offset,
+                           rkm->err != 0);
         if (rkm->err) {
                 /* A delete's tombstone failing leaves the delete applied by
                  * consumers but the key uncompacted: counted as a failed
@@ -357,6 +363,12 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
         }
         rd_kafka_poll(p->rk, 0 /*non-blocking*/);
         return 0;
+}
+
+void vcdc_producer_set_dr_hook(vcdc_producer_t *p,
+                               vcdc_producer_dr_hook_t *hook, void *opaque) {
+        p->dr_hook = hook;
+        p->dr_hook_opaque = opaque;
 }
 
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms) {

@@ -70,6 +70,19 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size);
 
+/**
+ * Called from the delivery reports (on the thread that polls or flushes)
+ * for each message of a record sent through vcdc_producer_send(): its
+ * partition, its offset (-1 for a delete's tombstone, whose offset says
+ * nothing a reader waits for) and whether it failed. The gateway tracks a
+ * request's offsets with it. hook NULL: none.
+ */
+typedef void(vcdc_producer_dr_hook_t)(void *opaque, int32_t partition,
+                                      int64_t offset, int failed);
+
+void vcdc_producer_set_dr_hook(vcdc_producer_t *p,
+                               vcdc_producer_dr_hook_t *hook, void *opaque);
+
 /** Serves delivery reports for up to timeout_ms. */
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms);
 
