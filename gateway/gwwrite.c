@@ -1,0 +1,490 @@
+/*
+ * vcdc gateway - the record routes: add, upsert, update and delete become
+ * change records on the topic (read-modify-write on the serving side
+ * under a per-id lock, so a concurrent change of the same id through this
+ * instance is not lost); get, query and count go to the side the route
+ * names (gwread.c). DESIGN.md, The gateway: write path.
+ */
+#include "gwdata_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "log.h"
+
+int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req,
+                  vcdc_gw_resp_t *resp, vcdc_gw_coll_t *c);
+
+static unsigned stripe(const char *coll, const char *id) {
+        unsigned h = 2166136261u;
+
+        for (; *coll; coll++)
+                h = (h ^ (unsigned char)*coll) * 16777619u;
+        h = (h ^ 0xffu) * 16777619u;
+        for (; *id; id++)
+                h = (h ^ (unsigned char)*id) * 16777619u;
+        return h % GW_ID_STRIPES;
+}
+
+/* Locks (or unlocks) the stripes of the ids in ascending order, so two
+ * requests never wait for each other in a circle. */
+static void lock_ids(vcdc_gw_data_t *d, const char *coll,
+                     const vcdc_record_t *recs, size_t n, int lock) {
+        unsigned char want[GW_ID_STRIPES];
+        size_t i;
+
+        memset(want, 0, sizeof(want));
+        for (i = 0; i < n; i++)
+                want[stripe(coll, recs[i].id)] = 1;
+        for (i = 0; i < GW_ID_STRIPES; i++)
+                if (want[i]) {
+                        if (lock)
+                                pthread_mutex_lock(&d->idlock[i]);
+                        else
+                                pthread_mutex_unlock(&d->idlock[i]);
+                }
+}
+
+static void on_delivery(void *opaque, int32_t partition, int64_t offset,
+                        int failed) {
+        vcdc_gw_data_t *d = opaque;
+        gw_track_t *t = d->track;
+
+        if (!t)
+                return;
+        if (failed)
+                t->failed = 1;
+        else if (offset >= 0 && partition >= 0 && partition < t->cnt &&
+                 offset > t->offsets[partition])
+                t->offsets[partition] = offset;
+}
+
+/*
+ * Sends recs and waits for Kafka's acknowledgement of every one: under
+ * the producer's lock, with the delivery reports of this request counted
+ * into t (flush per request: a first version; see DESIGN). Returns 0, or
+ * -1 with resp filled (503).
+ */
+static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
+                   gw_track_t *t, vcdc_gw_resp_t *resp) {
+        char errstr[512];
+        size_t i;
+        int r = 0;
+
+        pthread_mutex_lock(&d->plock);
+        vcdc_producer_set_dr_hook(d->producer, on_delivery, d);
+        /* Reports of earlier requests were all served by their flush. */
+        d->track = t;
+        for (i = 0; i < n && r == 0; i++)
+                if (vcdc_producer_send(d->producer, recs[i], errstr,
+                                       sizeof(errstr)) != 0)
+                        r = -1;
+        if (vcdc_producer_flush(d->producer, 30000, errstr, sizeof(errstr)) ||
+            t->failed)
+                r = -1;
+        d->track = NULL;
+        pthread_mutex_unlock(&d->plock);
+        if (r == -1)
+                vcdc_gw_resp_error(resp, 503, NULL,
+                                   "the write could not be written to the "
+                                   "log (%s): retry it",
+                                   errstr);
+        return r;
+}
+
+/* Waits until side applied every offset of t (--ack applied). Returns 0,
+ * or -1 with resp filled (503). */
+static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                        vcdc_route_side_t side, const gw_track_t *t,
+                        vcdc_gw_resp_t *resp) {
+        int64_t deadline = vcdc_clock_ms() + d->applied_timeout_ms;
+        char errstr[512] = "";
+
+        for (;;) {
+                vcdc_sink_offset_t *offs = NULL;
+                size_t cnt = 0, i;
+                int32_t p;
+                int done = 1;
+                vcdc_sink_t *sink;
+
+                pthread_mutex_lock(&cs->lock);
+                sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
+                if (sink && vcdc_sink_read_offsets(sink, d->topic, &offs, &cnt,
+                                                   errstr, sizeof(errstr)))
+                        done = -1;
+                pthread_mutex_unlock(&cs->lock);
+                if (!sink)
+                        done = -1;
+                for (p = 0; done == 1 && p < t->cnt; p++) {
+                        int64_t have = -1;
+
+                        if (t->offsets[p] < 0)
+                                continue;
+                        for (i = 0; i < cnt; i++)
+                                if (offs[i].partition == p)
+                                        have = offs[i].offset;
+                        if (have < t->offsets[p])
+                                done = 0;
+                }
+                free(offs);
+                if (done == 1)
+                        return 0;
+                if (vcdc_clock_ms() > deadline) {
+                        vcdc_gw_resp_error(
+                                resp, 503, NULL,
+                                "the write is durable in the log but not yet "
+                                "visible on the serving side (%s) after %d "
+                                "ms%s%s",
+                                vcdc_route_side_name(side),
+                                d->applied_timeout_ms, *errstr ? ": " : "",
+                                errstr);
+                        resp->retry_after = 1;
+                        return -1;
+                }
+                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+        }
+}
+
+/* Merges patch (JSON object text, null values remove keys) into base
+ * (text or NULL). A new string, or NULL for an empty result. */
+static char *merge_meta(const char *base, const char *patch, int *oomp) {
+        json_t *b = base ? json_loads(base, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *p = patch ? json_loads(patch, JSON_DECODE_ANY, NULL) : NULL;
+        const char *key;
+        json_t *v;
+        char *out = NULL;
+
+        if (!json_is_object(b)) {
+                json_decref(b);
+                b = json_object();
+        }
+        if (json_is_object(p))
+                json_object_foreach(p, key, v) {
+                        if (json_is_null(v))
+                                json_object_del(b, key);
+                        else
+                                json_object_set(b, key, v);
+                }
+        if (b && json_object_size(b) > 0 &&
+            !(out = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+                *oomp = 1;
+        json_decref(b);
+        json_decref(p);
+        return out;
+}
+
+/* The record that results from w's record i over base (NULL: none) into
+ * out. Returns 0 or -1 (memory). */
+static int merge_rec(const vcdc_record_t *base, const vcdc_record_t *w,
+                     unsigned char has, vcdc_record_t *out) {
+        int oom = 0;
+
+        vcdc_record_init(out);
+        if (base && vcdc_record_copy(out, base) == -1)
+                return -1;
+        if (!base && vcdc_record_copy(out, w) == -1)
+                return -1;
+        out->op = VCDC_OP_UPSERT;
+        /* The sink's records name no collection: the request's does. */
+        if (!out->collection || strcmp(out->collection, w->collection)) {
+                free(out->collection);
+                if (!(out->collection = strdup(w->collection)))
+                        return -1;
+        }
+        if (base && (has & VCDC_API_HAS_EMBEDDING)) {
+                free(out->vector);
+                if (!(out->vector = malloc(w->dim * sizeof(float))))
+                        return -1;
+                memcpy(out->vector, w->vector, w->dim * sizeof(float));
+                out->dim = w->dim;
+        }
+        if (base && (has & VCDC_API_HAS_DOCUMENT)) {
+                free(out->document);
+                out->document = w->document ? strdup(w->document) : NULL;
+                if (w->document && !out->document)
+                        return -1;
+        }
+        if (has & VCDC_API_HAS_METADATA || !base) {
+                char *m = merge_meta(base ? base->metadata : NULL,
+                                     w->metadata, &oom);
+                free(out->metadata);
+                out->metadata = m;
+        }
+        return oom ? -1 : 0;
+}
+
+static const char *op_name(vcdc_api_write_op_t op) {
+        return op == VCDC_API_ADD ? "add"
+               : op == VCDC_API_UPSERT ? "upsert"
+                                       : "update";
+}
+
+static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
+                        vcdc_gw_data_t *d, vcdc_api_write_op_t op) {
+        vcdc_api_write_t w;
+        vcdc_api_error_t err;
+        vcdc_gw_coll_t c;
+        gw_cstate_t *cs;
+        gw_track_t t = {0};
+        vcdc_record_t *have = NULL, *out = NULL;
+        vcdc_record_t **send = NULL;
+        const char **ids = NULL;
+        char errstr[512];
+        size_t i, j, nout = 0, dim = 0;
+        vcdc_route_side_t side;
+        vcdc_sink_t *sink;
+        vcdc_sink_status_t st = VCDC_SINK_OK;
+        int locked = 0;
+
+        memset(&w, 0, sizeof(w));
+        memset(&c, 0, sizeof(c));
+        vcdc_api_error_clear(&err);
+        if (!gw_coll_by_id(d, req, resp, &c))
+                return;
+        if (!(cs = gw_cstate(d, c.name, resp)))
+                goto done;
+        side = gw_serving_side(d, cs);
+        pthread_mutex_lock(&cs->lock);
+        if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
+                dim = vcdc_sink_dim(sink);
+        pthread_mutex_unlock(&cs->lock);
+        if (!sink) {
+                vcdc_gw_resp_error(resp, 503, NULL, "%s", errstr);
+                goto done;
+        }
+        if (vcdc_api_parse_write(op, c.name, req->body, req->body_len, dim, &w,
+                                 &err) == -1) {
+                vcdc_gw_resp_error(resp, err.status, err.name, "%s",
+                                   err.message);
+                goto done;
+        }
+        vcdc_gw_req_set_audit(req, (long)w.n, NULL);
+        if (!(have = calloc(w.n + 1, sizeof(*have))) ||
+            !(out = calloc(w.n + 1, sizeof(*out))) ||
+            !(send = calloc(w.n + 1, sizeof(*send))) ||
+            !(ids = calloc(w.n + 1, sizeof(*ids))) ||
+            !(t.offsets = malloc(1024 * sizeof(*t.offsets)))) {
+                vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
+                goto done;
+        }
+        t.cnt = 1024;
+        for (i = 0; i < 1024; i++)
+                t.offsets[i] = -1;
+        for (i = 0; i < w.n; i++) {
+                vcdc_record_init(&have[i]);
+                ids[i] = w.recs[i].id;
+        }
+        /* Read what the serving side holds, modify, write whole records:
+         * under the ids' locks until the write is applied there. */
+        lock_ids(d, c.name, w.recs, w.n, 1);
+        locked = 1;
+        pthread_mutex_lock(&cs->lock);
+        st = vcdc_sink_get(sink, ids, w.n, have, errstr, sizeof(errstr));
+        pthread_mutex_unlock(&cs->lock);
+        if (st != VCDC_SINK_OK) {
+                vcdc_gw_resp_error(resp, 503, NULL,
+                                   "reading the ids on %s: %s",
+                                   vcdc_route_side_name(side), errstr);
+                goto done;
+        }
+        for (i = 0; i < w.n; i++) {
+                const vcdc_record_t *base = have[i].id ? &have[i] : NULL;
+                size_t prev = nout;
+
+                /* An id earlier in this request: its result is the base. */
+                for (j = 0; j < nout; j++)
+                        if (!strcmp(out[j].id, w.recs[i].id))
+                                prev = j;
+                if (prev < nout)
+                        base = &out[prev];
+                if (op == VCDC_API_ADD && base)
+                        continue; /* add never overwrites */
+                if (op == VCDC_API_UPDATE && !base)
+                        continue; /* Chroma ignores updates of missing ids */
+                if (prev < nout) {
+                        vcdc_record_t merged;
+
+                        if (merge_rec(base, &w.recs[i], w.has[i], &merged)) {
+                                vcdc_record_clear(&merged);
+                                goto oom;
+                        }
+                        vcdc_record_clear(&out[prev]);
+                        out[prev] = merged;
+                } else if (merge_rec(base, &w.recs[i], w.has[i],
+                                     &out[nout++]))
+                        goto oom;
+        }
+        for (i = 0; i < nout; i++)
+                send[i] = &out[i];
+        if (nout && produce(d, send, nout, &t, resp) == -1)
+                goto done;
+        if (nout && d->ack_applied &&
+            wait_applied(d, cs, side, &t, resp) == -1)
+                goto done;
+        VCDC_DEBUG("gateway", "%s %s: %zu id(s), %zu record(s) written",
+                   op_name(op), c.name, w.n, nout);
+        if (op == VCDC_API_ADD)
+                vcdc_gw_resp_json(resp, 201, "{}", 2);
+        else
+                vcdc_gw_resp_json(resp, 200, "{}", 2);
+        goto done;
+oom:
+        vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
+done:
+        if (locked)
+                lock_ids(d, c.name, w.recs, w.n, 0);
+        for (i = 0; have && i < w.n; i++)
+                vcdc_record_clear(&have[i]);
+        for (i = 0; out && i < nout; i++)
+                vcdc_record_clear(&out[i]);
+        free(have);
+        free(out);
+        free(send);
+        free(ids);
+        free(t.offsets);
+        vcdc_api_write_clear(&w);
+        vcdc_gw_coll_clear(&c);
+}
+
+static void add(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        write_route(req, resp, opaque, VCDC_API_ADD);
+}
+static void upsert(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        write_route(req, resp, opaque, VCDC_API_UPSERT);
+}
+static void update(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        write_route(req, resp, opaque, VCDC_API_UPDATE);
+}
+
+/* A delete: ids and filter resolved on the serving side to the ids that
+ * exist and match, then logged as deletes by id. */
+static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
+                         void *opaque) {
+        vcdc_gw_data_t *d = opaque;
+        vcdc_api_read_t r;
+        vcdc_api_error_t err;
+        vcdc_gw_coll_t c;
+        gw_cstate_t *cs;
+        gw_track_t t = {0};
+        vcdc_record_t *recs = NULL;
+        vcdc_record_t **send = NULL;
+        char **ids = NULL;
+        size_t nids = 0, i;
+        vcdc_route_side_t side;
+
+        memset(&r, 0, sizeof(r));
+        memset(&c, 0, sizeof(c));
+        vcdc_api_error_clear(&err);
+        if (!gw_coll_by_id(d, req, resp, &c))
+                return;
+        if (vcdc_api_parse_delete(req->body, req->body_len, &r, &err) == -1) {
+                vcdc_gw_resp_error(resp, err.status, err.name, "%s",
+                                   err.message);
+                goto done;
+        }
+        if (!r.has_ids && !r.has_filter) {
+                vcdc_gw_resp_json(resp, 200, "{}", 2);
+                goto done;
+        }
+        if (!(cs = gw_cstate(d, c.name, resp)))
+                goto done;
+        side = gw_serving_side(d, cs);
+        if (gw_read_ids(d, cs, &c, side, &r, req->body, req->body_len, &ids,
+                        &nids, resp) == -1)
+                goto done;
+        vcdc_gw_req_set_audit(req, (long)nids, NULL);
+        if (!(recs = calloc(nids + 1, sizeof(*recs))) ||
+            !(send = calloc(nids + 1, sizeof(*send))) ||
+            !(t.offsets = malloc(1024 * sizeof(*t.offsets)))) {
+                vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
+                goto done;
+        }
+        t.cnt = 1024;
+        for (i = 0; i < 1024; i++)
+                t.offsets[i] = -1;
+        for (i = 0; i < nids; i++) {
+                vcdc_record_init(&recs[i]);
+                recs[i].collection = c.name;
+                recs[i].id = ids[i];
+                recs[i].op = VCDC_OP_DELETE;
+                send[i] = &recs[i];
+        }
+        if (nids && produce(d, send, nids, &t, resp) == -1)
+                goto done;
+        if (nids && d->ack_applied &&
+            wait_applied(d, cs, side, &t, resp) == -1)
+                goto done;
+        vcdc_gw_resp_json(resp, 200, "{}", 2);
+done:
+        for (i = 0; i < nids; i++)
+                free(ids[i]);
+        free(ids);
+        free(recs);
+        free(send);
+        free(t.offsets);
+        vcdc_api_read_clear(&r);
+        vcdc_gw_coll_clear(&c);
+}
+
+/* get, query, count: the serving side answers. */
+static void read_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
+                       vcdc_gw_data_t *d, int what) {
+        vcdc_gw_coll_t c;
+        gw_cstate_t *cs;
+        vcdc_route_side_t side;
+
+        memset(&c, 0, sizeof(c));
+        if (!gw_coll_by_id(d, req, resp, &c))
+                return;
+        if ((cs = gw_cstate(d, c.name, resp))) {
+                side = gw_serving_side(d, cs);
+                if (what == 0)
+                        gw_read_get(d, cs, &c, side, req->body, req->body_len,
+                                    resp);
+                else if (what == 1)
+                        gw_read_query(d, cs, &c, side, req->body,
+                                      req->body_len, resp);
+                else
+                        gw_read_count(d, cs, &c, side, resp);
+        }
+        vcdc_gw_coll_clear(&c);
+}
+
+static void get(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        read_route(req, resp, opaque, 0);
+}
+static void query(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        read_route(req, resp, opaque, 1);
+}
+static void count(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
+        read_route(req, resp, opaque, 2);
+}
+
+int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
+                        char *errstr, size_t errstr_size) {
+#define C "/api/v2/tenants/{tenant}/databases/{database}/collections/" \
+          "{collection_id}"
+        static const struct {
+                const char *method, *pattern;
+                vcdc_gw_handler_t *handler;
+        } routes[] = {
+                {"POST", C "/add", add},       {"POST", C "/upsert", upsert},
+                {"POST", C "/update", update}, {"POST", C "/delete", delete_route},
+                {"POST", C "/get", get},       {"POST", C "/query", query},
+                {"GET", C "/count", count},
+        };
+#undef C
+        size_t i;
+
+        for (i = 0; i < sizeof(routes) / sizeof(*routes); i++)
+                if (vcdc_gw_router_add(router, routes[i].method,
+                                       routes[i].pattern, routes[i].handler, d,
+                                       errstr, errstr_size) == -1)
+                        return -1;
+        return 0;
+}
