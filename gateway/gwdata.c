@@ -223,6 +223,24 @@ vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs,
         return cs->sink[side];
 }
 
+size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side) {
+        char errstr[512];
+        int64_t now = vcdc_clock_ms();
+        vcdc_sink_t *sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
+        size_t dim = sink ? vcdc_sink_dim(sink) : 0;
+
+        if (dim == 0 && cs->written_dim)
+                return cs->written_dim;
+        if (sink && dim == 0 && now - cs->dim_probed_ms[side] >= 1000) {
+                cs->dim_probed_ms[side] = now;
+                vcdc_sink_destroy(cs->sink[side]);
+                cs->sink[side] = NULL;
+                if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
+                        dim = vcdc_sink_dim(sink);
+        }
+        return dim;
+}
+
 /*
  * The collection routes.
  */

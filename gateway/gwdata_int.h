@@ -42,6 +42,9 @@ typedef struct gw_cstate_s {
         vcdc_route_side_t side;
         vcdc_sink_t *sink[2];
         char chroma_id[2][64]; /* the Chroma collection's id per side */
+        size_t written_dim; /* of the embeddings this gateway wrote */
+        int64_t dim_probed_ms[2]; /* when a sink without a dimension was
+                                   * last reopened to learn it */
         struct gw_cstate_s *next;
 } gw_cstate_t;
 
@@ -79,6 +82,12 @@ vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs);
  *  NULL with errstr. */
 vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs,
                      vcdc_route_side_t side, char *errstr, size_t errstr_size);
+
+/** The dimension of cs on side, 0 while the target has none (call with
+ *  cs->lock held). A sink learns the dimension only when opened on an
+ *  existing target or when it writes, and this one only reads: while it
+ *  has none it is reopened, at most once a second. */
+size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side);
 
 /*
  * Reads (gwread.c): each answers resp with the side's answer in Chroma's

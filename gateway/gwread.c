@@ -424,14 +424,12 @@ void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs,
         vcdc_record_t **recs = NULL;
         float **dists = NULL;
         size_t q, alen, dim = 0;
-        vcdc_sink_t *sink;
-        char errstr[256], *ans;
+        char *ans;
 
         memset(&r, 0, sizeof(r));
         vcdc_api_error_clear(&err);
         pthread_mutex_lock(&cs->lock);
-        if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
-                dim = vcdc_sink_dim(sink);
+        dim = gw_dim(d, cs, side);
         pthread_mutex_unlock(&cs->lock);
         if (vcdc_api_parse_query(body, len, dim, &r, &err) == -1) {
                 vcdc_gw_resp_error(resp, err.status, err.name, "%s",

@@ -250,8 +250,8 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 goto done;
         side = gw_serving_side(d, cs);
         pthread_mutex_lock(&cs->lock);
-        if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
-                dim = vcdc_sink_dim(sink);
+        dim = gw_dim(d, cs, side);
+        sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
         pthread_mutex_unlock(&cs->lock);
         if (!sink) {
                 vcdc_gw_resp_error(resp, 503, NULL, "%s", errstr);
@@ -285,6 +285,18 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         locked = 1;
         pthread_mutex_lock(&cs->lock);
         st = vcdc_sink_get(sink, ids, w.n, have, errstr, sizeof(errstr));
+        if (st != VCDC_SINK_OK) {
+                /* Chroma 1.0 answers a get on a collection that never held
+                 * a record with a 500 ("Error creating hnsw segment
+                 * reader: Nothing found on disk"): empty is empty. */
+                uint64_t n = 1;
+                char e2[256];
+
+                if (vcdc_sink_count(sink, &n, e2, sizeof(e2)) ==
+                            VCDC_SINK_OK &&
+                    n == 0)
+                        st = VCDC_SINK_OK;
+        }
         pthread_mutex_unlock(&cs->lock);
         if (st != VCDC_SINK_OK) {
                 vcdc_gw_resp_error(resp, 503, NULL,
@@ -323,6 +335,11 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 send[i] = &out[i];
         if (nout && produce(d, send, nout, &t, resp) == -1)
                 goto done;
+        if (w.dim) {
+                pthread_mutex_lock(&cs->lock);
+                cs->written_dim = w.dim;
+                pthread_mutex_unlock(&cs->lock);
+        }
         if (nout && d->ack_applied &&
             wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;
