@@ -5,8 +5,9 @@ tokens (401, 403, no token in any log or answer), the audit log, the
 bounds (413, 503 with Retry-After), 501/405/404, and SIGTERM draining a
 request in flight.
 
-The gateway does not reach Kafka or the databases yet, so only the shape
-comparison needs the stack (VCDC_CHROMA_URL); the rest runs anywhere.
+The gateway needs Kafka at start (its topic, the control topic): every
+test here needs the stack's broker; the data routes are
+test_gateway_data.py's.
 """
 
 import json
