@@ -65,6 +65,21 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts,
         d->ack_applied = opts->ack_applied;
         d->applied_timeout_ms =
                 (int)vcdc_conf_int(opts->conf, "vcdc.gateway.applied.timeout.ms");
+        d->log_timeout_ms = 15000;
+        {
+                rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(opts->conf);
+                char v[32];
+                size_t vsize = sizeof(v);
+                int64_t ms;
+
+                if (rkc &&
+                    rd_kafka_conf_get(rkc, "message.timeout.ms", v, &vsize) ==
+                            RD_KAFKA_CONF_OK &&
+                    vcdc_conf_parse_int(v, 1, 3600000, &ms) == 0)
+                        d->log_timeout_ms = (int)ms + 5000;
+                if (rkc)
+                        rd_kafka_conf_destroy(rkc);
+        }
         pthread_mutex_init(&d->plock, NULL);
         pthread_mutex_init(&d->clock, NULL);
         for (i = 0; i < GW_ID_STRIPES; i++)

@@ -59,6 +59,8 @@ struct vcdc_gw_data_s {
         const vcdc_conf_t *conf;
         char *topic, *control_topic, *tenant, *database;
         int ack_applied, applied_timeout_ms;
+        int log_timeout_ms; /* message.timeout.ms + 5 s: past it every
+                             * record sent is delivered or failed */
         pthread_mutex_t plock; /* the producer and track */
         vcdc_producer_t *producer;
         gw_track_t *track;

@@ -84,7 +84,8 @@ static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
                 if (vcdc_producer_send(d->producer, recs[i], errstr,
                                        sizeof(errstr)) != 0)
                         r = -1;
-        if (vcdc_producer_flush(d->producer, 30000, errstr, sizeof(errstr)) ||
+        if (vcdc_producer_flush(d->producer, d->log_timeout_ms, errstr,
+                                sizeof(errstr)) ||
             t->failed)
                 r = -1;
         d->track = NULL;
@@ -285,6 +286,17 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         locked = 1;
         pthread_mutex_lock(&cs->lock);
         st = vcdc_sink_get(sink, ids, w.n, have, errstr, sizeof(errstr));
+        for (i = 0; st != VCDC_SINK_OK && i < 20 &&
+                    strstr(errstr, "Nothing found on disk");
+             i++) {
+                /* Chroma 1.0, seen on a collection whose first records
+                 * were just applied: its HNSW segment reader finds no
+                 * files for a moment. Retried for up to a second. */
+                nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L},
+                          NULL);
+                st = vcdc_sink_get(sink, ids, w.n, have, errstr,
+                                   sizeof(errstr));
+        }
         if (st != VCDC_SINK_OK) {
                 /* Chroma 1.0 answers a get on a collection that never held
                  * a record with a 500 ("Error creating hnsw segment

@@ -184,6 +184,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vcdc %s: out of memory\n", CMD);
                 return 1;
         }
+        /* A write the broker does not take within 10 s fails (503) rather
+         * than waiting in the queue: once the request is answered, its
+         * records are delivered or failed, never delivered later (-X
+         * message.timeout.ms=N changes it; the data layer waits that long
+         * plus 5 s). */
+        if (vcdc_conf_set(conf, "message.timeout.ms", "10000", errstr,
+                          sizeof(errstr)) == -1) {
+                fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
+                vcdc_conf_destroy(conf);
+                return 1;
+        }
         while ((opt = getopt_long(argc, argv, "b:t:X:F:vqh", longopts, NULL)) !=
                -1) {
                 switch (opt) {

@@ -414,3 +414,84 @@ def test_js_client_same_as_chroma(env):
     theirs = run(env.stack.chroma_port, name + "_ref")
     assert ours == theirs
     assert ours["count"] == 2
+
+
+# ----------------------------------------------------------------- faults
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+def test_broker_down_gives_503_then_recovers(env):
+    """The broker stopped: a write is refused with 503 (not delivered
+    later: message.timeout.ms bounds it), reads still answer; once the
+    broker is back the same write goes through."""
+    name = unique("gwbroker").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway("-X", "message.timeout.ms=3000")
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    col.add(ids=["a"], embeddings=[[1, 0, 0]])
+    env.stack.stop_one("kafka")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(chromadb.errors.ChromaError,
+                           match="could not be written to the log"):
+            col.add(ids=["b"], embeddings=[[0, 1, 0]])
+        assert time.monotonic() - t0 < 30
+        assert col.count() == 1  # reads go on
+    finally:
+        env.stack.start_one("kafka")
+
+    def retried():
+        try:
+            col.add(ids=["b"], embeddings=[[0, 1, 0]])
+            return True
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(retried, "a write after the broker came back", 90)
+    assert sorted(col.get()["ids"]) == ["a", "b"]
+
+
+def test_sigkill_loses_no_acknowledged_write(env):
+    """Writes acknowledged (--ack log) before the gateway is SIGKILLed all
+    reach both databases."""
+    name = unique("gwkill").replace("-", "_")
+    env.consumers(name)
+    port, proc, _ = env.gateway("--ack", "log")
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    acked, errors, stop = [], [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            ids = ["k%05d" % (i + j) for j in range(20)]
+            try:
+                col.upsert(ids=ids, embeddings=[[1.0, j * 0.01, 0.5]
+                                                for j in range(20)])
+            except Exception as e:  # noqa: BLE001 - the gateway is gone
+                errors.append(repr(e))
+                return
+            acked.extend(ids)
+            i += 20
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_for(lambda: len(acked) >= 200 or errors,
+             "some acknowledged writes", 90)
+    assert not errors
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    stop.set()
+    t.join(30)
+    direct = chromadb.HttpClient(host=env.stack.chroma_host,
+                                 port=env.stack.chroma_port)
+    dcol = direct.get_collection(name, embedding_function=None)
+    wait_for(lambda: set(acked) <= set(dcol.get(include=[])["ids"]),
+             "every acknowledged id in Chroma", 60)
+    import psycopg2
+
+    with psycopg2.connect(env.stack.pg_conninfo) as conn:
+        def in_pg():
+            with conn.cursor() as cur:
+                cur.execute('SELECT id FROM "%s"' % name)
+                return set(acked) <= {r[0] for r in cur.fetchall()}
+        wait_for(in_pg, "every acknowledged id in pgvector", 60)
