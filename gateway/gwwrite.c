@@ -98,6 +98,25 @@ static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
         return r;
 }
 
+/* The audit line's offsets: {"PARTITION": OFFSET, ...}, the highest
+ * written per partition. */
+static void audit_offsets(vcdc_gw_req_t *req, long ids, const gw_track_t *t) {
+        char buf[2048];
+        size_t o = 0;
+        int32_t p;
+
+        buf[o++] = '{';
+        for (p = 0; p < t->cnt && o < sizeof(buf) - 64; p++)
+                if (t->offsets[p] >= 0)
+                        o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                                              "%s\"%d\":%lld",
+                                              o > 1 ? "," : "", (int)p,
+                                              (long long)t->offsets[p]);
+        buf[o++] = '}';
+        buf[o] = '\0';
+        vcdc_gw_req_set_audit(req, ids, buf);
+}
+
 /* Waits until side applied every offset of t (--ack applied). Returns 0,
  * or -1 with resp filled (503). */
 static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
@@ -347,6 +366,8 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 send[i] = &out[i];
         if (nout && produce(d, send, nout, &t, resp) == -1)
                 goto done;
+        if (nout)
+                audit_offsets(req, (long)w.n, &t);
         if (w.dim) {
                 pthread_mutex_lock(&cs->lock);
                 cs->written_dim = w.dim;
@@ -445,6 +466,8 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         }
         if (nids && produce(d, send, nids, &t, resp) == -1)
                 goto done;
+        if (nids)
+                audit_offsets(req, (long)nids, &t);
         if (nids && d->ack_applied &&
             wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;

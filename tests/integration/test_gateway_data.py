@@ -335,7 +335,8 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
 def test_errors_and_ack_log(env):
     name = unique("gwerr").replace("-", "_")
     env.consumers(name)
-    port, _, _ = env.gateway("--ack", "log")
+    audit = env.tmp / "audit.jsonl"
+    port, _, _ = env.gateway("--ack", "log", "--audit", audit)
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
     col = create(gw, name)
     with pytest.raises(chromadb.errors.NotFoundError):
@@ -351,6 +352,14 @@ def test_errors_and_ack_log(env):
         col.add(ids=["c"], embeddings=[[1, 0]])  # wrong dimension
     col.modify(metadata={"v": 2})
     assert gw.get_collection(name).metadata == {"v": 2}
+    # The audit names the offsets the add wrote.
+    lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    adds = [x for x in lines if x["path"].endswith("/add") and
+            x["status"] == 201]
+    assert len(adds) == 1 and adds[0]["ids"] == 2
+    assert adds[0]["collection"] == name
+    offs = adds[0]["offsets"]
+    assert offs and all(int(p) >= 0 and o >= 0 for p, o in offs.items())
 
 
 def test_without_consumer_the_write_is_durable_but_503(env):
