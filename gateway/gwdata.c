@@ -266,6 +266,27 @@ static const char *param(const vcdc_gw_req_t *req, const char *name) {
         return v ? v : "";
 }
 
+/* 1 when the path's tenant and database are the ones served, else 0
+ * with resp the 404 Chroma words. */
+static int scope_ok(const vcdc_gw_data_t *d, const vcdc_gw_req_t *req,
+                    vcdc_gw_resp_t *resp) {
+        const char *t = param(req, "tenant"), *db = param(req, "database");
+
+        if (strcmp(t, d->tenant)) {
+                vcdc_gw_resp_error(resp, 404, NULL, "Tenant [%s] not found",
+                                   t);
+                return 0;
+        }
+        if (strcmp(db, d->database)) {
+                vcdc_gw_resp_error(resp, 404, NULL,
+                                   "Database [%s] not found. Are you sure "
+                                   "it exists?",
+                                   db);
+                return 0;
+        }
+        return 1;
+}
+
 /* The collection object of c; dimension from the serving side when its
  * sink is open. */
 static void answer_coll(vcdc_gw_data_t *d, const vcdc_gw_coll_t *c,
@@ -304,6 +325,8 @@ static void create_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         memset(&creq, 0, sizeof(creq));
         memset(&c, 0, sizeof(c));
         vcdc_api_error_clear(&err);
+        if (!scope_ok(d, req, resp))
+                return;
         if (vcdc_api_parse_create_collection(req->body, req->body_len, &creq,
                                              &err) == -1) {
                 api_error(resp, &err);
@@ -371,6 +394,8 @@ static void list_colls(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         size_t len;
         char *text;
 
+        if (!scope_ok(d, req, resp))
+                return;
         if ((n = vcdc_gw_colls_list(d->colls, &cs)) < 0 ||
             !(acs = calloc((size_t)n + 1, sizeof(*acs)))) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
@@ -411,6 +436,8 @@ static void count_colls(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         long n, i, k = 0;
         char text[32];
 
+        if (!scope_ok(d, req, resp))
+                return;
         if ((n = vcdc_gw_colls_list(d->colls, &cs)) < 0) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 return;
@@ -431,6 +458,8 @@ static void get_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         int found;
 
         memset(&c, 0, sizeof(c));
+        if (!scope_ok(d, req, resp))
+                return;
         if ((found = vcdc_gw_colls_find(d->colls, name, 0, &c)) == 1)
                 answer_coll(d, &c, resp, 200);
         else if (found == 0)
@@ -446,9 +475,11 @@ static void get_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
 int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req,
                   vcdc_gw_resp_t *resp, vcdc_gw_coll_t *c) {
         const char *id = param(req, "collection_id");
-        int found = vcdc_gw_colls_find(d->colls, id, 1, c);
+        int found;
 
-        if (found == -1) {
+        if (!scope_ok(d, req, resp))
+                return 0;
+        if ((found = vcdc_gw_colls_find(d->colls, id, 1, c)) == -1) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 return 0;
         }

@@ -6,6 +6,7 @@
  * names (gwread.c). DESIGN.md, The gateway: write path.
  */
 #include "gwdata_int.h"
+#include "gwmerge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,74 +171,6 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
         }
 }
 
-/* Merges patch (JSON object text, null values remove keys) into base
- * (text or NULL). A new string, or NULL for an empty result. */
-static char *merge_meta(const char *base, const char *patch, int *oomp) {
-        json_t *b = base ? json_loads(base, JSON_DECODE_ANY, NULL) : NULL;
-        json_t *p = patch ? json_loads(patch, JSON_DECODE_ANY, NULL) : NULL;
-        const char *key;
-        json_t *v;
-        char *out = NULL;
-
-        if (!json_is_object(b)) {
-                json_decref(b);
-                b = json_object();
-        }
-        if (json_is_object(p))
-                json_object_foreach(p, key, v) {
-                        if (json_is_null(v))
-                                json_object_del(b, key);
-                        else
-                                json_object_set(b, key, v);
-                }
-        if (b && json_object_size(b) > 0 &&
-            !(out = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER)))
-                *oomp = 1;
-        json_decref(b);
-        json_decref(p);
-        return out;
-}
-
-/* The record that results from w's record i over base (NULL: none) into
- * out. Returns 0 or -1 (memory). */
-static int merge_rec(const vcdc_record_t *base, const vcdc_record_t *w,
-                     unsigned char has, vcdc_record_t *out) {
-        int oom = 0;
-
-        vcdc_record_init(out);
-        if (base && vcdc_record_copy(out, base) == -1)
-                return -1;
-        if (!base && vcdc_record_copy(out, w) == -1)
-                return -1;
-        out->op = VCDC_OP_UPSERT;
-        /* The sink's records name no collection: the request's does. */
-        if (!out->collection || strcmp(out->collection, w->collection)) {
-                free(out->collection);
-                if (!(out->collection = strdup(w->collection)))
-                        return -1;
-        }
-        if (base && (has & VCDC_API_HAS_EMBEDDING)) {
-                free(out->vector);
-                if (!(out->vector = malloc(w->dim * sizeof(float))))
-                        return -1;
-                memcpy(out->vector, w->vector, w->dim * sizeof(float));
-                out->dim = w->dim;
-        }
-        if (base && (has & VCDC_API_HAS_DOCUMENT)) {
-                free(out->document);
-                out->document = w->document ? strdup(w->document) : NULL;
-                if (w->document && !out->document)
-                        return -1;
-        }
-        if (has & VCDC_API_HAS_METADATA || !base) {
-                char *m = merge_meta(base ? base->metadata : NULL,
-                                     w->metadata, &oom);
-                free(out->metadata);
-                out->metadata = m;
-        }
-        return oom ? -1 : 0;
-}
-
 static const char *op_name(vcdc_api_write_op_t op) {
         return op == VCDC_API_ADD ? "add"
                : op == VCDC_API_UPSERT ? "upsert"
@@ -352,13 +285,13 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 if (prev < nout) {
                         vcdc_record_t merged;
 
-                        if (merge_rec(base, &w.recs[i], w.has[i], &merged)) {
+                        if (vcdc_gw_merge_record(base, &w.recs[i], w.has[i], &merged)) {
                                 vcdc_record_clear(&merged);
                                 goto oom;
                         }
                         vcdc_record_clear(&out[prev]);
                         out[prev] = merged;
-                } else if (merge_rec(base, &w.recs[i], w.has[i],
+                } else if (vcdc_gw_merge_record(base, &w.recs[i], w.has[i],
                                      &out[nout++]))
                         goto oom;
         }
