@@ -260,6 +260,38 @@ static void test_decode_truncated(void **state) {
         vcdc_route_record_clear(&rec);
 }
 
+/* Control records of another kind (the gateway's collections) are not
+ * routes: a code of their own, so readers skip them without a warning;
+ * "kind": "route" and no kind are routes. */
+static void test_decode_other_kinds(void **state) {
+        static const char *const other[] = {
+                "{\"kind\":\"collection\",\"collection\":\"c\","
+                "\"id\":\"x\"}",
+                "{\"kind\":1,\"collection\":\"c\"}",
+        };
+        static const char route[] =
+                "{\"kind\":\"route\",\"collection\":\"c\","
+                "\"route\":\"new\",\"previous\":\"old\",\"ts_ms\":1}";
+        vcdc_route_record_t rec;
+        char errstr[256];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(other) / sizeof(*other); i++) {
+                assert_int_equal(vcdc_route_record_decode(other[i],
+                                                          strlen(other[i]),
+                                                          &rec, errstr,
+                                                          sizeof(errstr)),
+                                 VCDC_ROUTE_NOT_ROUTE);
+                assert_null(rec.collection);
+        }
+        assert_int_equal(vcdc_route_record_decode(route, strlen(route), &rec,
+                                                  errstr, sizeof(errstr)),
+                         0);
+        assert_int_equal(rec.route, VCDC_ROUTE_NEW);
+        vcdc_route_record_clear(&rec);
+}
+
 static void test_sides_and_keys(void **state) {
         vcdc_route_record_t rec;
         vcdc_route_side_t side = VCDC_ROUTE_NEW;
@@ -317,6 +349,7 @@ int main(void) {
                 cmocka_unit_test(test_decode_valid),
                 cmocka_unit_test(test_decode_invalid),
                 cmocka_unit_test(test_decode_truncated),
+                cmocka_unit_test(test_decode_other_kinds),
                 cmocka_unit_test(test_sides_and_keys),
         };
 
