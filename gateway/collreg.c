@@ -53,8 +53,8 @@ static int coll_copy(vcdc_gw_coll_t *dst, const vcdc_gw_coll_t *src) {
         return 0;
 }
 
-void vcdc_gw_coll_id(const char *tenant, const char *database,
-                     const char *name, char id[37]) {
+void vcdc_gw_coll_id(const char *tenant, const char *database, const char *name,
+                     char id[37]) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -180,13 +180,11 @@ int vcdc_gw_colls_reload(vcdc_gw_colls_t *colls, char *errstr,
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
-        rd_kafka_conf_set(rkc, "group.id", "vcdc.gateway.collections", NULL,
-                          0);
+        rd_kafka_conf_set(rkc, "group.id", "vcdc.gateway.collections", NULL, 0);
         rd_kafka_conf_set(rkc, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(rkc, "enable.partition.eof", "false", NULL, 0);
         rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
-        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr,
-                                errstr_size))) {
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr, errstr_size))) {
                 rd_kafka_conf_destroy(rkc);
                 return -1;
         }
@@ -375,12 +373,12 @@ int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
                 json_decref(cfg);
                 return -1;
         }
-        obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}",
-                        "kind", "collection", "collection", c->name, "id",
-                        c->id, "tenant", colls->tenant, "database",
-                        colls->database, "metadata", meta ? meta : json_null(),
-                        "configuration_json", cfg, "metric", c->metric,
-                        "ts_ms", (json_int_t)vcdc_clock_ms());
+        obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}", "kind",
+                        "collection", "collection", c->name, "id", c->id,
+                        "tenant", colls->tenant, "database", colls->database,
+                        "metadata", meta ? meta : json_null(),
+                        "configuration_json", cfg, "metric", c->metric, "ts_ms",
+                        (json_int_t)vcdc_clock_ms());
         if (!obj || !(text = json_dumps(obj, JSON_COMPACT))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto done;
@@ -388,17 +386,15 @@ int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
         snprintf(key, sizeof(key), KEY_PREFIX "%s", c->name);
         /* The producer's delivery callback ignores messages without a
          * vcdc opaque; flush() proves delivery (or says it failed). */
-        err = rd_kafka_producev(colls->rk, RD_KAFKA_V_TOPIC(colls->topic),
-                                RD_KAFKA_V_PARTITION(0),
-                                RD_KAFKA_V_KEY(key, strlen(key)),
-                                RD_KAFKA_V_VALUE(text, strlen(text)),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+                colls->rk, RD_KAFKA_V_TOPIC(colls->topic),
+                RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, strlen(key)),
+                RD_KAFKA_V_VALUE(text, strlen(text)),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err || rd_kafka_flush(colls->rk, PUT_TIMEOUT_MS) ||
             rd_kafka_outq_len(colls->rk) > 0) {
-                snprintf(errstr, errstr_size,
-                         "writing collection %s to %s: %s", c->name,
-                         colls->topic,
+                snprintf(errstr, errstr_size, "writing collection %s to %s: %s",
+                         c->name, colls->topic,
                          err ? rd_kafka_err2str(err) : "not delivered in time");
                 goto done;
         }

@@ -79,7 +79,7 @@ int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
 
 /** The deterministic id of tenant/database/name, a UUID (version 8, from
  *  SHA-256) into id[37]. */
-void vcdc_gw_coll_id(const char *tenant, const char *database,
-                     const char *name, char id[37]);
+void vcdc_gw_coll_id(const char *tenant, const char *database, const char *name,
+                     char id[37]);
 
 #endif

@@ -52,8 +52,8 @@ static int side_init(gw_side_t *s, const char *url, const char *tenant,
         return 0;
 }
 
-vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts,
-                                 char *errstr, size_t errstr_size) {
+vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
+                                 size_t errstr_size) {
         vcdc_gw_data_t *d = calloc(1, sizeof(*d));
         int i;
 
@@ -63,8 +63,8 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts,
         }
         d->conf = opts->conf;
         d->ack_applied = opts->ack_applied;
-        d->applied_timeout_ms =
-                (int)vcdc_conf_int(opts->conf, "vcdc.gateway.applied.timeout.ms");
+        d->applied_timeout_ms = (int)vcdc_conf_int(
+                opts->conf, "vcdc.gateway.applied.timeout.ms");
         d->log_timeout_ms = 15000;
         {
                 rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(opts->conf);
@@ -102,13 +102,13 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts,
         if (!(d->producer = vcdc_producer_new(opts->conf, opts->topic, errstr,
                                               errstr_size)))
                 goto err;
-        if (vcdc_producer_ensure_topic(d->producer, 0 /*refuse missing*/,
-                                       0, errstr, errstr_size) == -1)
+        if (vcdc_producer_ensure_topic(d->producer, 0 /*refuse missing*/, 0,
+                                       errstr, errstr_size) == -1)
                 goto err;
-        if (!(d->colls = vcdc_gw_colls_new(
-                      opts->conf, vcdc_producer_handle(d->producer),
-                      d->control_topic, d->tenant, d->database, errstr,
-                      errstr_size)))
+        if (!(d->colls = vcdc_gw_colls_new(opts->conf,
+                                           vcdc_producer_handle(d->producer),
+                                           d->control_topic, d->tenant,
+                                           d->database, errstr, errstr_size)))
                 goto err;
         return d;
 err:
@@ -182,9 +182,9 @@ gw_cstate_t *gw_cstate(vcdc_gw_data_t *d, const char *name,
         pthread_mutex_unlock(&d->clock);
         pthread_mutex_lock(&cs->lock);
         if (!cs->follower) {
-                cs->follower = vcdc_route_follower_new(
-                        d->conf, d->control_topic, name, errstr,
-                        sizeof(errstr));
+                cs->follower =
+                        vcdc_route_follower_new(d->conf, d->control_topic, name,
+                                                errstr, sizeof(errstr));
                 if (!cs->follower) {
                         pthread_mutex_unlock(&cs->lock);
                         vcdc_gw_resp_error(resp, 503, NULL,
@@ -207,12 +207,12 @@ vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs) {
         pthread_mutex_lock(&cs->lock);
         if (now - cs->polled_ms >= FOLLOW_POLL_MS) {
                 if (vcdc_route_follower_poll(cs->follower, 0) == 1)
-                        VCDC_NOTICE("gateway",
-                                    "route of %s switched: reads go to %s",
-                                    cs->name,
-                                    vcdc_route_side_name(
-                                            vcdc_route_follower_side(
-                                                    cs->follower)));
+                        VCDC_NOTICE(
+                                "gateway",
+                                "route of %s switched: reads go to %s",
+                                cs->name,
+                                vcdc_route_side_name(vcdc_route_follower_side(
+                                        cs->follower)));
                 cs->side = vcdc_route_follower_side(cs->follower);
                 cs->polled_ms = now;
         }
@@ -221,9 +221,8 @@ vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs) {
         return side;
 }
 
-vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                     vcdc_route_side_t side, char *errstr,
-                     size_t errstr_size) {
+vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
+                     char *errstr, size_t errstr_size) {
         char url[1024];
         const gw_side_t *s = &d->side[side];
 
@@ -273,8 +272,7 @@ static int scope_ok(const vcdc_gw_data_t *d, const vcdc_gw_req_t *req,
         const char *t = param(req, "tenant"), *db = param(req, "database");
 
         if (strcmp(t, d->tenant)) {
-                vcdc_gw_resp_error(resp, 404, NULL, "Tenant [%s] not found",
-                                   t);
+                vcdc_gw_resp_error(resp, 404, NULL, "Tenant [%s] not found", t);
                 return 0;
         }
         if (strcmp(db, d->database)) {
@@ -374,16 +372,15 @@ static void create_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                                   "collection %s: not created on %s yet "
                                   "(the consumer will): %s",
                                   c.name, vcdc_route_side_name(i), errstr);
-        VCDC_INFO("gateway", "collection %s created (id %s, space %s)",
-                  c.name, c.id, c.metric);
+        VCDC_INFO("gateway", "collection %s created (id %s, space %s)", c.name,
+                  c.id, c.metric);
         answer_coll(d, &c, resp, 200);
 done:
         vcdc_gw_coll_clear(&c);
         vcdc_api_collection_req_clear(&creq);
 }
 
-static void list_colls(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
-                       void *opaque) {
+static void list_colls(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
         vcdc_gw_data_t *d = opaque;
         vcdc_gw_coll_t *cs = NULL;
         vcdc_api_collection_t *acs = NULL;
@@ -472,8 +469,8 @@ static void get_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
 
 /* The collection of the path's {collection_id}: 1 with *c filled, or 0
  * with resp filled (404, 403). */
-int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req,
-                  vcdc_gw_resp_t *resp, vcdc_gw_coll_t *c) {
+int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
+                  vcdc_gw_coll_t *c) {
         const char *id = param(req, "collection_id");
         int found;
 

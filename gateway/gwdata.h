@@ -33,8 +33,8 @@ typedef struct vcdc_gw_data_opts_s {
 
 /** Starts the producer, reads the collections from the control topic.
  *  NULL with errstr. */
-vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts,
-                                 char *errstr, size_t errstr_size);
+vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
+                                 size_t errstr_size);
 
 /** Adds the collection and record routes' handlers to router. */
 int vcdc_gw_data_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,

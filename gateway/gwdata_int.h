@@ -24,9 +24,9 @@
 /* One database the collections live in (OLD or NEW). */
 typedef struct gw_side_s {
         int is_pg;
-        char *url;      /* as given */
-        char *base;     /* chroma: "http://H:P"; pg: the URL */
-        char *prefix;   /* chroma: /api/v2/tenants/T/databases/D */
+        char *url;            /* as given */
+        char *base;           /* chroma: "http://H:P"; pg: the URL */
+        char *prefix;         /* chroma: /api/v2/tenants/T/databases/D */
         pthread_mutex_t lock; /* http or pg */
         vcdc_http_t *http;
         PGconn *pg;
@@ -41,8 +41,8 @@ typedef struct gw_cstate_s {
         int64_t polled_ms;
         vcdc_route_side_t side;
         vcdc_sink_t *sink[2];
-        char chroma_id[2][64]; /* the Chroma collection's id per side */
-        size_t written_dim; /* of the embeddings this gateway wrote */
+        char chroma_id[2][64];    /* the Chroma collection's id per side */
+        size_t written_dim;       /* of the embeddings this gateway wrote */
         int64_t dim_probed_ms[2]; /* when a sink without a dimension was
                                    * last reopened to learn it */
         struct gw_cstate_s *next;
@@ -59,8 +59,8 @@ struct vcdc_gw_data_s {
         const vcdc_conf_t *conf;
         char *topic, *control_topic, *tenant, *database;
         int ack_applied, applied_timeout_ms;
-        int log_timeout_ms; /* message.timeout.ms + 5 s: past it every
-                             * record sent is delivered or failed */
+        int log_timeout_ms;    /* message.timeout.ms + 5 s: past it every
+                                * record sent is delivered or failed */
         pthread_mutex_t plock; /* the producer and track */
         vcdc_producer_t *producer;
         gw_track_t *track;
@@ -82,8 +82,8 @@ vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs);
 
 /** cs's sink on side, opened on first use (call with cs->lock held).
  *  NULL with errstr. */
-vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                     vcdc_route_side_t side, char *errstr, size_t errstr_size);
+vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
+                     char *errstr, size_t errstr_size);
 
 /** The dimension of cs on side, 0 while the target has none (call with
  *  cs->lock held). A sink learns the dimension only when opened on an
@@ -96,15 +96,14 @@ size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side);
  * shape. ids_only: a get that returns only the ids matching (for deletes
  * by filter) in *idsp / *nidsp (free each and the array).
  */
-void gw_read_get(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                 const vcdc_gw_coll_t *c, vcdc_route_side_t side,
-                 const char *body, size_t len, vcdc_gw_resp_t *resp);
-void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                   const vcdc_gw_coll_t *c, vcdc_route_side_t side,
-                   const char *body, size_t len, vcdc_gw_resp_t *resp);
-void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                   const vcdc_gw_coll_t *c, vcdc_route_side_t side,
+void gw_read_get(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                 vcdc_route_side_t side, const char *body, size_t len,
+                 vcdc_gw_resp_t *resp);
+void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, const char *body, size_t len,
                    vcdc_gw_resp_t *resp);
+void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, vcdc_gw_resp_t *resp);
 /** The ids matching r's ids and filter on side. Returns 0, or -1 with
  *  resp filled. */
 int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
@@ -115,8 +114,7 @@ int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
 /** Makes the collection exist in Chroma on side (get_or_create with its
  *  space), so the consumer finds it with the right metric. */
 int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
-                     const vcdc_gw_coll_t *c, char *errstr,
-                     size_t errstr_size);
+                     const vcdc_gw_coll_t *c, char *errstr, size_t errstr_size);
 
 void gw_side_close(gw_side_t *s);
 

@@ -31,8 +31,7 @@ char *vcdc_gw_merge_metadata(const char *base, const char *patch, int *oomp) {
                         else
                                 json_object_set(b, key, v);
                 }
-        if (b && json_object_size(b) > 0 &&
-            !(out = vcdc_api_json_text(b)))
+        if (b && json_object_size(b) > 0 && !(out = vcdc_api_json_text(b)))
                 *oomp = 1;
         json_decref(b);
         json_decref(p);
@@ -42,7 +41,7 @@ char *vcdc_gw_merge_metadata(const char *base, const char *patch, int *oomp) {
 /* The record that results from w's record i over base (NULL: none) into
  * out. Returns 0 or -1 (memory). */
 int vcdc_gw_merge_record(const vcdc_record_t *base, const vcdc_record_t *w,
-                     unsigned char has, vcdc_record_t *out) {
+                         unsigned char has, vcdc_record_t *out) {
         int oom = 0;
 
         vcdc_record_init(out);
@@ -72,10 +71,9 @@ int vcdc_gw_merge_record(const vcdc_record_t *base, const vcdc_record_t *w,
         }
         if (has & VCDC_API_HAS_METADATA || !base) {
                 char *m = vcdc_gw_merge_metadata(base ? base->metadata : NULL,
-                                     w->metadata, &oom);
+                                                 w->metadata, &oom);
                 free(out->metadata);
                 out->metadata = m;
         }
         return oom ? -1 : 0;
 }
-

@@ -28,9 +28,8 @@
 
 /* The Chroma id of c on side (cached): 1, 0 when Chroma has no such
  * collection yet, -1 with errstr. Call with the side's lock held. */
-static int chroma_id(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                     vcdc_route_side_t side, char *errstr,
-                     size_t errstr_size) {
+static int chroma_id(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
+                     char *errstr, size_t errstr_size) {
         gw_side_t *s = &d->side[side];
         char path[1024];
         json_t *ans = NULL;
@@ -50,8 +49,8 @@ static int chroma_id(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 return status == 404 ? 0 : -1;
         id = json_string_value(json_object_get(ans, "id"));
         if (id && strlen(id) < sizeof(cs->chroma_id[side]))
-                snprintf(cs->chroma_id[side], sizeof(cs->chroma_id[side]),
-                         "%s", id);
+                snprintf(cs->chroma_id[side], sizeof(cs->chroma_id[side]), "%s",
+                         id);
         json_decref(ans);
         if (!cs->chroma_id[side][0]) {
                 snprintf(errstr, errstr_size,
@@ -83,9 +82,8 @@ static int chroma_forward(vcdc_gw_data_t *d, gw_cstate_t *cs,
                         break;
                 snprintf(path, sizeof(path), "%s/collections/%s/%s", s->prefix,
                          cs->chroma_id[side], suffix);
-                vcdc_http_request(s->http, method, path, body,
-                                  body ? len : 0, &status, errstr,
-                                  sizeof(errstr));
+                vcdc_http_request(s->http, method, path, body, body ? len : 0,
+                                  &status, errstr, sizeof(errstr));
                 if (status == 404) {
                         /* Dropped and made again: look the id up anew. */
                         cs->chroma_id[side][0] = '\0';
@@ -135,8 +133,7 @@ int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
         if (s->http ||
             (s->http = vcdc_http_new(s->base, 30000, 0, errstr, errstr_size))) {
                 st = vcdc_http_request(s->http, "POST", path, text,
-                                       strlen(text), NULL, errstr,
-                                       errstr_size);
+                                       strlen(text), NULL, errstr, errstr_size);
                 r = st == VCDC_SINK_OK ? 0 : -1;
         }
         pthread_mutex_unlock(&s->lock);
@@ -321,8 +318,7 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
                         if (state && !strcmp(state, "42P01"))
                                 rc = 0; /* no table yet: no rows */
                         else
-                                snprintf(errstr, sizeof(errstr),
-                                         "pgvector: %s",
+                                snprintf(errstr, sizeof(errstr), "pgvector: %s",
                                          PQresultErrorMessage(res));
                         if (PQstatus(s->pg) != CONNECTION_OK)
                                 gw_side_close(s);
@@ -415,9 +411,9 @@ done:
         vcdc_api_read_clear(&r);
 }
 
-void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                   const vcdc_gw_coll_t *c, vcdc_route_side_t side,
-                   const char *body, size_t len, vcdc_gw_resp_t *resp) {
+void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, const char *body, size_t len,
+                   vcdc_gw_resp_t *resp) {
         vcdc_api_read_t r;
         vcdc_api_error_t err;
         vcdc_api_hits_t *hits = NULL;
@@ -454,8 +450,7 @@ void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 hits[q].recs = recs[q];
                 hits[q].distances = dists[q];
         }
-        if (!(ans = vcdc_api_query_result(hits, r.nqueries, &r.include,
-                                          &alen)))
+        if (!(ans = vcdc_api_query_result(hits, r.nqueries, &r.include, &alen)))
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
         else
                 vcdc_gw_resp_json_take(resp, 200, ans, alen);
@@ -470,9 +465,8 @@ done:
         vcdc_api_read_clear(&r);
 }
 
-void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs,
-                   const vcdc_gw_coll_t *c, vcdc_route_side_t side,
-                   vcdc_gw_resp_t *resp) {
+void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, vcdc_gw_resp_t *resp) {
         uint64_t n = 0;
         vcdc_sink_t *sink;
         vcdc_sink_status_t st = VCDC_SINK_FATAL;

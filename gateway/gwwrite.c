@@ -18,8 +18,8 @@
 #include "clock.h"
 #include "log.h"
 
-int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req,
-                  vcdc_gw_resp_t *resp, vcdc_gw_coll_t *c);
+int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
+                  vcdc_gw_coll_t *c);
 
 static unsigned stripe(const char *coll, const char *id) {
         unsigned h = 2166136261u;
@@ -110,9 +110,8 @@ static void audit_offsets(vcdc_gw_req_t *req, long ids, const gw_track_t *t) {
         for (p = 0; p < t->cnt && o < sizeof(buf) - 64; p++)
                 if (t->offsets[p] >= 0)
                         o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-                                              "%s\"%d\":%lld",
-                                              o > 1 ? "," : "", (int)p,
-                                              (long long)t->offsets[p]);
+                                              "%s\"%d\":%lld", o > 1 ? "," : "",
+                                              (int)p, (long long)t->offsets[p]);
         buf[o++] = '}';
         buf[o] = '\0';
         vcdc_gw_req_set_audit(req, ids, buf);
@@ -172,7 +171,7 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
 }
 
 static const char *op_name(vcdc_api_write_op_t op) {
-        return op == VCDC_API_ADD ? "add"
+        return op == VCDC_API_ADD      ? "add"
                : op == VCDC_API_UPSERT ? "upsert"
                                        : "update";
 }
@@ -244,8 +243,7 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 /* Chroma 1.0, seen on a collection whose first records
                  * were just applied: its HNSW segment reader finds no
                  * files for a moment. Retried for up to a second. */
-                nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L},
-                          NULL);
+                nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
                 st = vcdc_sink_get(sink, ids, w.n, have, errstr,
                                    sizeof(errstr));
         }
@@ -256,15 +254,13 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 uint64_t n = 1;
                 char e2[256];
 
-                if (vcdc_sink_count(sink, &n, e2, sizeof(e2)) ==
-                            VCDC_SINK_OK &&
+                if (vcdc_sink_count(sink, &n, e2, sizeof(e2)) == VCDC_SINK_OK &&
                     n == 0)
                         st = VCDC_SINK_OK;
         }
         pthread_mutex_unlock(&cs->lock);
         if (st != VCDC_SINK_OK) {
-                vcdc_gw_resp_error(resp, 503, NULL,
-                                   "reading the ids on %s: %s",
+                vcdc_gw_resp_error(resp, 503, NULL, "reading the ids on %s: %s",
                                    vcdc_route_side_name(side), errstr);
                 goto done;
         }
@@ -285,14 +281,15 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 if (prev < nout) {
                         vcdc_record_t merged;
 
-                        if (vcdc_gw_merge_record(base, &w.recs[i], w.has[i], &merged)) {
+                        if (vcdc_gw_merge_record(base, &w.recs[i], w.has[i],
+                                                 &merged)) {
                                 vcdc_record_clear(&merged);
                                 goto oom;
                         }
                         vcdc_record_clear(&out[prev]);
                         out[prev] = merged;
                 } else if (vcdc_gw_merge_record(base, &w.recs[i], w.has[i],
-                                     &out[nout++]))
+                                                &out[nout++]))
                         goto oom;
         }
         for (i = 0; i < nout; i++)
@@ -306,8 +303,7 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 cs->written_dim = w.dim;
                 pthread_mutex_unlock(&cs->lock);
         }
-        if (nout && d->ack_applied &&
-            wait_applied(d, cs, side, &t, resp) == -1)
+        if (nout && d->ack_applied && wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;
         VCDC_DEBUG("gateway", "%s %s: %zu id(s), %zu record(s) written",
                    op_name(op), c.name, w.n, nout);
@@ -401,8 +397,7 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 goto done;
         if (nids)
                 audit_offsets(req, (long)nids, &t);
-        if (nids && d->ack_applied &&
-            wait_applied(d, cs, side, &t, resp) == -1)
+        if (nids && d->ack_applied && wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;
         vcdc_gw_resp_json(resp, 200, "{}", 2);
 done:
@@ -432,8 +427,8 @@ static void read_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                         gw_read_get(d, cs, &c, side, req->body, req->body_len,
                                     resp);
                 else if (what == 1)
-                        gw_read_query(d, cs, &c, side, req->body,
-                                      req->body_len, resp);
+                        gw_read_query(d, cs, &c, side, req->body, req->body_len,
+                                      resp);
                 else
                         gw_read_count(d, cs, &c, side, resp);
         }
@@ -452,15 +447,19 @@ static void count(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp, void *opaque) {
 
 int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
                         char *errstr, size_t errstr_size) {
-#define C "/api/v2/tenants/{tenant}/databases/{database}/collections/" \
-          "{collection_id}"
+#define C                                                                      \
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/"           \
+        "{collection_id}"
         static const struct {
                 const char *method, *pattern;
                 vcdc_gw_handler_t *handler;
         } routes[] = {
-                {"POST", C "/add", add},       {"POST", C "/upsert", upsert},
-                {"POST", C "/update", update}, {"POST", C "/delete", delete_route},
-                {"POST", C "/get", get},       {"POST", C "/query", query},
+                {"POST", C "/add", add},
+                {"POST", C "/upsert", upsert},
+                {"POST", C "/update", update},
+                {"POST", C "/delete", delete_route},
+                {"POST", C "/get", get},
+                {"POST", C "/query", query},
                 {"GET", C "/count", count},
         };
 #undef C

@@ -76,9 +76,9 @@ static void test_record_merge(void **state) {
 
         /* Metadata only: vector and document kept, keys merged. */
         rec(&w, "a", 9, "{\"s\":null,\"t\":true}", NULL);
-        assert_int_equal(vcdc_gw_merge_record(&base, &w,
-                                              VCDC_API_HAS_METADATA, &out),
-                         0);
+        assert_int_equal(
+                vcdc_gw_merge_record(&base, &w, VCDC_API_HAS_METADATA, &out),
+                0);
         assert_string_equal(out.collection, "docs");
         assert_string_equal(out.id, "a");
         assert_true(out.vector[0] == 1.0f);
@@ -88,11 +88,10 @@ static void test_record_merge(void **state) {
         vcdc_record_clear(&out);
 
         /* Document and embedding: metadata kept. */
-        assert_int_equal(vcdc_gw_merge_record(
-                                 &base, &w,
-                                 VCDC_API_HAS_EMBEDDING |
-                                         VCDC_API_HAS_DOCUMENT,
-                                 &out),
+        assert_int_equal(vcdc_gw_merge_record(&base, &w,
+                                              VCDC_API_HAS_EMBEDDING |
+                                                      VCDC_API_HAS_DOCUMENT,
+                                              &out),
                          0);
         assert_true(out.vector[0] == 9.0f);
         assert_null(out.document); /* w gave a null document */
@@ -131,8 +130,8 @@ static void test_collection_ids(void **state) {
                 else
                         assert_non_null(strchr("0123456789abcdef", a[i]));
         }
-        assert_int_equal(a[14], '8');                /* version 8 */
-        assert_non_null(strchr("89ab", a[19]));       /* RFC 4122 variant */
+        assert_int_equal(a[14], '8');           /* version 8 */
+        assert_non_null(strchr("89ab", a[19])); /* RFC 4122 variant */
         /* "tenant/database" boundaries are not ambiguous. */
         vcdc_gw_coll_id("ab", "c", "docs", c);
         vcdc_gw_coll_id("a", "bc", "docs", d);
