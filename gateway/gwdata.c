@@ -16,22 +16,49 @@
 
 #define FOLLOW_POLL_MS 100
 
+void gw_conn_close(gw_conn_t *c) {
+        vcdc_http_destroy(c->http);
+        c->http = NULL;
+        if (c->pg)
+                PQfinish(c->pg);
+        c->pg = NULL;
+}
+
 void gw_side_close(gw_side_t *s) {
-        vcdc_http_destroy(s->http);
-        s->http = NULL;
-        if (s->pg)
-                PQfinish(s->pg);
-        s->pg = NULL;
+        int i;
+
+        for (i = 0; i < GW_SIDE_CONNS; i++)
+                gw_conn_close(&s->conn[i]);
+}
+
+gw_conn_t *gw_conn_take(gw_side_t *s) {
+        unsigned start = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
+        int i;
+
+        for (i = 0; i < GW_SIDE_CONNS; i++) {
+                gw_conn_t *c = &s->conn[(start + (unsigned)i) % GW_SIDE_CONNS];
+
+                if (pthread_mutex_trylock(&c->lock) == 0)
+                        return c;
+        }
+        pthread_mutex_lock(&s->conn[start % GW_SIDE_CONNS].lock);
+        return &s->conn[start % GW_SIDE_CONNS];
+}
+
+void gw_conn_give(gw_conn_t *c) {
+        pthread_mutex_unlock(&c->lock);
 }
 
 static int side_init(gw_side_t *s, const char *url, const char *tenant,
                      const char *database, char *errstr, size_t errstr_size) {
         vcdc_url_t *u = vcdc_url_parse(url, errstr, errstr_size);
         char buf[512];
+        int i;
 
         if (!u)
                 return -1;
-        pthread_mutex_init(&s->lock, NULL);
+        for (i = 0; i < GW_SIDE_CONNS; i++)
+                pthread_mutex_init(&s->conn[i].lock, NULL);
         s->is_pg = !strcmp(u->scheme, "pgvector");
         s->url = strdup(url);
         if (s->is_pg)

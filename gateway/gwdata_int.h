@@ -21,16 +21,34 @@
 
 #define GW_ID_STRIPES 64
 
+#define GW_SIDE_CONNS                                                          \
+        8 /* connections per side, each used by one                            \
+           * request at a time */
+
+/* One connection to a side's database. */
+typedef struct gw_conn_s {
+        pthread_mutex_t lock;
+        vcdc_http_t *http; /* chroma */
+        PGconn *pg;        /* pgvector */
+} gw_conn_t;
+
 /* One database the collections live in (OLD or NEW). */
 typedef struct gw_side_s {
         int is_pg;
-        char *url;            /* as given */
-        char *base;           /* chroma: "http://H:P"; pg: the URL */
-        char *prefix;         /* chroma: /api/v2/tenants/T/databases/D */
-        pthread_mutex_t lock; /* http or pg */
-        vcdc_http_t *http;
-        PGconn *pg;
+        char *url;    /* as given */
+        char *base;   /* chroma: "http://H:P"; pg: the URL */
+        char *prefix; /* chroma: /api/v2/tenants/T/databases/D */
+        gw_conn_t conn[GW_SIDE_CONNS];
+        unsigned next; /* where the search for a free one starts */
 } gw_side_t;
+
+/** A connection of s, locked: a free one if any, else waits for one.
+ *  Give it back with gw_conn_give(). */
+gw_conn_t *gw_conn_take(gw_side_t *s);
+void gw_conn_give(gw_conn_t *c);
+
+/** Closes c's connection (locked by the caller). */
+void gw_conn_close(gw_conn_t *c);
 
 /* What the gateway keeps per collection: the route follower and a sink on
  * each side (existing records, recorded offsets, dimension). */
@@ -116,6 +134,7 @@ int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
 int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
                      const vcdc_gw_coll_t *c, char *errstr, size_t errstr_size);
 
+/** Closes every connection of s (nothing may use them). */
 void gw_side_close(gw_side_t *s);
 
 #endif

@@ -26,38 +26,52 @@
  * Chroma.
  */
 
-/* The Chroma id of c on side (cached): 1, 0 when Chroma has no such
- * collection yet, -1 with errstr. Call with the side's lock held. */
+/* Opens conn's HTTP client when needed. Returns 0 or -1 with errstr. */
+static int http_conn(const gw_side_t *s, gw_conn_t *conn, char *errstr,
+                     size_t errstr_size) {
+        if (!conn->http && !(conn->http = vcdc_http_new(s->base, 30000, 0,
+                                                        errstr, errstr_size)))
+                return -1;
+        return 0;
+}
+
+/* The Chroma id of cs on side into id (cached in cs): 1, 0 when Chroma
+ * has no such collection yet, -1 with errstr. conn is the caller's. */
 static int chroma_id(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
-                     char *errstr, size_t errstr_size) {
+                     gw_conn_t *conn, char id[64], char *errstr,
+                     size_t errstr_size) {
         gw_side_t *s = &d->side[side];
         char path[1024];
         json_t *ans = NULL;
         long status = 0;
         vcdc_sink_status_t st;
-        const char *id;
+        const char *got;
 
-        if (cs->chroma_id[side][0])
-                return 1;
-        if (!s->http &&
-            !(s->http = vcdc_http_new(s->base, 30000, 0, errstr, errstr_size)))
+        if (http_conn(s, conn, errstr, errstr_size) == -1)
                 return -1;
+        pthread_mutex_lock(&cs->lock);
+        memcpy(id, cs->chroma_id[side], 64);
+        pthread_mutex_unlock(&cs->lock);
+        if (id[0])
+                return 1;
         snprintf(path, sizeof(path), "%s/collections/%s", s->prefix, cs->name);
-        st = vcdc_http_json(s->http, "GET", path, NULL, 0, &ans, &status,
+        st = vcdc_http_json(conn->http, "GET", path, NULL, 0, &ans, &status,
                             errstr, errstr_size);
         if (st != VCDC_SINK_OK)
                 return status == 404 ? 0 : -1;
-        id = json_string_value(json_object_get(ans, "id"));
-        if (id && strlen(id) < sizeof(cs->chroma_id[side]))
-                snprintf(cs->chroma_id[side], sizeof(cs->chroma_id[side]), "%s",
-                         id);
+        got = json_string_value(json_object_get(ans, "id"));
+        if (got && strlen(got) < 64)
+                snprintf(id, 64, "%s", got);
         json_decref(ans);
-        if (!cs->chroma_id[side][0]) {
+        if (!id[0]) {
                 snprintf(errstr, errstr_size,
                          "collection %.200s: no id in Chroma's answer",
                          cs->name);
                 return -1;
         }
+        pthread_mutex_lock(&cs->lock);
+        memcpy(cs->chroma_id[side], id, 64);
+        pthread_mutex_unlock(&cs->lock);
         return 1;
 }
 
@@ -70,23 +84,27 @@ static int chroma_forward(vcdc_gw_data_t *d, gw_cstate_t *cs,
                           const char *suffix, const char *body, size_t len,
                           vcdc_gw_resp_t *resp) {
         gw_side_t *s = &d->side[side];
-        char path[1024], errstr[512];
+        gw_conn_t *conn = gw_conn_take(s);
+        char path[1024], errstr[512], id[64];
         long status = 0;
         size_t blen;
         const char *ans;
-        int r, tries;
+        int r = 0, tries;
 
-        pthread_mutex_lock(&s->lock);
         for (tries = 0; tries < 2; tries++) {
-                if ((r = chroma_id(d, cs, side, errstr, sizeof(errstr))) < 1)
+                if ((r = chroma_id(d, cs, side, conn, id, errstr,
+                                   sizeof(errstr))) < 1)
                         break;
                 snprintf(path, sizeof(path), "%s/collections/%s/%s", s->prefix,
-                         cs->chroma_id[side], suffix);
-                vcdc_http_request(s->http, method, path, body, body ? len : 0,
-                                  &status, errstr, sizeof(errstr));
+                         id, suffix);
+                vcdc_http_request(conn->http, method, path, body,
+                                  body ? len : 0, &status, errstr,
+                                  sizeof(errstr));
                 if (status == 404) {
                         /* Dropped and made again: look the id up anew. */
+                        pthread_mutex_lock(&cs->lock);
                         cs->chroma_id[side][0] = '\0';
+                        pthread_mutex_unlock(&cs->lock);
                         r = 0;
                         continue;
                 }
@@ -94,12 +112,12 @@ static int chroma_forward(vcdc_gw_data_t *d, gw_cstate_t *cs,
                         r = -1;
                         break;
                 }
-                ans = vcdc_http_body(s->http, &blen);
+                ans = vcdc_http_body(conn->http, &blen);
                 vcdc_gw_resp_json(resp, (int)status, ans, blen);
                 r = 1;
                 break;
         }
-        pthread_mutex_unlock(&s->lock);
+        gw_conn_give(conn);
         if (r == -1) {
                 vcdc_gw_resp_error(resp, 503, NULL, "%s unreachable: %s",
                                    vcdc_route_side_name(side), errstr);
@@ -112,6 +130,7 @@ int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
                      const vcdc_gw_coll_t *c, char *errstr,
                      size_t errstr_size) {
         gw_side_t *s = &d->side[side];
+        gw_conn_t *conn;
         json_t *body, *meta = NULL;
         char *text, path[512];
         vcdc_sink_status_t st;
@@ -129,14 +148,13 @@ int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
                 return -1;
         }
         snprintf(path, sizeof(path), "%s/collections", s->prefix);
-        pthread_mutex_lock(&s->lock);
-        if (s->http ||
-            (s->http = vcdc_http_new(s->base, 30000, 0, errstr, errstr_size))) {
-                st = vcdc_http_request(s->http, "POST", path, text,
+        conn = gw_conn_take(s);
+        if (http_conn(s, conn, errstr, errstr_size) == 0) {
+                st = vcdc_http_request(conn->http, "POST", path, text,
                                        strlen(text), NULL, errstr, errstr_size);
                 r = st == VCDC_SINK_OK ? 0 : -1;
         }
-        pthread_mutex_unlock(&s->lock);
+        gw_conn_give(conn);
         free(text);
         json_decref(body);
         return r;
@@ -146,17 +164,18 @@ int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
  * pgvector.
  */
 
-/* Opens s->pg when needed. Call with the side's lock held. */
-static int pg_conn(gw_side_t *s, char *errstr, size_t errstr_size) {
+/* Opens conn->pg when needed. */
+static int pg_conn(const gw_side_t *s, gw_conn_t *conn, char *errstr,
+                   size_t errstr_size) {
         vcdc_url_t *u;
         char info[1024];
         const char *pw = getenv("VCDC_PG_PASSWORD");
 
-        if (s->pg && PQstatus(s->pg) == CONNECTION_OK)
+        if (conn->pg && PQstatus(conn->pg) == CONNECTION_OK)
                 return 0;
-        if (s->pg)
-                PQfinish(s->pg);
-        s->pg = NULL;
+        if (conn->pg)
+                PQfinish(conn->pg);
+        conn->pg = NULL;
         if (!(u = vcdc_url_parse(s->url, errstr, errstr_size)))
                 return -1;
         snprintf(info, sizeof(info),
@@ -166,12 +185,12 @@ static int pg_conn(gw_side_t *s, char *errstr, size_t errstr_size) {
                  u->path && *u->path ? u->path : "postgres",
                  pw ? " password=" : "", pw ? pw : "");
         vcdc_url_destroy(u);
-        s->pg = PQconnectdb(info);
-        if (PQstatus(s->pg) != CONNECTION_OK) {
+        conn->pg = PQconnectdb(info);
+        if (PQstatus(conn->pg) != CONNECTION_OK) {
                 snprintf(errstr, errstr_size, "pgvector: %s",
-                         PQerrorMessage(s->pg));
-                PQfinish(s->pg);
-                s->pg = NULL;
+                         PQerrorMessage(conn->pg));
+                PQfinish(conn->pg);
+                conn->pg = NULL;
                 return -1;
         }
         return 0;
@@ -244,6 +263,7 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
                      vcdc_record_t **recsp, float **distp, size_t *np,
                      vcdc_gw_resp_t *resp) {
         gw_side_t *s = &d->side[side];
+        gw_conn_t *conn;
         vcdc_filter_sql_t fs;
         vcdc_buf_t sql = VCDC_BUF_INIT, vec = VCDC_BUF_INIT;
         const char **params = NULL;
@@ -271,13 +291,22 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
         if (vcdc_filter_sql(r->filter, "", first, &fs) == -1 ||
             !(params = calloc(fs.nparams + 3, sizeof(*params))))
                 goto oom;
-        qt = PQescapeIdentifier(s->pg ? s->pg : NULL, cs->name,
-                                strlen(cs->name));
-        if (!qt) {
+        /* The name: a Chroma collection name, double-quoted (pg_select()
+         * is only reached for names the sink took as a table name, letters,
+         * digits and '_'; a quote is doubled all the same). */
+        {
                 vcdc_buf_t q = VCDC_BUF_INIT;
+                const char *c8;
 
-                vcdc_buf_printf(&q, "\"%s\"", cs->name);
-                qt = vcdc_buf_detach(&q, NULL);
+                vcdc_buf_putc(&q, '"');
+                for (c8 = cs->name; *c8; c8++) {
+                        if (*c8 == '"')
+                                vcdc_buf_putc(&q, '"');
+                        vcdc_buf_putc(&q, *c8);
+                }
+                vcdc_buf_putc(&q, '"');
+                if (!(qt = vcdc_buf_detach(&q, NULL)))
+                        goto oom;
         }
         vcdc_buf_printf(&sql, "SELECT id, %s, metadata::text, document",
                         ids_only ? "NULL::text" : "embedding::text");
@@ -307,10 +336,10 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 params[np_++] = fs.params[k];
         if (!(text = vcdc_buf_detach(&sql, NULL)))
                 goto oom;
-        pthread_mutex_lock(&s->lock);
-        if (pg_conn(s, errstr, sizeof(errstr)) == 0) {
-                res = PQexecParams(s->pg, text, np_, NULL, params, NULL, NULL,
-                                   0);
+        conn = gw_conn_take(s);
+        if (pg_conn(s, conn, errstr, sizeof(errstr)) == 0) {
+                res = PQexecParams(conn->pg, text, np_, NULL, params, NULL,
+                                   NULL, 0);
                 if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                         const char *state =
                                 PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -320,8 +349,8 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
                         else
                                 snprintf(errstr, sizeof(errstr), "pgvector: %s",
                                          PQresultErrorMessage(res));
-                        if (PQstatus(s->pg) != CONNECTION_OK)
-                                gw_side_close(s);
+                        if (PQstatus(conn->pg) != CONNECTION_OK)
+                                gw_conn_close(conn);
                 } else {
                         rows = PQntuples(res);
                         *recsp = calloc((size_t)rows + 1, sizeof(**recsp));
@@ -351,7 +380,7 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 }
                 PQclear(res);
         }
-        pthread_mutex_unlock(&s->lock);
+        gw_conn_give(conn);
         if (rc == -1) {
                 vcdc_gw_resp_error(resp, 503, NULL, "%s: %s",
                                    vcdc_route_side_name(side), errstr);
@@ -361,7 +390,7 @@ static int pg_select(vcdc_gw_data_t *d, gw_cstate_t *cs,
 oom:
         vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
 done:
-        PQfreemem(qt);
+        free(qt);
         free(text);
         free(idlit);
         free(params);
