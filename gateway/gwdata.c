@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "api_result.h"
 #include "clock.h"
 #include "log.h"
@@ -82,7 +83,7 @@ static int side_init(gw_side_t *s, const char *url, const char *tenant,
 vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
                                  size_t errstr_size) {
         vcdc_gw_data_t *d = calloc(1, sizeof(*d));
-        int i;
+        int i, parts = 0;
 
         if (!d) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -132,6 +133,17 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
         if (vcdc_producer_ensure_topic(d->producer, 0 /*refuse missing*/, 0,
                                        errstr, errstr_size) == -1)
                 goto err;
+        if (vcdc_admin_partition_count(vcdc_producer_handle(d->producer),
+                                       d->topic, &parts, 10000, errstr,
+                                       errstr_size) == -1)
+                goto err;
+        if (parts > GW_MAX_PARTITIONS) {
+                snprintf(errstr, errstr_size,
+                         "topic %s has %d partitions: the gateway tracks at "
+                         "most %d",
+                         d->topic, parts, GW_MAX_PARTITIONS);
+                goto err;
+        }
         if (!(d->colls = vcdc_gw_colls_new(opts->conf,
                                            vcdc_producer_handle(d->producer),
                                            d->control_topic, d->tenant,

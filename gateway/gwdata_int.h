@@ -19,7 +19,8 @@
 #include "route.h"
 #include "sink.h"
 
-#define GW_ID_STRIPES 64
+#define GW_ID_STRIPES     64
+#define GW_MAX_PARTITIONS 1024 /* of the topic; refused beyond at start */
 
 #define GW_SIDE_CONNS                                                          \
         8 /* connections per side, each used by one                            \

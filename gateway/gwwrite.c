@@ -58,10 +58,9 @@ static void on_delivery(void *opaque, int32_t partition, int64_t offset,
 
         if (!t)
                 return;
-        if (failed)
-                t->failed = 1;
-        else if (offset >= 0 && partition >= 0 && partition < t->cnt &&
-                 offset > t->offsets[partition])
+        if (failed || partition < 0 || partition >= t->cnt)
+                t->failed = 1; /* (a topic grown past GW_MAX_PARTITIONS) */
+        else if (offset > t->offsets[partition])
                 t->offsets[partition] = offset;
 }
 
@@ -220,12 +219,12 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
             !(out = calloc(w.n + 1, sizeof(*out))) ||
             !(send = calloc(w.n + 1, sizeof(*send))) ||
             !(ids = calloc(w.n + 1, sizeof(*ids))) ||
-            !(t.offsets = malloc(1024 * sizeof(*t.offsets)))) {
+            !(t.offsets = malloc(GW_MAX_PARTITIONS * sizeof(*t.offsets)))) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 goto done;
         }
-        t.cnt = 1024;
-        for (i = 0; i < 1024; i++)
+        t.cnt = GW_MAX_PARTITIONS;
+        for (i = 0; i < GW_MAX_PARTITIONS; i++)
                 t.offsets[i] = -1;
         for (i = 0; i < w.n; i++) {
                 vcdc_record_init(&have[i]);
@@ -379,12 +378,12 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         vcdc_gw_req_set_audit(req, (long)nids, NULL);
         if (!(recs = calloc(nids + 1, sizeof(*recs))) ||
             !(send = calloc(nids + 1, sizeof(*send))) ||
-            !(t.offsets = malloc(1024 * sizeof(*t.offsets)))) {
+            !(t.offsets = malloc(GW_MAX_PARTITIONS * sizeof(*t.offsets)))) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 goto done;
         }
-        t.cnt = 1024;
-        for (i = 0; i < 1024; i++)
+        t.cnt = GW_MAX_PARTITIONS;
+        for (i = 0; i < GW_MAX_PARTITIONS; i++)
                 t.offsets[i] = -1;
         for (i = 0; i < nids; i++) {
                 vcdc_record_init(&recs[i]);
