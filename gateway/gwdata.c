@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "api_result.h"
+#include "audit.h"
 #include "clock.h"
 #include "log.h"
 #include "url.h"
@@ -91,6 +92,7 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
         }
         d->conf = opts->conf;
         d->ack_applied = opts->ack_applied;
+        d->audit = opts->audit;
         d->applied_timeout_ms = (int)vcdc_conf_int(
                 opts->conf, "vcdc.gateway.applied.timeout.ms");
         d->log_timeout_ms = 15000;
@@ -238,20 +240,41 @@ gw_cstate_t *gw_cstate(vcdc_gw_data_t *d, const char *name,
         return cs;
 }
 
+/* A switch of cs's route seen: logged, and a line in the audit
+ * (method "ROUTE", path "ACTION old->new"). Call with cs->lock held. */
+static void switched(vcdc_gw_data_t *d, gw_cstate_t *cs) {
+        const vcdc_route_record_t *rec =
+                vcdc_route_follower_record(cs->follower);
+        vcdc_route_side_t now = vcdc_route_follower_side(cs->follower);
+        vcdc_gw_audit_entry_t e;
+        char what[64];
+
+        snprintf(what, sizeof(what), "%s %s->%s",
+                 rec && rec->action ? rec->action : "switch",
+                 vcdc_route_side_name(cs->side), vcdc_route_side_name(now));
+        VCDC_NOTICE("gateway", "route of %s switched (%s): reads go to %s",
+                    cs->name, what, vcdc_route_side_name(now));
+        if (!d->audit)
+                return;
+        memset(&e, 0, sizeof(e));
+        e.ts_ms = vcdc_wall_ms();
+        e.who = rec && rec->user ? rec->user : "-";
+        e.method = "ROUTE";
+        e.path = what;
+        e.collection = cs->name;
+        e.ids = -1;
+        e.status = 200;
+        vcdc_gw_audit_write(d->audit, &e);
+}
+
 vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs) {
         vcdc_route_side_t side;
         int64_t now = vcdc_clock_ms();
 
-        (void)d;
         pthread_mutex_lock(&cs->lock);
         if (now - cs->polled_ms >= FOLLOW_POLL_MS) {
                 if (vcdc_route_follower_poll(cs->follower, 0) == 1)
-                        VCDC_NOTICE(
-                                "gateway",
-                                "route of %s switched: reads go to %s",
-                                cs->name,
-                                vcdc_route_side_name(vcdc_route_follower_side(
-                                        cs->follower)));
+                        switched(d, cs);
                 cs->side = vcdc_route_follower_side(cs->follower);
                 cs->polled_ms = now;
         }

@@ -29,6 +29,8 @@ typedef struct vcdc_gw_data_opts_s {
         const char *topic;       /* the change records' */
         const char *old_url, *new_url; /* chroma://H:P, pgvector://U@H:P/DB */
         int ack_applied;               /* 1: --ack applied, 0: --ack log */
+        struct vcdc_gw_audit_s *audit; /* not owned; NULL: none. Gets a
+                                        * line per route switch seen */
 } vcdc_gw_data_opts_t;
 
 /** Starts the producer, reads the collections from the control topic.

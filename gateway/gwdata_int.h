@@ -84,6 +84,7 @@ struct vcdc_gw_data_s {
         vcdc_producer_t *producer;
         gw_track_t *track;
         vcdc_gw_colls_t *colls;
+        struct vcdc_gw_audit_s *audit;
         gw_side_t side[2];
         pthread_mutex_t clock; /* cstates */
         gw_cstate_t *cstates;

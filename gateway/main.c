@@ -358,6 +358,7 @@ int main(int argc, char **argv) {
         dopts.old_url = old_url;
         dopts.new_url = new_url;
         dopts.ack_applied = !strcmp(ack, "applied");
+        dopts.audit = audit;
         if (!(data = vcdc_gw_data_new(&dopts, errstr, sizeof(errstr))) ||
             vcdc_gw_data_add_routes(data, router, errstr, sizeof(errstr))) {
                 fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);

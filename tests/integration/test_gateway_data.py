@@ -262,7 +262,8 @@ def create(client, name):
 def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
     name = unique("gwapp").replace("-", "_")
     env.consumers(name)
-    port, _, gwname = env.gateway()
+    audit = env.tmp / "audit-cut.jsonl"
+    port, _, gwname = env.gateway("--audit", audit)
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
     direct = chromadb.HttpClient(host=env.stack.chroma_host,
                                  port=env.stack.chroma_port)
@@ -325,6 +326,12 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
              "reads go to old" in env.log(gwname),
              "the gateway to follow the rollback", 5)
     assert_same(reads(gcol), theirs)
+    # The audit records the switches the gateway saw.
+    routes = [(x["path"], x["collection"]) for x in
+              map(json.loads, audit.read_text().splitlines())
+              if x["method"] == "ROUTE"]
+    assert routes == [("cutover old->new", name),
+                      ("rollback new->old", name)]
 
     # A second gateway knows the collection (the control topic) under the
     # same id, and answers the same.
