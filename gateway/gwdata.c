@@ -132,6 +132,7 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
         if (!(d->producer = vcdc_producer_new(opts->conf, opts->topic, errstr,
                                               errstr_size)))
                 goto err;
+        vcdc_producer_set_dr_hook(d->producer, gw_on_delivery, d);
         if (vcdc_producer_ensure_topic(d->producer, 0 /*refuse missing*/, 0,
                                        errstr, errstr_size) == -1)
                 goto err;

@@ -80,9 +80,8 @@ struct vcdc_gw_data_s {
         int ack_applied, applied_timeout_ms;
         int log_timeout_ms;    /* message.timeout.ms + 5 s: past it every
                                 * record sent is delivered or failed */
-        pthread_mutex_t plock; /* the producer and track */
+        pthread_mutex_t plock; /* the producer (sends, polls, flushes) */
         vcdc_producer_t *producer;
-        gw_track_t *track;
         vcdc_gw_colls_t *colls;
         struct vcdc_gw_audit_s *audit;
         gw_side_t side[2];
@@ -90,6 +89,10 @@ struct vcdc_gw_data_s {
         gw_cstate_t *cstates;
         pthread_mutex_t idlock[GW_ID_STRIPES];
 };
+
+/** The producer's delivery hook (gwwrite.c). */
+void gw_on_delivery(void *opaque, void *track, int32_t partition,
+                    int64_t offset, int failed);
 
 /** The state of collection name (made on first use). NULL: out of memory
  *  or the cluster unreachable (resp filled). */

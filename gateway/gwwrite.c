@@ -51,45 +51,128 @@ static void lock_ids(vcdc_gw_data_t *d, const char *coll,
                 }
 }
 
-static void on_delivery(void *opaque, int32_t partition, int64_t offset,
-                        int failed) {
-        vcdc_gw_data_t *d = opaque;
-        gw_track_t *t = d->track;
+/* One request's records in flight: what their delivery reports said.
+ * On the heap, as the reports may be served by any thread. */
+typedef struct gw_flight_s {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        long pending; /* messages not reported yet */
+        int failed;
+        int64_t offsets[GW_MAX_PARTITIONS]; /* -1: none */
+} gw_flight_t;
 
-        if (!t)
+void gw_on_delivery(void *opaque, void *track, int32_t partition,
+                    int64_t offset, int failed) {
+        gw_flight_t *f = track;
+
+        (void)opaque;
+        if (!f)
                 return;
-        if (failed || partition < 0 || partition >= t->cnt)
-                t->failed = 1; /* (a topic grown past GW_MAX_PARTITIONS) */
-        else if (offset > t->offsets[partition])
-                t->offsets[partition] = offset;
+        pthread_mutex_lock(&f->lock);
+        if (failed || partition < 0 || partition >= GW_MAX_PARTITIONS)
+                f->failed = 1; /* (a topic grown past GW_MAX_PARTITIONS) */
+        else if (offset > f->offsets[partition])
+                f->offsets[partition] = offset;
+        if (--f->pending <= 0)
+                pthread_cond_broadcast(&f->cond);
+        pthread_mutex_unlock(&f->lock);
+}
+
+static void flight_free(gw_flight_t *f) {
+        pthread_cond_destroy(&f->cond);
+        pthread_mutex_destroy(&f->lock);
+        free(f);
 }
 
 /*
- * Sends recs and waits for Kafka's acknowledgement of every one: under
- * the producer's lock, with the delivery reports of this request counted
- * into t (flush per request: a first version; see DESIGN). Returns 0, or
- * -1 with resp filled (503).
+ * Sends recs and waits for Kafka's report on every message: the sends
+ * under the producer's lock (the vcdc wrapper is not thread-safe), the
+ * wait outside it, so concurrent requests' records share Kafka's
+ * batches. The delivery reports are served by whichever waiting request
+ * polls (under the lock), each counted into its own request's flight.
+ * Fills t with the highest offset per partition. Returns 0, or -1 with
+ * resp filled (503).
  */
 static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
                    gw_track_t *t, vcdc_gw_resp_t *resp) {
-        char errstr[512];
-        size_t i;
-        int r = 0;
+        int64_t deadline = vcdc_clock_ms() + d->log_timeout_ms;
+        gw_flight_t *f = calloc(1, sizeof(*f));
+        char errstr[512] = "not acknowledged in time";
+        size_t i, k;
+        int r = 0, done = 0, sr = 0;
 
+        if (!f) {
+                vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
+                return -1;
+        }
+        pthread_mutex_init(&f->lock, NULL);
+        pthread_cond_init(&f->cond, NULL);
+        for (k = 0; k < GW_MAX_PARTITIONS; k++)
+                f->offsets[k] = -1;
+        for (i = 0; i < n; i++)
+                f->pending += recs[i]->op == VCDC_OP_DELETE ? 2 : 1;
         pthread_mutex_lock(&d->plock);
-        vcdc_producer_set_dr_hook(d->producer, on_delivery, d);
-        /* Reports of earlier requests were all served by their flush. */
-        d->track = t;
-        for (i = 0; i < n && r == 0; i++)
-                if (vcdc_producer_send(d->producer, recs[i], errstr,
-                                       sizeof(errstr)) != 0)
-                        r = -1;
-        if (vcdc_producer_flush(d->producer, d->log_timeout_ms, errstr,
-                                sizeof(errstr)) ||
-            t->failed)
-                r = -1;
-        d->track = NULL;
+        for (i = 0; i < n && sr == 0; i++)
+                sr = vcdc_producer_send_tracked(d->producer, recs[i], f, errstr,
+                                                sizeof(errstr));
         pthread_mutex_unlock(&d->plock);
+        if (sr == VCDC_PRODUCER_ERR_RECORD) {
+                /* Nothing of record i-1 nor of those after it went out. */
+                pthread_mutex_lock(&f->lock);
+                for (k = i - 1; k < n; k++)
+                        f->pending -= recs[k]->op == VCDC_OP_DELETE ? 2 : 1;
+                f->failed = 1;
+                pthread_mutex_unlock(&f->lock);
+        } else if (sr) {
+                /* Fatal: what went out is unknown; f stays allocated for
+                 * reports that may still come. */
+                VCDC_ERR("gateway", "producer: %s", errstr);
+                vcdc_gw_resp_error(resp, 503, NULL,
+                                   "the write could not be written to the "
+                                   "log (%s): retry it",
+                                   errstr);
+                return -1;
+        }
+        while (!done) {
+                struct timespec ts;
+
+                pthread_mutex_lock(&d->plock);
+                vcdc_producer_poll(d->producer, 0 /*non-blocking*/);
+                pthread_mutex_unlock(&d->plock);
+                pthread_mutex_lock(&f->lock);
+                if (f->pending <= 0)
+                        done = 1;
+                else if (vcdc_clock_ms() > deadline)
+                        done = -1;
+                else {
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += 1000000L; /* 1 ms */
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+                }
+                pthread_mutex_unlock(&f->lock);
+        }
+        if (done == -1) {
+                /* message.timeout.ms is below the deadline, so this is not
+                 * expected; f stays for the reports still to come. */
+                VCDC_ERR("gateway",
+                         "%ld message(s) without a delivery "
+                         "report after %d ms",
+                         f->pending, d->log_timeout_ms);
+                r = -1;
+        } else {
+                memcpy(t->offsets, f->offsets,
+                       (size_t)t->cnt * sizeof(*t->offsets));
+                if (f->failed) {
+                        snprintf(errstr, sizeof(errstr),
+                                 "a delivery failed (see the gateway's log)");
+                        r = -1;
+                }
+                flight_free(f);
+        }
         if (r == -1)
                 vcdc_gw_resp_error(resp, 503, NULL,
                                    "the write could not be written to the "
