@@ -557,3 +557,36 @@ def test_sigkill_loses_no_acknowledged_write(env):
                 cur.execute('SELECT id FROM "%s"' % name)
                 return set(acked) <= {r[0] for r in cur.fetchall()}
         wait_for(in_pg, "every acknowledged id in pgvector", 60)
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+def test_serving_database_down_gives_503_then_recovers(env):
+    """Chroma (the serving side) stopped: reads and writes answer 503, the
+    gateway stays up; once Chroma is back both work again, and a write
+    refused meanwhile can be retried."""
+    name = unique("gwdbdown").replace("-", "_")
+    env.consumers(name)
+    port, proc, _ = env.gateway("-X", "vcdc.gateway.applied.timeout.ms=3000")
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    col.add(ids=["a"], embeddings=[[1, 0, 0]])
+    env.stack.stop_one("chroma")
+    try:
+        with pytest.raises(chromadb.errors.ChromaError) as e:
+            col.count()
+        assert "unreachable" in str(e.value) or "old" in str(e.value)
+        with pytest.raises(chromadb.errors.ChromaError):
+            col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+        assert proc.poll() is None
+    finally:
+        env.stack.start_one("chroma")
+
+    def back():
+        try:
+            col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+            return col.count() == 2
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(back, "Chroma back behind the gateway", 90)
+    assert sorted(col.get()["ids"]) == ["a", "b"]
