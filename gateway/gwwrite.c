@@ -437,6 +437,7 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         char **ids = NULL;
         size_t nids = 0, i;
         vcdc_route_side_t side;
+        int locked = 0;
 
         memset(&r, 0, sizeof(r));
         memset(&c, 0, sizeof(c));
@@ -475,6 +476,11 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 recs[i].op = VCDC_OP_DELETE;
                 send[i] = &recs[i];
         }
+        /* Under the ids' locks, as the updates: one of this instance in
+         * flight is applied before the delete is logged, so it cannot
+         * write a deleted record back. */
+        lock_ids(d, c.name, recs, nids, 1);
+        locked = 1;
         if (nids && produce(d, send, nids, &t, resp) == -1)
                 goto done;
         if (nids)
@@ -483,6 +489,8 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 goto done;
         vcdc_gw_resp_json(resp, 200, "{}", 2);
 done:
+        if (locked)
+                lock_ids(d, c.name, recs, nids, 0);
         for (i = 0; i < nids; i++)
                 free(ids[i]);
         free(ids);
