@@ -87,6 +87,11 @@ static const prop_t props[] = {
         {"vcdc.gateway.max.batch.size", T_INT, "5461", 1, 1000000, NULL,
          "gateway: max_batch_size in pre-flight-checks (the Chroma 1.0 "
          "server's own)"},
+        {"vcdc.gateway.applied.timeout.ms", T_INT, "10000", 1, 3600000, NULL,
+         "gateway: --ack applied: how long a write waits for the serving "
+         "side to apply it before answering 503"},
+        {"vcdc.gateway.control.topic", T_STR, "vcdc.control", 0, 0, NULL,
+         "gateway: the control topic (routes, collections)"},
         {"vcdc.gateway.drain.timeout.ms", T_INT, "30000", 0, 3600000, NULL,
          "gateway: on SIGTERM, how long requests in flight may take to "
          "finish"},

@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "builtin.h"
 #include "conf.h"
+#include "gwdata.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -69,10 +70,7 @@ static void usage(FILE *fp) {
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n"
                 "  --help-conf         list the vcdc.* settings\n\n"
-                "Built so far: the server, the routes, access and audit; "
-                "the record and\ncollection routes answer 501 until the API "
-                "part serves them (-b, -t,\n--old/--new, the groups, --ack "
-                "and --shadow-rate are checked, used later).\n"
+                "Not yet used: --old-group/--new-group, --shadow-rate.\n"
                 "Exit status: 0 on a clean stop (SIGTERM, SIGINT), 1 on a "
                 "fatal error, 64 on\na usage or configuration error.\n",
                 VCDC_GW_MAX_INFLIGHT_DEFAULT, VCDC_GW_THREADS_DEFAULT);
@@ -125,11 +123,6 @@ static size_t render_metrics(char *buf, size_t size, void *opaque) {
         return vcdc_gw_http_render_metrics(opaque, buf, size);
 }
 
-static void flush_nothing(void *opaque) {
-        (void)opaque;
-        /* The write path's producer flush goes here once it exists. */
-}
-
 int main(int argc, char **argv) {
         enum {
                 O_LISTEN = 256,
@@ -175,6 +168,8 @@ int main(int argc, char **argv) {
         vcdc_gw_access_t *access = NULL;
         vcdc_gw_audit_t *audit = NULL;
         vcdc_gw_http_t *http = NULL;
+        vcdc_gw_data_t *data = NULL;
+        vcdc_gw_data_opts_t dopts;
         vcdc_metrics_t *metrics = NULL;
         vcdc_conf_t *conf;
         struct sigaction sa;
@@ -187,6 +182,17 @@ int main(int argc, char **argv) {
         memset(&hopts, 0, sizeof(hopts));
         if (!(conf = vcdc_conf_new())) {
                 fprintf(stderr, "vcdc %s: out of memory\n", CMD);
+                return 1;
+        }
+        /* A write the broker does not take within 10 s fails (503) rather
+         * than waiting in the queue: once the request is answered, its
+         * records are delivered or failed, never delivered later (-X
+         * message.timeout.ms=N changes it; the data layer waits that long
+         * plus 5 s). */
+        if (vcdc_conf_set(conf, "message.timeout.ms", "10000", errstr,
+                          sizeof(errstr)) == -1) {
+                fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
+                vcdc_conf_destroy(conf);
                 return 1;
         }
         while ((opt = getopt_long(argc, argv, "b:t:X:F:vqh", longopts, NULL)) !=
@@ -321,7 +327,7 @@ int main(int argc, char **argv) {
         info.database = vcdc_conf_str(conf, "vcdc.gateway.database");
         info.max_batch_size =
                 (long)vcdc_conf_int(conf, "vcdc.gateway.max.batch.size");
-        info.base64 = 0; /* until the record routes decode base64 */
+        info.base64 = 1; /* the record routes decode base64 */
         if (!*info.tenant || !*info.database) {
                 fprintf(stderr,
                         "vcdc %s: vcdc.gateway.tenant and "
@@ -341,6 +347,20 @@ int main(int argc, char **argv) {
         }
         if (!(router = vcdc_gw_router_new_chroma(errstr, sizeof(errstr))) ||
             vcdc_gw_builtin_add(router, &info, errstr, sizeof(errstr))) {
+                fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
+                rc = 1;
+                goto done;
+        }
+
+        memset(&dopts, 0, sizeof(dopts));
+        dopts.conf = conf;
+        dopts.topic = topic;
+        dopts.old_url = old_url;
+        dopts.new_url = new_url;
+        dopts.ack_applied = !strcmp(ack, "applied");
+        dopts.audit = audit;
+        if (!(data = vcdc_gw_data_new(&dopts, errstr, sizeof(errstr))) ||
+            vcdc_gw_data_add_routes(data, router, errstr, sizeof(errstr))) {
                 fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
                 rc = 1;
                 goto done;
@@ -385,13 +405,14 @@ int main(int argc, char **argv) {
         left = vcdc_gw_http_serve(
                 http, &run,
                 (int)vcdc_conf_int(conf, "vcdc.gateway.drain.timeout.ms"),
-                flush_nothing, NULL);
+                vcdc_gw_data_flush, data);
         rc = left ? 1 : 0;
         VCDC_NOTICE(CMD, "stopped%s", left ? " with requests cut off" : "");
 done:
         vcdc_metrics_stop(metrics);
         vcdc_gw_http_destroy(http);
         vcdc_gw_router_destroy(router);
+        vcdc_gw_data_destroy(data);
         vcdc_gw_audit_close(audit);
         vcdc_gw_access_destroy(access);
         vcdc_conf_destroy(conf);

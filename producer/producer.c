@@ -5,6 +5,7 @@
 #include "producer.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,21 @@
 #include "codec.h"
 #include "log.h"
 
-/* Tells the delivery report which kind of message it reports on. */
-#define MSG_RECORD ((void *)1)  /* an upsert, or a delete's DELETE record */
-#define MSG_DELETE ((void *)2)  /* a DELETE record a tombstone follows */
-#define MSG_TOMBSTONE ((void *)3)
+/* Tells the delivery report which kind of message it reports on: the
+ * low two bits of the message's opaque; the rest is the caller's track
+ * (vcdc_producer_send_tracked(), at least 4-aligned) or 0. */
+#define MSG_RECORD    1 /* an upsert, or a delete's DELETE record */
+#define MSG_DELETE    2 /* a DELETE record a tombstone follows */
+#define MSG_TOMBSTONE 3
+#define MSG_KIND_MASK ((uintptr_t)3)
+
+static uintptr_t msg_kind(const rd_kafka_message_t *rkm) {
+        return (uintptr_t)rkm->_private & MSG_KIND_MASK;
+}
+
+static void *msg_track(const rd_kafka_message_t *rkm) {
+        return (void *)((uintptr_t)rkm->_private & ~MSG_KIND_MASK);
+}
 
 /* How often the topic's partition count is read again. */
 #define PARTITIONS_REFRESH_MS 30000
@@ -45,6 +57,8 @@ struct vcdc_producer_s {
         int64_t partitions_read;
         vcdc_producer_stats_t stats;
         uint64_t failed_msgs; /* failed messages of any kind */
+        vcdc_producer_dr_hook_t *dr_hook;
+        void *dr_hook_opaque;
         int fatal;
         char fatal_err[512];
 };
@@ -54,12 +68,16 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         vcdc_producer_t *p = opaque;
 
         (void)rk;
+        if (p->dr_hook && msg_kind(rkm))
+                p->dr_hook(p->dr_hook_opaque, msg_track(rkm), rkm->partition,
+                           msg_kind(rkm) == MSG_TOMBSTONE ? -1 : rkm->offset,
+                           rkm->err != 0);
         if (rkm->err) {
                 /* A delete's tombstone failing leaves the delete applied by
                  * consumers but the key uncompacted: counted as a failed
                  * message, never as acked. */
                 p->failed_msgs++;
-                if (rkm->_private != MSG_TOMBSTONE)
+                if (msg_kind(rkm) != MSG_TOMBSTONE)
                         p->stats.failed++;
                 VCDC_ERR("producer",
                          "delivery failed for key %.*s (%s [%d]): %s",
@@ -70,7 +88,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         }
         /* A delete is acked when its tombstone is; the DELETE record before
          * it is in the same partition, so it was acked first. */
-        if (rkm->_private == MSG_RECORD || rkm->_private == MSG_TOMBSTONE)
+        if (msg_kind(rkm) == MSG_RECORD || msg_kind(rkm) == MSG_TOMBSTONE)
                 p->stats.acked++;
 }
 
@@ -342,14 +360,32 @@ fail:
         return r;
 }
 
+static int send_record(vcdc_producer_t *p, const vcdc_record_t *rec,
+                       const vcdc_tag_t *tags, size_t tag_cnt, void *track,
+                       char *errstr, size_t errstr_size);
+
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size) {
-        return vcdc_producer_send_tagged(p, rec, NULL, 0, errstr, errstr_size);
+        return send_record(p, rec, NULL, 0, NULL, errstr, errstr_size);
 }
 
 int vcdc_producer_send_tagged(vcdc_producer_t *p, const vcdc_record_t *rec,
                               const vcdc_tag_t *tags, size_t tag_cnt,
                               char *errstr, size_t errstr_size) {
+        return send_record(p, rec, tags, tag_cnt, NULL, errstr, errstr_size);
+}
+
+int vcdc_producer_send_tracked(vcdc_producer_t *p, const vcdc_record_t *rec,
+                               void *track, char *errstr,
+                               size_t errstr_size) {
+        return send_record(p, rec, NULL, 0, track, errstr, errstr_size);
+}
+
+/* A record (and a delete's tombstone) with its headers and track. */
+static int send_record(vcdc_producer_t *p, const vcdc_record_t *rec,
+                       const vcdc_tag_t *tags, size_t tag_cnt, void *track,
+                       char *errstr, size_t errstr_size) {
+        uintptr_t t = (uintptr_t)track;
         size_t len, key_len;
         int32_t partition;
         int r;
@@ -380,20 +416,32 @@ int vcdc_producer_send_tagged(vcdc_producer_t *p, const vcdc_record_t *rec,
                 return VCDC_PRODUCER_ERR_FATAL;
         partition = rd_kafka_msg_partitioner_murmur2(
                 p->rkt, p->key, key_len, p->partition_cnt, NULL, NULL);
+        if (t & MSG_KIND_MASK) {
+                snprintf(errstr, errstr_size, "track not 4-aligned");
+                return VCDC_PRODUCER_ERR_FATAL;
+        }
         if ((r = produce(p, partition, p->value, len, p->key, key_len,
-                         rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
+                         (void *)(t | (rec->op == VCDC_OP_DELETE ? MSG_DELETE
+                                                                 : MSG_RECORD)),
                          tags, tag_cnt, errstr, errstr_size)))
                 return r;
         p->stats.sent++;
         if (rec->op == VCDC_OP_DELETE &&
-            produce(p, partition, NULL, 0, p->key, key_len, MSG_TOMBSTONE,
-                    tags, tag_cnt, errstr, errstr_size)) {
+            produce(p, partition, NULL, 0, p->key, key_len,
+                    (void *)(t | MSG_TOMBSTONE), tags, tag_cnt, errstr,
+                    errstr_size)) {
                 /* The DELETE record went out, its tombstone did not: the
                  * record is never counted as acked, so flush reports it. */
                 return VCDC_PRODUCER_ERR_FATAL;
         }
         rd_kafka_poll(p->rk, 0 /*non-blocking*/);
         return 0;
+}
+
+void vcdc_producer_set_dr_hook(vcdc_producer_t *p,
+                               vcdc_producer_dr_hook_t *hook, void *opaque) {
+        p->dr_hook = hook;
+        p->dr_hook_opaque = opaque;
 }
 
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms) {

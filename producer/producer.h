@@ -12,9 +12,10 @@
  * key modulo the topic's partition count, as the Java client does, so
  * other producers of the topic agree on partitions; every message carries
  * that count in its vcdc.partitions header, so consumers notice a topic
- * whose count changed (keys moved partition). A delete is a DELETE record followed by a tombstone with the
- * same key, so compaction can drop the key in the end. A record counts as
- * published only when its delivery report (and its tombstone's) arrived.
+ * whose count changed (keys moved partition). A delete is a DELETE record
+ * followed by a tombstone with the same key, so compaction can drop the key in
+ * the end. A record counts as published only when its delivery report (and its
+ * tombstone's) arrived.
  */
 #ifndef VCDC_PRODUCER_H
 #define VCDC_PRODUCER_H
@@ -55,10 +56,11 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
                                size_t errstr_size);
 
 /* Errors of vcdc_producer_send(). */
-#define VCDC_PRODUCER_ERR_FATAL -1  /* the producer cannot go on */
-#define VCDC_PRODUCER_ERR_RECORD -2 /* this record can never be sent (larger
-                                     * than message.max.bytes); nothing of it
-                                     * was sent and the producer goes on */
+#define VCDC_PRODUCER_ERR_FATAL -1 /* the producer cannot go on */
+#define VCDC_PRODUCER_ERR_RECORD                                               \
+        -2 /* this record can never be sent (larger                            \
+            * than message.max.bytes); nothing of it                           \
+            * was sent and the producer goes on */
 
 /**
  * Encodes and enqueues one record (upsert, or delete plus tombstone).
@@ -84,6 +86,30 @@ typedef struct vcdc_tag_s {
 int vcdc_producer_send_tagged(vcdc_producer_t *p, const vcdc_record_t *rec,
                               const vcdc_tag_t *tags, size_t tag_cnt,
                               char *errstr, size_t errstr_size);
+
+/**
+ * Called from the delivery reports (on the thread that polls or flushes)
+ * for each message of a record sent through vcdc_producer_send() or
+ * _send_tracked(): the track it was sent with (NULL: none), its
+ * partition, its offset (-1 for a delete's tombstone, whose offset says
+ * nothing a reader waits for) and whether it failed. A record is one
+ * message, a delete two. The gateway tracks each request's offsets with
+ * it. hook NULL: none.
+ */
+typedef void(vcdc_producer_dr_hook_t)(void *opaque, void *track,
+                                      int32_t partition, int64_t offset,
+                                      int failed);
+
+void vcdc_producer_set_dr_hook(vcdc_producer_t *p,
+                               vcdc_producer_dr_hook_t *hook, void *opaque);
+
+/**
+ * vcdc_producer_send(), with track (a pointer aligned to at least 4
+ * bytes, which must stay valid until every message of the record was
+ * reported) handed to the delivery hook with each of its messages.
+ */
+int vcdc_producer_send_tracked(vcdc_producer_t *p, const vcdc_record_t *rec,
+                               void *track, char *errstr, size_t errstr_size);
 
 /** Serves delivery reports for up to timeout_ms. */
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms);

@@ -220,8 +220,83 @@ static void test_produce_non_retriable(void **state) {
         mock_stop(&m);
 }
 
+/* What the delivery hook saw for one track. */
+typedef struct seen_s {
+        int messages, failed, tombstones;
+        int64_t max_offset;
+} seen_t;
+
+static void seen_hook(void *opaque, void *track, int32_t partition,
+                      int64_t offset, int failed) {
+        seen_t *none = opaque, *s = track ? track : none;
+
+        (void)partition;
+        s->messages++;
+        s->failed += failed;
+        if (offset < 0)
+                s->tombstones++;
+        else if (offset > s->max_offset)
+                s->max_offset = offset;
+}
+
+/*
+ * vcdc_producer_send_tracked(): each message's report reaches the hook
+ * with the track it was sent with (a delete: two messages, its tombstone
+ * with offset -1); vcdc_producer_send() reports with no track.
+ */
+static void test_produce_tracked(void **state) {
+        seen_t a = {0, 0, 0, -1}, b = {0, 0, 0, -1}, none = {0, 0, 0, -1};
+        vcdc_producer_t *p;
+        vcdc_record_t rec;
+        float v[2] = {1, 2};
+        char errstr[512], id[16];
+        mock_t m;
+        int i;
+
+        (void)state;
+        mock_start(&m);
+        p = mock_producer_new(&m, NULL);
+        vcdc_producer_set_dr_hook(p, seen_hook, &none);
+        vcdc_record_init(&rec);
+        rec.collection = "docs";
+        rec.id = id;
+        rec.vector = v;
+        rec.dim = 2;
+        for (i = 0; i < 30; i++) {
+                snprintf(id, sizeof(id), "k%d", i);
+                rec.op = i % 10 == 9 ? VCDC_OP_DELETE : VCDC_OP_UPSERT;
+                rec.vector = rec.op == VCDC_OP_DELETE ? NULL : v;
+                rec.dim = rec.op == VCDC_OP_DELETE ? 0 : 2;
+                assert_int_equal(i % 3 == 2
+                                         ? vcdc_producer_send(p, &rec, errstr,
+                                                              sizeof(errstr))
+                                         : vcdc_producer_send_tracked(
+                                                   p, &rec, i % 3 ? &b : &a,
+                                                   errstr, sizeof(errstr)),
+                                 0);
+        }
+        /* Not 4-aligned: refused before anything is sent. */
+        assert_int_equal(vcdc_producer_send_tracked(p, &rec, (char *)&a + 1,
+                                                    errstr, sizeof(errstr)),
+                         VCDC_PRODUCER_ERR_FATAL);
+        mock_flush_ok(p);
+        /* Ten records each: i % 3 == 0 to a, 1 to b, 2 without a track;
+         * the deletes (i = 9, 19, 29) one to each, two messages apiece. */
+        assert_int_equal(a.messages, 10 + 1);
+        assert_int_equal(a.tombstones, 1);
+        assert_int_equal(b.messages, 10 + 1);
+        assert_int_equal(b.tombstones, 1);
+        assert_int_equal(none.messages, 10 + 1);
+        assert_int_equal(none.tombstones, 1);
+        assert_int_equal(a.failed + b.failed + none.failed, 0);
+        assert_true(a.max_offset >= 0 && b.max_offset >= 0);
+        vcdc_producer_destroy(p);
+        mock_stop(&m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_produce_tracked),
                 cmocka_unit_test(test_produce_retriable),
                 cmocka_unit_test(test_produce_outage_rtt),
                 cmocka_unit_test(test_produce_non_retriable),

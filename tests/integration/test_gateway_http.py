@@ -5,8 +5,9 @@ tokens (401, 403, no token in any log or answer), the audit log, the
 bounds (413, 503 with Retry-After), 501/405/404, and SIGTERM draining a
 request in flight.
 
-The gateway does not reach Kafka or the databases yet, so only the shape
-comparison needs the stack (VCDC_CHROMA_URL); the rest runs anywhere.
+The gateway needs Kafka at start (its topic, the control topic): every
+test here needs the stack's broker; the data routes are
+test_gateway_data.py's.
 """
 
 import json
@@ -47,10 +48,26 @@ def wait_for(cond, what, timeout=15.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def ensure_topic(topic):
+    """The gateway refuses a topic that does not exist: make it."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": os.environ["VCDC_BROKERS"]})
+    fs = admin.create_topics([NewTopic(topic, 1, 1, config={
+        "cleanup.policy": "compact"})])
+    for f in fs.values():
+        try:
+            f.result(30)
+        except Exception as e:  # noqa: BLE001
+            if "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise
+
+
 class Gateway:
     """One vcdc-gateway process on a free port; stderr kept in a file."""
 
     def __init__(self, tmp_path, *args, verbose=True):
+        ensure_topic("gw-test")
         self.port = free_ports(1)[0]
         self.log_path = tmp_path / f"gateway-{self.port}.log"
         cmd = [str(GATEWAY), "--listen", f"127.0.0.1:{self.port}",
@@ -207,8 +224,8 @@ def test_builtin_routes_through_the_official_client(gateways):
     assert ident.tenant == "default_tenant"
     assert ident.databases == ["default_database"]
     assert c.get_max_batch_size() == 5461
-    # Not advertised: the record routes do not decode base64 (yet).
-    assert c._server.supports_base64_encoding() is False
+    # Advertised: the record routes decode base64, as the server does.
+    assert c._server.supports_base64_encoding() is True
     admin = chromadb.AdminClient(chromadb.config.Settings(
         chroma_api_impl="chromadb.api.fastapi.FastAPI",
         chroma_server_host="127.0.0.1", chroma_server_http_port=g.port,
@@ -276,7 +293,7 @@ def test_builtin_routes_raw(gateways):
     assert abs(body["nanosecond heartbeat"] / 1e9 - time.time()) < 60
     assert g.get("/api/v2/version")[2] == "1.0.0"
     assert g.get("/api/v2/pre-flight-checks")[2] == {
-        "max_batch_size": 5461, "supports_base64_encoding": False}
+        "max_batch_size": 5461, "supports_base64_encoding": True}
     assert g.get("/api/v2/auth/identity")[2] == {
         "user_id": "", "tenant": "default_tenant",
         "databases": ["default_database"]}
@@ -338,17 +355,17 @@ def test_shapes_equal_the_real_chroma_server(gateways):
         assert shape(ours[2]) == shape(real[1]), path
         if path.endswith("no_such_db") or path.endswith("no_such_tenant"):
             assert ours[2] == real[1], path  # same words too
-    # The real server advertises base64; the gateway keeps the key, false.
+    # The real server advertises base64, and the gateway decodes it.
     assert g.get("/api/v2/pre-flight-checks")[2][
-        "supports_base64_encoding"] is False
+        "supports_base64_encoding"] is True
 
 
 def test_unserved_routes_answer_501_and_wrong_methods_405(gateways):
     import chromadb
 
     g = gateways()
-    for method, path in [("GET", DB + "/collections"),
-                         ("POST", DB + "/collections/abc/add"),
+    for method, path in [("POST", DB + "/collections/abc/fork"),
+                         ("DELETE", DB),
                          ("POST", "/api/v2/reset"),
                          ("GET", "/api/v2/no/such/route"),
                          ("GET", "/api/v1/heartbeat")]:
@@ -364,7 +381,11 @@ def test_unserved_routes_answer_501_and_wrong_methods_405(gateways):
     assert_error_shape(body, "NotFoundError")
     # The official client raises its own error class with the message.
     with pytest.raises(chromadb.errors.ChromaError, match="does not serve"):
-        client(g.port).list_collections()
+        chromadb.AdminClient(chromadb.config.Settings(
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            chroma_server_host="127.0.0.1",
+            chroma_server_http_port=g.port,
+            anonymized_telemetry=False)).create_tenant("another")
 
 
 # ---------------------------------------------------------------- access
@@ -430,13 +451,13 @@ def test_401_403_and_no_token_anywhere(gateways, tmp_path):
     status, _, body = g.request("DELETE", DB + "/collections/docs",
                                 headers=bearer(WRITER))
     assert status == 403 and "needs admin" in body["message"]
-    # Collection not in the token's list: 403; in it: through (501 here,
-    # the route's handler is the API part's).
+    # Collection not in the token's list: 403; in it: through to the
+    # handler (404: no such collection; 409: collections are not deleted).
     status, _, body = g.get(DB + "/collections/other", bearer(WRITER))
     assert status == 403 and "collection other" in body["message"]
-    assert g.get(DB + "/collections/docs", bearer(WRITER))[0] == 501
+    assert g.get(DB + "/collections/docs", bearer(WRITER))[0] == 404
     assert g.request("DELETE", DB + "/collections/other",
-                     headers=bearer(ADMIN))[0] == 501
+                     headers=bearer(ADMIN))[0] == 409
 
     # The official client, with each header it can send.
     c = client(g.port, READER)
@@ -453,7 +474,7 @@ def test_401_403_and_no_token_anywhere(gateways, tmp_path):
     # denied ones included, named by fingerprint.
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
     assert [(x["method"], x["status"]) for x in lines] == [
-        ("POST", 403), ("DELETE", 403), ("DELETE", 501)]
+        ("POST", 403), ("DELETE", 403), ("DELETE", 409)]
     assert lines[1]["collection"] == "docs"
     assert lines[2]["collection"] == "other"
     assert all(x["who"].startswith("sha256:") and len(x["who"]) == 19

@@ -1,0 +1,145 @@
+/*
+ * vcdc gateway - the data layer's insides, shared by gwdata.c (context,
+ * collections, writes) and gwread.c (reads from Chroma and pgvector).
+ */
+#ifndef VCDC_GW_DATA_INT_H
+#define VCDC_GW_DATA_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "api_body.h"
+#include "collreg.h"
+#include "exchange.h"
+#include "gwdata.h"
+#include "http.h"
+#include "producer.h"
+#include "route.h"
+#include "sink.h"
+
+#define GW_ID_STRIPES     64
+#define GW_MAX_PARTITIONS 1024 /* of the topic; refused beyond at start */
+
+#define GW_SIDE_CONNS                                                          \
+        8 /* connections per side, each used by one                            \
+           * request at a time */
+
+/* One connection to a side's database. */
+typedef struct gw_conn_s {
+        pthread_mutex_t lock;
+        vcdc_http_t *http; /* chroma */
+        PGconn *pg;        /* pgvector */
+} gw_conn_t;
+
+/* One database the collections live in (OLD or NEW). */
+typedef struct gw_side_s {
+        int is_pg;
+        char *url;    /* as given */
+        char *base;   /* chroma: "http://H:P"; pg: the URL */
+        char *prefix; /* chroma: /api/v2/tenants/T/databases/D */
+        gw_conn_t conn[GW_SIDE_CONNS];
+        unsigned next; /* where the search for a free one starts */
+} gw_side_t;
+
+/** A connection of s, locked: a free one if any, else waits for one.
+ *  Give it back with gw_conn_give(). */
+gw_conn_t *gw_conn_take(gw_side_t *s);
+void gw_conn_give(gw_conn_t *c);
+
+/** Closes c's connection (locked by the caller). */
+void gw_conn_close(gw_conn_t *c);
+
+/* What the gateway keeps per collection: the route follower and a sink on
+ * each side (existing records, recorded offsets, dimension). */
+typedef struct gw_cstate_s {
+        char *name;
+        pthread_mutex_t lock;
+        vcdc_route_follower_t *follower;
+        int64_t polled_ms;
+        vcdc_route_side_t side;
+        vcdc_sink_t *sink[2];
+        char chroma_id[2][64];    /* the Chroma collection's id per side */
+        size_t written_dim;       /* of the embeddings this gateway wrote */
+        int64_t dim_probed_ms[2]; /* when a sink without a dimension was
+                                   * last reopened to learn it */
+        struct gw_cstate_s *next;
+} gw_cstate_t;
+
+/* One request's produced offsets: the highest per partition. */
+typedef struct gw_track_s {
+        int64_t *offsets; /* by partition, -1: none */
+        int32_t cnt;
+        int failed;
+} gw_track_t;
+
+struct vcdc_gw_data_s {
+        const vcdc_conf_t *conf;
+        char *topic, *control_topic, *tenant, *database;
+        int ack_applied, applied_timeout_ms;
+        int log_timeout_ms;    /* message.timeout.ms + 5 s: past it every
+                                * record sent is delivered or failed */
+        pthread_mutex_t plock; /* the producer (sends, polls, flushes) */
+        vcdc_producer_t *producer;
+        vcdc_gw_colls_t *colls;
+        struct vcdc_gw_audit_s *audit;
+        gw_side_t side[2];
+        pthread_mutex_t clock; /* cstates */
+        gw_cstate_t *cstates;
+        pthread_mutex_t idlock[GW_ID_STRIPES];
+};
+
+/** The producer's delivery hook (gwwrite.c). */
+void gw_on_delivery(void *opaque, void *track, int32_t partition,
+                    int64_t offset, int failed);
+
+/** The state of collection name (made on first use). NULL: out of memory
+ *  or the cluster unreachable (resp filled). */
+gw_cstate_t *gw_cstate(vcdc_gw_data_t *d, const char *name,
+                       vcdc_gw_resp_t *resp);
+
+/** The side serving cs's reads now (polls the follower at most every
+ *  100 ms). */
+vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs);
+
+/** cs's sink on side, opened on first use (call with cs->lock held).
+ *  NULL with errstr. */
+vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
+                     char *errstr, size_t errstr_size);
+
+/** The dimension of cs on side, 0 while the target has none (call with
+ *  cs->lock held). A sink learns the dimension only when opened on an
+ *  existing target or when it writes, and this one only reads: while it
+ *  has none it is reopened, at most once a second. */
+size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side);
+
+/*
+ * Reads (gwread.c): each answers resp with the side's answer in Chroma's
+ * shape. ids_only: a get that returns only the ids matching (for deletes
+ * by filter) in *idsp / *nidsp (free each and the array).
+ */
+void gw_read_get(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                 vcdc_route_side_t side, const char *body, size_t len,
+                 vcdc_gw_resp_t *resp);
+void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, const char *body, size_t len,
+                   vcdc_gw_resp_t *resp);
+void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                   vcdc_route_side_t side, vcdc_gw_resp_t *resp);
+/** The ids matching r's ids and filter on side. Returns 0, or -1 with
+ *  resp filled. */
+int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                vcdc_route_side_t side, const vcdc_api_read_t *r,
+                const char *body, size_t len, char ***idsp, size_t *nidsp,
+                vcdc_gw_resp_t *resp);
+
+/** Makes the collection exist in Chroma on side (get_or_create with its
+ *  space), so the consumer finds it with the right metric. */
+int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
+                     const vcdc_gw_coll_t *c, char *errstr, size_t errstr_size);
+
+/** Closes every connection of s (nothing may use them). */
+void gw_side_close(gw_side_t *s);
+
+#endif

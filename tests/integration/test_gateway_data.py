@@ -1,0 +1,592 @@
+"""vcdc-gateway's data routes end to end (issue 19): the official clients
+(PyPI chromadb-client 1.0.20, npm chromadb@3.0.6) run a typical
+application against the gateway and, separately, against Chroma directly;
+the answers must be the same. The gateway writes to a topic that two
+vcdc-consumers apply, OLD to Chroma and NEW to pgvector; reads follow the
+route, so after `vcdc cutover` the same script is answered by pgvector,
+after `vcdc rollback` by Chroma again, and no request fails meanwhile.
+
+Where Chroma itself leaves an order undefined the comparison does too:
+a get's records are compared as a set keyed by id (Chroma returns them in
+its internal order, which a record rewritten through the log may change;
+pgvector's in id order), and a limit/offset page by its size and by being
+part of the whole answer. The data has no ties among query distances.
+"""
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from consumer_helpers import Stack, unique  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+GATEWAY = REPO / "bin" / "vcdc-gateway"
+CONSUMER = REPO / "bin" / "vcdc-consumer"
+VCDC = REPO / "bin" / "vcdc"
+TOL = 1e-5
+
+chromadb = pytest.importorskip("chromadb")
+pytestmark = pytest.mark.skipif(not GATEWAY.exists(),
+                                reason="bin/vcdc-gateway is not built")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Env:
+    """A topic, OLD and NEW consumers per collection, and gateways."""
+
+    def __init__(self, tmp_path):
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        self.stack = Stack()
+        self.tmp = tmp_path
+        self.topic = unique("gwdata")
+        self.procs = []
+        admin = AdminClient({"bootstrap.servers": self.stack.brokers})
+        for f in admin.create_topics([NewTopic(
+                self.topic, 3, 1,
+                config={"cleanup.policy": "compact"})]).values():
+            f.result(30)
+        self.old_base = "chroma://%s:%d" % (self.stack.chroma_host,
+                                            self.stack.chroma_port)
+        self.new_base = "pgvector://postgres@%s:%d/postgres" % (
+            self.stack.pg_host, self.stack.pg_port)
+
+    def spawn(self, name, args):
+        log = open(self.tmp / (name + ".log"), "w")
+        p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=log)
+        self.procs.append((p, log))
+        return p
+
+    def consumers(self, coll):
+        """OLD (Chroma) and NEW (pgvector) consumers of collection coll."""
+        for side, url in (("old", self.stack.chroma_url(coll)),
+                          ("new", self.stack.pgvector_url(coll))):
+            self.spawn("consumer-%s-%s" % (side, coll),
+                       [CONSUMER, "-b", self.stack.brokers, "-t", self.topic,
+                        "-G", self.group(side, coll), "--sink", url,
+                        "--collection", coll, "--from-beginning",
+                        "--metric", "cosine",
+                        # Chroma's offsets are recorded apart, once per
+                        # interval: --ack applied waits for them.
+                        "-X", "vcdc.commit.interval.ms=50"])
+
+    def group(self, side, coll):
+        return "%s.%s.%s" % (self.topic, side, coll)
+
+    def gateway(self, *args):
+        port = free_port()
+        name = "gateway-%d" % port
+        p = self.spawn(name, [GATEWAY, "--listen", "127.0.0.1:%d" % port,
+                              "-b", self.stack.brokers, "-t", self.topic,
+                              "--old", self.old_base, "--new", self.new_base,
+                              "-v", *args])
+
+        def up():
+            if p.poll() is not None:
+                raise AssertionError("gateway exited: " + self.log(name))
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, "the gateway")
+        return port, p, name
+
+    def log(self, name):
+        return (self.tmp / (name + ".log")).read_text()
+
+    def vcdc(self, *args):
+        return subprocess.run([str(VCDC), *map(str, args)],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ,
+                                   "VCDC_BROKERS": self.stack.brokers})
+
+    def close(self):
+        for p, log in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p, log in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            log.close()
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = Env(tmp_path)
+    yield e
+    e.close()
+
+
+# ------------------------------------------------------- the application
+
+DOCS = ["the quick brown fox", "jumps over", "the lazy dog", "hello world",
+        "vectors in a log", "a b c", "zero downtime", "kafka topic"]
+
+
+def vec(i, shift=0.0):
+    # No two records at the same distance from the queries below.
+    return [1.0 + i * 0.37 + shift, (i * i) % 7 * 0.11 + 0.05,
+            0.3 * (i % 3) + 0.01 * i, 0.9 - 0.05 * i]
+
+
+def writes(col, phase):
+    """A typical application's writes; phase 1 then 2."""
+    if phase == 1:
+        n = len(DOCS)
+        col.add(ids=["id%02d" % i for i in range(n)],
+                embeddings=[vec(i) for i in range(n)],
+                metadatas=[{"i": i, "even": i % 2 == 0, "tag": "t%d" % (i % 3),
+                            "score": i * 0.5} for i in range(n)],
+                documents=DOCS)
+        # add of an existing id leaves it as it is (Chroma's semantics)
+        col.add(ids=["id01"], embeddings=[vec(40)], documents=["not kept"])
+        col.upsert(ids=["id02", "id20"],
+                   embeddings=[vec(2, 0.2), vec(20)],
+                   metadatas=[{"tag": "up", "score": None}, {"i": 20}],
+                   documents=["the lazy cat", "new record"])
+        # partial updates: metadata only (merged, null removes), and
+        # document with embedding
+        col.update(ids=["id03"], metadatas=[{"extra": "x", "even": None}])
+        col.update(ids=["id04"], documents=["vectors in the log"],
+                   embeddings=[vec(4, 0.1)])
+        col.update(ids=["nope"], metadatas=[{"i": 1}])  # ignored
+        col.delete(ids=["id05"])
+        col.delete(where={"tag": "t0"}, where_document={"$contains": "zero"})
+    else:
+        col.upsert(ids=["id30", "id31"], embeddings=[vec(30), vec(31)],
+                   metadatas=[{"i": 30, "tag": "p2"}, {"i": 31, "tag": "p2"}],
+                   documents=["phase two", "phase two again"])
+        col.update(ids=["id00"], metadatas=[{"i": 100}])
+        col.delete(where={"i": {"$gte": 31}})
+
+
+def rows(res, fields):
+    out = {}
+    for k, id_ in enumerate(res["ids"]):
+        out[id_] = tuple(
+            (json.dumps(res[f][k], sort_keys=True) if f != "embeddings"
+             else [round(x, 5) for x in res[f][k]]) for f in fields)
+    return out
+
+
+def reads(col):
+    """A typical application's reads, normalised for comparison."""
+    out = {"count": col.count()}
+    full = col.get(include=["documents", "metadatas", "embeddings"])
+    out["all"] = rows(full, ["documents", "metadatas", "embeddings"])
+    for name, kw in {
+            "where": {"where": {"even": True}},
+            "where_and": {"where": {"$and": [{"i": {"$gte": 2}},
+                                             {"tag": {"$in": ["t0", "t1",
+                                                               "up"]}}]}},
+            "where_doc": {"where_document": {"$contains": "the"}},
+            "ids": {"ids": ["id00", "id03", "missing"]},
+            "both": {"where": {"score": {"$lt": 3}},
+                     "where_document": {"$not_contains": "log"}}}.items():
+        r = col.get(include=["documents", "metadatas"], **kw)
+        out[name] = rows(r, ["documents", "metadatas"])
+    page = col.get(limit=3, offset=1, include=[])
+    out["page_size"] = len(page["ids"])
+    out["page_in_all"] = set(page["ids"]) <= set(out["all"])
+    q = col.query(query_embeddings=[vec(1, 0.05), vec(6, -0.1)],
+                  n_results=4, include=["distances", "documents",
+                                        "metadatas"])
+    out["query"] = [[(q["ids"][j][k], q["documents"][j][k],
+                      json.dumps(q["metadatas"][j][k], sort_keys=True))
+                     for k in range(len(q["ids"][j]))]
+                    for j in range(len(q["ids"]))]
+    out["dist"] = q["distances"]
+    qf = col.query(query_embeddings=[vec(3)], n_results=3,
+                   where={"i": {"$ne": 0}},
+                   where_document={"$contains": "o"}, include=["distances"])
+    out["query_filtered"] = qf["ids"]
+    out["dist_filtered"] = qf["distances"]
+    return out
+
+
+def assert_same(ours, theirs):
+    for key in theirs:
+        if key.startswith("dist"):
+            for a, b in zip(ours[key], theirs[key]):
+                assert len(a) == len(b), key
+                for x, y in zip(a, b):
+                    assert abs(x - y) < TOL, (key, ours[key], theirs[key])
+        elif key == "all":
+            assert ours[key].keys() == theirs[key].keys()
+            for id_ in theirs[key]:
+                d1, m1, e1 = ours[key][id_]
+                d2, m2, e2 = theirs[key][id_]
+                assert (d1, m1) == (d2, m2), id_
+                assert all(abs(x - y) < TOL for x, y in zip(e1, e2)), id_
+        else:
+            assert ours[key] == theirs[key], (key, ours[key], theirs[key])
+
+
+def create(client, name):
+    return client.get_or_create_collection(
+        name, configuration={"hnsw": {"space": "cosine"}},
+        metadata={"app": "test"}, embedding_function=None)
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
+    name = unique("gwapp").replace("-", "_")
+    env.consumers(name)
+    audit = env.tmp / "audit-cut.jsonl"
+    port, _, gwname = env.gateway("--audit", audit)
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    direct = chromadb.HttpClient(host=env.stack.chroma_host,
+                                 port=env.stack.chroma_port)
+    ref_name = name + "_ref"
+    gcol, dcol = create(gw, name), create(direct, ref_name)
+    assert gcol.name == name and gcol.metadata == {"app": "test"}
+    assert gw.get_collection(name).id == gcol.id
+    assert name in [c.name for c in gw.list_collections()]
+
+    writes(gcol, 1)
+    writes(dcol, 1)
+    # --ack applied: every read sees the writes before it, on OLD.
+    theirs = reads(dcol)
+    assert_same(reads(gcol), theirs)
+    assert theirs["count"] == 7
+
+    # Reads go on through the switch; none may fail.
+    failures, stop = [], threading.Event()
+
+    def reader():
+        c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
+            name, embedding_function=None)
+        while not stop.is_set():
+            try:
+                assert c.count() == theirs["count"]
+                c.query(query_embeddings=[vec(1)], n_results=2)
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                failures.append(repr(e))
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
+                       "--to", "new", "--old", env.stack.chroma_url(name),
+                       "--new", env.stack.pgvector_url(name),
+                       "--old-group", env.group("old", name),
+                       "--new-group", env.group("new", name),
+                       "--window", "1")
+        assert cut.returncode == 0, cut.stdout + cut.stderr
+        t0 = time.monotonic()
+        wait_for(lambda: "reads go to new" in env.log(gwname),
+                 "the gateway to follow the cut-over", 5)
+        assert time.monotonic() - t0 < 1.5
+        time.sleep(0.3)  # reads keep going across the switch
+    finally:
+        stop.set()
+        t.join()
+    assert failures == []
+
+    # pgvector answers the same script.
+    assert_same(reads(gcol), theirs)
+    writes(gcol, 2)
+    writes(dcol, 2)
+    theirs = reads(dcol)
+    assert_same(reads(gcol), theirs)
+
+    rb = env.vcdc("rollback", "--collection", name)
+    assert rb.returncode == 0, rb.stdout + rb.stderr
+    # The gateway looks at the route when a request comes.
+    wait_for(lambda: gcol.count() >= 0 and
+             "reads go to old" in env.log(gwname),
+             "the gateway to follow the rollback", 5)
+    assert_same(reads(gcol), theirs)
+    # The audit records the switches the gateway saw.
+    routes = [(x["path"], x["collection"]) for x in
+              map(json.loads, audit.read_text().splitlines())
+              if x["method"] == "ROUTE"]
+    assert routes == [("cutover old->new", name),
+                      ("rollback new->old", name)]
+
+    # A second gateway knows the collection (the control topic) under the
+    # same id, and answers the same.
+    port2, _, _ = env.gateway()
+    gw2 = chromadb.HttpClient(host="127.0.0.1", port=port2)
+    col2 = gw2.get_collection(name, embedding_function=None)
+    assert col2.id == gcol.id and col2.metadata == {"app": "test"}
+    assert_same(reads(col2), theirs)
+
+
+def test_errors_and_ack_log(env):
+    name = unique("gwerr").replace("-", "_")
+    env.consumers(name)
+    audit = env.tmp / "audit.jsonl"
+    port, _, _ = env.gateway("--ack", "log", "--audit", audit)
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    with pytest.raises(chromadb.errors.NotFoundError):
+        gw.get_collection("no_such_collection")
+    with pytest.raises(chromadb.errors.ChromaError):
+        gw.create_collection(name)  # exists
+    with pytest.raises(chromadb.errors.ChromaError, match="does not delete"):
+        gw.delete_collection(name)
+    col.add(ids=["a", "b"], embeddings=[[1, 0, 0], [0, 1, 0]])
+    # --ack log: acknowledged by Kafka; visible once the consumer applied.
+    wait_for(lambda: col.count() == 2, "the add to be applied")
+    with pytest.raises(chromadb.errors.InvalidArgumentError):
+        col.add(ids=["c"], embeddings=[[1, 0]])  # wrong dimension
+    col.modify(metadata={"v": 2})
+    assert gw.get_collection(name).metadata == {"v": 2}
+    # The audit names the offsets the add wrote.
+    lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    adds = [x for x in lines if x["path"].endswith("/add") and
+            x["status"] == 201]
+    assert len(adds) == 1 and adds[0]["ids"] == 2
+    assert adds[0]["collection"] == name
+    offs = adds[0]["offsets"]
+    assert offs and all(int(p) >= 0 and o >= 0 for p, o in offs.items())
+
+
+def test_without_consumer_the_write_is_durable_but_503(env):
+    """--ack applied past its timeout: 503, and the records are in the
+    log (a consumer started later applies them)."""
+    name = unique("gwslow").replace("-", "_")
+    port, _, _ = env.gateway("-X", "vcdc.gateway.applied.timeout.ms=1500")
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    t0 = time.monotonic()
+    with pytest.raises(chromadb.errors.ChromaError,
+                       match="durable in the log but not yet visible"):
+        col.add(ids=["x"], embeddings=[[1, 2, 3]])
+    assert time.monotonic() - t0 < 10
+    env.consumers(name)
+    wait_for(lambda: col.count() == 1, "the late consumer to apply it")
+
+
+def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
+    """Eight clients update distinct metadata keys of the same id at once
+    through one gateway: every key is there at the end, on both sides
+    (read-modify-write under the gateway's per-id locks)."""
+    name = unique("gwconc").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway("--threads", "8")
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col.add(ids=["x"], embeddings=[[1, 2, 3]], metadatas=[{"base": 0}],
+            documents=["kept"])
+    errors = []
+
+    def worker(w):
+        c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
+            name, embedding_function=None)
+        for i in range(5):
+            try:
+                c.update(ids=["x"], metadatas=[{"w%d_%d" % (w, i): i}])
+            except Exception as e:  # noqa: BLE001 - counted below
+                errors.append(repr(e))
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    want = {"base": 0, **{"w%d_%d" % (w, i): i for w in range(8)
+                          for i in range(5)}}
+    got = col.get(ids=["x"], include=["metadatas", "documents"])
+    assert got["metadatas"][0] == want
+    assert got["documents"][0] == "kept"
+    import psycopg2
+
+    with psycopg2.connect(env.stack.pg_conninfo) as conn:
+        def pg_has_all():
+            with conn.cursor() as cur:
+                cur.execute('SELECT metadata FROM "%s" WHERE id = %%s' % name,
+                            ("x",))
+                row = cur.fetchone()
+                return row is not None and row[0] == want
+        wait_for(pg_has_all, "pgvector to hold every key", 30)
+
+
+JS_APP = r"""
+const { ChromaClient } = await import(process.env.CHROMADB_MJS);
+const c = new ChromaClient({ host: "127.0.0.1",
+                             port: Number(process.env.PORT), ssl: false });
+// The application brings its embeddings; this function is never called.
+const ef = { generate: async (texts) => texts.map(() => [1, 0, 0]) };
+const col = await c.getOrCreateCollection({ name: process.env.NAME,
+    embeddingFunction: ef, configuration: { hnsw: { space: "cosine" } } });
+await col.add({ ids: ["a", "b", "c"],
+                embeddings: [[1, 0, 0], [0.6, 0.8, 0], [0, 0.2, 1]],
+                metadatas: [{ k: 1 }, { k: 2 }, { k: 3 }],
+                documents: ["one", "two", "three"] });
+await col.update({ ids: ["b"], metadatas: [{ k: 20 }] });
+await col.delete({ where: { k: 3 } });
+const out = {};
+out.count = await col.count();
+const g = await col.get({ include: ["documents", "metadatas"] });
+out.get = g.ids.map((id, i) => [id, g.documents[i], g.metadatas[i]]).sort();
+const q = await col.query({ queryEmbeddings: [[1, 0.1, 0]], nResults: 2,
+                            include: ["distances", "documents"] });
+out.q = [q.ids[0], q.distances[0].map((d) => Math.round(d * 1e5))];
+console.log(JSON.stringify(out));
+"""
+
+
+def test_js_client_same_as_chroma(env):
+    mjs = (REPO / "scripts" / "node" / "node_modules" / "chromadb" / "dist" /
+           "chromadb.mjs")
+    if not shutil.which("node") or not mjs.exists():
+        pytest.skip("node or scripts/node/node_modules/chromadb missing")
+    name = unique("gwjs").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway()
+
+    def run(p, n):
+        r = subprocess.run(["node", "--input-type=module", "-e", JS_APP],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "CHROMADB_MJS": str(mjs),
+                                "PORT": str(p), "NAME": n})
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+    ours = run(port, name)
+    theirs = run(env.stack.chroma_port, name + "_ref")
+    assert ours == theirs
+    assert ours["count"] == 2
+
+
+# ----------------------------------------------------------------- faults
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+def test_broker_down_gives_503_then_recovers(env):
+    """The broker stopped: a write is refused with 503 (not delivered
+    later: message.timeout.ms bounds it), reads still answer; once the
+    broker is back the same write goes through."""
+    name = unique("gwbroker").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway("-X", "message.timeout.ms=3000")
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    col.add(ids=["a"], embeddings=[[1, 0, 0]])
+    env.stack.stop_one("kafka")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(chromadb.errors.ChromaError,
+                           match="could not be written to the log"):
+            col.add(ids=["b"], embeddings=[[0, 1, 0]])
+        assert time.monotonic() - t0 < 30
+        assert col.count() == 1  # reads go on
+    finally:
+        env.stack.start_one("kafka")
+
+    def retried():
+        try:
+            col.add(ids=["b"], embeddings=[[0, 1, 0]])
+            return True
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(retried, "a write after the broker came back", 90)
+    assert sorted(col.get()["ids"]) == ["a", "b"]
+
+
+def test_sigkill_loses_no_acknowledged_write(env):
+    """Writes acknowledged (--ack log) before the gateway is SIGKILLed all
+    reach both databases."""
+    name = unique("gwkill").replace("-", "_")
+    env.consumers(name)
+    port, proc, _ = env.gateway("--ack", "log")
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    acked, errors, stop = [], [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            ids = ["k%05d" % (i + j) for j in range(20)]
+            try:
+                col.upsert(ids=ids, embeddings=[[1.0, j * 0.01, 0.5]
+                                                for j in range(20)])
+            except Exception as e:  # noqa: BLE001 - the gateway is gone
+                errors.append(repr(e))
+                return
+            acked.extend(ids)
+            i += 20
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_for(lambda: len(acked) >= 200 or errors,
+             "some acknowledged writes", 90)
+    assert not errors
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    stop.set()
+    t.join(30)
+    direct = chromadb.HttpClient(host=env.stack.chroma_host,
+                                 port=env.stack.chroma_port)
+    dcol = direct.get_collection(name, embedding_function=None)
+    wait_for(lambda: set(acked) <= set(dcol.get(include=[])["ids"]),
+             "every acknowledged id in Chroma", 60)
+    import psycopg2
+
+    with psycopg2.connect(env.stack.pg_conninfo) as conn:
+        def in_pg():
+            with conn.cursor() as cur:
+                cur.execute('SELECT id FROM "%s"' % name)
+                return set(acked) <= {r[0] for r in cur.fetchall()}
+        wait_for(in_pg, "every acknowledged id in pgvector", 60)
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+def test_serving_database_down_gives_503_then_recovers(env):
+    """Chroma (the serving side) stopped: reads and writes answer 503, the
+    gateway stays up; once Chroma is back both work again, and a write
+    refused meanwhile can be retried."""
+    name = unique("gwdbdown").replace("-", "_")
+    env.consumers(name)
+    port, proc, _ = env.gateway("-X", "vcdc.gateway.applied.timeout.ms=3000")
+    gw = chromadb.HttpClient(host="127.0.0.1", port=port)
+    col = create(gw, name)
+    col.add(ids=["a"], embeddings=[[1, 0, 0]])
+    env.stack.stop_one("chroma")
+    try:
+        with pytest.raises(chromadb.errors.ChromaError) as e:
+            col.count()
+        assert "unreachable" in str(e.value) or "old" in str(e.value)
+        with pytest.raises(chromadb.errors.ChromaError):
+            col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+        assert proc.poll() is None
+    finally:
+        env.stack.start_one("chroma")
+
+    def back():
+        try:
+            col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+            return col.count() == 2
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(back, "Chroma back behind the gateway", 90)
+    assert sorted(col.get()["ids"]) == ["a", "b"]
