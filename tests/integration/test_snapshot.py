@@ -337,6 +337,37 @@ def test_snapshot_soak(seed, stack, chroma, pg, procs, tmp_path):
         check_summary(summary, m)
 
 
+def test_the_checks_catch_a_plain_export(stack, chroma, pg, procs,
+                                        tmp_path):
+    """What the snapshot replaces, run through the same checks: OLD read
+    whole, then appended through vcdc-producer while the writer goes on.
+    An old copy appended after a newer change wins in log order: the
+    checks must find updates rolled back and deleted ids back (they
+    could not fail otherwise)."""
+    m = Migration(stack, chroma, pg, procs, tmp_path, "chroma", "pgvector",
+                  seed=2, n=3000)
+    m.switch_writers()
+    m.new_c.start()
+    held = m.old_t.get_all()
+    m.writer.wait_for(len(m.writer.changes) + 500, 60)
+    copies = []
+    for id_, (vec, md, doc) in held.items():
+        c = {"collection": m.collection, "id": id_, "op": "upsert",
+             "vector": vec}
+        if md is not None:
+            c["metadata"] = md
+        if doc is not None:
+            c["document"] = doc
+        copies.append(c)
+    produce(stack, m.topic, copies, tmp_path / "export.jsonl")
+    m.runs = []
+    m.finish()
+    with pytest.raises(AssertionError, match="differs from the expected"):
+        m.check_state()
+    with pytest.raises(AssertionError, match="back: "):
+        m.check_live_changes()
+
+
 # ------------------------------------------ the configuration travels
 
 
