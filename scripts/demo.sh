@@ -78,7 +78,8 @@ step "2. Writers switch to the log: a live writer through vcdc-producer into $TO
 say "$RATE changes/s for the rest of the demo: overwrites of OLD's records, updates, deletes"
 # --start 0: the writer's ids are OLD's own (doc-0, doc-1, ...), so it
 # rewrites and deletes the very records the snapshot is reading.
-bin/vcdc-producer -q -t "$TOPIC" --create-topic --partitions 4 /dev/null
+bin/vcdc-producer -q -t "$TOPIC" --create-topic --partitions 4 /dev/null \
+	2>"$WORK/create" || { cat "$WORK/create" >&2; exit 1; }
 # Its own process group, so one signal pauses or stops generator and producer.
 setsid bash -c "bin/vcdc-gen -n 0 -r $RATE -d $DIM -k 64 -c $COLL -s 2 \
 	--start 0 --updates 0.3 --deletes 0.05 |
