@@ -33,7 +33,7 @@ PKG_LIBS   := $(if $(PKG_OK),$(shell pkg-config --libs $(PKGS)))
 # programs' main.c goes into one library, and every folder holding a
 # header is on the include path, so a file moved between folders needs no
 # edit of its includes (header names are unique across them).
-SRC_DIRS := common sinks control producer consumer cli capture
+SRC_DIRS := common sinks control producer consumer cli capture snapshot
 rwildcard = $(foreach d,$(wildcard $(1:=/*)),$(call rwildcard,$d,$2) \
               $(filter $(subst *,%,$2),$d))
 SRC_ALL  := $(call rwildcard,$(SRC_DIRS),*.c)

@@ -60,4 +60,13 @@ int vcdc_cmd_rollback(int argc, char **argv);
  */
 int vcdc_cmd_route(int argc, char **argv);
 
+/**
+ * Runs `vcdc snapshot --from URL -t TOPIC --old-group G [options]`;
+ * argv[0] is "snapshot". Copies OLD into the topic while writes go on
+ * (snapshot/snap.h). Returns 0 when done, 1 when it failed or was
+ * stopped midway (a rerun resumes), 64 on bad usage or input, 75 when OLD
+ * or the cluster cannot be reached at start.
+ */
+int vcdc_cmd_snapshot(int argc, char **argv);
+
 #endif

@@ -37,6 +37,8 @@ static const command_t commands[] = {
          "switch a collection's reads back at once, without a gate"},
         {"route", vcdc_cmd_route,
          "show where a collection's reads go, and every switch"},
+        {"snapshot", vcdc_cmd_snapshot,
+         "copy a live OLD into the topic, exactly, while writes go on"},
 };
 
 #define COMMAND_CNT (sizeof(commands) / sizeof(*commands))

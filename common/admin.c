@@ -79,20 +79,20 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms,
         return ev;
 }
 
-int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
-                            const char *name, char *out, size_t out_size,
-                            int timeout_ms, char *errstr, size_t errstr_size) {
+/* Describes topic's configuration: the result event (destroy it) with
+ * *entriesp and *cntp pointing into it, or NULL with errstr. */
+static rd_kafka_event_t *describe(rd_kafka_t *rk, rd_kafka_queue_t *q,
+                                  const char *topic,
+                                  const rd_kafka_ConfigEntry_t ***entriesp,
+                                  size_t *cntp, int timeout_ms, char *errstr,
+                                  size_t errstr_size) {
         rd_kafka_ConfigResource_t *res;
         const rd_kafka_ConfigResource_t **results;
-        const rd_kafka_ConfigEntry_t **entries;
         rd_kafka_AdminOptions_t *opts;
-        rd_kafka_queue_t *q;
         rd_kafka_event_t *ev;
         char err[256];
-        size_t cnt, i, ecnt;
-        int r = -1;
+        size_t cnt;
 
-        q = rd_kafka_queue_new(rk);
         res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
         opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
         rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err,
@@ -106,7 +106,7 @@ int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
                               sizeof(err)))) {
                 snprintf(errstr, errstr_size,
                          "describe configs of topic %s: %s", topic, err);
-                goto done;
+                return NULL;
         }
         results = rd_kafka_DescribeConfigs_result_resources(
                 rd_kafka_event_DescribeConfigs_result(ev), &cnt);
@@ -116,9 +116,26 @@ int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
                          cnt == 1 ? rd_kafka_ConfigResource_error_string(
                                             results[0])
                                   : "no result");
-                goto done_ev;
+                rd_kafka_event_destroy(ev);
+                return NULL;
         }
-        entries = rd_kafka_ConfigResource_configs(results[0], &ecnt);
+        *entriesp = rd_kafka_ConfigResource_configs(results[0], cntp);
+        return ev;
+}
+
+int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
+                            const char *name, char *out, size_t out_size,
+                            int timeout_ms, char *errstr, size_t errstr_size) {
+        const rd_kafka_ConfigEntry_t **entries;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        size_t i, ecnt;
+        int r = -1;
+
+        q = rd_kafka_queue_new(rk);
+        if (!(ev = describe(rk, q, topic, &entries, &ecnt, timeout_ms, errstr,
+                            errstr_size)))
+                goto done;
         for (i = 0; i < ecnt; i++) {
                 if (!strcmp(rd_kafka_ConfigEntry_name(entries[i]), name)) {
                         const char *v = rd_kafka_ConfigEntry_value(entries[i]);
@@ -131,6 +148,69 @@ int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
                  topic, name);
 done_ev:
         rd_kafka_event_destroy(ev);
+done:
+        rd_kafka_queue_destroy(q);
+        return r;
+}
+
+int vcdc_admin_set_topic_config(rd_kafka_t *rk, const char *topic,
+                                const char *name, const char *value,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size) {
+        const rd_kafka_ConfigEntry_t **entries;
+        const rd_kafka_ConfigResource_t **results;
+        rd_kafka_ConfigResource_t *res;
+        rd_kafka_AdminOptions_t *opts;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev, *aev;
+        char err[256];
+        size_t i, ecnt, cnt;
+        int r = -1;
+
+        q = rd_kafka_queue_new(rk);
+        if (!(ev = describe(rk, q, topic, &entries, &ecnt, timeout_ms, errstr,
+                            errstr_size)))
+                goto done;
+        /* AlterConfigs replaces the topic's whole set of overrides (the
+         * incremental call needs a newer librdkafka): send every override
+         * the topic has, with name's value set. */
+        res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        for (i = 0; i < ecnt; i++) {
+                const char *n = rd_kafka_ConfigEntry_name(entries[i]);
+
+                if (rd_kafka_ConfigEntry_source(entries[i]) ==
+                            RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG &&
+                    strcmp(n, name) &&
+                    rd_kafka_ConfigEntry_value(entries[i]))
+                        rd_kafka_ConfigResource_set_config(
+                                res, n, rd_kafka_ConfigEntry_value(entries[i]));
+        }
+        rd_kafka_event_destroy(ev);
+        rd_kafka_ConfigResource_set_config(res, name, value);
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+        rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err,
+                                                  sizeof(err));
+        rd_kafka_AlterConfigs(rk, &res, 1, opts, q);
+        rd_kafka_AdminOptions_destroy(opts);
+        rd_kafka_ConfigResource_destroy(res);
+        if (!(aev = admin_wait(q, timeout_ms,
+                               RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, err,
+                               sizeof(err)))) {
+                snprintf(errstr, errstr_size, "set %s=%s on topic %s: %s",
+                         name, value, topic, err);
+                goto done;
+        }
+        results = rd_kafka_AlterConfigs_result_resources(
+                rd_kafka_event_AlterConfigs_result(aev), &cnt);
+        if (cnt != 1 || rd_kafka_ConfigResource_error(results[0]))
+                snprintf(errstr, errstr_size, "set %s=%s on topic %s: %s",
+                         name, value, topic,
+                         cnt == 1 ? rd_kafka_ConfigResource_error_string(
+                                            results[0])
+                                  : "no result");
+        else
+                r = 0;
+        rd_kafka_event_destroy(aev);
 done:
         rd_kafka_queue_destroy(q);
         return r;

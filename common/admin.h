@@ -2,7 +2,9 @@
  * vcdc - the few Kafka admin operations vcdc needs, over any client handle
  * (producer or consumer): topic existence and partition count, a topic's
  * configuration value, topic creation.
- * They never delete or alter a topic.
+ * They never delete a topic; the one that alters one sets a single
+ * configuration value the caller was told to set (vcdc snapshot
+ * --set-compaction-lag).
  */
 #ifndef VCDC_ADMIN_H
 #define VCDC_ADMIN_H
@@ -35,6 +37,15 @@ int vcdc_admin_topic_config(rd_kafka_t *rk, const char *topic,
 int vcdc_admin_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
                             int replication, const char *const *configs,
                             int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * Sets topic configuration name to value, keeping the topic's other
+ * overrides. Returns 0, or -1 with errstr.
+ */
+int vcdc_admin_set_topic_config(rd_kafka_t *rk, const char *topic,
+                                const char *name, const char *value,
+                                int timeout_ms, char *errstr,
+                                size_t errstr_size);
 
 /** 1 when a cleanup.policy value keeps the latest record of every key
  *  forever ("compact" without "delete"). */

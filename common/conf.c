@@ -437,6 +437,29 @@ rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf) {
         return rd_kafka_conf_dup(conf->rk_conf);
 }
 
+rd_kafka_conf_t *vcdc_conf_kafka_reader(const vcdc_conf_t *conf,
+                                        const char *const *props,
+                                        char *errstr, size_t errstr_size) {
+        static const char *filter[] = {"group.", "enable.auto.",
+                                       "auto.commit."};
+        rd_kafka_conf_t *rkc;
+
+        if (!(rkc = rd_kafka_conf_dup_filter(
+                      conf->rk_conf, sizeof(filter) / sizeof(*filter),
+                      filter))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
+        for (; props && props[0]; props += 2)
+                if (vcdc_conf_kafka_set(rkc, props[0], props[1], errstr,
+                                        errstr_size) == -1) {
+                        rd_kafka_conf_destroy(rkc);
+                        return NULL;
+                }
+        return rkc;
+}
+
 void vcdc_conf_print_help(FILE *fp) {
         size_t i;
 

@@ -63,6 +63,17 @@ rd_kafka_conf_t *vcdc_conf_kafka(vcdc_conf_t *conf);
  *  owns it (rd_kafka_new() takes it on success). */
 rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf);
 
+/**
+ * A copy for a client that reads without a consumer group (the control
+ * topic's readers, vcdc snapshot's log reader): conf's settings without
+ * group.*, enable.auto.* and auto.commit.*, with the log callback, then
+ * the NULL-terminated name, value, name, value... props. Returns NULL with
+ * errstr on failure.
+ */
+rd_kafka_conf_t *vcdc_conf_kafka_reader(const vcdc_conf_t *conf,
+                                        const char *const *props,
+                                        char *errstr, size_t errstr_size);
+
 /** rd_kafka_conf_set() on a client's own configuration, with an errstr
  *  that names the key and value. Returns 0 or -1. */
 int vcdc_conf_kafka_set(rd_kafka_conf_t *rkc, const char *name,

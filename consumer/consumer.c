@@ -14,7 +14,9 @@
 
 #include "admin.h"
 #include "clock.h"
+#include "collconf.h"
 #include "log.h"
+#include "url.h"
 
 const double vcdc_latency_buckets[VCDC_LATENCY_BUCKETS] = {
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -67,6 +69,10 @@ static size_t render_metrics(char *buf, size_t size, void *opaque) {
         COUNTER("vcdc_consumer_filtered_total",
                 "Records of other collections, skipped.",
                 atomic_load(&c->filtered));
+        COUNTER("vcdc_consumer_snapshot_skipped_total",
+                "Snapshot records of this consumer's own group (copied "
+                "from its target by vcdc snapshot), skipped.",
+                atomic_load(&c->snapshot_skipped));
         COUNTER("vcdc_consumer_splits_total",
                 "Batches split after a refusal or repeated failures.",
                 atomic_load(&c->splits));
@@ -316,6 +322,109 @@ err:
         return -1;
 }
 
+/*
+ * The collection's configuration, as `vcdc snapshot` recorded it from the
+ * database the collection is copied from (collconf.h): a metric not given
+ * (neither --metric nor ?metric=) and an unknown dimension are taken from
+ * it, so that a new target is created as the source is; a given one that
+ * differs is refused. The sink is opened again when it takes something.
+ * No control topic, or no answer for it: nothing is known, the run goes
+ * on. Returns 0, or -1 with errstr (*transientp set).
+ */
+static int take_collconf(vcdc_consumer_t *c, const vcdc_conf_t *conf,
+                         const vcdc_consumer_opts_t *opts,
+                         vcdc_sink_conf_t *sink_conf, int *transientp,
+                         char *errstr, size_t errstr_size) {
+        vcdc_sink_status_t sink_status;
+        vcdc_metric_t given = sink_conf->metric;
+        vcdc_collconf_t cc;
+        vcdc_url_t *url;
+        const char *v;
+        char why[512];
+        int found, reopen = 0, r = -1;
+
+        *transientp = 0;
+        if (!opts->control_topic)
+                return 0;
+        if (vcdc_collconf_read(conf, opts->control_topic, c->collection, &cc,
+                               &found, why, sizeof(why)) == -1) {
+                VCDC_INFO("consumer",
+                          "the configuration of collection %s is not known "
+                          "(%s): going on without it",
+                          c->collection, why);
+                found = 0;
+        } else if (!found) {
+                VCDC_DEBUG("consumer",
+                           "no configuration of collection %s on %s (or no "
+                           "such topic)",
+                           c->collection, opts->control_topic);
+        }
+        if (!found) {
+                vcdc_collconf_clear(&cc);
+                return 0;
+        }
+        if (given == VCDC_METRIC_UNSET &&
+            (url = vcdc_url_parse(opts->sink_url, why, sizeof(why)))) {
+                if ((v = vcdc_url_param(url, "metric")))
+                        given = vcdc_metric_parse(v);
+                vcdc_url_destroy(url);
+        }
+        if (given != VCDC_METRIC_UNSET && given != cc.metric) {
+                snprintf(errstr, errstr_size,
+                         "metric %s contradicts the configuration of "
+                         "collection %s recorded on %s: metric %s, read "
+                         "from %s. The target must search as the source "
+                         "does: drop --metric (and ?metric=) to take %s",
+                         vcdc_metric_name(given), c->collection,
+                         opts->control_topic, vcdc_metric_name(cc.metric),
+                         cc.source ? cc.source : "an unnamed source",
+                         vcdc_metric_name(cc.metric));
+                goto done;
+        }
+        if (sink_conf->dim && cc.dim && sink_conf->dim != cc.dim) {
+                snprintf(errstr, errstr_size,
+                         "dimension %zu contradicts the configuration of "
+                         "collection %s recorded on %s: dimension %zu, "
+                         "read from %s",
+                         sink_conf->dim, c->collection, opts->control_topic,
+                         cc.dim, cc.source ? cc.source : "an unnamed source");
+                goto done;
+        }
+        if (given == VCDC_METRIC_UNSET) {
+                sink_conf->metric = cc.metric;
+                reopen = 1;
+        }
+        if (!sink_conf->dim && cc.dim) {
+                sink_conf->dim = cc.dim;
+                reopen = 1;
+        }
+        VCDC_NOTICE("consumer",
+                    "collection %s: metric %s, dimension %zu, as recorded on "
+                    "%s from %s",
+                    c->collection, vcdc_metric_name(sink_conf->metric),
+                    sink_conf->dim ? sink_conf->dim : cc.dim,
+                    opts->control_topic,
+                    cc.source ? cc.source : "an unnamed source");
+        if (reopen) {
+                vcdc_sink_destroy(c->sink);
+                if (!(c->sink = vcdc_sink_open(opts->sink_url, sink_conf,
+                                               &sink_status, why,
+                                               sizeof(why)))) {
+                        *transientp = sink_status == VCDC_SINK_RETRIABLE;
+                        snprintf(errstr, errstr_size,
+                                 "%s (with the configuration of collection "
+                                 "%s recorded on %s, from %s)",
+                                 why, c->collection, opts->control_topic,
+                                 cc.source ? cc.source : "an unnamed source");
+                        goto done;
+                }
+        }
+        r = 0;
+done:
+        vcdc_collconf_clear(&cc);
+        return r;
+}
+
 /* The vcdc.* settings. */
 static void read_settings(vcdc_consumer_t *c, const vcdc_conf_t *conf,
                           vcdc_sink_conf_t *sink_conf) {
@@ -346,6 +455,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         int partition_cnt, transient = 0;
 
         if (!c || !(c->topic = strdup(opts->topic)) ||
+            !(c->group = strdup(opts->group)) ||
             !(c->batch = vcdc_batch_new(message_destroy)) ||
             !(c->flight = vcdc_batch_new(message_destroy))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -358,6 +468,7 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
         /* A bound ends the run where it ends each partition. */
         c->exit_at_end =
                 opts->exit_at_end || opts->until.kind != VCDC_UNTIL_NONE;
+        c->group_len = strlen(c->group);
         c->from_beginning = opts->from_beginning;
         c->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
         if (!c->rng)
@@ -387,6 +498,9 @@ vcdc_consumer_t *vcdc_consumer_new(const vcdc_conf_t *conf,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
+        if (take_collconf(c, conf, opts, &sink_conf, &transient, errstr,
+                          errstr_size) == -1)
+                goto err;
         /* The batch never exceeds what the sink takes in one call. */
         if (c->batch_records > vcdc_sink_max_batch(c->sink))
                 c->batch_records = vcdc_sink_max_batch(c->sink);
@@ -461,6 +575,7 @@ void vcdc_consumer_stats(vcdc_consumer_t *c, vcdc_consumer_stats_t *stats) {
         stats->retries = atomic_load(&c->retries);
         stats->dead_letters = atomic_load(&c->dead_letters);
         stats->filtered = atomic_load(&c->filtered);
+        stats->snapshot_skipped = atomic_load(&c->snapshot_skipped);
         stats->lag = atomic_load(&c->lag);
 }
 
@@ -492,6 +607,7 @@ void vcdc_consumer_destroy(vcdc_consumer_t *c) {
         free(c->ends);
         vcdc_until_clear(&c->until);
         free(c->topic);
+        free(c->group);
         free(c->collection);
         free(c);
 }

@@ -38,6 +38,11 @@ typedef struct vcdc_consumer_opts_s {
         vcdc_until_t until;      /* a restore to a point in time: apply up to
                                   * it and stop (implies exit_at_end); copied
                                   * by vcdc_consumer_new. Kind NONE: no bound */
+        const char *control_topic; /* the collection's configuration
+                                    * (collconf.h) is read there at start:
+                                    * a new target takes its metric and
+                                    * dimension, a contradicting metric is
+                                    * refused. NULL: not read */
 } vcdc_consumer_opts_t;
 
 typedef struct vcdc_consumer_stats_s {
@@ -47,6 +52,8 @@ typedef struct vcdc_consumer_stats_s {
         uint64_t retries;
         uint64_t dead_letters;
         uint64_t filtered; /* other collections' records, skipped */
+        uint64_t snapshot_skipped; /* snapshot records naming this group
+                                    * (vcdc.snapshot.group), skipped */
         int64_t lag;       /* messages behind the log end, assigned
                             * partitions */
 } vcdc_consumer_stats_t;
@@ -54,7 +61,9 @@ typedef struct vcdc_consumer_stats_s {
 /**
  * Connects to Kafka and the sink and checks the configuration (a replay
  * that could not hold all history is refused here, naming the partition,
- * and so is a point in time that compaction may already have merged).
+ * and so is a point in time that compaction may already have merged, and
+ * a metric or dimension that contradicts the collection's recorded
+ * configuration).
  * conf stays the caller's. Returns NULL with errstr; *transientp (when not
  * NULL) is then 1 when what failed may pass by itself (the broker or the
  * database did not answer), 0 for a configuration error.

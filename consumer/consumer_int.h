@@ -6,7 +6,8 @@
  *   consumer.c  set-up, tear-down, statistics, metrics
  *   loop.c      the poll loop: messages in, timers, lag, progress, the end
  *   handle.c    one message: decode, the checks that decide what can never
- *               apply, into the batch or to the dead-letter topic
+ *               apply, into the batch or to the dead-letter topic; the
+ *               group's own snapshot records skipped
  *   apply.c     batches to the sink: retries, splitting, dead letters of
  *               refused changes, fencing
  *   assign.c    partitions: assignment, revocation, commits, offsets in
@@ -77,6 +78,8 @@ struct vcdc_consumer_s {
         vcdc_dlq_t *dlq;
         vcdc_metrics_t *metrics;
         char *topic;
+        char *group; /* group.id: its snapshot records are skipped */
+        size_t group_len;
         char *collection;        /* the one collection applied */
         int collection_explicit; /* given: others are skipped; else the
                                   * target's name: others stop the run */
@@ -143,7 +146,8 @@ struct vcdc_consumer_s {
         uint64_t progress_applied;
 
         atomic_uint_fast64_t messages, applied, batches, retries, dead_letters,
-                filtered, splits, stale, apply_cnt, apply_us;
+                filtered, snapshot_skipped, splits, stale, apply_cnt,
+                apply_us;
         atomic_uint_fast64_t apply_le[VCDC_LATENCY_BUCKETS];
         atomic_int_fast64_t lag, last_applied_ts;
 };

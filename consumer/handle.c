@@ -52,14 +52,14 @@ static void note(vcdc_consumer_t *c, const rd_kafka_message_t *rkm) {
  * nothing it could do keeps one id's changes in order.
  */
 static int check_partitioning(vcdc_consumer_t *c,
-                              const rd_kafka_message_t *rkm) {
-        rd_kafka_headers_t *hdrs;
+                              const rd_kafka_message_t *rkm,
+                              rd_kafka_headers_t *hdrs) {
         const void *v;
         size_t len;
         char num[16], *end;
         long n;
 
-        if (rd_kafka_message_headers(rkm, &hdrs) ||
+        if (!hdrs ||
             rd_kafka_header_get_last(hdrs, "vcdc.partitions", &v, &len) || !v ||
             !len || len >= sizeof(num))
                 return 0; /* not written by vcdc: nothing to check */
@@ -84,6 +84,24 @@ static int check_partitioning(vcdc_consumer_t *c,
                  c->topic, rkm->partition, rkm->offset, n, c->partitioned_for);
         c->fatal = 1;
         return -1;
+}
+
+/*
+ * A record (or tombstone) the snapshot tool copied from the database this
+ * consumer applies to (DESIGN.md, The snapshot of a live OLD): its
+ * vcdc.snapshot.group header names this consumer's group. The data came
+ * from that database; applying it back would write it again at best, and
+ * move it backwards for a moment when the snapshot record is later
+ * repaired. Every other group applies it like any record.
+ */
+static int own_snapshot(const vcdc_consumer_t *c, rd_kafka_headers_t *hdrs) {
+        const void *v;
+        size_t len;
+
+        return hdrs &&
+               !rd_kafka_header_get_last(hdrs, "vcdc.snapshot.group", &v,
+                                         &len) &&
+               v && len == c->group_len && !memcmp(v, c->group, len);
 }
 
 /*
@@ -178,6 +196,7 @@ void vcdc_consumer_handle(vcdc_consumer_t *c, rd_kafka_message_t *rkm) {
         vcdc_record_t rec;
         char errstr[512];
         rd_kafka_timestamp_type_t tstype;
+        rd_kafka_headers_t *hdrs;
         part_t *p;
         int64_t ts;
         int r;
@@ -202,6 +221,18 @@ void vcdc_consumer_handle(vcdc_consumer_t *c, rd_kafka_message_t *rkm) {
                 c->batch_started = vcdc_clock_ms();
         if (ts > c->batch_max_ts)
                 c->batch_max_ts = ts;
+        /* Parsed once; most messages have headers (vcdc.partitions). */
+        if (rd_kafka_message_headers(rkm, &hdrs))
+                hdrs = NULL;
+        if (own_snapshot(c, hdrs)) {
+                /* Not decoded: nothing of it is applied or judged, and
+                 * its offset counts as handled. */
+                if (check_partitioning(c, rkm, hdrs) == 0) {
+                        atomic_fetch_add(&c->snapshot_skipped, 1);
+                        note(c, rkm);
+                }
+                goto done;
+        }
 
         if (!rkm->payload) {
                 /* A tombstone: after compaction it may be all that is left
@@ -223,7 +254,7 @@ void vcdc_consumer_handle(vcdc_consumer_t *c, rd_kafka_message_t *rkm) {
                 note(c, rkm);
                 goto done;
         }
-        if (check_partitioning(c, rkm) == -1)
+        if (check_partitioning(c, rkm, hdrs) == -1)
                 goto done;
         if ((r = foreign(c, rkm, &rec)) != 0) {
                 if (r == 1)

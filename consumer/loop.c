@@ -251,16 +251,20 @@ static void progress(vcdc_consumer_t *c, int64_t now, int64_t lag) {
                                         1000.0 /
                                         (double)(now - c->last_progress)
                               : 0;
-        char eta[48] = "";
+        uint64_t own = atomic_load(&c->snapshot_skipped);
+        char eta[48] = "", skipped[64] = "";
 
         if (lag > 0 && rate > 0)
                 snprintf(eta, sizeof(eta), ", ETA %.0f s", (double)lag / rate);
+        if (own)
+                snprintf(skipped, sizeof(skipped),
+                         ", %" PRIu64 " own snapshot records skipped", own);
         if (applied != c->progress_applied || lag > 0)
                 VCDC_NOTICE("consumer",
                             "%s: %" PRIu64 " messages applied (%.0f/s), lag "
-                            "%" PRId64 "%s, %" PRIu64 " dead letters",
+                            "%" PRId64 "%s, %" PRIu64 " dead letters%s",
                             vcdc_sink_name(c->sink), applied, rate, lag, eta,
-                            (uint64_t)atomic_load(&c->dead_letters));
+                            (uint64_t)atomic_load(&c->dead_letters), skipped);
         check_retention(c, now, lag, rate);
         c->last_progress = now;
         c->progress_applied = applied;

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "consumer.h"
+#include "ctltopic.h"
 #include "log.h"
 #include "sink.h"
 
@@ -57,6 +58,8 @@ static void usage(FILE *fp) {
                 "skipped\n"
                 "  --metric cosine|l2|ip  metric of a new target; an existing "
                 "one must have it\n"
+                "                      (default: the collection's recorded "
+                "one, else cosine)\n"
                 "  --dim N             dimension the target must have "
                 "(default: the target's,\n"
                 "                      else the first upsert's)\n"
@@ -70,6 +73,10 @@ static void usage(FILE *fp) {
                 "(the build's memory)\n"
                 "  --dlq-topic TOPIC   dead-letter topic (default: "
                 "TOPIC.dlq)\n"
+                "  --control-topic T   where the collection's recorded "
+                "configuration (metric,\n"
+                "                      dimension) is read (default: "
+                VCDC_CONTROL_TOPIC ")\n"
                 "  --metrics-port N    serve Prometheus metrics on "
                 "127.0.0.1:N\n"
                 "  -X key=value        librdkafka or vcdc.* setting\n"
@@ -99,7 +106,8 @@ int main(int argc, char **argv) {
                 O_INDEX_PARAM,
                 O_UNTIL_TS,
                 O_UNTIL_OFFSETS,
-                O_ALLOW_COMPACTED
+                O_ALLOW_COMPACTED,
+                O_CONTROL_TOPIC
         };
         static const struct option longopts[] = {
                 {"sink", required_argument, NULL, O_SINK},
@@ -116,11 +124,13 @@ int main(int argc, char **argv) {
                 {"until-offsets", required_argument, NULL, O_UNTIL_OFFSETS},
                 {"allow-compacted-history", no_argument, NULL,
                  O_ALLOW_COMPACTED},
+                {"control-topic", required_argument, NULL, O_CONTROL_TOPIC},
                 {"help-conf", no_argument, NULL, O_HELP_CONF},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        vcdc_consumer_opts_t opts = {.metrics_port = -1};
+        vcdc_consumer_opts_t opts = {.metrics_port = -1,
+                                     .control_topic = VCDC_CONTROL_TOPIC};
         const char *brokers = getenv("VCDC_BROKERS"), *key;
         const char *index = NULL, *index_param = NULL;
         const char *until_ts = NULL, *until_offsets = NULL;
@@ -180,6 +190,14 @@ int main(int argc, char **argv) {
                         break;
                 case O_ALLOW_COMPACTED:
                         allow_compacted = 1;
+                        break;
+                case O_CONTROL_TOPIC:
+                        if (!*optarg) {
+                                fprintf(stderr, "vcdc-consumer: "
+                                                "--control-topic: empty\n");
+                                goto usage_err;
+                        }
+                        opts.control_topic = optarg;
                         break;
                 case O_DLQ:
                         key = "vcdc.dlq.topic";

@@ -1,6 +1,6 @@
 /*
  * vcdc - the route in the control topic: record codec, reader, writer and
- * follower. It stores and reads switches; deciding whether to switch is
+ * follower (the topic's plumbing is ctltopic.c's). It stores and reads switches; deciding whether to switch is
  * the cut-over gate's (control/cutover.c).
  */
 #include "route.h"
@@ -15,13 +15,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "admin.h"
-#include "clock.h"
+#include "ctltopic.h"
 #include "log.h"
-
-#define CONNECT_TIMEOUT_MS 15000
-#define WRITE_TIMEOUT_MS   15000
-#define DRAIN_MAX          10000 /* records handled by one poll at most */
 
 const char *vcdc_route_side_name(vcdc_route_side_t side) {
         return side == VCDC_ROUTE_NEW ? "new" : "old";
@@ -113,13 +108,15 @@ char *vcdc_route_record_encode(const vcdc_route_record_t *rec, char *errstr,
         } else if (!(gate = json_object()))
                 goto oom;
         /* json_pack with "o" steals gate even on failure. */
-        obj = json_pack("{s:s, s:s, s:s, s:s*, s:I, s:s*, s:s*, s:b, s:o}",
+        obj = json_pack("{s:s, s:s, s:s, s:s*, s:I, s:s*, s:s*, s:b, s:o, "
+                        "s:s}",
                         "collection", rec->collection, "route",
                         vcdc_route_side_name(rec->route), "previous",
                         vcdc_route_side_name(rec->previous), "action",
                         rec->action, "ts_ms", (json_int_t)rec->ts_ms, "user",
                         rec->user, "host", rec->host, "forced",
-                        rec->forced ? 1 : 0, "gate", gate);
+                        rec->forced ? 1 : 0, "gate", gate, "kind",
+                        "route");
         if (!obj)
                 goto oom;
         if (!(text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII |
@@ -198,6 +195,10 @@ int vcdc_route_record_decode(const void *buf, size_t len,
                          "route record is not a JSON object");
                 goto done;
         }
+        if (!vcdc_ctltopic_kind_is(obj, "route")) {
+                r = 1; /* another kind of control record */
+                goto done;
+        }
         if (get_str(obj, "collection", 1, &rec->collection, errstr,
                     errstr_size) == -1)
                 goto done;
@@ -246,7 +247,7 @@ int vcdc_route_record_decode(const void *buf, size_t len,
         r = 0;
 done:
         json_decref(obj);
-        if (r == -1)
+        if (r != 0)
                 vcdc_route_record_clear(rec);
         return r;
 }
@@ -260,125 +261,19 @@ int vcdc_route_history_key(const vcdc_route_record_t *rec, char *buf,
 }
 
 /*
- * Kafka plumbing shared by the reader, the writer and the follower.
- */
-
-/* A client configuration from conf without group settings: readers of the
- * control topic never join a group. */
-static rd_kafka_conf_t *client_conf(const vcdc_conf_t *conf,
-                                    const char *const *props, char *errstr,
-                                    size_t errstr_size) {
-        static const char *filter[] = {"group.", "enable.auto.",
-                                       "auto.commit."};
-        rd_kafka_conf_t *copy, *rkc;
-        char err[256];
-
-        if (!(copy = vcdc_conf_kafka_dup(conf))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        rkc = rd_kafka_conf_dup_filter(copy, sizeof(filter) / sizeof(*filter),
-                                       filter);
-        rd_kafka_conf_destroy(copy);
-        if (!rkc) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        rd_kafka_conf_set_log_cb(rkc, vcdc_log_rdkafka_cb);
-        for (; props && props[0]; props += 2)
-                if (rd_kafka_conf_set(rkc, props[0], props[1], err,
-                                      sizeof(err)) != RD_KAFKA_CONF_OK) {
-                        snprintf(errstr, errstr_size, "%s=%s: %s", props[0],
-                                 props[1], err);
-                        rd_kafka_conf_destroy(rkc);
-                        return NULL;
-                }
-        return rkc;
-}
-
-/*
- * Creates the control topic if needed and waits until its partitions are
- * known. Returns the partition count, or -1 with errstr.
- */
-static int ensure_topic(rd_kafka_t *rk, const char *topic, char *errstr,
-                        size_t errstr_size) {
-        static const char *const configs[] = {"cleanup.policy", "compact",
-                                              NULL};
-        int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS;
-        char policy[64], err[512];
-        int cnt, created = 0;
-
-        for (;;) {
-                if (vcdc_admin_partition_count(rk, topic, &cnt, 5000, errstr,
-                                               errstr_size) == -1)
-                        return -1;
-                if (cnt > 0)
-                        break;
-                if (!created) {
-                        if (vcdc_admin_create_topic(
-                                    rk, topic, 1 /*partition*/,
-                                    -1 /*broker default*/, configs, 10000,
-                                    errstr, errstr_size) == -1)
-                                return -1;
-                        VCDC_INFO("route", "created the control topic %s",
-                                  topic);
-                        created = 1;
-                }
-                if (vcdc_clock_ms() > deadline) {
-                        snprintf(errstr, errstr_size,
-                                 "control topic %s: no partitions after "
-                                 "%d ms",
-                                 topic, CONNECT_TIMEOUT_MS);
-                        return -1;
-                }
-                nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
-        }
-        if (!created &&
-            vcdc_admin_topic_config(rk, topic, "cleanup.policy", policy,
-                                    sizeof(policy), 10000, err,
-                                    sizeof(err)) == 0 &&
-            !vcdc_admin_policy_keeps_history(policy))
-                VCDC_WARN("route",
-                          "control topic %s has cleanup.policy=%s: the "
-                          "route and its history can be deleted; it should "
-                          "be compact",
-                          topic, policy);
-        return cnt;
-}
-
-/*
  * The follower (the reader is a follower that also keeps the history and
- * stops at the end).
+ * stops at the end), on the control topic's reader (ctltopic.h).
  */
-
-typedef struct fpart_s {
-        int32_t partition;
-        int64_t end;    /* log end when the follower started */
-        int started, caught_up;
-} fpart_t;
 
 struct vcdc_route_follower_s {
-        rd_kafka_t *rk;
-        rd_kafka_topic_t *rkt;
-        rd_kafka_queue_t *q;
-        char *topic, *collection;
-        fpart_t *parts;
-        size_t part_cnt;
+        vcdc_ctlreader_t *reader;
+        char *collection;
         int has_current;
         vcdc_route_record_t current;
         int keep_history;
         vcdc_route_record_t *history;
         size_t history_cnt, history_cap;
 };
-
-static fpart_t *fpart_find(vcdc_route_follower_t *f, int32_t partition) {
-        size_t i;
-
-        for (i = 0; i < f->part_cnt; i++)
-                if (f->parts[i].partition == partition)
-                        return &f->parts[i];
-        return NULL;
-}
 
 static void history_add(vcdc_route_follower_t *f,
                         const vcdc_route_record_t *rec) {
@@ -402,37 +297,37 @@ static void history_add(vcdc_route_follower_t *f,
                 f->history_cnt++;
 }
 
-/* One message of the control topic. Returns 1 when the side changed. */
-static int handle(vcdc_route_follower_t *f, const rd_kafka_message_t *rkm) {
+/* One message of the control topic (vcdc_ctlreader_cb_t). */
+static void handle(const rd_kafka_message_t *rkm, void *opaque) {
+        vcdc_route_follower_t *f = opaque;
+        /* Not f->reader's: this runs inside vcdc_ctlreader_new too. */
+        const char *topic =
+                rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "control topic";
         vcdc_route_record_t rec;
-        vcdc_route_side_t before = vcdc_route_follower_side(f);
-        fpart_t *p = fpart_find(f, rkm->partition);
         char errstr[256];
+        int r;
 
         if (rkm->err) {
-                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (p)
-                                p->caught_up = 1;
-                } else
-                        VCDC_WARN("route", "%s [%" PRId32 "]: %s", f->topic,
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        VCDC_WARN("route", "%s [%" PRId32 "]: %s", topic,
                                   rkm->partition,
                                   rd_kafka_message_errstr(rkm));
-                return 0;
+                return;
         }
-        if (p && rkm->offset + 1 >= p->end)
-                p->caught_up = 1;
         if (!rkm->payload)
-                return 0; /* a tombstone: some key was retired */
-        if (vcdc_route_record_decode(rkm->payload, rkm->len, &rec, errstr,
-                                     sizeof(errstr)) == -1) {
+                return; /* a tombstone: some key was retired */
+        if ((r = vcdc_route_record_decode(rkm->payload, rkm->len, &rec,
+                                          errstr, sizeof(errstr))) == 1)
+                return; /* a record of another kind */
+        if (r == -1) {
                 VCDC_WARN("route",
                           "%s [%" PRId32 "] offset %" PRId64 ": skipped: %s",
-                          f->topic, rkm->partition, rkm->offset, errstr);
-                return 0;
+                          topic, rkm->partition, rkm->offset, errstr);
+                return;
         }
         if (strcmp(rec.collection, f->collection)) {
                 vcdc_route_record_clear(&rec);
-                return 0;
+                return;
         }
         if (f->keep_history &&
             !(rkm->key_len == strlen(f->collection) &&
@@ -444,16 +339,6 @@ static int handle(vcdc_route_follower_t *f, const rd_kafka_message_t *rkm) {
                 f->has_current = 1;
         } else
                 vcdc_route_record_clear(&rec);
-        return vcdc_route_follower_side(f) != before;
-}
-
-static int caught_up(const vcdc_route_follower_t *f) {
-        size_t i;
-
-        for (i = 0; i < f->part_cnt; i++)
-                if (f->parts[i].started && !f->parts[i].caught_up)
-                        return 0;
-        return 1;
 }
 
 static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
@@ -461,99 +346,21 @@ static vcdc_route_follower_t *follower_new(const vcdc_conf_t *conf,
                                            const char *collection,
                                            int keep_history, char *errstr,
                                            size_t errstr_size) {
-        static const char *const props[] = {
-                "enable.partition.eof", "true",
-                "fetch.wait.max.ms", "100",
-                "fetch.error.backoff.ms", "100",
-                "auto.offset.reset", "earliest",
-                "topic.metadata.refresh.interval.ms", "10000",
-                NULL,
-        };
         vcdc_route_follower_t *f = calloc(1, sizeof(*f));
-        rd_kafka_conf_t *rkc = NULL;
-        rd_kafka_message_t *rkm;
-        int64_t deadline = vcdc_clock_ms() + CONNECT_TIMEOUT_MS, lo;
-        char err[512];
-        int cnt;
-        size_t i;
 
-        if (!control_topic)
-                control_topic = VCDC_ROUTE_CONTROL_TOPIC;
-        if (!f || !(f->topic = strdup(control_topic)) ||
-            !(f->collection = strdup(collection))) {
+        if (!f || !(f->collection = strdup(collection))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
         f->keep_history = keep_history;
-        if (!(rkc = client_conf(conf, props, errstr, errstr_size)))
-                goto err;
-        if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, err,
-                                   sizeof(err)))) {
-                snprintf(errstr, errstr_size, "control topic reader: %s", err);
-                goto err;
-        }
-        rkc = NULL;
-        if ((cnt = ensure_topic(f->rk, control_topic, errstr, errstr_size)) ==
-            -1)
-                goto err;
-        if (!(f->parts = calloc((size_t)cnt, sizeof(*f->parts))) ||
-            !(f->rkt = rd_kafka_topic_new(f->rk, control_topic, NULL)) ||
-            !(f->q = rd_kafka_queue_new(f->rk))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto err;
-        }
-        f->part_cnt = (size_t)cnt;
-        for (i = 0; i < f->part_cnt; i++) {
-                fpart_t *p = &f->parts[i];
-                rd_kafka_resp_err_t kerr;
-
-                p->partition = (int32_t)i;
-                /* A new topic's leader may take a moment to be elected. */
-                while ((kerr = rd_kafka_query_watermark_offsets(
-                                f->rk, control_topic, p->partition, &lo,
-                                &p->end, 5000)) &&
-                       vcdc_clock_ms() < deadline)
-                        nanosleep(&(struct timespec){.tv_nsec = 100000000L},
-                                  NULL);
-                if (kerr) {
-                        snprintf(errstr, errstr_size,
-                                 "control topic %s [%" PRId32
-                                 "]: cannot read the log end: %s",
-                                 control_topic, p->partition,
-                                 rd_kafka_err2str(kerr));
-                        goto err;
-                }
-                p->caught_up = p->end <= lo;
-                if (rd_kafka_consume_start_queue(f->rkt, p->partition,
-                                                 RD_KAFKA_OFFSET_BEGINNING,
-                                                 f->q) == -1) {
-                        snprintf(errstr, errstr_size,
-                                 "control topic %s [%" PRId32 "]: %s",
-                                 control_topic, p->partition,
-                                 rd_kafka_err2str(rd_kafka_last_error()));
-                        goto err;
-                }
-                p->started = 1;
-        }
-        /* Up to the end seen at start: the route is known once _new
+        /* Reads up to the end seen at start: the route is known once _new
          * returns. */
-        while (!caught_up(f)) {
-                if (vcdc_clock_ms() > deadline) {
-                        snprintf(errstr, errstr_size,
-                                 "control topic %s: not read to its end "
-                                 "within %d ms",
-                                 control_topic, CONNECT_TIMEOUT_MS);
-                        goto err;
-                }
-                if ((rkm = rd_kafka_consume_queue(f->q, 100 /*ms*/))) {
-                        handle(f, rkm);
-                        rd_kafka_message_destroy(rkm);
-                }
-        }
+        if (!(f->reader = vcdc_ctlreader_new(conf, control_topic,
+                                             1 /*create*/, handle, f, NULL,
+                                             errstr, errstr_size)))
+                goto err;
         return f;
 err:
-        if (rkc)
-                rd_kafka_conf_destroy(rkc);
         vcdc_route_follower_destroy(f);
         return NULL;
 }
@@ -578,17 +385,8 @@ vcdc_route_follower_record(const vcdc_route_follower_t *f) {
 
 int vcdc_route_follower_poll(vcdc_route_follower_t *f, int timeout_ms) {
         vcdc_route_side_t before = vcdc_route_follower_side(f);
-        rd_kafka_message_t *rkm;
-        int n = 0;
 
-        rkm = rd_kafka_consume_queue(f->q, timeout_ms);
-        while (rkm) {
-                handle(f, rkm);
-                rd_kafka_message_destroy(rkm);
-                if (++n >= DRAIN_MAX)
-                        break;
-                rkm = rd_kafka_consume_queue(f->q, 0 /*non-blocking*/);
-        }
+        vcdc_ctlreader_poll(f->reader, timeout_ms, 0 /*default bound*/);
         return vcdc_route_follower_side(f) != before;
 }
 
@@ -597,21 +395,11 @@ void vcdc_route_follower_destroy(vcdc_route_follower_t *f) {
 
         if (!f)
                 return;
-        for (i = 0; i < f->part_cnt; i++)
-                if (f->parts[i].started)
-                        rd_kafka_consume_stop(f->rkt, f->parts[i].partition);
-        if (f->q)
-                rd_kafka_queue_destroy(f->q);
-        if (f->rkt)
-                rd_kafka_topic_destroy(f->rkt);
-        if (f->rk)
-                rd_kafka_destroy(f->rk);
+        vcdc_ctlreader_destroy(f->reader);
         vcdc_route_record_clear(&f->current);
         for (i = 0; i < f->history_cnt; i++)
                 vcdc_route_record_clear(&f->history[i]);
         free(f->history);
-        free(f->parts);
-        free(f->topic);
         free(f->collection);
         free(f);
 }
@@ -664,50 +452,18 @@ void vcdc_route_state_clear(vcdc_route_state_t *state) {
         memset(state, 0, sizeof(*state));
 }
 
+
 /*
  * The writer.
  */
 
-typedef struct delivery_s {
-        int pending;
-        rd_kafka_resp_err_t err[2];
-} delivery_t;
-
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
-                      void *opaque) {
-        delivery_t *d = opaque;
-        intptr_t which = (intptr_t)rkm->_private;
-
-        (void)rk;
-        if (which >= 0 && which < 2)
-                d->err[which] = rkm->err;
-        d->pending--;
-}
-
 int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
                      const vcdc_route_record_t *rec, char *errstr,
                      size_t errstr_size) {
-        static const char *const props[] = {
-                "enable.idempotence", "true",
-                "acks", "all",
-                "linger.ms", "0",
-                /* A producer's metadata request would otherwise have the
-                 * broker create a missing topic with its defaults (not
-                 * compacted) before ensure_topic() creates it right. */
-                "allow.auto.create.topics", "false",
-                NULL,
-        };
-        delivery_t d = {.pending = 0,
-                        .err = {RD_KAFKA_RESP_ERR__IN_PROGRESS,
-                                RD_KAFKA_RESP_ERR__IN_PROGRESS}};
-        rd_kafka_conf_t *rkc;
-        rd_kafka_t *rk = NULL;
-        rd_kafka_resp_err_t kerr;
-        char hkey[1024], err[512], *value;
-        const char *keys[2];
-        int64_t deadline;
+        rd_kafka_resp_err_t errs[2];
+        const char *keys[2], *values[2];
+        char hkey[1024], *value;
         int r = -1;
-        intptr_t i;
 
         if (!control_topic)
                 control_topic = VCDC_ROUTE_CONTROL_TOPIC;
@@ -717,65 +473,35 @@ int vcdc_route_write(const vcdc_conf_t *conf, const char *control_topic,
                 snprintf(errstr, errstr_size, "collection name too long");
                 goto done;
         }
-        if (!(rkc = client_conf(conf, props, errstr, errstr_size)))
-                goto done;
-        rd_kafka_conf_set_opaque(rkc, &d);
-        rd_kafka_conf_set_dr_msg_cb(rkc, dr_msg_cb);
-        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, err, sizeof(err)))) {
-                snprintf(errstr, errstr_size, "control topic writer: %s", err);
-                rd_kafka_conf_destroy(rkc);
-                goto done;
-        }
-        if (ensure_topic(rk, control_topic, errstr, errstr_size) == -1)
-                goto done;
         /* The current route first: a history record of a switch that never
          * happened would be worse than a switch missing from the history
          * (the reader adds the current record to the history anyway). */
         keys[0] = rec->collection;
         keys[1] = hkey;
-        for (i = 0; i < 2; i++) {
-                deadline = vcdc_clock_ms() + WRITE_TIMEOUT_MS;
-                while ((kerr = rd_kafka_producev(
-                                rk, RD_KAFKA_V_TOPIC(control_topic),
-                                RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
-                                RD_KAFKA_V_VALUE(value, strlen(value)),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_OPAQUE((void *)i),
-                                RD_KAFKA_V_END)) ==
-                               RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-                       vcdc_clock_ms() < deadline)
-                        rd_kafka_poll(rk, 100 /*ms*/);
-                if (kerr) {
-                        snprintf(errstr, errstr_size,
-                                 "control topic %s: cannot produce: %s",
-                                 control_topic, rd_kafka_err2str(kerr));
-                        goto done;
-                }
-                d.pending++;
-        }
-        rd_kafka_flush(rk, WRITE_TIMEOUT_MS);
-        if (d.err[0]) {
+        values[0] = values[1] = value;
+        if (vcdc_ctltopic_write(conf, control_topic, keys, values, 2, errs,
+                                errstr, errstr_size) == -1)
+                goto done;
+        if (errs[0]) {
                 snprintf(errstr, errstr_size,
                          "control topic %s: the route of %s was not written: "
                          "%s",
                          control_topic, rec->collection,
-                         d.err[0] == RD_KAFKA_RESP_ERR__IN_PROGRESS
+                         errs[0] == RD_KAFKA_RESP_ERR__IN_PROGRESS
                                  ? "no delivery report within the timeout"
-                                 : rd_kafka_err2str(d.err[0]));
+                                 : rd_kafka_err2str(errs[0]));
                 goto done;
         }
-        if (d.err[1])
+        if (errs[1])
                 VCDC_WARN("route",
                           "control topic %s: the route of %s is written but "
                           "its history record %s is not: %s",
                           control_topic, rec->collection, hkey,
-                          d.err[1] == RD_KAFKA_RESP_ERR__IN_PROGRESS
+                          errs[1] == RD_KAFKA_RESP_ERR__IN_PROGRESS
                                   ? "no delivery report within the timeout"
-                                  : rd_kafka_err2str(d.err[1]));
+                                  : rd_kafka_err2str(errs[1]));
         r = 0;
 done:
-        if (rk)
-                rd_kafka_destroy(rk);
         free(value);
         return r;
 }

@@ -4,8 +4,8 @@
  * switches; whether to switch is the cut-over gate's (control/cutover.h).
  *
  * The route lives in a control topic (default "vcdc.control"), created on
- * first use with one partition and cleanup.policy=compact. Each switch
- * writes two records carrying the same value:
+ * first use with one partition and cleanup.policy=compact (ctltopic.h).
+ * Each switch writes two records carrying the same value:
  *
  *   key "COLLECTION"            the current route. Compaction keeps the
  *                               latest value of a key, so this one is
@@ -23,15 +23,20 @@
  *    "ts_ms": 1767225600000,     when, ms since the epoch
  *    "user": "ops", "host": "ops1",   who, from where
  *    "forced": false,            true: switched by --force despite the gate
- *    "gate": {...}}              the gate's checks with their figures
+ *    "gate": {...},              the gate's checks with their figures
  *                                (vcdc cutover); {} for a rollback
+ *    "kind": "route"}            the control record's kind (ctltopic.h);
+ *                                absent in records written before kinds
  *
  * A record belongs to the collection its value names, whatever the key
  * (a collection whose name holds '#' is no problem), and the newest ts_ms
  * wins: a switch takes max(now, last ts_ms + 1), so history keys of a
  * collection never collide and order is total even across partitions.
+ *
  * A collection nothing was ever written for is routed to OLD. Tombstones
- * and malformed values are skipped (with a warning) by every reader.
+ * and malformed values are skipped (with a warning) by every reader;
+ * records of another kind (a "kind" other than "route": the collections'
+ * configuration, snapshot checkpoints) are skipped without one.
  */
 #ifndef VCDC_ROUTE_H
 #define VCDC_ROUTE_H
@@ -83,8 +88,9 @@ char *vcdc_route_record_encode(const vcdc_route_record_t *rec, char *errstr,
 
 /**
  * Parses a control record's value into rec (initialised or cleared; cleared
- * again on failure). Unknown fields are ignored. Returns 0, or -1 with
- * errstr saying what is wrong.
+ * again unless 0 is returned). Unknown fields are ignored. Returns 0, 1
+ * for a control record of another kind (its "kind" is present and not
+ * "route"; errstr untouched), or -1 with errstr saying what is wrong.
  */
 int vcdc_route_record_decode(const void *buf, size_t len,
                              vcdc_route_record_t *rec, char *errstr,

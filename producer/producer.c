@@ -263,25 +263,50 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
  * or VCDC_PRODUCER_ERR_FATAL. */
 static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
                    size_t len, const char *key, size_t key_len, void *kind,
-                   char *errstr, size_t errstr_size) {
+                   const vcdc_tag_t *tags, size_t tag_cnt, char *errstr,
+                   size_t errstr_size) {
         rd_kafka_resp_err_t err;
+        rd_kafka_headers_t *hdrs = NULL;
         char max[32] = "?";
-        size_t max_size = sizeof(max);
+        size_t max_size = sizeof(max), i;
+        int r = VCDC_PRODUCER_ERR_FATAL;
 
+        if (tag_cnt) {
+                /* A header list of its own (librdkafka takes it with the
+                 * message); only tagged messages pay for the allocation. */
+                hdrs = rd_kafka_headers_new(tag_cnt + 1);
+                rd_kafka_header_add(hdrs, "vcdc.partitions", -1,
+                                    p->partition_hdr,
+                                    (ssize_t)p->partition_hdr_len);
+                for (i = 0; i < tag_cnt; i++)
+                        rd_kafka_header_add(hdrs, tags[i].name, -1,
+                                            tags[i].value, -1);
+        }
         for (;;) {
                 if (p->fatal) {
                         snprintf(errstr, errstr_size, "%s", p->fatal_err);
-                        return VCDC_PRODUCER_ERR_FATAL;
+                        goto fail;
                 }
-                err = rd_kafka_producev(
-                        p->rk, RD_KAFKA_V_RKT(p->rkt),
-                        RD_KAFKA_V_PARTITION(partition),
-                        RD_KAFKA_V_KEY(key, key_len),
-                        RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_HEADER("vcdc.partitions", p->partition_hdr,
-                                          (ssize_t)p->partition_hdr_len),
-                        RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
+                if (hdrs)
+                        err = rd_kafka_producev(
+                                p->rk, RD_KAFKA_V_RKT(p->rkt),
+                                RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
+                else
+                        err = rd_kafka_producev(
+                                p->rk, RD_KAFKA_V_RKT(p->rkt),
+                                RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADER("vcdc.partitions",
+                                                  p->partition_hdr,
+                                                  (ssize_t)p->partition_hdr_len),
+                                RD_KAFKA_V_OPAQUE(kind), RD_KAFKA_V_END);
                 if (!err)
                         break;
                 if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
@@ -296,12 +321,13 @@ static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
                                  "or raise -X message.max.bytes and the "
                                  "topic's max.message.bytes",
                                  (int)key_len, key, len + key_len, max);
-                        return VCDC_PRODUCER_ERR_RECORD;
+                        r = VCDC_PRODUCER_ERR_RECORD;
+                        goto fail;
                 }
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         snprintf(errstr, errstr_size, "produce %.*s: %s",
                                  (int)key_len, key, rd_kafka_err2str(err));
-                        return VCDC_PRODUCER_ERR_FATAL;
+                        goto fail;
                 }
                 /* Let delivery reports make room. */
                 rd_kafka_poll(p->rk, 100 /*ms*/);
@@ -309,10 +335,20 @@ static int produce(vcdc_producer_t *p, int32_t partition, const void *value,
         p->stats.messages++;
         p->stats.bytes += len;
         return 0;
+fail:
+        if (hdrs) /* not taken on failure */
+                rd_kafka_headers_destroy(hdrs);
+        return r;
 }
 
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size) {
+        return vcdc_producer_send_tagged(p, rec, NULL, 0, errstr, errstr_size);
+}
+
+int vcdc_producer_send_tagged(vcdc_producer_t *p, const vcdc_record_t *rec,
+                              const vcdc_tag_t *tags, size_t tag_cnt,
+                              char *errstr, size_t errstr_size) {
         size_t len, key_len;
         int32_t partition;
         int r;
@@ -345,12 +381,12 @@ int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                 p->rkt, p->key, key_len, p->partition_cnt, NULL, NULL);
         if ((r = produce(p, partition, p->value, len, p->key, key_len,
                          rec->op == VCDC_OP_DELETE ? MSG_DELETE : MSG_RECORD,
-                         errstr, errstr_size)))
+                         tags, tag_cnt, errstr, errstr_size)))
                 return r;
         p->stats.sent++;
         if (rec->op == VCDC_OP_DELETE &&
             produce(p, partition, NULL, 0, p->key, key_len, MSG_TOMBSTONE,
-                    errstr, errstr_size)) {
+                    tags, tag_cnt, errstr, errstr_size)) {
                 /* The DELETE record went out, its tombstone did not: the
                  * record is never counted as acked, so flush reports it. */
                 return VCDC_PRODUCER_ERR_FATAL;

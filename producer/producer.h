@@ -70,6 +70,21 @@ int vcdc_producer_ensure_topic(vcdc_producer_t *p, int create,
 int vcdc_producer_send(vcdc_producer_t *p, const vcdc_record_t *rec,
                        char *errstr, size_t errstr_size);
 
+/* A header of a tagged record: NUL-terminated name and value. */
+typedef struct vcdc_tag_s {
+        const char *name;
+        const char *value;
+} vcdc_tag_t;
+
+/**
+ * vcdc_producer_send() with tags[0..tag_cnt) as extra headers on the
+ * record and, for a delete, on its tombstone too (vcdc snapshot marks its
+ * records so; DESIGN.md, The snapshot of a live OLD).
+ */
+int vcdc_producer_send_tagged(vcdc_producer_t *p, const vcdc_record_t *rec,
+                              const vcdc_tag_t *tags, size_t tag_cnt,
+                              char *errstr, size_t errstr_size);
+
 /** Serves delivery reports for up to timeout_ms. */
 void vcdc_producer_poll(vcdc_producer_t *p, int timeout_ms);
 

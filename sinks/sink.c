@@ -319,10 +319,33 @@ vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   size_t max, int with_vectors,
                                   vcdc_record_t *out, size_t *cntp,
                                   char *errstr, size_t errstr_size) {
+        return vcdc_sink_scan_shifted(sink, cursorp, max, with_vectors, 0,
+                                      NULL, out, cntp, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_scan_shifted(vcdc_sink_t *sink, char **cursorp,
+                                          size_t max, int with_vectors,
+                                          uint64_t shift, int *lostp,
+                                          vcdc_record_t *out, size_t *cntp,
+                                          char *errstr, size_t errstr_size) {
+        if (lostp)
+                *lostp = 0;
         if (!sink->ops->scan)
                 return unsupported(sink, "scan", errstr, errstr_size);
-        return sink->ops->scan(sink, cursorp, max, with_vectors, out, cntp,
-                               errstr, errstr_size);
+        return sink->ops->scan(sink, cursorp, max, with_vectors, shift, lostp,
+                               out, cntp, errstr, errstr_size);
+}
+
+vcdc_sink_status_t vcdc_sink_exists(vcdc_sink_t *sink, int *existsp,
+                                    char *errstr, size_t errstr_size) {
+        *existsp = 0;
+        if (!sink->ops->exists)
+                return unsupported(sink, "exists", errstr, errstr_size);
+        return sink->ops->exists(sink, existsp, errstr, errstr_size);
+}
+
+vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink) {
+        return sink->conf.metric;
 }
 
 vcdc_sink_status_t vcdc_sink_query(vcdc_sink_t *sink, const float *vector,

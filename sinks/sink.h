@@ -253,6 +253,30 @@ vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   char *errstr, size_t errstr_size);
 
 /**
+ * vcdc_sink_scan() for a caller that knows how far records can have moved
+ * since the previous page: at most shift records before the cursor were
+ * deleted since (vcdc snapshot counts the deletes in the log, which is the
+ * only way its source changes). A sink whose order is its key (pgvector)
+ * never loses its place and ignores shift. Chroma, which pages by offset
+ * in insertion order, loses it only when every record it returned last
+ * was deleted since: it then steps back by shift (by their number when
+ * shift is smaller), so nothing is missed and a record may come twice,
+ * and sets *lostp (when not NULL) to 1.
+ */
+vcdc_sink_status_t vcdc_sink_scan_shifted(vcdc_sink_t *sink, char **cursorp,
+                                          size_t max, int with_vectors,
+                                          uint64_t shift, int *lostp,
+                                          vcdc_record_t *out, size_t *cntp,
+                                          char *errstr, size_t errstr_size);
+
+/** Whether the target (collection, table) exists now: *existsp 1 or 0. */
+vcdc_sink_status_t vcdc_sink_exists(vcdc_sink_t *sink, int *existsp,
+                                    char *errstr, size_t errstr_size);
+
+/** The metric: the existing target's own, else the configured one. */
+vcdc_metric_t vcdc_sink_metric(const vcdc_sink_t *sink);
+
+/**
  * The k nearest neighbours of vector (dim floats), nearest first.
  * hits must hold k entries; *cntp is set to how many were filled.
  * The caller frees each hits[i].id.

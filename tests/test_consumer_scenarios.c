@@ -20,7 +20,11 @@
  *  11  the dead-letter producer's queue holds 2 messages and 60 records
  *      are refused while the topic has no leader: the consumer never
  *      blocks on the full queue (it keeps its group, max.poll.interval.ms
- *      is 6 s and the outage 8 s), and every dead letter arrives.
+ *      is 6 s and the outage 8 s), and every dead letter arrives;
+ *  snapshot (issue 18) records with a vcdc.snapshot.group header (an
+ *      upsert, a delete and its tombstone, a repair): the group the header
+ *      names applies none of them and commits past them, another group
+ *      applies them like any record.
  *
  * Same machinery as the model test (tests/model/): the mock cluster, the
  * shared-file test database, consumers as processes of their own.
@@ -45,6 +49,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "log.h"
 #include "model/kit.h"
 #include "model/memdb.h"
@@ -739,12 +744,176 @@ static void test_scenario11_dlq_queue_full(void **state) {
         scen_finish(&s, "scenario 11");
 }
 
+/*
+ * Snapshot records: skipped by the group their vcdc.snapshot.group header
+ * names, applied by every other.
+ */
+
+/* Writes rec (a delete: its DELETE record, then its tombstone) with the
+ * snapshot tool's headers, as that tool does; repair: a vcdc.repair
+ * header too. Returns the offset of its first message. */
+static int64_t scen_send_snapshot(scen_t *s, rd_kafka_t *rk,
+                                  const vcdc_record_t *rec, const char *group,
+                                  int repair) {
+        vcdc_codec_t *codec;
+        char errstr[512], *key;
+        void *value = NULL;
+        size_t key_len, len = 0;
+        int64_t offset = s->written;
+        int i, n = rec->op == VCDC_OP_DELETE ? 2 : 1;
+
+        if (!(codec = vcdc_codec_new(errstr, sizeof(errstr))) ||
+            vcdc_codec_encode(codec, rec, &value, &len, errstr,
+                              sizeof(errstr)) ||
+            vcdc_key_encode(rec->collection, rec->id, &key, &key_len))
+                fail_msg("encode: %s", errstr);
+        for (i = 0; i < n; i++) {
+                rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+
+                rd_kafka_header_add(hdrs, "vcdc.partitions", -1, "1", -1);
+                rd_kafka_header_add(hdrs, "vcdc.snapshot", -1, "run1:0", -1);
+                rd_kafka_header_add(hdrs, "vcdc.snapshot.group", -1, group,
+                                    -1);
+                if (repair)
+                        rd_kafka_header_add(hdrs, "vcdc.repair", -1, "0:1",
+                                            -1);
+                /* The tombstone, i == 1, has no value. */
+                if (rd_kafka_producev(
+                            rk, RD_KAFKA_V_TOPIC(s->topic),
+                            RD_KAFKA_V_PARTITION(0),
+                            RD_KAFKA_V_KEY(key, key_len),
+                            RD_KAFKA_V_VALUE(i ? NULL : value, i ? 0 : len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) {
+                        rd_kafka_headers_destroy(hdrs);
+                        fail_msg("produce a snapshot record");
+                }
+        }
+        if (rd_kafka_flush(rk, WAIT_MS) || rd_kafka_outq_len(rk))
+                fail_msg("snapshot records not delivered");
+        s->written += n;
+        free(key);
+        free(value);
+        vcdc_codec_destroy(codec);
+        return offset;
+}
+
+/* 1 when the consumers are the test's reference (VCDC_MODEL_REFERENCE). */
+static int reference(void) {
+        const char *v = getenv("VCDC_MODEL_REFERENCE");
+
+        return v && *v && strcmp(v, "0");
+}
+
+static void check_row(scen_t *s, const memdb_target_t *t, const char *name,
+                      const char *id, int tag) {
+        const memdb_row_t *row = t ? memdb_row(t, id) : NULL;
+
+        if (tag < 0 && row)
+                hres_add(&s->res, "target %s holds docs/%s (%s): expected "
+                         "it deleted or never written", name, id, row->tag);
+        else if (tag >= 0 && (!row || row->hash != rec_hash("docs", id, 4,
+                                                            tag, NULL)))
+                hres_add(&s->res, "target %s: docs/%s is %s, expected "
+                         "record s%d", name, id, row ? row->tag : "missing",
+                         tag);
+}
+
+static void test_snapshot_own_group(void **state) {
+        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
+        memdb_state_t *st;
+        const memdb_target_t *t;
+        vcdc_record_t rec;
+        rd_kafka_t *rk;
+        char errstr[512], last[2100];
+        int64_t end;
+        int old, new;
+        scen_t s;
+
+        (void)state;
+        scen_start(&s, "ssn");
+        if (rd_kafka_conf_set(rkc, "bootstrap.servers", s.mock.bootstraps,
+                              errstr, sizeof(errstr)) ||
+            !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, errstr,
+                                sizeof(errstr))))
+                fail_msg("snapshot producer: %s", errstr);
+        /* The live changes, OLD's own. */
+        scen_send(&s, "docs", "1", VCDC_OP_UPSERT, 4, 1, NULL, 0);
+        scen_send(&s, "docs", "2", VCDC_OP_UPSERT, 4, 2, NULL, 0);
+        scen_send(&s, "docs", "3", VCDC_OP_UPSERT, 4, 3, NULL, 0);
+        scen_flush(&s);
+        /* What the snapshot tool wrote for group ssn.old: an upsert of a
+         * live id, one of an id only OLD held, a delete with its
+         * tombstone, a repair; the last message of the topic is one of
+         * them, so the offsets must go past it. */
+        make_rec(&rec, "docs", "1", VCDC_OP_UPSERT, 4, 11, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
+        vcdc_record_clear(&rec);
+        make_rec(&rec, "docs", "4", VCDC_OP_UPSERT, 4, 14, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
+        vcdc_record_clear(&rec);
+        make_rec(&rec, "docs", "5", VCDC_OP_UPSERT, 4, 15, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.old", 1 /*repair*/);
+        vcdc_record_clear(&rec);
+        make_rec(&rec, "docs", "2", VCDC_OP_DELETE, 0, 0, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
+        vcdc_record_clear(&rec);
+        /* Another group's snapshot record: OLD applies it. */
+        make_rec(&rec, "docs", "6", VCDC_OP_UPSERT, 4, 16, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.other", 0);
+        vcdc_record_clear(&rec);
+        make_rec(&rec, "docs", "3", VCDC_OP_DELETE, 0, 0, NULL, 0);
+        scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
+        vcdc_record_clear(&rec);
+        rd_kafka_destroy(rk);
+        end = s.written;
+
+        old = scen_consumer(&s, "ssn.old", "told", "docs", NULL);
+        new = scen_consumer(&s, "ssn.new", "tnew", "docs", NULL);
+        wait_committed(&s, old, end);
+        wait_committed(&s, new, end);
+        scen_stop_ok(&s, old);
+        scen_stop_ok(&s, new);
+        /* The counters (the reference consumer has none). */
+        kit_log_last(s.c[old].log, "run returned", last, sizeof(last));
+        if (!reference() && !strstr(last, " 7 own snapshot records skipped"))
+                hres_add(&s.res,
+                         "group ssn.old should count 7 own snapshot "
+                         "messages skipped; it says: %s",
+                         *last ? last : "nothing");
+        kit_log_last(s.c[new].log, "run returned", last, sizeof(last));
+        if (!reference() && !strstr(last, " 0 own snapshot records skipped"))
+                hres_add(&s.res,
+                         "group ssn.new skipped snapshot records of "
+                         "another group: %s",
+                         *last ? last : "nothing");
+
+        snapshot(&s, &st, NULL);
+        t = memdb_target(st, "told");
+        check_row(&s, t, "told", "1", 1);
+        check_row(&s, t, "told", "2", 2);
+        check_row(&s, t, "told", "3", 3);
+        check_row(&s, t, "told", "4", -1);
+        check_row(&s, t, "told", "5", -1);
+        check_row(&s, t, "told", "6", 16);
+        t = memdb_target(st, "tnew");
+        check_row(&s, t, "tnew", "1", 11);
+        check_row(&s, t, "tnew", "2", -1);
+        check_row(&s, t, "tnew", "3", -1);
+        check_row(&s, t, "tnew", "4", 14);
+        check_row(&s, t, "tnew", "5", 15);
+        check_row(&s, t, "tnew", "6", 16);
+        free(st);
+        scen_finish(&s, "snapshot records");
+}
+
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_scenario4_collections),
                 cmocka_unit_test(test_scenario5_dimension),
                 cmocka_unit_test(test_scenario6_dlq_outage),
                 cmocka_unit_test(test_scenario11_dlq_queue_full),
+                cmocka_unit_test(test_snapshot_own_group),
         };
         char exe[4096];
         ssize_t len;

@@ -34,6 +34,7 @@ static void test_roundtrip(void **state) {
         assert_non_null(text);
         /* Fields in the documented order, compact. */
         assert_non_null(strstr(text, "{\"collection\":\"docs "));
+        assert_non_null(strstr(text, ",\"kind\":\"route\"}"));
         assert_non_null(strstr(text, "\"route\":\"new\",\"previous\":\"old\","
                                      "\"action\":\"cutover\",\"ts_ms\":"
                                      "1767225600123,\"user\":\"ops\","
@@ -239,6 +240,56 @@ static void test_decode_invalid(void **state) {
         assert_non_null(strstr(errstr, "tombstone"));
 }
 
+/* The control topic holds other kinds of records: a reader of routes
+ * skips them (1, nothing kept, no error), whatever else they hold; a value
+ * of kind "route", or with no kind (written before kinds), is a route. */
+static void test_decode_kinds(void **state) {
+        static const struct {
+                const char *json;
+                int want;
+        } cases[] = {
+                {"{\"kind\":\"route\",\"collection\":\"c\",\"route\":"
+                 "\"new\",\"previous\":\"old\",\"ts_ms\":1}",
+                 0},
+                {"{\"collection\":\"c\",\"route\":\"new\",\"previous\":"
+                 "\"old\",\"ts_ms\":1,\"kind\":\"route\"}",
+                 0},
+                {"{\"kind\":\"collection\",\"collection\":\"c\",\"metric\":"
+                 "\"cosine\",\"dim\":3,\"ts_ms\":1}",
+                 1},
+                {"{\"kind\":\"snapshot\",\"run\":\"r1\",\"chunk\":4}", 1},
+                {"{\"kind\":\"snapshot\",\"collection\":\"c\",\"route\":"
+                 "\"new\",\"previous\":\"old\",\"ts_ms\":1}",
+                 1},
+                {"{\"kind\":7}", 1},
+                {"{\"kind\":null,\"collection\":\"c\"}", 1},
+                {"{\"kind\":\"Route\"}", 1},
+                /* A route record is still checked. */
+                {"{\"kind\":\"route\",\"collection\":\"c\"}", -1},
+                {"{\"kind\":\"route\"}", -1},
+        };
+        vcdc_route_record_t rec;
+        char errstr[256];
+        size_t i;
+        int r;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                snprintf(errstr, sizeof(errstr), "untouched");
+                r = vcdc_route_record_decode(cases[i].json,
+                                             strlen(cases[i].json), &rec,
+                                             errstr, sizeof(errstr));
+                if (r != cases[i].want)
+                        fail_msg("case %zu: %d, want %d (%s): %s", i, r,
+                                 cases[i].want, errstr, cases[i].json);
+                if (r == 1) {
+                        assert_string_equal(errstr, "untouched");
+                        assert_null(rec.collection);
+                }
+                vcdc_route_record_clear(&rec);
+        }
+}
+
 /* Every prefix of a valid value is malformed, and never crashes. */
 static void test_decode_truncated(void **state) {
         static const char json[] =
@@ -316,6 +367,7 @@ int main(void) {
                 cmocka_unit_test(test_encode_invalid),
                 cmocka_unit_test(test_decode_valid),
                 cmocka_unit_test(test_decode_invalid),
+                cmocka_unit_test(test_decode_kinds),
                 cmocka_unit_test(test_decode_truncated),
                 cmocka_unit_test(test_sides_and_keys),
         };

@@ -232,6 +232,7 @@ const struct vcdc_sink_ops vcdc_sink_chroma_ops = {
         .read_offsets = vcdc_chroma_op_read_offsets,
         .count = vcdc_chroma_op_count,
         .get = vcdc_chroma_op_get,
+        .exists = vcdc_chroma_op_exists,
         .scan = vcdc_chroma_op_scan,
         .query = vcdc_chroma_op_query,
 };

@@ -165,10 +165,26 @@ static vcdc_sink_status_t relocate(vcdc_sink_t *sink, vcdc_chroma_cursor_t *cur,
  * before the offset and starts right after the latest of them still
  * there; when more records went than the lookback covers, relocate()
  * finds it by ids. Only when every one of them was deleted does the scan
- * lose its place: it then goes back by their number, and says so.
+ * lose its place: it then goes back by shift, the caller's bound on the
+ * deletes since (vcdc_sink_scan_shifted()), or by their number when that
+ * is more or no bound was given, and says so.
  */
+vcdc_sink_status_t vcdc_chroma_op_exists(vcdc_sink_t *sink, int *existsp,
+                                         char *errstr, size_t errstr_size) {
+        chroma_t *st = sink->state;
+        vcdc_sink_status_t status;
+
+        *existsp = 0;
+        if ((status = vcdc_chroma_refresh(sink, errstr, errstr_size)) !=
+            VCDC_SINK_OK)
+                return status;
+        *existsp = st->id[0] != '\0';
+        return VCDC_SINK_OK;
+}
+
 vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                                        size_t max, int with_vectors,
+                                       uint64_t shift, int *lostp,
                                        vcdc_record_t *out, size_t *cntp,
                                        char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
@@ -229,16 +245,27 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                 if (!st->id[0])
                         goto done; /* the collection went away */
                 if (!found) {
-                        VCDC_NOTICE("chroma",
-                                    "%s: scan: the %zu records returned "
-                                    "last were all deleted since; going "
-                                    "back as many (a record may be missed "
-                                    "or seen twice)",
-                                    sink->name, cur.anchor_cnt);
-                        cur.offset = cur.offset > cur.anchor_cnt
-                                             ? cur.offset - cur.anchor_cnt
-                                             : 0;
+                        back = cur.anchor_cnt > shift ? cur.anchor_cnt
+                                                      : (size_t)shift;
+                        if (shift)
+                                VCDC_INFO("chroma",
+                                          "%s: scan: the %zu records "
+                                          "returned last were all deleted "
+                                          "since; going back %zu, the "
+                                          "deletes since",
+                                          sink->name, cur.anchor_cnt, back);
+                        else
+                                VCDC_NOTICE("chroma",
+                                            "%s: scan: the %zu records "
+                                            "returned last were all deleted "
+                                            "since; going back as many (a "
+                                            "record may be missed or seen "
+                                            "twice)",
+                                            sink->name, cur.anchor_cnt);
+                        cur.offset = cur.offset > back ? cur.offset - back : 0;
                         vcdc_chroma_cursor_keep(&cur, 0);
+                        if (lostp)
+                                *lostp = 1;
                 }
         }
         if (vcdc_chroma_scan_rows(st->js, skip, limit, out, &n, err,

@@ -263,6 +263,7 @@ const struct vcdc_sink_ops vcdc_sink_pgvector_ops = {
         .read_offsets = vcdc_pgvector_op_read_offsets,
         .count = vcdc_pgvector_op_count,
         .get = vcdc_pgvector_op_get,
+        .exists = vcdc_pgvector_op_exists,
         .scan = vcdc_pgvector_op_scan,
         .query = vcdc_pgvector_op_query,
         .index_start = vcdc_pgvector_op_index_start,

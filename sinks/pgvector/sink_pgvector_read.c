@@ -176,8 +176,24 @@ done:
         return status;
 }
 
+vcdc_sink_status_t vcdc_pgvector_op_exists(vcdc_sink_t *sink, int *existsp,
+                                           char *errstr,
+                                           size_t errstr_size) {
+        pgvector_t *pg = sink->state;
+        vcdc_sink_status_t status;
+
+        *existsp = 0;
+        if ((status = vcdc_pgvector_conn_ensure(sink, errstr, errstr_size)) ||
+            (status = vcdc_pgvector_refresh_target(sink, errstr, errstr_size)))
+                return status;
+        *existsp = pg->exists;
+        return VCDC_SINK_OK;
+}
+
+/* Keyset pagination never loses its place: shift is not needed. */
 vcdc_sink_status_t vcdc_pgvector_op_scan(vcdc_sink_t *sink, char **cursorp,
                                          size_t max, int with_vectors,
+                                         uint64_t shift, int *lostp,
                                          vcdc_record_t *out, size_t *cntp,
                                          char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
@@ -186,6 +202,9 @@ vcdc_sink_status_t vcdc_pgvector_op_scan(vcdc_sink_t *sink, char **cursorp,
         char sql[256], limit[24], *cursor;
         PGresult *res;
         int row, rows;
+
+        (void)shift;
+        (void)lostp;
 
         *cntp = 0;
         if (!max)

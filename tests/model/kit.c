@@ -613,9 +613,9 @@ int kit_child_main(int argc, char **argv) {
                 "model consumer: run returned %d: %" PRIu64
                 " messages, %" PRIu64 " applied, %" PRIu64
                 " dead letters, %" PRIu64 " filtered, %" PRIu64
-                " retries\n",
+                " own snapshot records skipped, %" PRIu64 " retries\n",
                 r, st.messages, st.applied, st.dead_letters, st.filtered,
-                st.retries);
+                st.snapshot_skipped, st.retries);
         vcdc_consumer_destroy(c);
         vcdc_conf_destroy(conf);
         return r == 0 ? KIT_EXIT_OK : KIT_EXIT_RUN_FAILED;

@@ -3,7 +3,9 @@
  * plainly as possible, to check the test itself (VCDC_MODEL_REFERENCE=1):
  * the model test and the scenario tests must pass against it.
  *
- * One message at a time: decode (else a dead letter), skip another
+ * One message at a time: skip a snapshot record whose
+ * vcdc.snapshot.group header names this group, decode (else a dead
+ * letter), skip another
  * collection's record (or stop, without opts.collection), check() (else
  * a dead letter), apply it alone with its offset (fenced sinks) and retry
  * until the database answers: STALE after a lost answer means it is
@@ -134,11 +136,19 @@ static vcdc_sink_status_t apply_one(ref_t *r, const vcdc_record_t *rec,
 }
 
 static void handle(ref_t *r, const rd_kafka_message_t *rkm) {
+        rd_kafka_headers_t *hdrs;
         vcdc_record_t rec;
         char errstr[512];
         vcdc_sink_status_t st;
+        const void *v;
+        size_t len;
 
         vcdc_record_init(&rec);
+        if (!rd_kafka_message_headers(rkm, &hdrs) &&
+            !rd_kafka_header_get_last(hdrs, "vcdc.snapshot.group", &v, &len) &&
+            v && len == strlen(r->opts->group) &&
+            !memcmp(v, r->opts->group, len))
+                goto done;
         if (!rkm->payload) {
                 if (vcdc_key_decode(rkm->key, rkm->key_len, &rec.collection,
                                     &rec.id) == -1) {

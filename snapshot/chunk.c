@@ -1,0 +1,309 @@
+/*
+ * vcdc - one chunk of a snapshot (DESIGN.md, The snapshot of a live OLD,
+ * steps 5 to 7): its window (ids changed between the low and the high
+ * watermark are dropped), its append, and the repair passes that put back
+ * a live change a snapshot record landed after. Every decision is taken
+ * from the log alone, so a rerun takes the same ones.
+ *
+ * A record is "live" when it carries no vcdc.snapshot header: a change
+ * written by the applications through the log. Tagged records are the
+ * snapshot's own (snapshot records and repairs, of any run).
+ */
+#include "snap_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define FLUSH_TIMEOUT_MS 120000
+
+int snap_chunk_index(chunk_t *c, char *errstr, size_t errstr_size) {
+        size_t i;
+
+        if (!(c->ids = calloc(c->cnt ? c->cnt : 1, sizeof(*c->ids))) ||
+            !(c->slots = calloc(c->cnt ? c->cnt : 1, sizeof(*c->slots))))
+                goto oom;
+        for (i = 0; i < c->cnt; i++) {
+                c->ids[i] = c->rows[i].id;
+                vcdc_record_init(&c->slots[i].live);
+        }
+        if (vcdc_idindex_init(&c->ix, c->ids, c->cnt) == -1)
+                goto oom;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+void snap_chunk_clear(chunk_t *c) {
+        size_t i;
+
+        for (i = 0; i < c->cnt; i++) {
+                vcdc_record_clear(&c->rows[i]);
+                if (c->slots)
+                        vcdc_record_clear(&c->slots[i].live);
+        }
+        vcdc_idindex_free(&c->ix);
+        free(c->rows);
+        free(c->ids);
+        free(c->slots);
+        c->rows = NULL;
+        c->ids = NULL;
+        c->slots = NULL;
+        c->cnt = 0;
+}
+
+enum { READ_COUNT, READ_WINDOW, READ_REPAIR };
+
+typedef struct readctx_s {
+        snap_t *s;
+        chunk_t *c;
+        int mode;
+} readctx_t;
+
+/* The slots of id in c (an id read twice by one chunk has two). */
+#define FOR_SLOTS(c, id, idx, pos)                                            \
+        for (pos = vcdc_idindex_find(&(c)->ix, id);                           \
+             vcdc_idindex_match(&(c)->ix, pos, id, &idx); pos++)
+
+static int on_msg(const vcdc_logmsg_t *m, void *opaque, char *errstr,
+                  size_t errstr_size) {
+        readctx_t *x = opaque;
+        const vcdc_record_t *rec = m->rec;
+        size_t pos, idx;
+        slot_t *sl;
+
+        if (!rec->collection || !rec->id ||
+            strcmp(rec->collection, x->s->collection))
+                return 0;
+        if (!m->snapshot && m->decoded) {
+                if (m->offset > x->s->need[m->partition])
+                        x->s->need[m->partition] = m->offset;
+                if (!m->tombstone && rec->op == VCDC_OP_DELETE)
+                        x->s->dels++;
+        }
+        if (x->mode == READ_COUNT)
+                return 0;
+        FOR_SLOTS(x->c, rec->id, idx, pos) {
+                sl = &x->c->slots[idx];
+                if (x->mode == READ_WINDOW) {
+                        /* Any change in the window: the log gives its state
+                         * (DESIGN.md). A tagged record there is a copy of
+                         * one, or correct by its own chunk's argument. */
+                        sl->dropped = 1;
+                        continue;
+                }
+                if (sl->dropped)
+                        continue;
+                if (m->snapshot) {
+                        sl->last_ours = 1;
+                        snprintf(sl->last_repair, sizeof(sl->last_repair),
+                                 "%s", m->repair ? m->repair : "");
+                } else if (m->decoded) {
+                        /* A live change (a DELETE's tombstone is one too):
+                         * the latest is what a repair must copy. */
+                        vcdc_record_clear(&sl->live);
+                        if (vcdc_record_copy(&sl->live, rec) == -1) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return -1;
+                        }
+                        snprintf(sl->live_pos, sizeof(sl->live_pos),
+                                 "%" PRId32 ":%" PRId64, m->partition,
+                                 m->offset);
+                        sl->has_live = 1;
+                        sl->last_ours = 0;
+                }
+                /* An undecodable live record never applies: it changes
+                 * nothing a replay ends with. */
+        }
+        return 0;
+}
+
+static int read_to(snap_t *s, const int64_t *to, chunk_t *c, int mode,
+                   char *errstr, size_t errstr_size) {
+        readctx_t x = {s, c, mode};
+
+        if (vcdc_logread_range(s->lr, s->pos, to, on_msg, &x, errstr,
+                               errstr_size) == -1)
+                return -1;
+        memcpy(s->pos, to, (size_t)s->parts * sizeof(*to));
+        return 0;
+}
+
+int snap_read(snap_t *s, const int64_t *to, chunk_t *c, char *errstr,
+              size_t errstr_size) {
+        return read_to(s, to, c, c ? READ_WINDOW : READ_COUNT, errstr,
+                       errstr_size);
+}
+
+/* Sends rec tagged for chunk c; repair: the "P:O" it copies, or NULL. */
+static int send_tagged(snap_t *s, const chunk_t *c, const vcdc_record_t *rec,
+                       const char *repair, char *errstr, size_t errstr_size) {
+        vcdc_tag_t tags[3] = {
+                {VCDC_HDR_SNAPSHOT, c->tag},
+                {VCDC_HDR_SNAPSHOT_GROUP, s->o->old_group},
+                {VCDC_HDR_REPAIR, repair},
+        };
+        char err[512];
+
+        if (vcdc_producer_send_tagged(s->prod, rec, tags, repair ? 3 : 2, err,
+                                      sizeof(err)) == 0)
+                return 0;
+        snprintf(errstr, errstr_size, "%s %s \"%.200s\": %s",
+                 repair ? "repair of" : "snapshot record of",
+                 rec->op == VCDC_OP_DELETE ? "deleted id" : "id", rec->id,
+                 err);
+        return -1;
+}
+
+static int flush(snap_t *s, char *errstr, size_t errstr_size) {
+        char err[512];
+
+        if (vcdc_producer_flush(s->prod, FLUSH_TIMEOUT_MS, err, sizeof(err)) ==
+            0)
+                return 0;
+        snprintf(errstr, errstr_size, "writing to %s: %s", s->o->topic, err);
+        return -1;
+}
+
+int snap_append(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
+        size_t i;
+
+        for (i = 0; i < c->cnt; i++) {
+                if (c->slots[i].dropped) {
+                        s->res->superseded++;
+                        continue;
+                }
+                if (send_tagged(s, c, &c->rows[i], NULL, errstr,
+                                errstr_size) == -1)
+                        return -1;
+                s->res->records++;
+        }
+        return flush(s, errstr, errstr_size);
+}
+
+int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
+        int64_t *end = calloc((size_t)s->parts, sizeof(*end));
+        size_t i, sent;
+        int pass, r = -1;
+
+        if (!end) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (pass = 1;; pass++) {
+                if (vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1 ||
+                    read_to(s, end, c, READ_REPAIR, errstr, errstr_size) == -1)
+                        goto out;
+                for (i = sent = 0; i < c->cnt; i++) {
+                        slot_t *sl = &c->slots[i];
+
+                        /* The id's latest record is the snapshot's, after
+                         * a live change that is not the one it copies. */
+                        if (sl->dropped || !sl->last_ours || !sl->has_live ||
+                            !strcmp(sl->last_repair, sl->live_pos))
+                                continue;
+                        if (send_tagged(s, c, &sl->live, sl->live_pos, errstr,
+                                        errstr_size) == -1)
+                                goto out;
+                        /* Until the next pass reads it back. */
+                        snprintf(sl->last_repair, sizeof(sl->last_repair),
+                                 "%s", sl->live_pos);
+                        sent++;
+                }
+                if (!sent)
+                        break;
+                s->res->repairs += sent;
+                if (flush(s, errstr, errstr_size) == -1)
+                        goto out;
+                if (pass % 100 == 0)
+                        VCDC_WARN("snapshot",
+                                  "chunk %" PRId64 ": %d repair passes so "
+                                  "far: some ids of it are written "
+                                  "continuously",
+                                  c->n, pass);
+        }
+        r = 0;
+out:
+        free(end);
+        return r;
+}
+
+/* ---- The ids of an interrupted chunk ------------------------------------ */
+
+typedef struct tagctx_s {
+        const char *collection;
+        const char *tag;
+        char **ids;
+        size_t cnt, cap;
+} tagctx_t;
+
+static int on_tagged(const vcdc_logmsg_t *m, void *opaque, char *errstr,
+                     size_t errstr_size) {
+        tagctx_t *x = opaque;
+        char **ids;
+
+        if (!m->snapshot || strcmp(m->snapshot, x->tag) || !m->rec->id ||
+            !m->rec->collection || strcmp(m->rec->collection, x->collection))
+                return 0;
+        if (x->cnt == x->cap) {
+                x->cap = x->cap ? 2 * x->cap : 64;
+                if (!(ids = realloc(x->ids, x->cap * sizeof(*ids))))
+                        goto oom;
+                x->ids = ids;
+        }
+        if (!(x->ids[x->cnt] = strdup(m->rec->id)))
+                goto oom;
+        x->cnt++;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int snap_tagged_ids(snap_t *s, const int64_t *from, const char *tag,
+                    char ***idsp, size_t *cntp, char *errstr,
+                    size_t errstr_size) {
+        tagctx_t x = {s->collection, tag, NULL, 0, 0};
+        int64_t *end = calloc((size_t)s->parts, sizeof(*end));
+        size_t i, j;
+        int r = -1;
+
+        if (!end) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1 ||
+            vcdc_logread_range(s->lr, from, end, on_tagged, &x, errstr,
+                               errstr_size) == -1)
+                goto out;
+        if (x.cnt)
+                qsort(x.ids, x.cnt, sizeof(*x.ids), cmp_str);
+        for (i = j = 0; i < x.cnt; i++) {
+                if (j && !strcmp(x.ids[j - 1], x.ids[i]))
+                        free(x.ids[i]);
+                else
+                        x.ids[j++] = x.ids[i];
+        }
+        x.cnt = j;
+        r = 0;
+out:
+        free(end);
+        if (r == -1) {
+                for (i = 0; i < x.cnt; i++)
+                        free(x.ids[i]);
+                free(x.ids);
+                x.ids = NULL;
+                x.cnt = 0;
+        }
+        *idsp = x.ids;
+        *cntp = x.cnt;
+        return r;
+}

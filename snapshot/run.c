@@ -1,0 +1,605 @@
+/*
+ * vcdc - the snapshot's run (DESIGN.md, The snapshot of a live OLD): the
+ * checks made before anything is written, the resumption of an
+ * interrupted run from its checkpoint, the chunk loop (low watermark, wait
+ * for OLD, read, high watermark, window, checkpoint, append, repairs,
+ * checkpoint), the throttle and the progress line. What a chunk decides
+ * is chunk.c's.
+ */
+#include "snap_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "clock.h"
+#include "collconf.h"
+#include "ctltopic.h"
+#include "lag.h"
+#include "log.h"
+
+#define ADMIN_TIMEOUT_MS 15000
+#define WAIT_DEFAULT_MS  (10 * 60 * 1000)
+#define CHUNK_DEFAULT    1000
+#define PROGRESS_MS      2000
+
+static void sleep_ms(int64_t ms) {
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+        nanosleep(&ts, NULL);
+}
+
+static int stopped(const snap_t *s) {
+        return s->o->stop && *s->o->stop;
+}
+
+/* ---- Before anything is written ---------------------------------------- */
+
+static int check_topic(snap_t *s, char *errstr, size_t errstr_size) {
+        rd_kafka_t *rk = vcdc_logread_handle(s->lr);
+        char policy[64], lag[32], want[32], err[512];
+        int64_t lag_ms;
+
+        if (vcdc_admin_topic_config(rk, s->o->topic, "cleanup.policy", policy,
+                                    sizeof(policy), ADMIN_TIMEOUT_MS, errstr,
+                                    errstr_size) == -1 ||
+            vcdc_admin_topic_config(rk, s->o->topic, "min.compaction.lag.ms",
+                                    lag, sizeof(lag), ADMIN_TIMEOUT_MS, errstr,
+                                    errstr_size) == -1)
+                return VCDC_SNAPSHOT_UNAVAILABLE;
+        if (!vcdc_admin_policy_keeps_history(policy)) {
+                snprintf(errstr, errstr_size,
+                         "topic %s has cleanup.policy=%s, which deletes "
+                         "history: a replay of it would not yield OLD's "
+                         "state; use a topic with cleanup.policy=compact",
+                         s->o->topic, policy);
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        lag_ms = strtoll(lag, NULL, 10);
+        if (lag_ms >= VCDC_SNAPSHOT_MIN_COMPACTION_LAG_MS)
+                return 0;
+        snprintf(want, sizeof(want), "%d", VCDC_SNAPSHOT_MIN_COMPACTION_LAG_MS);
+        if (!s->o->set_compaction_lag) {
+                snprintf(errstr, errstr_size,
+                         "topic %s has min.compaction.lag.ms=%s: the cleaner "
+                         "may merge away the live changes a chunk's window "
+                         "and repairs must see; set it to at least %s "
+                         "(--set-compaction-lag does it)",
+                         s->o->topic, lag, want);
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        if (vcdc_admin_set_topic_config(rk, s->o->topic,
+                                        "min.compaction.lag.ms", want,
+                                        ADMIN_TIMEOUT_MS, err,
+                                        sizeof(err)) == -1) {
+                snprintf(errstr, errstr_size, "%s", err);
+                return VCDC_SNAPSHOT_FAILED;
+        }
+        VCDC_NOTICE("snapshot", "topic %s: min.compaction.lag.ms %s -> %s",
+                    s->o->topic, lag, want);
+        return 0;
+}
+
+/* OLD's consumer: a group with members, which has applied or committed
+ * something of a topic that holds records. */
+static int check_group(snap_t *s, char *errstr, size_t errstr_size) {
+        vcdc_lag_sample_t smp;
+        int64_t records = 0;
+        int seen = 0;
+        size_t i;
+
+        if (vcdc_lag_sample(vcdc_logread_handle(s->lr), s->o->topic,
+                            s->o->old_group, s->old, &smp, errstr,
+                            errstr_size) == -1)
+                return VCDC_SNAPSHOT_UNAVAILABLE;
+        for (i = 0; i < smp.part_cnt; i++) {
+                records += smp.parts[i].end - smp.parts[i].start;
+                if (smp.parts[i].committed >= 0 || smp.parts[i].recorded >= 0)
+                        seen = 1;
+        }
+        if (!smp.members) {
+                snprintf(errstr, errstr_size,
+                         "group %s has no member (%s): OLD's consumer must "
+                         "be running, applying %s to %s, while the snapshot "
+                         "runs",
+                         s->o->old_group, smp.group_state, s->o->topic,
+                         vcdc_sink_name(s->old));
+                vcdc_lag_sample_clear(&smp);
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        vcdc_lag_sample_clear(&smp);
+        if (records > 0 && !seen) {
+                snprintf(errstr, errstr_size,
+                         "group %s has committed nothing of topic %s and %s "
+                         "records no offsets of it: the group is not "
+                         "applying the topic to OLD",
+                         s->o->old_group, s->o->topic, vcdc_sink_name(s->old));
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        return 0;
+}
+
+/* ---- A chunk ------------------------------------------------------------ */
+
+/* Waits until OLD's recorded offsets show every change of the collection
+ * read so far applied (s->need): OLD then reflects the log up to s->pos. */
+static int wait_for_old(snap_t *s, char *errstr, size_t errstr_size) {
+        const int64_t *need = s->need;
+        int64_t wait = s->o->wait_ms ? s->o->wait_ms : WAIT_DEFAULT_MS;
+        int64_t deadline = vcdc_clock_ms() + wait, behind = 0;
+        vcdc_sink_offset_t *rec;
+        vcdc_sink_status_t st;
+        size_t cnt, i;
+        int p, late;
+
+        for (;;) {
+                if ((st = vcdc_sink_read_offsets(s->old, s->o->topic, &rec,
+                                                 &cnt, errstr, errstr_size)) !=
+                    VCDC_SINK_OK) {
+                        if (st != VCDC_SINK_RETRIABLE)
+                                return -1;
+                        VCDC_WARN("snapshot", "%s", errstr);
+                        cnt = 0;
+                        rec = NULL;
+                }
+                for (p = 0, late = -1; p < s->parts && late < 0; p++) {
+                        int64_t have = -1;
+
+                        for (i = 0; i < cnt; i++)
+                                if (rec[i].partition == p)
+                                        have = rec[i].offset;
+                        if (need[p] >= 0 && have < need[p]) {
+                                late = p;
+                                behind = need[p] - have;
+                        }
+                }
+                free(rec);
+                if (late < 0)
+                        return 0;
+                if (stopped(s) || vcdc_clock_ms() > deadline) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: OLD's consumer (group %s) has not "
+                                 "applied %s [%d] up to offset %" PRId64
+                                 " (%" PRId64 " behind) after %" PRId64
+                                 " s: is it running against %s?",
+                                 stopped(s) ? "stopped" : "timed out",
+                                 s->o->old_group, s->o->topic, late,
+                                 need[late], behind, wait / 1000,
+                                 vcdc_sink_name(s->old));
+                        return -1;
+                }
+                sleep_ms(100);
+        }
+}
+
+/* Keeps reads from OLD under --max-rate. */
+static void throttle(snap_t *s, int64_t t0, uint64_t read) {
+        int64_t due;
+
+        if (s->o->max_rate <= 0)
+                return;
+        due = t0 + (int64_t)((double)read * 1000.0 / s->o->max_rate);
+        while (vcdc_clock_ms() < due && !stopped(s))
+                sleep_ms(due - vcdc_clock_ms() > 100 ? 100
+                                                     : due - vcdc_clock_ms());
+}
+
+/* Reads the ids of an interrupted chunk again (DESIGN.md, Restarts): an
+ * id OLD still holds is written from OLD's value, one it no longer holds
+ * as a delete; both under watermarks, window and repairs as any chunk. */
+static int read_ids(snap_t *s, chunk_t *c, char **ids, size_t cnt,
+                    char *errstr, size_t errstr_size) {
+        vcdc_sink_status_t st;
+        size_t i;
+
+        if (!(c->rows = calloc(cnt ? cnt : 1, sizeof(*c->rows)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (i = 0; i < cnt; i++)
+                vcdc_record_init(&c->rows[i]);
+        c->cnt = cnt;
+        if ((st = vcdc_sink_get(s->old, (const char *const *)ids, cnt,
+                                c->rows, errstr, errstr_size)) != VCDC_SINK_OK)
+                return -1;
+        for (i = 0; i < cnt; i++) {
+                if (!c->rows[i].id) {
+                        c->rows[i].op = VCDC_OP_DELETE;
+                        c->rows[i].id = ids[i];
+                        ids[i] = NULL;
+                }
+                free(c->rows[i].collection);
+                if (!(c->rows[i].collection = strdup(s->collection))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* A page of the scan from *cursorp (NULL: by ids). */
+static int read_page(snap_t *s, chunk_t *c, char **cursorp, uint64_t shift,
+                     int *lostp, char *errstr, size_t errstr_size) {
+        size_t max = s->o->chunk ? s->o->chunk : CHUNK_DEFAULT, i;
+
+        if (!(c->rows = calloc(max, sizeof(*c->rows)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (i = 0; i < max; i++)
+                vcdc_record_init(&c->rows[i]);
+        if (vcdc_sink_scan_shifted(s->old, cursorp, max, 1, shift, lostp,
+                                   c->rows, &c->cnt, errstr,
+                                   errstr_size) != VCDC_SINK_OK)
+                return -1;
+        for (i = 0; i < c->cnt; i++) {
+                free(c->rows[i].collection);
+                if (!(c->rows[i].collection = strdup(s->collection))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* Where a chunk's scan starts, and from which low watermark the deletes
+ * that can have moved OLD's records since that page are counted. */
+typedef struct scanpos_s {
+        char *cursor;
+        int64_t *cursor_lw; /* NULL: the run's start */
+        uint64_t dels_from; /* s->dels when s->pos was cursor_lw */
+} scanpos_t;
+
+static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
+                      const char *cursor, const int64_t *cursor_lw,
+                      const int64_t *hw, char *errstr, size_t errstr_size) {
+        ckpt_t ck = {.state = state,
+                     .chunk = n,
+                     .cursor = (char *)cursor,
+                     .cursor_lw = (int64_t *)cursor_lw,
+                     .hw = (int64_t *)hw,
+                     .parts = s->parts,
+                     .records = s->res->records,
+                     .repairs = s->res->repairs,
+                     .superseded = s->res->superseded};
+
+        snprintf(ck.run, sizeof(ck.run), "%s", s->run);
+        return snap_ckpt_write(s, &ck, errstr, errstr_size);
+}
+
+/*
+ * One chunk, steps 1 to 7: from sp (a page of the scan, advancing
+ * sp->cursor) or, when ids is not NULL, those ids. Returns 0 (c->cnt
+ * rows handled; 0 with sp->cursor NULL: the scan is over), 1 when the
+ * page must be read again (the scan lost its place by more than it was
+ * told), or -1 with errstr.
+ */
+static int do_chunk(snap_t *s, chunk_t *c, scanpos_t *sp, char **ids,
+                    size_t id_cnt, int64_t *lw, uint64_t *dels_lwp,
+                    char *errstr, size_t errstr_size) {
+        int64_t *hw = calloc((size_t)s->parts, sizeof(*hw));
+        char *before = NULL;
+        uint64_t shift = 0;
+        int lost = 0, r = -1;
+
+        if (!hw || (sp->cursor && !(before = strdup(sp->cursor)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        if (vcdc_logread_ends(s->lr, lw, errstr, errstr_size) == -1 ||
+            snap_read(s, lw, NULL, errstr, errstr_size) == -1)
+                goto out;
+        *dels_lwp = s->dels;
+        if (wait_for_old(s, errstr, errstr_size) == -1)
+                goto out;
+        if (ids) {
+                if (read_ids(s, c, ids, id_cnt, errstr, errstr_size) == -1)
+                        goto out;
+        } else {
+                shift = s->dels - sp->dels_from;
+                if (read_page(s, c, &sp->cursor, shift, &lost, errstr,
+                              errstr_size) == -1)
+                        goto out;
+        }
+        if (vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
+            snap_chunk_index(c, errstr, errstr_size) == -1 ||
+            snap_read(s, hw, c, errstr, errstr_size) == -1)
+                goto out;
+        if (lost && s->dels - sp->dels_from > shift) {
+                /* More deletes reached OLD while the page was read than
+                 * it stepped back: read it again, further back. */
+                VCDC_INFO("snapshot",
+                          "chunk %" PRId64 ": the scan lost its place; "
+                          "%" PRIu64 " deletes since, not %" PRIu64
+                          ": reading the page again",
+                          c->n, s->dels - sp->dels_from, shift);
+                free(sp->cursor);
+                sp->cursor = before;
+                before = NULL;
+                r = 1;
+                goto out;
+        }
+        if (!c->cnt) {
+                r = 0;
+                goto out;
+        }
+        /* Before a record of the chunk is written, the checkpoint that
+         * lets a rerun find them: their tag and where they follow. */
+        if (!ids && ckpt_write(s, CKPT_APPENDING, c->n, before,
+                               sp->cursor_lw, hw, errstr, errstr_size) == -1)
+                goto out;
+        if (snap_append(s, c, errstr, errstr_size) == -1 ||
+            snap_repair(s, c, errstr, errstr_size) == -1)
+                goto out;
+        if (!ids && ckpt_write(s, CKPT_DONE, c->n, sp->cursor, lw, NULL,
+                               errstr, errstr_size) == -1)
+                goto out;
+        r = 0;
+out:
+        free(before);
+        free(hw);
+        return r;
+}
+
+static void progress(snap_t *s, int64_t t0, uint64_t total, int64_t chunk,
+                     int force) {
+        static int64_t last;
+        double secs = (double)(vcdc_clock_ms() - t0) / 1000.0;
+        uint64_t done = s->res->records + s->res->superseded;
+        double rate = secs > 0 ? (double)done / secs : 0;
+        char eta[32] = "?";
+
+        if (!force && vcdc_clock_ms() - last < PROGRESS_MS)
+                return;
+        last = vcdc_clock_ms();
+        if (rate > 0 && total > done)
+                snprintf(eta, sizeof(eta), "%.0f s",
+                         (double)(total - done) / rate);
+        else if (total <= done)
+                snprintf(eta, sizeof(eta), "0 s");
+        VCDC_NOTICE("snapshot",
+                    "chunk %" PRId64 ": %" PRIu64 " of about %" PRIu64
+                    " records (%.0f%%), %" PRIu64 " superseded, %" PRIu64
+                    " repairs, %.0f records/s, ETA %s",
+                    chunk, done, total,
+                    total ? 100.0 * (double)done / (double)total : 100.0,
+                    s->res->superseded, s->res->repairs, rate, eta);
+}
+
+static void new_run_id(char *buf, size_t size) {
+        unsigned char b[8] = {0};
+        FILE *fp = fopen("/dev/urandom", "rb");
+        uint64_t v;
+        size_t i;
+
+        if (!fp || fread(b, 1, sizeof(b), fp) != sizeof(b)) {
+                v = (uint64_t)vcdc_wall_ms() ^ ((uint64_t)clock() << 40);
+                memcpy(b, &v, sizeof(b));
+        }
+        if (fp)
+                fclose(fp);
+        for (i = 0; i < sizeof(b) && 2 * i + 2 < size; i++)
+                snprintf(buf + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Picks up an interrupted run: its id, where its scan goes on, and the
+ * ids of a chunk it may have written only in part, read again. */
+static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
+                  char *errstr, size_t errstr_size) {
+        chunk_t c = {.n = ck->chunk};
+        int64_t *lw = calloc((size_t)s->parts, sizeof(*lw));
+        uint64_t dels_lw;
+        char **ids = NULL;
+        size_t cnt = 0, i;
+        int r = -1;
+
+        snprintf(s->run, sizeof(s->run), "%s", ck->run);
+        s->res->resumed_chunk = ck->chunk;
+        if (!lw || (ck->cursor && !(sp->cursor = strdup(ck->cursor)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        if (ck->cursor_lw) {
+                for (i = 0; i < (size_t)s->parts; i++)
+                        s->need[i] = ck->cursor_lw[i] - 1;
+                memcpy(s->pos, ck->cursor_lw, (size_t)s->parts * sizeof(*lw));
+                memcpy(sp->cursor_lw, ck->cursor_lw,
+                       (size_t)s->parts * sizeof(*lw));
+        }
+        *np = ck->state == CKPT_DONE ? ck->chunk + 1 : ck->chunk;
+        VCDC_NOTICE("snapshot", "resuming run %s at chunk %" PRId64, s->run,
+                    *np);
+        if (ck->state != CKPT_APPENDING) {
+                r = 0;
+                goto out;
+        }
+        snprintf(c.tag, sizeof(c.tag), "%s:%" PRId64, s->run, c.n);
+        if (snap_tagged_ids(s, ck->hw, c.tag, &ids, &cnt, errstr,
+                            errstr_size) == -1)
+                goto out;
+        VCDC_NOTICE("snapshot",
+                    "chunk %" PRId64 " was being written when the run "
+                    "stopped: reading its %zu ids written so far again",
+                    c.n, cnt);
+        if (cnt && do_chunk(s, &c, sp, ids, cnt, lw, &dels_lw, errstr,
+                            errstr_size) == -1)
+                goto out;
+        s->res->resolved += cnt;
+        r = 0;
+out:
+        snap_chunk_clear(&c);
+        for (i = 0; i < cnt; i++)
+                free(ids[i]);
+        free(ids);
+        free(lw);
+        return r;
+}
+
+/* Opens OLD and the topic and makes every check; nothing is written. */
+static int open_checked(snap_t *s, char *errstr, size_t errstr_size) {
+        vcdc_sink_conf_t sc = {.timeout_ms = s->o->timeout_ms};
+        vcdc_sink_status_t st;
+        int exists, missing, rc;
+        char err[512];
+
+        if (!(s->old = vcdc_sink_open(s->o->from_url, &sc, &st, err,
+                                      sizeof(err)))) {
+                snprintf(errstr, errstr_size, "OLD: %s", err);
+                return st == VCDC_SINK_RETRIABLE ? VCDC_SNAPSHOT_UNAVAILABLE
+                                                 : VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        if ((st = vcdc_sink_exists(s->old, &exists, err, sizeof(err)))) {
+                snprintf(errstr, errstr_size, "OLD: %s", err);
+                return st == VCDC_SINK_RETRIABLE ? VCDC_SNAPSHOT_UNAVAILABLE
+                                                 : VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        if (!exists) {
+                snprintf(errstr, errstr_size,
+                         "%s: %s does not exist: nothing to copy (is the "
+                         "URL's collection or table right?)",
+                         vcdc_sink_name(s->old), vcdc_sink_target(s->old));
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        }
+        s->collection = s->o->collection ? s->o->collection
+                                         : vcdc_sink_target(s->old);
+        if (!(s->lr = vcdc_logread_new(s->conf, s->o->topic, 1, &missing,
+                                       errstr, errstr_size)))
+                return missing ? VCDC_SNAPSHOT_BAD_INPUT
+                               : VCDC_SNAPSHOT_UNAVAILABLE;
+        s->parts = vcdc_logread_partitions(s->lr);
+        if ((rc = check_topic(s, errstr, errstr_size)) ||
+            (rc = check_group(s, errstr, errstr_size)))
+                return rc;
+        if (!(s->prod = vcdc_producer_new(s->conf, s->o->topic, errstr,
+                                          errstr_size)))
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        if (vcdc_producer_ensure_topic(s->prod, 0, 0, errstr, errstr_size) ==
+            -1)
+                return VCDC_SNAPSHOT_BAD_INPUT;
+        return 0;
+}
+
+/* OLD's configuration on the control topic, so that NEW's consumer
+ * creates its target with OLD's metric and dimension (collconf.h). */
+static int record_config(snap_t *s, char *errstr, size_t errstr_size) {
+        vcdc_collconf_t cc = {.collection = (char *)s->collection,
+                              .metric = vcdc_sink_metric(s->old),
+                              .dim = vcdc_sink_dim(s->old),
+                              .source = (char *)vcdc_sink_name(s->old),
+                              .ts_ms = vcdc_wall_ms()};
+        vcdc_index_info_t ix;
+        char index[256];
+
+        if (vcdc_sink_can_index(s->old) &&
+            vcdc_sink_index_state(s->old, VCDC_INDEX_NONE, &ix, errstr,
+                                  errstr_size) == VCDC_SINK_OK &&
+            ix.state == VCDC_INDEX_VALID) {
+                snprintf(index, sizeof(index),
+                         "{\"kind\":\"%s\",\"opclass\":\"%s\"}",
+                         vcdc_index_kind_name(ix.kind), ix.opclass);
+                cc.index = index;
+        }
+        return vcdc_collconf_write(s->conf, s->control_topic, &cc, errstr,
+                                   errstr_size);
+}
+
+static void snap_close(snap_t *s) {
+        vcdc_producer_destroy(s->prod);
+        vcdc_logread_destroy(s->lr);
+        vcdc_sink_destroy(s->old);
+        vcdc_ctlwriter_destroy(s->ckpt);
+        free(s->pos);
+        free(s->need);
+}
+
+int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
+                      vcdc_snapshot_result_t *res, char *errstr,
+                      size_t errstr_size) {
+        snap_t s = {.conf = conf, .o = opts, .res = res};
+        scanpos_t sp = {0};
+        chunk_t c = {0};
+        ckpt_t ck = {0};
+        int64_t t0 = vcdc_clock_ms(), n = 0, *lw = NULL;
+        uint64_t total = 0, dels_lw = 0;
+        int rc, r, i;
+
+        memset(res, 0, sizeof(*res));
+        res->resumed_chunk = -1;
+        s.control_topic = opts->control_topic ? opts->control_topic
+                                              : VCDC_CONTROL_TOPIC;
+        if ((rc = open_checked(&s, errstr, errstr_size)))
+                goto out;
+        rc = VCDC_SNAPSHOT_FAILED;
+        if (record_config(&s, errstr, errstr_size) == -1)
+                goto out;
+        if (!(s.pos = calloc((size_t)s.parts, sizeof(*s.pos))) ||
+            !(s.need = calloc((size_t)s.parts, sizeof(*s.need))) ||
+            !(sp.cursor_lw = calloc((size_t)s.parts, sizeof(*sp.cursor_lw))) ||
+            !(lw = calloc((size_t)s.parts, sizeof(*lw)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        if (vcdc_logread_ends(s.lr, s.pos, errstr, errstr_size) == -1)
+                goto out;
+        memcpy(sp.cursor_lw, s.pos, (size_t)s.parts * sizeof(*s.pos));
+        for (i = 0; i < s.parts; i++)
+                s.need[i] = s.pos[i] - 1;
+        if (vcdc_sink_count(s.old, &total, errstr, errstr_size) !=
+                    VCDC_SINK_OK ||
+            snap_ckpt_read(&s, &ck, errstr, errstr_size) == -1)
+                goto out;
+        if (ck.state == CKPT_APPENDING || ck.state == CKPT_DONE) {
+                if (resume(&s, &ck, &sp, &n, errstr, errstr_size) == -1)
+                        goto out;
+        } else {
+                new_run_id(s.run, sizeof(s.run));
+                VCDC_NOTICE("snapshot",
+                            "run %s: %s into %s, about %" PRIu64
+                            " records, chunks of %zu",
+                            s.run, vcdc_sink_name(s.old), opts->topic, total,
+                            opts->chunk ? opts->chunk : CHUNK_DEFAULT);
+        }
+        snprintf(res->run, sizeof(res->run), "%s", s.run);
+        for (;;) {
+                c.n = n;
+                snprintf(c.tag, sizeof(c.tag), "%s:%" PRId64, s.run, n);
+                r = do_chunk(&s, &c, &sp, NULL, 0, lw, &dels_lw, errstr,
+                             errstr_size);
+                snap_chunk_clear(&c);
+                if (r == -1)
+                        goto out;
+                if (r == 1)
+                        continue;
+                res->chunks++;
+                n++;
+                memcpy(sp.cursor_lw, lw, (size_t)s.parts * sizeof(*lw));
+                sp.dels_from = dels_lw;
+                progress(&s, t0, total, n, !sp.cursor);
+                if (!sp.cursor)
+                        break;
+                if (stopped(&s)) {
+                        snprintf(errstr, errstr_size,
+                                 "stopped after chunk %" PRId64
+                                 "; a rerun resumes at the next one",
+                                 n - 1);
+                        goto out;
+                }
+                throttle(&s, t0, res->records + res->superseded);
+        }
+        if (ckpt_write(&s, CKPT_FINISHED, n, NULL, NULL, NULL, errstr,
+                       errstr_size) == -1)
+                goto out;
+        res->finished = 1;
+        rc = VCDC_SNAPSHOT_DONE;
+out:
+        res->seconds = (double)(vcdc_clock_ms() - t0) / 1000.0;
+        snap_ckpt_clear(&ck);
+        free(sp.cursor);
+        free(sp.cursor_lw);
+        free(lw);
+        snap_close(&s);
+        return rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * vcdc - the snapshot's internals, shared by its files: the run (run.c:
+ * checks, the chunk loop, progress), a chunk's window, append and repairs
+ * (chunk.c) and the checkpoints on the control topic (checkpoint.c).
+ */
+#ifndef VCDC_SNAP_INT_H
+#define VCDC_SNAP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idindex.h"
+#include "logread.h"
+#include "producer.h"
+#include "record.h"
+#include "sink.h"
+#include "snap.h"
+
+/* The run. */
+typedef struct snap_s {
+        vcdc_conf_t *conf;
+        const vcdc_snapshot_opts_t *o;
+        vcdc_snapshot_result_t *res;
+        vcdc_sink_t *old;
+        vcdc_logread_t *lr;
+        vcdc_producer_t *prod;
+        const char *collection;
+        const char *control_topic;
+        char run[40];
+        int parts;
+        /* The log has been read up to pos[p] (exclusive): every range read
+         * goes through snap_read(), which counts the collection's deletes
+         * (dels) on the way, so that a Chroma scan knows how far records
+         * can have moved between two pages. */
+        int64_t *pos;
+        uint64_t dels;
+        /* The offset of the last live change of the collection read in
+         * each partition (pos - 1 at the start): OLD reflects everything
+         * before pos once it has applied up to there, as it skips the
+         * snapshot's own records and changes nothing for other
+         * collections. */
+        int64_t *need;
+        struct vcdc_ctlwriter_s *ckpt; /* the checkpoints' (checkpoint.c) */
+} snap_t;
+
+/* One id of a chunk: what its window and repairs found. */
+typedef struct slot_s {
+        int dropped;       /* changed inside the window: not written */
+        int last_ours;     /* its latest record since HW is a tagged one */
+        char last_repair[32]; /* that record's vcdc.repair; "" for none */
+        int has_live;      /* a live change since HW: */
+        vcdc_record_t live;   /* the latest, copied */
+        char live_pos[32];    /* at "P:O" */
+} slot_t;
+
+/* A chunk: rows read from OLD (a DELETE row: an id OLD no longer holds,
+ * when an interrupted chunk's ids are read again). */
+typedef struct chunk_s {
+        int64_t n;
+        char tag[64]; /* vcdc.snapshot: "RUN:N" */
+        vcdc_record_t *rows;
+        size_t cnt;
+        const char **ids; /* rows[i].id */
+        vcdc_idindex_t ix;
+        slot_t *slots;
+} chunk_t;
+
+/* chunk.c */
+
+/** Indexes c's rows (after they were read) and clears every slot. */
+int snap_chunk_index(chunk_t *c, char *errstr, size_t errstr_size);
+
+/** Frees the rows and slots, keeps n and tag. */
+void snap_chunk_clear(chunk_t *c);
+
+/** Reads the log from s->pos to to[] (counting deletes), marking the ids
+ *  of c (when not NULL) changed there as dropped: the window. */
+int snap_read(snap_t *s, const int64_t *to, chunk_t *c, char *errstr,
+              size_t errstr_size);
+
+/** Writes c's rows that were not dropped as snapshot records, and waits
+ *  for their acknowledgements. */
+int snap_append(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size);
+
+/** The repair passes from s->pos (the chunk's HW) until one writes
+ *  nothing (DESIGN.md, step 7). */
+int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size);
+
+/** The ids of the records tagged tag in [from, the log end now), for
+ *  collection: *idsp a new array of *cntp new strings, sorted, unique. */
+int snap_tagged_ids(snap_t *s, const int64_t *from, const char *tag,
+                    char ***idsp, size_t *cntp, char *errstr,
+                    size_t errstr_size);
+
+/* checkpoint.c: the run's progress on the control topic, under the key
+ * "snapshot:TOPIC:COLLECTION". */
+
+typedef enum ckpt_state_e {
+        CKPT_NONE = 0,
+        CKPT_APPENDING, /* chunk n read, its window done, being written */
+        CKPT_DONE,      /* chunk n written and repaired */
+        CKPT_FINISHED,  /* the whole collection copied */
+} ckpt_state_t;
+
+typedef struct ckpt_s {
+        ckpt_state_t state;
+        char run[40];
+        int64_t chunk;
+        char *cursor;      /* where the scan goes on (NULL: the start) */
+        int64_t *cursor_lw; /* the low watermark of the page that cursor
+                             * came from: deletes are counted from there */
+        int64_t *hw;        /* APPENDING: the chunk's high watermark */
+        int parts;
+        uint64_t records, repairs, superseded; /* the run's totals */
+} ckpt_t;
+
+void snap_ckpt_clear(ckpt_t *ck);
+
+/** The latest checkpoint of s's topic and collection (state NONE when
+ *  there is none, or the control topic does not exist). */
+int snap_ckpt_read(snap_t *s, ckpt_t *ck, char *errstr, size_t errstr_size);
+
+/** Writes ck and waits for its acknowledgement. */
+int snap_ckpt_write(snap_t *s, const ckpt_t *ck, char *errstr,
+                    size_t errstr_size);
+
+#endif
