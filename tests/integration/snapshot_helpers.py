@@ -373,6 +373,11 @@ class SnapshotRun:
         self.returncode = self.proc.wait(30)
         return self.returncode
 
+    def chunks_done(self):
+        """How many progress lines ("snapshot: chunk N: ...") this run
+        wrote: each follows a finished chunk."""
+        return self.stderr().count("snapshot: chunk ")
+
     def stdout(self):
         return self.out.read_text(errors="replace")
 

@@ -145,7 +145,12 @@ class Migration:
             run.start()
             if k == kills:
                 break
-            time.sleep(self.rng.uniform(0.5, 1.5))
+            # A kill before the first chunk is finished leaves nothing
+            # to resume: let each run finish one, then kill at a random
+            # point after it.
+            wait_for(lambda: run.chunks_done() or run.proc.poll()
+                     is not None, 120, "a chunk finished", 0.1)
+            time.sleep(self.rng.uniform(0, 1.5))
             c = self.rng.choice([self.old_c, self.new_c])
             if c.alive():
                 c.kill()

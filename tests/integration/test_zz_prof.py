@@ -1,0 +1,2 @@
+import conftest_prof_tmp
+from test_snapshot import *
