@@ -1,2 +1,0 @@
-import conftest_prof_tmp
-from test_snapshot import *
