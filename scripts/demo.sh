@@ -88,8 +88,10 @@ WRITER=$!
 PIDS+=("$WRITER")
 
 step "3. OLD: a consumer (group vcdc.old) keeps Chroma current from the log"
+# Offsets recorded in Chroma every 200 ms, not every second: each chunk
+# of the snapshot waits for OLD to record its low watermark.
 bin/vcdc-consumer -t "$TOPIC" -G vcdc.old --sink "$OLD" --from-beginning \
-	2>"$WORK/old.log" &
+	-X vcdc.commit.interval.ms=200 2>"$WORK/old.log" &
 PIDS+=($!)
 ready vcdc.old "$OLD"
 say "started; from now on OLD changes only through the log"
