@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${VCDC_BROKERS:?run through make demo (scripts/with-stack.sh)}"
-RECORDS=${VCDC_DEMO_RECORDS:-200000}
+RECORDS=${VCDC_DEMO_RECORDS:-100000}
 DIM=${VCDC_DEMO_DIM:-128}
 RATE=${VCDC_DEMO_RATE:-200}
 TOPIC=vcdc.demo.changes

@@ -596,3 +596,4 @@ def test_human_summary(stack, small_old):
     for k in ("records", "chunks", "superseded", "repairs", "seconds"):
         assert k in lines, p.stdout
     assert int(lines["records"]) == small_old.old_t.count(), p.stdout
+
