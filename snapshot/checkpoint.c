@@ -70,18 +70,21 @@ static int64_t *offsets_of(json_t *a, int n, int *okp) {
                         return NULL;
                 }
                 v[i] = json_integer_value(json_array_get(a, (size_t)i));
+                if (v[i] < 0) {
+                        free(v);
+                        *okp = 0;
+                        return NULL;
+                }
         }
         return v;
 }
 
-/* Parses one checkpoint value of s's topic and collection into ck.
- * Returns 1 when it is one, 0 when it is another record, -1 malformed. */
-static int decode(const snap_t *s, const void *buf, size_t len, ckpt_t *ck) {
+int snap_ckpt_decode(const char *topic_want, const char *coll_want,
+                     int parts, const void *buf, size_t len, ckpt_t *ck) {
         json_t *root = json_loadb(buf, len, 0, NULL);
-        const char *topic = NULL, *coll = NULL, *run = NULL,
-                   *state = NULL, *cursor = NULL;
+        const char *topic = NULL, *coll = NULL, *run = NULL, *state = NULL;
         json_int_t chunk = 0, records = 0, repairs = 0, superseded = 0;
-        json_t *lw = NULL, *hw = NULL;
+        json_t *lw = NULL, *hw = NULL, *cursor = NULL;
         int r = -1, ok = 1;
         size_t i;
 
@@ -93,33 +96,35 @@ static int decode(const snap_t *s, const void *buf, size_t len, ckpt_t *ck) {
                 goto out;
         }
         if (json_unpack(root,
-                        "{s:s, s:s, s:s, s:I, s:s, s?s, s?o, s?o, s?I, s?I, "
+                        "{s:s, s:s, s:s, s:I, s:s, s?o, s?o, s?o, s?I, s?I, "
                         "s?I}",
                         "topic", &topic, "collection", &coll, "run", &run,
                         "chunk", &chunk, "state", &state, "cursor", &cursor,
                         "cursor_lw", &lw, "hw", &hw, "records", &records,
                         "repairs", &repairs, "superseded", &superseded) ||
-            strlen(run) >= sizeof(ck->run))
+            strlen(run) >= sizeof(ck->run) ||
+            (cursor && !json_is_null(cursor) && !json_is_string(cursor)))
                 goto out;
-        if (strcmp(topic, s->o->topic) || strcmp(coll, s->collection)) {
+        if (strcmp(topic, topic_want) || strcmp(coll, coll_want)) {
                 r = 0;
                 goto out;
         }
         for (i = 1; i < sizeof(state_names) / sizeof(*state_names); i++)
                 if (!strcmp(state, state_names[i]))
                         ck->state = (ckpt_state_t)i;
-        if (ck->state == CKPT_NONE)
+        if (ck->state == CKPT_NONE || chunk < 0)
                 goto out;
         snprintf(ck->run, sizeof(ck->run), "%s", run);
         ck->chunk = chunk;
-        ck->parts = s->parts;
+        ck->parts = parts;
         ck->records = (uint64_t)records;
         ck->repairs = (uint64_t)repairs;
         ck->superseded = (uint64_t)superseded;
-        if (cursor && !(ck->cursor = strdup(cursor)))
+        if (json_is_string(cursor) &&
+            !(ck->cursor = strdup(json_string_value(cursor))))
                 ok = 0;
-        ck->cursor_lw = offsets_of(lw, s->parts, &ok);
-        ck->hw = offsets_of(hw, s->parts, &ok);
+        ck->cursor_lw = offsets_of(lw, parts, &ok);
+        ck->hw = offsets_of(hw, parts, &ok);
         if (!ok || (ck->state == CKPT_APPENDING && !ck->hw))
                 goto out;
         r = 1;
@@ -144,7 +149,9 @@ static void on_record(const rd_kafka_message_t *rkm, void *opaque) {
         if (rkm->err || !rkm->payload || rkm->key_len != strlen(x->key) ||
             memcmp(rkm->key, x->key, rkm->key_len))
                 return;
-        if ((r = decode(x->s, rkm->payload, rkm->len, &ck)) == -1) {
+        if ((r = snap_ckpt_decode(x->s->o->topic, x->s->collection,
+                                  x->s->parts, rkm->payload, rkm->len,
+                                  &ck)) == -1) {
                 VCDC_WARN("snapshot",
                           "control topic [%" PRId32 "] offset %" PRId64
                           ": a malformed snapshot checkpoint, skipped",
@@ -177,36 +184,43 @@ int snap_ckpt_read(snap_t *s, ckpt_t *ck, char *errstr, size_t errstr_size) {
 
 /* ---- The writer --------------------------------------------------------- */
 
+char *snap_ckpt_encode(const char *topic, const char *collection,
+                       const ckpt_t *ck) {
+        json_t *root;
+        char *value;
+
+        root = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s?, s:o, s:o, "
+                         "s:I, s:I, s:I, s:I}",
+                         "kind", "snapshot", "topic", topic, "collection",
+                         collection, "run", ck->run, "chunk",
+                         (json_int_t)ck->chunk, "state",
+                         state_names[ck->state], "cursor", ck->cursor,
+                         "cursor_lw", offsets_json(ck->cursor_lw, ck->parts),
+                         "hw", offsets_json(ck->hw, ck->parts), "records",
+                         (json_int_t)ck->records, "repairs",
+                         (json_int_t)ck->repairs, "superseded",
+                         (json_int_t)ck->superseded, "ts_ms",
+                         (json_int_t)vcdc_wall_ms());
+        value = root ? json_dumps(root, JSON_COMPACT) : NULL;
+        json_decref(root);
+        return value;
+}
+
 int snap_ckpt_write(snap_t *s, const ckpt_t *ck, char *errstr,
                     size_t errstr_size) {
         rd_kafka_resp_err_t err;
         char key[1024], *value;
         const char *k = key;
-        json_t *root;
         int r = -1;
 
         if (key_of(s, key, sizeof(key)) == -1) {
                 snprintf(errstr, errstr_size, "collection name too long");
                 return -1;
         }
-        root = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s?, s:o, s:o, "
-                         "s:I, s:I, s:I, s:I}",
-                         "kind", "snapshot", "topic", s->o->topic,
-                         "collection", s->collection, "run", ck->run, "chunk",
-                         (json_int_t)ck->chunk, "state",
-                         state_names[ck->state], "cursor", ck->cursor,
-                         "cursor_lw", offsets_json(ck->cursor_lw, s->parts),
-                         "hw", offsets_json(ck->hw, s->parts), "records",
-                         (json_int_t)ck->records, "repairs",
-                         (json_int_t)ck->repairs, "superseded",
-                         (json_int_t)ck->superseded, "ts_ms",
-                         (json_int_t)vcdc_wall_ms());
-        if (!root || !(value = json_dumps(root, JSON_COMPACT))) {
-                json_decref(root);
+        if (!(value = snap_ckpt_encode(s->o->topic, s->collection, ck))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
-        json_decref(root);
         if (!s->ckpt &&
             !(s->ckpt = vcdc_ctlwriter_new(s->conf, s->control_topic, errstr,
                                            errstr_size)))

@@ -62,7 +62,50 @@ typedef struct readctx_s {
         snap_t *s;
         chunk_t *c;
         int mode;
+        const int64_t *lw;   /* READ_WINDOW: the window starts here */
+        const int64_t *seen; /* read before up to here: counted already */
 } readctx_t;
+
+static int note_delete(snap_t *s, int32_t p, int64_t offset) {
+        struct offs_s *d = &s->dels[p];
+        int64_t *v;
+
+        if (d->cnt == d->cap) {
+                d->cap = d->cap ? 2 * d->cap : 256;
+                if (!(v = realloc(d->v, d->cap * sizeof(*v))))
+                        return -1;
+                d->v = v;
+        }
+        d->v[d->cnt++] = offset;
+        return 0;
+}
+
+/* The first index of d holding an offset at or past o. */
+static size_t lower_bound(const struct offs_s *d, int64_t o) {
+        size_t lo = 0, hi = d->cnt, mid;
+
+        while (lo < hi) {
+                mid = lo + (hi - lo) / 2;
+                if (d->v[mid] < o)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+uint64_t snap_dels(const snap_t *s, const int64_t *from, const int64_t *to) {
+        uint64_t n = 0;
+        size_t a, b;
+        int p;
+
+        for (p = 0; p < s->parts; p++) {
+                a = lower_bound(&s->dels[p], from[p]);
+                b = lower_bound(&s->dels[p], to[p]);
+                n += b > a ? b - a : 0;
+        }
+        return n;
+}
 
 /* The slots of id in c (an id read twice by one chunk has two). */
 #define FOR_SLOTS(c, id, idx, pos)                                            \
@@ -79,13 +122,17 @@ static int on_msg(const vcdc_logmsg_t *m, void *opaque, char *errstr,
         if (!rec->collection || !rec->id ||
             strcmp(rec->collection, x->s->collection))
                 return 0;
-        if (!m->snapshot && m->decoded) {
+        if (!m->snapshot && m->decoded && m->offset >= x->seen[m->partition]) {
                 if (m->offset > x->s->need[m->partition])
                         x->s->need[m->partition] = m->offset;
-                if (!m->tombstone && rec->op == VCDC_OP_DELETE)
-                        x->s->dels++;
+                if (!m->tombstone && rec->op == VCDC_OP_DELETE &&
+                    note_delete(x->s, m->partition, m->offset) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
         }
-        if (x->mode == READ_COUNT)
+        if (x->mode == READ_COUNT ||
+            (x->mode == READ_WINDOW && m->offset < x->lw[m->partition]))
                 return 0;
         FOR_SLOTS(x->c, rec->id, idx, pos) {
                 sl = &x->c->slots[idx];
@@ -122,21 +169,38 @@ static int on_msg(const vcdc_logmsg_t *m, void *opaque, char *errstr,
         return 0;
 }
 
-static int read_to(snap_t *s, const int64_t *to, chunk_t *c, int mode,
-                   char *errstr, size_t errstr_size) {
-        readctx_t x = {s, c, mode};
+static int read_to(snap_t *s, const int64_t *lw, const int64_t *to,
+                   chunk_t *c, int mode, char *errstr, size_t errstr_size) {
+        int64_t *from = calloc((size_t)s->parts, sizeof(*from));
+        int64_t *seen = calloc((size_t)s->parts, sizeof(*seen));
+        readctx_t x = {s, c, mode, lw, seen};
+        int p, r = -1;
 
-        if (vcdc_logread_range(s->lr, s->pos, to, on_msg, &x, errstr,
+        if (!from || !seen) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        for (p = 0; p < s->parts; p++) {
+                seen[p] = s->pos[p];
+                from[p] = lw && lw[p] < s->pos[p] ? lw[p] : s->pos[p];
+        }
+        if (vcdc_logread_range(s->lr, from, to, on_msg, &x, errstr,
                                errstr_size) == -1)
-                return -1;
-        memcpy(s->pos, to, (size_t)s->parts * sizeof(*to));
-        return 0;
+                goto out;
+        for (p = 0; p < s->parts; p++)
+                if (to[p] > s->pos[p])
+                        s->pos[p] = to[p];
+        r = 0;
+out:
+        free(from);
+        free(seen);
+        return r;
 }
 
-int snap_read(snap_t *s, const int64_t *to, chunk_t *c, char *errstr,
-              size_t errstr_size) {
-        return read_to(s, to, c, c ? READ_WINDOW : READ_COUNT, errstr,
-                       errstr_size);
+int snap_read(snap_t *s, const int64_t *lw, const int64_t *to, chunk_t *c,
+              char *errstr, size_t errstr_size) {
+        return read_to(s, c ? lw : NULL, to, c, c ? READ_WINDOW : READ_COUNT,
+                       errstr, errstr_size);
 }
 
 /* Sends rec tagged for chunk c; repair: the "P:O" it copies, or NULL. */
@@ -196,7 +260,8 @@ int snap_repair(snap_t *s, chunk_t *c, char *errstr, size_t errstr_size) {
         }
         for (pass = 1;; pass++) {
                 if (vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1 ||
-                    read_to(s, end, c, READ_REPAIR, errstr, errstr_size) == -1)
+                    read_to(s, NULL, end, c, READ_REPAIR, errstr,
+                            errstr_size) == -1)
                         goto out;
                 for (i = sent = 0; i < c->cnt; i++) {
                         slot_t *sl = &c->slots[i];

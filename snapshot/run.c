@@ -249,9 +249,57 @@ static int read_page(snap_t *s, chunk_t *c, char **cursorp, uint64_t shift,
  * that can have moved OLD's records since that page are counted. */
 typedef struct scanpos_s {
         char *cursor;
-        int64_t *cursor_lw; /* NULL: the run's start */
-        uint64_t dels_from; /* s->dels when s->pos was cursor_lw */
+        int64_t *cursor_lw;
 } scanpos_t;
+
+/*
+ * The low watermark: where OLD's recorded offsets say it has applied the
+ * log to. OLD reflects every change before it (and maybe some after,
+ * which the window covers). When that leaves more of the log in the
+ * window than LAG_MAX records (OLD lags), the run first waits for OLD to
+ * apply every change of the collection read so far.
+ */
+#define LAG_MAX(s) ((s)->o->chunk * 20 > 20000 ? (s)->o->chunk * 20 : 20000)
+
+static int old_position(snap_t *s, int64_t *lw, char *errstr,
+                        size_t errstr_size) {
+        vcdc_sink_offset_t *rec;
+        size_t cnt, i;
+        int p;
+
+        if (vcdc_sink_read_offsets(s->old, s->o->topic, &rec, &cnt, errstr,
+                                   errstr_size) != VCDC_SINK_OK)
+                return -1;
+        for (p = 0; p < s->parts; p++)
+                lw[p] = 0;
+        for (i = 0; i < cnt; i++)
+                if (rec[i].partition >= 0 && rec[i].partition < s->parts)
+                        lw[rec[i].partition] = rec[i].offset + 1;
+        free(rec);
+        return 0;
+}
+
+static int low_watermark(snap_t *s, int64_t *lw, int64_t *end, char *errstr,
+                         size_t errstr_size) {
+        uint64_t lag = 0;
+        int p;
+
+        if (old_position(s, lw, errstr, errstr_size) == -1 ||
+            vcdc_logread_ends(s->lr, end, errstr, errstr_size) == -1)
+                return -1;
+        for (p = 0; p < s->parts; p++)
+                lag += end[p] > lw[p] ? (uint64_t)(end[p] - lw[p]) : 0;
+        if (lag <= (uint64_t)LAG_MAX(s))
+                return 0;
+        VCDC_INFO("snapshot",
+                  "OLD is %" PRIu64 " records behind the log end: waiting "
+                  "for it",
+                  lag);
+        if (snap_read(s, NULL, end, NULL, errstr, errstr_size) == -1 ||
+            wait_for_old(s, errstr, errstr_size) == -1)
+                return -1;
+        return old_position(s, lw, errstr, errstr_size);
+}
 
 static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
                       const char *cursor, const int64_t *cursor_lw,
@@ -278,8 +326,8 @@ static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
  * told), or -1 with errstr.
  */
 static int do_chunk(snap_t *s, chunk_t *c, scanpos_t *sp, char **ids,
-                    size_t id_cnt, int64_t *lw, uint64_t *dels_lwp,
-                    char *errstr, size_t errstr_size) {
+                    size_t id_cnt, int64_t *lw, char *errstr,
+                    size_t errstr_size) {
         int64_t *hw = calloc((size_t)s->parts, sizeof(*hw));
         char *before = NULL;
         uint64_t shift = 0;
@@ -289,33 +337,29 @@ static int do_chunk(snap_t *s, chunk_t *c, scanpos_t *sp, char **ids,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
-        if (vcdc_logread_ends(s->lr, lw, errstr, errstr_size) == -1 ||
-            snap_read(s, lw, NULL, errstr, errstr_size) == -1)
-                goto out;
-        *dels_lwp = s->dels;
-        if (wait_for_old(s, errstr, errstr_size) == -1)
+        if (low_watermark(s, lw, hw, errstr, errstr_size) == -1)
                 goto out;
         if (ids) {
                 if (read_ids(s, c, ids, id_cnt, errstr, errstr_size) == -1)
                         goto out;
         } else {
-                shift = s->dels - sp->dels_from;
+                shift = snap_dels(s, sp->cursor_lw, s->pos);
                 if (read_page(s, c, &sp->cursor, shift, &lost, errstr,
                               errstr_size) == -1)
                         goto out;
         }
         if (vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
             snap_chunk_index(c, errstr, errstr_size) == -1 ||
-            snap_read(s, hw, c, errstr, errstr_size) == -1)
+            snap_read(s, lw, hw, c, errstr, errstr_size) == -1)
                 goto out;
-        if (lost && s->dels - sp->dels_from > shift) {
+        if (lost && snap_dels(s, sp->cursor_lw, hw) > shift) {
                 /* More deletes reached OLD while the page was read than
                  * it stepped back: read it again, further back. */
                 VCDC_INFO("snapshot",
                           "chunk %" PRId64 ": the scan lost its place; "
                           "%" PRIu64 " deletes since, not %" PRIu64
                           ": reading the page again",
-                          c->n, s->dels - sp->dels_from, shift);
+                          c->n, snap_dels(s, sp->cursor_lw, hw), shift);
                 free(sp->cursor);
                 sp->cursor = before;
                 before = NULL;
@@ -391,7 +435,6 @@ static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
                   char *errstr, size_t errstr_size) {
         chunk_t c = {.n = ck->chunk};
         int64_t *lw = calloc((size_t)s->parts, sizeof(*lw));
-        uint64_t dels_lw;
         char **ids = NULL;
         size_t cnt = 0, i;
         int r = -1;
@@ -424,8 +467,8 @@ static int resume(snap_t *s, const ckpt_t *ck, scanpos_t *sp, int64_t *np,
                     "chunk %" PRId64 " was being written when the run "
                     "stopped: reading its %zu ids written so far again",
                     c.n, cnt);
-        if (cnt && do_chunk(s, &c, sp, ids, cnt, lw, &dels_lw, errstr,
-                            errstr_size) == -1)
+        if (cnt &&
+            do_chunk(s, &c, sp, ids, cnt, lw, errstr, errstr_size) == -1)
                 goto out;
         s->res->resolved += cnt;
         r = 0;
@@ -511,6 +554,11 @@ static void snap_close(snap_t *s) {
         vcdc_logread_destroy(s->lr);
         vcdc_sink_destroy(s->old);
         vcdc_ctlwriter_destroy(s->ckpt);
+        int p;
+
+        for (p = 0; s->dels && p < s->parts; p++)
+                free(s->dels[p].v);
+        free(s->dels);
         free(s->pos);
         free(s->need);
 }
@@ -523,7 +571,7 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
         chunk_t c = {0};
         ckpt_t ck = {0};
         int64_t t0 = vcdc_clock_ms(), n = 0, *lw = NULL;
-        uint64_t total = 0, dels_lw = 0;
+        uint64_t total = 0;
         int rc, r, i;
 
         memset(res, 0, sizeof(*res));
@@ -537,6 +585,7 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                 goto out;
         if (!(s.pos = calloc((size_t)s.parts, sizeof(*s.pos))) ||
             !(s.need = calloc((size_t)s.parts, sizeof(*s.need))) ||
+            !(s.dels = calloc((size_t)s.parts, sizeof(*s.dels))) ||
             !(sp.cursor_lw = calloc((size_t)s.parts, sizeof(*sp.cursor_lw))) ||
             !(lw = calloc((size_t)s.parts, sizeof(*lw)))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -566,8 +615,7 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
         for (;;) {
                 c.n = n;
                 snprintf(c.tag, sizeof(c.tag), "%s:%" PRId64, s.run, n);
-                r = do_chunk(&s, &c, &sp, NULL, 0, lw, &dels_lw, errstr,
-                             errstr_size);
+                r = do_chunk(&s, &c, &sp, NULL, 0, lw, errstr, errstr_size);
                 snap_chunk_clear(&c);
                 if (r == -1)
                         goto out;
@@ -576,7 +624,6 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                 res->chunks++;
                 n++;
                 memcpy(sp.cursor_lw, lw, (size_t)s.parts * sizeof(*lw));
-                sp.dels_from = dels_lw;
                 progress(&s, t0, total, n, !sp.cursor);
                 if (!sp.cursor)
                         break;

@@ -28,12 +28,15 @@ typedef struct snap_s {
         const char *control_topic;
         char run[40];
         int parts;
-        /* The log has been read up to pos[p] (exclusive): every range read
-         * goes through snap_read(), which counts the collection's deletes
-         * (dels) on the way, so that a Chroma scan knows how far records
-         * can have moved between two pages. */
+        /* The log has been read up to pos[p] (exclusive). Every range read
+         * notes, the first time it reads them, the offsets of the
+         * collection's live deletes (dels[p], ascending), so that a Chroma
+         * scan knows how far records can have moved between two pages. */
         int64_t *pos;
-        uint64_t dels;
+        struct offs_s {
+                int64_t *v;
+                size_t cnt, cap;
+        } *dels;
         /* The offset of the last live change of the collection read in
          * each partition (pos - 1 at the start): OLD reflects everything
          * before pos once it has applied up to there, as it skips the
@@ -73,10 +76,15 @@ int snap_chunk_index(chunk_t *c, char *errstr, size_t errstr_size);
 /** Frees the rows and slots, keeps n and tag. */
 void snap_chunk_clear(chunk_t *c);
 
-/** Reads the log from s->pos to to[] (counting deletes), marking the ids
- *  of c (when not NULL) changed there as dropped: the window. */
-int snap_read(snap_t *s, const int64_t *to, chunk_t *c, char *errstr,
-              size_t errstr_size);
+/** Reads the log up to to[] from s->pos, or from lw[] when it is before
+ *  (lw NULL: s->pos), marking the ids of c (when not NULL) changed in
+ *  [lw, to) as dropped: the window. s->pos becomes to. */
+int snap_read(snap_t *s, const int64_t *lw, const int64_t *to, chunk_t *c,
+              char *errstr, size_t errstr_size);
+
+/** How many live deletes of the collection the log holds in [from, to)
+ *  (of those read: from s->pos at the start of the run on). */
+uint64_t snap_dels(const snap_t *s, const int64_t *from, const int64_t *to);
 
 /** Writes c's rows that were not dropped as snapshot records, and waits
  *  for their acknowledgements. */
@@ -115,6 +123,18 @@ typedef struct ckpt_s {
 } ckpt_t;
 
 void snap_ckpt_clear(ckpt_t *ck);
+
+/** ck (with ck->parts offsets per array) as the JSON value above: a new
+ *  string (free() it), or NULL when out of memory. */
+char *snap_ckpt_encode(const char *topic, const char *collection,
+                       const ckpt_t *ck);
+
+/** Parses a control value into ck: 1 when it is a checkpoint of topic and
+ *  collection with parts offsets per array, 0 when it is another record
+ *  (another kind, topic or collection), -1 when it is malformed. ck is
+ *  cleared unless 1 is returned. */
+int snap_ckpt_decode(const char *topic, const char *collection, int parts,
+                     const void *buf, size_t len, ckpt_t *ck);
 
 /** The latest checkpoint of s's topic and collection (state NONE when
  *  there is none, or the control topic does not exist). */
