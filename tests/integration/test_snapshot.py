@@ -331,12 +331,13 @@ def test_snapshot_killed_and_resumed_is_exact(seed, stack, chroma, pg,
                   seed=seed, n=5000, rate=100)
     m.switch_writers()
     m.new_c.start()
-    summary = m.snapshot(kills=3)
+    # --max-rate keeps the run long enough for the kills to land in it.
+    summary = m.snapshot(kills=3, extra=("--max-rate", "800"))
+    assert m.kills >= 1, "the snapshot ended before any kill"
     m.finish()
     m.check_state()
     m.check_live_changes()
-    if m.kills:
-        check_summary(summary, m)
+    check_summary(summary, m)
 
 
 @pytest.mark.soak
@@ -348,7 +349,7 @@ def test_snapshot_soak(seed, stack, chroma, pg, procs, tmp_path):
                   seed=seed, n=50000, rate=600)
     m.switch_writers()
     m.new_c.start()
-    summary = m.snapshot(kills=6)
+    summary = m.snapshot(kills=6, extra=("--max-rate", "2000"))
     m.finish()
     m.check_state()
     m.check_live_changes()
