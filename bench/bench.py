@@ -5,8 +5,8 @@ compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
   NAME: codec, producer, jsonl, consumer, pgload, memory, latency, capture,
-        pgapply, index, verify, exact (the default: all of these), and scale (only
-        when named: 5,000,000 records, several minutes)
+        pgapply, index, verify, exact, snapshot (the default: all of these),
+        and scale (only when named: 5,000,000 records, several minutes)
 """
 import argparse
 import json
@@ -26,6 +26,7 @@ import bench_index
 import bench_pg
 import bench_pgapply
 import bench_scale
+import bench_snapshot
 import bench_verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -861,7 +862,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,pgload,memory,"
-                    "latency,capture,pgapply,index,verify,exact")
+                    "latency,capture,pgapply,index,verify,exact,snapshot")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -879,7 +880,8 @@ def main():
               f"{sz['rounds']} round(s), {sz['close_rounds']} against a "
               f"limit; medians, min-max spread)\n",
               flush=True)
-        if {"consumer", "pgload", "memory", "latency", "scale"} & set(only):
+        if {"consumer", "pgload", "memory", "latency", "scale",
+                "snapshot"} & set(only):
             warm_up_groups()
         steps = [("codec", lambda: bench_codec(sz)),
                  ("producer", lambda: bench_producer(sz, work)),
@@ -897,6 +899,8 @@ def main():
                  ("verify", lambda: bench_verify.bench_verify(
                      sz, work, sys.modules[__name__])),
                  ("exact", lambda: bench_exact(sz)),
+                 ("snapshot", lambda: bench_snapshot.bench_snapshot(
+                     sz, work, sys.modules[__name__])),
                  ("scale", lambda: bench_scale.bench_scale(
                      sz, sys.modules[__name__]))]
         for name, fn in steps:
