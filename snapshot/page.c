@@ -85,12 +85,23 @@ int snap_read_ids(snap_t *s, chunk_t *c, char **ids, size_t cnt,
         return name_rows(s, c, errstr, errstr_size);
 }
 
-/* The page's thread: steps 1 to 3. */
+/* The most a page may grow by for the deletes before its cursor. */
+#define SHIFT_ROOM_MAX 100000
+
+/*
+ * The page's thread: steps 1 to 3. The page has room for the chunk plus
+ * the bound on deletes it is read with: a Chroma scan that lost its place
+ * steps back by that bound, and with the room it still returns a chunk's
+ * worth of records past its old place, so a run goes forward however
+ * many records are deleted between two pages (up to what one Chroma
+ * request returns).
+ */
 static void *page_main(void *opaque) {
         page_t *pg = opaque;
         snap_t *s = pg->s;
         size_t max = s->o->chunk ? s->o->chunk : SNAP_CHUNK_DEFAULT, i;
 
+        max += pg->shift < SHIFT_ROOM_MAX ? (size_t)pg->shift : SHIFT_ROOM_MAX;
         pg->rc = -1;
         if (!(pg->c.rows = calloc(max, sizeof(*pg->c.rows)))) {
                 snprintf(pg->err, sizeof(pg->err), "out of memory");

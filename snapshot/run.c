@@ -188,15 +188,14 @@ static void throttle(snap_t *s, int64_t t0, uint64_t read) {
 
 static void progress(snap_t *s, int64_t t0, uint64_t total, int64_t chunk,
                      int force) {
-        static int64_t last;
         double secs = (double)(vcdc_clock_ms() - t0) / 1000.0;
         uint64_t done = s->res->records + s->res->superseded;
         double rate = secs > 0 ? (double)done / secs : 0;
         char eta[32] = "?";
 
-        if (!force && vcdc_clock_ms() - last < PROGRESS_MS)
+        if (!force && vcdc_clock_ms() - s->progress_ms < PROGRESS_MS)
                 return;
-        last = vcdc_clock_ms();
+        s->progress_ms = vcdc_clock_ms();
         if (rate > 0 && total > done)
                 snprintf(eta, sizeof(eta), "%.0f s",
                          (double)(total - done) / rate);
@@ -398,6 +397,18 @@ out:
 }
 
 
+/* A checkpoint whose offsets lie past the log end is of a topic since
+ * deleted and created again under the same name: not this topic's. */
+static int ckpt_fits(const snap_t *s, const ckpt_t *ck) {
+        int p;
+
+        for (p = 0; p < s->parts; p++)
+                if ((ck->cursor_lw && ck->cursor_lw[p] > s->pos[p]) ||
+                    (ck->hw && ck->hw[p] > s->pos[p]))
+                        return 0;
+        return 1;
+}
+
 static void new_run_id(char *buf, size_t size) {
         unsigned char b[8] = {0};
         FILE *fp = fopen("/dev/urandom", "rb");
@@ -588,6 +599,15 @@ int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                     VCDC_SINK_OK ||
             snap_ckpt_read(&s, &ck, errstr, errstr_size) == -1)
                 goto out;
+        if ((ck.state == CKPT_APPENDING || ck.state == CKPT_DONE) &&
+            !ckpt_fits(&s, &ck)) {
+                VCDC_WARN("snapshot",
+                          "the checkpoint of run %s (chunk %" PRId64
+                          ") names offsets past the end of %s: the topic was "
+                          "created again since; starting a new run",
+                          ck.run, ck.chunk, opts->topic);
+                ck.state = CKPT_NONE;
+        }
         if (ck.state == CKPT_APPENDING || ck.state == CKPT_DONE) {
                 if (resume(&s, &ck, &sp, &n, errstr, errstr_size) == -1)
                         goto out;

@@ -47,6 +47,7 @@ typedef struct snap_s {
         /* OLD's position as last read, and when (run.c). */
         int64_t *old_pos;
         int64_t old_pos_ms;
+        int64_t progress_ms; /* when progress was last shown */
         struct vcdc_ctlwriter_s *ckpt; /* the checkpoints' (checkpoint.c) */
 } snap_t;
 
