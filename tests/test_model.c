@@ -61,35 +61,6 @@ typedef struct job_s {
         hresult_t total;
 } job_t;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *v = getenv(name);
-        char *end;
-        unsigned long long n;
-
-        if (!v || !*v)
-                return def;
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        if (errno || *end) {
-                fprintf(stderr, "%s=%s: not a number\n", name, v);
-                exit(2);
-        }
-        return n;
-}
-
-/* print_message() line by line: it formats into a bounded buffer. */
-static void print_lines(const char *text) {
-        const char *nl;
-
-        while (text && *text) {
-                nl = strchr(text, '\n');
-                print_message("%.*s\n",
-                              (int)(nl ? (size_t)(nl - text) : strlen(text)),
-                              text);
-                text = nl ? nl + 1 : "";
-        }
-}
-
 static void *worker(void *arg) {
         job_t *job = arg;
         char errstr[512], *desc;
@@ -113,7 +84,7 @@ static void *worker(void *arg) {
                 if (desc)
                         hist_describe(&h, desc, 4096);
                 if (job->describe && desc)
-                        print_lines(desc);
+                        kit_print_lines(desc);
                 hist_run(&h, job->dir, res);
                 print_message("[ model    ] seed %" PRIu64 ": %s, %zu "
                               "messages (%" PRIu64 " refused), %" PRIu64
@@ -136,8 +107,8 @@ static void *worker(void *arg) {
 }
 
 static void test_model_histories(void **state) {
-        uint64_t count, one = env_u64("VCDC_MODEL_SEED", 0), i, failed = 0;
-        int jobs = (int)env_u64("VCDC_MODEL_JOBS", kit_small() ? 3 : 6), t;
+        uint64_t count, one = kit_env_u64("VCDC_MODEL_SEED", 0), i, failed = 0;
+        int jobs = (int)kit_env_u64("VCDC_MODEL_JOBS", kit_small() ? 3 : 6), t;
         char dir[] = "/tmp/vcdc-model-XXXXXX", seeds[1024] = "";
         pthread_t *thr;
         job_t job;
@@ -146,15 +117,15 @@ static void test_model_histories(void **state) {
         (void)state;
         memset(&job, 0, sizeof(job));
         pthread_mutex_init(&job.lock, NULL);
-        count = env_u64("VCDC_MODEL_HISTORIES", kit_small() ? 4 : 12);
-        job.base = one ? one : env_u64("VCDC_MODEL_BASE_SEED", 1);
+        count = kit_env_u64("VCDC_MODEL_HISTORIES", kit_small() ? 4 : 12);
+        job.base = one ? one : kit_env_u64("VCDC_MODEL_BASE_SEED", 1);
         if (one)
                 count = 1;
         if (!job.base)
                 fail_msg("seeds start at 1");
         job.next = job.base;
         job.end = job.base + count;
-        job.records = (int)env_u64("VCDC_MODEL_RECORDS",
+        job.records = (int)kit_env_u64("VCDC_MODEL_RECORDS",
                                    kit_small() ? 120 : 300);
         job.describe = one != 0;
         if (!mkdtemp(dir))
@@ -191,8 +162,8 @@ static void test_model_histories(void **state) {
                 print_message("\n[ model    ] seed %" PRIu64
                               " differs from the model:\n",
                               job.base + i);
-                print_lines(job.descriptions[i]);
-                print_lines(r->text);
+                kit_print_lines(job.descriptions[i]);
+                kit_print_lines(r->text);
                 if (n < sizeof(seeds))
                         n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
                                               "%s%" PRIu64, n ? " " : "",

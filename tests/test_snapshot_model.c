@@ -977,34 +977,6 @@ typedef struct job_s {
         char **descriptions;
 } job_t;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *v = getenv(name);
-        char *end;
-        unsigned long long n;
-
-        if (!v || !*v)
-                return def;
-        errno = 0;
-        n = strtoull(v, &end, 10);
-        if (errno || *end) {
-                fprintf(stderr, "%s=%s: not a number\n", name, v);
-                exit(2);
-        }
-        return n;
-}
-
-static void print_lines(const char *text) {
-        const char *nl;
-
-        while (text && *text) {
-                nl = strchr(text, '\n');
-                print_message("%.*s\n",
-                              (int)(nl ? (size_t)(nl - text) : strlen(text)),
-                              text);
-                text = nl ? nl + 1 : "";
-        }
-}
-
 static void *worker(void *arg) {
         job_t *job = arg;
         uint64_t seed;
@@ -1026,7 +998,7 @@ static void *worker(void *arg) {
                 if (desc)
                         hist_describe(h, desc, 8192);
                 if (job->describe && desc)
-                        print_lines(desc);
+                        kit_print_lines(desc);
                 print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
                               " snapshot runs (%" PRIu64 " stopped, %" PRIu64
                               " killed), %" PRIu64 " snapshot messages (%" PRIu64
@@ -1048,9 +1020,10 @@ static void *worker(void *arg) {
 }
 
 static void test_snapshot_histories(void **state) {
-        uint64_t count, one = env_u64("VCDC_SNAPMODEL_SEED", 0), i, failed = 0;
+        uint64_t one = kit_env_u64("VCDC_SNAPMODEL_SEED", 0);
+        uint64_t count, i, failed = 0;
         uint64_t runs = 0, kills = 0, stops = 0, msgs = 0, repairs = 0;
-        int jobs = (int)env_u64("VCDC_SNAPMODEL_JOBS", 4), t;
+        int jobs = (int)kit_env_u64("VCDC_SNAPMODEL_JOBS", 4), t;
         char dir[] = "/tmp/vcdc-snapmodel-XXXXXX", seeds[1024] = "";
         pthread_t *thr;
         job_t job;
@@ -1059,8 +1032,8 @@ static void test_snapshot_histories(void **state) {
         (void)state;
         memset(&job, 0, sizeof(job));
         pthread_mutex_init(&job.lock, NULL);
-        count = env_u64("VCDC_SNAPMODEL_HISTORIES", kit_small() ? 2 : 4);
-        job.base = one ? one : env_u64("VCDC_SNAPMODEL_BASE_SEED", 1);
+        count = kit_env_u64("VCDC_SNAPMODEL_HISTORIES", kit_small() ? 2 : 4);
+        job.base = one ? one : kit_env_u64("VCDC_SNAPMODEL_BASE_SEED", 1);
         if (one)
                 count = 1;
         if (!job.base)
@@ -1098,8 +1071,8 @@ static void test_snapshot_histories(void **state) {
                 print_message("\n[ snapmodel ] seed %" PRIu64
                               " differs from the model:\n",
                               job.base + i);
-                print_lines(job.descriptions[i]);
-                print_lines(r->text);
+                kit_print_lines(job.descriptions[i]);
+                kit_print_lines(r->text);
                 if (n < sizeof(seeds))
                         n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
                                               "%s%" PRIu64, n ? " " : "",

@@ -50,6 +50,34 @@ int kit_small(void) {
         return v && *v && strcmp(v, "0");
 }
 
+uint64_t kit_env_u64(const char *name, uint64_t def) {
+        const char *v = getenv(name);
+        char *end;
+        unsigned long long n;
+
+        if (!v || !*v)
+                return def;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || *end) {
+                fprintf(stderr, "%s=%s: not a number\n", name, v);
+                exit(2);
+        }
+        return n;
+}
+
+void kit_print_lines(const char *text) {
+        const char *nl;
+
+        while (text && *text) {
+                nl = strchr(text, '\n');
+                printf("%.*s\n",
+                       (int)(nl ? (size_t)(nl - text) : strlen(text)), text);
+                text = nl ? nl + 1 : "";
+        }
+        fflush(stdout);
+}
+
 static int conf_set(rd_kafka_conf_t *rkc, const char *name, const char *value,
                     char *errstr, size_t errstr_size) {
         char err[256];

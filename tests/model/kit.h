@@ -24,6 +24,13 @@ void kit_sleep_ms(int ms);
 /* 1 under VCDC_TEST_SMALL (make valgrind): fewer and smaller runs. */
 int kit_small(void);
 
+/** The environment variable name as a count, def when unset or empty;
+ *  exits 2 naming it when it is not a number. */
+uint64_t kit_env_u64(const char *name, uint64_t def);
+
+/** text on stdout line by line (a failure's description, a history). */
+void kit_print_lines(const char *text);
+
 typedef struct kit_mock_s {
         rd_kafka_t *rk; /* hosts the mock brokers */
         rd_kafka_mock_cluster_t *mc;
