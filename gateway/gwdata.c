@@ -623,17 +623,23 @@ static void delete_coll(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                            param(req, "collection_name"));
 }
 
-/* From gwwrite.c. */
-int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
-                        char *errstr, size_t errstr_size);
+int gw_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
+                  const gw_route_t *routes, size_t cnt, char *errstr,
+                  size_t errstr_size) {
+        size_t i;
+
+        for (i = 0; i < cnt; i++)
+                if (vcdc_gw_router_add(router, routes[i].method,
+                                       routes[i].pattern, routes[i].handler, d,
+                                       errstr, errstr_size) == -1)
+                        return -1;
+        return 0;
+}
 
 int vcdc_gw_data_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
                             char *errstr, size_t errstr_size) {
 #define D "/api/v2/tenants/{tenant}/databases/{database}"
-        static const struct {
-                const char *method, *pattern;
-                vcdc_gw_handler_t *handler;
-        } routes[] = {
+        static const gw_route_t routes[] = {
                 {"POST", D "/collections", create_coll},
                 {"GET", D "/collections", list_colls},
                 {"GET", D "/collections_count", count_colls},
@@ -642,12 +648,9 @@ int vcdc_gw_data_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
                 {"DELETE", D "/collections/{collection_name}", delete_coll},
         };
 #undef D
-        size_t i;
 
-        for (i = 0; i < sizeof(routes) / sizeof(*routes); i++)
-                if (vcdc_gw_router_add(router, routes[i].method,
-                                       routes[i].pattern, routes[i].handler, d,
-                                       errstr, errstr_size) == -1)
-                        return -1;
+        if (gw_add_routes(d, router, routes, sizeof(routes) / sizeof(*routes),
+                          errstr, errstr_size) == -1)
+                return -1;
         return gw_write_add_routes(d, router, errstr, errstr_size);
 }

@@ -142,4 +142,19 @@ int gw_chroma_create(vcdc_gw_data_t *d, vcdc_route_side_t side,
 /** Closes every connection of s (nothing may use them). */
 void gw_side_close(gw_side_t *s);
 
+/* A route of the data layer and its handler. */
+typedef struct gw_route_s {
+        const char *method, *pattern;
+        vcdc_gw_handler_t *handler;
+} gw_route_t;
+
+/** Registers routes[0..cnt) with d as their opaque (gwdata.c). */
+int gw_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
+                  const gw_route_t *routes, size_t cnt, char *errstr,
+                  size_t errstr_size);
+
+/** The record routes (gwwrite.c). */
+int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
+                        char *errstr, size_t errstr_size);
+
 #endif

@@ -540,10 +540,7 @@ int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
 #define C                                                                      \
         "/api/v2/tenants/{tenant}/databases/{database}/collections/"           \
         "{collection_id}"
-        static const struct {
-                const char *method, *pattern;
-                vcdc_gw_handler_t *handler;
-        } routes[] = {
+        static const gw_route_t routes[] = {
                 {"POST", C "/add", add},
                 {"POST", C "/upsert", upsert},
                 {"POST", C "/update", update},
@@ -553,12 +550,8 @@ int gw_write_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
                 {"GET", C "/count", count},
         };
 #undef C
-        size_t i;
 
-        for (i = 0; i < sizeof(routes) / sizeof(*routes); i++)
-                if (vcdc_gw_router_add(router, routes[i].method,
-                                       routes[i].pattern, routes[i].handler, d,
-                                       errstr, errstr_size) == -1)
-                        return -1;
-        return 0;
+        return gw_add_routes(d, router, routes,
+                             sizeof(routes) / sizeof(*routes), errstr,
+                             errstr_size);
 }
