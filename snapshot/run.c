@@ -220,14 +220,17 @@ typedef struct scanpos_s {
 
 /*
  * When OLD lags by more than LAG_MAX records behind the log end, windows
- * get long: the run first waits for it to apply every live change of the
- * collection read so far, and takes its position again. Only while no
- * page is being read (OLD's sink is the page thread's then).
+ * get long: the run waits for it to apply every live change of the
+ * collection read so far, so that the next page's low watermark is near
+ * the end again. lw is left alone: a page read already keeps the low
+ * watermark it was read under. Returns 1 when it waited, 0 when there was
+ * no need, -1 with errstr. Only while no page is being read (OLD's sink is
+ * the page thread's then).
  */
 #define LAG_MAX(s) ((s)->o->chunk * 20 > 20000 ? (s)->o->chunk * 20 : 20000)
 
-static int catch_up(snap_t *s, int64_t *lw, const int64_t *end, char *errstr,
-                    size_t errstr_size) {
+static int catch_up(snap_t *s, const int64_t *lw, const int64_t *end,
+                    char *errstr, size_t errstr_size) {
         uint64_t lag = 0;
         int p;
 
@@ -242,7 +245,8 @@ static int catch_up(snap_t *s, int64_t *lw, const int64_t *end, char *errstr,
         if (snap_read(s, NULL, end, NULL, errstr, errstr_size) == -1 ||
             wait_for_old(s, errstr, errstr_size) == -1)
                 return -1;
-        return snap_old_position(s, lw, 1, errstr, errstr_size);
+        s->old_pos_ms = 0; /* the next page asks OLD again */
+        return 1;
 }
 
 static int ckpt_write(snap_t *s, ckpt_state_t state, int64_t n,
@@ -288,6 +292,7 @@ static int ids_chunk(snap_t *s, chunk_t *c, char **ids, size_t cnt,
             snap_old_position(s, lw, 1, errstr, errstr_size) == -1 ||
             vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
             catch_up(s, lw, hw, errstr, errstr_size) == -1 ||
+            snap_old_position(s, lw, 1, errstr, errstr_size) == -1 ||
             snap_read_ids(s, c, ids, cnt, errstr, errstr_size) == -1 ||
             vcdc_logread_ends(s->lr, hw, errstr, errstr_size) == -1 ||
             snap_chunk_index(c, errstr, errstr_size) == -1 ||
