@@ -140,10 +140,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             strlen(resp.body) != resp.len)
                 abort();
         /* The table's tokens (the only ones that authenticate) are never
-         * quoted back, unless the method, path or query carried them. */
-        if (!strstr(req.method, "fuzz") && !strstr(req.path, "fuzz") &&
+         * quoted back, unless the method, path or query carried them.
+         * "uzz", not "fuzz": a path quoted back in an error has its
+         * control characters escaped, and "\u000f" before "uzz-..."
+         * reads as a token the request did carry. */
+        if (!strstr(req.method, "uzz") && !strstr(req.path, "uzz") &&
             !strchr(req.path, '%') &&
-            !memmem(s + pos0, size - pos0, "fuzz", 4) &&
+            !memmem(s + pos0, size - pos0, "uzz", 3) &&
             strstr(resp.body, "fuzz-"))
                 abort();
         vcdc_gw_resp_clear(&resp);
