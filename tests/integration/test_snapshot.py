@@ -271,15 +271,18 @@ def check_summary(s, m):
     assert s["seconds"] >= 0, s
     untouched = m.untouched()
     if not m.kills:
-        # Each id the writer never touched is read once and never
-        # superseded: exactly one snapshot record.
+        # Each id the writer never touched is read and never superseded:
+        # a snapshot record at least (a Chroma scan that lost its place
+        # steps back and may read one twice, DESIGN.md). A page also has
+        # room for the deletes since the page before, so chunks may hold
+        # more than --chunk records: only their existence is checked.
         assert s["resumed_chunk"] is None, s
         assert s["records"] >= len(untouched), (s, len(untouched))
-        assert s["chunks"] >= len(untouched) // m.chunk, s
+        assert s["chunks"] >= 1, s
         counts = m.snapshot_ids()
-        once = [i for i in untouched if counts.get(i) != 1]
-        assert not once, "untouched ids without exactly one snapshot " \
-            "record: %s" % [(i, counts.get(i)) for i in once[:10]]
+        never = [i for i in untouched if not counts.get(i)]
+        assert not never, "untouched ids without a snapshot record: " \
+            "%s" % never[:10]
     else:
         assert s["resumed_chunk"] is not None, (
             "killed %d times, the last run did not resume: %s"
