@@ -90,6 +90,11 @@ static const prop_t props[] = {
         {"vcdc.gateway.applied.timeout.ms", T_INT, "10000", 1, 3600000, NULL,
          "gateway: --ack applied: how long a write waits for the serving "
          "side to apply it before answering 503"},
+        {"vcdc.gateway.pending.max.bytes", T_INT, "67108864", 0,
+         1099511627776.0, NULL,
+         "gateway: memory for the records written and not yet applied on "
+         "the serving side, kept as the base of the next update of their "
+         "ids; past it a write waits until applied (0: every write)"},
         {"vcdc.gateway.control.topic", T_STR, "vcdc.control", 0, 0, NULL,
          "gateway: the control topic (routes, collections)"},
         {"vcdc.gateway.drain.timeout.ms", T_INT, "30000", 0, 3600000, NULL,

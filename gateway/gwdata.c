@@ -110,6 +110,13 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
                 if (rkc)
                         rd_kafka_conf_destroy(rkc);
         }
+        if (!(d->pending = vcdc_gw_pending_new(
+                      (size_t)vcdc_conf_int(opts->conf,
+                                            "vcdc.gateway.pending.max.bytes"),
+                      errstr, errstr_size))) {
+                free(d);
+                return NULL;
+        }
         pthread_mutex_init(&d->plock, NULL);
         pthread_mutex_init(&d->clock, NULL);
         for (i = 0; i < GW_ID_STRIPES; i++)
@@ -187,6 +194,7 @@ void vcdc_gw_data_destroy(vcdc_gw_data_t *d) {
         }
         vcdc_gw_colls_destroy(d->colls);
         vcdc_producer_destroy(d->producer);
+        vcdc_gw_pending_destroy(d->pending);
         for (i = 0; i < 2; i++) {
                 gw_side_close(&d->side[i]);
                 free(d->side[i].url);

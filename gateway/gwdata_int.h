@@ -14,6 +14,7 @@
 #include "collreg.h"
 #include "exchange.h"
 #include "gwdata.h"
+#include "gwpending.h"
 #include "http.h"
 #include "producer.h"
 #include "route.h"
@@ -21,6 +22,9 @@
 
 #define GW_ID_STRIPES     64
 #define GW_MAX_PARTITIONS 1024 /* of the topic; refused beyond at start */
+#define GW_PENDING_SYNC_MS                                                     \
+        50 /* how often a collection's pending records are checked             \
+            * against the serving side's applied offsets */
 
 #define GW_SIDE_CONNS                                                          \
         8 /* connections per side, each used by one                            \
@@ -88,6 +92,8 @@ struct vcdc_gw_data_s {
         pthread_mutex_t clock; /* cstates */
         gw_cstate_t *cstates;
         pthread_mutex_t idlock[GW_ID_STRIPES];
+        vcdc_gw_pending_t *pending; /* records written, maybe not yet
+                                     * applied (gwpending.h) */
 };
 
 /** The producer's delivery hook (gwwrite.c). */
@@ -133,6 +139,30 @@ int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                 vcdc_route_side_t side, const vcdc_api_read_t *r,
                 const char *body, size_t len, char ***idsp, size_t *nidsp,
                 vcdc_gw_resp_t *resp);
+
+/*
+ * The base of a write (gwbase.c).
+ */
+/** Takes cs->lock once side may be read for ids this instance has no
+ *  pending record of (the pending records synced with side's applied
+ *  offsets when due), polling every 10 ms up to
+ *  vcdc.gateway.applied.timeout.ms. Returns 0 with the lock held, or -1
+ *  with resp filled (503) and the lock not held. */
+int gw_lock_ready(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
+                  vcdc_gw_resp_t *resp);
+/** have (the serving side's copy of id; id NULL when missing) replaced by
+ *  this instance's pending record of id (or made missing by a pending
+ *  delete). Call with cs->lock held since gw_lock_ready(). 0, or -1 out
+ *  of memory. */
+int gw_pending_over(vcdc_gw_data_t *d, const char *coll, vcdc_record_t *have,
+                    const char *id);
+/** gw_read_ids() with the pending records in place of side's copies: a
+ *  pending delete is not deleted again, a pending record is when it
+ *  matches r's ids and filter. Returns 0, or -1 with resp filled. */
+int gw_delete_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
+                  vcdc_route_side_t side, const vcdc_api_read_t *r,
+                  const char *body, size_t len, char ***idsp, size_t *nidsp,
+                  vcdc_gw_resp_t *resp);
 
 /** Makes the collection exist in Chroma on side (get_or_create with its
  *  space), so the consumer finds it with the right metric. */

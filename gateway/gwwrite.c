@@ -7,6 +7,7 @@
  */
 #include "gwdata_int.h"
 #include "gwmerge.h"
+#include "gwpending.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,15 @@ static void lock_ids(vcdc_gw_data_t *d, const char *coll,
                 }
 }
 
+/* Where one record of a request went: its partition and offset from
+ * its delivery report (-1: not reported, or failed). The message's
+ * track; a delete's DELETE record sets it, not its tombstone. */
+typedef struct gw_recpos_s {
+        struct gw_flight_s *f;
+        int32_t partition;
+        int64_t offset;
+} gw_recpos_t;
+
 /* One request's records in flight: what their delivery reports said.
  * On the heap, as the reports may be served by any thread. */
 typedef struct gw_flight_s {
@@ -59,20 +69,28 @@ typedef struct gw_flight_s {
         long pending; /* messages not reported yet */
         int failed;
         int64_t offsets[GW_MAX_PARTITIONS]; /* -1: none */
+        size_t n;
+        gw_recpos_t pos[]; /* per record */
 } gw_flight_t;
 
 void gw_on_delivery(void *opaque, void *track, int32_t partition,
                     int64_t offset, int failed) {
-        gw_flight_t *f = track;
+        gw_recpos_t *pos = track;
+        gw_flight_t *f;
 
         (void)opaque;
-        if (!f)
+        if (!pos)
                 return;
+        f = pos->f;
         pthread_mutex_lock(&f->lock);
         if (failed || partition < 0 || partition >= GW_MAX_PARTITIONS)
                 f->failed = 1; /* (a topic grown past GW_MAX_PARTITIONS) */
-        else if (offset > f->offsets[partition])
-                f->offsets[partition] = offset;
+        else if (offset >= 0) {
+                pos->partition = partition;
+                pos->offset = offset;
+                if (offset > f->offsets[partition])
+                        f->offsets[partition] = offset;
+        }
         if (--f->pending <= 0)
                 pthread_cond_broadcast(&f->cond);
         pthread_mutex_unlock(&f->lock);
@@ -90,13 +108,14 @@ static void flight_free(gw_flight_t *f) {
  * wait outside it, so concurrent requests' records share Kafka's
  * batches. The delivery reports are served by whichever waiting request
  * polls (under the lock), each counted into its own request's flight.
- * Fills t with the highest offset per partition. Returns 0, or -1 with
- * resp filled (503).
+ * Fills t with the highest offset per partition, and pos[0..n) (when not
+ * NULL) with where each record went (partition -1: not known delivered;
+ * filled on failure too). Returns 0, or -1 with resp filled (503).
  */
 static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
-                   gw_track_t *t, vcdc_gw_resp_t *resp) {
+                   gw_track_t *t, gw_recpos_t *pos, vcdc_gw_resp_t *resp) {
         int64_t deadline = vcdc_clock_ms() + d->log_timeout_ms;
-        gw_flight_t *f = calloc(1, sizeof(*f));
+        gw_flight_t *f = calloc(1, sizeof(*f) + n * sizeof(*f->pos));
         char errstr[512] = "not acknowledged in time";
         size_t i, k;
         int r = 0, done = 0, sr = 0;
@@ -109,11 +128,21 @@ static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
         pthread_cond_init(&f->cond, NULL);
         for (k = 0; k < GW_MAX_PARTITIONS; k++)
                 f->offsets[k] = -1;
-        for (i = 0; i < n; i++)
+        f->n = n;
+        for (i = 0; i < n; i++) {
                 f->pending += recs[i]->op == VCDC_OP_DELETE ? 2 : 1;
+                f->pos[i].f = f;
+                f->pos[i].partition = -1;
+                f->pos[i].offset = -1;
+                if (pos) {
+                        pos[i].partition = -1;
+                        pos[i].offset = -1;
+                }
+        }
         pthread_mutex_lock(&d->plock);
         for (i = 0; i < n && sr == 0; i++)
-                sr = vcdc_producer_send_tracked(d->producer, recs[i], f, errstr,
+                sr = vcdc_producer_send_tracked(d->producer, recs[i],
+                                                &f->pos[i], errstr,
                                                 sizeof(errstr));
         pthread_mutex_unlock(&d->plock);
         if (sr == VCDC_PRODUCER_ERR_RECORD) {
@@ -166,6 +195,10 @@ static int produce(vcdc_gw_data_t *d, vcdc_record_t *const *recs, size_t n,
         } else {
                 memcpy(t->offsets, f->offsets,
                        (size_t)t->cnt * sizeof(*t->offsets));
+                for (i = 0; pos && i < n; i++) {
+                        pos[i].partition = f->pos[i].partition;
+                        pos[i].offset = f->pos[i].offset;
+                }
                 if (f->failed) {
                         snprintf(errstr, sizeof(errstr),
                                  "a delivery failed (see the gateway's log)");
@@ -252,6 +285,22 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
         }
 }
 
+/* The records of recs that Kafka took, into the pending set (called
+ * under their ids' locks). Returns 1 when one did not fit (the caller
+ * then waits until the serving side applied it), else 0. */
+static int pending_put(vcdc_gw_data_t *d, vcdc_record_t *const *recs,
+                       const gw_recpos_t *pos, size_t n) {
+        size_t i;
+        int full = 0;
+
+        for (i = 0; i < n; i++)
+                if (pos[i].partition >= 0 &&
+                    vcdc_gw_pending_put(d->pending, recs[i], pos[i].partition,
+                                        pos[i].offset) == -1)
+                        full = 1;
+        return full;
+}
+
 static const char *op_name(vcdc_api_write_op_t op) {
         return op == VCDC_API_ADD      ? "add"
                : op == VCDC_API_UPSERT ? "upsert"
@@ -273,7 +322,8 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         vcdc_route_side_t side;
         vcdc_sink_t *sink;
         vcdc_sink_status_t st = VCDC_SINK_OK;
-        int locked = 0;
+        gw_recpos_t *pos = NULL;
+        int locked = 0, full = 0;
 
         memset(&w, 0, sizeof(w));
         memset(&c, 0, sizeof(c));
@@ -302,6 +352,7 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
             !(out = calloc(w.n + 1, sizeof(*out))) ||
             !(send = calloc(w.n + 1, sizeof(*send))) ||
             !(ids = calloc(w.n + 1, sizeof(*ids))) ||
+            !(pos = calloc(w.n + 1, sizeof(*pos))) ||
             !(t.offsets = malloc(GW_MAX_PARTITIONS * sizeof(*t.offsets)))) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 goto done;
@@ -317,9 +368,14 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
          * under the ids' locks until the write is applied there. */
         lock_ids(d, c.name, w.recs, w.n, 1);
         locked = 1;
-        pthread_mutex_lock(&cs->lock);
-        st = vcdc_sink_get(sink, ids, w.n, have, errstr, sizeof(errstr));
-        for (i = 0; st != VCDC_SINK_OK && i < 20 &&
+        if (gw_lock_ready(d, cs, side, resp) == -1)
+                goto done;
+        if (!(sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
+                st = VCDC_SINK_RETRIABLE;
+        else
+                st = vcdc_sink_get(sink, ids, w.n, have, errstr,
+                                   sizeof(errstr));
+        for (i = 0; sink && st != VCDC_SINK_OK && i < 20 &&
                     strstr(errstr, "Nothing found on disk");
              i++) {
                 /* Chroma 1.0, seen on a collection whose first records
@@ -329,7 +385,7 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                 st = vcdc_sink_get(sink, ids, w.n, have, errstr,
                                    sizeof(errstr));
         }
-        if (st != VCDC_SINK_OK) {
+        if (sink && st != VCDC_SINK_OK) {
                 /* Chroma 1.0 answers a get on a collection that never held
                  * a record with a 500 ("Error creating hnsw segment
                  * reader: Nothing found on disk"): empty is empty. */
@@ -340,6 +396,15 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                     n == 0)
                         st = VCDC_SINK_OK;
         }
+        /* What this instance wrote last and the serving side may not
+         * have applied yet is the base, not the side's older copy. Read
+         * under cs->lock, as the side's copy: no sync drops an entry in
+         * between. */
+        for (i = 0; st == VCDC_SINK_OK && i < w.n; i++)
+                if (gw_pending_over(d, c.name, &have[i], ids[i]) == -1) {
+                        snprintf(errstr, sizeof(errstr), "out of memory");
+                        st = VCDC_SINK_FATAL;
+                }
         pthread_mutex_unlock(&cs->lock);
         if (st != VCDC_SINK_OK) {
                 vcdc_gw_resp_error(resp, 503, NULL, "reading the ids on %s: %s",
@@ -376,16 +441,24 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         }
         for (i = 0; i < nout; i++)
                 send[i] = &out[i];
-        if (nout && produce(d, send, nout, &t, resp) == -1)
-                goto done;
-        if (nout)
+        if (nout) {
+                int pr = produce(d, send, nout, &t, pos, resp);
+
+                /* Even on failure: what was delivered is in the log. */
+                full = pending_put(d, send, pos, nout);
+                if (pr == -1)
+                        goto done;
                 audit_offsets(req, (long)w.n, &t);
+        }
         if (w.dim) {
                 pthread_mutex_lock(&cs->lock);
                 cs->written_dim = w.dim;
                 pthread_mutex_unlock(&cs->lock);
         }
-        if (nout && d->ack_applied && wait_applied(d, cs, side, &t, resp) == -1)
+        /* A record the pending set could not keep: wait until the side
+         * applied it, as --ack applied does, the ids still locked. */
+        if (nout && (d->ack_applied || full) &&
+            wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;
         VCDC_DEBUG("gateway", "%s %s: %zu id(s), %zu record(s) written",
                    op_name(op), c.name, w.n, nout);
@@ -407,6 +480,7 @@ done:
         free(out);
         free(send);
         free(ids);
+        free(pos);
         free(t.offsets);
         vcdc_api_write_clear(&w);
         vcdc_gw_coll_clear(&c);
@@ -437,7 +511,8 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         char **ids = NULL;
         size_t nids = 0, i;
         vcdc_route_side_t side;
-        int locked = 0;
+        gw_recpos_t *pos = NULL;
+        int locked = 0, full = 0;
 
         memset(&r, 0, sizeof(r));
         memset(&c, 0, sizeof(c));
@@ -456,12 +531,13 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         if (!(cs = gw_cstate(d, c.name, resp)))
                 goto done;
         side = gw_serving_side(d, cs);
-        if (gw_read_ids(d, cs, &c, side, &r, req->body, req->body_len, &ids,
-                        &nids, resp) == -1)
+        if (gw_delete_ids(d, cs, &c, side, &r, req->body, req->body_len, &ids,
+                          &nids, resp) == -1)
                 goto done;
         vcdc_gw_req_set_audit(req, (long)nids, NULL);
         if (!(recs = calloc(nids + 1, sizeof(*recs))) ||
             !(send = calloc(nids + 1, sizeof(*send))) ||
+            !(pos = calloc(nids + 1, sizeof(*pos))) ||
             !(t.offsets = malloc(GW_MAX_PARTITIONS * sizeof(*t.offsets)))) {
                 vcdc_gw_resp_error(resp, 500, NULL, "out of memory");
                 goto done;
@@ -481,11 +557,18 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
          * write a deleted record back. */
         lock_ids(d, c.name, recs, nids, 1);
         locked = 1;
-        if (nids && produce(d, send, nids, &t, resp) == -1)
-                goto done;
-        if (nids)
+        if (nids) {
+                int pr = produce(d, send, nids, &t, pos, resp);
+
+                /* Deletes pending too: an update after one finds no
+                 * record, even before the side applied it. */
+                full = pending_put(d, send, pos, nids);
+                if (pr == -1)
+                        goto done;
                 audit_offsets(req, (long)nids, &t);
-        if (nids && d->ack_applied && wait_applied(d, cs, side, &t, resp) == -1)
+        }
+        if (nids && (d->ack_applied || full) &&
+            wait_applied(d, cs, side, &t, resp) == -1)
                 goto done;
         vcdc_gw_resp_json(resp, 200, "{}", 2);
 done:
@@ -496,6 +579,7 @@ done:
         free(ids);
         free(recs);
         free(send);
+        free(pos);
         free(t.offsets);
         vcdc_api_read_clear(&r);
         vcdc_gw_coll_clear(&c);

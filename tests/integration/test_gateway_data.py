@@ -431,6 +431,113 @@ def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
         wait_for(pg_has_all, "pgvector to hold every key", 30)
 
 
+def both_sides_hold(env, name, want, timeout=60):
+    """Waits until Chroma (directly) and pgvector hold exactly want, a
+    {id: (metadata, document)} (a missing id: absent on both)."""
+    import psycopg2
+
+    dcol = chromadb.HttpClient(
+        host=env.stack.chroma_host,
+        port=env.stack.chroma_port).get_collection(name,
+                                                   embedding_function=None)
+    last = {}
+
+    def chroma_ok():
+        g = dcol.get(include=["metadatas", "documents"])
+        last["chroma"] = {i: (m, d) for i, m, d in
+                          zip(g["ids"], g["metadatas"], g["documents"])}
+        return last["chroma"] == want
+    try:
+        wait_for(chroma_ok, "Chroma to hold every write", timeout)
+    except AssertionError:
+        raise AssertionError("Chroma holds %r, want %r" %
+                             (last.get("chroma"), want))
+    with psycopg2.connect(env.stack.pg_conninfo) as conn:
+        def pg_ok():
+            with conn.cursor() as cur:
+                cur.execute('SELECT id, metadata, document FROM "%s"' % name)
+                last["pg"] = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+            return last["pg"] == want
+        try:
+            wait_for(pg_ok, "pgvector to hold every write", timeout)
+        except AssertionError:
+            raise AssertionError("pgvector holds %r, want %r" %
+                                 (last.get("pg"), want))
+
+
+# The bound of the pending records: the default (all fit), none (every
+# write waits until applied, as --ack applied), and a few records' worth
+# (some fit, some wait).
+PENDING_BOUNDS = [[], ["-X", "vcdc.gateway.pending.max.bytes=0"],
+                  ["-X", "vcdc.gateway.pending.max.bytes=2000"]]
+
+
+@pytest.mark.parametrize("bound", PENDING_BOUNDS, ids=["fit", "none", "some"])
+def test_ack_log_concurrent_partial_updates_lose_nothing(env, bound):
+    """--ack log: eight clients update distinct metadata keys of the same
+    ids at once, each answered as soon as Kafka has it, long before the
+    consumers applied the update before it. Every key written is on both
+    sides at the end: the next update of an id merges onto what this
+    gateway wrote last (its pending records), not onto the serving side's
+    older copy."""
+    name = unique("gwlogconc").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway("--ack", "log", "--threads", "8", *bound)
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    ids = ["x", "y", "z"]
+    col.add(ids=ids, embeddings=[[1, 2, 3], [2, 3, 4], [3, 4, 5]],
+            metadatas=[{"base": k} for k in range(3)],
+            documents=["kept %s" % i for i in ids])
+    errors = []
+
+    def worker(w):
+        c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
+            name, embedding_function=None)
+        for i in range(6):
+            try:
+                c.update(ids=ids, metadatas=[{"w%d_%d" % (w, i): i}] * 3)
+            except Exception as e:  # noqa: BLE001 - counted below
+                errors.append(repr(e))
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    keys = {"w%d_%d" % (w, i): i for w in range(8) for i in range(6)}
+    want = {i: ({"base": k, **keys}, "kept %s" % i)
+            for k, i in enumerate(ids)}
+    both_sides_hold(env, name, want)
+
+
+@pytest.mark.parametrize("bound", PENDING_BOUNDS, ids=["fit", "none", "some"])
+def test_ack_log_write_after_write_in_flight(env, bound):
+    """--ack log, one client, no pause: an update right after the add of
+    its id (not yet applied) applies; an update right after a delete (not
+    yet applied) does not bring the record back; an add after a delete
+    in flight writes the new record; upsert merges onto an update in
+    flight."""
+    name = unique("gwlogseq").replace("-", "_")
+    env.consumers(name)
+    port, _, _ = env.gateway("--ack", "log", *bound)
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    want = {}
+    for r in range(5):
+        a, b, c = "a%d" % r, "b%d" % r, "c%d" % r
+        col.add(ids=[a, b, c], embeddings=[[1, 0, r], [0, 1, r], [r, 1, 1]],
+                metadatas=[{"k": 0}] * 3, documents=["one", "two", "three"])
+        col.update(ids=[a], metadatas=[{"u": r}])
+        col.upsert(ids=[a], embeddings=[[1, 1, r]], metadatas=[{"v": r}])
+        col.delete(ids=[b])
+        col.update(ids=[b], metadatas=[{"back": True}])
+        col.delete(where={"k": 0}, ids=[c])
+        col.add(ids=[c], embeddings=[[1, 1, 1]], documents=["new"])
+        col.update(ids=[c], metadatas=[{"again": r}])
+        want[a] = ({"k": 0, "u": r, "v": r}, "one")
+        want[c] = ({"again": r}, "new")
+    both_sides_hold(env, name, want)
+
+
 JS_APP = r"""
 const { ChromaClient } = await import(process.env.CHROMADB_MJS);
 const c = new ChromaClient({ host: "127.0.0.1",
