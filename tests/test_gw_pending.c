@@ -189,7 +189,7 @@ static void test_bound(void **state) {
 
         (void)state;
         for (i = 0; i < 4; i++) {
-                char id[8];
+                char id[16];
 
                 snprintf(id, sizeof(id), "i%d", i);
                 if (put(pd, "c", id, "{}", 0, 0, i) == 0)
