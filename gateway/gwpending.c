@@ -366,6 +366,27 @@ unlock:
         return rc;
 }
 
+int vcdc_gw_pending_applied(vcdc_gw_pending_t *pd, const char *coll,
+                            const char *id, int side, int32_t partition,
+                            int64_t offset) {
+        pcoll_t *pc;
+        pent_t **ep;
+        int rc = 0;
+
+        pthread_mutex_lock(&pd->lock);
+        if (!(pc = coll_find(pd, coll)) || pc->trusted_side != side)
+                goto unlock;
+        ep = slot_of(pd, coll, id, key_hash(coll, id));
+        if (*ep && (*ep)->partition == partition && (*ep)->offset == offset &&
+            left_raise(pc, partition, offset) == 0) {
+                ent_remove(pd, ep);
+                rc = 1;
+        }
+unlock:
+        pthread_mutex_unlock(&pd->lock);
+        return rc;
+}
+
 int vcdc_gw_pending_each(vcdc_gw_pending_t *pd, const char *coll,
                          vcdc_gw_pending_each_cb_t *cb, void *opaque) {
         pcoll_t *pc;

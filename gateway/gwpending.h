@@ -91,6 +91,16 @@ int vcdc_gw_pending_sync(vcdc_gw_pending_t *pd, const char *coll, int side,
                          const vcdc_sink_offset_t *offs, size_t cnt,
                          int64_t now_ms);
 
+/**
+ * The entry of coll/id written at partition/offset is known applied on
+ * side (--ack applied waited for it): it leaves at once when coll is
+ * trusted on side (1), else stays for a sync (0). An entry replaced by a
+ * later write stays.
+ */
+int vcdc_gw_pending_applied(vcdc_gw_pending_t *pd, const char *coll,
+                            const char *id, int side, int32_t partition,
+                            int64_t offset);
+
 /** Called with each entry of a collection (deleted: rec holds only the
  *  id). Return 0 to go on, -1 to stop (each then returns -1). */
 typedef int(vcdc_gw_pending_each_cb_t)(void *opaque, const vcdc_record_t *rec,

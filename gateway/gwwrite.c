@@ -301,6 +301,21 @@ static int pending_put(vcdc_gw_data_t *d, vcdc_record_t *const *recs,
         return full;
 }
 
+/* After a wait for side to apply recs: their entries leave at once, so
+ * that the next write of an id reads the side (and a change made there
+ * through another instance) rather than this instance's copy. */
+static void pending_applied(vcdc_gw_data_t *d, vcdc_route_side_t side,
+                            vcdc_record_t *const *recs, const gw_recpos_t *pos,
+                            size_t n) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (pos[i].partition >= 0)
+                        vcdc_gw_pending_applied(
+                                d->pending, recs[i]->collection, recs[i]->id,
+                                (int)side, pos[i].partition, pos[i].offset);
+}
+
 static const char *op_name(vcdc_api_write_op_t op) {
         return op == VCDC_API_ADD      ? "add"
                : op == VCDC_API_UPSERT ? "upsert"
@@ -457,9 +472,11 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         }
         /* A record the pending set could not keep: wait until the side
          * applied it, as --ack applied does, the ids still locked. */
-        if (nout && (d->ack_applied || full) &&
-            wait_applied(d, cs, side, &t, resp) == -1)
-                goto done;
+        if (nout && (d->ack_applied || full)) {
+                if (wait_applied(d, cs, side, &t, resp) == -1)
+                        goto done;
+                pending_applied(d, side, send, pos, nout);
+        }
         VCDC_DEBUG("gateway", "%s %s: %zu id(s), %zu record(s) written",
                    op_name(op), c.name, w.n, nout);
         if (op == VCDC_API_ADD)
@@ -567,9 +584,11 @@ static void delete_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                         goto done;
                 audit_offsets(req, (long)nids, &t);
         }
-        if (nids && (d->ack_applied || full) &&
-            wait_applied(d, cs, side, &t, resp) == -1)
-                goto done;
+        if (nids && (d->ack_applied || full)) {
+                if (wait_applied(d, cs, side, &t, resp) == -1)
+                        goto done;
+                pending_applied(d, side, send, pos, nids);
+        }
         vcdc_gw_resp_json(resp, 200, "{}", 2);
 done:
         if (locked)

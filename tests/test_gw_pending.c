@@ -232,6 +232,39 @@ static void test_bound(void **state) {
         vcdc_gw_pending_destroy(pd);
 }
 
+/* --ack applied: an entry leaves as soon as the side trusted applied it;
+ * one replaced by a later write, or on a side not trusted, stays. */
+static void test_applied(void **state) {
+        char errstr[128];
+        vcdc_gw_pending_t *pd = vcdc_gw_pending_new(MB, errstr, sizeof(errstr));
+
+        (void)state;
+        assert_int_equal(put(pd, "c", "a", "{}", 0, 0, 5), 0);
+        assert_int_equal(put(pd, "c", "b", "{}", 0, 1, 6), 0);
+        /* Trusted on no side yet (never synced): stays. */
+        assert_int_equal(vcdc_gw_pending_applied(pd, "c", "a", 0, 0, 5), 0);
+        assert_int_equal(vcdc_gw_pending_sync(pd, "c", 0, NULL, 0, 0), 1);
+        /* Another side, another offset, another id: stays. */
+        assert_int_equal(vcdc_gw_pending_applied(pd, "c", "a", 1, 0, 5), 0);
+        assert_int_equal(vcdc_gw_pending_applied(pd, "c", "a", 0, 0, 4), 0);
+        assert_int_equal(vcdc_gw_pending_applied(pd, "c", "z", 0, 0, 5), 0);
+        assert_int_equal(vcdc_gw_pending_applied(pd, "d", "a", 0, 0, 5), 0);
+        assert_int_equal(entries(pd), 2);
+        assert_int_equal(vcdc_gw_pending_applied(pd, "c", "a", 0, 0, 5), 1);
+        assert_int_equal(get(pd, "c", "a", NULL, 0), VCDC_GW_PENDING_NONE);
+        assert_int_equal(entries(pd), 1);
+        /* What left must be covered by a side switched to. */
+        assert_int_equal(vcdc_gw_pending_sync_due(pd, "c", 1, 0, 50),
+                         VCDC_GW_PENDING_DUE_TRUST);
+        {
+                vcdc_sink_offset_t behind[1] = {{0, 4}};
+
+                assert_int_equal(vcdc_gw_pending_sync(pd, "c", 1, behind, 1, 0),
+                                 0);
+        }
+        vcdc_gw_pending_destroy(pd);
+}
+
 typedef struct seen_s {
         int records, deletes, stop_after;
 } seen_t;
@@ -314,6 +347,7 @@ int main(void) {
                 cmocka_unit_test(test_sync_drops_what_the_side_applied),
                 cmocka_unit_test(test_route_switch),
                 cmocka_unit_test(test_bound),
+                cmocka_unit_test(test_applied),
                 cmocka_unit_test(test_each),
                 cmocka_unit_test(test_many),
         };
