@@ -17,10 +17,11 @@
 #include "clock.h"
 #include "ctltopic.h"
 #include "log.h"
+#include "record.h"
 #include "route.h"
 
-#define KEY_PREFIX      "vcdc.collection/"
-#define PUT_TIMEOUT_MS  15000
+#define KEY_PREFIX     "vcdc.collection/"
+#define PUT_TIMEOUT_MS 15000
 
 struct vcdc_gw_colls_s {
         pthread_mutex_t lock;
@@ -116,56 +117,98 @@ static int keep(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c) {
         return 0;
 }
 
-/* One control record: kept when it is a collection of our tenant and
- * database. */
-static void handle(vcdc_gw_colls_t *colls, const rd_kafka_message_t *rkm) {
-        json_t *obj, *v;
+int vcdc_gw_coll_parse(const void *key, size_t key_len, const void *value,
+                       size_t len, const char *tenant, const char *database,
+                       vcdc_gw_coll_t *out, char *errstr, size_t errstr_size) {
+        size_t plen = strlen(KEY_PREFIX);
+        json_t *obj = NULL, *v, *name;
         json_error_t jerr;
-        vcdc_gw_coll_t c;
         const char *s;
+        int r = -1;
 
-        memset(&c, 0, sizeof(c));
-        if (!rkm->payload || rkm->key_len < strlen(KEY_PREFIX) ||
-            memcmp(rkm->key, KEY_PREFIX, strlen(KEY_PREFIX)))
-                return;
-        if (!(obj = json_loadb(rkm->payload, rkm->len, 0, &jerr)))
-                goto bad;
-        if (!json_is_object(obj) ||
-            !json_is_string(json_object_get(obj, "collection")) ||
-            !json_is_object(json_object_get(obj, "configuration_json")))
-                goto bad;
-        if ((s = json_string_value(json_object_get(obj, "tenant"))) &&
-            strcmp(s, colls->tenant))
+        memset(out, 0, sizeof(*out));
+        if (!key || key_len < plen || memcmp(key, KEY_PREFIX, plen))
+                return 0;
+        if (!value || !(obj = json_loadb(value, len, 0, &jerr))) {
+                snprintf(errstr, errstr_size, "not JSON: %s",
+                         value ? jerr.text : "no value");
                 goto done;
-        if ((s = json_string_value(json_object_get(obj, "database"))) &&
-            strcmp(s, colls->database))
+        }
+        name = json_object_get(obj, "collection");
+        if (!json_is_object(obj) || !json_is_string(name)) {
+                snprintf(errstr, errstr_size,
+                         "not an object with a string \"collection\"");
                 goto done;
-        if (!(c.name = strdup(
-                      json_string_value(json_object_get(obj, "collection")))))
+        }
+        /* The name keys the record: the key's, whole, within the limit
+         * (a NUL inside would cut it short). */
+        if (json_string_length(name) == 0 ||
+            json_string_length(name) > VCDC_COLLECTION_MAX_BYTES ||
+            json_string_length(name) != strlen(json_string_value(name)) ||
+            json_string_length(name) != key_len - plen ||
+            memcmp(json_string_value(name), (const char *)key + plen,
+                   key_len - plen)) {
+                snprintf(errstr, errstr_size,
+                         "\"collection\" is not the name its key holds "
+                         "(at most %d bytes, no NUL)",
+                         VCDC_COLLECTION_MAX_BYTES);
+                goto done;
+        }
+        if (!json_is_object(json_object_get(obj, "configuration_json"))) {
+                snprintf(errstr, errstr_size,
+                         "\"configuration_json\" is not an object");
+                goto done;
+        }
+        if (((s = json_string_value(json_object_get(obj, "tenant"))) &&
+             strcmp(s, tenant)) ||
+            ((s = json_string_value(json_object_get(obj, "database"))) &&
+             strcmp(s, database))) {
+                r = 0; /* another tenant's or database's */
+                goto done;
+        }
+        if (!(out->name = strdup(json_string_value(name))))
                 goto oom;
         v = json_object_get(obj, "metadata");
         if (json_is_object(v) &&
-            !(c.metadata = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+            !(out->metadata =
+                      json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)))
                 goto oom;
-        if (!(c.configuration_json =
+        if (!(out->configuration_json =
                       json_dumps(json_object_get(obj, "configuration_json"),
                                  JSON_COMPACT | JSON_PRESERVE_ORDER)))
                 goto oom;
-        c.metric = metric_of(c.configuration_json);
-        vcdc_gw_coll_id(colls->tenant, colls->database, c.name, c.id);
-        if (keep(colls, &c) == 0)
-                goto done;
-oom:
-        VCDC_ERR("gateway", "out of memory reading the collections");
+        out->metric = metric_of(out->configuration_json);
+        vcdc_gw_coll_id(tenant, database, out->name, out->id);
+        r = 1;
         goto done;
-bad:
-        VCDC_WARN("gateway",
-                  "%s offset %" PRId64 ": a collection record that is not "
-                  "valid: skipped",
-                  colls->topic, rkm->offset);
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        vcdc_gw_coll_clear(out);
 done:
-        vcdc_gw_coll_clear(&c);
         json_decref(obj);
+        return r;
+}
+
+/* One control record: kept when it is a collection of our tenant and
+ * database. */
+static void handle(vcdc_gw_colls_t *colls, const rd_kafka_message_t *rkm) {
+        vcdc_gw_coll_t c;
+        char errstr[256];
+        int r;
+
+        if (!rkm->payload)
+                return; /* a tombstone */
+        r = vcdc_gw_coll_parse(rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                               colls->tenant, colls->database, &c, errstr,
+                               sizeof(errstr));
+        if (r == 1 && keep(colls, &c) == -1)
+                VCDC_ERR("gateway", "out of memory reading the collections");
+        else if (r == -1)
+                VCDC_WARN("gateway",
+                          "%s offset %" PRId64 ": a collection record that "
+                          "is not valid (%s): skipped",
+                          colls->topic, rkm->offset, errstr);
+        vcdc_gw_coll_clear(&c);
 }
 
 static void on_control(const rd_kafka_message_t *rkm, void *opaque) {
@@ -291,16 +334,12 @@ long vcdc_gw_colls_list(vcdc_gw_colls_t *colls, vcdc_gw_coll_t **outp) {
         return n;
 }
 
-int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
-                      size_t errstr_size) {
+char *vcdc_gw_coll_encode(const vcdc_gw_coll_t *c, const char *tenant,
+                          const char *database, int64_t ts_ms, char *errstr,
+                          size_t errstr_size) {
         json_t *obj = NULL, *meta = NULL, *cfg = NULL;
-        char *text = NULL, key[600];
-        vcdc_gw_coll_t copy;
-        rd_kafka_resp_err_t err;
-        int r = -1;
+        char *text = NULL;
 
-        vcdc_gw_coll_id(colls->tenant, colls->database, c->name, c->id);
-        c->metric = metric_of(c->configuration_json);
         if ((c->metadata && !(meta = json_loads(c->metadata, 0, NULL))) ||
             !(cfg = json_loads(c->configuration_json, 0, NULL))) {
                 snprintf(errstr, errstr_size,
@@ -309,18 +348,31 @@ int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
                          c->name);
                 json_decref(meta);
                 json_decref(cfg);
-                return -1;
+                return NULL;
         }
         obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}", "kind",
                         "collection", "collection", c->name, "id", c->id,
-                        "tenant", colls->tenant, "database", colls->database,
-                        "metadata", meta ? meta : json_null(),
-                        "configuration_json", cfg, "metric", c->metric, "ts_ms",
-                        (json_int_t)vcdc_wall_ms());
-        if (!obj || !(text = json_dumps(obj, JSON_COMPACT))) {
+                        "tenant", tenant, "database", database, "metadata",
+                        meta ? meta : json_null(), "configuration_json", cfg,
+                        "metric", c->metric, "ts_ms", (json_int_t)ts_ms);
+        if (!obj || !(text = json_dumps(obj, JSON_COMPACT)))
                 snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
+        json_decref(obj);
+        return text;
+}
+
+int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
+                      size_t errstr_size) {
+        char *text = NULL, key[600];
+        vcdc_gw_coll_t copy;
+        rd_kafka_resp_err_t err;
+        int r = -1;
+
+        vcdc_gw_coll_id(colls->tenant, colls->database, c->name, c->id);
+        c->metric = metric_of(c->configuration_json);
+        if (!(text = vcdc_gw_coll_encode(c, colls->tenant, colls->database,
+                                         vcdc_wall_ms(), errstr, errstr_size)))
+                return -1;
         snprintf(key, sizeof(key), KEY_PREFIX "%s", c->name);
         /* The producer's delivery callback ignores messages without a
          * vcdc opaque; flush() proves delivery (or says it failed). */
@@ -351,6 +403,5 @@ int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
         r = 0;
 done:
         free(text);
-        json_decref(obj);
         return r;
 }

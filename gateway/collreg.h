@@ -25,6 +25,7 @@
 #define VCDC_GW_COLLREG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -76,6 +77,24 @@ long vcdc_gw_colls_list(vcdc_gw_colls_t *colls, vcdc_gw_coll_t **outp);
  */
 int vcdc_gw_colls_put(vcdc_gw_colls_t *colls, vcdc_gw_coll_t *c, char *errstr,
                       size_t errstr_size);
+
+/**
+ * Reads one control record (key and value as on the topic) as a
+ * collection of tenant/database into out (id derived, metric from the
+ * configuration; clear it after). Returns 1; 0 when it is not one of
+ * theirs (another key, tenant or database); -1 when it is not valid, or
+ * out of memory, with errstr. On 0 and -1 out holds nothing.
+ */
+int vcdc_gw_coll_parse(const void *key, size_t key_len, const void *value,
+                       size_t len, const char *tenant, const char *database,
+                       vcdc_gw_coll_t *out, char *errstr, size_t errstr_size);
+
+/** The record of c (its id and metric set) as vcdc_gw_colls_put() writes
+ *  it, under the key "vcdc.collection/NAME": a new string (free()), or
+ *  NULL with errstr. */
+char *vcdc_gw_coll_encode(const vcdc_gw_coll_t *c, const char *tenant,
+                          const char *database, int64_t ts_ms, char *errstr,
+                          size_t errstr_size);
 
 /** The deterministic id of tenant/database/name, a UUID (version 8, from
  *  SHA-256) into id[37]. */

@@ -2,7 +2,8 @@
  * vcdc - unit tests: what the gateway writes for an add, upsert or update
  * over the record held (gateway/gwmerge.c: Chroma's merge, null removing
  * a metadata key, fields not given kept), and the collections' derived
- * ids (gateway/collreg.c: the same for every instance, UUID-shaped).
+ * ids (gateway/collreg.c: the same for every instance, UUID-shaped) and
+ * records on the control topic (kept, skipped or refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,11 +139,105 @@ static void test_collection_ids(void **state) {
         assert_string_not_equal(c, d);
 }
 
+/* Collection records as the control topic holds them: kept, skipped
+ * (another key, tenant or database) or refused, side by side; what is
+ * kept reads back the same once written again. */
+static void test_collection_records(void **state) {
+        static const struct {
+                const char *key, *value;
+                int want; /* 1 kept, 0 skipped, -1 refused */
+                const char *metric, *metadata;
+        } cases[] = {
+                {"vcdc.collection/docs",
+                 "{\"kind\":\"collection\",\"collection\":\"docs\","
+                 "\"tenant\":\"t\",\"database\":\"d\","
+                 "\"metadata\":{\"app\":\"x\"},"
+                 "\"configuration_json\":{\"hnsw\":{\"space\":\"ip\"}}}",
+                 1, "ip", "{\"app\":\"x\"}"},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"a\",\"metadata\":null,"
+                 "\"configuration_json\":{}}",
+                 1, "l2", NULL},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"a\",\"metadata\":[1],"
+                 "\"configuration_json\":{\"hnsw\":{\"space\":\"cosine\"}}}",
+                 1, "cosine", NULL},
+                {"vcdc.route/a", "{\"collection\":\"a\"}", 0, NULL, NULL},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"a\",\"tenant\":\"u\","
+                 "\"configuration_json\":{}}",
+                 0, NULL, NULL},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"a\",\"database\":\"e\","
+                 "\"configuration_json\":{}}",
+                 0, NULL, NULL},
+                {"vcdc.collection/a", "{\"collection\":\"a\"", -1, NULL, NULL},
+                {"vcdc.collection/a", "[]", -1, NULL, NULL},
+                {"vcdc.collection/a", "{\"configuration_json\":{}}", -1, NULL,
+                 NULL},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"b\",\"configuration_json\":{}}", -1, NULL,
+                 NULL},
+                {"vcdc.collection/",
+                 "{\"collection\":\"\",\"configuration_json\":{}}", -1, NULL,
+                 NULL},
+                {"vcdc.collection/ab",
+                 "{\"collection\":\"a\\u0000b\",\"configuration_json\":{}}", -1,
+                 NULL, NULL},
+                {"vcdc.collection/a",
+                 "{\"collection\":\"a\",\"configuration_json\":\"{}\"}", -1,
+                 NULL, NULL},
+                {"vcdc.collection/a", NULL, -1, NULL, NULL},
+        };
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                vcdc_gw_coll_t c, back;
+                char errstr[256] = "", id[37], *text;
+                const char *v = cases[i].value;
+                int r = vcdc_gw_coll_parse(cases[i].key, strlen(cases[i].key),
+                                           v, v ? strlen(v) : 0, "t", "d", &c,
+                                           errstr, sizeof(errstr));
+
+                assert_int_equal(r, cases[i].want);
+                if (r != 1) {
+                        assert_null(c.name);
+                        assert_null(c.configuration_json);
+                        assert_true(r == 0 || errstr[0]);
+                        continue;
+                }
+                assert_string_equal(c.metric, cases[i].metric);
+                if (cases[i].metadata)
+                        assert_string_equal(c.metadata, cases[i].metadata);
+                else
+                        assert_null(c.metadata);
+                vcdc_gw_coll_id("t", "d", c.name, id);
+                assert_string_equal(c.id, id);
+                text = vcdc_gw_coll_encode(&c, "t", "d", 5, errstr,
+                                           sizeof(errstr));
+                assert_non_null(text);
+                assert_int_equal(
+                        vcdc_gw_coll_parse(cases[i].key, strlen(cases[i].key),
+                                           text, strlen(text), "t", "d", &back,
+                                           errstr, sizeof(errstr)),
+                        1);
+                assert_string_equal(back.name, c.name);
+                assert_string_equal(back.configuration_json,
+                                    c.configuration_json);
+                assert_string_equal(back.metric, c.metric);
+                free(text);
+                vcdc_gw_coll_clear(&back);
+                vcdc_gw_coll_clear(&c);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_metadata_merge),
                 cmocka_unit_test(test_record_merge),
                 cmocka_unit_test(test_collection_ids),
+                cmocka_unit_test(test_collection_records),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
