@@ -23,8 +23,9 @@
 #define GW_ID_STRIPES     64
 #define GW_MAX_PARTITIONS 1024 /* of the topic; refused beyond at start */
 #define GW_PENDING_SYNC_MS                                                     \
-        50 /* how often a collection's pending records are checked             \
-            * against the serving side's applied offsets */
+        400 /* how often a collection's pending records are checked            \
+             * against the serving side's applied offsets (one read of         \
+             * them, under the collection's lock) */
 
 #define GW_SIDE_CONNS                                                          \
         8 /* connections per side, each used by one                            \

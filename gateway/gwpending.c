@@ -311,7 +311,11 @@ int vcdc_gw_pending_sync_due(vcdc_gw_pending_t *pd, const char *coll, int side,
                         pc->trusted_side = side; /* nothing left anywhere */
                 if (pc->trusted_side != side)
                         due = VCDC_GW_PENDING_DUE_TRUST;
-                else if (pc->cnt > 0 && now_ms - pc->synced_ms >= interval_ms)
+                else if (pc->cnt > 0 &&
+                         now_ms - pc->synced_ms >=
+                                 (pd->bytes > pd->max_bytes / 2
+                                          ? interval_ms / 8 /* filling up */
+                                          : interval_ms))
                         due = VCDC_GW_PENDING_DUE_PRUNE;
         }
         pthread_mutex_unlock(&pd->lock);

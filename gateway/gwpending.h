@@ -74,8 +74,9 @@ int vcdc_gw_pending_put(vcdc_gw_pending_t *pd, const vcdc_record_t *rec,
  * VCDC_GW_PENDING_DUE_TRUST when side is not the one coll was last found
  * trusted on and something left unapplied (a read of side without a sync
  * could miss it); _DUE_PRUNE when coll has entries and was last synced
- * interval_ms or more before now_ms (a read may go ahead if the sync
- * cannot be made); 0 when neither.
+ * interval_ms or more before now_ms (an eighth of it once the entries
+ * take more than half the bound; a read may go ahead if the sync cannot
+ * be made); 0 when neither.
  */
 int vcdc_gw_pending_sync_due(vcdc_gw_pending_t *pd, const char *coll, int side,
                              int64_t now_ms, int64_t interval_ms);
