@@ -171,7 +171,7 @@ int gw_delete_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
         char **ids = NULL, **out = NULL;
         const char *prev = NULL;
         size_t nids = 0, nout = 0, i;
-        int rc = -1;
+        int rc = -1, taken;
 
         *idsp = NULL;
         *nidsp = 0;
@@ -179,9 +179,9 @@ int gw_delete_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
          * applied on side before the read below. */
         if (gw_lock_ready(d, cs, side, resp) == -1)
                 return -1;
-        i = (size_t)dsnap_take(d, c->name, &s);
+        taken = dsnap_take(d, c->name, &s);
         pthread_mutex_unlock(&cs->lock);
-        if ((int)i == -1)
+        if (taken == -1)
                 goto oom;
         if (gw_read_ids(d, cs, c, side, r, body, len, &ids, &nids, resp) == -1)
                 goto done;
