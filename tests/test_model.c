@@ -14,7 +14,7 @@
  *   tests/model/history.c  what a seed decides: log, groups, schedule
  *   tests/model/check.c    the model, and the comparison with a run
  *   tests/model/runner.c   running one history
- *   tests/model/memdb.c    the database and the test sinks
+ *   tests/model/memdb.c    the database (msink.c: the test sinks over it)
  *   tests/model/kit.c      mock cluster, read-back, consumer processes
  *
  * VCDC_MODEL_HISTORIES=N   how many histories (default 12; 4 under
