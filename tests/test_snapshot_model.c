@@ -31,7 +31,8 @@
  * messages in the log are the writer's.
  *
  * What a seed decides, the model and the comparison are in
- * tests/model/snaphist.c; running a history is here.
+ * tests/model/snaphist.c; running a history is here, the seeds and the
+ * verdict in tests/model/seeds.c (shared with tests/test_model.c).
  *
  * The mock cluster answers neither DescribeConfigs nor
  * DescribeConsumerGroups: the snapshot runs with opts.skip_topic_checks
@@ -69,6 +70,7 @@
 #include "log.h"
 #include "model/kit.h"
 #include "model/memdb.h"
+#include "model/seeds.h"
 #include "model/snaphist.h"
 #include "producer.h"
 #include "snap.h"
@@ -705,133 +707,74 @@ out:
 
 /* ---- The histories ----------------------------------------------------- */
 
-typedef struct job_s {
-        pthread_mutex_t lock;
-        uint64_t base, next, end;
-        int describe;
-        const char *dir;
-        res_t *results;
-        char **descriptions;
-} job_t;
-
-static void *worker(void *arg) {
-        job_t *job = arg;
-        uint64_t seed;
-        res_t *r;
-        char *desc;
+static void run_one(kit_seeds_t *s, uint64_t seed, void *result,
+                    char **descp) {
+        res_t *r = result;
         hist_t *h = malloc(sizeof(*h));
+        char *desc = *descp = malloc(8192);
 
-        while (h) {
-                pthread_mutex_lock(&job->lock);
-                seed = job->next < job->end ? job->next++ : 0;
-                pthread_mutex_unlock(&job->lock);
-                if (!seed)
-                        break;
-                r = &job->results[seed - job->base];
-                desc = job->descriptions[seed - job->base] = malloc(8192);
-                snaphist_generate(h, seed);
-                run_history(h, job->dir, r);
-                /* After the run: reactive changes have their ids. */
-                if (desc)
-                        snaphist_describe(h, desc, 8192);
-                if (job->describe && desc)
-                        kit_print_lines(desc);
-                print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
-                              " snapshot runs (%" PRIu64 " stopped, %" PRIu64
-                              " killed), %" PRIu64 " snapshot messages (%" PRIu64
-                              " repairs), %" PRIu64 " skipped by OLD, %.1f s"
-                              " (OLD up %.1f, snapshot %.1f, OLD done %.1f, "
-                              "NEW %.1f)\n",
-                              seed,
-                              r->failed ? "DIFFERS FROM THE MODEL" : "ok",
-                              r->runs, r->stops, r->kills, r->snap_msgs,
-                              r->repairs, r->skipped,
-                              (double)r->ms / 1000.0,
-                              (double)r->phase_ms[0] / 1000.0,
-                              (double)r->phase_ms[1] / 1000.0,
-                              (double)r->phase_ms[2] / 1000.0,
-                              (double)r->phase_ms[3] / 1000.0);
+        if (!h) {
+                snaphist_fail(r, "out of memory");
+                return;
         }
+        snaphist_generate(h, seed);
+        run_history(h, s->dir, r);
+        /* After the run: reactive changes have their ids. */
+        if (desc)
+                snaphist_describe(h, desc, 8192);
+        if (s->describe && desc)
+                kit_print_lines(desc);
+        print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
+                      " snapshot runs (%" PRIu64 " stopped, %" PRIu64
+                      " killed), %" PRIu64 " snapshot messages (%" PRIu64
+                      " repairs), %" PRIu64 " skipped by OLD, %.1f s"
+                      " (OLD up %.1f, snapshot %.1f, OLD done %.1f, "
+                      "NEW %.1f)\n",
+                      seed, r->failed ? "DIFFERS FROM THE MODEL" : "ok",
+                      r->runs, r->stops, r->kills, r->snap_msgs, r->repairs,
+                      r->skipped, (double)r->ms / 1000.0,
+                      (double)r->phase_ms[0] / 1000.0,
+                      (double)r->phase_ms[1] / 1000.0,
+                      (double)r->phase_ms[2] / 1000.0,
+                      (double)r->phase_ms[3] / 1000.0);
         free(h);
-        return NULL;
+}
+
+static const char *failure(const void *result) {
+        const res_t *r = result;
+
+        return r->failed ? r->text : NULL;
 }
 
 static void test_snapshot_histories(void **state) {
-        uint64_t one = kit_env_u64("VCDC_SNAPMODEL_SEED", 0);
-        uint64_t count, i, failed = 0;
+        kit_seeds_t s = {.tag = "snapmodel",
+                         .env = "VCDC_SNAPMODEL",
+                         .histories = kit_small() ? 2 : 4,
+                         .jobs = 4,
+                         .result_size = sizeof(res_t),
+                         .run = run_one,
+                         .failure = failure};
         uint64_t runs = 0, kills = 0, stops = 0, msgs = 0, repairs = 0;
-        int jobs = (int)kit_env_u64("VCDC_SNAPMODEL_JOBS", 4), t;
-        char dir[] = "/tmp/vcdc-snapmodel-XXXXXX", seeds[1024] = "";
-        pthread_t *thr;
-        job_t job;
-        size_t n = 0;
+        uint64_t i, failed = 0;
 
         (void)state;
-        memset(&job, 0, sizeof(job));
-        pthread_mutex_init(&job.lock, NULL);
-        count = kit_env_u64("VCDC_SNAPMODEL_HISTORIES", kit_small() ? 2 : 4);
-        job.base = one ? one : kit_env_u64("VCDC_SNAPMODEL_BASE_SEED", 1);
-        if (one)
-                count = 1;
-        if (!job.base)
-                fail_msg("seeds start at 1");
-        job.next = job.base;
-        job.end = job.base + count;
-        job.describe = one != 0;
-        if (!mkdtemp(dir))
-                fail_msg("mkdtemp: %s", strerror(errno));
-        job.dir = dir;
-        assert_non_null(job.results = calloc(count, sizeof(*job.results)));
-        assert_non_null(job.descriptions =
-                                calloc(count, sizeof(*job.descriptions)));
-        print_message("[ snapmodel ] %" PRIu64 " histories, seeds %" PRIu64
-                      "..%" PRIu64 ", %d at once, files in %s\n",
-                      count, job.base, job.end - 1, jobs, dir);
-        if (jobs < 1)
-                jobs = 1;
-        assert_non_null(thr = calloc((size_t)jobs, sizeof(*thr)));
-        for (t = 0; t < jobs; t++)
-                assert_int_equal(pthread_create(&thr[t], NULL, worker, &job),
-                                 0);
-        for (t = 0; t < jobs; t++)
-                pthread_join(thr[t], NULL);
-        for (i = 0; i < count; i++) {
-                res_t *r = &job.results[i];
+        kit_seeds_run(&s);
+        for (i = 0; i < s.count; i++) {
+                const res_t *r = kit_seeds_result(&s, i);
+
                 runs += r->runs;
                 kills += r->kills;
                 stops += r->stops;
                 msgs += r->snap_msgs;
                 repairs += r->repairs;
-                if (!r->failed)
-                        continue;
-                failed++;
-                print_message("\n[ snapmodel ] seed %" PRIu64
-                              " differs from the model:\n",
-                              job.base + i);
-                kit_print_lines(job.descriptions[i]);
-                kit_print_lines(r->text);
-                if (n < sizeof(seeds))
-                        n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
-                                              "%s%" PRIu64, n ? " " : "",
-                                              job.base + i);
+                failed += r->failed != 0;
         }
         print_message("[ snapmodel ] %" PRIu64 " histories ran: %" PRIu64
                       " snapshot runs, %" PRIu64 " stopped, %" PRIu64
                       " killed, %" PRIu64 " snapshot messages, %" PRIu64
                       " repairs; %" PRIu64 " differ from the model\n",
-                      count, runs, stops, kills, msgs, repairs, failed);
-        for (i = 0; i < count; i++)
-                free(job.descriptions[i]);
-        free(job.results);
-        free(job.descriptions);
-        free(thr);
-        pthread_mutex_destroy(&job.lock);
-        if (failed)
-                fail_msg("%" PRIu64 " of %" PRIu64
-                         " histories differ from the model (seeds %s; replay "
-                         "one with VCDC_SNAPMODEL_SEED=N; files in %s)",
-                         failed, count, seeds, dir);
-        rmdir(dir); /* fails, as it should, when files were kept */
+                      s.count, runs, stops, kills, msgs, repairs, failed);
+        kit_seeds_finish(&s);
 }
 
 int main(int argc, char **argv) {
