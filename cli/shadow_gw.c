@@ -158,17 +158,17 @@ static int fetch(const gw_args_t *a, vcdc_shadow_prom_t *out, char *errstr,
                               errstr_size) != VCDC_SINK_OK)
                 goto done;
         body = vcdc_http_body(http, &blen);
-        if (vcdc_shadow_prom_parse(body, blen, out, perr, sizeof(perr)) ==
-            -1) {
+        if (vcdc_shadow_prom_parse(body, blen, out, perr, sizeof(perr)) == -1) {
                 snprintf(errstr, errstr_size, "%.200s%.200s: %.100s", base,
                          path, perr);
                 goto done;
         }
         if (!out->present) {
-                snprintf(errstr, errstr_size,
-                         "%.200s%.200s: no shadow metrics (not a vcdc-gateway's "
-                         "metrics endpoint, or one older than shadow reads)",
-                         base, path);
+                snprintf(
+                        errstr, errstr_size,
+                        "%.200s%.200s: no shadow metrics (not a vcdc-gateway's "
+                        "metrics endpoint, or one older than shadow reads)",
+                        base, path);
                 goto done;
         }
         rc = 0;
@@ -187,8 +187,8 @@ static double mean_ms(const vcdc_shadow_prom_t *m, int s) {
                                    : NAN;
 }
 
-static void print_table(const gw_args_t *a, const vcdc_shadow_prom_t *m,
-                        int ok, const char *why) {
+static void print_table(const gw_args_t *a, const vcdc_shadow_prom_t *m, int ok,
+                        const char *why) {
         int s;
 
         printf("vcdc shadow (through the gateway)\n");
@@ -286,7 +286,8 @@ int vcdc_cmd_shadow_gateway(int argc, char **argv) {
                 snprintf(why, sizeof(why), "rank agreement %.4f < %g",
                          m.rank_agreement, a.min_rank);
         } else if (a.min_overlap >= 0 || a.min_rank >= 0) {
-                snprintf(why, sizeof(why), "mean overlap %.4f, rank "
+                snprintf(why, sizeof(why),
+                         "mean overlap %.4f, rank "
                          "agreement %.4f",
                          m.overlap_mean, m.rank_agreement);
         }

@@ -40,8 +40,7 @@ static const char *skip_blanks(const char *p, const char *end) {
 
 /* A name at *pp into out (cut at its size: such a name is none of
  * ours). Returns 0, or -1 when there is none. */
-static int read_name(const char **pp, const char *end, char *out,
-                     size_t size) {
+static int read_name(const char **pp, const char *end, char *out, size_t size) {
         const char *p = *pp;
         size_t n = 0;
 

@@ -18,15 +18,15 @@
 #define VCDC_SHADOW_M_MATCHES   "vcdc_gateway_shadow_rank_matches_total"
 #define VCDC_SHADOW_M_POSITIONS "vcdc_gateway_shadow_rank_positions_total"
 /* Gauges. */
-#define VCDC_SHADOW_M_RATE      "vcdc_gateway_shadow_rate"
-#define VCDC_SHADOW_M_QUEUE     "vcdc_gateway_shadow_queue"
-#define VCDC_SHADOW_M_OV_MEAN   "vcdc_gateway_shadow_overlap_mean"
-#define VCDC_SHADOW_M_OV_MIN    "vcdc_gateway_shadow_overlap_min"
-#define VCDC_SHADOW_M_RANK      "vcdc_gateway_shadow_rank_agreement"
+#define VCDC_SHADOW_M_RATE    "vcdc_gateway_shadow_rate"
+#define VCDC_SHADOW_M_QUEUE   "vcdc_gateway_shadow_queue"
+#define VCDC_SHADOW_M_OV_MEAN "vcdc_gateway_shadow_overlap_mean"
+#define VCDC_SHADOW_M_OV_MIN  "vcdc_gateway_shadow_overlap_min"
+#define VCDC_SHADOW_M_RANK    "vcdc_gateway_shadow_rank_agreement"
 /* A histogram (_bucket, _sum, _count) and a summary (quantiles, _sum,
  * _count), both labelled. */
-#define VCDC_SHADOW_M_OVERLAP   "vcdc_gateway_shadow_overlap"
-#define VCDC_SHADOW_M_LATENCY   "vcdc_gateway_query_latency_seconds"
+#define VCDC_SHADOW_M_OVERLAP "vcdc_gateway_shadow_overlap"
+#define VCDC_SHADOW_M_LATENCY "vcdc_gateway_query_latency_seconds"
 
 /* What an exposition says about shadow reads; side 0 is OLD, 1 NEW. */
 typedef struct vcdc_shadow_prom_s {

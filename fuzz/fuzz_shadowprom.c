@@ -29,10 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             strncmp(errstr, "line ", 5))
                 abort();
         (void)vcdc_shadow_prom_parse(text, size, &m, tiny, sizeof(tiny));
-        if (nul &&
-            vcdc_gw_shadow_compare(text, (size_t)(nul - text), nul + 1,
-                                   size - (size_t)(nul - text) - 1, &cmp,
-                                   errstr, sizeof(errstr)) == 0) {
+        if (nul && vcdc_gw_shadow_compare(text, (size_t)(nul - text), nul + 1,
+                                          size - (size_t)(nul - text) - 1, &cmp,
+                                          errstr, sizeof(errstr)) == 0) {
                 for (i = 0; i < cmp.n; i++)
                         if (!(cmp.overlap[i] >= 0 && cmp.overlap[i] <= 1))
                                 abort();

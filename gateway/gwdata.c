@@ -181,8 +181,7 @@ void vcdc_gw_data_flush(void *opaque) {
         pthread_mutex_unlock(&d->plock);
 }
 
-size_t vcdc_gw_data_render_metrics(vcdc_gw_data_t *d, char *buf,
-                                   size_t size) {
+size_t vcdc_gw_data_render_metrics(vcdc_gw_data_t *d, char *buf, size_t size) {
         return gw_shadow_render(d ? d->shadow : NULL, buf, size);
 }
 

@@ -201,8 +201,7 @@ void gw_shadow_offer(gw_shadow_t *sh, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                sh->queued_bytes > sh->queue_bytes;
         pthread_mutex_unlock(&sh->lock);
         if (full || !(j = calloc(1, sizeof(*j))) ||
-            !(j->name = strdup(c->name)) ||
-            !(j->body = malloc(len + alen + 2)))
+            !(j->name = strdup(c->name)) || !(j->body = malloc(len + alen + 2)))
                 goto drop;
         j->cs = cs;
         j->metric = c->metric;

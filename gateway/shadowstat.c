@@ -50,9 +50,8 @@ static json_t *answer_ids(const char *text, size_t len, const char *which,
 
 /* The strings of arr into a new array *vp of *np pointers into arr.
  * Returns 0, or -1 with errstr. */
-static int id_list(json_t *arr, const char *which, size_t q,
-                   const char ***vp, size_t *np, char *errstr,
-                   size_t errstr_size) {
+static int id_list(json_t *arr, const char *which, size_t q, const char ***vp,
+                   size_t *np, char *errstr, size_t errstr_size) {
         size_t i, n;
 
         *vp = NULL;
@@ -81,8 +80,8 @@ static int id_list(json_t *arr, const char *which, size_t q,
 }
 
 int vcdc_gw_shadow_compare(const char *a, size_t alen, const char *b,
-                           size_t blen, vcdc_gw_shadow_cmp_t *out,
-                           char *errstr, size_t errstr_size) {
+                           size_t blen, vcdc_gw_shadow_cmp_t *out, char *errstr,
+                           size_t errstr_size) {
         json_t *ra = NULL, *rb = NULL, *ia, *ib;
         const char **va = NULL, **vb = NULL;
         size_t q, nq, na, nb, pos;
@@ -238,53 +237,67 @@ size_t vcdc_gw_shadow_stats_render(vcdc_gw_shadow_stats_t *st, double rate,
         }
         put(&o, "# TYPE " VCDC_SHADOW_M_RATE " gauge\n" VCDC_SHADOW_M_RATE);
         put_value(&o, rate);
-        put(&o, "# TYPE " VCDC_SHADOW_M_SAMPLED " counter\n" VCDC_SHADOW_M_SAMPLED
-                " %llu\n",
-            (unsigned long long)__atomic_load_n(&st->sampled, __ATOMIC_RELAXED));
-        put(&o, "# TYPE " VCDC_SHADOW_M_DROPPED " counter\n" VCDC_SHADOW_M_DROPPED
-                " %llu\n",
-            (unsigned long long)__atomic_load_n(&st->dropped, __ATOMIC_RELAXED));
-        put(&o, "# TYPE " VCDC_SHADOW_M_QUEUE " gauge\n" VCDC_SHADOW_M_QUEUE
-                " %zu\n",
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_SAMPLED " counter\n" VCDC_SHADOW_M_SAMPLED
+            " %llu\n",
+            (unsigned long long)__atomic_load_n(&st->sampled,
+                                                __ATOMIC_RELAXED));
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_DROPPED " counter\n" VCDC_SHADOW_M_DROPPED
+            " %llu\n",
+            (unsigned long long)__atomic_load_n(&st->dropped,
+                                                __ATOMIC_RELAXED));
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_QUEUE " gauge\n" VCDC_SHADOW_M_QUEUE
+            " %zu\n",
             queued);
-        put(&o, "# TYPE " VCDC_SHADOW_M_QUERIES " counter\n" VCDC_SHADOW_M_QUERIES
-                " %llu\n",
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_QUERIES " counter\n" VCDC_SHADOW_M_QUERIES
+            " %llu\n",
             (unsigned long long)st->queries);
-        put(&o, "# TYPE " VCDC_SHADOW_M_COMPARED " counter\n" VCDC_SHADOW_M_COMPARED
-                " %llu\n",
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_COMPARED " counter\n" VCDC_SHADOW_M_COMPARED
+            " %llu\n",
             (unsigned long long)st->compared);
         put(&o, "# TYPE " VCDC_SHADOW_M_ERRORS " counter\n");
         for (s = 0; s < 2; s++)
                 put(&o, VCDC_SHADOW_M_ERRORS "{side=\"%s\"} %llu\n",
                     side_name[s], (unsigned long long)st->errors[s]);
-        put(&o, "# TYPE " VCDC_SHADOW_M_OV_MEAN " gauge\n" VCDC_SHADOW_M_OV_MEAN);
-        put_value(&o, st->compared ? st->overlap_sum / (double)st->compared
-                                   : NAN);
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_OV_MEAN " gauge\n" VCDC_SHADOW_M_OV_MEAN);
+        put_value(&o,
+                  st->compared ? st->overlap_sum / (double)st->compared : NAN);
         put(&o, "# TYPE " VCDC_SHADOW_M_OV_MIN " gauge\n" VCDC_SHADOW_M_OV_MIN);
         put_value(&o, st->compared ? st->overlap_min : NAN);
         put(&o, "# TYPE " VCDC_SHADOW_M_OVERLAP " histogram\n");
         for (b = 0; b <= VCDC_GW_SHADOW_OV_BUCKETS; b++) {
                 cum += st->overlap_bucket[b];
                 if (b < VCDC_GW_SHADOW_OV_BUCKETS)
-                        put(&o, VCDC_SHADOW_M_OVERLAP "_bucket{le=\"%g\"} %llu\n",
+                        put(&o,
+                            VCDC_SHADOW_M_OVERLAP "_bucket{le=\"%g\"} %llu\n",
                             ov_bound[b], (unsigned long long)cum);
                 else
-                        put(&o, VCDC_SHADOW_M_OVERLAP "_bucket{le=\"+Inf\"} %llu\n",
+                        put(&o,
+                            VCDC_SHADOW_M_OVERLAP "_bucket{le=\"+Inf\"} %llu\n",
                             (unsigned long long)cum);
         }
         put(&o, VCDC_SHADOW_M_OVERLAP "_sum");
         put_value(&o, st->overlap_sum);
         put(&o, VCDC_SHADOW_M_OVERLAP "_count %llu\n",
             (unsigned long long)st->compared);
-        put(&o, "# TYPE " VCDC_SHADOW_M_MATCHES " counter\n" VCDC_SHADOW_M_MATCHES
-                " %llu\n",
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_MATCHES " counter\n" VCDC_SHADOW_M_MATCHES
+            " %llu\n",
             (unsigned long long)st->matches);
-        put(&o, "# TYPE " VCDC_SHADOW_M_POSITIONS " counter\n" VCDC_SHADOW_M_POSITIONS
-                " %llu\n",
+        put(&o,
+            "# TYPE " VCDC_SHADOW_M_POSITIONS
+            " counter\n" VCDC_SHADOW_M_POSITIONS " %llu\n",
             (unsigned long long)st->positions);
         put(&o, "# TYPE " VCDC_SHADOW_M_RANK " gauge\n" VCDC_SHADOW_M_RANK);
-        put_value(&o, st->positions ? (double)st->matches / (double)st->positions
-                                    : st->compared ? 1.0 : NAN);
+        put_value(&o, st->positions
+                              ? (double)st->matches / (double)st->positions
+                      : st->compared ? 1.0
+                                     : NAN);
         put(&o, "# TYPE " VCDC_SHADOW_M_LATENCY " summary\n");
         for (s = 0; s < 2; s++) {
                 put(&o, VCDC_SHADOW_M_LATENCY "{side=\"%s\",quantile=\"0.5\"}",
@@ -293,7 +306,8 @@ size_t vcdc_gw_shadow_stats_render(vcdc_gw_shadow_stats_t *st, double rate,
                 put(&o, VCDC_SHADOW_M_LATENCY "{side=\"%s\",quantile=\"0.99\"}",
                     side_name[s]);
                 put_value(&o, st->lat_n[s] ? q99[s] : NAN);
-                put(&o, VCDC_SHADOW_M_LATENCY "_sum{side=\"%s\"}", side_name[s]);
+                put(&o, VCDC_SHADOW_M_LATENCY "_sum{side=\"%s\"}",
+                    side_name[s]);
                 put_value(&o, st->lat_sum_ms[s] / 1000.0);
                 put(&o, VCDC_SHADOW_M_LATENCY "_count{side=\"%s\"} %llu\n",
                     side_name[s], (unsigned long long)st->lat_count[s]);

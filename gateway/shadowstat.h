@@ -38,8 +38,8 @@ typedef struct vcdc_gw_shadow_cmp_s {
  * answer that is not JSON, has no ids, or a different number of queries).
  */
 int vcdc_gw_shadow_compare(const char *a, size_t alen, const char *b,
-                           size_t blen, vcdc_gw_shadow_cmp_t *out,
-                           char *errstr, size_t errstr_size);
+                           size_t blen, vcdc_gw_shadow_cmp_t *out, char *errstr,
+                           size_t errstr_size);
 
 void vcdc_gw_shadow_cmp_clear(vcdc_gw_shadow_cmp_t *cmp);
 

@@ -86,11 +86,11 @@ static void test_compare_invalid(void **state) {
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 errstr[0] = '\0';
-                assert_int_equal(vcdc_gw_shadow_compare(
-                                         cases[i].a, strlen(cases[i].a),
-                                         cases[i].b, strlen(cases[i].b), &c,
-                                         errstr, sizeof(errstr)),
-                                 -1);
+                assert_int_equal(
+                        vcdc_gw_shadow_compare(cases[i].a, strlen(cases[i].a),
+                                               cases[i].b, strlen(cases[i].b),
+                                               &c, errstr, sizeof(errstr)),
+                        -1);
                 if (!strstr(errstr, cases[i].want))
                         fail_msg("case %zu: \"%s\" lacks \"%s\"", i, errstr,
                                  cases[i].want);
@@ -127,8 +127,10 @@ static void test_render_parse(void **state) {
         assert_true(isnan(m.overlap_mean));
         assert_true(isnan(m.p50_s[0]));
 
-        cmp_ok("{\"ids\":[[\"a\",\"b\",\"c\",\"d\"],[\"a\",\"b\",\"c\",\"d\"]]}",
-               "{\"ids\":[[\"a\",\"b\",\"c\",\"d\"],[\"a\",\"x\",\"c\",\"y\"]]}",
+        cmp_ok("{\"ids\":[[\"a\",\"b\",\"c\",\"d\"],[\"a\",\"b\",\"c\",\"d\"]]"
+               "}",
+               "{\"ids\":[[\"a\",\"b\",\"c\",\"d\"],[\"a\",\"x\",\"c\",\"y\"]]"
+               "}",
                &c);
         /* 100 requests served by OLD in 1..100 ms, NEW took twice as long */
         for (i = 1; i <= 100; i++)
@@ -247,10 +249,9 @@ static void test_parse_invalid(void **state) {
         (void)state;
         for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
                 errstr[0] = '\0';
-                assert_int_equal(vcdc_shadow_prom_parse(cases[i].text,
-                                                        strlen(cases[i].text),
-                                                        &m, errstr,
-                                                        sizeof(errstr)),
+                assert_int_equal(vcdc_shadow_prom_parse(
+                                         cases[i].text, strlen(cases[i].text),
+                                         &m, errstr, sizeof(errstr)),
                                  -1);
                 if (strncmp(errstr, cases[i].want, strlen(cases[i].want)))
                         fail_msg("case %zu: \"%s\", want \"%s\"", i, errstr,
