@@ -6,6 +6,7 @@ latency per side, errors and drops.
 
 - both sides fed from the same log: overlap high, every query counted,
   an exact fraction sampled at rate 0.25, none at rate 0;
+- after `vcdc cutover`: NEW (pgvector) serves, OLD is the shadow;
 - NEW without the data (its consumer never ran): overlap low, and the
   report's gate fails with exit 1;
 - NEW's database stopped: queries still answer 200 at once, the shadow's
@@ -194,6 +195,35 @@ def test_same_data_high_overlap_and_sampling(env):
     rep = json.loads(r.stdout)
     assert rep["queries"] == 0 and rep["overlap_mean"] is None
     assert rep["ok"] is False
+
+
+def test_after_cutover_new_serves_and_old_is_the_shadow(env):
+    name = unique("gwshadowcut").replace("-", "_")
+    port, mport, gwname = gateway_with_metrics(env, 1)
+    col = load(env, port, name)
+    cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
+                   "--to", "new", "--old", env.stack.chroma_url(name),
+                   "--new", env.stack.pgvector_url(name),
+                   "--old-group", env.group("old", name),
+                   "--new-group", env.group("new", name), "--window", "1")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+
+    def switched():
+        col.count()  # the gateway looks at the route when asked
+        return "reads go to new" in env.log(gwname)
+    wait_for(switched, "the gateway to follow the cut-over", 10)
+    # pgvector answers (the API layer writes the answer), Chroma is the
+    # shadow: the comparison reads both shapes.
+    nq = 12
+    run_queries(col, queries(nq, seed=13))
+    wait_for(lambda: series(mport).get(
+        "vcdc_gateway_shadow_queries_total") == nq,
+        "the shadow to compare every query", 30)
+    m = series(mport)
+    assert m["vcdc_gateway_shadow_overlap_mean"] >= 0.9, m
+    assert m['vcdc_gateway_shadow_errors_total{side="old"}'] == 0
+    assert m['vcdc_gateway_query_latency_seconds_count{side="old"}'] == nq
+    assert m['vcdc_gateway_query_latency_seconds_count{side="new"}'] == nq
 
 
 def test_new_without_the_data_low_overlap(env):
