@@ -9,6 +9,7 @@ latency per side, errors and drops.
 - after `vcdc cutover`: NEW (pgvector) serves, OLD is the shadow;
 - NEW without the data (its consumer never ran): overlap low, and the
   report's gate fails with exit 1;
+- a queue too small for a sample: dropped and counted;
 - NEW's database stopped: queries still answer 200 at once, the shadow's
   errors are counted against NEW.
 """
@@ -66,10 +67,10 @@ def series(port):
     return out
 
 
-def gateway_with_metrics(env, rate):
+def gateway_with_metrics(env, rate, *args):
     mport = free_port()
     port, _, name = env.gateway("--shadow-rate", str(rate),
-                                "--metrics-port", str(mport))
+                                "--metrics-port", str(mport), *args)
     wait_for(lambda: _answers(mport), "the metrics endpoint")
     return port, mport, name
 
@@ -244,6 +245,28 @@ def test_new_without_the_data_low_overlap(env):
     assert "BELOW THRESHOLD" in r.stdout and "mean overlap" in r.stdout
     r = shadow_cli(env, mport, "--json")  # no gate: it ran
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+
+
+def test_full_queue_drops_and_counts(env):
+    # A queue of 1 KiB: a large answer never fits, a small one does.
+    name = unique("gwshadowq").replace("-", "_")
+    port, mport, _ = gateway_with_metrics(
+        env, 1, "-X", "vcdc.gateway.shadow.queue.bytes=1024")
+    col = load(env, port, name, consumers_new=False)
+    for q in queries(4):
+        res = col.query(query_embeddings=[q], n_results=50,
+                        include=["metadatas", "distances"])
+        assert len(res["ids"][0]) == 50
+    small = col.query(query_embeddings=[queries(1)[0]], n_results=1,
+                      include=[])
+    assert len(small["ids"][0]) == 1
+    wait_for(lambda: series(mport).get(
+        "vcdc_gateway_shadow_queries_total") == 1, "the small one compared")
+    m = series(mport)
+    assert m["vcdc_gateway_shadow_sampled_total"] == 5
+    assert m["vcdc_gateway_shadow_dropped_total"] == 4
+    r = shadow_cli(env, mport, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["dropped"] == 4
 
 
 def test_other_side_down_queries_unaffected(env):
