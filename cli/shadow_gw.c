@@ -77,13 +77,16 @@ static int parse_args(int argc, char **argv, gw_args_t *a) {
         a->min_overlap = a->min_rank = -1;
         a->min_queries = -1;
         a->timeout_ms = 10000;
+        /* Help wins wherever it stands ("--gateway --help" too). */
+        for (i = 1; i < argc; i++)
+                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                        p->help = 1;
+                        return 0;
+                }
         for (i = 1; i < argc; i++) {
                 const char *arg = argv[i];
 
-                if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-                        p->help = 1;
-                        return 0;
-                } else if (!strcmp(arg, "--json")) {
+                if (!strcmp(arg, "--json")) {
                         p->json = 1;
                 } else if (vcdc_cli_take(argc, argv, &i, "--gateway", &v)) {
                         if (!v || (strncmp(v, "http://", 7) &&

@@ -13,12 +13,14 @@ latency per side, errors and drops.
 - NEW's database stopped: queries still answer 200 at once, the shadow's
   errors are counted against NEW.
 """
+import http.server
 import json
 import math
 import pathlib
 import random
 import re
 import sys
+import threading
 import time
 import urllib.request
 
@@ -305,7 +307,41 @@ def test_other_side_down_queries_unaffected(env):
     assert json.loads(r.stdout)["errors"]["new"] >= 1
 
 
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):  # noqa: N802 - the library's name
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_text(body):
+    handler = type("H", (_Metrics,), {"body": body})
+    srv = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
 def test_cli_errors(env):
+    # An endpoint without shadow metrics, or with a malformed line: 2.
+    for body, want in ((b"vcdc_gateway_inflight 0\n", "no shadow metrics"),
+                       (b"vcdc_gateway_shadow_queries_total 1\nnot a line\n",
+                        "line 2: the value is not a number")):
+        srv = serve_text(body)
+        try:
+            r = env.vcdc("shadow", "--gateway",
+                         "http://127.0.0.1:%d" % srv.server_port, "--json")
+        finally:
+            srv.shutdown()
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert want in r.stderr and json.loads(r.stdout)["ok"] is False
+    r = env.vcdc("shadow", "--gateway", "--help")
+    assert r.returncode == 0 and "--min-overlap" in r.stdout
     # Nothing listening: exit 2; not an http URL or a gate out of range:
     # 64.
     r = env.vcdc("shadow", "--gateway", "http://127.0.0.1:%d" % free_port())
