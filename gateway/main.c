@@ -53,7 +53,10 @@ static void usage(FILE *fp) {
                 "applied it\n"
                 "                      (default) or once Kafka has it\n"
                 "  --shadow-rate X     fraction of queries also sent to the "
-                "other side (0..1)\n"
+                "other side (0..1,\n"
+                "                      default 0), off the request path, "
+                "compared in the\n"
+                "                      metrics (vcdc shadow --gateway)\n"
                 "  --tokens FILE       TOKEN ROLE COLLECTIONS lines (mode "
                 "0600); without it\n"
                 "                      every request is allowed\n"
@@ -70,7 +73,7 @@ static void usage(FILE *fp) {
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n"
                 "  --help-conf         list the vcdc.* settings\n\n"
-                "Not yet used: --old-group/--new-group, --shadow-rate.\n"
+                "Not yet used: --old-group/--new-group.\n"
                 "Exit status: 0 on a clean stop (SIGTERM, SIGINT), 1 on a "
                 "fatal error, 64 on\na usage or configuration error.\n",
                 VCDC_GW_MAX_INFLIGHT_DEFAULT, VCDC_GW_THREADS_DEFAULT);
@@ -119,8 +122,18 @@ static int check_db_url(const char *opt, const char *arg) {
         return ok ? 0 : -1;
 }
 
+/* The metrics endpoint's text: the server's counters, then the data
+ * layer's (shadow reads). */
+typedef struct metrics_src_s {
+        vcdc_gw_http_t *http;
+        vcdc_gw_data_t *data;
+} metrics_src_t;
+
 static size_t render_metrics(char *buf, size_t size, void *opaque) {
-        return vcdc_gw_http_render_metrics(opaque, buf, size);
+        metrics_src_t *src = opaque;
+        size_t n = vcdc_gw_http_render_metrics(src->http, buf, size);
+
+        return n + vcdc_gw_data_render_metrics(src->data, buf + n, size - n);
 }
 
 int main(int argc, char **argv) {
@@ -171,6 +184,7 @@ int main(int argc, char **argv) {
         vcdc_gw_data_t *data = NULL;
         vcdc_gw_data_opts_t dopts;
         vcdc_metrics_t *metrics = NULL;
+        metrics_src_t msrc;
         vcdc_conf_t *conf;
         struct sigaction sa;
         char errstr[1024], *host = NULL;
@@ -359,6 +373,7 @@ int main(int argc, char **argv) {
         dopts.new_url = new_url;
         dopts.ack_applied = !strcmp(ack, "applied");
         dopts.audit = audit;
+        dopts.shadow_rate = shadow_rate;
         if (!(data = vcdc_gw_data_new(&dopts, errstr, sizeof(errstr))) ||
             vcdc_gw_data_add_routes(data, router, errstr, sizeof(errstr))) {
                 fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
@@ -385,10 +400,12 @@ int main(int argc, char **argv) {
                 rc = 1;
                 goto done;
         }
+        msrc.http = http;
+        msrc.data = data;
         if (metrics_port >= 0 &&
             !(metrics = vcdc_metrics_start(
                       vcdc_conf_str(conf, "vcdc.metrics.bind"),
-                      (int)metrics_port, render_metrics, http, errstr,
+                      (int)metrics_port, render_metrics, &msrc, errstr,
                       sizeof(errstr)))) {
                 fprintf(stderr, "vcdc %s: --metrics-port: %s\n", CMD, errstr);
                 rc = 1;
