@@ -8,10 +8,11 @@
 #   1. the application fills OLD directly through Chroma's own HTTP API
 #      (scripts/chroma_fill.py: no vcdc, no Kafka) with VCDC_DEMO_RECORDS
 #      generated vectors (clustered, so queries have meaningful neighbours)
-#   2. the application switches to vcdc-gateway (--ack log): the same
-#      official Python client (scripts/demo_app.py), only its port changed,
-#      keeps upserting, updating, deleting and reading OLD's records for
-#      the rest of the demo; its writes go into the topic
+#   2. the application switches to vcdc-gateway (--ack log): on Chroma's
+#      official Python client (scripts/demo_app.py), pointed at the
+#      gateway instead of Chroma, it keeps upserting, updating, deleting
+#      and reading OLD's records for the rest of the demo; its writes go
+#      into the topic
 #   3. a consumer (group vcdc.old) keeps OLD current from the log
 #   4. vcdc snapshot copies OLD into the topic, consistently, while the
 #      application goes on (it raises the topic's min.compaction.lag.ms)
@@ -88,7 +89,7 @@ bin/vcdc-gen -n "$RECORDS" -d "$DIM" -k 64 -c "$COLL" -s 1 |
 took[fill-old]=$((SECONDS - s))
 say "OLD holds $(cut -d' ' -f1 "$WORK/fill") records, written without vcdc"
 
-step "2. The application switches to vcdc-gateway: the same official client, another port"
+step "2. The application switches to vcdc-gateway: Chroma's official client, pointed at the gateway"
 # The topic, compacted, made as the runbook makes it.
 bin/vcdc-producer -q -t "$TOPIC" --create-topic --partitions 4 /dev/null \
 	2>"$WORK/create" || { cat "$WORK/create" >&2; exit 1; }
@@ -186,6 +187,16 @@ reads() {
 	tail -n +"$1" "$WORK/reader.log" |
 		awk '{n++} $2 != "ok" {f++} END {printf "%d reads, %d failed", n, f}'
 }
+# read_on N: waits (up to 60 s) until the reader made N more reads, so
+# each side answers it for a while (NEW, without an index, scans).
+read_on() {
+	local want i
+	want=$(($(wc -l <"$WORK/reader.log") + $1))
+	for ((i = 0; i < 600; i++)); do
+		(($(wc -l <"$WORK/reader.log") >= want)) && return 0
+		sleep 0.1
+	done
+}
 
 step "8. Cut over reads to NEW (the gate: readiness, offsets, verify, shadow)"
 say "a reader on the official client reads through the gateway, 20 requests/s, across the switch"
@@ -205,14 +216,14 @@ bin/vcdc cutover -t "$TOPIC" --collection "$COLL" --to new \
 took[cutover]=$((SECONDS - s))
 kill -USR2 "$WRITER"
 say "the gateway's audit: $(switched cutover)"
-sleep 1 # the reader goes on reading from NEW for a moment
+read_on 20
 say "the reader so far: $(reads 1)"
 
 step "9. Roll back to OLD (instant: OLD never stopped being current)"
 mark=$(($(wc -l <"$WORK/reader.log") + 1))
 bin/vcdc rollback --collection "$COLL"
 say "the gateway's audit: $(switched rollback)"
-sleep 1
+read_on 20
 say "the reader during the rollback: $(reads "$mark")"
 
 step "10. Summary"
@@ -253,20 +264,33 @@ for line in open(sys.argv[1]):
             sides.split("->")[1].upper(), action)))
 counts = {}
 for line in open(sys.argv[2]):
-    ms, outcome = line.split()
+    ms, outcome, what, took = line.split()
     phase = 0
     for i, (at, _) in enumerate(switches, 1):
         if float(ms) >= at:
             phase = i
-    counts.setdefault(phase, {"ok": 0, "error": 0})[outcome] += 1
+    c = counts.setdefault(phase, {"ok": 0, "error": 0, "get": [],
+                                  "query": []})
+    c[outcome] += 1
+    c[what].append(float(took))
 names = ["OLD, before the cutover"] + [w for _, w in switches]
+
+
+def p50(v):
+    return "%.0f" % sorted(v)[len(v) // 2] if v else "-"
+
+
 for phase in sorted(counts):
     c = counts[phase]
-    print("   reads answered by %-23s %4d ok, %d failed"
-          % (names[phase], c["ok"], c["error"]))
+    print("   reads answered by %-23s %4d ok, %d failed; "
+          "p50 get %s ms, query %s ms" % (names[phase], c["ok"], c["error"],
+                                          p50(c["get"]), p50(c["query"])))
 PYEOF
 echo
 say "final verify of OLD against NEW, after every acknowledged write: $final"
 grep -hiE 'overlap|missing|extra|match' "$WORK/verify" "$WORK/shadow" | sed 's/^/   /' || true
 grep -E '^(records|superseded|repairs) ' "$WORK/snapshot" | sed 's/^/   snapshot: /' || true
-[[ $final == match ]]
+failed=$(awk '$1 ~ /_failures$/ {n += $2} END {print n + 0}' \
+	"$WORK/app.counts" "$WORK/reader.counts")
+say "the application's failed requests: $failed"
+[[ $final == match && $failed == 0 ]]

@@ -15,7 +15,7 @@ deletes (5%), a few ids per request, and every fifth request reads its ids
 back. SIGUSR1 pauses it after the request in flight (FILE then says
 "paused"), SIGUSR2 resumes it ("running").
 Reader (--reads-only): R reads/s, a get of some ids and a query in turn;
-with --log, one line per read: "START_MS ok|error".
+with --log, one line per read: "START_MS ok|error get|query MS_TAKEN".
 Both stop on SIGTERM or SIGINT and print their counts on stdout, one
 "name value" per line; failures are counted, the first few on stderr.
 """
@@ -105,18 +105,22 @@ class App:
         return ids
 
     def read(self, ids=None):
+        """A get (of ids, or of 5 drawn) or, every other time, a query.
+        Returns (what, succeeded)."""
         self.counts["read_requests"] += 1
+        what = "get"
         try:
             if ids is not None or self.counts["read_requests"] % 2:
                 self.col.get(ids=ids or self.ids(5),
                              include=["metadatas", "documents"])
             else:
+                what = "query"
                 self.col.query(query_embeddings=[self.vector()],
                                n_results=5, include=["distances"])
-            return True
+            return what, True
         except Exception as e:  # noqa: BLE001 - the application counts it
             self.failed("read_failures", e)
-            return False
+            return what, False
 
     def writer(self):
         # A few ids per request, about 20 requests a second.
@@ -141,10 +145,12 @@ class App:
     def reader(self, log):
         interval, due = 1.0 / self.a.rate, time.monotonic()
         while self.run:
-            start = time.time()
-            ok = self.read()
+            start, t0 = time.time(), time.monotonic()
+            what, ok = self.read()
             if log:
-                log.write("%d %s\n" % (start * 1000, "ok" if ok else "error"))
+                log.write("%d %s %s %.1f\n" % (
+                    start * 1000, "ok" if ok else "error", what,
+                    (time.monotonic() - t0) * 1000))
                 log.flush()
             due = pace(due, interval)
 
