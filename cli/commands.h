@@ -34,6 +34,15 @@ int vcdc_cmd_verify(int argc, char **argv);
 int vcdc_cmd_shadow(int argc, char **argv);
 
 /**
+ * Runs `vcdc shadow --gateway URL [--min-overlap X] [--min-rank X]
+ * [--min-queries N] [--json]` (vcdc_cmd_shadow() hands over when it sees
+ * --gateway): reads a running gateway's shadow-read metrics. Returns 0
+ * when read (and the thresholds met), 1 below one, 2 on errors (the
+ * endpoint unreachable or without shadow metrics), 64 on bad usage.
+ */
+int vcdc_cmd_shadow_gateway(int argc, char **argv);
+
+/**
  * Runs `vcdc cutover -t TOPIC --collection C --to new|old --old URL
  * --new URL --old-group G --new-group G [options]`; argv[0] is "cutover".
  * Evaluates the gate (readiness of the target side's group, its recorded

@@ -30,6 +30,8 @@ enum {
 static const char usage_text[] =
         "usage: vcdc shadow --old URL --new URL (--queries FILE | --sample N)"
         " [options]\n"
+        "       vcdc shadow --gateway URL [options]   (vcdc shadow --gateway "
+        "--help)\n"
         "\n"
         "Runs the same k-NN queries on OLD and NEW and compares the answers:\n"
         "overlap@k, rank agreement, latency p50/p99 of each side.\n"
@@ -360,6 +362,10 @@ int vcdc_cmd_shadow(int argc, char **argv) {
         args_t a;
 
         memset(&rres, 0, sizeof(rres));
+        for (rc = 1; rc < argc; rc++)
+                if (!strncmp(argv[rc], "--gateway", 9) &&
+                    (!argv[rc][9] || argv[rc][9] == '='))
+                        return vcdc_cmd_shadow_gateway(argc, argv);
         if ((rc = parse_args(argc, argv, &a)))
                 return rc;
         if (a.pair.help) {

@@ -102,6 +102,18 @@ static const prop_t props[] = {
          "finish"},
         {"vcdc.gateway.idle.timeout.s", T_INT, "60", 1, 86400, NULL,
          "gateway: a keep-alive connection idle this long is closed"},
+        {"vcdc.gateway.shadow.queue", T_INT, "64", 1, 100000, NULL,
+         "gateway: shadow reads waiting for a worker, at most (a sample "
+         "past it is dropped and counted)"},
+        {"vcdc.gateway.shadow.queue.bytes", T_INT, "67108864", 1024,
+         1099511627776.0, NULL,
+         "gateway: bytes of request bodies and answers the shadow queue "
+         "holds, at most"},
+        {"vcdc.gateway.shadow.threads", T_INT, "1", 1, 16, NULL,
+         "gateway: threads running shadow reads"},
+        {"vcdc.gateway.group.sample.ms", T_INT, "2000", 100, 3600000, NULL,
+         "gateway: how often the OLD and NEW groups' lag is sampled for the "
+         "metrics"},
 };
 
 #define PROP_CNT (sizeof(props) / sizeof(*props))

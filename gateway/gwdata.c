@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "api_result.h"
 #include "audit.h"
+#include "gwshadow.h"
 #include "clock.h"
 #include "log.h"
 #include "url.h"
@@ -154,6 +155,16 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
                          d->topic, parts, GW_MAX_PARTITIONS);
                 goto err;
         }
+        if (!(d->shadow = gw_shadow_new(
+                      d, opts->shadow_rate,
+                      (size_t)vcdc_conf_int(opts->conf,
+                                            "vcdc.gateway.shadow.queue"),
+                      (size_t)vcdc_conf_int(opts->conf,
+                                            "vcdc.gateway.shadow.queue.bytes"),
+                      (unsigned)vcdc_conf_int(opts->conf,
+                                              "vcdc.gateway.shadow.threads"),
+                      errstr, errstr_size)))
+                goto err;
         if (!(d->colls = vcdc_gw_colls_new(opts->conf,
                                            vcdc_producer_handle(d->producer),
                                            d->control_topic, d->tenant,
@@ -177,12 +188,17 @@ void vcdc_gw_data_flush(void *opaque) {
         pthread_mutex_unlock(&d->plock);
 }
 
+size_t vcdc_gw_data_render_metrics(vcdc_gw_data_t *d, char *buf, size_t size) {
+        return gw_shadow_render(d ? d->shadow : NULL, buf, size);
+}
+
 void vcdc_gw_data_destroy(vcdc_gw_data_t *d) {
         gw_cstate_t *cs, *next;
         int i;
 
         if (!d)
                 return;
+        gw_shadow_destroy(d->shadow); /* its workers read through d */
         for (cs = d->cstates; cs; cs = next) {
                 next = cs->next;
                 vcdc_route_follower_destroy(cs->follower);

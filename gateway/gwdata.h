@@ -31,6 +31,8 @@ typedef struct vcdc_gw_data_opts_s {
         int ack_applied;               /* 1: --ack applied, 0: --ack log */
         struct vcdc_gw_audit_s *audit; /* not owned; NULL: none. Gets a
                                         * line per route switch seen */
+        double shadow_rate; /* 0..1: the fraction of queries also run on
+                             * the other side (vcdc.gateway.shadow.*) */
 } vcdc_gw_data_opts_t;
 
 /** Starts the producer, reads the collections from the control topic.
@@ -41,6 +43,10 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
 /** Adds the collection and record routes' handlers to router. */
 int vcdc_gw_data_add_routes(vcdc_gw_data_t *d, vcdc_gw_router_t *router,
                             char *errstr, size_t errstr_size);
+
+/** The data layer's Prometheus text (the shadow reads') into buf;
+ *  returns its length. Safe from any thread. */
+size_t vcdc_gw_data_render_metrics(vcdc_gw_data_t *d, char *buf, size_t size);
 
 /** Waits for every record sent to be acknowledged (on stopping). */
 void vcdc_gw_data_flush(void *d);

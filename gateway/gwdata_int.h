@@ -95,6 +95,7 @@ struct vcdc_gw_data_s {
         pthread_mutex_t idlock[GW_ID_STRIPES];
         vcdc_gw_pending_t *pending; /* records written, maybe not yet
                                      * applied (gwpending.h) */
+        struct gw_shadow_s *shadow; /* shadow reads (gwshadow.c) */
 };
 
 /** The producer's delivery hook (gwwrite.c). */
@@ -132,6 +133,13 @@ void gw_read_get(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
 void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                    vcdc_route_side_t side, const char *body, size_t len,
                    vcdc_gw_resp_t *resp);
+/** gw_read_query() with the dimension the embeddings must have given
+ *  (0: any, the first's): the shadow's, which must not learn the other
+ *  side's under cs->lock. */
+void gw_read_query_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                       const vcdc_gw_coll_t *c, vcdc_route_side_t side,
+                       size_t dim, const char *body, size_t len,
+                       vcdc_gw_resp_t *resp);
 void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                    vcdc_route_side_t side, vcdc_gw_resp_t *resp);
 /** The ids matching r's ids and filter on side. Returns 0, or -1 with

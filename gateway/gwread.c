@@ -443,19 +443,28 @@ done:
 void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                    vcdc_route_side_t side, const char *body, size_t len,
                    vcdc_gw_resp_t *resp) {
+        size_t dim;
+
+        pthread_mutex_lock(&cs->lock);
+        dim = gw_dim(d, cs, side);
+        pthread_mutex_unlock(&cs->lock);
+        gw_read_query_dim(d, cs, c, side, dim, body, len, resp);
+}
+
+void gw_read_query_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                       const vcdc_gw_coll_t *c, vcdc_route_side_t side,
+                       size_t dim, const char *body, size_t len,
+                       vcdc_gw_resp_t *resp) {
         vcdc_api_read_t r;
         vcdc_api_error_t err;
         vcdc_api_hits_t *hits = NULL;
         vcdc_record_t **recs = NULL;
         float **dists = NULL;
-        size_t q, alen, dim = 0;
+        size_t q, alen;
         char *ans;
 
         memset(&r, 0, sizeof(r));
         vcdc_api_error_clear(&err);
-        pthread_mutex_lock(&cs->lock);
-        dim = gw_dim(d, cs, side);
-        pthread_mutex_unlock(&cs->lock);
         if (vcdc_api_parse_query(body, len, dim, &r, &err) == -1) {
                 vcdc_gw_resp_error(resp, err.status, err.name, "%s",
                                    err.message);

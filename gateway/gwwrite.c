@@ -8,6 +8,7 @@
 #include "gwdata_int.h"
 #include "gwmerge.h"
 #include "gwpending.h"
+#include "gwshadow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,6 +605,21 @@ done:
         vcdc_gw_coll_clear(&c);
 }
 
+/* A query: the serving side answers; a sample of the answered ones goes
+ * on to the shadow workers, after the answer is made (its copy is all the
+ * request path pays). */
+static void query_route(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                        const vcdc_gw_coll_t *c, vcdc_route_side_t side,
+                        const vcdc_gw_req_t *req, vcdc_gw_resp_t *resp) {
+        int64_t t0 = vcdc_clock_us();
+
+        gw_read_query(d, cs, c, side, req->body, req->body_len, resp);
+        if (resp->status == 200 && resp->body && gw_shadow_want(d->shadow))
+                gw_shadow_offer(d->shadow, cs, c, side, req->body,
+                                req->body_len, resp->body, resp->len,
+                                (double)(vcdc_clock_us() - t0) / 1000.0);
+}
+
 /* get, query, count: the serving side answers. */
 static void read_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                        vcdc_gw_data_t *d, int what) {
@@ -620,8 +636,7 @@ static void read_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                         gw_read_get(d, cs, &c, side, req->body, req->body_len,
                                     resp);
                 else if (what == 1)
-                        gw_read_query(d, cs, &c, side, req->body, req->body_len,
-                                      resp);
+                        query_route(d, cs, &c, side, req, resp);
                 else
                         gw_read_count(d, cs, &c, side, resp);
         }

@@ -17,6 +17,7 @@
 #include "gwdata.h"
 #include "httpd.h"
 #include "log.h"
+#include "gwgroups.h"
 #include "metrics.h"
 #include "options.h"
 #include "router.h"
@@ -48,12 +49,16 @@ static void usage(FILE *fp) {
                 "pgvector://USER@HOST:PORT/DB)\n"
                 "  --old-group G, --new-group G  their consumers' groups "
                 "(default vcdc.old,\n"
-                "                      vcdc.new)\n"
+                "                      vcdc.new): their lag and members "
+                "in the metrics\n"
                 "  --ack applied|log   answer a write once the serving side "
                 "applied it\n"
                 "                      (default) or once Kafka has it\n"
                 "  --shadow-rate X     fraction of queries also sent to the "
-                "other side (0..1)\n"
+                "other side (0..1,\n"
+                "                      default 0), off the request path, "
+                "compared in the\n"
+                "                      metrics (vcdc shadow --gateway)\n"
                 "  --tokens FILE       TOKEN ROLE COLLECTIONS lines (mode "
                 "0600); without it\n"
                 "                      every request is allowed\n"
@@ -70,7 +75,6 @@ static void usage(FILE *fp) {
                 "  -F FILE             properties file of such settings\n"
                 "  -v, -q              more, less logging\n"
                 "  --help-conf         list the vcdc.* settings\n\n"
-                "Not yet used: --old-group/--new-group, --shadow-rate.\n"
                 "Exit status: 0 on a clean stop (SIGTERM, SIGINT), 1 on a "
                 "fatal error, 64 on\na usage or configuration error.\n",
                 VCDC_GW_MAX_INFLIGHT_DEFAULT, VCDC_GW_THREADS_DEFAULT);
@@ -119,8 +123,20 @@ static int check_db_url(const char *opt, const char *arg) {
         return ok ? 0 : -1;
 }
 
+/* The metrics endpoint's text: the server's counters, the data layer's
+ * (shadow reads), then the consumer groups'. */
+typedef struct metrics_src_s {
+        vcdc_gw_http_t *http;
+        vcdc_gw_data_t *data;
+        vcdc_gw_groups_t *groups;
+} metrics_src_t;
+
 static size_t render_metrics(char *buf, size_t size, void *opaque) {
-        return vcdc_gw_http_render_metrics(opaque, buf, size);
+        metrics_src_t *src = opaque;
+        size_t n = vcdc_gw_http_render_metrics(src->http, buf, size);
+
+        n += vcdc_gw_data_render_metrics(src->data, buf + n, size - n);
+        return n + vcdc_gw_groups_render(src->groups, buf + n, size - n);
 }
 
 int main(int argc, char **argv) {
@@ -160,6 +176,7 @@ int main(int argc, char **argv) {
         };
         const char *brokers = getenv("VCDC_BROKERS"), *topic = NULL;
         const char *old_url = NULL, *new_url = NULL, *tokens = NULL;
+        const char *old_group = "vcdc.old", *new_group = "vcdc.new";
         const char *audit_path = NULL, *listen = "127.0.0.1:8010";
         const char *ack = "applied";
         vcdc_gw_http_opts_t hopts;
@@ -171,6 +188,7 @@ int main(int argc, char **argv) {
         vcdc_gw_data_t *data = NULL;
         vcdc_gw_data_opts_t dopts;
         vcdc_metrics_t *metrics = NULL;
+        metrics_src_t msrc = {0};
         vcdc_conf_t *conf;
         struct sigaction sa;
         char errstr[1024], *host = NULL;
@@ -221,6 +239,8 @@ int main(int argc, char **argv) {
                                         CMD);
                                 goto done;
                         }
+                        *(opt == O_OLD_GROUP ? &old_group : &new_group) =
+                                optarg;
                         break;
                 case O_ACK:
                         ack = optarg;
@@ -359,6 +379,7 @@ int main(int argc, char **argv) {
         dopts.new_url = new_url;
         dopts.ack_applied = !strcmp(ack, "applied");
         dopts.audit = audit;
+        dopts.shadow_rate = shadow_rate;
         if (!(data = vcdc_gw_data_new(&dopts, errstr, sizeof(errstr))) ||
             vcdc_gw_data_add_routes(data, router, errstr, sizeof(errstr))) {
                 fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
@@ -385,10 +406,21 @@ int main(int argc, char **argv) {
                 rc = 1;
                 goto done;
         }
+        msrc.http = http;
+        msrc.data = data;
+        if (metrics_port >= 0 &&
+            !(msrc.groups = vcdc_gw_groups_start(
+                      conf, topic, old_group, new_group,
+                      (int)vcdc_conf_int(conf, "vcdc.gateway.group.sample.ms"),
+                      errstr, sizeof(errstr)))) {
+                fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
+                rc = 1;
+                goto done;
+        }
         if (metrics_port >= 0 &&
             !(metrics = vcdc_metrics_start(
                       vcdc_conf_str(conf, "vcdc.metrics.bind"),
-                      (int)metrics_port, render_metrics, http, errstr,
+                      (int)metrics_port, render_metrics, &msrc, errstr,
                       sizeof(errstr)))) {
                 fprintf(stderr, "vcdc %s: --metrics-port: %s\n", CMD, errstr);
                 rc = 1;
@@ -410,6 +442,7 @@ int main(int argc, char **argv) {
         VCDC_NOTICE(CMD, "stopped%s", left ? " with requests cut off" : "");
 done:
         vcdc_metrics_stop(metrics);
+        vcdc_gw_groups_stop(msrc.groups);
         vcdc_gw_http_destroy(http);
         vcdc_gw_router_destroy(router);
         vcdc_gw_data_destroy(data);

@@ -14,8 +14,9 @@
  *   tests/model/history.c  what a seed decides: log, groups, schedule
  *   tests/model/check.c    the model, and the comparison with a run
  *   tests/model/runner.c   running one history
- *   tests/model/memdb.c    the database and the test sinks
+ *   tests/model/memdb.c    the database (msink.c: the test sinks over it)
  *   tests/model/kit.c      mock cluster, read-back, consumer processes
+ *   tests/model/seeds.c    the seeds on a pool of threads, the verdict
  *
  * VCDC_MODEL_HISTORIES=N   how many histories (default 12; 4 under
  *                          VCDC_TEST_SMALL); seeds BASE .. BASE+N-1
@@ -50,124 +51,87 @@
 #include "log.h"
 #include "model/kit.h"
 #include "model/model.h"
+#include "model/seeds.h"
 
-typedef struct job_s {
-        pthread_mutex_t lock;
-        uint64_t base, next, end;
-        int records, describe;
-        const char *dir;
-        hresult_t *results; /* one per seed */
-        char **descriptions;
-        hresult_t total;
-} job_t;
+typedef struct params_s {
+        int records; /* per history at most */
+} params_t;
 
-static void *worker(void *arg) {
-        job_t *job = arg;
+static void run_one(kit_seeds_t *s, uint64_t seed, void *result,
+                    char **descp) {
+        const params_t *p = s->opaque;
+        hresult_t *res = result;
         char errstr[512], *desc;
-        uint64_t seed;
-        hresult_t *res;
         hist_t h;
 
-        for (;;) {
-                pthread_mutex_lock(&job->lock);
-                seed = job->next < job->end ? job->next++ : 0;
-                pthread_mutex_unlock(&job->lock);
-                if (!seed)
-                        break;
-                res = &job->results[seed - job->base];
-                desc = job->descriptions[seed - job->base] = malloc(4096);
-                if (hist_generate(&h, seed, job->records, errstr,
-                                  sizeof(errstr))) {
-                        hres_add(res, "generating the history: %s", errstr);
-                        continue;
-                }
-                if (desc)
-                        hist_describe(&h, desc, 4096);
-                if (job->describe && desc)
-                        kit_print_lines(desc);
-                hist_run(&h, job->dir, res);
-                print_message("[ model    ] seed %" PRIu64 ": %s, %zu "
-                              "messages (%" PRIu64 " refused), %" PRIu64
-                              " sink calls, %" PRIu64
-                              " sink faults, %" PRIu64 " kills, %" PRIu64
-                              " stops, %" PRIu64 " consumer starts, %.1f s"
-                              "%s\n",
-                              seed,
-                              res->failed ? "DIFFERS FROM THE MODEL" : "ok",
-                              h.msg_cnt, res->refused, res->calls,
-                              res->sink_faults,
-                              res->kills, res->stops, res->starts,
-                              (double)res->ms / 1000.0,
-                              res->crashes ? ", consumers exited by "
-                                             "themselves"
-                                           : "");
-                hist_free(&h);
+        desc = *descp = malloc(4096);
+        if (hist_generate(&h, seed, p->records, errstr, sizeof(errstr))) {
+                hres_add(res, "generating the history: %s", errstr);
+                return;
         }
-        return NULL;
+        if (desc)
+                hist_describe(&h, desc, 4096);
+        if (s->describe && desc)
+                kit_print_lines(desc);
+        hist_run(&h, s->dir, res);
+        print_message("[ model    ] seed %" PRIu64 ": %s, %zu "
+                      "messages (%" PRIu64 " refused), %" PRIu64
+                      " sink calls, %" PRIu64
+                      " sink faults, %" PRIu64 " kills, %" PRIu64
+                      " stops, %" PRIu64 " consumer starts, %.1f s"
+                      "%s\n",
+                      seed,
+                      res->failed ? "DIFFERS FROM THE MODEL" : "ok",
+                      h.msg_cnt, res->refused, res->calls,
+                      res->sink_faults,
+                      res->kills, res->stops, res->starts,
+                      (double)res->ms / 1000.0,
+                      res->crashes ? ", consumers exited by "
+                                     "themselves"
+                                   : "");
+        hist_free(&h);
+}
+
+static const char *failure(const void *result) {
+        const hresult_t *res = result;
+
+        return res->failed ? (res->text ? res->text : "") : NULL;
+}
+
+static void clear(void *result) {
+        hres_free(result);
 }
 
 static void test_model_histories(void **state) {
-        uint64_t count, one = kit_env_u64("VCDC_MODEL_SEED", 0), i, failed = 0;
-        int jobs = (int)kit_env_u64("VCDC_MODEL_JOBS", kit_small() ? 3 : 6), t;
-        char dir[] = "/tmp/vcdc-model-XXXXXX", seeds[1024] = "";
-        pthread_t *thr;
-        job_t job;
-        size_t n = 0;
+        params_t p = {
+                .records = (int)kit_env_u64("VCDC_MODEL_RECORDS",
+                                            kit_small() ? 120 : 300)};
+        kit_seeds_t s = {.tag = "model",
+                         .env = "VCDC_MODEL",
+                         .histories = kit_small() ? 4 : 12,
+                         .jobs = kit_small() ? 3 : 6,
+                         .result_size = sizeof(hresult_t),
+                         .run = run_one,
+                         .failure = failure,
+                         .clear = clear,
+                         .opaque = &p};
+        hresult_t total = {0};
+        uint64_t i, failed = 0;
 
         (void)state;
-        memset(&job, 0, sizeof(job));
-        pthread_mutex_init(&job.lock, NULL);
-        count = kit_env_u64("VCDC_MODEL_HISTORIES", kit_small() ? 4 : 12);
-        job.base = one ? one : kit_env_u64("VCDC_MODEL_BASE_SEED", 1);
-        if (one)
-                count = 1;
-        if (!job.base)
-                fail_msg("seeds start at 1");
-        job.next = job.base;
-        job.end = job.base + count;
-        job.records = (int)kit_env_u64("VCDC_MODEL_RECORDS",
-                                   kit_small() ? 120 : 300);
-        job.describe = one != 0;
-        if (!mkdtemp(dir))
-                fail_msg("mkdtemp: %s", strerror(errno));
-        job.dir = dir;
-        assert_non_null(job.results = calloc(count, sizeof(*job.results)));
-        assert_non_null(job.descriptions =
-                                calloc(count, sizeof(*job.descriptions)));
-        print_message("[ model    ] %" PRIu64 " histories, seeds %" PRIu64
-                      "..%" PRIu64 ", %d at once, files in %s\n",
-                      count, job.base, job.end - 1, jobs, dir);
-        if (jobs < 1)
-                jobs = 1;
-        assert_non_null(thr = calloc((size_t)jobs, sizeof(*thr)));
-        for (t = 0; t < jobs; t++)
-                assert_int_equal(pthread_create(&thr[t], NULL, worker, &job),
-                                 0);
-        for (t = 0; t < jobs; t++)
-                pthread_join(thr[t], NULL);
+        kit_seeds_run(&s);
+        for (i = 0; i < s.count; i++) {
+                const hresult_t *r = kit_seeds_result(&s, i);
 
-        for (i = 0; i < count; i++) {
-                hresult_t *r = &job.results[i];
-                job.total.messages += r->messages;
-                job.total.refused += r->refused;
-                job.total.sink_faults += r->sink_faults;
-                job.total.kills += r->kills;
-                job.total.stops += r->stops;
-                job.total.starts += r->starts;
-                job.total.recovered += r->recovered;
-                job.total.applies += r->applies;
-                if (!r->failed)
-                        continue;
-                failed++;
-                print_message("\n[ model    ] seed %" PRIu64
-                              " differs from the model:\n",
-                              job.base + i);
-                kit_print_lines(job.descriptions[i]);
-                kit_print_lines(r->text);
-                if (n < sizeof(seeds))
-                        n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
-                                              "%s%" PRIu64, n ? " " : "",
-                                              job.base + i);
+                total.messages += r->messages;
+                total.refused += r->refused;
+                total.sink_faults += r->sink_faults;
+                total.kills += r->kills;
+                total.stops += r->stops;
+                total.starts += r->starts;
+                total.recovered += r->recovered;
+                total.applies += r->applies;
+                failed += r->failed != 0;
         }
         print_message("[ model    ] %" PRIu64 " histories ran: %" PRIu64
                       " messages, %" PRIu64 " refused records, %" PRIu64
@@ -176,24 +140,10 @@ static void test_model_histories(void **state) {
                       " stopped, %" PRIu64 " started, %" PRIu64
                       " database locks taken over from killed consumers; "
                       "%" PRIu64 " differ from the model\n",
-                      count, job.total.messages, job.total.refused,
-                      job.total.applies, job.total.sink_faults,
-                      job.total.kills, job.total.stops, job.total.starts,
-                      job.total.recovered, failed);
-        for (i = 0; i < count; i++) {
-                hres_free(&job.results[i]);
-                free(job.descriptions[i]);
-        }
-        free(job.results);
-        free(job.descriptions);
-        free(thr);
-        pthread_mutex_destroy(&job.lock);
-        if (failed)
-                fail_msg("%" PRIu64 " of %" PRIu64
-                         " histories differ from the model (seeds %s; replay "
-                         "one with VCDC_MODEL_SEED=N; files in %s)",
-                         failed, count, seeds, dir);
-        rmdir(dir);
+                      s.count, total.messages, total.refused, total.applies,
+                      total.sink_faults, total.kills, total.stops,
+                      total.starts, total.recovered, failed);
+        kit_seeds_finish(&s);
 }
 
 int main(int argc, char **argv) {

@@ -30,6 +30,10 @@
  * snapshot_skipped equals the tagged messages of the log); the live
  * messages in the log are the writer's.
  *
+ * What a seed decides, the model and the comparison are in
+ * tests/model/snaphist.c; running a history is here, the seeds and the
+ * verdict in tests/model/seeds.c (shared with tests/test_model.c).
+ *
  * The mock cluster answers neither DescribeConfigs nor
  * DescribeConsumerGroups: the snapshot runs with opts.skip_topic_checks
  * (snap.h), which skips only the topic's configuration checks and the
@@ -66,281 +70,10 @@
 #include "log.h"
 #include "model/kit.h"
 #include "model/memdb.h"
+#include "model/seeds.h"
+#include "model/snaphist.h"
 #include "producer.h"
 #include "snap.h"
-
-#define COLL       "docs"    /* the collection, and OLD's target */
-#define NEW_TARGET "docsnew"
-#define CONTROL    "vcdc.control"
-#define DIM        4
-#define MAX_IDS    96
-#define MAX_LIVE   160
-#define MAX_STOPS  2
-
-/* ---- The history ------------------------------------------------------ */
-
-typedef struct live_s {
-        int id;        /* index into ids */
-        int del;       /* a delete, else an upsert */
-        int pause_ms;  /* before it is sent */
-        /* Reactive: sent as soon as the snapshot has read a page, to one
-         * of the page's ids (react % their number), after delay_ms: it
-         * lands in the chunk's window, or between its high watermark and
-         * its append (a repair), or after. id is set when it is sent. */
-        int react, react_pick, delay_ms;
-} live_t;
-
-typedef struct stop_s {
-        int after_ms; /* from the run's start */
-        int sig;      /* SIGTERM (a stop) or SIGKILL */
-} stop_t;
-
-typedef struct hist_s {
-        uint64_t seed;
-        int parts;
-        int key_scan; /* pgvector's keyset, else Chroma's insertion order */
-        int chunk;
-        int prefill;  /* ids[0..prefill) are in OLD before the log */
-        int id_cnt;   /* the rest: new ids the writer may create */
-        char ids[MAX_IDS][16];
-        int before;   /* live changes sent before the snapshot starts */
-        int live_cnt;
-        live_t live[MAX_LIVE];
-        int stop_cnt;
-        stop_t stops[MAX_STOPS];
-} hist_t;
-
-static uint64_t rnd(uint64_t *s) {
-        uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-}
-
-static int pick(uint64_t *s, int lo, int hi) { /* lo..hi */
-        return lo + (int)(rnd(s) % (uint64_t)(hi - lo + 1));
-}
-
-static void hist_generate(hist_t *h, uint64_t seed) {
-        uint64_t s = seed * 0x2545f4914f6cdd1dULL;
-        int perm[MAX_IDS], i, j, t, news, hot;
-
-        memset(h, 0, sizeof(*h));
-        h->seed = seed;
-        h->parts = pick(&s, 1, 4);
-        h->key_scan = (int)(rnd(&s) & 1);
-        h->chunk = pick(&s, 1, 5);
-        h->prefill = pick(&s, 4, kit_small() ? 16 : 40);
-        news = pick(&s, 0, 8);
-        h->id_cnt = h->prefill + news;
-        /* Names in a shuffled order: OLD's insertion order is not its key
-         * order, and new ids sort among the old ones. */
-        for (i = 0; i < h->id_cnt; i++)
-                perm[i] = i;
-        for (i = h->id_cnt - 1; i > 0; i--) {
-                j = pick(&s, 0, i);
-                t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-        }
-        for (i = 0; i < h->id_cnt; i++)
-                snprintf(h->ids[i], sizeof(h->ids[i]), "id%03d", perm[i] * 7);
-        h->live_cnt = pick(&s, 5, kit_small() ? 40 : 90);
-        /* A few hot ids get most changes: updates and deletes racing the
-         * chunk that reads them. */
-        hot = pick(&s, 1, h->prefill < 6 ? h->prefill : 6);
-        for (i = 0; i < h->live_cnt; i++) {
-                live_t *l = &h->live[i];
-                int r = pick(&s, 0, 99);
-
-                if (r < 40)
-                        l->id = pick(&s, 0, hot - 1);
-                else if (r < 85 || !news)
-                        l->id = pick(&s, 0, h->prefill - 1);
-                else
-                        l->id = pick(&s, h->prefill, h->id_cnt - 1);
-                l->del = pick(&s, 0, 99) < 35;
-                l->pause_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 120);
-                l->react = pick(&s, 0, 99) < 40;
-                l->react_pick = pick(&s, 0, 999);
-                l->delay_ms = pick(&s, 0, 99) < 30 ? 0 : pick(&s, 1, 25);
-        }
-        h->before = pick(&s, 1, h->live_cnt / 4);
-        h->stop_cnt = pick(&s, 0, MAX_STOPS);
-        for (i = 0; i < h->stop_cnt; i++) {
-                h->stops[i].after_ms = pick(&s, 50, 2500);
-                h->stops[i].sig = rnd(&s) & 1 ? SIGKILL : SIGTERM;
-        }
-}
-
-static void hist_describe(const hist_t *h, char *buf, size_t size) {
-        size_t n = 0;
-        int i;
-
-        n += (size_t)snprintf(buf + n, size - n,
-                              "seed %" PRIu64 ": %d partitions, %s scan, "
-                              "chunks of %d, %d prefilled ids, %d new, "
-                              "%d live changes (%d before the snapshot)",
-                              h->seed, h->parts,
-                              h->key_scan ? "keyset" : "insertion-order",
-                              h->chunk, h->prefill, h->id_cnt - h->prefill,
-                              h->live_cnt, h->before);
-        for (i = 0; i < h->stop_cnt && n < size; i++)
-                n += (size_t)snprintf(buf + n, size - n, ", %s at %d ms",
-                                      h->stops[i].sig == SIGKILL ? "kill"
-                                                                 : "stop",
-                                      h->stops[i].after_ms);
-        for (i = 0; i < h->live_cnt && n < size; i++)
-                n += (size_t)snprintf(buf + n, size - n,
-                                      "%s%s %s L%d %s%dms",
-                                      i % 8 ? "; " : "\n  live: ",
-                                      h->live[i].del ? "del" : "put",
-                                      h->ids[h->live[i].id], i + 1,
-                                      h->live[i].react ? "after a page +"
-                                                       : "+",
-                                      h->live[i].react ? h->live[i].delay_ms
-                                                       : h->live[i].pause_ms);
-}
-
-/* ---- The model -------------------------------------------------------- */
-
-/* What an id must hold: seq 0 is the prefill, k the live change Lk. */
-typedef struct want_s {
-        int present;
-        int seq;
-        uint64_t hash;
-} want_t;
-
-static void tag_of(int seq, char *buf, size_t size) {
-        if (seq)
-                snprintf(buf, size, "L%d", seq);
-        else
-                snprintf(buf, size, "P");
-}
-
-/* -1 for a tag the test never wrote. */
-static int seq_of(const char *tag) {
-        char *end;
-        long v;
-
-        if (!strcmp(tag, "P"))
-                return 0;
-        if (tag[0] != 'L')
-                return -1;
-        v = strtol(tag + 1, &end, 10);
-        return *end || v <= 0 ? -1 : (int)v;
-}
-
-static int make(vcdc_record_t *rec, const char *id, int seq) {
-        char tag[16];
-
-        tag_of(seq, tag, sizeof(tag));
-        return memdb_record_make(rec, COLL, id, tag, DIM);
-}
-
-static int model(const hist_t *h, want_t *w) {
-        vcdc_record_t rec;
-        int i;
-
-        vcdc_record_init(&rec);
-        memset(w, 0, sizeof(*w) * MAX_IDS);
-        for (i = 0; i < h->id_cnt; i++) {
-                if (i >= h->prefill)
-                        continue;
-                if (make(&rec, h->ids[i], 0))
-                        return -1;
-                w[i] = (want_t){1, 0, memdb_record_hash(&rec)};
-        }
-        for (i = 0; i < h->live_cnt; i++) {
-                want_t *x = &w[h->live[i].id];
-                x->present = !h->live[i].del;
-                x->seq = i + 1;
-                x->hash = 0;
-                if (x->present) {
-                        if (make(&rec, h->ids[h->live[i].id], i + 1))
-                                return -1;
-                        x->hash = memdb_record_hash(&rec);
-                }
-        }
-        vcdc_record_clear(&rec);
-        return 0;
-}
-
-/* A failure's text, appended to. */
-typedef struct res_s {
-        int failed;
-        char text[4096];
-        size_t len;
-        uint64_t snap_msgs, repairs, skipped, runs, kills, stops;
-        int64_t ms;
-        int64_t phase_ms[4]; /* OLD started, snapshot, OLD done, NEW */
-} res_t;
-
-static void fail_add(res_t *r, const char *fmt, ...) {
-        va_list ap;
-
-        r->failed = 1;
-        if (r->len + 2 >= sizeof(r->text))
-                return;
-        va_start(ap, fmt);
-        r->len += (size_t)vsnprintf(r->text + r->len, sizeof(r->text) - r->len,
-                                    fmt, ap);
-        va_end(ap);
-        if (r->len < sizeof(r->text) - 1)
-                r->text[r->len++] = '\n';
-        else
-                r->len = sizeof(r->text) - 1;
-        r->text[r->len] = '\0';
-}
-
-/* Compares target name of st with the model; what differs goes into r. */
-static void compare(const hist_t *h, const want_t *w,
-                    const memdb_state_t *st, const char *name, res_t *r) {
-        const memdb_target_t *t = memdb_target(st, name);
-        const memdb_row_t *row;
-        int i, want_cnt = 0, shown = 0;
-        char tag[16];
-
-        if (!t) {
-                fail_add(r, "%s: no such target", name);
-                return;
-        }
-        for (i = 0; i < h->id_cnt; i++) {
-                want_cnt += w[i].present;
-                row = memdb_row(t, h->ids[i]);
-                tag_of(w[i].seq, tag, sizeof(tag));
-                if (w[i].present && !row) {
-                        if (shown++ < 8)
-                                fail_add(r, "%s: id %s missing, the model "
-                                            "has it (%s)",
-                                         name, h->ids[i], tag);
-                } else if (!w[i].present && row) {
-                        if (shown++ < 8)
-                                fail_add(r, "%s: id %s holds %s, the model "
-                                            "deleted it %s%s",
-                                         name, h->ids[i], row->tag,
-                                         w[i].seq ? "at " : "(never written)",
-                                         w[i].seq ? tag : "");
-                } else if (row && (row->hash != w[i].hash ||
-                                   strcmp(row->tag, tag))) {
-                        if (shown++ < 8)
-                                fail_add(r, "%s: id %s holds %s, the model "
-                                            "%s%s",
-                                         name, h->ids[i], row->tag, tag,
-                                         !strcmp(row->tag, tag)
-                                                 ? " (another record hash)"
-                                                 : seq_of(row->tag) <
-                                                                   w[i].seq
-                                                           ? " (an update "
-                                                             "rolled back)"
-                                                           : "");
-                }
-        }
-        if ((int)t->row_cnt != want_cnt)
-                fail_add(r, "%s: %" PRIu32 " rows, the model %d", name,
-                         t->row_cnt, want_cnt);
-}
 
 /* ---- OLD, watched while the history runs ------------------------------ */
 
@@ -373,7 +106,7 @@ static void *watcher(void *arg) {
                                 wt->gone[i] = wt->seen[i] >= 0;
                                 continue;
                         }
-                        seq = seq_of(row->tag);
+                        seq = snaphist_seq_of(row->tag);
                         if (seq < 0 || seq < wt->seen[i] ||
                             (wt->gone[i] && seq <= wt->seen[i]))
                                 snprintf(wt->problem, sizeof(wt->problem),
@@ -416,7 +149,7 @@ static int send_one(const hist_t *h, vcdc_producer_t *prod, int i,
         int r;
 
         vcdc_record_init(&rec);
-        if (make(&rec, h->ids[l->id], i + 1)) {
+        if (snaphist_make(&rec, h->ids[l->id], i + 1)) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -636,7 +369,7 @@ static void run_snapshots(run_t *x) {
 
         for (i = 0; i <= h->stop_cnt; i++) {
                 if ((pid = spawn_snapshot(x, errstr, sizeof(errstr))) == -1) {
-                        fail_add(x->r, "snapshot: %s", errstr);
+                        snaphist_fail(x->r, "snapshot: %s", errstr);
                         return;
                 }
                 x->r->runs++;
@@ -650,9 +383,10 @@ static void run_snapshots(run_t *x) {
                         if (!kit_reap(pid, 60000, &status)) {
                                 kill(pid, SIGKILL);
                                 kit_reap(pid, 10000, &status);
-                                fail_add(x->r, "snapshot run %d: no exit "
-                                               "60 s after SIGTERM",
-                                         i + 1);
+                                snaphist_fail(x->r,
+                                              "snapshot run %d: no exit "
+                                              "60 s after SIGTERM",
+                                              i + 1);
                                 return;
                         }
                         /* Stopped: 1 (resumable), or 0 when it was at its
@@ -669,8 +403,8 @@ static void run_snapshots(run_t *x) {
                                                          &status)) {
                         kill(pid, SIGKILL);
                         kit_reap(pid, 10000, &status);
-                        fail_add(x->r, "snapshot: still running after "
-                                       "120 s");
+                        snaphist_fail(x->r, "snapshot: still running after "
+                                            "120 s");
                         return;
                 }
                 if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -678,7 +412,7 @@ static void run_snapshots(run_t *x) {
                 kit_describe_exit(status, how, sizeof(how));
                 kit_log_last(x->snap_log, "snapshot child", last,
                              sizeof(last));
-                fail_add(x->r, "snapshot run %d %s: %s", i + 1, how, last);
+                snaphist_fail(x->r, "snapshot run %d %s: %s", i + 1, how, last);
                 return;
         }
 }
@@ -712,7 +446,7 @@ static void check_log(run_t *x, int64_t skipped) {
 
         if (kit_read_topic(x->mock.bootstraps, TOPIC, h->parts, &msgs, &cnt,
                            errstr, sizeof(errstr))) {
-                fail_add(x->r, "reading the topic back: %s", errstr);
+                snaphist_fail(x->r, "reading the topic back: %s", errstr);
                 return;
         }
         for (i = 0; i < cnt; i++) {
@@ -725,14 +459,16 @@ static void check_log(run_t *x, int64_t skipped) {
         for (k = 0; k < h->live_cnt; k++)
                 want_live += h->live[k].del ? 2 : 1; /* and its tombstone */
         if (live != want_live)
-                fail_add(x->r, "the log holds %" PRIu64 " untagged messages, "
-                               "the writer sent %" PRIu64,
-                         live, want_live);
+                snaphist_fail(x->r,
+                              "the log holds %" PRIu64 " untagged messages, "
+                              "the writer sent %" PRIu64,
+                              live, want_live);
         x->r->skipped = skipped < 0 ? 0 : (uint64_t)skipped;
         if (skipped != (int64_t)x->r->snap_msgs)
-                fail_add(x->r, "OLD's consumer skipped %" PRId64 " of its own "
-                               "snapshot records; the log holds %" PRIu64,
-                         skipped, x->r->snap_msgs);
+                snaphist_fail(x->r,
+                              "OLD's consumer skipped %" PRId64 " of its own "
+                              "snapshot records; the log holds %" PRIu64,
+                              skipped, x->r->snap_msgs);
         kit_msgs_free(msgs, cnt);
 }
 
@@ -742,16 +478,17 @@ static void check_violations(run_t *x) {
         int t;
 
         if (!st) {
-                fail_add(x->r, "out of memory");
+                snaphist_fail(x->r, "out of memory");
                 return;
         }
         memdb_snapshot(x->db, st, stats);
         for (t = 0; t < MEMDB_TARGETS; t++)
                 if (stats[t].violations)
-                        fail_add(x->r, "%s: %" PRIu64 " calls against the "
-                                       "sink contract, the first: %s",
-                                 st->targets[t].name, stats[t].violations,
-                                 stats[t].violation);
+                        snaphist_fail(x->r,
+                                      "%s: %" PRIu64 " calls against the "
+                                      "sink contract, the first: %s",
+                                      st->targets[t].name, stats[t].violations,
+                                      stats[t].violation);
         free(st);
 }
 
@@ -792,7 +529,7 @@ static void replay_new(run_t *x) {
                              sizeof(errstr))) ||
             kit_commit_zero(c, TOPIC, x->h->parts, errstr, sizeof(errstr)) ||
             (pid = kit_spawn(&spec, errstr, sizeof(errstr))) == -1) {
-                fail_add(x->r, "NEW's consumer: %s", errstr);
+                snaphist_fail(x->r, "NEW's consumer: %s", errstr);
                 if (c)
                         rd_kafka_destroy(c);
                 return;
@@ -801,14 +538,15 @@ static void replay_new(run_t *x) {
         if (!kit_reap(pid, 60000, &status)) {
                 kill(pid, SIGKILL);
                 kit_reap(pid, 10000, &status);
-                fail_add(x->r, "NEW's consumer: not at the log end in 60 s");
+                snaphist_fail(x->r,
+                              "NEW's consumer: not at the log end in 60 s");
                 return;
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != KIT_EXIT_OK) {
                 kit_describe_exit(status, how, sizeof(how));
                 kit_log_last(x->new_log, "model consumer", last,
                              sizeof(last));
-                fail_add(x->r, "NEW's consumer %s: %s", how, last);
+                snaphist_fail(x->r, "NEW's consumer %s: %s", how, last);
         }
 }
 
@@ -844,27 +582,27 @@ static void run_history(hist_t *h, const char *dir, res_t *r) {
         /* OLD, with data the log never held. */
         if (!(x.db = memdb_create(x.db_path, TOPIC, errstr,
                                   sizeof(errstr)))) {
-                fail_add(r, "%s", errstr);
+                snaphist_fail(r, "%s", errstr);
                 return;
         }
         for (i = 0; i < h->prefill; i++)
-                if (make(&recs[i], h->ids[i], 0)) {
-                        fail_add(r, "out of memory");
+                if (snaphist_make(&recs[i], h->ids[i], 0)) {
+                        snaphist_fail(r, "out of memory");
                         goto out;
                 }
         if (memdb_load(x.db, COLL, recs, (size_t)h->prefill, errstr,
                        sizeof(errstr))) {
-                fail_add(r, "prefill: %s", errstr);
+                snaphist_fail(r, "prefill: %s", errstr);
                 goto out;
         }
         if (kit_mock_start(&x.mock, 2, TOPIC, h->parts, errstr,
                            sizeof(errstr)) ||
             rd_kafka_mock_topic_create(x.mock.mc, CONTROL, 1, 1)) {
-                fail_add(r, "mock cluster: %s", errstr);
+                snaphist_fail(r, "mock cluster: %s", errstr);
                 goto out;
         }
         if (start_old(&x, errstr, sizeof(errstr))) {
-                fail_add(r, "OLD's consumer: %s", errstr);
+                snaphist_fail(r, "OLD's consumer: %s", errstr);
                 goto out;
         }
         if (!(conf = vcdc_conf_new()) ||
@@ -872,7 +610,8 @@ static void run_history(hist_t *h, const char *dir, res_t *r) {
                           errstr, sizeof(errstr)) ||
             !(w.prod = vcdc_producer_new(conf, TOPIC, errstr,
                                          sizeof(errstr)))) {
-                fail_add(r, "producer: %s", conf ? errstr : "out of memory");
+                snaphist_fail(r, "producer: %s",
+                              conf ? errstr : "out of memory");
                 goto out;
         }
 
@@ -882,24 +621,24 @@ static void run_history(hist_t *h, const char *dir, res_t *r) {
         w.to = h->before;
         writer(&w);
         if (w.err[0]) {
-                fail_add(r, "writer: %s", w.err);
+                snaphist_fail(r, "writer: %s", w.err);
                 goto out;
         }
         if (old_caught_up(&x, 30000, errstr, sizeof(errstr))) {
-                fail_add(r, "before the snapshot: %s", errstr);
+                snaphist_fail(r, "before the snapshot: %s", errstr);
                 goto out;
         }
         r->phase_ms[0] = kit_now_ms() - t0;
         wt.db = x.db;
         w.db = x.db; /* from now on, reactive changes */
         if (!(watching = !pthread_create(&wtthr, NULL, watcher, &wt))) {
-                fail_add(r, "pthread_create failed");
+                snaphist_fail(r, "pthread_create failed");
                 goto out;
         }
         w.from = h->before;
         w.to = h->live_cnt;
         if (!(writing = !pthread_create(&wthr, NULL, writer, &w))) {
-                fail_add(r, "pthread_create failed");
+                snaphist_fail(r, "pthread_create failed");
                 goto out;
         }
         run_snapshots(&x);
@@ -907,20 +646,20 @@ static void run_history(hist_t *h, const char *dir, res_t *r) {
         pthread_join(wthr, NULL);
         writing = 0;
         if (w.err[0])
-                fail_add(r, "writer: %s", w.err);
+                snaphist_fail(r, "writer: %s", w.err);
         if (r->failed)
                 goto out;
 
         if (old_caught_up(&x, 30000, errstr, sizeof(errstr)))
-                fail_add(r, "after the snapshot: %s", errstr);
+                snaphist_fail(r, "after the snapshot: %s", errstr);
         wt.stop = 1;
         pthread_join(wtthr, NULL);
         watching = 0;
         if (wt.problem[0])
-                fail_add(r, "%s", wt.problem);
+                snaphist_fail(r, "%s", wt.problem);
         kill(x.old_pid, SIGTERM);
         if (!kit_reap(x.old_pid, 30000, &status))
-                fail_add(r, "OLD's consumer: no exit 30 s after SIGTERM");
+                snaphist_fail(r, "OLD's consumer: no exit 30 s after SIGTERM");
         else
                 x.old_pid = -1;
         r->phase_ms[2] = kit_now_ms() - t0;
@@ -929,13 +668,13 @@ static void run_history(hist_t *h, const char *dir, res_t *r) {
         replay_new(&x);
         r->phase_ms[3] = kit_now_ms() - t0;
         /* The reactive changes' ids are known now. */
-        if (model(h, want) == -1 || !(st = malloc(sizeof(*st)))) {
-                fail_add(r, "out of memory");
+        if (snaphist_model(h, want) == -1 || !(st = malloc(sizeof(*st)))) {
+                snaphist_fail(r, "out of memory");
                 goto out;
         }
         memdb_snapshot(x.db, st, NULL);
-        compare(h, want, st, COLL, r);
-        compare(h, want, st, NEW_TARGET, r);
+        snaphist_compare(h, want, st, COLL, r);
+        snaphist_compare(h, want, st, NEW_TARGET, r);
         check_violations(&x);
 out:
         if (writing)
@@ -968,133 +707,74 @@ out:
 
 /* ---- The histories ----------------------------------------------------- */
 
-typedef struct job_s {
-        pthread_mutex_t lock;
-        uint64_t base, next, end;
-        int describe;
-        const char *dir;
-        res_t *results;
-        char **descriptions;
-} job_t;
-
-static void *worker(void *arg) {
-        job_t *job = arg;
-        uint64_t seed;
-        res_t *r;
-        char *desc;
+static void run_one(kit_seeds_t *s, uint64_t seed, void *result,
+                    char **descp) {
+        res_t *r = result;
         hist_t *h = malloc(sizeof(*h));
+        char *desc = *descp = malloc(8192);
 
-        while (h) {
-                pthread_mutex_lock(&job->lock);
-                seed = job->next < job->end ? job->next++ : 0;
-                pthread_mutex_unlock(&job->lock);
-                if (!seed)
-                        break;
-                r = &job->results[seed - job->base];
-                desc = job->descriptions[seed - job->base] = malloc(8192);
-                hist_generate(h, seed);
-                run_history(h, job->dir, r);
-                /* After the run: reactive changes have their ids. */
-                if (desc)
-                        hist_describe(h, desc, 8192);
-                if (job->describe && desc)
-                        kit_print_lines(desc);
-                print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
-                              " snapshot runs (%" PRIu64 " stopped, %" PRIu64
-                              " killed), %" PRIu64 " snapshot messages (%" PRIu64
-                              " repairs), %" PRIu64 " skipped by OLD, %.1f s"
-                              " (OLD up %.1f, snapshot %.1f, OLD done %.1f, "
-                              "NEW %.1f)\n",
-                              seed,
-                              r->failed ? "DIFFERS FROM THE MODEL" : "ok",
-                              r->runs, r->stops, r->kills, r->snap_msgs,
-                              r->repairs, r->skipped,
-                              (double)r->ms / 1000.0,
-                              (double)r->phase_ms[0] / 1000.0,
-                              (double)r->phase_ms[1] / 1000.0,
-                              (double)r->phase_ms[2] / 1000.0,
-                              (double)r->phase_ms[3] / 1000.0);
+        if (!h) {
+                snaphist_fail(r, "out of memory");
+                return;
         }
+        snaphist_generate(h, seed);
+        run_history(h, s->dir, r);
+        /* After the run: reactive changes have their ids. */
+        if (desc)
+                snaphist_describe(h, desc, 8192);
+        if (s->describe && desc)
+                kit_print_lines(desc);
+        print_message("[ snapmodel ] seed %" PRIu64 ": %s, %" PRIu64
+                      " snapshot runs (%" PRIu64 " stopped, %" PRIu64
+                      " killed), %" PRIu64 " snapshot messages (%" PRIu64
+                      " repairs), %" PRIu64 " skipped by OLD, %.1f s"
+                      " (OLD up %.1f, snapshot %.1f, OLD done %.1f, "
+                      "NEW %.1f)\n",
+                      seed, r->failed ? "DIFFERS FROM THE MODEL" : "ok",
+                      r->runs, r->stops, r->kills, r->snap_msgs, r->repairs,
+                      r->skipped, (double)r->ms / 1000.0,
+                      (double)r->phase_ms[0] / 1000.0,
+                      (double)r->phase_ms[1] / 1000.0,
+                      (double)r->phase_ms[2] / 1000.0,
+                      (double)r->phase_ms[3] / 1000.0);
         free(h);
-        return NULL;
+}
+
+static const char *failure(const void *result) {
+        const res_t *r = result;
+
+        return r->failed ? r->text : NULL;
 }
 
 static void test_snapshot_histories(void **state) {
-        uint64_t one = kit_env_u64("VCDC_SNAPMODEL_SEED", 0);
-        uint64_t count, i, failed = 0;
+        kit_seeds_t s = {.tag = "snapmodel",
+                         .env = "VCDC_SNAPMODEL",
+                         .histories = kit_small() ? 2 : 4,
+                         .jobs = 4,
+                         .result_size = sizeof(res_t),
+                         .run = run_one,
+                         .failure = failure};
         uint64_t runs = 0, kills = 0, stops = 0, msgs = 0, repairs = 0;
-        int jobs = (int)kit_env_u64("VCDC_SNAPMODEL_JOBS", 4), t;
-        char dir[] = "/tmp/vcdc-snapmodel-XXXXXX", seeds[1024] = "";
-        pthread_t *thr;
-        job_t job;
-        size_t n = 0;
+        uint64_t i, failed = 0;
 
         (void)state;
-        memset(&job, 0, sizeof(job));
-        pthread_mutex_init(&job.lock, NULL);
-        count = kit_env_u64("VCDC_SNAPMODEL_HISTORIES", kit_small() ? 2 : 4);
-        job.base = one ? one : kit_env_u64("VCDC_SNAPMODEL_BASE_SEED", 1);
-        if (one)
-                count = 1;
-        if (!job.base)
-                fail_msg("seeds start at 1");
-        job.next = job.base;
-        job.end = job.base + count;
-        job.describe = one != 0;
-        if (!mkdtemp(dir))
-                fail_msg("mkdtemp: %s", strerror(errno));
-        job.dir = dir;
-        assert_non_null(job.results = calloc(count, sizeof(*job.results)));
-        assert_non_null(job.descriptions =
-                                calloc(count, sizeof(*job.descriptions)));
-        print_message("[ snapmodel ] %" PRIu64 " histories, seeds %" PRIu64
-                      "..%" PRIu64 ", %d at once, files in %s\n",
-                      count, job.base, job.end - 1, jobs, dir);
-        if (jobs < 1)
-                jobs = 1;
-        assert_non_null(thr = calloc((size_t)jobs, sizeof(*thr)));
-        for (t = 0; t < jobs; t++)
-                assert_int_equal(pthread_create(&thr[t], NULL, worker, &job),
-                                 0);
-        for (t = 0; t < jobs; t++)
-                pthread_join(thr[t], NULL);
-        for (i = 0; i < count; i++) {
-                res_t *r = &job.results[i];
+        kit_seeds_run(&s);
+        for (i = 0; i < s.count; i++) {
+                const res_t *r = kit_seeds_result(&s, i);
+
                 runs += r->runs;
                 kills += r->kills;
                 stops += r->stops;
                 msgs += r->snap_msgs;
                 repairs += r->repairs;
-                if (!r->failed)
-                        continue;
-                failed++;
-                print_message("\n[ snapmodel ] seed %" PRIu64
-                              " differs from the model:\n",
-                              job.base + i);
-                kit_print_lines(job.descriptions[i]);
-                kit_print_lines(r->text);
-                if (n < sizeof(seeds))
-                        n += (size_t)snprintf(seeds + n, sizeof(seeds) - n,
-                                              "%s%" PRIu64, n ? " " : "",
-                                              job.base + i);
+                failed += r->failed != 0;
         }
         print_message("[ snapmodel ] %" PRIu64 " histories ran: %" PRIu64
                       " snapshot runs, %" PRIu64 " stopped, %" PRIu64
                       " killed, %" PRIu64 " snapshot messages, %" PRIu64
                       " repairs; %" PRIu64 " differ from the model\n",
-                      count, runs, stops, kills, msgs, repairs, failed);
-        for (i = 0; i < count; i++)
-                free(job.descriptions[i]);
-        free(job.results);
-        free(job.descriptions);
-        free(thr);
-        pthread_mutex_destroy(&job.lock);
-        if (failed)
-                fail_msg("%" PRIu64 " of %" PRIu64
-                         " histories differ from the model (seeds %s; replay "
-                         "one with VCDC_SNAPMODEL_SEED=N; files in %s)",
-                         failed, count, seeds, dir);
-        rmdir(dir); /* fails, as it should, when files were kept */
+                      s.count, runs, stops, kills, msgs, repairs, failed);
+        kit_seeds_finish(&s);
 }
 
 int main(int argc, char **argv) {

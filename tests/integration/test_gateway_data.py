@@ -760,3 +760,148 @@ def test_serving_database_down_gives_503_then_recovers(env):
             return False
     wait_for(back, "Chroma back behind the gateway", 90)
     assert sorted(col.get()["ids"]) == ["a", "b"]
+
+
+def cut_over(env, name, col, gwname):
+    """vcdc cutover of name to NEW, and the gateway following it (it looks
+    at the route when a request comes)."""
+    cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
+                   "--to", "new", "--old", env.stack.chroma_url(name),
+                   "--new", env.stack.pgvector_url(name),
+                   "--old-group", env.group("old", name),
+                   "--new-group", env.group("new", name), "--window", "1")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    wait_for(lambda: col.count() >= 0 and
+             "reads go to new" in env.log(gwname),
+             "the gateway to follow the cut-over", 10)
+
+
+def raw_count(port, col):
+    """GET .../count of col through the gateway: (status, decoded body)."""
+    import urllib.error
+    import urllib.request
+
+    url = ("http://127.0.0.1:%d/api/v2/tenants/default_tenant/databases/"
+           "default_database/collections/%s/count" % (port, col.id))
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def same_in_both(env, name, want, timeout=90):
+    """Waits until Chroma and pgvector each hold exactly the ids of want,
+    then `vcdc verify` finds them equal (vectors, metadata, documents)."""
+    import psycopg2
+
+    dcol = chromadb.HttpClient(
+        host=env.stack.chroma_host,
+        port=env.stack.chroma_port).get_collection(name,
+                                                   embedding_function=None)
+    wait_for(lambda: set(want) == set(dcol.get(include=[])["ids"]),
+             "Chroma to hold the acknowledged ids", timeout)
+
+    def in_pg():
+        try:
+            with psycopg2.connect(env.stack.pg_conninfo,
+                                  connect_timeout=5) as conn:
+                with conn.cursor() as cur:
+                    cur.execute('SELECT id FROM "%s"' % name)
+                    return set(want) == {r[0] for r in cur.fetchall()}
+        except psycopg2.Error:
+            return False
+    wait_for(in_pg, "pgvector to hold the acknowledged ids", timeout)
+    v = env.vcdc("verify", "--old", env.stack.chroma_url(name),
+                 "--new", env.stack.pgvector_url(name))
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+def test_serving_pgvector_down_after_cutover_gives_503_then_recovers(env):
+    """pgvector serving (after the cut-over) and stopped: reads answer 503
+    in Chroma's error shape and the gateway stays up. Writes answer 503
+    too, even with --ack log: each write reads its ids on the serving side
+    first (the read-modify-write that keeps Chroma's merge semantics), so
+    none is written to the log, and none is acknowledged. Once pgvector is
+    back, reads recover, the refused write goes through when retried, and
+    every acknowledged write is in both databases."""
+    name = unique("gwpgdown").replace("-", "_")
+    env.consumers(name)
+    port, proc, gwname = env.gateway("--ack", "log")
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    acked = ["a%02d" % i for i in range(10)]
+    col.add(ids=acked, embeddings=[[1.0, i * 0.1, 0.5] for i in range(10)])
+    same_in_both(env, name, acked)
+    cut_over(env, name, col, gwname)
+    col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+    acked.append("b")
+    env.stack.stop_one("pgvector")
+    try:
+        status, body = raw_count(port, col)
+        assert status == 503, body
+        assert set(body) == {"error", "message"} and body["message"], body
+        with pytest.raises(chromadb.errors.ChromaError):
+            col.query(query_embeddings=[[1, 0, 0]], n_results=2)
+        with pytest.raises(chromadb.errors.ChromaError,
+                           match="reading the ids on new"):
+            col.upsert(ids=["c"], embeddings=[[0, 0, 1]])
+        assert proc.poll() is None
+    finally:
+        env.stack.start_one("pgvector")
+
+    def back():
+        try:
+            col.upsert(ids=["c"], embeddings=[[0, 0, 1]])
+            return True
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(back, "a write after pgvector came back", 90)
+    acked.append("c")
+    wait_for(lambda: col.count() == len(acked), "pgvector's reads back", 30)
+    assert sorted(col.get()["ids"]) == sorted(acked)
+    same_in_both(env, name, acked)
+
+
+@pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
+                    reason="needs the stack's stop-one/start-one")
+@pytest.mark.parametrize("down", ["pgvector", "chroma"])
+def test_non_serving_database_down_changes_nothing_then_catches_up(env,
+                                                                   down):
+    """The database that does not serve reads stopped (pgvector before the
+    cut-over, Chroma after it): reads and writes through the gateway go on
+    (--ack log); once it is back, its consumer applies what it missed and
+    it holds every acknowledged write."""
+    name = unique("gwside").replace("-", "_")
+    env.consumers(name)
+    port, proc, gwname = env.gateway("--ack", "log")
+    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    acked = ["a%02d" % i for i in range(10)]
+    col.add(ids=acked, embeddings=[[1.0, i * 0.1, 0.5] for i in range(10)])
+    same_in_both(env, name, acked)
+    if down == "chroma":
+        cut_over(env, name, col, gwname)
+    env.stack.stop_one(down)
+    try:
+        for k in range(5):
+            ids = ["d%d_%d" % (k, j) for j in range(4)]
+            col.upsert(ids=ids, embeddings=[[0.2 * j, 1.0, 0.1 * k]
+                                            for j in range(4)])
+            acked.extend(ids)
+        col.update(ids=["a00"], metadatas=[{"during": True}])
+        col.delete(ids=["a01"])
+        acked.remove("a01")
+        # The serving side reads its writes (once applied: --ack log).
+        wait_for(lambda: col.count() == len(acked),
+                 "the serving side to apply the writes", 30)
+        got = col.get(ids=["a00", "a01"], include=["metadatas"])
+        assert got["ids"] == ["a00"] and got["metadatas"] == [
+            {"during": True}]
+        res = col.query(query_embeddings=[[0, 1, 0]], n_results=3)
+        assert len(res["ids"][0]) == 3
+        assert proc.poll() is None
+    finally:
+        env.stack.start_one(down)
+    same_in_both(env, name, acked)
+    assert col.count() == len(acked)

@@ -644,3 +644,58 @@ def test_metrics_port(gateways):
     # connection, which may come just after the client read the answer.
     wait_for(lambda: "vcdc_gateway_inflight 0\n" in metrics(port),
              "the answered requests to leave the in-flight gauge")
+
+
+def test_metrics_show_the_old_and_new_groups(gateways):
+    """--old-group/--new-group: the metrics carry each group's lag and
+    members, sampled in the background; names are escaped as labels."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    topic = f"gw-groups-{os.getpid()}-{time.monotonic_ns()}"
+    old, new = f"g-old-{os.getpid()}", f'g"new\\{os.getpid()}'
+    ensure_topic(topic)
+    brokers = os.environ["VCDC_BROKERS"]
+    p = Producer({"bootstrap.servers": brokers})
+    for i in range(5):
+        p.produce(topic, key=f"k{i}".encode(), value=b"v")
+    assert p.flush(30) == 0
+    # OLD's group has applied everything and is a member; NEW's has
+    # committed nothing.
+    c = Consumer({"bootstrap.servers": brokers, "group.id": old,
+                  "enable.auto.commit": False, "auto.offset.reset": "latest"})
+    c.subscribe([topic])
+    wait_for(lambda: c.poll(0.2) is None and c.assignment(),
+             "the test's consumer to be assigned its partition")
+    c.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+
+    port = free_ports(1)[0]
+    g = gateways("-t", topic, "--metrics-port", str(port), "--old-group", old,
+                 "--new-group", new, "-X", "vcdc.gateway.group.sample.ms=200")
+    new_label = new.replace("\\", "\\\\").replace('"', '\\"')
+
+    def line(name, side, group):
+        return f'{name}{{side="{side}",group="{group}"}} '
+
+    def value(text, name, side, group):
+        head = line(name, side, group)
+        for ln in text.splitlines():
+            if ln.startswith(head):
+                return float(ln[len(head):])
+        return None
+
+    def seen(want):
+        text = metrics(port)
+        return all(value(text, *k) == v for k, v in want.items())
+
+    wait_for(lambda: seen({
+        ("vcdc_gateway_group_up", "old", old): 1,
+        ("vcdc_gateway_group_up", "new", new_label): 1,
+        ("vcdc_gateway_group_lag", "old", old): 0,
+        ("vcdc_gateway_group_lag", "new", new_label): 5,
+        ("vcdc_gateway_group_members", "old", old): 1,
+        ("vcdc_gateway_group_members", "new", new_label): 0}),
+        "each group's lag and members in the metrics")
+    c.close()
+    wait_for(lambda: seen({("vcdc_gateway_group_members", "old", old): 0}),
+             "OLD's group to show no member once its consumer left", 60)
+    assert g.stop() == 0

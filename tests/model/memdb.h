@@ -13,7 +13,7 @@
  *
  * The sinks (mfence://, mpipe://, mapart://HOST/TARGET?db=PATH&...) are
  * registered with vcdc_sink_register(); the URL's parameters set the
- * faults they inject (memdb.c, the top).
+ * faults they inject (msink.c, the top).
  */
 #ifndef VCDC_MODEL_MEMDB_H
 #define VCDC_MODEL_MEMDB_H

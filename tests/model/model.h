@@ -79,7 +79,7 @@ typedef struct hgroup_s {
         int members;  /* 1 or 2 consumers */
         sink_kind_t sink;
         int batch_records, batch_ms, commit_ms;
-        /* sink faults (memdb.c): permille, bigmin changes, lat ms */
+        /* sink faults (msink.c): permille, bigmin changes, lat ms */
         int fail, lost, big, bigmin, lat, rfail;
 } hgroup_t;
 
