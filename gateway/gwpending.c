@@ -51,8 +51,8 @@ struct vcdc_gw_pending_s {
         pcoll_t *colls;
 };
 
-static unsigned key_hash(const char *coll, const char *id) {
-        unsigned h = 2166136261u;
+unsigned vcdc_gw_key_hash(const char *coll, const char *id) {
+        unsigned h = 2166136261u; /* FNV-1a, a separator between the two */
 
         for (; *coll; coll++)
                 h = (h ^ (unsigned char)*coll) * 16777619u;
@@ -247,7 +247,7 @@ int vcdc_gw_pending_get(vcdc_gw_pending_t *pd, const char *coll, const char *id,
         int rc = VCDC_GW_PENDING_NONE;
 
         pthread_mutex_lock(&pd->lock);
-        ep = slot_of(pd, coll, id, key_hash(coll, id));
+        ep = slot_of(pd, coll, id, vcdc_gw_key_hash(coll, id));
         if (*ep && (*ep)->rec.op == VCDC_OP_DELETE)
                 rc = VCDC_GW_PENDING_DELETED;
         else if (*ep)
@@ -260,7 +260,7 @@ int vcdc_gw_pending_get(vcdc_gw_pending_t *pd, const char *coll, const char *id,
 
 int vcdc_gw_pending_put(vcdc_gw_pending_t *pd, const vcdc_record_t *rec,
                         int32_t partition, int64_t offset) {
-        unsigned h = key_hash(rec->collection, rec->id);
+        unsigned h = vcdc_gw_key_hash(rec->collection, rec->id);
         size_t bytes = rec_bytes(rec);
         pent_t **ep, *e = NULL;
         pcoll_t *pc;
@@ -380,7 +380,7 @@ int vcdc_gw_pending_applied(vcdc_gw_pending_t *pd, const char *coll,
         pthread_mutex_lock(&pd->lock);
         if (!(pc = coll_find(pd, coll)) || pc->trusted_side != side)
                 goto unlock;
-        ep = slot_of(pd, coll, id, key_hash(coll, id));
+        ep = slot_of(pd, coll, id, vcdc_gw_key_hash(coll, id));
         if (*ep && (*ep)->partition == partition && (*ep)->offset == offset &&
             left_raise(pc, partition, offset) == 0) {
                 ent_remove(pd, ep);

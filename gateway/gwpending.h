@@ -116,4 +116,8 @@ int vcdc_gw_pending_each(vcdc_gw_pending_t *pd, const char *coll,
 void vcdc_gw_pending_size(vcdc_gw_pending_t *pd, size_t *entriesp,
                           size_t *bytesp);
 
+/** A hash of a collection and an id (the pending set's buckets, the
+ *  write path's id locks). */
+unsigned vcdc_gw_key_hash(const char *coll, const char *id);
+
 #endif

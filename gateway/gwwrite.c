@@ -24,14 +24,7 @@ int gw_coll_by_id(vcdc_gw_data_t *d, vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
                   vcdc_gw_coll_t *c);
 
 static unsigned stripe(const char *coll, const char *id) {
-        unsigned h = 2166136261u;
-
-        for (; *coll; coll++)
-                h = (h ^ (unsigned char)*coll) * 16777619u;
-        h = (h ^ 0xffu) * 16777619u;
-        for (; *id; id++)
-                h = (h ^ (unsigned char)*id) * 16777619u;
-        return h % GW_ID_STRIPES;
+        return vcdc_gw_key_hash(coll, id) % GW_ID_STRIPES;
 }
 
 /* Locks (or unlocks) the stripes of the ids in ascending order, so two
