@@ -180,17 +180,6 @@ static vcdc_sink_offset_t *read_recorded(vcdc_consumer_t *c, size_t *cntp) {
         return NULL;
 }
 
-/* The offset recorded for partition in recorded[0..cnt), -1 if none. */
-static int64_t recorded_for(const vcdc_sink_offset_t *recorded, size_t cnt,
-                            int32_t partition) {
-        size_t j;
-
-        for (j = 0; j < cnt; j++)
-                if (recorded[j].partition == partition)
-                        return recorded[j].offset;
-        return -1;
-}
-
 /*
  * Assignment: resume each partition after the larger of the committed
  * offset and the offset recorded in the target.
@@ -226,8 +215,8 @@ static void on_assign(vcdc_consumer_t *c,
                 int64_t committed = tp->err ? RD_KAFKA_OFFSET_INVALID
                                             : tp->offset;
                 int64_t start = committed >= 0 ? committed : -1,
-                        rec = recorded_for(recorded, recorded_cnt,
-                                           tp->partition);
+                        rec = vcdc_sink_offset_for(recorded, recorded_cnt,
+                                                   tp->partition);
 
                 if (rec + 1 > start && rec >= 0)
                         start = rec + 1;
@@ -323,7 +312,7 @@ int vcdc_consumer_resync(vcdc_consumer_t *c) {
         seek = rd_kafka_topic_partition_list_new((int)c->part_cnt);
         for (i = 0; i < c->part_cnt; i++) {
                 part_t *p = &c->parts[i];
-                int64_t rec = recorded_for(recorded, cnt, p->partition),
+                int64_t rec = vcdc_sink_offset_for(recorded, cnt, p->partition),
                         at = p->next >= 0 ? p->next : p->first_seen;
 
                 /* Everything up to the recorded offset is applied, by

@@ -93,16 +93,6 @@ done:
                 rd_kafka_destroy(rk);
 }
 
-static int64_t offset_of(const vcdc_sink_offset_t *offs, size_t cnt,
-                         int32_t partition) {
-        size_t i;
-
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        return offs[i].offset;
-        return -1;
-}
-
 static void check_offsets(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
                           vcdc_sink_t *reference, const char *tname,
                           const char *rname, vcdc_check_t *c) {
@@ -143,8 +133,8 @@ static void check_offsets(const vcdc_gate_opts_t *o, vcdc_sink_t *target,
         if (!tcnt && !rcnt)
                 pmax = -1;
         for (int32_t p = 0; p <= pmax; p++) {
-                int64_t t = offset_of(toffs, tcnt, p);
-                int64_t r = offset_of(roffs, rcnt, p);
+                int64_t t = vcdc_sink_offset_for(toffs, tcnt, p);
+                int64_t r = vcdc_sink_offset_for(roffs, rcnt, p);
                 if (t < 0 && r < 0)
                         continue;
                 seen++;

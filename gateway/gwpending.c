@@ -322,16 +322,6 @@ int vcdc_gw_pending_sync_due(vcdc_gw_pending_t *pd, const char *coll, int side,
         return due;
 }
 
-static int64_t applied(const vcdc_sink_offset_t *offs, size_t cnt,
-                       int32_t partition) {
-        size_t i;
-
-        for (i = 0; i < cnt; i++)
-                if (offs[i].partition == partition)
-                        return offs[i].offset;
-        return -1;
-}
-
 int vcdc_gw_pending_sync(vcdc_gw_pending_t *pd, const char *coll, int side,
                          const vcdc_sink_offset_t *offs, size_t cnt,
                          int64_t now_ms) {
@@ -349,7 +339,8 @@ int vcdc_gw_pending_sync(vcdc_gw_pending_t *pd, const char *coll, int side,
                         goto unlock;
                 }
                 for (i = 0; i < pc->nleft; i++)
-                        if (applied(offs, cnt, pc->left[i].partition) <
+                        if (vcdc_sink_offset_for(offs, cnt,
+                                                 pc->left[i].partition) <
                             pc->left[i].offset) {
                                 rc = 0;
                                 goto unlock;
@@ -358,7 +349,7 @@ int vcdc_gw_pending_sync(vcdc_gw_pending_t *pd, const char *coll, int side,
         }
         for (e = pc->head; e; e = next) {
                 next = e->next;
-                if (applied(offs, cnt, e->partition) < e->offset)
+                if (vcdc_sink_offset_for(offs, cnt, e->partition) < e->offset)
                         continue;
                 if (left_raise(pc, e->partition, e->offset) == -1)
                         continue; /* kept: an entry too many is safe */

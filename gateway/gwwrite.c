@@ -236,7 +236,7 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
 
         for (;;) {
                 vcdc_sink_offset_t *offs = NULL;
-                size_t cnt = 0, i;
+                size_t cnt = 0;
                 int32_t p;
                 int done = 1;
                 vcdc_sink_t *sink;
@@ -249,17 +249,10 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 pthread_mutex_unlock(&cs->lock);
                 if (!sink)
                         done = -1;
-                for (p = 0; done == 1 && p < t->cnt; p++) {
-                        int64_t have = -1;
-
-                        if (t->offsets[p] < 0)
-                                continue;
-                        for (i = 0; i < cnt; i++)
-                                if (offs[i].partition == p)
-                                        have = offs[i].offset;
-                        if (have < t->offsets[p])
+                for (p = 0; done == 1 && p < t->cnt; p++)
+                        if (t->offsets[p] >= 0 &&
+                            vcdc_sink_offset_for(offs, cnt, p) < t->offsets[p])
                                 done = 0;
-                }
                 free(offs);
                 if (done == 1)
                         return 0;

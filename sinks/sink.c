@@ -415,3 +415,13 @@ vcdc_sink_status_t vcdc_sink_index_state(vcdc_sink_t *sink,
                                    errstr_size);
         return sink->ops->index_state(sink, kind, info, errstr, errstr_size);
 }
+
+int64_t vcdc_sink_offset_for(const vcdc_sink_offset_t *offs, size_t cnt,
+                             int32_t partition) {
+        size_t i;
+
+        for (i = 0; i < cnt; i++)
+                if (offs[i].partition == partition)
+                        return offs[i].offset;
+        return -1;
+}

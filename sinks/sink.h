@@ -228,6 +228,11 @@ vcdc_sink_status_t vcdc_sink_read_offsets(vcdc_sink_t *sink, const char *topic,
                                           size_t *cntp, char *errstr,
                                           size_t errstr_size);
 
+/** The offset recorded for partition in offs[0..cnt) (as read by
+ *  vcdc_sink_read_offsets()), -1 when none. */
+int64_t vcdc_sink_offset_for(const vcdc_sink_offset_t *offs, size_t cnt,
+                             int32_t partition);
+
 /** Number of records in the target (0 when it does not exist yet). */
 vcdc_sink_status_t vcdc_sink_count(vcdc_sink_t *sink, uint64_t *countp,
                                    char *errstr, size_t errstr_size);
