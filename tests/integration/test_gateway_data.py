@@ -651,6 +651,17 @@ def test_js_client_same_as_chroma(env):
 # ----------------------------------------------------------------- faults
 
 
+def goes_through(call, what, timeout=90):
+    """Retries call until the gateway takes it (no ChromaError) and it
+    returns anything but False: a write once a failed part is back."""
+    def attempt():
+        try:
+            return call() is not False
+        except chromadb.errors.ChromaError:
+            return False
+    wait_for(attempt, what, timeout)
+
+
 @pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
                     reason="needs the stack's stop-one/start-one")
 def test_broker_down_gives_503_then_recovers(env):
@@ -674,13 +685,8 @@ def test_broker_down_gives_503_then_recovers(env):
     finally:
         env.stack.start_one("kafka")
 
-    def retried():
-        try:
-            col.add(ids=["b"], embeddings=[[0, 1, 0]])
-            return True
-        except chromadb.errors.ChromaError:
-            return False
-    wait_for(retried, "a write after the broker came back", 90)
+    goes_through(lambda: col.add(ids=["b"], embeddings=[[0, 1, 0]]),
+                 "a write after the broker came back")
     assert sorted(col.get()["ids"]) == ["a", "b"]
 
 
@@ -752,13 +758,8 @@ def test_serving_database_down_gives_503_then_recovers(env):
     finally:
         env.stack.start_one("chroma")
 
-    def back():
-        try:
-            col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
-            return col.count() == 2
-        except chromadb.errors.ChromaError:
-            return False
-    wait_for(back, "Chroma back behind the gateway", 90)
+    goes_through(lambda: col.upsert(ids=["b"], embeddings=[[0, 1, 0]])
+                 or col.count() == 2, "Chroma back behind the gateway")
     assert sorted(col.get()["ids"]) == ["a", "b"]
 
 
@@ -859,13 +860,8 @@ def test_serving_pgvector_down_after_cutover_gives_503_then_recovers(env):
     finally:
         env.stack.start_one("pgvector")
 
-    def back():
-        try:
-            col.upsert(ids=["c"], embeddings=[[0, 0, 1]])
-            return True
-        except chromadb.errors.ChromaError:
-            return False
-    wait_for(back, "a write after pgvector came back", 90)
+    goes_through(lambda: col.upsert(ids=["c"], embeddings=[[0, 0, 1]]),
+                 "a write after pgvector came back")
     acked.append("c")
     wait_for(lambda: col.count() == len(acked), "pgvector's reads back", 30)
     assert sorted(col.get()["ids"]) == sorted(acked)
