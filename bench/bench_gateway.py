@@ -52,8 +52,8 @@ N_RESULTS = 10
 API = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 # The stated peak (bench/README.md says why): queries/s and write
 # requests/s of WRITE_BATCH records each.
-PEAK_QPS = 100
-PEAK_WRITES = 10
+PEAK_QPS = 50
+PEAK_WRITES = 5
 WRITE_BATCH = 100
 LOAD_INFLIGHT = 32  # --max-inflight of the load test's gateway
 LOAD_THREADS = 64  # its --threads: more than the bound, so that it acts
@@ -343,6 +343,28 @@ def topic_keys(b, topic):
     return keys
 
 
+def load_id(step, body, j):
+    return f"load{step}-{body}-{j}"
+
+
+def load_bodies(work, pool, step, n):
+    """n upsert bodies of WRITE_BATCH records with ids of their own (the
+    vectors, metadata and documents cycled from pool: the ids are what
+    the check after the run looks for)."""
+    path = os.path.join(work, f"gw-load-{step}.jsonl")
+    emb = [b64(r["vector"]) for r in pool]
+    with open(path, "w") as f:
+        for i in range(n):
+            k = [(i * WRITE_BATCH + j) % len(pool)
+                 for j in range(WRITE_BATCH)]
+            f.write(json.dumps({
+                "ids": [load_id(step, i, j) for j in range(WRITE_BATCH)],
+                "embeddings": [emb[x] for x in k],
+                "metadatas": [pool[x]["metadata"] for x in k],
+                "documents": [pool[x]["document"] for x in k]}) + "\n")
+    return path
+
+
 def bench_load(b, ss, work, topic, name):
     """Open loop: PEAK_QPS queries/s and PEAK_WRITES upserts/s of
     WRITE_BATCH records, times each step, on a gateway (reads on Chroma)
@@ -362,14 +384,11 @@ def bench_load(b, ss, work, topic, name):
                  "offered (records) | achieved | p50 (ms) | p99 (ms) | 200 | "
                  "503 (Retry-After) | other |", "|" + "---|" * 15]
         acked, sent = set(), 0
+        _, pool = vectors(b, work, WRITE_BATCH * 10, ss["dim"], 100)
         for step in ss["steps"]:
             qrate, wrate = PEAK_QPS * step, PEAK_WRITES * step
             nw = max(1, int(wrate * ss["load_secs"]))
-            _, recs = vectors(b, work, nw * WRITE_BATCH, ss["dim"],
-                              100 + step)
-            for r in recs:
-                r["id"] = f"load{step}-" + r["id"]
-            wbodies, _ = write_files(work, f"load{step}", recs, WRITE_BATCH)
+            wbodies = load_bodies(work, pool, step, nw)
             okf = os.path.join(work, f"gw-ok-{step}.txt")
             base = [os.path.join(b.BB, "http_load"), "-c", str(LOAD_CLIENTS)]
             b.log(f"gateway: load x{step}: {qrate} queries/s, {wrate} "
@@ -392,18 +411,19 @@ def bench_load(b, ss, work, topic, name):
             with open(okf) as f:
                 for line in f:
                     i = int(line)
-                    acked.update(f"{name}/{r['id']}" for r in
-                                 recs[i * WRITE_BATCH:(i + 1) * WRITE_BATCH])
+                    acked.update(f"{name}/{load_id(step, i, j)}"
+                                 for j in range(WRITE_BATCH))
             sent += nw * WRITE_BATCH
 
             def cells(r, per=1):
                 st = r["status"]
-                other = sum(v for k, v in st.items() if k not in
-                            ("200", "503"))
+                other = ", ".join(f"{v:,}x{k if k != '0' else 'failed'}"
+                                  for k, v in st.items()
+                                  if k not in ("200", "503")) or "0"
                 return (f"{r['qps'] * per:,.0f} | {r['p50_ms']:.1f} | "
                         f"{r['p99_ms']:.1f} | {st.get('200', 0):,} | "
                         f"{st.get('503', 0):,} ({r['retry_after_503']:,}) | "
-                        f"{other:,}")
+                        f"{other}")
             lines.append(f"| {step} | {qrate:,} | {cells(qr)} | "
                          f"{wrate * WRITE_BATCH:,} | "
                          f"{cells(wr, WRITE_BATCH)} |")
