@@ -3,7 +3,9 @@
  * threads send the request bodies of a file (one a line) to one URL, or
  * run one SQL statement on PostgreSQL with each line as its parameter,
  * and it prints what came back as one JSON object: requests, seconds,
- * requests/s, latency p50/p99/max, the status counts.
+ * answers 2xx a second ("qps"), their latency p50/p99/max (a refusal such
+ * as a 503 is quick and would hide the wait of the others), the status
+ * counts.
  *
  * It must not bound the measurement itself: each thread owns one libcurl
  * easy handle (one kept-alive connection) or one libpq connection, and
@@ -100,11 +102,14 @@ static void record(client_t *c, int64_t start_us, int64_t end_us,
                    long status, long line, int retry_after) {
         if (start_us - c->load->t0_us < (int64_t)(c->load->warm_secs * 1e6))
                 return;
-        if (c->nlat == c->cap) {
-                c->cap = c->cap ? c->cap * 2 : 4096;
-                c->lat_ms = xrealloc(c->lat_ms, c->cap * sizeof(*c->lat_ms));
+        if (status >= 200 && status < 300) {
+                if (c->nlat == c->cap) {
+                        c->cap = c->cap ? c->cap * 2 : 4096;
+                        c->lat_ms = xrealloc(c->lat_ms,
+                                             c->cap * sizeof(*c->lat_ms));
+                }
+                c->lat_ms[c->nlat++] = (double)(end_us - start_us) / 1000.0;
         }
-        c->lat_ms[c->nlat++] = (double)(end_us - start_us) / 1000.0;
         if (status < 0 || status >= MAX_STATUS)
                 status = 0;
         c->status[status]++;
@@ -333,7 +338,7 @@ int main(int argc, char **argv) {
         const char *okpath = NULL;
         double v, *all = NULL, secs;
         size_t total = 0, k;
-        long status[MAX_STATUS] = {0}, retry_after = 0, i;
+        long status[MAX_STATUS] = {0}, retry_after = 0, i, requests = 0;
         int a, first, rc = 1;
         char *ok = NULL;
         FILE *fp;
@@ -426,12 +431,14 @@ int main(int argc, char **argv) {
         for (a = 0; a < l.clients; a++)
                 if (cs[a].failed)
                         goto done; /* named on stderr above */
+        for (i = 0; i < MAX_STATUS; i++)
+                requests += status[i];
         qsort(all, total, sizeof(*all), cmp_double);
 #define PCT(q) (total ? all[(size_t)((q) * (double)(total - 1) + 0.5)] : 0.0)
-        printf("{\"clients\": %d, \"requests\": %zu, \"seconds\": %.3f, "
+        printf("{\"clients\": %d, \"requests\": %ld, \"seconds\": %.3f, "
                "\"qps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
                "\"max_ms\": %.3f, \"retry_after_503\": %ld, \"status\": {",
-               l.clients, total, secs, secs > 0 ? (double)total / secs : 0,
+               l.clients, requests, secs, secs > 0 ? (double)total / secs : 0,
                PCT(0.5), PCT(0.99), total ? all[total - 1] : 0.0,
                retry_after);
         for (i = 0, first = 1; i < MAX_STATUS; i++)
