@@ -5,7 +5,8 @@ compares). Runs against the stack scripts/with-stack.sh exported.
 
 usage: bench.py [--smoke] [--only NAME,...]
   NAME: codec, producer, jsonl, consumer, pgload, memory, latency, capture,
-        pgapply, index, verify, exact, snapshot (the default: all of these),
+        pgapply, index, verify, exact, snapshot, gateway (the default: all
+        of these),
         and scale (only when named: 5,000,000 records, several minutes)
 """
 import argparse
@@ -22,6 +23,7 @@ import uuid
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import bench_gateway
 import bench_index
 import bench_pg
 import bench_pgapply
@@ -862,7 +864,8 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only",
                     default="codec,producer,jsonl,consumer,pgload,memory,"
-                    "latency,capture,pgapply,index,verify,exact,snapshot")
+                    "latency,capture,pgapply,index,verify,exact,snapshot,"
+                    "gateway")
     ap.add_argument("--targets", default="pgvector,chroma",
                     help="databases of the consumer and latency benchmarks")
     args = ap.parse_args()
@@ -900,6 +903,8 @@ def main():
                      sz, work, sys.modules[__name__])),
                  ("exact", lambda: bench_exact(sz)),
                  ("snapshot", lambda: bench_snapshot.bench_snapshot(
+                     sz, work, sys.modules[__name__])),
+                 ("gateway", lambda: bench_gateway.bench_gateway(
                      sz, work, sys.modules[__name__])),
                  ("scale", lambda: bench_scale.bench_scale(
                      sz, sys.modules[__name__]))]
