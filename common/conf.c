@@ -111,6 +111,9 @@ static const prop_t props[] = {
          "holds, at most"},
         {"vcdc.gateway.shadow.threads", T_INT, "1", 1, 16, NULL,
          "gateway: threads running shadow reads"},
+        {"vcdc.gateway.connections", T_INT, "16", 1, 64, NULL,
+         "gateway: connections to each database for reads, each used by one "
+         "request at a time"},
         {"vcdc.gateway.group.sample.ms", T_INT, "2000", 100, 3600000, NULL,
          "gateway: how often the OLD and NEW groups' lag is sampled for the "
          "metrics"},

@@ -30,38 +30,54 @@ void gw_conn_close(gw_conn_t *c) {
 void gw_side_close(gw_side_t *s) {
         int i;
 
-        for (i = 0; i < GW_SIDE_CONNS; i++)
+        for (i = 0; i < s->nconn; i++)
                 gw_conn_close(&s->conn[i]);
+        if (s->nconn) {
+                pthread_mutex_destroy(&s->pool_lock);
+                pthread_cond_destroy(&s->pool_cond);
+        }
 }
 
 gw_conn_t *gw_conn_take(gw_side_t *s) {
-        unsigned start = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
+        gw_conn_t *c = NULL;
         int i;
 
-        for (i = 0; i < GW_SIDE_CONNS; i++) {
-                gw_conn_t *c = &s->conn[(start + (unsigned)i) % GW_SIDE_CONNS];
-
-                if (pthread_mutex_trylock(&c->lock) == 0)
-                        return c;
+        pthread_mutex_lock(&s->pool_lock);
+        while (!c) {
+                for (i = 0; !c && i < s->nconn; i++)
+                        if (!s->conn[i].busy)
+                                c = &s->conn[i];
+                if (!c)
+                        pthread_cond_wait(&s->pool_cond, &s->pool_lock);
         }
-        pthread_mutex_lock(&s->conn[start % GW_SIDE_CONNS].lock);
-        return &s->conn[start % GW_SIDE_CONNS];
+        c->busy = 1;
+        pthread_mutex_unlock(&s->pool_lock);
+        return c;
 }
 
 void gw_conn_give(gw_conn_t *c) {
-        pthread_mutex_unlock(&c->lock);
+        gw_side_t *s = c->side;
+
+        pthread_mutex_lock(&s->pool_lock);
+        c->busy = 0;
+        pthread_cond_signal(&s->pool_cond);
+        pthread_mutex_unlock(&s->pool_lock);
 }
 
 static int side_init(gw_side_t *s, const char *url, const char *tenant,
-                     const char *database, char *errstr, size_t errstr_size) {
+                     const char *database, int nconn, char *errstr,
+                     size_t errstr_size) {
         vcdc_url_t *u = vcdc_url_parse(url, errstr, errstr_size);
         char buf[512];
         int i;
 
         if (!u)
                 return -1;
-        for (i = 0; i < GW_SIDE_CONNS; i++)
-                pthread_mutex_init(&s->conn[i].lock, NULL);
+        pthread_mutex_init(&s->pool_lock, NULL);
+        pthread_cond_init(&s->pool_cond, NULL);
+        s->nconn = nconn;
+        for (i = 0; i < nconn; i++)
+                s->conn[i].side = s;
         s->is_pg = !strcmp(u->scheme, "pgvector");
         s->url = strdup(url);
         if (s->is_pg)
@@ -85,7 +101,7 @@ static int side_init(gw_side_t *s, const char *url, const char *tenant,
 vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
                                  size_t errstr_size) {
         vcdc_gw_data_t *d = calloc(1, sizeof(*d));
-        int i, parts = 0;
+        int i, parts = 0, nconn;
 
         if (!d) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -132,10 +148,11 @@ vcdc_gw_data_t *vcdc_gw_data_new(const vcdc_gw_data_opts_t *opts, char *errstr,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
+        nconn = (int)vcdc_conf_int(opts->conf, "vcdc.gateway.connections");
         if (side_init(&d->side[VCDC_ROUTE_OLD], opts->old_url, d->tenant,
-                      d->database, errstr, errstr_size) ||
+                      d->database, nconn, errstr, errstr_size) ||
             side_init(&d->side[VCDC_ROUTE_NEW], opts->new_url, d->tenant,
-                      d->database, errstr, errstr_size))
+                      d->database, nconn, errstr, errstr_size))
                 goto err;
         if (!(d->producer = vcdc_producer_new(opts->conf, opts->topic, errstr,
                                               errstr_size)))

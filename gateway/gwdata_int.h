@@ -27,13 +27,14 @@
              * against the serving side's applied offsets (one read of         \
              * them, under the collection's lock) */
 
-#define GW_SIDE_CONNS                                                          \
-        8 /* connections per side, each used by one                            \
-           * request at a time */
+#define GW_SIDE_CONNS_MAX 64 /* connections per side, at most */
 
-/* One connection to a side's database. */
+struct gw_side_s;
+
+/* One connection to a side's database, used by one request at a time. */
 typedef struct gw_conn_s {
-        pthread_mutex_t lock;
+        struct gw_side_s *side;
+        int busy; /* taken (under the side's pool lock) */
         vcdc_http_t *http; /* chroma */
         PGconn *pg;        /* pgvector */
 } gw_conn_t;
@@ -44,16 +45,20 @@ typedef struct gw_side_s {
         char *url;    /* as given */
         char *base;   /* chroma: "http://H:P"; pg: the URL */
         char *prefix; /* chroma: /api/v2/tenants/T/databases/D */
-        gw_conn_t conn[GW_SIDE_CONNS];
-        unsigned next; /* where the search for a free one starts */
+        /* The pool (vcdc.gateway.connections of them): a request takes a
+         * free one, or waits on cond for the first one given back. */
+        pthread_mutex_t pool_lock;
+        pthread_cond_t pool_cond;
+        int nconn;
+        gw_conn_t conn[GW_SIDE_CONNS_MAX];
 } gw_side_t;
 
-/** A connection of s, locked: a free one if any, else waits for one.
- *  Give it back with gw_conn_give(). */
+/** A free connection of s, taken: waits for one when every one is in
+ *  use. Give it back with gw_conn_give(). */
 gw_conn_t *gw_conn_take(gw_side_t *s);
 void gw_conn_give(gw_conn_t *c);
 
-/** Closes c's connection (locked by the caller). */
+/** Closes c's connection (taken by the caller, or at the end). */
 void gw_conn_close(gw_conn_t *c);
 
 /* What the gateway keeps per collection: the route follower and a sink on
