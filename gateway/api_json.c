@@ -8,19 +8,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* d printed with prec significant digits into tmp; 1 when it reads back
+ * as the same float (is_float) or double. */
+static int fmt_real(char *tmp, size_t size, int prec, double d, int is_float) {
+        snprintf(tmp, size, "%.*g", prec, d);
+        return is_float ? strtof(tmp, NULL) == (float)d
+                        : strtod(tmp, NULL) == d;
+}
+
+/* The shortest text that reads back as d. Most values need many digits
+ * (a distance: 7 to 9 of a float), so the search starts at the digits
+ * every shorter text also fits in (6, 15): if they do not read back, no
+ * fewer will; if they do, the shortest is looked for below. */
 static void put_real(vcdc_buf_t *b, double d, int is_float) {
         char tmp[40];
-        int prec, max = is_float ? 9 : 17;
+        int prec, pivot = is_float ? 6 : 15, max = is_float ? 9 : 17;
 
         if (!isfinite(d)) {
                 vcdc_buf_puts(b, "null");
                 return;
         }
-        for (prec = 1; prec <= max; prec++) {
-                snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-                if (is_float ? strtof(tmp, NULL) == (float)d
-                             : strtod(tmp, NULL) == d)
-                        break;
+        if (fmt_real(tmp, sizeof(tmp), pivot, d, is_float)) {
+                for (prec = 1; prec < pivot; prec++)
+                        if (fmt_real(tmp, sizeof(tmp), prec, d, is_float))
+                                break;
+                if (prec == pivot) /* tmp was overwritten by prec - 1 */
+                        fmt_real(tmp, sizeof(tmp), pivot, d, is_float);
+        } else {
+                for (prec = pivot + 1; prec < max; prec++)
+                        if (fmt_real(tmp, sizeof(tmp), prec, d, is_float))
+                                break;
+                if (prec == max)
+                        fmt_real(tmp, sizeof(tmp), max, d, is_float);
         }
         vcdc_buf_puts(b, tmp);
         if (!strpbrk(tmp, ".e"))
