@@ -206,9 +206,14 @@ int main(int argc, char **argv) {
          * than waiting in the queue: once the request is answered, its
          * records are delivered or failed, never delivered later (-X
          * message.timeout.ms=N changes it; the data layer waits that long
-         * plus 5 s). */
+         * plus 5 s). And as a request waits for its records' delivery,
+         * librdkafka's 5 ms of linger would be on every write's answer:
+         * 1 ms still lets concurrent requests share batches (-X linger.ms
+         * changes it). */
         if (vcdc_conf_set(conf, "message.timeout.ms", "10000", errstr,
-                          sizeof(errstr)) == -1) {
+                          sizeof(errstr)) == -1 ||
+            vcdc_conf_set(conf, "linger.ms", "1", errstr, sizeof(errstr)) ==
+                    -1) {
                 fprintf(stderr, "vcdc %s: %s\n", CMD, errstr);
                 vcdc_conf_destroy(conf);
                 return 1;
