@@ -23,7 +23,7 @@ typedef struct vcdc_gw_http_s vcdc_gw_http_t;
 
 #define VCDC_GW_MAX_BODY_DEFAULT     ((size_t)32 << 20)
 #define VCDC_GW_MAX_INFLIGHT_DEFAULT 256
-#define VCDC_GW_THREADS_DEFAULT      4
+#define VCDC_GW_THREADS_DEFAULT      16
 
 typedef struct vcdc_gw_http_opts_s {
         const char *host;        /* numeric address or name to listen on */
