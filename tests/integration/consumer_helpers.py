@@ -502,9 +502,10 @@ class Chroma:
             return None
 
     def get_all(self, name, page=1000, include=("embeddings", "metadatas",
-                                                "documents")):
+                                                "documents"), repeats=False):
         """{id: (vector, metadata, document)} of every record, paged with
-        limit/offset. Fails on an id returned twice."""
+        limit/offset. Fails on an id returned twice, unless repeats (a
+        read under live writes: pages shift, the later copy is kept)."""
         cid = self.collection_id(name)
         assert cid is not None, "Chroma collection %s does not exist" % name
         out = {}
@@ -515,7 +516,8 @@ class Chroma:
                             "include": list(include)})
             ids = r["ids"]
             for i, id_ in enumerate(ids):
-                assert id_ not in out, "Chroma returned %r twice" % id_
+                assert repeats or id_ not in out, (
+                    "Chroma returned %r twice" % id_)
                 out[id_] = (
                     r["embeddings"][i] if "embeddings" in include else None,
                     r["metadatas"][i] if "metadatas" in include else None,
@@ -596,7 +598,7 @@ class Pg:
         except psycopg2.Error:
             return None
 
-    def get_all(self, table):
+    def get_all(self, table, repeats=False):  # one statement: no repeats
         out = {}
         # metadata as text, parsed here: psycopg2's own jsonb parsing is
         # not what is being tested.

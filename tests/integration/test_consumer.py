@@ -127,9 +127,9 @@ class Target:
         n = self.count_or_none()
         return -1 if n is None else n
 
-    def get_all(self):
+    def get_all(self, **kw):
         db = self.chroma if self.kind == "chroma" else self.pg
-        return db.get_all(self.name)
+        return db.get_all(self.name, **kw)
 
     def recorded_offsets(self, topic):
         db = self.chroma if self.kind == "chroma" else self.pg

@@ -541,8 +541,12 @@ def held_request(port, body_len=10, sent=5):
 
 
 def test_503_with_retry_after_beyond_max_inflight(gateways):
-    g = gateways("--max-inflight", "2", "--threads", "2")
+    mport = free_ports(1)[0]
+    g = gateways("--max-inflight", "2", "--threads", "2", "--metrics-port",
+                 str(mport))
     held = [held_request(g.port), held_request(g.port)]
+    wait_for(lambda: "vcdc_gateway_inflight 2\n" in metrics(mport),
+             "the two held requests to be in flight")
 
     def rejected():
         r = parse_raw(raw_exchange(g.port, b"GET /api/v2/heartbeat HTTP/1.1"
