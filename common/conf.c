@@ -483,8 +483,13 @@ rd_kafka_conf_t *vcdc_conf_kafka_dup(const vcdc_conf_t *conf) {
 rd_kafka_conf_t *vcdc_conf_kafka_reader(const vcdc_conf_t *conf,
                                         const char *const *props,
                                         char *errstr, size_t errstr_size) {
-        static const char *filter[] = {"group.", "enable.auto.",
-                                       "auto.commit."};
+        /* A group's settings, and a producer's that a program set for its
+         * own producer (librdkafka warns of them on a consumer). */
+        static const char *filter[] = {
+                "group.",          "enable.auto.",
+                "auto.commit.",    "message.timeout.ms",
+                "linger.ms",       "queue.buffering.max.ms",
+                "delivery.timeout.ms"};
         rd_kafka_conf_t *rkc;
 
         if (!(rkc = rd_kafka_conf_dup_filter(

@@ -369,13 +369,13 @@ done:
 
 rd_kafka_t *vcdc_lag_client_new(const vcdc_conf_t *conf, char *errstr,
                                 size_t errstr_size) {
-        rd_kafka_conf_t *rkc = vcdc_conf_kafka_dup(conf);
+        /* No group, and no producer settings to warn of. */
+        rd_kafka_conf_t *rkc = vcdc_conf_kafka_reader(conf, NULL, errstr,
+                                                      errstr_size);
         rd_kafka_t *rk;
 
-        if (!rkc) {
-                snprintf(errstr, errstr_size, "out of memory");
+        if (!rkc)
                 return NULL;
-        }
         if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, errstr, errstr_size)))
                 rd_kafka_conf_destroy(rkc);
         return rk;
