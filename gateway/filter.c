@@ -332,6 +332,13 @@ static node_t *parse_doc(const json_t *w, int depth, vcdc_api_error_t *err) {
                                  "hold a NUL character");
                         goto err;
                 }
+                if (vcdc_filter_regex_check(n->pattern, why, sizeof(why))) {
+                        vcdc_api_error_set(err, 400, VCDC_API_INVALID_ARGUMENT,
+                                           "Regex syntax errror: regex parse "
+                                           "error: %s",
+                                           why);
+                        goto err;
+                }
                 rc = regcomp(&n->re, n->pattern, REG_EXTENDED | REG_NOSUB);
                 if (rc) {
                         regerror(rc, &n->re, why, sizeof(why));

@@ -80,4 +80,13 @@ struct vcdc_filter_s {
  *  (Rust's `f as i64`). */
 int64_t vcdc_filter_f2i(double f);
 
+/* A $regex's limits (filter_regex.c): the compiled size, its repetitions
+ * expanded, and the largest count of a bounded repetition. */
+#define VCDC_FILTER_REGEX_MAX    50000
+#define VCDC_FILTER_REGEX_REPEAT 1000
+
+/* 0 when pattern may go to regcomp(), or -1 with why (what is wrong, in
+ * words after Chroma's "regex parse error: "). */
+int vcdc_filter_regex_check(const char *pattern, char *why, size_t why_size);
+
 #endif

@@ -193,6 +193,13 @@ static const struct {
         {"{}", "{}", "Invalid where clause"},
         {NULL, "{\"$regex\":\"[\"}", "Regex syntax errror: "},
         {NULL, "{\"$not_regex\":\"a{2,1}\"}", "Regex syntax errror: "},
+        /* what glibc would take gigabytes to compile (fuzz_gwfilter) */
+        {NULL, "{\"$regex\":\"^a.c+++++6+++$\"}",
+         "Regex syntax errror: regex parse error: repetition operator "
+         "missing expression"},
+        {NULL, "{\"$regex\":\"((a{900}){900}){900}\"}",
+         "Regex syntax errror: regex parse error: the pattern, its "
+         "repetitions expanded, is larger"},
 };
 
 static void test_invalid(void **state) {
@@ -221,6 +228,50 @@ static void test_invalid(void **state) {
                                  err.message, invalid[i].message);
                 json_decref(w);
                 json_decref(d);
+        }
+}
+
+/* The sizes filter_regex.c estimates, against what regcomp() then does
+ * with the patterns it lets through. */
+static void test_regex_limits(void **state) {
+        static const struct {
+                const char *pattern;
+                int ok;
+        } cases[] = {
+                {"^h", 1},
+                {"x\\.y", 1},
+                {"a+?", 1},   /* lazy, as Chroma has it */
+                {"a*?b??", 1},
+                {"[]+*]+", 1}, /* quantifiers inside a bracket are members */
+                {"[[:alpha:]]{2,5}", 1},
+                {"(ab|cd)*e{3}", 1},
+                {"a{1000}", 1},
+                {"(a{200}){200}", 1}, /* 40,000 pieces */
+                {"a{1001}", 0},
+                {"(a{300}){300}", 0}, /* 90,000 */
+                {"a++", 0},
+                {"a*+", 0},
+                {"a+?+", 0},
+                {"(a+)+", 1}, /* a group: 4 pieces */
+                {"((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", 0},
+                {"{", 1},     /* not a bound: regcomp decides */
+                {"a{x}", 1},
+        };
+        char why[256];
+        size_t i;
+        regex_t re;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                int rc = vcdc_filter_regex_check(cases[i].pattern, why,
+                                                 sizeof(why));
+
+                if ((rc == 0) != cases[i].ok)
+                        fail_msg("%s: %s", cases[i].pattern,
+                                 rc ? why : "let through");
+                if (rc == 0 && regcomp(&re, cases[i].pattern,
+                                       REG_EXTENDED | REG_NOSUB) == 0)
+                        regfree(&re);
         }
 }
 
@@ -394,6 +445,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid),
                 cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_regex_limits),
                 cmocka_unit_test(test_depth),
                 cmocka_unit_test(test_empty_and_text),
                 cmocka_unit_test(test_sql),
