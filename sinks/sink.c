@@ -323,21 +323,24 @@ vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   size_t max, int with_vectors,
                                   vcdc_record_t *out, size_t *cntp,
                                   char *errstr, size_t errstr_size) {
-        return vcdc_sink_scan_shifted(sink, cursorp, max, with_vectors, 0,
-                                      NULL, out, cntp, errstr, errstr_size);
+        return vcdc_sink_scan_shifted(sink, cursorp, max, with_vectors, NULL,
+                                      out, cntp, errstr, errstr_size);
 }
 
 vcdc_sink_status_t vcdc_sink_scan_shifted(vcdc_sink_t *sink, char **cursorp,
                                           size_t max, int with_vectors,
-                                          uint64_t shift, int *lostp,
+                                          vcdc_sink_shift_t *sh,
                                           vcdc_record_t *out, size_t *cntp,
                                           char *errstr, size_t errstr_size) {
-        if (lostp)
-                *lostp = 0;
+        if (sh) {
+                sh->lost = 0;
+                free(sh->anchor);
+                sh->anchor = NULL;
+        }
         if (!sink->ops->scan)
                 return unsupported(sink, "scan", errstr, errstr_size);
-        return sink->ops->scan(sink, cursorp, max, with_vectors, shift, lostp,
-                               out, cntp, errstr, errstr_size);
+        return sink->ops->scan(sink, cursorp, max, with_vectors, sh, out, cntp,
+                               errstr, errstr_size);
 }
 
 vcdc_sink_status_t vcdc_sink_exists(vcdc_sink_t *sink, int *existsp,

@@ -254,7 +254,10 @@ vcdc_sink_status_t vcdc_sink_get(vcdc_sink_t *sink, const char *const *ids,
  * Writes may go on meanwhile: a record present throughout the scan comes
  * back exactly once, and none comes back twice unless it was deleted and
  * written again (Chroma: unless every record of the previous page was
- * deleted since; it logs a notice then).
+ * deleted since; it logs a notice then). Chroma may also miss records
+ * when the last ones it returned were deleted and written again since
+ * (they moved to the end): only a caller that knows the deletes avoids
+ * that (vcdc_sink_scan_shifted()).
  */
 vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   size_t max, int with_vectors,
@@ -262,19 +265,41 @@ vcdc_sink_status_t vcdc_sink_scan(vcdc_sink_t *sink, char **cursorp,
                                   char *errstr, size_t errstr_size);
 
 /**
- * vcdc_sink_scan() for a caller that knows how far records can have moved
- * since the previous page: at most shift records before the cursor were
- * deleted since (vcdc snapshot counts the deletes in the log, which is the
- * only way its source changes). A sink whose order is its key (pgvector)
- * never loses its place and ignores shift. Chroma, which pages by offset
- * in insertion order, loses it only when every record it returned last
- * was deleted since: it then steps back by shift (by their number when
- * shift is smaller), so nothing is missed and a record may come twice,
- * and sets *lostp (when not NULL) to 1.
+ * What the caller of a scan knows of the changes since its previous page
+ * (vcdc snapshot reads them in the log, the only way its source changes),
+ * and what the scan says back. Zero it before the first page.
+ */
+typedef struct vcdc_sink_shift_s {
+        /* At most this many records before the cursor were deleted. */
+        uint64_t deletes;
+        /* 1 when id was deleted since (it may be back, written again at
+         * the end); NULL when no id is known to have been. */
+        int (*deleted)(const char *id, void *opaque);
+        void *opaque;
+        /* Out: 1 when the scan lost its place and stepped back. */
+        int lost;
+        /* Out: the id the page starts right after, found in the database
+         * (the caller frees it), or NULL: the first page, a lost place,
+         * or a sink whose order is its key. */
+        char *anchor;
+} vcdc_sink_shift_t;
+
+/**
+ * vcdc_sink_scan() for a caller that knows the changes since the previous
+ * page (sh; NULL: none known). A sink whose order is its key (pgvector)
+ * never loses its place and ignores sh. Chroma, which pages by offset in
+ * insertion order, finds its place after the last records it returned
+ * (its anchors) still there, but for those sh->deleted() names: a record
+ * deleted and written again moved to the end, and a page after it would
+ * skip every record between. With none left it has lost its place: it
+ * steps back by sh->deletes (by the anchors' number when that is more),
+ * so nothing is missed and a record may come twice, and sets sh->lost.
+ * sh->anchor says which record the page was placed after: a caller that
+ * learns later that it was deleted since reads the page again.
  */
 vcdc_sink_status_t vcdc_sink_scan_shifted(vcdc_sink_t *sink, char **cursorp,
                                           size_t max, int with_vectors,
-                                          uint64_t shift, int *lostp,
+                                          vcdc_sink_shift_t *sh,
                                           vcdc_record_t *out, size_t *cntp,
                                           char *errstr, size_t errstr_size);
 

@@ -57,10 +57,11 @@ struct vcdc_sink_ops {
                                   size_t errstr_size);
         vcdc_sink_status_t (*exists)(vcdc_sink_t *sink, int *existsp,
                                      char *errstr, size_t errstr_size);
-        /* shift and lostp: vcdc_sink_scan_shifted(); lostp may be NULL. */
+        /* sh: vcdc_sink_scan_shifted() (may be NULL; lost and anchor
+         * cleared). */
         vcdc_sink_status_t (*scan)(vcdc_sink_t *sink, char **cursorp,
                                    size_t max, int with_vectors,
-                                   uint64_t shift, int *lostp,
+                                   vcdc_sink_shift_t *sh,
                                    vcdc_record_t *out, size_t *cntp,
                                    char *errstr, size_t errstr_size);
         vcdc_sink_status_t (*query)(vcdc_sink_t *sink, const float *vector,

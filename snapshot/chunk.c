@@ -9,9 +9,11 @@
  * written by the applications through the log. Tagged records are the
  * snapshot's own (snapshot records and repairs, of any run).
  */
+#define _GNU_SOURCE /* tdestroy */
 #include "snap_int.h"
 
 #include <inttypes.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,39 @@ typedef struct readctx_s {
         const int64_t *seen; /* read before up to here: counted already */
 } readctx_t;
 
-static int note_delete(snap_t *s, int32_t p, int64_t offset) {
+/* A deleted id's latest delete. */
+typedef struct deleted_s {
+        int32_t partition;
+        int64_t offset;
+        char id[];
+} deleted_t;
+
+static int cmp_deleted(const void *a, const void *b) {
+        return strcmp(((const deleted_t *)a)->id, ((const deleted_t *)b)->id);
+}
+
+static int note_deleted_id(snap_t *s, const char *id, int32_t p,
+                           int64_t offset) {
+        size_t len = strlen(id);
+        deleted_t *d = malloc(sizeof(*d) + len + 1), **found;
+
+        if (!d)
+                return -1;
+        memcpy(d->id, id, len + 1);
+        d->partition = p;
+        d->offset = offset;
+        pthread_mutex_lock(&s->dels_lock);
+        if ((found = tsearch(d, &s->deleted, cmp_deleted)) && *found != d) {
+                (*found)->partition = p;
+                (*found)->offset = offset;
+        }
+        pthread_mutex_unlock(&s->dels_lock);
+        if (!found || *found != d)
+                free(d);
+        return found ? 0 : -1;
+}
+
+static int note_delete(snap_t *s, const char *id, int32_t p, int64_t offset) {
         struct offs_s *d = &s->dels[p];
         int64_t *v;
 
@@ -78,7 +112,36 @@ static int note_delete(snap_t *s, int32_t p, int64_t offset) {
                 d->v = v;
         }
         d->v[d->cnt++] = offset;
-        return 0;
+        return note_deleted_id(s, id, p, offset);
+}
+
+int snap_deleted_since(snap_t *s, const char *id, const int64_t *from) {
+        size_t len = strlen(id);
+        deleted_t *key = malloc(sizeof(*key) + len + 1), **found;
+        int r;
+
+        if (!key)
+                return 1; /* as if it were: the page is read again */
+        memcpy(key->id, id, len + 1);
+        pthread_mutex_lock(&s->dels_lock);
+        found = tfind(key, &s->deleted, cmp_deleted);
+        r = found && (*found)->partition >= 0 &&
+            (*found)->partition < s->parts &&
+            (*found)->offset >= from[(*found)->partition];
+        pthread_mutex_unlock(&s->dels_lock);
+        free(key);
+        return r;
+}
+
+void snap_dels_free(snap_t *s) {
+        int p;
+
+        for (p = 0; s->dels && p < s->parts; p++)
+                free(s->dels[p].v);
+        free(s->dels);
+        s->dels = NULL;
+        tdestroy(s->deleted, free);
+        s->deleted = NULL;
 }
 
 /* The first index of d holding an offset at or past o. */
@@ -127,7 +190,8 @@ static int on_msg(const vcdc_logmsg_t *m, void *opaque, char *errstr,
                 if (m->offset > x->s->need[m->partition])
                         x->s->need[m->partition] = m->offset;
                 if (!m->tombstone && rec->op == VCDC_OP_DELETE &&
-                    note_delete(x->s, m->partition, m->offset) == -1) {
+                    note_delete(x->s, rec->id, m->partition,
+                                m->offset) == -1) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return -1;
                 }

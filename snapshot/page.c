@@ -88,6 +88,12 @@ int snap_read_ids(snap_t *s, chunk_t *c, char **ids, size_t cnt,
 /* The most a page may grow by for the deletes before its cursor. */
 #define SHIFT_ROOM_MAX 100000
 
+static int page_deleted(const char *id, void *opaque) {
+        page_t *pg = opaque;
+
+        return snap_deleted_since(pg->s, id, pg->from);
+}
+
 /*
  * The page's thread: steps 1 to 3. The page has room for the chunk plus
  * the bound on deletes it is read with: a Chroma scan that lost its place
@@ -101,7 +107,8 @@ static void *page_main(void *opaque) {
         snap_t *s = pg->s;
         size_t max = s->o->chunk ? s->o->chunk : SNAP_CHUNK_DEFAULT, i;
 
-        max += pg->shift < SHIFT_ROOM_MAX ? (size_t)pg->shift : SHIFT_ROOM_MAX;
+        max += pg->sh.deletes < SHIFT_ROOM_MAX ? (size_t)pg->sh.deletes
+                                               : SHIFT_ROOM_MAX;
         pg->rc = -1;
         if (!(pg->c.rows = calloc(max, sizeof(*pg->c.rows)))) {
                 snprintf(pg->err, sizeof(pg->err), "out of memory");
@@ -110,9 +117,9 @@ static void *page_main(void *opaque) {
         for (i = 0; i < max; i++)
                 vcdc_record_init(&pg->c.rows[i]);
         if (snap_old_position(s, pg->lw, 0, pg->err, sizeof(pg->err)) == -1 ||
-            vcdc_sink_scan_shifted(s->old, &pg->cursor, max, 1, pg->shift,
-                                   &pg->lost, pg->c.rows, &pg->c.cnt,
-                                   pg->err, sizeof(pg->err)) != VCDC_SINK_OK ||
+            vcdc_sink_scan_shifted(s->old, &pg->cursor, max, 1, &pg->sh,
+                                   pg->c.rows, &pg->c.cnt, pg->err,
+                                   sizeof(pg->err)) != VCDC_SINK_OK ||
             vcdc_logread_ends(s->lr, pg->hw, pg->err, sizeof(pg->err)) == -1 ||
             name_rows(s, &pg->c, pg->err, sizeof(pg->err)) == -1)
                 return NULL;
@@ -120,24 +127,35 @@ static void *page_main(void *opaque) {
         return NULL;
 }
 
-int snap_page_start(snap_t *s, page_t *pg, const char *cursor, uint64_t shift,
-                    char *errstr, size_t errstr_size) {
+int snap_page_start(snap_t *s, page_t *pg, const char *cursor,
+                    const int64_t *from, char *errstr, size_t errstr_size) {
+        size_t psize = (size_t)s->parts * sizeof(int64_t);
+
         memset(pg, 0, sizeof(*pg));
         pg->s = s;
-        pg->shift = shift;
         if ((cursor && (!(pg->before = strdup(cursor)) ||
                         !(pg->cursor = strdup(cursor)))) ||
-            !(pg->lw = calloc((size_t)s->parts, sizeof(*pg->lw))) ||
-            !(pg->hw = calloc((size_t)s->parts, sizeof(*pg->hw)))) {
+            !(pg->from = malloc(psize)) || !(pg->lw = calloc(1, psize)) ||
+            !(pg->hw = calloc(1, psize))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
+        memcpy(pg->from, from, psize);
+        pg->sh.deletes = snap_dels(s, from, s->pos);
+        pg->sh.deleted = page_deleted;
+        pg->sh.opaque = pg;
         if (pthread_create(&pg->thr, NULL, page_main, pg)) {
                 snprintf(errstr, errstr_size, "cannot start a reader thread");
                 return -1;
         }
         pg->running = 1;
         return 0;
+}
+
+int snap_page_misplaced(snap_t *s, const page_t *pg) {
+        return (pg->sh.lost &&
+                snap_dels(s, pg->from, pg->hw) > pg->sh.deletes) ||
+               (pg->sh.anchor && snap_deleted_since(s, pg->sh.anchor, pg->from));
 }
 
 int snap_page_wait(page_t *pg, char *errstr, size_t errstr_size) {
@@ -156,6 +174,8 @@ void snap_page_clear(page_t *pg) {
         snap_chunk_clear(&pg->c);
         free(pg->before);
         free(pg->cursor);
+        free(pg->sh.anchor);
+        free(pg->from);
         free(pg->lw);
         free(pg->hw);
         memset(pg, 0, sizeof(*pg));

@@ -322,7 +322,8 @@ static int scan_chunks(snap_t *s, scanpos_t *sp, int64_t *np, int64_t t0,
         chunk_t *c;
         int r = -1;
 
-        if (snap_page_start(s, pg, sp->cursor, 0, errstr, errstr_size) == -1)
+        if (snap_page_start(s, pg, sp->cursor, sp->cursor_lw, errstr,
+                            errstr_size) == -1)
                 goto out;
         for (;;) {
                 if (snap_page_wait(pg, errstr, errstr_size) == -1)
@@ -333,22 +334,23 @@ static int scan_chunks(snap_t *s, scanpos_t *sp, int64_t *np, int64_t t0,
                 if (snap_chunk_index(c, errstr, errstr_size) == -1 ||
                     snap_read(s, pg->lw, pg->hw, c, errstr, errstr_size) == -1)
                         goto out;
-                if (pg->lost && snap_dels(s, sp->cursor_lw, pg->hw) > pg->shift) {
+                if (snap_page_misplaced(s, pg)) {
                         /* More deletes reached OLD while the page was read
-                         * than it stepped back: read it again, further. */
+                         * than it knew of: read it again, knowing them. */
                         VCDC_INFO("snapshot",
-                                  "chunk %" PRId64 ": the scan lost its "
-                                  "place; %" PRIu64 " deletes since, not "
-                                  "%" PRIu64 ": reading the page again",
-                                  n, snap_dels(s, sp->cursor_lw, pg->hw),
-                                  pg->shift);
+                                  "chunk %" PRId64 ": the scan may have "
+                                  "lost its place (%" PRIu64 " deletes "
+                                  "since, not %" PRIu64 "%s): reading the "
+                                  "page again",
+                                  n, snap_dels(s, pg->from, pg->hw),
+                                  pg->sh.deletes,
+                                  pg->sh.lost ? "" : "; the record it "
+                                                     "followed among them");
                         free(sp->cursor);
                         sp->cursor = pg->before;
                         pg->before = NULL;
                         snap_page_clear(pg);
-                        if (snap_page_start(s, pg, sp->cursor,
-                                            snap_dels(s, sp->cursor_lw,
-                                                      s->pos),
+                        if (snap_page_start(s, pg, sp->cursor, sp->cursor_lw,
                                             errstr, errstr_size) == -1)
                                 goto out;
                         continue;
@@ -362,8 +364,7 @@ static int scan_chunks(snap_t *s, scanpos_t *sp, int64_t *np, int64_t t0,
                 if (pg->cursor && !stopped(s)) {
                         throttle(s, t0, s->res->records + s->res->superseded +
                                                 c->cnt);
-                        if (snap_page_start(s, next, pg->cursor,
-                                            snap_dels(s, pg->lw, s->pos),
+                        if (snap_page_start(s, next, pg->cursor, pg->lw,
                                             errstr, errstr_size) == -1)
                                 goto out;
                 }
@@ -558,11 +559,8 @@ static void snap_close(snap_t *s) {
         vcdc_logread_destroy(s->lr);
         vcdc_sink_destroy(s->old);
         vcdc_ctlwriter_destroy(s->ckpt);
-        int p;
-
-        for (p = 0; s->dels && p < s->parts; p++)
-                free(s->dels[p].v);
-        free(s->dels);
+        snap_dels_free(s);
+        pthread_mutex_destroy(&s->dels_lock);
         free(s->pos);
         free(s->need);
         free(s->old_pos);
@@ -571,7 +569,10 @@ static void snap_close(snap_t *s) {
 int vcdc_snapshot_run(vcdc_conf_t *conf, const vcdc_snapshot_opts_t *opts,
                       vcdc_snapshot_result_t *res, char *errstr,
                       size_t errstr_size) {
-        snap_t s = {.conf = conf, .o = opts, .res = res};
+        snap_t s = {.conf = conf,
+                    .o = opts,
+                    .res = res,
+                    .dels_lock = PTHREAD_MUTEX_INITIALIZER};
         scanpos_t sp = {0};
         ckpt_t ck = {0};
         int64_t t0 = vcdc_clock_ms(), n = 0;

@@ -38,6 +38,11 @@ typedef struct snap_s {
                 int64_t *v;
                 size_t cnt, cap;
         } *dels;
+        /* And, by id, each one's latest (a tsearch() tree): an anchor of
+         * the scan deleted since may be back at the end (sink.h). The page
+         * thread asks it while the run's thread adds: under dels_lock. */
+        void *deleted;
+        pthread_mutex_t dels_lock;
         /* The offset of the last live change of the collection read in
          * each partition (pos - 1 at the start): OLD reflects everything
          * before pos once it has applied up to there, as it skips the
@@ -84,8 +89,8 @@ typedef struct page_s {
         chunk_t c;         /* the rows read (n and tag are the caller's) */
         char *before;      /* the cursor it was read from; NULL: the start */
         char *cursor;      /* after it; NULL: the scan is over */
-        uint64_t shift;    /* the bound on deletes it was read with */
-        int lost;          /* the scan lost its place (sink.h) */
+        int64_t *from;     /* the previous page's lw: "since" (sink.h) */
+        vcdc_sink_shift_t sh; /* what the scan was told, and said */
         int64_t *lw, *hw;  /* OLD's position before, the log end after */
         int rc;            /* 0, or -1 with err */
         char err[512];
@@ -93,10 +98,17 @@ typedef struct page_s {
         int running;
 } page_t;
 
-/** Starts reading the page at cursor (NULL: the start): OLD's position,
- *  the page, the log end. Returns 0, or -1 with errstr (nothing runs). */
-int snap_page_start(snap_t *s, page_t *pg, const char *cursor, uint64_t shift,
-                    char *errstr, size_t errstr_size);
+/** Starts reading the page at cursor (NULL: the start), read by the
+ *  previous page with OLD at from[]: OLD's position, the page, the log
+ *  end. Returns 0, or -1 with errstr (nothing runs). */
+int snap_page_start(snap_t *s, page_t *pg, const char *cursor,
+                    const int64_t *from, char *errstr, size_t errstr_size);
+
+/** 1 when the page may have skipped records, as the log read up to its
+ *  high watermark shows: it lost its place and stepped back by fewer
+ *  deletes than there were, or the record it was placed after was
+ *  deleted since. It must be read again. */
+int snap_page_misplaced(snap_t *s, const page_t *pg);
 
 /** Waits for the page: 0, or -1 with errstr. */
 int snap_page_wait(page_t *pg, char *errstr, size_t errstr_size);
@@ -132,6 +144,12 @@ int snap_read(snap_t *s, const int64_t *lw, const int64_t *to, chunk_t *c,
 /** How many live deletes of the collection the log holds in [from, to)
  *  (of those read: from s->pos at the start of the run on). */
 uint64_t snap_dels(const snap_t *s, const int64_t *from, const int64_t *to);
+
+/** 1 when the log (as read) holds a live delete of id at or past from[]. */
+int snap_deleted_since(snap_t *s, const char *id, const int64_t *from);
+
+/** Frees what the run noted of the deletes. */
+void snap_dels_free(snap_t *s);
 
 /** Writes c's rows that were not dropped as snapshot records, and waits
  *  for their acknowledgements. */

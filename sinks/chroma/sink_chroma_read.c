@@ -6,6 +6,7 @@
 #include "sink_chroma_state.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,19 +157,6 @@ static vcdc_sink_status_t relocate(vcdc_sink_t *sink, vcdc_chroma_cursor_t *cur,
         return VCDC_SINK_OK;
 }
 
-/*
- * A page of a scan. Chroma pages by offset in insertion order: an upsert
- * of an existing record keeps its place, a new one goes to the end, and a
- * delete moves every later record back by one, so an offset alone would
- * skip a record for each delete before it. The cursor also keeps the last
- * ids returned (sink_chroma_cursor.c): each page is read from a little
- * before the offset and starts right after the latest of them still
- * there; when more records went than the lookback covers, relocate()
- * finds it by ids. Only when every one of them was deleted does the scan
- * lose its place: it then goes back by shift, the caller's bound on the
- * deletes since (vcdc_sink_scan_shifted()), or by their number when that
- * is more or no bound was given, and says so.
- */
 vcdc_sink_status_t vcdc_chroma_op_exists(vcdc_sink_t *sink, int *existsp,
                                          char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
@@ -182,15 +170,70 @@ vcdc_sink_status_t vcdc_chroma_op_exists(vcdc_sink_t *sink, int *existsp,
         return VCDC_SINK_OK;
 }
 
+/* Drops the anchors sh says were deleted since. Returns how many. */
+static size_t drop_deleted(vcdc_chroma_cursor_t *cur,
+                           const vcdc_sink_shift_t *sh) {
+        size_t i, kept = 0, cnt = cur->anchor_cnt;
+
+        if (!sh || !sh->deleted)
+                return 0;
+        for (i = 0; i < cnt; i++) {
+                if (sh->deleted(cur->anchors[i], sh->opaque))
+                        free(cur->anchors[i]);
+                else
+                        cur->anchors[kept++] = cur->anchors[i];
+        }
+        cur->anchor_cnt = kept;
+        return cnt - kept;
+}
+
+/* None of the had anchors the cursor held is a guide: steps back. */
+static void lose_place(vcdc_sink_t *sink, vcdc_chroma_cursor_t *cur,
+                       size_t had, vcdc_sink_shift_t *sh) {
+        uint64_t shift = sh ? sh->deletes : 0, back;
+
+        back = had > shift ? had : shift;
+        if (shift)
+                VCDC_INFO("chroma",
+                          "%s: scan: the %zu records returned last were all "
+                          "deleted since; going back %" PRIu64
+                          ", the deletes since",
+                          sink->name, had, back);
+        else
+                VCDC_NOTICE("chroma",
+                            "%s: scan: the %zu records returned last were all "
+                            "deleted since; going back as many (a record "
+                            "may be missed or seen twice)",
+                            sink->name, had);
+        cur->offset = cur->offset > back ? cur->offset - back : 0;
+        vcdc_chroma_cursor_keep(cur, 0);
+        if (sh)
+                sh->lost = 1;
+}
+
+/*
+ * A page of a scan. Chroma pages by offset in insertion order: an upsert
+ * of an existing record keeps its place, a new one goes to the end, and a
+ * delete moves every later record back by one, so an offset alone would
+ * skip a record for each delete before it. The cursor also keeps the last
+ * ids returned (sink_chroma_cursor.c): each page is read from a little
+ * before the offset and starts right after the latest of them still
+ * there; when more records went than the lookback covers, relocate()
+ * finds it by ids. An anchor the caller says was deleted since is no
+ * guide: written again, it moved to the end, past records not read yet.
+ * With no anchor left the scan has lost its place: it goes back by the
+ * caller's bound on the deletes since (sh->deletes), or by the anchors'
+ * number when that is more or no bound was given, and says so.
+ */
 vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                                        size_t max, int with_vectors,
-                                       uint64_t shift, int *lostp,
+                                       vcdc_sink_shift_t *sh,
                                        vcdc_record_t *out, size_t *cntp,
                                        char *errstr, size_t errstr_size) {
         chroma_t *st = sink->state;
         vcdc_chroma_cursor_t cur = {0};
         vcdc_sink_status_t status = VCDC_SINK_OK;
-        size_t limit, back, skip, k, n = 0, i;
+        size_t limit, back, skip, k, n = 0, i, had;
         uint64_t start;
         char err[512], *body, *next;
         int attempt, found, got;
@@ -209,6 +252,9 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
         limit = get_limit(st, with_vectors);
         if (limit > max)
                 limit = max;
+        had = cur.anchor_cnt;
+        if (drop_deleted(&cur, sh) && !cur.anchor_cnt)
+                lose_place(sink, &cur, had, sh);
         for (attempt = 0;; attempt++) {
                 back = cur.anchor_cnt
                                ? cur.anchor_cnt + VCDC_CHROMA_SCAN_LOOKBACK
@@ -235,38 +281,24 @@ vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                 if (j >= 0) {
                         skip = (size_t)j + 1;
                         vcdc_chroma_cursor_keep(&cur, k + 1);
+                        if (sh && !(sh->anchor = strdup(cur.anchors[k]))) {
+                                status = vcdc_chroma_fail(
+                                        sink, VCDC_SINK_RETRIABLE, errstr,
+                                        errstr_size, "out of memory");
+                                goto out;
+                        }
                         break;
                 }
                 found = 0;
+                had = cur.anchor_cnt;
                 if (attempt < SCAN_ATTEMPTS &&
                     (status = relocate(sink, &cur, &found, errstr,
                                        errstr_size)) != VCDC_SINK_OK)
                         goto out;
                 if (!st->id[0])
                         goto done; /* the collection went away */
-                if (!found) {
-                        back = cur.anchor_cnt > shift ? cur.anchor_cnt
-                                                      : (size_t)shift;
-                        if (shift)
-                                VCDC_INFO("chroma",
-                                          "%s: scan: the %zu records "
-                                          "returned last were all deleted "
-                                          "since; going back %zu, the "
-                                          "deletes since",
-                                          sink->name, cur.anchor_cnt, back);
-                        else
-                                VCDC_NOTICE("chroma",
-                                            "%s: scan: the %zu records "
-                                            "returned last were all deleted "
-                                            "since; going back as many (a "
-                                            "record may be missed or seen "
-                                            "twice)",
-                                            sink->name, cur.anchor_cnt);
-                        cur.offset = cur.offset > back ? cur.offset - back : 0;
-                        vcdc_chroma_cursor_keep(&cur, 0);
-                        if (lostp)
-                                *lostp = 1;
-                }
+                if (!found)
+                        lose_place(sink, &cur, had, sh);
         }
         if (vcdc_chroma_scan_rows(st->js, skip, limit, out, &n, err,
                                   sizeof(err)) == -1) {

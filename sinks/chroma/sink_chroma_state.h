@@ -161,7 +161,7 @@ vcdc_sink_status_t vcdc_chroma_op_exists(vcdc_sink_t *sink, int *existsp,
                                          char *errstr, size_t errstr_size);
 vcdc_sink_status_t vcdc_chroma_op_scan(vcdc_sink_t *sink, char **cursorp,
                                        size_t max, int with_vectors,
-                                       uint64_t shift, int *lostp,
+                                       vcdc_sink_shift_t *sh,
                                        vcdc_record_t *out, size_t *cntp,
                                        char *errstr, size_t errstr_size);
 vcdc_sink_status_t vcdc_chroma_op_query(vcdc_sink_t *sink, const float *vector,

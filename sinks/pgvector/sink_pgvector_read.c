@@ -190,10 +190,10 @@ vcdc_sink_status_t vcdc_pgvector_op_exists(vcdc_sink_t *sink, int *existsp,
         return VCDC_SINK_OK;
 }
 
-/* Keyset pagination never loses its place: shift is not needed. */
+/* Keyset pagination never loses its place: sh is not needed. */
 vcdc_sink_status_t vcdc_pgvector_op_scan(vcdc_sink_t *sink, char **cursorp,
                                          size_t max, int with_vectors,
-                                         uint64_t shift, int *lostp,
+                                         vcdc_sink_shift_t *sh,
                                          vcdc_record_t *out, size_t *cntp,
                                          char *errstr, size_t errstr_size) {
         pgvector_t *pg = sink->state;
@@ -203,8 +203,7 @@ vcdc_sink_status_t vcdc_pgvector_op_scan(vcdc_sink_t *sink, char **cursorp,
         PGresult *res;
         int row, rows;
 
-        (void)shift;
-        (void)lostp;
+        (void)sh;
 
         *cntp = 0;
         if (!max)

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "record.h"
+#include "sink.h"
 
 #define MEMDB_TARGETS 4
 #define MEMDB_ROWS 320
@@ -147,7 +148,7 @@ int memdb_get_rows(const memdb_target_t *t, const char *const *ids,
 
 /** vcdc_sink_scan_shifted() over t, in insertion order (Chroma's). */
 int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
-                      int with_vectors, uint64_t shift, int *lostp,
+                      int with_vectors, vcdc_sink_shift_t *sh,
                       vcdc_record_t *out, size_t *cntp, char *errstr,
                       size_t errstr_size);
 

@@ -16,7 +16,8 @@
  *     still before the offset, and when every anchor is gone the scan has
  *     lost its place: it steps back by the caller's shift (or by the
  *     number of anchors when that is more) and says so (sink.h,
- *     vcdc_sink_scan_shifted). A faithful simplification of
+ *     vcdc_sink_scan_shifted). An anchor the caller says was deleted
+ *     since is no guide (written again, it moved to the end). A faithful simplification of
  *     sinks/chroma/sink_chroma_read.c: it looks for its anchors over the
  *     whole prefix at once, where Chroma walks back in windows.
  *   keyset (pgvector): ids in byte order after the last id returned.
@@ -159,13 +160,13 @@ static char *cursor_format(uint64_t off, const vcdc_record_t *page,
 }
 
 int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
-                      int with_vectors, uint64_t shift, int *lostp,
+                      int with_vectors, vcdc_sink_shift_t *sh,
                       vcdc_record_t *out, size_t *cntp, char *errstr,
                       size_t errstr_size) {
         char *anchors[ANCHORS_MAX], *cur = NULL, *next = NULL;
         const memdb_row_t **rows = NULL;
-        uint64_t off = 0, start = 0, back;
-        size_t acnt = 0, best = 0, n = 0, k, i;
+        uint64_t off = 0, start = 0, back, shift = sh ? sh->deletes : 0;
+        size_t acnt = 0, had, best = 0, n = 0, k, i;
         long row = -1;
         int r = -1;
 
@@ -182,7 +183,13 @@ int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
                 }
         }
         start = off;
-        if (acnt) {
+        had = acnt;
+        for (i = k = 0; sh && sh->deleted && i < had; i++)
+                if (!sh->deleted(anchors[i], sh->opaque))
+                        anchors[k++] = anchors[i];
+        if (sh && sh->deleted)
+                acnt = k;
+        if (had) {
                 /* The latest anchor before the offset wins, at its first
                  * row; a row at or past the offset moved there. */
                 for (i = 0; i < t->row_cnt && i < off; i++)
@@ -194,11 +201,16 @@ int memdb_scan_insert(const memdb_target_t *t, char **cursorp, size_t max,
                                 }
                 if (row >= 0) {
                         start = (uint64_t)row + 1;
+                        if (sh && !(sh->anchor = strdup(anchors[best]))) {
+                                snprintf(errstr, errstr_size,
+                                         "out of memory");
+                                goto out;
+                        }
                 } else {
-                        back = acnt > shift ? acnt : shift;
+                        back = had > shift ? had : shift;
                         start = off > back ? off - back : 0;
-                        if (lostp)
-                                *lostp = 1;
+                        if (sh)
+                                sh->lost = 1;
                 }
         }
         if (max && start < t->row_cnt) {

@@ -622,8 +622,9 @@ static vcdc_sink_status_t m_exists(vcdc_sink_t *sink, int *existsp,
 }
 
 static vcdc_sink_status_t m_scan(vcdc_sink_t *sink, char **cursorp,
-                                 size_t max, int with_vectors, uint64_t shift,
-                                 int *lostp, vcdc_record_t *out, size_t *cntp,
+                                 size_t max, int with_vectors,
+                                 vcdc_sink_shift_t *sh, vcdc_record_t *out,
+                                 size_t *cntp,
                                  char *errstr, size_t errstr_size) {
         msink_t *ms = sink->state;
         memdb_target_t *t = target_copy(ms);
@@ -638,8 +639,7 @@ static vcdc_sink_status_t m_scan(vcdc_sink_t *sink, char **cursorp,
         r = ms->scan_key ? memdb_scan_key(t, cursorp, max, with_vectors, out,
                                           cntp, err, sizeof(err))
                          : memdb_scan_insert(t, cursorp, max, with_vectors,
-                                             shift, lostp, out, cntp, err,
-                                             sizeof(err));
+                                             sh, out, cntp, err, sizeof(err));
         free(t);
         if (r)
                 return violation(ms, errstr, errstr_size, "scan: %s", err);
