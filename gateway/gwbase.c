@@ -42,6 +42,23 @@ static int pending_ready(vcdc_gw_data_t *d, gw_cstate_t *cs,
         return rc;
 }
 
+int gw_wait_round(const vcdc_gw_data_t *d, int64_t deadline,
+                  vcdc_route_side_t side, const char *what,
+                  const char *errstr, vcdc_gw_resp_t *resp) {
+        if (vcdc_clock_ms() > deadline) {
+                vcdc_gw_resp_error(resp, 503, NULL,
+                                   "%s on the serving side (%s) after %d "
+                                   "ms%s%s",
+                                   what, vcdc_route_side_name(side),
+                                   d->applied_timeout_ms, *errstr ? ": " : "",
+                                   errstr);
+                resp->retry_after = 1;
+                return -1;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+        return 0;
+}
+
 int gw_lock_ready(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
                   vcdc_gw_resp_t *resp) {
         int64_t deadline = vcdc_clock_ms() + d->applied_timeout_ms;
@@ -52,19 +69,11 @@ int gw_lock_ready(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
                 if (pending_ready(d, cs, side, errstr, sizeof(errstr)) == 1)
                         return 0;
                 pthread_mutex_unlock(&cs->lock);
-                if (vcdc_clock_ms() > deadline) {
-                        vcdc_gw_resp_error(
-                                resp, 503, NULL,
-                                "the serving side (%s) has not yet applied "
-                                "this gateway's earlier writes of the "
-                                "collection after %d ms%s%s",
-                                vcdc_route_side_name(side),
-                                d->applied_timeout_ms, *errstr ? ": " : "",
-                                errstr);
-                        resp->retry_after = 1;
+                if (gw_wait_round(d, deadline, side,
+                                  "this gateway's earlier writes of the "
+                                  "collection are not yet applied",
+                                  errstr, resp) == -1)
                         return -1;
-                }
-                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
         }
 }
 

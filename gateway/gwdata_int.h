@@ -157,6 +157,13 @@ int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
 /*
  * The base of a write (gwbase.c).
  */
+/** One round of a wait for side that ends at deadline (a wall of
+ *  vcdc.gateway.applied.timeout.ms): past it, -1 with resp filled (503
+ *  "<what> on the serving side (SIDE) after N ms[: errstr]", Retry-After
+ *  1); else it sleeps 10 ms and returns 0. */
+int gw_wait_round(const vcdc_gw_data_t *d, int64_t deadline,
+                  vcdc_route_side_t side, const char *what,
+                  const char *errstr, vcdc_gw_resp_t *resp);
 /** Takes cs->lock once side may be read for ids this instance has no
  *  pending record of (the pending records synced with side's applied
  *  offsets when due), polling every 10 ms up to

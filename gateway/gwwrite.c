@@ -256,19 +256,11 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 free(offs);
                 if (done == 1)
                         return 0;
-                if (vcdc_clock_ms() > deadline) {
-                        vcdc_gw_resp_error(
-                                resp, 503, NULL,
-                                "the write is durable in the log but not yet "
-                                "visible on the serving side (%s) after %d "
-                                "ms%s%s",
-                                vcdc_route_side_name(side),
-                                d->applied_timeout_ms, *errstr ? ": " : "",
-                                errstr);
-                        resp->retry_after = 1;
+                if (gw_wait_round(d, deadline, side,
+                                  "the write is durable in the log but not "
+                                  "yet visible",
+                                  errstr, resp) == -1)
                         return -1;
-                }
-                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
         }
 }
 
