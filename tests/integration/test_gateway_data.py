@@ -26,7 +26,7 @@ import time
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from consumer_helpers import Stack, unique  # noqa: E402
+from consumer_helpers import Stack, Threads, in_threads, unique  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GATEWAY = REPO / "bin" / "vcdc-gateway"
@@ -280,20 +280,17 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
     assert_same(reads(gcol), theirs)
     assert theirs["count"] == 7
 
-    # Reads go on through the switch; none may fail.
-    failures, stop = [], threading.Event()
+    # Reads go on through the switch; none may fail (the first failure
+    # is raised again by join()).
+    stop = threading.Event()
 
     def reader():
         c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
             name, embedding_function=None)
         while not stop.is_set():
-            try:
-                assert c.count() == theirs["count"]
-                c.query(query_embeddings=[vec(1)], n_results=2)
-            except Exception as e:  # noqa: BLE001 - any failure counts
-                failures.append(repr(e))
-    t = threading.Thread(target=reader)
-    t.start()
+            assert c.count() == theirs["count"]
+            c.query(query_embeddings=[vec(1)], n_results=2)
+    readers = Threads(reader, [()])
     try:
         cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
                        "--to", "new", "--old", env.stack.chroma_url(name),
@@ -309,8 +306,7 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
         time.sleep(0.3)  # reads keep going across the switch
     finally:
         stop.set()
-        t.join()
-    assert failures == []
+        readers.join()
 
     # pgvector answers the same script.
     assert_same(reads(gcol), theirs)
@@ -398,22 +394,13 @@ def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
     col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
     col.add(ids=["x"], embeddings=[[1, 2, 3]], metadatas=[{"base": 0}],
             documents=["kept"])
-    errors = []
 
     def worker(w):
         c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
             name, embedding_function=None)
         for i in range(5):
-            try:
-                c.update(ids=["x"], metadatas=[{"w%d_%d" % (w, i): i}])
-            except Exception as e:  # noqa: BLE001 - counted below
-                errors.append(repr(e))
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
+            c.update(ids=["x"], metadatas=[{"w%d_%d" % (w, i): i}])
+    in_threads(worker, [(w,) for w in range(8)])  # raises a failed update
     want = {"base": 0, **{"w%d_%d" % (w, i): i for w in range(8)
                           for i in range(5)}}
     got = col.get(ids=["x"], include=["metadatas", "documents"])
@@ -488,22 +475,13 @@ def test_ack_log_concurrent_partial_updates_lose_nothing(env, bound):
     col.add(ids=ids, embeddings=[[1, 2, 3], [2, 3, 4], [3, 4, 5]],
             metadatas=[{"base": k} for k in range(3)],
             documents=["kept %s" % i for i in ids])
-    errors = []
 
     def worker(w):
         c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
             name, embedding_function=None)
         for i in range(6):
-            try:
-                c.update(ids=ids, metadatas=[{"w%d_%d" % (w, i): i}] * 3)
-            except Exception as e:  # noqa: BLE001 - counted below
-                errors.append(repr(e))
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
+            c.update(ids=ids, metadatas=[{"w%d_%d" % (w, i): i}] * 3)
+    in_threads(worker, [(w,) for w in range(8)])  # raises a failed update
     keys = {"w%d_%d" % (w, i): i for w in range(8) for i in range(6)}
     want = {i: ({"base": k, **keys}, "kept %s" % i)
             for k, i in enumerate(ids)}
@@ -551,7 +529,7 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
     ids = ["p", "q"]
     col.add(ids=ids, embeddings=[[1, 2, 3], [3, 2, 1]],
             metadatas=[{"base": 0}, {"base": 1}], documents=["d", "e"])
-    acked, errors, stop = [], [], threading.Event()
+    acked, stop = [], threading.Event()
 
     def worker(w):
         c = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
@@ -559,15 +537,10 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
         i = 0
         while not stop.is_set():
             key = "w%d_%d" % (w, i)
-            try:
-                c.update(ids=ids, metadatas=[{key: i}] * 2)
-                acked.append(key)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(repr(e))
+            c.update(ids=ids, metadatas=[{key: i}] * 2)
+            acked.append(key)
             i += 1
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
+    workers = Threads(worker, [(w,) for w in range(4)])
     try:
         wait_for(lambda: len(acked) >= 20, "some updates", 30)
         cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
@@ -592,9 +565,7 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
         wait_for(lambda: len(acked) >= n + 20, "updates read on OLD", 30)
     finally:
         stop.set()
-        for t in threads:
-            t.join(60)
-    assert errors == []
+        workers.join(60)  # raises a failed update
     keys = {k: int(k.split("_")[1]) for k in acked}
     want = {i: ({"base": k, **keys}, d)
             for k, (i, d) in enumerate(zip(ids, ["d", "e"]))}
@@ -711,15 +682,14 @@ def test_sigkill_loses_no_acknowledged_write(env):
                 return
             acked.extend(ids)
             i += 20
-    t = threading.Thread(target=writer)
-    t.start()
+    writers = Threads(writer, [()])
     wait_for(lambda: len(acked) >= 200 or errors,
              "some acknowledged writes", 90)
     assert not errors
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     stop.set()
-    t.join(30)
+    writers.join(30)
     direct = chromadb.HttpClient(host=env.stack.chroma_host,
                                  port=env.stack.chroma_port)
     dcol = direct.get_collection(name, embedding_function=None)
