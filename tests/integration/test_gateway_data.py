@@ -14,135 +14,22 @@ part of the whole answer. The data has no ties among query distances.
 """
 import json
 import os
-import pathlib
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from consumer_helpers import Stack, Threads, in_threads, unique  # noqa: E402
+from conftest import GATEWAY_BIN, REPO, create_collection
+from consumer_helpers import Threads, in_threads, unique, wait_for
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-GATEWAY = REPO / "bin" / "vcdc-gateway"
-CONSUMER = REPO / "bin" / "vcdc-consumer"
-VCDC = REPO / "bin" / "vcdc"
 TOL = 1e-5
 
 chromadb = pytest.importorskip("chromadb")
-pytestmark = pytest.mark.skipif(not GATEWAY.exists(),
+pytestmark = pytest.mark.skipif(not GATEWAY_BIN.exists(),
                                 reason="bin/vcdc-gateway is not built")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
-class Env:
-    """A topic, OLD and NEW consumers per collection, and gateways."""
-
-    def __init__(self, tmp_path):
-        from confluent_kafka.admin import AdminClient, NewTopic
-
-        self.stack = Stack()
-        self.tmp = tmp_path
-        self.topic = unique("gwdata")
-        self.procs = []
-        admin = AdminClient({"bootstrap.servers": self.stack.brokers})
-        for f in admin.create_topics([NewTopic(
-                self.topic, 3, 1,
-                config={"cleanup.policy": "compact"})]).values():
-            f.result(30)
-        self.old_base = "chroma://%s:%d" % (self.stack.chroma_host,
-                                            self.stack.chroma_port)
-        self.new_base = "pgvector://postgres@%s:%d/postgres" % (
-            self.stack.pg_host, self.stack.pg_port)
-
-    def spawn(self, name, args):
-        log = open(self.tmp / (name + ".log"), "w")
-        p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=log)
-        self.procs.append((p, log))
-        return p
-
-    def consumers(self, coll):
-        """OLD (Chroma) and NEW (pgvector) consumers of collection coll."""
-        for side, url in (("old", self.stack.chroma_url(coll)),
-                          ("new", self.stack.pgvector_url(coll))):
-            self.spawn("consumer-%s-%s" % (side, coll),
-                       [CONSUMER, "-b", self.stack.brokers, "-t", self.topic,
-                        "-G", self.group(side, coll), "--sink", url,
-                        "--collection", coll, "--from-beginning",
-                        "--metric", "cosine",
-                        # Chroma's offsets are recorded apart, once per
-                        # interval: --ack applied waits for them.
-                        "-X", "vcdc.commit.interval.ms=50"])
-
-    def group(self, side, coll):
-        return "%s.%s.%s" % (self.topic, side, coll)
-
-    def gateway(self, *args):
-        port = free_port()
-        name = "gateway-%d" % port
-        p = self.spawn(name, [GATEWAY, "--listen", "127.0.0.1:%d" % port,
-                              "-b", self.stack.brokers, "-t", self.topic,
-                              "--old", self.old_base, "--new", self.new_base,
-                              "-v", *args])
-
-        def up():
-            if p.poll() is not None:
-                raise AssertionError("gateway exited: " + self.log(name))
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, "the gateway")
-        return port, p, name
-
-    def log(self, name):
-        return (self.tmp / (name + ".log")).read_text()
-
-    def vcdc(self, *args):
-        return subprocess.run([str(VCDC), *map(str, args)],
-                              capture_output=True, text=True, timeout=120,
-                              env={**os.environ,
-                                   "VCDC_BROKERS": self.stack.brokers})
-
-    def close(self):
-        for p, log in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p, log in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            log.close()
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
-    yield e
-    e.close()
 
 
 # ------------------------------------------------------- the application
@@ -250,12 +137,6 @@ def assert_same(ours, theirs):
             assert ours[key] == theirs[key], (key, ours[key], theirs[key])
 
 
-def create(client, name):
-    return client.get_or_create_collection(
-        name, configuration={"hnsw": {"space": "cosine"}},
-        metadata={"app": "test"}, embedding_function=None)
-
-
 # ------------------------------------------------------------------ tests
 
 
@@ -268,7 +149,8 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
     direct = chromadb.HttpClient(host=env.stack.chroma_host,
                                  port=env.stack.chroma_port)
     ref_name = name + "_ref"
-    gcol, dcol = create(gw, name), create(direct, ref_name)
+    gcol = create_collection(gw, name)
+    dcol = create_collection(direct, ref_name)
     assert gcol.name == name and gcol.metadata == {"app": "test"}
     assert gw.get_collection(name).id == gcol.id
     assert name in [c.name for c in gw.list_collections()]
@@ -301,7 +183,7 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
         assert cut.returncode == 0, cut.stdout + cut.stderr
         t0 = time.monotonic()
         wait_for(lambda: "reads go to new" in env.log(gwname),
-                 "the gateway to follow the cut-over", 5)
+                 5, "the gateway to follow the cut-over")
         assert time.monotonic() - t0 < 1.5
         time.sleep(0.3)  # reads keep going across the switch
     finally:
@@ -320,7 +202,7 @@ def test_python_client_same_as_chroma_then_cutover_and_rollback(env):
     # The gateway looks at the route when a request comes.
     wait_for(lambda: gcol.count() >= 0 and
              "reads go to old" in env.log(gwname),
-             "the gateway to follow the rollback", 5)
+             5, "the gateway to follow the rollback")
     assert_same(reads(gcol), theirs)
     # The audit records the switches the gateway saw.
     routes = [(x["path"], x["collection"]) for x in
@@ -344,7 +226,7 @@ def test_errors_and_ack_log(env):
     audit = env.tmp / "audit.jsonl"
     port, _, _ = env.gateway("--ack", "log", "--audit", audit)
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
-    col = create(gw, name)
+    col = create_collection(gw, name)
     with pytest.raises(chromadb.errors.NotFoundError):
         gw.get_collection("no_such_collection")
     with pytest.raises(chromadb.errors.ChromaError):
@@ -353,7 +235,7 @@ def test_errors_and_ack_log(env):
         gw.delete_collection(name)
     col.add(ids=["a", "b"], embeddings=[[1, 0, 0], [0, 1, 0]])
     # --ack log: acknowledged by Kafka; visible once the consumer applied.
-    wait_for(lambda: col.count() == 2, "the add to be applied")
+    wait_for(lambda: col.count() == 2, 30, "the add to be applied")
     with pytest.raises(chromadb.errors.InvalidArgumentError):
         col.add(ids=["c"], embeddings=[[1, 0]])  # wrong dimension
     col.modify(metadata={"v": 2})
@@ -374,14 +256,14 @@ def test_without_consumer_the_write_is_durable_but_503(env):
     name = unique("gwslow").replace("-", "_")
     port, _, _ = env.gateway("-X", "vcdc.gateway.applied.timeout.ms=1500")
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
-    col = create(gw, name)
+    col = create_collection(gw, name)
     t0 = time.monotonic()
     with pytest.raises(chromadb.errors.ChromaError,
                        match="durable in the log but not yet visible"):
         col.add(ids=["x"], embeddings=[[1, 2, 3]])
     assert time.monotonic() - t0 < 10
     env.consumers(name)
-    wait_for(lambda: col.count() == 1, "the late consumer to apply it")
+    wait_for(lambda: col.count() == 1, 30, "the late consumer to apply it")
 
 
 def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
@@ -391,7 +273,8 @@ def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
     name = unique("gwconc").replace("-", "_")
     env.consumers(name)
     port, _, _ = env.gateway("--threads", "8")
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     col.add(ids=["x"], embeddings=[[1, 2, 3]], metadatas=[{"base": 0}],
             documents=["kept"])
 
@@ -415,7 +298,7 @@ def test_concurrent_partial_updates_of_one_id_lose_nothing(env):
                             ("x",))
                 row = cur.fetchone()
                 return row is not None and row[0] == want
-        wait_for(pg_has_all, "pgvector to hold every key", 30)
+        wait_for(pg_has_all, 30, "pgvector to hold every key")
 
 
 def both_sides_hold(env, name, want, timeout=60):
@@ -435,7 +318,7 @@ def both_sides_hold(env, name, want, timeout=60):
                           zip(g["ids"], g["metadatas"], g["documents"])}
         return last["chroma"] == want
     try:
-        wait_for(chroma_ok, "Chroma to hold every write", timeout)
+        wait_for(chroma_ok, timeout, "Chroma to hold every write")
     except AssertionError:
         raise AssertionError("Chroma holds %r, want %r" %
                              (last.get("chroma"), want))
@@ -446,7 +329,7 @@ def both_sides_hold(env, name, want, timeout=60):
                 last["pg"] = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
             return last["pg"] == want
         try:
-            wait_for(pg_ok, "pgvector to hold every write", timeout)
+            wait_for(pg_ok, timeout, "pgvector to hold every write")
         except AssertionError:
             raise AssertionError("pgvector holds %r, want %r" %
                                  (last.get("pg"), want))
@@ -470,7 +353,8 @@ def test_ack_log_concurrent_partial_updates_lose_nothing(env, bound):
     name = unique("gwlogconc").replace("-", "_")
     env.consumers(name)
     port, _, _ = env.gateway("--ack", "log", "--threads", "8", *bound)
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     ids = ["x", "y", "z"]
     col.add(ids=ids, embeddings=[[1, 2, 3], [2, 3, 4], [3, 4, 5]],
             metadatas=[{"base": k} for k in range(3)],
@@ -498,7 +382,8 @@ def test_ack_log_write_after_write_in_flight(env, bound):
     name = unique("gwlogseq").replace("-", "_")
     env.consumers(name)
     port, _, _ = env.gateway("--ack", "log", *bound)
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     want = {}
     for r in range(5):
         a, b, c = "a%d" % r, "b%d" % r, "c%d" % r
@@ -525,7 +410,8 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
     name = unique("gwlogcut").replace("-", "_")
     env.consumers(name)
     port, _, gwname = env.gateway("--ack", "log", "--threads", "8")
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     ids = ["p", "q"]
     col.add(ids=ids, embeddings=[[1, 2, 3], [3, 2, 1]],
             metadatas=[{"base": 0}, {"base": 1}], documents=["d", "e"])
@@ -542,7 +428,7 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
             i += 1
     workers = Threads(worker, [(w,) for w in range(4)])
     try:
-        wait_for(lambda: len(acked) >= 20, "some updates", 30)
+        wait_for(lambda: len(acked) >= 20, 30, "some updates")
         cut = env.vcdc("cutover", "-t", env.topic, "--collection", name,
                        "--to", "new", "--old", env.stack.chroma_url(name),
                        "--new", env.stack.pgvector_url(name),
@@ -554,15 +440,15 @@ def test_ack_log_updates_through_cutover_and_rollback(env):
                        "--window", "1", "--force")
         assert cut.returncode == 0, cut.stdout + cut.stderr
         wait_for(lambda: "reads go to new" in env.log(gwname),
-                 "the gateway to follow the cut-over", 5)
+                 5, "the gateway to follow the cut-over")
         n = len(acked)
-        wait_for(lambda: len(acked) >= n + 20, "updates read on NEW", 30)
+        wait_for(lambda: len(acked) >= n + 20, 30, "updates read on NEW")
         rb = env.vcdc("rollback", "--collection", name)
         assert rb.returncode == 0, rb.stdout + rb.stderr
         wait_for(lambda: "reads go to old" in env.log(gwname),
-                 "the gateway to follow the rollback", 5)
+                 5, "the gateway to follow the rollback")
         n = len(acked)
-        wait_for(lambda: len(acked) >= n + 20, "updates read on OLD", 30)
+        wait_for(lambda: len(acked) >= n + 20, 30, "updates read on OLD")
     finally:
         stop.set()
         workers.join(60)  # raises a failed update
@@ -630,7 +516,7 @@ def goes_through(call, what, timeout=90):
             return call() is not False
         except chromadb.errors.ChromaError:
             return False
-    wait_for(attempt, what, timeout)
+    wait_for(attempt, timeout, what)
 
 
 @pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
@@ -643,7 +529,7 @@ def test_broker_down_gives_503_then_recovers(env):
     env.consumers(name)
     port, _, _ = env.gateway("-X", "message.timeout.ms=3000")
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
-    col = create(gw, name)
+    col = create_collection(gw, name)
     col.add(ids=["a"], embeddings=[[1, 0, 0]])
     env.stack.stop_one("kafka")
     try:
@@ -667,7 +553,8 @@ def test_sigkill_loses_no_acknowledged_write(env):
     name = unique("gwkill").replace("-", "_")
     env.consumers(name)
     port, proc, _ = env.gateway("--ack", "log")
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     acked, errors, stop = [], [], threading.Event()
 
     def writer():
@@ -684,7 +571,7 @@ def test_sigkill_loses_no_acknowledged_write(env):
             i += 20
     writers = Threads(writer, [()])
     wait_for(lambda: len(acked) >= 200 or errors,
-             "some acknowledged writes", 90)
+             90, "some acknowledged writes")
     assert not errors
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -694,7 +581,7 @@ def test_sigkill_loses_no_acknowledged_write(env):
                                  port=env.stack.chroma_port)
     dcol = direct.get_collection(name, embedding_function=None)
     wait_for(lambda: set(acked) <= set(dcol.get(include=[])["ids"]),
-             "every acknowledged id in Chroma", 60)
+             60, "every acknowledged id in Chroma")
     import psycopg2
 
     with psycopg2.connect(env.stack.pg_conninfo) as conn:
@@ -702,7 +589,7 @@ def test_sigkill_loses_no_acknowledged_write(env):
             with conn.cursor() as cur:
                 cur.execute('SELECT id FROM "%s"' % name)
                 return set(acked) <= {r[0] for r in cur.fetchall()}
-        wait_for(in_pg, "every acknowledged id in pgvector", 60)
+        wait_for(in_pg, 60, "every acknowledged id in pgvector")
 
 
 @pytest.mark.skipif(not os.environ.get("VCDC_STACK_DIR"),
@@ -715,7 +602,7 @@ def test_serving_database_down_gives_503_then_recovers(env):
     env.consumers(name)
     port, proc, _ = env.gateway("-X", "vcdc.gateway.applied.timeout.ms=3000")
     gw = chromadb.HttpClient(host="127.0.0.1", port=port)
-    col = create(gw, name)
+    col = create_collection(gw, name)
     col.add(ids=["a"], embeddings=[[1, 0, 0]])
     env.stack.stop_one("chroma")
     try:
@@ -752,7 +639,7 @@ def cut_over(env, name, col, gwname):
     assert run.returncode == 0, run.stdout + run.stderr
     wait_for(lambda: col.count() >= 0 and
              "reads go to new" in env.log(gwname),
-             "the gateway to follow the cut-over", 10)
+             10, "the gateway to follow the cut-over")
 
 
 def raw_count(port, col):
@@ -779,7 +666,7 @@ def same_in_both(env, name, want, timeout=90):
         port=env.stack.chroma_port).get_collection(name,
                                                    embedding_function=None)
     wait_for(lambda: set(want) == set(dcol.get(include=[])["ids"]),
-             "Chroma to hold the acknowledged ids", timeout)
+             timeout, "Chroma to hold the acknowledged ids")
 
     def in_pg():
         try:
@@ -790,7 +677,7 @@ def same_in_both(env, name, want, timeout=90):
                     return set(want) == {r[0] for r in cur.fetchall()}
         except psycopg2.Error:
             return False
-    wait_for(in_pg, "pgvector to hold the acknowledged ids", timeout)
+    wait_for(in_pg, timeout, "pgvector to hold the acknowledged ids")
     v = env.vcdc("verify", "--old", env.stack.chroma_url(name),
                  "--new", env.stack.pgvector_url(name))
     assert v.returncode == 0, v.stdout + v.stderr
@@ -809,7 +696,8 @@ def test_serving_pgvector_down_after_cutover_gives_503_then_recovers(env):
     name = unique("gwpgdown").replace("-", "_")
     env.consumers(name)
     port, proc, gwname = env.gateway("--ack", "log")
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     acked = ["a%02d" % i for i in range(10)]
     col.add(ids=acked, embeddings=[[1.0, i * 0.1, 0.5] for i in range(10)])
     same_in_both(env, name, acked)
@@ -833,7 +721,7 @@ def test_serving_pgvector_down_after_cutover_gives_503_then_recovers(env):
     goes_through(lambda: col.upsert(ids=["c"], embeddings=[[0, 0, 1]]),
                  "a write after pgvector came back")
     acked.append("c")
-    wait_for(lambda: col.count() == len(acked), "pgvector's reads back", 30)
+    wait_for(lambda: col.count() == len(acked), 30, "pgvector's reads back")
     assert sorted(col.get()["ids"]) == sorted(acked)
     same_in_both(env, name, acked)
 
@@ -850,7 +738,8 @@ def test_non_serving_database_down_changes_nothing_then_catches_up(env,
     name = unique("gwside").replace("-", "_")
     env.consumers(name)
     port, proc, gwname = env.gateway("--ack", "log")
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     acked = ["a%02d" % i for i in range(10)]
     col.add(ids=acked, embeddings=[[1.0, i * 0.1, 0.5] for i in range(10)])
     same_in_both(env, name, acked)
@@ -868,7 +757,7 @@ def test_non_serving_database_down_changes_nothing_then_catches_up(env,
         acked.remove("a01")
         # The serving side reads its writes (once applied: --ack log).
         wait_for(lambda: col.count() == len(acked),
-                 "the serving side to apply the writes", 30)
+                 30, "the serving side to apply the writes")
         got = col.get(ids=["a00", "a01"], include=["metadatas"])
         assert got["ids"] == ["a00"] and got["metadatas"] == [
             {"during": True}]
