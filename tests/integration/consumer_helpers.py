@@ -130,8 +130,8 @@ class Threads:
         running = sum(t.is_alive() for t in self.threads)
         if running:
             raise AssertionError("%d of %d threads still running after "
-                                 "%.0f s" % (running, len(self.threads),
-                                             timeout))
+                                 "%g s" % (running, len(self.threads),
+                                           timeout))
         if self.raised:
             raise self.raised[0]
         return self.results
