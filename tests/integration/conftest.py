@@ -3,9 +3,13 @@
 The stack's env (scripts/stack.sh up DIR writes DIR/env; with-stack.sh
 exports it) names the broker in VCDC_BROKERS. Tests that need Kafka take the
 `brokers` fixture and are skipped, with the reason, when it is unset.
+The gateway's tests take `env` (a GatewayEnv: a topic, consumers,
+gateways) and create their collections with create_collection.
 """
 
 import os
+import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -253,3 +257,118 @@ def consume_topic(brokers):
 
     return consume
 
+
+# ------------------------------------------------------------- the gateway
+
+GATEWAY_BIN = REPO / "bin" / "vcdc-gateway"
+VCDC_BIN = REPO / "bin" / "vcdc"
+
+
+class GatewayEnv:
+    """For the gateway's tests: a topic, OLD and NEW consumers per
+    collection, and gateways."""
+
+    def __init__(self, tmp_path):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        from consumer_helpers import Stack, unique
+
+        self.stack = Stack()
+        self.tmp = tmp_path
+        self.topic = unique("gwdata")
+        self.procs = []
+        admin = AdminClient({"bootstrap.servers": self.stack.brokers})
+        for f in admin.create_topics([NewTopic(
+                self.topic, 3, 1,
+                config={"cleanup.policy": "compact"})]).values():
+            f.result(30)
+        self.old_base = "chroma://%s:%d" % (self.stack.chroma_host,
+                                            self.stack.chroma_port)
+        self.new_base = "pgvector://postgres@%s:%d/postgres" % (
+            self.stack.pg_host, self.stack.pg_port)
+
+    def spawn(self, name, args):
+        log = open(self.tmp / (name + ".log"), "w")
+        p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=log)
+        self.procs.append((p, log))
+        return p
+
+    def consumers(self, coll):
+        """OLD (Chroma) and NEW (pgvector) consumers of collection coll."""
+        from consumer_helpers import CONSUMER_BIN
+
+        for side, url in (("old", self.stack.chroma_url(coll)),
+                          ("new", self.stack.pgvector_url(coll))):
+            self.spawn("consumer-%s-%s" % (side, coll),
+                       [CONSUMER_BIN, "-b", self.stack.brokers,
+                        "-t", self.topic, "-G", self.group(side, coll),
+                        "--sink", url, "--collection", coll,
+                        "--from-beginning",
+                        "--metric", "cosine",
+                        # Chroma's offsets are recorded apart, once per
+                        # interval: --ack applied waits for them.
+                        "-X", "vcdc.commit.interval.ms=50"])
+
+    def group(self, side, coll):
+        return "%s.%s.%s" % (self.topic, side, coll)
+
+    def gateway(self, *args):
+        """A gateway on a port of its own with args: (port, process,
+        name of its log)."""
+        from consumer_helpers import free_port, wait_for
+
+        port = free_port()
+        name = "gateway-%d" % port
+        p = self.spawn(name, [GATEWAY_BIN, "--listen", "127.0.0.1:%d" % port,
+                              "-b", self.stack.brokers, "-t", self.topic,
+                              "--old", self.old_base, "--new", self.new_base,
+                              "-v", *args])
+
+        def up():
+            if p.poll() is not None:
+                raise AssertionError("gateway exited: " + self.log(name))
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 30, "the gateway")
+        return port, p, name
+
+    def log(self, name):
+        return (self.tmp / (name + ".log")).read_text()
+
+    def vcdc(self, *args):
+        return subprocess.run([str(VCDC_BIN), *map(str, args)],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ,
+                                   "VCDC_BROKERS": self.stack.brokers})
+
+    def close(self):
+        for p, log in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p, log in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            log.close()
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A GatewayEnv; its processes are stopped at the end of the test."""
+    e = GatewayEnv(tmp_path)
+    yield e
+    e.close()
+
+
+def create_collection(client, name):
+    """name through client (a chromadb client, of a gateway or of Chroma
+    itself), created if missing: cosine space, metadata {"app": "test"},
+    no embedding function (the tests bring their embeddings)."""
+    return client.get_or_create_collection(
+        name, configuration={"hnsw": {"space": "cosine"}},
+        metadata={"app": "test"}, embedding_function=None)

@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -97,6 +98,49 @@ def wait_for(cond, timeout, what, interval=0.05):
             raise AssertionError("timed out after %.0f s waiting for %s"
                                  % (timeout, what))
         time.sleep(interval)
+
+
+class Threads:
+    """fn(*args) in a thread of its own for each args of args_list, all
+    started at once; join() waits for them. For work a test does while
+    the threads run (they stop on an event the test sets)."""
+
+    def __init__(self, fn, args_list):
+        self.results = [None] * len(args_list)
+        self.raised = []  # in the order they were raised
+
+        def run(k, args):
+            try:
+                self.results[k] = fn(*args)
+            except BaseException as e:  # noqa: BLE001 - raised in join()
+                self.raised.append(e)
+        self.threads = [threading.Thread(target=run, args=(k, tuple(a)),
+                                         daemon=True)
+                        for k, a in enumerate(args_list)]
+        for t in self.threads:
+            t.start()
+
+    def join(self, timeout=120):
+        """The results, in args_list's order. The first exception a
+        thread raised is raised again here; a thread still running after
+        timeout seconds fails the test."""
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        running = sum(t.is_alive() for t in self.threads)
+        if running:
+            raise AssertionError("%d of %d threads still running after "
+                                 "%g s" % (running, len(self.threads),
+                                           timeout))
+        if self.raised:
+            raise self.raised[0]
+        return self.results
+
+
+def in_threads(fn, args_list, timeout=120):
+    """Runs fn(*args) for each args of args_list, each in a thread, all
+    at once, and returns their results (Threads.join)."""
+    return Threads(fn, args_list).join(timeout)
 
 
 def run_bounded(args, timeout):

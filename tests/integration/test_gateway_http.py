@@ -7,7 +7,7 @@ request in flight.
 
 The gateway needs Kafka at start (its topic, the control topic): every
 test here needs the stack's broker; the data routes are
-test_gateway_data.py's.
+test_gateway_data.py's and test_gateway_faults.py's.
 """
 
 import json

@@ -16,32 +16,21 @@ latency per side, errors and drops.
 import http.server
 import json
 import math
-import pathlib
 import random
 import re
-import sys
 import threading
 import time
 import urllib.request
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from consumer_helpers import Pg, unique  # noqa: E402
-from test_gateway_data import (CONSUMER, Env, create, free_port,  # noqa: E402
-                               wait_for)
+from conftest import create_collection
+from consumer_helpers import CONSUMER_BIN, Pg, free_port, unique, wait_for
 
 chromadb = pytest.importorskip("chromadb")
 
 N = 60
 DIM = 8
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
-    yield e
-    e.close()
 
 
 def records(seed=7):
@@ -73,7 +62,7 @@ def gateway_with_metrics(env, rate, *args):
     mport = free_port()
     port, _, name = env.gateway("--shadow-rate", str(rate),
                                 "--metrics-port", str(mport), *args)
-    wait_for(lambda: _answers(mport), "the metrics endpoint")
+    wait_for(lambda: _answers(mport), 30, "the metrics endpoint")
     return port, mport, name
 
 
@@ -92,19 +81,20 @@ def load(env, port, name, consumers_new=True):
         env.consumers(name)
     else:
         env.spawn("consumer-old-" + name,
-                  [CONSUMER, "-b", env.stack.brokers, "-t", env.topic,
+                  [CONSUMER_BIN, "-b", env.stack.brokers, "-t", env.topic,
                    "-G", env.group("old", name),
                    "--sink", env.stack.chroma_url(name),
                    "--collection", name, "--from-beginning",
                    "--metric", "cosine", "-X", "vcdc.commit.interval.ms=50"])
-    col = create(chromadb.HttpClient(host="127.0.0.1", port=port), name)
+    col = create_collection(
+        chromadb.HttpClient(host="127.0.0.1", port=port), name)
     col.add(ids=["r%03d" % i for i in range(N)], embeddings=records(),
             metadatas=[{"i": i} for i in range(N)])
     assert col.count() == N
     if consumers_new:
         pg = Pg(env.stack)
-        wait_for(lambda: pg.count(name) == N, "pgvector to hold every record",
-                 60)
+        wait_for(lambda: pg.count(name) == N, 60,
+                 "pgvector to hold every record")
     return col
 
 
@@ -138,7 +128,7 @@ def test_same_data_high_overlap_and_sampling(env):
     run_queries(col, queries(nq))
     wait_for(lambda: series(mport).get(
         "vcdc_gateway_shadow_queries_total") == nq,
-        "the shadow to compare every query", 30)
+        30, "the shadow to compare every query")
     m = series(mport)
     assert m["vcdc_gateway_shadow_sampled_total"] == nq
     assert m["vcdc_gateway_shadow_dropped_total"] == 0
@@ -185,7 +175,7 @@ def test_same_data_high_overlap_and_sampling(env):
         run_queries(c, queries(20, seed=3))
     wait_for(lambda: series(mport4).get(
         "vcdc_gateway_shadow_queries_total") == 5,
-        "the shadow to compare the sampled queries", 30)
+        30, "the shadow to compare the sampled queries")
     assert series(mport4)["vcdc_gateway_shadow_sampled_total"] == 5
     m0 = series(mport0)
     assert m0["vcdc_gateway_shadow_rate"] == 0
@@ -214,14 +204,14 @@ def test_after_cutover_new_serves_and_old_is_the_shadow(env):
     def switched():
         col.count()  # the gateway looks at the route when asked
         return "reads go to new" in env.log(gwname)
-    wait_for(switched, "the gateway to follow the cut-over", 10)
+    wait_for(switched, 10, "the gateway to follow the cut-over")
     # pgvector answers (the API layer writes the answer), Chroma is the
     # shadow: the comparison reads both shapes.
     nq = 12
     run_queries(col, queries(nq, seed=13))
     wait_for(lambda: series(mport).get(
         "vcdc_gateway_shadow_queries_total") == nq,
-        "the shadow to compare every query", 30)
+        30, "the shadow to compare every query")
     m = series(mport)
     assert m["vcdc_gateway_shadow_overlap_mean"] >= 0.9, m
     assert m['vcdc_gateway_shadow_errors_total{side="old"}'] == 0
@@ -237,7 +227,7 @@ def test_new_without_the_data_low_overlap(env):
     run_queries(col, queries(nq))
     wait_for(lambda: series(mport).get(
         "vcdc_gateway_shadow_queries_total") == nq,
-        "the shadow to compare every query", 30)
+        30, "the shadow to compare every query")
     m = series(mport)
     # NEW holds nothing: its answers are empty, the overlap 0.
     assert m["vcdc_gateway_shadow_overlap_mean"] < 0.5, m
@@ -263,7 +253,8 @@ def test_full_queue_drops_and_counts(env):
                       include=[])
     assert len(small["ids"][0]) == 1
     wait_for(lambda: series(mport).get(
-        "vcdc_gateway_shadow_queries_total") == 1, "the small one compared")
+        "vcdc_gateway_shadow_queries_total") == 1, 30,
+        "the small one compared")
     m = series(mport)
     assert m["vcdc_gateway_shadow_sampled_total"] == 5
     assert m["vcdc_gateway_shadow_dropped_total"] == 4
@@ -277,7 +268,7 @@ def test_other_side_down_queries_unaffected(env):
     col = load(env, port, name)
     run_queries(col, queries(3))
     wait_for(lambda: series(mport).get(
-        "vcdc_gateway_shadow_queries_total") == 3, "the first comparisons")
+        "vcdc_gateway_shadow_queries_total") == 3, 30, "the first comparisons")
     env.stack.stop_one("pgvector")
     try:
         took = run_queries(col, queries(20, seed=5))
@@ -285,7 +276,7 @@ def test_other_side_down_queries_unaffected(env):
         assert max(took) < 2.0, took
         wait_for(lambda: series(mport).get(
             'vcdc_gateway_shadow_errors_total{side="new"}', 0) >= 1,
-            "a shadow error counted against NEW", 60)
+            60, "a shadow error counted against NEW")
         # Every sample ends compared (before the stop took), failed or
         # dropped; none against OLD.
         def settled():
@@ -293,7 +284,7 @@ def test_other_side_down_queries_unaffected(env):
             return (m["vcdc_gateway_shadow_queries_total"] +
                     m['vcdc_gateway_shadow_errors_total{side="new"}'] +
                     m["vcdc_gateway_shadow_dropped_total"]) == 23
-        wait_for(settled, "every sample accounted for", 60)
+        wait_for(settled, 60, "every sample accounted for")
         m = series(mport)
         assert m["vcdc_gateway_shadow_sampled_total"] == 23
         assert m['vcdc_gateway_shadow_errors_total{side="old"}'] == 0
