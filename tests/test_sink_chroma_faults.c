@@ -18,8 +18,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/netkit.h"
 #include "sink.h"
 
 #define ARRAY_CNT(a) (sizeof(a) / sizeof(*(a)))
@@ -229,23 +228,13 @@ static void *fake_run(void *arg) {
 }
 
 static void fake_start(fake_t *fk) {
-        struct sockaddr_in sa;
-        socklen_t salen = sizeof(sa);
-        int i, one = 1;
+        int i;
 
         memset(fk, 0, sizeof(*fk));
         for (i = 0; i < FAKE_CONNS; i++)
                 fk->conn[i].fd = -1;
         assert_int_equal(pipe(fk->wake), 0);
-        fk->fd = socket(AF_INET, SOCK_STREAM, 0);
-        setsockopt(fk->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(fk->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(fk->fd, 8), 0);
-        getsockname(fk->fd, (struct sockaddr *)&sa, &salen);
-        fk->port = ntohs(sa.sin_port);
+        fk->fd = listen_loopback(&fk->port);
         assert_int_equal(pthread_create(&fk->thread, NULL, fake_run, fk), 0);
 }
 

@@ -15,8 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "net/netkit.h"
 #include "sink.h"
 #include "sink_chroma_int.h"
 
@@ -144,21 +143,8 @@ static void *responder_run(void *opaque) {
 }
 
 static void responder_start(responder_t *rs, const char *const *answers) {
-        struct sockaddr_in sa;
-        socklen_t salen = sizeof(sa);
-        int one = 1;
-
         rs->answers = answers;
-        rs->fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(rs->fd >= 0);
-        setsockopt(rs->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-        assert_int_equal(listen(rs->fd, 8), 0);
-        getsockname(rs->fd, (struct sockaddr *)&sa, &salen);
-        rs->port = ntohs(sa.sin_port);
+        rs->fd = listen_loopback(&rs->port);
         assert_int_equal(pthread_create(&rs->thread, NULL, responder_run, rs),
                          0);
 }
