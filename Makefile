@@ -61,8 +61,10 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The test kits (tests/*/: model/, the model test's database, sinks and
 # consumer processes; mock/, the mock cluster's fault kit; input/, files
-# for the input readers; conformance/, the sink conformance suite's), in
-# one archive every test links: each takes only what it uses.
+# for the input readers; conformance/, the sink conformance suite's;
+# scenario/, the consumer scenario tests' world; net/, a listening socket
+# on 127.0.0.1 for tests that stand in for a server), in one archive every
+# test links: each takes only what it uses.
 KIT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*/*.c))
 KIT     := $(BUILD)/tests/libkit.a
 override CFLAGS += -Itests

@@ -1,7 +1,8 @@
 /*
- * vcdc - issue 14's scenarios 4, 5, 6 and 11 as focused tests, each asserting
- * the outcome the specification asks for (tests/test_model.c holds the
- * consumer to the whole of it):
+ * vcdc - issue 14's scenarios 4 and 5, and the snapshot's records, as
+ * focused tests of what a consumer applies, each asserting the outcome
+ * the specification asks for (tests/test_model.c holds the consumer to
+ * the whole of it):
  *
  *   4  a topic with docs/1 and img/1: a consumer without opts.collection,
  *      whose target is docs, stops with an error at img/1 and applies
@@ -13,21 +14,17 @@
  *      are dead letters; and in one batch, a DELETE then an upsert the
  *      database refuses leaves the id deleted, an upsert then a refused
  *      one keeps the first;
- *   6  the dead-letter topic has no leader for a while: the batch limit
- *      holds (vcdc.batch.records=10), no offset covering the dead letter is
- *      committed or recorded while it is not acknowledged, and the dead
- *      letter arrives once the topic is back;
- *  11  the dead-letter producer's queue holds 2 messages and 60 records
- *      are refused while the topic has no leader: the consumer never
- *      blocks on the full queue (it keeps its group, max.poll.interval.ms
- *      is 6 s and the outage 8 s), and every dead letter arrives;
  *  snapshot (issue 18) records with a vcdc.snapshot.group header (an
  *      upsert, a delete and its tombstone, a repair): the group the header
  *      names applies none of them and commits past them, another group
  *      applies them like any record.
  *
- * Same machinery as the model test (tests/model/): the mock cluster, the
- * shared-file test database, consumers as processes of their own.
+ * test_consumer_dlq_outage.c holds scenarios 6 and 11, the dead-letter
+ * topic unavailable.
+ *
+ * Same machinery as the model test (tests/model/), through the scenario
+ * kit (tests/scenario/): the mock cluster, the shared-file test database,
+ * consumers as processes of their own.
  * VCDC_TEST_FILTER=pattern runs only the matching tests;
  * VCDC_MODEL_REFERENCE=1 runs them against the test's reference consumer
  * (tests/model/refcons.c).
@@ -40,327 +37,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "codec.h"
-#include "log.h"
-#include "model/kit.h"
-#include "model/memdb.h"
-#include "model/model.h"
-#include "producer.h"
-
-#define WAIT_MS 60000 /* a hang guard: the test fails, it does not hang */
-#define MAX_CONSUMERS 4
-
-/* One scenario's world; failures collect in res and are asserted at the
- * end, after everything is torn down. */
-typedef struct scen_s {
-        kit_mock_t mock;
-        char dir[64], db_path[128];
-        const char *topic;
-        memdb_t *db;
-        vcdc_producer_t *producer;
-        int64_t written; /* messages in the (one-partition) topic */
-        struct {
-                pid_t pid;
-                char group[64], log[160];
-                rd_kafka_t *client; /* the group's committed offsets */
-        } c[MAX_CONSUMERS];
-        int cnt;
-        hresult_t res;
-} scen_t;
-
-static void scen_start(scen_t *s, const char *topic) {
-        char errstr[512];
-        vcdc_conf_t *conf;
-
-        memset(s, 0, sizeof(*s));
-        s->topic = topic;
-        snprintf(s->dir, sizeof(s->dir), "/tmp/vcdc-scenario-XXXXXX");
-        if (!mkdtemp(s->dir))
-                fail_msg("mkdtemp: %s", strerror(errno));
-        snprintf(s->db_path, sizeof(s->db_path), "%s/db", s->dir);
-        if (kit_mock_start(&s->mock, 1, topic, 1, errstr, sizeof(errstr)))
-                fail_msg("%s", errstr);
-        if (!(s->db = memdb_create(s->db_path, topic, errstr,
-                                   sizeof(errstr))))
-                fail_msg("%s", errstr);
-        assert_non_null(conf = vcdc_conf_new());
-        if (vcdc_conf_set(conf, "bootstrap.servers", s->mock.bootstraps,
-                          errstr, sizeof(errstr)) ||
-            vcdc_conf_set(conf, "max.in.flight.requests.per.connection", "1",
-                          errstr, sizeof(errstr)) ||
-            !(s->producer = vcdc_producer_new(conf, topic, errstr,
-                                              sizeof(errstr))))
-                fail_msg("producer: %s", errstr);
-        vcdc_conf_destroy(conf);
-}
-
-/* The record of tag: a vector of dim floats from tag, metadata (nested or
- * not) and document "s<tag><suffix>". */
-static void make_rec(vcdc_record_t *rec, const char *coll, const char *id,
-                     vcdc_op_t op, uint32_t dim, int tag, const char *suffix,
-                     int nested) {
-        char buf[96];
-        uint32_t i;
-
-        vcdc_record_init(rec);
-        assert_non_null(rec->collection = strdup(coll));
-        assert_non_null(rec->id = strdup(id));
-        rec->op = op;
-        rec->source_ts_ms = tag;
-        if (op == VCDC_OP_DELETE)
-                return;
-        rec->dim = dim;
-        assert_non_null(rec->vector = malloc(dim * sizeof(float)));
-        for (i = 0; i < dim; i++)
-                rec->vector[i] = (float)tag + 0.5f * (float)i;
-        if (nested)
-                snprintf(buf, sizeof(buf), "{\"tag\":%d,\"x\":{\"y\":1}}",
-                         tag);
-        else
-                snprintf(buf, sizeof(buf), "{\"tag\":%d}", tag);
-        assert_non_null(rec->metadata = strdup(buf));
-        snprintf(buf, sizeof(buf), "s%d%s", tag, suffix ? suffix : "");
-        assert_non_null(rec->document = strdup(buf));
-}
-
-/* Writes one change; returns its offset (a delete's tombstone follows). */
-static int64_t scen_send(scen_t *s, const char *coll, const char *id,
-                         vcdc_op_t op, uint32_t dim, int tag,
-                         const char *suffix, int nested) {
-        vcdc_record_t rec;
-        char errstr[512];
-        int64_t offset = s->written;
-
-        make_rec(&rec, coll, id, op, dim, tag, suffix, nested);
-        if (vcdc_producer_send(s->producer, &rec, errstr, sizeof(errstr)))
-                fail_msg("send: %s", errstr);
-        vcdc_record_clear(&rec);
-        s->written += op == VCDC_OP_DELETE ? 2 : 1;
-        return offset;
-}
-
-static void scen_flush(scen_t *s) {
-        char errstr[512];
-
-        if (vcdc_producer_flush(s->producer, WAIT_MS, errstr, sizeof(errstr)))
-                fail_msg("flush: %s", errstr);
-}
-
-/* The hash of the record scen_send() wrote for these arguments. */
-static uint64_t rec_hash(const char *coll, const char *id, uint32_t dim,
-                         int tag, const char *suffix) {
-        vcdc_record_t rec;
-        uint64_t h;
-
-        make_rec(&rec, coll, id, VCDC_OP_UPSERT, dim, tag, suffix, 0);
-        h = memdb_record_hash(&rec);
-        vcdc_record_clear(&rec);
-        return h;
-}
-
-/* Starts a consumer of a new group (at the start of the topic) applying
- * collection (NULL: none given) to target. Returns its index. */
-static int scen_consumer(scen_t *s, const char *group, const char *target,
-                         const char *collection, const char *const *kv) {
-        char url[512], errstr[512];
-        kit_spec_t spec = {0};
-        int i = s->cnt++;
-
-        assert_true(i < MAX_CONSUMERS);
-        snprintf(s->c[i].group, sizeof(s->c[i].group), "%s", group);
-        snprintf(s->c[i].log, sizeof(s->c[i].log), "%s/%s.log", s->dir,
-                 group);
-        snprintf(url, sizeof(url), "mfence://memdb/%s?db=%s", target,
-                 s->db_path);
-        if (!(s->c[i].client = kit_client(s->mock.bootstraps, group, errstr,
-                                          sizeof(errstr))) ||
-            kit_commit_zero(s->c[i].client, s->topic, 1, errstr,
-                            sizeof(errstr)))
-                fail_msg("group %s: %s", group, errstr);
-        spec.bootstraps = s->mock.bootstraps;
-        spec.topic = s->topic;
-        spec.group = group;
-        spec.sink_url = url;
-        spec.collection = collection;
-        spec.kv = kv;
-        spec.log_path = s->c[i].log;
-        if ((s->c[i].pid = kit_spawn(&spec, errstr, sizeof(errstr))) == -1)
-                fail_msg("%s", errstr);
-        return i;
-}
-
-static int64_t committed(scen_t *s, int i) {
-        char errstr[512];
-        int64_t off = -1;
-
-        if (kit_committed(s->c[i].client, s->topic, 1, &off, errstr,
-                          sizeof(errstr)))
-                return -1;
-        return off;
-}
-
-/* Waits until consumer i's group committed offset reaches want. */
-static int wait_committed(scen_t *s, int i, int64_t want) {
-        int64_t until = kit_now_ms() + WAIT_MS, at = -1;
-
-        while ((at = committed(s, i)) < want) {
-                if (kit_now_ms() > until) {
-                        hres_add(&s->res,
-                                 "group %s did not reach offset %" PRId64
-                                 " within %d s (committed %" PRId64
-                                 "; log %s)",
-                                 s->c[i].group, want, WAIT_MS / 1000, at,
-                                 s->c[i].log);
-                        return -1;
-                }
-                kit_sleep_ms(100);
-        }
-        return 0;
-}
-
-/* Stops consumer i with SIGTERM; its exit status, or -1 when it had to be
- * killed. */
-static int scen_stop(scen_t *s, int i) {
-        int status;
-
-        if (!s->c[i].pid)
-                return -1;
-        kill(s->c[i].pid, SIGTERM);
-        if (!kit_reap(s->c[i].pid, 30000, &status)) {
-                kill(s->c[i].pid, SIGKILL);
-                kit_reap(s->c[i].pid, 30000, &status);
-                hres_add(&s->res,
-                         "consumer of %s did not stop within 30 s of "
-                         "SIGTERM (log %s)",
-                         s->c[i].group, s->c[i].log);
-                s->c[i].pid = 0;
-                return -1;
-        }
-        s->c[i].pid = 0;
-        return status;
-}
-
-/* A clean stop: SIGTERM, exit 0. */
-static void scen_stop_ok(scen_t *s, int i) {
-        char how[128], last[2100];
-        int status = scen_stop(s, i);
-
-        if (status == -1 || (WIFEXITED(status) && !WEXITSTATUS(status)))
-                return;
-        kit_describe_exit(status, how, sizeof(how));
-        kit_log_last(s->c[i].log, " error ", last, sizeof(last));
-        hres_add(&s->res, "consumer of %s %s after SIGTERM; last error: %s",
-                 s->c[i].group, how, *last ? last : "none");
-}
-
-/* The origins the dead-letter topic names: has[offset] for offsets up to
- * s->written. */
-static char *dlq_origins(scen_t *s) {
-        char dlq_topic[128], errstr[512];
-        char *has = calloc((size_t)s->written + 1, 1);
-        kit_msg_t *msgs;
-        size_t cnt, k;
-
-        assert_non_null(has);
-        snprintf(dlq_topic, sizeof(dlq_topic), "%s.dlq", s->topic);
-        if (kit_read_topic(s->mock.bootstraps, dlq_topic, 1, &msgs, &cnt,
-                           errstr, sizeof(errstr))) {
-                hres_add(&s->res, "reading the DLQ: %s", errstr);
-                return has;
-        }
-        for (k = 0; k < cnt; k++) {
-                if (strcmp(msgs[k].origin_topic, s->topic) ||
-                    msgs[k].origin_partition != 0 ||
-                    msgs[k].origin_offset < 0 ||
-                    msgs[k].origin_offset >= s->written)
-                        hres_add(&s->res,
-                                 "a dead letter names origin %s [%" PRId32
-                                 "] @%" PRId64 ", not a message of %s",
-                                 msgs[k].origin_topic,
-                                 msgs[k].origin_partition,
-                                 msgs[k].origin_offset, s->topic);
-                else
-                        has[msgs[k].origin_offset] = 1;
-        }
-        kit_msgs_free(msgs, cnt);
-        return has;
-}
-
-static void snapshot(scen_t *s, memdb_state_t **statep,
-                     memdb_stats_t *stats) {
-        assert_non_null(*statep = malloc(sizeof(**statep)));
-        memdb_snapshot(s->db, *statep, stats);
-}
-
-/* The offset target records for partition 0, -1. */
-static int64_t recorded(scen_t *s, const char *target) {
-        const memdb_target_t *t;
-        memdb_state_t *st;
-        int64_t off;
-
-        snapshot(s, &st, NULL);
-        t = memdb_target(st, target);
-        off = t ? t->offsets[0] : -1;
-        free(st);
-        return off;
-}
-
-/* Tears down, then fails with everything that differed. */
-static void scen_finish(scen_t *s, const char *name) {
-        char path[256];
-        int i, failed = s->res.failed;
-
-        for (i = 0; i < s->cnt; i++) {
-                if (s->c[i].pid) {
-                        kill(s->c[i].pid, SIGKILL);
-                        kit_reap(s->c[i].pid, 30000, &(int){0});
-                }
-                if (s->c[i].client) {
-                        rd_kafka_consumer_close(s->c[i].client);
-                        rd_kafka_destroy(s->c[i].client);
-                }
-                if (!failed)
-                        unlink(s->c[i].log);
-        }
-        vcdc_producer_destroy(s->producer);
-        kit_mock_stop(&s->mock);
-        memdb_unmap(s->db);
-        if (!failed) {
-                unlink(s->db_path);
-                rmdir(s->dir);
-        }
-        if (!failed) {
-                hres_free(&s->res);
-                return;
-        }
-        print_message("[ scenario ] %s: %zu differences (files in %s):\n",
-                      name, s->res.diffs, s->dir);
-        {
-                const char *t = s->res.text, *nl;
-                while (t && *t) {
-                        nl = strchr(t, '\n');
-                        print_message("  %.*s\n",
-                                      (int)(nl ? (size_t)(nl - t)
-                                               : strlen(t)),
-                                      t);
-                        t = nl ? nl + 1 : "";
-                }
-        }
-        snprintf(path, sizeof(path), "%s", s->dir);
-        hres_free(&s->res);
-        fail_msg("%s: the outcome differs from the specification (files in "
-                 "%s)",
-                 name, path);
-}
+#include "scenario/scenario.h"
 
 /*
  * Scenario 4: two collections in one topic, the same id in both.
@@ -384,14 +68,14 @@ static void test_scenario4_collections(void **state) {
         scen_send(&s, "docs", "1", VCDC_OP_UPSERT, 4, 1, NULL, 0);
         scen_send(&s, "docs", "2", VCDC_OP_UPSERT, 4, 2, NULL, 0);
         scen_flush(&s);
-        wait_committed(&s, a, s.written); /* docs/1 applied first */
+        scen_wait_committed(&s, a, s.written); /* docs/1 applied first */
         img_at = scen_send(&s, "img", "1", VCDC_OP_UPSERT, 4, 3, NULL, 0);
         scen_send(&s, "img", "1", VCDC_OP_DELETE, 0, 4, NULL, 0);
         scen_send(&s, "docs", "2", VCDC_OP_UPSERT, 4, 5, NULL, 0);
         scen_flush(&s);
         end = s.written;
-        wait_committed(&s, d, end);
-        wait_committed(&s, i, end);
+        scen_wait_committed(&s, d, end);
+        scen_wait_committed(&s, i, end);
         scen_stop_ok(&s, d);
         scen_stop_ok(&s, i);
 
@@ -417,7 +101,7 @@ static void test_scenario4_collections(void **state) {
                 }
         }
 
-        snapshot(&s, &st, NULL);
+        scen_snapshot(&s, &st, NULL);
         if ((t = memdb_target(st, "docs"))) {
                 if (!(row = memdb_row(t, "1")))
                         hres_add(&s.res,
@@ -425,7 +109,7 @@ static void test_scenario4_collections(void **state) {
                                  "(the delete at offset %" PRId64
                                  ") removed it",
                                  img_at + 1);
-                else if (row->hash != rec_hash("docs", "1", 4, 1, NULL))
+                else if (row->hash != scen_rec_hash("docs", "1", 4, 1, NULL))
                         hres_add(&s.res,
                                  "target docs: id 1 holds %s's record %s, "
                                  "not docs/1's",
@@ -443,9 +127,9 @@ static void test_scenario4_collections(void **state) {
         /* With opts.collection, each its own, exactly. */
         t = memdb_target(st, "tdocs");
         if (!t || t->row_cnt != 2 || !(row = memdb_row(t, "1")) ||
-            row->hash != rec_hash("docs", "1", 4, 1, NULL) ||
+            row->hash != scen_rec_hash("docs", "1", 4, 1, NULL) ||
             !(row = memdb_row(t, "2")) ||
-            row->hash != rec_hash("docs", "2", 4, 5, NULL))
+            row->hash != scen_rec_hash("docs", "2", 4, 5, NULL))
                 hres_add(&s.res,
                          "target tdocs (opts.collection docs) does not hold "
                          "exactly docs/1 (s1) and docs/2 (s5)");
@@ -457,7 +141,7 @@ static void test_scenario4_collections(void **state) {
                          "delete");
         free(st);
         {
-                char *has = dlq_origins(&s);
+                char *has = scen_dlq_origins(&s);
                 int64_t k;
                 for (k = 0; k < end; k++)
                         if (has[k])
@@ -506,7 +190,7 @@ static void test_scenario5_dimension(void **state) {
          * each (the other collection's records are skipped). */
         c = scen_consumer(&s, "s5", "t5", "docs", kv);
         cxy = scen_consumer(&s, "s5.xy", "t5xy", "xy", kv);
-        wait_committed(&s, cxy, s.written);
+        scen_wait_committed(&s, cxy, s.written);
         /* Then in one batch: x deleted, then an upsert of x the database
          * refuses; y upserted, then a refused upsert of y. */
         x_del = scen_send(&s, "xy", "x", VCDC_OP_DELETE, 0, 1001, NULL, 0);
@@ -517,12 +201,12 @@ static void test_scenario5_dimension(void **state) {
                           MEMDB_REFUSE_MARK, 0);
         scen_flush(&s);
         end = s.written;
-        wait_committed(&s, c, end);
-        wait_committed(&s, cxy, end);
+        scen_wait_committed(&s, c, end);
+        scen_wait_committed(&s, cxy, end);
         scen_stop_ok(&s, c);
         scen_stop_ok(&s, cxy);
 
-        snapshot(&s, &st, NULL);
+        scen_snapshot(&s, &st, NULL);
         t = memdb_target(st, "t5");
         if (!t || !t->exists)
                 hres_add(&s.res, "target t5 was never created");
@@ -535,7 +219,7 @@ static void test_scenario5_dimension(void **state) {
         for (i = 0; t && i < S5_IDS; i++) {
                 snprintf(id, sizeof(id), "s%03d", i);
                 row = memdb_row(t, id);
-                if (row && row->hash == rec_hash("docs", id, 16, i, NULL))
+                if (row && row->hash == scen_rec_hash("docs", id, 16, i, NULL))
                         continue;
                 if (row && row->dim == 8)
                         wrong8++;
@@ -562,7 +246,7 @@ static void test_scenario5_dimension(void **state) {
                          "%" PRId64 ") is refused",
                          row->tag, x_del, x_bad);
         if (!t || !(row = memdb_row(t, "y")) ||
-            row->hash != rec_hash("xy", "y", 4, 1003, NULL))
+            row->hash != scen_rec_hash("xy", "y", 4, 1003, NULL))
                 hres_add(&s.res,
                          "id xy/y holds %s: its upsert s1003 must stand "
                          "when the upsert after it in the same batch "
@@ -571,7 +255,7 @@ static void test_scenario5_dimension(void **state) {
         free(st);
 
         /* The dead letters: exactly the 8-d upserts and the two refused. */
-        has = dlq_origins(&s);
+        has = scen_dlq_origins(&s);
         for (k = 0; k < end; k++) {
                 int refused = (k >= S5_IDS && k < 2 * S5_IDS) || k == x_bad ||
                               k == y_bad;
@@ -593,155 +277,6 @@ static void test_scenario5_dimension(void **state) {
                          dlq_missing, S5_IDS + 2, dlq_extra);
         free(has);
         scen_finish(&s, "scenario 5");
-}
-
-/*
- * Scenario 6: the dead-letter topic unavailable for a while.
- */
-#define S6_IDS 300
-#define S6_BATCH 10
-#define S6_OUTAGE_MS 9000
-
-static void test_scenario6_dlq_outage(void **state) {
-        static const char *const kv[] = {
-                "vcdc.batch.records", "10", "vcdc.batch.ms", "20",
-                "vcdc.commit.interval.ms", "0",
-                /* the dead-letter producer gives up after 2 s */
-                "message.timeout.ms", "2000", NULL};
-        memdb_stats_t stats[MEMDB_TARGETS];
-        const memdb_target_t *t;
-        const memdb_row_t *row;
-        memdb_state_t *st;
-        int64_t bad, end, until, at, rec_at;
-        size_t wrong = 0, ti;
-        char id[16], *has;
-        int c, i, reported = 0;
-        scen_t s;
-
-        (void)state;
-        scen_start(&s, "s6");
-        bad = scen_send(&s, "docs", "bad", VCDC_OP_UPSERT, 4, 0, NULL,
-                        1 /*nested: check() refuses it*/);
-        for (i = 1; i <= S6_IDS; i++) {
-                snprintf(id, sizeof(id), "s%03d", i);
-                scen_send(&s, "docs", id, VCDC_OP_UPSERT, 4, i, NULL, 0);
-        }
-        scen_flush(&s);
-        end = s.written;
-        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s6.dlq", 0, -1))
-                fail_msg("cannot take the DLQ's leader away");
-        c = scen_consumer(&s, "s6", "t6", "docs", kv);
-
-        /* While the DLQ is down, no offset may cover the dead letter. */
-        until = kit_now_ms() + S6_OUTAGE_MS;
-        while (kit_now_ms() < until) {
-                at = committed(&s, c);
-                rec_at = recorded(&s, "t6");
-                if (!reported && (at > bad || rec_at >= bad)) {
-                        hres_add(&s.res,
-                                 "with the DLQ down, the dead letter of "
-                                 "offset %" PRId64
-                                 " is not acknowledged, yet the group "
-                                 "committed %" PRId64
-                                 " and the target recorded %" PRId64
-                                 ": a crash now loses it",
-                                 bad, at, rec_at);
-                        reported = 1;
-                }
-                kit_sleep_ms(100);
-        }
-        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s6.dlq", 0, 1))
-                fail_msg("cannot give the DLQ its leader back");
-        wait_committed(&s, c, end);
-        scen_stop_ok(&s, c);
-
-        snapshot(&s, &st, stats);
-        t = memdb_target(st, "t6");
-        for (ti = 0; ti < MEMDB_TARGETS; ti++)
-                if (!strcmp(st->targets[ti].name, "t6") &&
-                    stats[ti].max_changes > S6_BATCH)
-                        hres_add(&s.res,
-                                 "an apply carried %" PRIu64
-                                 " changes; vcdc.batch.records is %d (the "
-                                 "messages polled while waiting for the "
-                                 "DLQ went into one batch)",
-                                 stats[ti].max_changes, S6_BATCH);
-        for (i = 1; i <= S6_IDS; i++) {
-                snprintf(id, sizeof(id), "s%03d", i);
-                row = t ? memdb_row(t, id) : NULL;
-                if (!row || row->hash != rec_hash("docs", id, 4, i, NULL))
-                        wrong++;
-        }
-        if (wrong)
-                hres_add(&s.res, "%zu of %d ids do not hold their record",
-                         wrong, S6_IDS);
-        if (t && memdb_row(t, "bad"))
-                hres_add(&s.res, "target t6 holds the refused record");
-        free(st);
-        has = dlq_origins(&s);
-        if (!has[bad])
-                hres_add(&s.res,
-                         "the DLQ misses the refused record (offset %" PRId64
-                         "): its delivery failed during the outage and it "
-                         "was never sent again",
-                         bad);
-        for (at = 0; at < end; at++)
-                if (at != bad && has[at])
-                        hres_add(&s.res,
-                                 "the DLQ holds offset %" PRId64
-                                 ", which applies",
-                                 at);
-        free(has);
-        scen_finish(&s, "scenario 6");
-}
-
-#define S11_BAD 60
-#define S11_OUTAGE_MS 8000
-
-static void test_scenario11_dlq_queue_full(void **state) {
-        static const char *const kv[] = {
-                "vcdc.batch.records", "20", "vcdc.batch.ms", "20",
-                /* the dead-letter producer's queue: 2 messages */
-                "queue.buffering.max.messages", "2",
-                "session.timeout.ms", "6000", "max.poll.interval.ms", "6000",
-                NULL};
-        int64_t bad[S11_BAD], end;
-        char id[16], *has, last[2100];
-        int c, i;
-        scen_t s;
-
-        (void)state;
-        scen_start(&s, "s11");
-        for (i = 0; i < S11_BAD; i++) {
-                snprintf(id, sizeof(id), "b%03d", i);
-                bad[i] = scen_send(&s, "docs", id, VCDC_OP_UPSERT, 4, i, NULL,
-                                   1 /*nested: check() refuses it*/);
-                snprintf(id, sizeof(id), "g%03d", i);
-                scen_send(&s, "docs", id, VCDC_OP_UPSERT, 4, i, NULL, 0);
-        }
-        scen_flush(&s);
-        end = s.written;
-        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s11.dlq", 0, -1))
-                fail_msg("cannot take the DLQ's leader away");
-        c = scen_consumer(&s, "s11", "t11", "docs", kv);
-        kit_sleep_ms(S11_OUTAGE_MS);
-        if (rd_kafka_mock_partition_set_leader(s.mock.mc, "s11.dlq", 0, 1))
-                fail_msg("cannot give the DLQ its leader back");
-        wait_committed(&s, c, end);
-        kit_log_last(s.c[c].log, "assignment was lost", last, sizeof(last));
-        if (*last)
-                hres_add(&s.res,
-                         "the consumer lost its group while the dead-letter "
-                         "queue was full: %s",
-                         last);
-        scen_stop_ok(&s, c);
-        has = dlq_origins(&s);
-        for (i = 0; i < S11_BAD; i++)
-                if (!has[bad[i]])
-                        hres_add(&s.res, "the DLQ misses offset %" PRId64,
-                                 bad[i]);
-        free(has);
-        scen_finish(&s, "scenario 11");
 }
 
 /*
@@ -789,7 +324,7 @@ static int64_t scen_send_snapshot(scen_t *s, rd_kafka_t *rk,
                         fail_msg("produce a snapshot record");
                 }
         }
-        if (rd_kafka_flush(rk, WAIT_MS) || rd_kafka_outq_len(rk))
+        if (rd_kafka_flush(rk, SCEN_WAIT_MS) || rd_kafka_outq_len(rk))
                 fail_msg("snapshot records not delivered");
         s->written += n;
         free(key);
@@ -810,10 +345,12 @@ static void check_row(scen_t *s, const memdb_target_t *t, const char *name,
         const memdb_row_t *row = t ? memdb_row(t, id) : NULL;
 
         if (tag < 0 && row)
-                hres_add(&s->res, "target %s holds docs/%s (%s): expected "
-                         "it deleted or never written", name, id, row->tag);
-        else if (tag >= 0 && (!row || row->hash != rec_hash("docs", id, 4,
-                                                            tag, NULL)))
+                hres_add(&s->res,
+                         "target %s holds docs/%s (%s): expected "
+                         "it deleted or never written",
+                         name, id, row->tag);
+        else if (tag >= 0 &&
+                 (!row || row->hash != scen_rec_hash("docs", id, 4, tag, NULL)))
                 hres_add(&s->res, "target %s: docs/%s is %s, expected "
                          "record s%d", name, id, row ? row->tag : "missing",
                          tag);
@@ -846,23 +383,23 @@ static void test_snapshot_own_group(void **state) {
          * live id, one of an id only OLD held, a delete with its
          * tombstone, a repair; the last message of the topic is one of
          * them, so the offsets must go past it. */
-        make_rec(&rec, "docs", "1", VCDC_OP_UPSERT, 4, 11, NULL, 0);
+        scen_make_rec(&rec, "docs", "1", VCDC_OP_UPSERT, 4, 11, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
         vcdc_record_clear(&rec);
-        make_rec(&rec, "docs", "4", VCDC_OP_UPSERT, 4, 14, NULL, 0);
+        scen_make_rec(&rec, "docs", "4", VCDC_OP_UPSERT, 4, 14, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
         vcdc_record_clear(&rec);
-        make_rec(&rec, "docs", "5", VCDC_OP_UPSERT, 4, 15, NULL, 0);
+        scen_make_rec(&rec, "docs", "5", VCDC_OP_UPSERT, 4, 15, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.old", 1 /*repair*/);
         vcdc_record_clear(&rec);
-        make_rec(&rec, "docs", "2", VCDC_OP_DELETE, 0, 0, NULL, 0);
+        scen_make_rec(&rec, "docs", "2", VCDC_OP_DELETE, 0, 0, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
         vcdc_record_clear(&rec);
         /* Another group's snapshot record: OLD applies it. */
-        make_rec(&rec, "docs", "6", VCDC_OP_UPSERT, 4, 16, NULL, 0);
+        scen_make_rec(&rec, "docs", "6", VCDC_OP_UPSERT, 4, 16, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.other", 0);
         vcdc_record_clear(&rec);
-        make_rec(&rec, "docs", "3", VCDC_OP_DELETE, 0, 0, NULL, 0);
+        scen_make_rec(&rec, "docs", "3", VCDC_OP_DELETE, 0, 0, NULL, 0);
         scen_send_snapshot(&s, rk, &rec, "ssn.old", 0);
         vcdc_record_clear(&rec);
         rd_kafka_destroy(rk);
@@ -870,8 +407,8 @@ static void test_snapshot_own_group(void **state) {
 
         old = scen_consumer(&s, "ssn.old", "told", "docs", NULL);
         new = scen_consumer(&s, "ssn.new", "tnew", "docs", NULL);
-        wait_committed(&s, old, end);
-        wait_committed(&s, new, end);
+        scen_wait_committed(&s, old, end);
+        scen_wait_committed(&s, new, end);
         scen_stop_ok(&s, old);
         scen_stop_ok(&s, new);
         /* The counters (the reference consumer has none). */
@@ -888,7 +425,7 @@ static void test_snapshot_own_group(void **state) {
                          "another group: %s",
                          *last ? last : "nothing");
 
-        snapshot(&s, &st, NULL);
+        scen_snapshot(&s, &st, NULL);
         t = memdb_target(st, "told");
         check_row(&s, t, "told", "1", 1);
         check_row(&s, t, "told", "2", 2);
@@ -911,29 +448,12 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_scenario4_collections),
                 cmocka_unit_test(test_scenario5_dimension),
-                cmocka_unit_test(test_scenario6_dlq_outage),
-                cmocka_unit_test(test_scenario11_dlq_queue_full),
                 cmocka_unit_test(test_snapshot_own_group),
         };
-        char exe[4096];
-        ssize_t len;
-        const char *v;
+        int rc;
 
-        if (argc > 1 && !strcmp(argv[1], "--model-consumer"))
-                return kit_child_main(argc, argv);
-        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
-                fprintf(stderr, "readlink /proc/self/exe: %s\n",
-                        strerror(errno));
-                return 1;
-        }
-        exe[len] = '\0';
-        kit_set_exe(exe);
-        vcdc_log_level = 0;
-        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
-            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
-                vcdc_log_level = VCDC_LOG_WARN;
-        if ((v = getenv("VCDC_TEST_FILTER")) && *v)
-                cmocka_set_test_filter(v);
+        if (scen_init(argc, argv, &rc))
+                return rc;
         return cmocka_run_group_tests_name("consumer_scenarios", tests, NULL,
                                            NULL);
 }
