@@ -22,7 +22,9 @@ measures:
   acknowledged must be in the topic (key collection/id).
 
 It starts only gateways (the stack is the caller's) and drops what it
-made. Figures: bench/README.md, "Gateway"; results in RESULTS.md.
+made. VCDC_BENCH_GATEWAY_PARTS (default queries,writes,load) runs only
+the parts named. Figures: bench/README.md, "Gateway"; results in
+RESULTS.md.
 """
 import base64
 import json
@@ -175,9 +177,9 @@ def med(xs):
     return statistics.median(xs)
 
 
-def bench_queries(b, ss, work, gws, name):
-    """gws: (--threads, gateway A on Chroma, gateway B on pgvector, client
-    counts) for each configuration measured."""
+def query_files(b, ss, work):
+    """The queries (vcdc-gen seed 7), as query bodies for the gateway and
+    Chroma and as vectors for libpq: (records, bodies path, vectors path)."""
     _, qs = vectors(b, work, ss["queries"], ss["dim"], 7)
     bodies = os.path.join(work, "gw-queries.jsonl")
     params = os.path.join(work, "gw-queries.pg")
@@ -188,6 +190,13 @@ def bench_queries(b, ss, work, gws, name):
                                 "include": ["metadatas", "documents",
                                             "distances"]}) + "\n")
             g.write("[" + ",".join(map(repr, r["vector"])) + "]\n")
+    return qs, bodies, params
+
+
+def bench_queries(b, ss, work, gws, name):
+    """gws: (--threads, gateway A on Chroma, gateway B on pgvector, client
+    counts) for each configuration measured."""
+    qs, bodies, params = query_files(b, ss, work)
     gid = http(f"{gws[0][1].base}{API}/{name}")["id"]
     cid = chroma_id(b, name)
     direct_url = f"http://{b.CHROMA[0]}:{b.CHROMA[1]}{API}/{cid}/query"
@@ -386,7 +395,7 @@ def bench_load(b, ss, work, topic, name):
         stdout=subprocess.DEVNULL, stderr=clog)
     try:
         gid = http(f"{gw.base}{API}/{name}")["id"]
-        qbodies = os.path.join(work, "gw-queries.jsonl")
+        _, qbodies, _ = query_files(b, ss, work)
         lines = ["### Gateway under load: open loop, reads on Chroma, "
                  f"--ack log, --max-inflight {LOAD_INFLIGHT}, --threads "
                  f"{LOAD_THREADS}, {ss['load_secs']} s per step", "",
@@ -462,6 +471,8 @@ def bench_load(b, ss, work, topic, name):
 
 def bench_gateway(sz, work, b):
     ss = SIZES["smoke" if sz["smoke"] else "full"]
+    parts = os.environ.get("VCDC_BENCH_GATEWAY_PARTS",
+                           "queries,writes,load").split(",")
     name = b.fresh("bench_gw")
     topic = b.create_topic(b.fresh("bench_gw"))
     old = f"chroma://{b.CHROMA[0]}:{b.CHROMA[1]}"
@@ -485,14 +496,17 @@ def bench_gateway(sz, work, b):
         # NEW as vcdc builds it (--index hnsw: m 16, ef_construction 64).
         b.pg_exec([f'CREATE INDEX ON "{name}" USING hnsw (embedding '
                    f'vector_cosine_ops)'])
-        out.append(bench_queries(b, ss, work, gws, name))
-        sys.stderr.write(out[-1])  # each part as soon as it is measured
-        out.append(bench_writes(b, ss, work, gws[0][1], name))
-        sys.stderr.write(out[-1].render())
+        if "queries" in parts:
+            out.append(bench_queries(b, ss, work, gws, name))
+            sys.stderr.write(out[-1])  # each part as soon as it is measured
+        if "writes" in parts:
+            out.append(bench_writes(b, ss, work, gws[0][1], name))
+            sys.stderr.write(out[-1].render())
         for g in gws:
             g[1].stop()
             g[2].stop()
-        out.append(bench_load(b, ss, work, topic, name))
+        if "load" in parts:
+            out.append(bench_load(b, ss, work, topic, name))
     finally:
         for g in gws:
             for gw in g[1:3]:

@@ -13,7 +13,7 @@
 #include "clock.h"
 #include "filter.h"
 
-/* With cs->lock held: whether side may be read for an id this instance
+/* With cs->wlock held: whether side may be read for an id this instance
  * has no pending record of (the pending records synced with side's
  * applied offsets when due, DESIGN.md). 1 yes, 0 not yet (side has not
  * applied a record whose entry left), -1 side's offsets could not be
@@ -65,10 +65,10 @@ int gw_lock_ready(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
         char errstr[512] = "";
 
         for (;;) {
-                pthread_mutex_lock(&cs->lock);
+                pthread_mutex_lock(&cs->wlock);
                 if (pending_ready(d, cs, side, errstr, sizeof(errstr)) == 1)
                         return 0;
-                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&cs->wlock);
                 if (gw_wait_round(d, deadline, side,
                                   "this gateway's earlier writes of the "
                                   "collection are not yet applied",
@@ -145,7 +145,7 @@ static void dsnap_clear(dsnap_t *s) {
 }
 
 /* Fills s from the pending entries of coll (of r's ids, when it names
- * ids). Call with cs->lock held. -1: out of memory. */
+ * ids). Call with cs->wlock held. -1: out of memory. */
 static int dsnap_take(vcdc_gw_data_t *d, const char *coll, dsnap_t *s) {
         vcdc_record_t rec;
         size_t i;
@@ -189,7 +189,7 @@ int gw_delete_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
         if (gw_lock_ready(d, cs, side, resp) == -1)
                 return -1;
         taken = dsnap_take(d, c->name, &s);
-        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_unlock(&cs->wlock);
         if (taken == -1)
                 goto oom;
         if (gw_read_ids(d, cs, c, side, r, body, len, &ids, &nids, resp) == -1)

@@ -222,6 +222,7 @@ void vcdc_gw_data_destroy(vcdc_gw_data_t *d) {
                 vcdc_sink_destroy(cs->sink[0]);
                 vcdc_sink_destroy(cs->sink[1]);
                 pthread_mutex_destroy(&cs->lock);
+                pthread_mutex_destroy(&cs->wlock);
                 free(cs->name);
                 free(cs);
         }
@@ -259,6 +260,7 @@ gw_cstate_t *gw_cstate(vcdc_gw_data_t *d, const char *name,
                         return NULL;
                 }
                 pthread_mutex_init(&cs->lock, NULL);
+                pthread_mutex_init(&cs->wlock, NULL);
                 cs->next = d->cstates;
                 d->cstates = cs;
         }
@@ -345,10 +347,13 @@ size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side) {
         char errstr[512];
         int64_t now = vcdc_clock_ms();
         vcdc_sink_t *sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
-        size_t dim = sink ? vcdc_sink_dim(sink) : 0;
+        size_t dim = sink ? vcdc_sink_dim(sink) : 0, written;
 
-        if (dim == 0 && cs->written_dim)
-                return cs->written_dim;
+        pthread_mutex_lock(&cs->lock);
+        written = cs->written_dim;
+        pthread_mutex_unlock(&cs->lock);
+        if (dim == 0 && written)
+                return written;
         if (sink && dim == 0 && now - cs->dim_probed_ms[side] >= 1000) {
                 cs->dim_probed_ms[side] = now;
                 vcdc_sink_destroy(cs->sink[side]);
@@ -356,6 +361,29 @@ size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side) {
                 if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
                         dim = vcdc_sink_dim(sink);
         }
+        pthread_mutex_lock(&cs->lock);
+        cs->dim[side] = dim;
+        pthread_mutex_unlock(&cs->lock);
+        return dim;
+}
+
+size_t gw_read_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                   vcdc_route_side_t side) {
+        size_t dim;
+
+        if (pthread_mutex_trylock(&cs->wlock) == 0) {
+                dim = gw_dim(d, cs, side);
+                pthread_mutex_unlock(&cs->wlock);
+                return dim;
+        }
+        pthread_mutex_lock(&cs->lock);
+        dim = cs->dim[side] ? cs->dim[side] : cs->written_dim;
+        pthread_mutex_unlock(&cs->lock);
+        if (dim)
+                return dim;
+        pthread_mutex_lock(&cs->wlock);
+        dim = gw_dim(d, cs, side);
+        pthread_mutex_unlock(&cs->wlock);
         return dim;
 }
 

@@ -63,15 +63,26 @@ void gw_conn_close(gw_conn_t *c);
 
 /* What the gateway keeps per collection: the route follower and a sink on
  * each side (existing records, recorded offsets, dimension). */
+/* Two locks: lock, held for moments (never across a request to a
+ * database), guards the route, the cached ids and dimensions; wlock, held
+ * across requests to a database, guards the sinks and makes a write's
+ * sync of the pending records and its read of the serving side one step
+ * (gwbase.c). Reads of data never take wlock but to learn a dimension
+ * nothing has told yet, so a query never waits for a write's round trip.
+ * Order: wlock before lock. */
 typedef struct gw_cstate_s {
         char *name;
         pthread_mutex_t lock;
+        pthread_mutex_t wlock;
+        /* Under lock: */
         vcdc_route_follower_t *follower;
         int64_t polled_ms;
         vcdc_route_side_t side;
-        vcdc_sink_t *sink[2];
         char chroma_id[2][64];    /* the Chroma collection's id per side */
         size_t written_dim;       /* of the embeddings this gateway wrote */
+        size_t dim[2];            /* gw_dim()'s last answer per side */
+        /* Under wlock: */
+        vcdc_sink_t *sink[2];
         int64_t dim_probed_ms[2]; /* when a sink without a dimension was
                                    * last reopened to learn it */
         struct gw_cstate_s *next;
@@ -116,16 +127,22 @@ gw_cstate_t *gw_cstate(vcdc_gw_data_t *d, const char *name,
  *  100 ms). */
 vcdc_route_side_t gw_serving_side(vcdc_gw_data_t *d, gw_cstate_t *cs);
 
-/** cs's sink on side, opened on first use (call with cs->lock held).
+/** cs's sink on side, opened on first use (call with cs->wlock held).
  *  NULL with errstr. */
 vcdc_sink_t *gw_sink(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
                      char *errstr, size_t errstr_size);
 
 /** The dimension of cs on side, 0 while the target has none (call with
- *  cs->lock held). A sink learns the dimension only when opened on an
+ *  cs->wlock held). A sink learns the dimension only when opened on an
  *  existing target or when it writes, and this one only reads: while it
  *  has none it is reopened, at most once a second. */
 size_t gw_dim(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side);
+
+/** gw_dim() for a read, which takes no cs->wlock a write holds: while
+ *  one does, the dimension gw_dim() last gave (or this gateway wrote);
+ *  only while none is known, it waits for the write. */
+size_t gw_read_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
+                   vcdc_route_side_t side);
 
 /*
  * Reads (gwread.c): each answers resp with the side's answer in Chroma's
@@ -140,7 +157,7 @@ void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                    vcdc_gw_resp_t *resp);
 /** gw_read_query() with the dimension the embeddings must have given
  *  (0: any, the first's): the shadow's, which must not learn the other
- *  side's under cs->lock. */
+ *  side's under cs->wlock. */
 void gw_read_query_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
                        const vcdc_gw_coll_t *c, vcdc_route_side_t side,
                        size_t dim, const char *body, size_t len,
@@ -164,7 +181,7 @@ int gw_read_ids(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
 int gw_wait_round(const vcdc_gw_data_t *d, int64_t deadline,
                   vcdc_route_side_t side, const char *what,
                   const char *errstr, vcdc_gw_resp_t *resp);
-/** Takes cs->lock once side may be read for ids this instance has no
+/** Takes cs->wlock once side may be read for ids this instance has no
  *  pending record of (the pending records synced with side's applied
  *  offsets when due), polling every 10 ms up to
  *  vcdc.gateway.applied.timeout.ms. Returns 0 with the lock held, or -1
@@ -173,7 +190,7 @@ int gw_lock_ready(vcdc_gw_data_t *d, gw_cstate_t *cs, vcdc_route_side_t side,
                   vcdc_gw_resp_t *resp);
 /** have (the serving side's copy of id; id NULL when missing) replaced by
  *  this instance's pending record of id (or made missing by a pending
- *  delete). Call with cs->lock held since gw_lock_ready(). 0, or -1 out
+ *  delete). Call with cs->wlock held since gw_lock_ready(). 0, or -1 out
  *  of memory. */
 int gw_pending_over(vcdc_gw_data_t *d, const char *coll, vcdc_record_t *have,
                     const char *id);

@@ -464,12 +464,8 @@ done:
 void gw_read_query(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
                    vcdc_route_side_t side, const char *body, size_t len,
                    vcdc_gw_resp_t *resp) {
-        size_t dim;
-
-        pthread_mutex_lock(&cs->lock);
-        dim = gw_dim(d, cs, side);
-        pthread_mutex_unlock(&cs->lock);
-        gw_read_query_dim(d, cs, c, side, dim, body, len, resp);
+        gw_read_query_dim(d, cs, c, side, gw_read_dim(d, cs, side), body,
+                          len, resp);
 }
 
 void gw_read_query_dim(vcdc_gw_data_t *d, gw_cstate_t *cs,
@@ -535,10 +531,10 @@ void gw_read_count(vcdc_gw_data_t *d, gw_cstate_t *cs, const vcdc_gw_coll_t *c,
         if (!d->side[side].is_pg &&
             chroma_forward(d, cs, side, "GET", "count", NULL, 0, resp) != 0)
                 return;
-        pthread_mutex_lock(&cs->lock);
+        pthread_mutex_lock(&cs->wlock);
         if ((sink = gw_sink(d, cs, side, errstr, sizeof(errstr))))
                 st = vcdc_sink_count(sink, &n, errstr, sizeof(errstr));
-        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_unlock(&cs->wlock);
         if (st != VCDC_SINK_OK) {
                 vcdc_gw_resp_error(resp, 503, NULL, "%s: %s",
                                    vcdc_route_side_name(side), errstr);

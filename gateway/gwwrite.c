@@ -241,12 +241,12 @@ static int wait_applied(vcdc_gw_data_t *d, gw_cstate_t *cs,
                 int done = 1;
                 vcdc_sink_t *sink;
 
-                pthread_mutex_lock(&cs->lock);
+                pthread_mutex_lock(&cs->wlock);
                 sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
                 if (sink && vcdc_sink_read_offsets(sink, d->topic, &offs, &cnt,
                                                    errstr, sizeof(errstr)))
                         done = -1;
-                pthread_mutex_unlock(&cs->lock);
+                pthread_mutex_unlock(&cs->wlock);
                 if (!sink)
                         done = -1;
                 for (p = 0; done == 1 && p < t->cnt; p++)
@@ -327,10 +327,10 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         if (!(cs = gw_cstate(d, c.name, resp)))
                 goto done;
         side = gw_serving_side(d, cs);
-        pthread_mutex_lock(&cs->lock);
+        pthread_mutex_lock(&cs->wlock);
         dim = gw_dim(d, cs, side);
         sink = gw_sink(d, cs, side, errstr, sizeof(errstr));
-        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_unlock(&cs->wlock);
         if (!sink) {
                 vcdc_gw_resp_error(resp, 503, NULL, "%s", errstr);
                 goto done;
@@ -392,14 +392,14 @@ static void write_route(vcdc_gw_req_t *req, vcdc_gw_resp_t *resp,
         }
         /* What this instance wrote last and the serving side may not
          * have applied yet is the base, not the side's older copy. Read
-         * under cs->lock, as the side's copy: no sync drops an entry in
+         * under cs->wlock, as the side's copy: no sync drops an entry in
          * between. */
         for (i = 0; st == VCDC_SINK_OK && i < w.n; i++)
                 if (gw_pending_over(d, c.name, &have[i], ids[i]) == -1) {
                         snprintf(errstr, sizeof(errstr), "out of memory");
                         st = VCDC_SINK_FATAL;
                 }
-        pthread_mutex_unlock(&cs->lock);
+        pthread_mutex_unlock(&cs->wlock);
         if (st != VCDC_SINK_OK) {
                 vcdc_gw_resp_error(resp, 503, NULL, "reading the ids on %s: %s",
                                    vcdc_route_side_name(side), errstr);
