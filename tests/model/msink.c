@@ -747,59 +747,23 @@ static void m_close(vcdc_sink_t *sink) {
         sink->state = NULL;
 }
 
-static const struct vcdc_sink_ops mfence_ops = {
-        .scheme = "mfence",
-        .open = m_open,
-        .close = m_close,
-        .target = m_target,
-        .max_batch = m_max_batch,
-        .dim = m_dim,
-        .check = m_check,
-        .apply = m_apply,
-        .record_offsets = m_record_offsets,
-        .read_offsets = m_read_offsets,
-        .count = m_count,
-        .get = m_get,
-        .exists = m_exists,
-        .scan = m_scan,
-};
+/* What the three sinks share: all but how they write and record. */
+#define M_OPS                                                                  \
+        .open = m_open, .close = m_close, .target = m_target,                  \
+        .max_batch = m_max_batch, .dim = m_dim, .check = m_check,              \
+        .apply = m_apply, .record_offsets = m_record_offsets,                  \
+        .read_offsets = m_read_offsets, .count = m_count, .get = m_get,        \
+        .exists = m_exists, .scan = m_scan
 
-static const struct vcdc_sink_ops mpipe_ops = {
-        .scheme = "mpipe",
-        .open = m_open,
-        .close = m_close,
-        .target = m_target,
-        .max_batch = m_max_batch,
-        .dim = m_dim,
-        .check = m_check,
-        .apply = m_apply,
-        .apply_send = m_apply_send,
-        .apply_wait = m_apply_wait,
-        .record_offsets = m_record_offsets,
-        .read_offsets = m_read_offsets,
-        .count = m_count,
-        .get = m_get,
-        .exists = m_exists,
-        .scan = m_scan,
-};
+static const struct vcdc_sink_ops mfence_ops = {.scheme = "mfence", M_OPS};
 
-static const struct vcdc_sink_ops mapart_ops = {
-        .scheme = "mapart",
-        .offsets_apart = 1,
-        .open = m_open,
-        .close = m_close,
-        .target = m_target,
-        .max_batch = m_max_batch,
-        .dim = m_dim,
-        .check = m_check,
-        .apply = m_apply,
-        .record_offsets = m_record_offsets,
-        .read_offsets = m_read_offsets,
-        .count = m_count,
-        .get = m_get,
-        .exists = m_exists,
-        .scan = m_scan,
-};
+static const struct vcdc_sink_ops mpipe_ops = {.scheme = "mpipe",
+                                               .apply_send = m_apply_send,
+                                               .apply_wait = m_apply_wait,
+                                               M_OPS};
+
+static const struct vcdc_sink_ops mapart_ops = {.scheme = "mapart",
+                                                .offsets_apart = 1, M_OPS};
 
 int memdb_register_sinks(void) {
         if (vcdc_sink_register(&mfence_ops) ||
