@@ -150,25 +150,11 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_model_histories),
         };
-        char exe[4096];
-        ssize_t len;
         const char *v;
+        int rc;
 
-        if (argc > 1 && !strcmp(argv[1], "--model-consumer"))
-                return kit_child_main(argc, argv);
-        /* Under valgrind /proc/self/exe is the tool; readlink() is
-         * answered with the program itself. */
-        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
-                fprintf(stderr, "readlink /proc/self/exe: %s\n",
-                        strerror(errno));
-                return 1;
-        }
-        exe[len] = '\0';
-        kit_set_exe(exe);
-        vcdc_log_level = 0; /* silent: the faults make expected noise */
-        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
-            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
-                vcdc_log_level = VCDC_LOG_WARN;
+        if (kit_main_init(argc, argv, &rc))
+                return rc;
         if ((v = getenv("VCDC_TEST_FILTER")) && *v)
                 cmocka_set_test_filter(v);
         return cmocka_run_group_tests_name("model", tests, NULL, NULL);

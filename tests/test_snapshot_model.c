@@ -781,29 +781,16 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_snapshot_histories),
         };
-        char exe[4096];
-        ssize_t len;
-        const char *v;
+        int rc;
 
-        if (argc > 1 && !strcmp(argv[1], "--model-consumer"))
-                return kit_child_main(argc, argv);
         if (argc > 1 && !strcmp(argv[1], "--snapshot-child"))
                 return snapshot_child(argc, argv);
-        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
-                fprintf(stderr, "readlink /proc/self/exe: %s\n",
-                        strerror(errno));
-                return 1;
-        }
-        exe[len] = '\0';
-        kit_set_exe(exe);
+        if (kit_main_init(argc, argv, &rc))
+                return rc;
         if (memdb_register_sinks()) {
                 fprintf(stderr, "cannot register the test sinks\n");
                 return 1;
         }
-        vcdc_log_level = 0;
-        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
-            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
-                vcdc_log_level = VCDC_LOG_WARN;
         return cmocka_run_group_tests_name("snapshot model", tests, NULL,
                                            NULL);
 }

@@ -384,6 +384,30 @@ void kit_set_exe(const char *path) {
         snprintf(exe_path, sizeof(exe_path), "%s", path);
 }
 
+int kit_main_init(int argc, char **argv, int *rcp) {
+        char exe[4096];
+        ssize_t len;
+        const char *v;
+
+        if (argc > 1 && !strcmp(argv[1], "--model-consumer")) {
+                *rcp = kit_child_main(argc, argv);
+                return 1;
+        }
+        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
+                fprintf(stderr, "readlink /proc/self/exe: %s\n",
+                        strerror(errno));
+                *rcp = 1;
+                return 1;
+        }
+        exe[len] = '\0';
+        kit_set_exe(exe);
+        vcdc_log_level = 0; /* silent: the faults make expected noise */
+        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
+            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
+                vcdc_log_level = VCDC_LOG_WARN;
+        return 0;
+}
+
 pid_t kit_spawn(const kit_spec_t *spec, char *errstr, size_t errstr_size) {
         const char *argv[64];
         char ppid[24];

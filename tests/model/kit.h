@@ -102,6 +102,14 @@ typedef struct kit_spec_s {
  *  kit_child_main() on --model-consumer). */
 void kit_set_exe(const char *path);
 
+/** The start of a test's main(): on --model-consumer runs the child
+ *  (kit_child_main()) and returns 1 with *rcp its exit code; otherwise
+ *  sets the consumers' program to this binary (under valgrind
+ *  /proc/self/exe is the tool; readlink() answers with the program) and
+ *  the log level (silent but for VCDC_TEST_LOG=level) and returns 0, or
+ *  1 with *rcp 1 when it cannot. */
+int kit_main_init(int argc, char **argv, int *rcp);
+
 /** Starts a consumer. Returns its pid, or -1 with errstr. */
 pid_t kit_spawn(const kit_spec_t *spec, char *errstr, size_t errstr_size);
 

@@ -22,26 +22,10 @@
 #include "scenario/scenario.h"
 
 int scen_init(int argc, char **argv, int *rcp) {
-        char exe[4096];
-        ssize_t len;
         const char *v;
 
-        if (argc > 1 && !strcmp(argv[1], "--model-consumer")) {
-                *rcp = kit_child_main(argc, argv);
+        if (kit_main_init(argc, argv, rcp))
                 return 1;
-        }
-        if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0) {
-                fprintf(stderr, "readlink /proc/self/exe: %s\n",
-                        strerror(errno));
-                *rcp = 1;
-                return 1;
-        }
-        exe[len] = '\0';
-        kit_set_exe(exe);
-        vcdc_log_level = 0;
-        if ((v = getenv("VCDC_TEST_LOG")) && *v &&
-            (vcdc_log_level = vcdc_log_level_parse(v)) < 0)
-                vcdc_log_level = VCDC_LOG_WARN;
         if ((v = getenv("VCDC_TEST_FILTER")) && *v)
                 cmocka_set_test_filter(v);
         return 0;
