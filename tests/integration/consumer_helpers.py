@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -27,6 +28,8 @@ from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
 from confluent_kafka.admin import AdminClient
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from free_ports import free_ports  # noqa: E402
 PRODUCER_BIN = REPO / "bin" / "vcdc-producer"
 CONSUMER_BIN = REPO / "bin" / "vcdc-consumer"
 
@@ -170,10 +173,19 @@ def refused(host, port):
     return False
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, below the ephemeral range (no
+    outgoing connection takes it before the program binds it:
+    scripts/free_ports.py), and never one this process was given before
+    (a test asking for two, a server's and its metrics', gets two)."""
+    while True:
+        port = free_ports(1)[0]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 # ------------------------------------------------------ input generation
